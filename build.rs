@@ -1,0 +1,5 @@
+// Debian bookworm's libunwind-ptrace.so.0 calls liblzma (MiniDebugInfo) without a DT_NEEDED
+// entry for it, and rust-lld (Rust's default linker since 1.90) rejects that; link it here.
+fn main() {
+    println!("cargo:rustc-link-lib=dylib=lzma");
+}

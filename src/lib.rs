@@ -1,0 +1,14 @@
+//! rstack-tui: a live thread inspector for Linux.
+//!
+//! The crate is the tracer library (re-exported at the root, with the public shape of the
+//! `rstack` crate) plus what the binary is built from: the `dump` output, the untrusted-text
+//! filter, and (later) the interactive inspector.
+
+pub mod dump;
+pub mod text;
+pub mod tracer;
+
+pub use tracer::{
+    AttachMethod, Error, Frame, Mode, Module, Process, Result, Symbol, Syscall, Thread,
+    ThreadFacts, TraceOptions, Tracer, trace,
+};

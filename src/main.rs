@@ -1,0 +1,175 @@
+//! The `rstack-tui` binary: command-line parsing, signal handling and wiring; the work is done
+//! by the library.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use rstack_tui::{AttachMethod, Error, TraceOptions, dump, text};
+
+/// Exit codes: documented in `--help` and the README.
+const EXIT_PARTIAL: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+const EXIT_CANCELLED: u8 = 130;
+
+#[derive(Parser)]
+#[command(
+    name = "rstack-tui",
+    version,
+    about = "A live thread inspector for Linux: every thread's name, state and stack.",
+    after_help = "Exit codes of `dump`: 0 all threads traced, 1 some threads could not be traced \
+                  (said on stderr), 2 error (one line on stderr), 130 interrupted (every thread \
+                  was resumed first)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print every thread's stack of a running process, then exit.
+    Dump(DumpArgs),
+}
+
+#[derive(Args)]
+struct DumpArgs {
+    /// The process to trace.
+    pid: i64,
+    /// Print one JSON document (schema version 1) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Pretty-print the JSON.
+    #[arg(long, requires = "json")]
+    pretty: bool,
+    /// Stop every thread first for a consistent picture (longer stop) instead of one at a time.
+    #[arg(long)]
+    snapshot: bool,
+    /// Use PTRACE_ATTACH (sends SIGSTOP) instead of PTRACE_SEIZE.
+    #[arg(long)]
+    ptrace_attach: bool,
+    /// Do not read thread names.
+    #[arg(long)]
+    no_names: bool,
+    /// Do not resolve symbols (addresses and modules only).
+    #[arg(long)]
+    no_symbols: bool,
+    /// Deepest stack to walk.
+    #[arg(long, default_value_t = 1024)]
+    max_frames: usize,
+    /// Milliseconds to wait for a thread to stop before reporting it as not stopped.
+    #[arg(long, default_value_t = 1000)]
+    stop_timeout_ms: u64,
+}
+
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    CANCEL.store(true, Ordering::Relaxed);
+}
+
+/// SIGINT, SIGTERM and SIGHUP (a lost SSH connection) end the trace through the cancel flag,
+/// so every stopped thread is resumed before we exit.
+fn install_signal_handlers() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Dump(args) => run_dump(args),
+    }
+}
+
+fn run_dump(args: DumpArgs) -> ExitCode {
+    install_signal_handlers();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let watcher_flag = cancel.clone();
+    // The handler cannot reach the Arc; mirror the static flag into it.
+    std::thread::spawn(move || {
+        while !CANCEL.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        watcher_flag.store(true, Ordering::Relaxed);
+    });
+    let Ok(pid) = u32::try_from(args.pid) else {
+        return fail(&Error::NoSuchProcess {
+            pid: args.pid.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        });
+    };
+    let mut options = TraceOptions::new();
+    options
+        .snapshot(args.snapshot)
+        .thread_names(!args.no_names)
+        .symbols(!args.no_symbols)
+        .attach_method(if args.ptrace_attach {
+            AttachMethod::Attach
+        } else {
+            AttachMethod::Seize
+        })
+        .max_frames(args.max_frames)
+        .stop_timeout(Duration::from_millis(args.stop_timeout_ms))
+        .cancel_flag(cancel);
+    let process = match options.trace(pid) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let out = if args.json {
+        dump::to_json(&process, args.pretty) + "\n"
+    } else {
+        dump::to_text(&process)
+    };
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let failed: Vec<_> = process
+        .threads()
+        .iter()
+        .filter(|t| t.error().is_some())
+        .collect();
+    if failed.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    for t in &failed {
+        eprintln!(
+            "rstack-tui: thread {} not traced: {}",
+            t.id(),
+            text::inert(t.error().unwrap_or_default())
+        );
+    }
+    ExitCode::from(EXIT_PARTIAL)
+}
+
+/// Prints an error and its causes on one line and picks the exit code.
+fn fail(e: &Error) -> ExitCode {
+    let mut line = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        line.push_str(": ");
+        line.push_str(&s.to_string());
+        source = s.source();
+    }
+    eprintln!("rstack-tui: error: {}", text::inert(&line));
+    ExitCode::from(if matches!(e, Error::Cancelled { .. }) {
+        EXIT_CANCELLED
+    } else {
+        EXIT_ERROR
+    })
+}

@@ -1,0 +1,512 @@
+//! The tracer library: stops a process's threads with ptrace, unwinds their stacks with
+//! libunwind, resolves symbols from our own per-module tables, and returns plain data.
+//!
+//! Public shape of the `rstack` crate: [`trace`], [`TraceOptions`], [`Process`], [`Thread`],
+//! [`Frame`], [`Symbol`]. A [`Tracer`] keeps its symbol cache across traces (a live view
+//! re-traces the same process every few seconds). Every thread we stop is resumed on every
+//! path: success, error, cancellation and panic (see [`attach`]).
+
+mod attach;
+mod demangle;
+mod error;
+mod maps;
+mod model;
+mod procinfo;
+pub mod schema;
+mod symbols;
+mod syscalls;
+mod unwinder;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+pub use attach::AttachMethod;
+pub use demangle::demangle;
+pub use error::{Error, Result};
+pub use model::{Frame, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts};
+
+use attach::{AttachError, Lingering, StoppedThread};
+use maps::MemoryMaps;
+use symbols::{KeyCache, Symbolizer};
+use unwinder::{RawFrame, Unwinder, Walk};
+
+/// Traces `pid` with the default options (rolling mode, names and symbols on).
+pub fn trace(pid: u32) -> Result<Process> {
+    TraceOptions::new().trace(pid)
+}
+
+/// Options for a trace, set builder-style as in `rstack`.
+#[derive(Debug, Clone)]
+pub struct TraceOptions {
+    snapshot: bool,
+    thread_names: bool,
+    symbols: bool,
+    ptrace_attach: bool,
+    method: AttachMethod,
+    max_frames: usize,
+    stop_timeout: Duration,
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            snapshot: false,
+            thread_names: true,
+            symbols: true,
+            ptrace_attach: true,
+            method: AttachMethod::Seize,
+            max_frames: 1024,
+            stop_timeout: Duration::from_secs(1),
+            cancel: None,
+        }
+    }
+}
+
+impl TraceOptions {
+    /// Default options: rolling mode, thread names and symbols on, we attach ourselves.
+    pub fn new() -> TraceOptions {
+        TraceOptions::default()
+    }
+
+    /// Stop every thread before unwinding any (a consistent picture, a longer stop) instead
+    /// of one thread at a time.
+    pub fn snapshot(&mut self, snapshot: bool) -> &mut TraceOptions {
+        self.snapshot = snapshot;
+        self
+    }
+
+    /// Read thread names.
+    pub fn thread_names(&mut self, thread_names: bool) -> &mut TraceOptions {
+        self.thread_names = thread_names;
+        self
+    }
+
+    /// Resolve symbols.
+    pub fn symbols(&mut self, symbols: bool) -> &mut TraceOptions {
+        self.symbols = symbols;
+        self
+    }
+
+    /// Attach to (and detach from) the threads. With `false` the caller has already attached
+    /// every thread from the thread that calls `trace`, and they are in a ptrace stop.
+    pub fn ptrace_attach(&mut self, ptrace_attach: bool) -> &mut TraceOptions {
+        self.ptrace_attach = ptrace_attach;
+        self
+    }
+
+    /// How to attach: PTRACE_SEIZE (default, with PTRACE_ATTACH as fallback) or PTRACE_ATTACH.
+    pub fn attach_method(&mut self, method: AttachMethod) -> &mut TraceOptions {
+        self.method = method;
+        self
+    }
+
+    /// The deepest stack we walk (default 1024 frames).
+    pub fn max_frames(&mut self, max_frames: usize) -> &mut TraceOptions {
+        self.max_frames = max_frames.max(1);
+        self
+    }
+
+    /// How long to wait for a thread to stop before reporting it as not stopped (default 1 s;
+    /// a thread in uninterruptible sleep stops only when it wakes).
+    pub fn stop_timeout(&mut self, timeout: Duration) -> &mut TraceOptions {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// A flag that, once raised (e.g. by a SIGINT handler), ends the trace early with
+    /// [`Error::Cancelled`] after resuming every thread.
+    pub fn cancel_flag(&mut self, flag: Arc<AtomicBool>) -> &mut TraceOptions {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Traces `pid` with these options.
+    pub fn trace(&self, pid: u32) -> Result<Process> {
+        Tracer::new(self.clone()).trace(pid)
+    }
+}
+
+/// A thread's stack as captured, before symbolization (which runs after the thread resumed).
+struct Captured {
+    tid: i32,
+    name: Option<String>,
+    facts: ThreadFacts,
+    walk: Walk,
+    error: Option<String>,
+    stopped_for: Duration,
+}
+
+/// A long-lived tracer: the same options for every trace, and caches (symbol tables) that
+/// survive between traces. Must stay on the thread that created it (ptrace is per thread).
+pub struct Tracer {
+    options: TraceOptions,
+    symbolizer: Symbolizer,
+    /// Threads seized that had not stopped when we gave up; detached once they stop.
+    lingering: Vec<Lingering>,
+    never: Arc<AtomicBool>,
+}
+
+impl Tracer {
+    pub fn new(options: TraceOptions) -> Tracer {
+        Tracer {
+            options,
+            symbolizer: Symbolizer::new(),
+            lingering: Vec::new(),
+            never: Arc::default(),
+        }
+    }
+
+    /// The options this tracer uses.
+    pub fn options_mut(&mut self) -> &mut TraceOptions {
+        &mut self.options
+    }
+
+    /// Number of modules whose symbol tables are cached.
+    pub fn cached_modules(&self) -> usize {
+        self.symbolizer.cached_modules()
+    }
+
+    /// Traces `pid`: every live thread's name, /proc facts and stack.
+    pub fn trace(&mut self, pid: u32) -> Result<Process> {
+        let started = Instant::now();
+        let taken_at = SystemTime::now();
+        self.release_lingering(Duration::ZERO);
+        let requested = i32::try_from(pid).map_err(|_| Error::NoSuchProcess { pid: -1 })?;
+        let pid = procinfo::check_target(requested)?;
+        let command = procinfo::command(pid);
+        let maps = MemoryMaps::read(pid)?;
+        let mut keys = KeyCache::default();
+        let tables = self.symbolizer.unwind_tables(pid, &maps, &mut keys);
+        let unwinder =
+            Unwinder::new(tables).map_err(|message| Error::Unwind { tid: pid, message })?;
+        let (captured, window) = if self.options.snapshot {
+            self.capture_snapshot(pid, &unwinder)?
+        } else {
+            self.capture_rolling(pid, &unwinder)?
+        };
+        if captured.is_empty() {
+            return Err(if procinfo::is_alive(pid) {
+                Error::Unwind {
+                    tid: pid,
+                    message: "no thread could be stopped".into(),
+                }
+            } else {
+                Error::ProcessExited { pid }
+            });
+        }
+        drop(unwinder);
+        let threads = self.symbolize(pid, captured, maps, keys);
+        let longest_stop = threads
+            .iter()
+            .map(|t| t.stopped_for)
+            .max()
+            .unwrap_or_default()
+            .max(window);
+        Ok(Process {
+            id: pid as u32,
+            command,
+            threads,
+            taken_at,
+            mode: if self.options.snapshot {
+                Mode::Snapshot
+            } else {
+                Mode::Rolling
+            },
+            elapsed: started.elapsed(),
+            longest_stop,
+        })
+    }
+
+    fn cancel(&self) -> &AtomicBool {
+        self.options.cancel.as_deref().unwrap_or(&self.never)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel().load(Ordering::Relaxed)
+    }
+
+    /// Stops, unwinds and resumes one thread at a time.
+    fn capture_rolling(
+        &mut self,
+        pid: i32,
+        unwinder: &Unwinder,
+    ) -> Result<(Vec<Captured>, Duration)> {
+        let mut out = Vec::new();
+        for tid in procinfo::thread_ids(pid)? {
+            if self.cancelled() {
+                return Err(Error::Cancelled { pid });
+            }
+            let Some((name, facts)) = self.facts(pid, tid) else {
+                continue;
+            };
+            let stopped = match self.stop(pid, tid)? {
+                Stop::Stopped(s) => s,
+                Stop::Gone => continue,
+                Stop::Failed(error) => {
+                    out.push(Captured {
+                        tid,
+                        name,
+                        facts,
+                        walk: Walk::default(),
+                        error: Some(error),
+                        stopped_for: Duration::ZERO,
+                    });
+                    continue;
+                }
+            };
+            let walk = unwinder.unwind(tid, self.options.max_frames);
+            let stopped_for = stopped.detach();
+            out.push(Captured {
+                tid,
+                name,
+                facts,
+                walk,
+                error: None,
+                stopped_for,
+            });
+        }
+        Ok((out, Duration::ZERO))
+    }
+
+    /// Stops every thread (re-reading the thread list until no new thread appears), unwinds
+    /// them all, then resumes them all.
+    fn capture_snapshot(
+        &mut self,
+        pid: i32,
+        unwinder: &Unwinder,
+    ) -> Result<(Vec<Captured>, Duration)> {
+        let mut held: Vec<(StoppedThread, Option<String>, ThreadFacts)> = Vec::new();
+        let mut failed = Vec::new();
+        let mut seen = HashSet::new();
+        let mut first_stop: Option<Instant> = None;
+        loop {
+            let tids = match procinfo::thread_ids(pid) {
+                Ok(t) => t,
+                Err(e) if held.is_empty() => return Err(e),
+                Err(_) => break,
+            };
+            let fresh: Vec<i32> = tids.into_iter().filter(|t| seen.insert(*t)).collect();
+            if fresh.is_empty() {
+                break;
+            }
+            for tid in fresh {
+                if self.cancelled() {
+                    return Err(Error::Cancelled { pid });
+                }
+                let Some((name, facts)) = self.facts(pid, tid) else {
+                    continue;
+                };
+                match self.stop(pid, tid)? {
+                    Stop::Stopped(s) => {
+                        first_stop.get_or_insert_with(Instant::now);
+                        held.push((s, name, facts));
+                    }
+                    Stop::Gone => {}
+                    Stop::Failed(error) => failed.push(Captured {
+                        tid,
+                        name,
+                        facts,
+                        walk: Walk::default(),
+                        error: Some(error),
+                        stopped_for: Duration::ZERO,
+                    }),
+                }
+            }
+        }
+        let walks: Vec<Walk> = held
+            .iter()
+            .map(|(s, ..)| unwinder.unwind(s.tid(), self.options.max_frames))
+            .collect();
+        let window = first_stop.map(|t| t.elapsed()).unwrap_or_default();
+        let mut out: Vec<Captured> = held
+            .into_iter()
+            .zip(walks)
+            .map(|((stopped, name, facts), walk)| {
+                let tid = stopped.tid();
+                let stopped_for = stopped.detach();
+                Captured {
+                    tid,
+                    name,
+                    facts,
+                    walk,
+                    error: None,
+                    stopped_for,
+                }
+            })
+            .collect();
+        out.extend(failed);
+        out.sort_by_key(|c| c.tid);
+        Ok((out, window))
+    }
+
+    /// Name and /proc facts of a thread, read before stopping it; `None` if it is gone.
+    fn facts(&self, pid: i32, tid: i32) -> Option<(Option<String>, ThreadFacts)> {
+        let facts = procinfo::thread_facts(pid, tid)?;
+        let name = if self.options.thread_names {
+            procinfo::thread_name(pid, tid)
+        } else {
+            None
+        };
+        Some((name, facts))
+    }
+
+    /// Stops one thread, turning attach failures into a process-level error (permission,
+    /// another tracer) or a per-thread one (did not stop in time).
+    fn stop(&mut self, pid: i32, tid: i32) -> Result<Stop> {
+        if !self.options.ptrace_attach {
+            return Ok(Stop::Stopped(StoppedThread::borrowed(tid)));
+        }
+        let deadline = Instant::now() + self.options.stop_timeout;
+        let cancel = self
+            .options
+            .cancel
+            .clone()
+            .unwrap_or_else(|| self.never.clone());
+        match StoppedThread::attach(tid, self.options.method, deadline, &cancel) {
+            Ok(s) => Ok(Stop::Stopped(s)),
+            Err(AttachError::Gone) => Ok(Stop::Gone),
+            Err(AttachError::Refused(errno)) => {
+                // An exiting thread refuses ptrace with EPERM too: that is not a permission
+                // problem, the thread is just gone.
+                if !procinfo::is_alive_thread(pid, tid) {
+                    return Ok(Stop::Gone);
+                }
+                if let Some((tracer_pid, tracer)) =
+                    procinfo::tracer_of(pid).or_else(|| procinfo::tracer_of(tid))
+                {
+                    return Err(Error::AlreadyTraced {
+                        pid,
+                        tracer_pid,
+                        tracer,
+                    });
+                }
+                Err(Error::PermissionDenied {
+                    pid,
+                    scope: procinfo::ptrace_scope(),
+                    source: errno.into(),
+                })
+            }
+            Err(AttachError::Failed(what, errno)) => Ok(Stop::Failed(format!(
+                "{what}: {}",
+                std::io::Error::from(errno)
+            ))),
+            Err(AttachError::Timeout(l)) => {
+                self.lingering.push(l);
+                Ok(Stop::Failed(format!(
+                    "not stopped within {} ms (a thread in uninterruptible sleep stops only when it wakes)",
+                    self.options.stop_timeout.as_millis()
+                )))
+            }
+            Err(AttachError::Cancelled(l)) => {
+                self.lingering.push(l);
+                Err(Error::Cancelled { pid })
+            }
+        }
+    }
+
+    /// Finishes the attach of threads that stopped late, and detaches them.
+    fn release_lingering(&mut self, wait: Duration) {
+        let lingering = std::mem::take(&mut self.lingering);
+        self.lingering = lingering
+            .into_iter()
+            .filter_map(|l| l.try_release(wait))
+            .collect();
+    }
+
+    /// Turns captured stacks into frames with modules and symbols.
+    fn symbolize(
+        &mut self,
+        pid: i32,
+        captured: Vec<Captured>,
+        mut maps: MemoryMaps,
+        mut keys: KeyCache,
+    ) -> Vec<Thread> {
+        let mut reread = false;
+        let want_symbols = self.options.symbols;
+        captured
+            .into_iter()
+            .map(|c| {
+                let mut frames = Vec::with_capacity(c.walk.frames.len());
+                for (i, raw) in c.walk.frames.iter().enumerate() {
+                    let lookup_ip = lookup_address(&c.walk.frames, i);
+                    if maps.find(raw.ip).is_none() && !reread {
+                        // A library loaded after our first read of the maps.
+                        reread = true;
+                        if let Ok(fresh) = MemoryMaps::read(pid) {
+                            maps = fresh;
+                        }
+                        keys = KeyCache::default();
+                    }
+                    let (module, symbol) = match maps.find(raw.ip) {
+                        Some(m) => {
+                            let r = self.symbolizer.resolve(
+                                pid,
+                                m,
+                                raw.ip,
+                                lookup_ip,
+                                want_symbols,
+                                &mut keys,
+                            );
+                            (r.module, r.symbol)
+                        }
+                        None => (None, None),
+                    };
+                    frames.push(Frame {
+                        ip: raw.ip,
+                        is_signal: raw.is_signal,
+                        symbol,
+                        module,
+                    });
+                }
+                let error = c
+                    .error
+                    .or_else(|| frames.is_empty().then(|| c.walk.error.clone()).flatten());
+                let end_note = if frames.is_empty() {
+                    None
+                } else {
+                    c.walk.error
+                };
+                Thread {
+                    id: c.tid as u32,
+                    name: c.name,
+                    facts: c.facts,
+                    frames,
+                    truncated: c.walk.truncated,
+                    error,
+                    end_note,
+                    stopped_for: c.stopped_for,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        // Give late stoppers a last chance; whatever remains is detached by the kernel when
+        // our process exits.
+        self.release_lingering(Duration::from_millis(100));
+    }
+}
+
+enum Stop {
+    Stopped(StoppedThread),
+    Gone,
+    Failed(String),
+}
+
+/// The address to look a frame's function up by: a return address points after the call, and
+/// may be the first byte of the next function, so use the byte before it. The innermost frame
+/// and a frame interrupted by a signal hold the exact address; so does a signal trampoline.
+fn lookup_address(frames: &[RawFrame], i: usize) -> u64 {
+    let frame = frames[i];
+    let exact = i == 0 || frame.is_signal || frames[i - 1].is_signal;
+    if exact {
+        frame.ip
+    } else {
+        frame.ip.saturating_sub(1)
+    }
+}

@@ -1,0 +1,264 @@
+//! The plain data a trace produces: a [`Process`] with its [`Thread`]s, each with its
+//! [`Frame`]s and their [`Symbol`]s. Same public shape as the `rstack` crate, plus the facts a
+//! user needs (thread state, wchan, syscall, CPU time, module and offset of every frame).
+
+use std::time::{Duration, SystemTime};
+
+/// How the threads were stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// One thread at a time: each thread is stopped only while its stack is read.
+    Rolling,
+    /// Every thread stopped first, then unwound, then all resumed: a consistent picture.
+    Snapshot,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Rolling => "rolling",
+            Mode::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// A traced process.
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub(crate) id: u32,
+    pub(crate) command: String,
+    pub(crate) threads: Vec<Thread>,
+    pub(crate) taken_at: SystemTime,
+    pub(crate) mode: Mode,
+    pub(crate) elapsed: Duration,
+    pub(crate) longest_stop: Duration,
+}
+
+impl Process {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The threads that were traced, in the order of `/proc/PID/task` (the main thread first).
+    /// Threads that exited while the trace ran are absent.
+    pub fn threads(&self) -> &[Thread] {
+        &self.threads
+    }
+
+    /// The command line (arguments joined by spaces; made inert), or the name in brackets when
+    /// the process has no command line.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// When the trace started.
+    pub fn taken_at(&self) -> SystemTime {
+        self.taken_at
+    }
+
+    /// How the threads were stopped.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Wall time of the whole trace.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The longest time any one thread was kept stopped (in snapshot mode: all of them).
+    pub fn longest_stop(&self) -> Duration {
+        self.longest_stop
+    }
+
+    /// True when every thread was traced without an error.
+    pub fn is_complete(&self) -> bool {
+        self.threads.iter().all(|t| t.error.is_none())
+    }
+}
+
+/// One thread of a traced process.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    pub(crate) id: u32,
+    pub(crate) name: Option<String>,
+    pub(crate) facts: ThreadFacts,
+    pub(crate) frames: Vec<Frame>,
+    pub(crate) truncated: bool,
+    pub(crate) error: Option<String>,
+    pub(crate) end_note: Option<String>,
+    pub(crate) stopped_for: Duration,
+}
+
+impl Thread {
+    /// The thread id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The thread's name (`/proc/PID/task/TID/comm`, made inert), when names were requested.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The stack, innermost frame first.
+    pub fn frames(&self) -> &[Frame] {
+        &self.frames
+    }
+
+    /// What `/proc` said about the thread just before it was stopped.
+    pub fn facts(&self) -> &ThreadFacts {
+        &self.facts
+    }
+
+    /// True when the unwind stopped at the frame limit or at a repeating frame (a corrupt or
+    /// looping stack), so the outermost frames are missing.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Why the thread could not be (fully) traced, if it could not.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Why the unwind ended before the outermost frame, when it did (e.g. code without
+    /// unwind info); the frames before it are valid.
+    pub fn end_note(&self) -> Option<&str> {
+        self.end_note.as_deref()
+    }
+
+    /// How long the thread was kept stopped.
+    pub fn stopped_for(&self) -> Duration {
+        self.stopped_for
+    }
+}
+
+/// Facts about a thread from `/proc`, read before it was stopped (stopping changes them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ThreadFacts {
+    /// The state letter of `/proc/PID/task/TID/stat`: R, S, D, T, t, Z, X, I, ...
+    pub state: Option<char>,
+    /// The kernel function the thread sleeps in, if any.
+    pub wchan: Option<String>,
+    /// The system call the thread is blocked in, if any.
+    pub syscall: Option<Syscall>,
+    /// CPU time spent in user mode.
+    pub user_time: Duration,
+    /// CPU time spent in the kernel.
+    pub system_time: Duration,
+}
+
+impl ThreadFacts {
+    /// A word for the state letter.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            Some('R') => "running",
+            Some('S') => "sleeping",
+            Some('D') => "disk sleep",
+            Some('T') => "stopped",
+            Some('t') => "tracing stop",
+            Some('Z') => "zombie",
+            Some('X') => "dead",
+            Some('I') => "idle",
+            Some('P') => "parked",
+            Some('W') => "waking",
+            _ => "unknown",
+        }
+    }
+}
+
+/// A system call a thread is blocked in (`/proc/PID/task/TID/syscall`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Syscall {
+    /// The x86_64 system call number.
+    pub number: i64,
+    /// The six argument registers.
+    pub args: [u64; 6],
+}
+
+impl Syscall {
+    /// The system call's name, for the calls a blocked thread is commonly in.
+    pub fn name(&self) -> Option<&'static str> {
+        crate::tracer::syscalls::name(self.number)
+    }
+}
+
+/// One stack frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub(crate) ip: u64,
+    pub(crate) is_signal: bool,
+    pub(crate) symbol: Option<Symbol>,
+    pub(crate) module: Option<Module>,
+}
+
+impl Frame {
+    /// The instruction pointer: for every frame but the innermost, a return address.
+    pub fn ip(&self) -> u64 {
+        self.ip
+    }
+
+    /// True when this frame is a signal handler trampoline frame.
+    pub fn is_signal(&self) -> bool {
+        self.is_signal
+    }
+
+    /// The function the frame is in, when symbols were requested and one was found.
+    pub fn symbol(&self) -> Option<&Symbol> {
+        self.symbol.as_ref()
+    }
+
+    /// The file the frame's code was mapped from, and the address within it.
+    pub fn module(&self) -> Option<&Module> {
+        self.module.as_ref()
+    }
+}
+
+/// The mapped file a frame's code comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// The path as the target sees it (`[vdso]` for the vDSO; made inert).
+    pub path: String,
+    /// The address in the file's own address space (what `addr2line -e PATH` takes).
+    pub offset: u64,
+}
+
+/// A function symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    pub(crate) name: String,
+    pub(crate) raw_name: String,
+    pub(crate) offset: u64,
+    pub(crate) address: u64,
+    pub(crate) size: u64,
+}
+
+impl Symbol {
+    /// The demangled name (Rust without its hash, C++ with its namespaces and templates), or
+    /// the raw name when it is not mangled. Made inert.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name as it stands in the symbol table. Made inert.
+    pub fn raw_name(&self) -> &str {
+        &self.raw_name
+    }
+
+    /// The frame's address minus the symbol's start.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The symbol's start address in the process.
+    pub fn address(&self) -> u64 {
+        self.address
+    }
+
+    /// The symbol's size in bytes (0 when the symbol table does not say).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}

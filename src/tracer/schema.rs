@@ -1,0 +1,172 @@
+//! The versioned JSON form of a traced process: what `dump --json` prints and what saved
+//! snapshots hold. Field names are a contract (`version`, `pid`, `taken_at`, `threads[]` with
+//! `tid`, `name`, `state`, `wchan`, `frames[]` with `ip`, `symbol`, `offset`, `module`); new
+//! fields may be added, none renamed.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{Frame, Process, Thread};
+
+/// The schema version this build writes.
+pub const VERSION: u32 = 1;
+
+/// A snapshot of one process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotDoc {
+    pub version: u32,
+    pub pid: u32,
+    pub command: String,
+    /// RFC 3339, UTC.
+    pub taken_at: String,
+    pub taken_at_unix_ms: u64,
+    /// "rolling" or "snapshot".
+    pub mode: String,
+    pub elapsed_us: u64,
+    pub longest_stop_us: u64,
+    pub threads: Vec<ThreadDoc>,
+}
+
+/// One thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadDoc {
+    pub tid: u32,
+    pub name: Option<String>,
+    /// The /proc state letter.
+    pub state: Option<String>,
+    pub wchan: Option<String>,
+    pub syscall: Option<SyscallDoc>,
+    pub user_time_ms: u64,
+    pub system_time_ms: u64,
+    pub stopped_us: u64,
+    pub truncated: bool,
+    pub error: Option<String>,
+    pub end_note: Option<String>,
+    pub frames: Vec<FrameDoc>,
+}
+
+/// The system call a thread is blocked in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyscallDoc {
+    pub number: i64,
+    pub name: Option<String>,
+    pub args: [u64; 6],
+}
+
+/// One frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameDoc {
+    pub ip: u64,
+    /// Demangled function name.
+    pub symbol: Option<String>,
+    /// The name as in the symbol table.
+    pub raw_symbol: Option<String>,
+    /// `ip` minus the function's start.
+    pub offset: Option<u64>,
+    pub module: Option<String>,
+    /// The address in the module's own address space (for `addr2line -e MODULE`).
+    pub module_offset: Option<u64>,
+    pub is_signal: bool,
+}
+
+impl From<&Process> for SnapshotDoc {
+    fn from(p: &Process) -> SnapshotDoc {
+        let since_epoch = p.taken_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        SnapshotDoc {
+            version: VERSION,
+            pid: p.id,
+            command: p.command.clone(),
+            taken_at: rfc3339(p.taken_at),
+            taken_at_unix_ms: since_epoch.as_millis() as u64,
+            mode: p.mode.as_str().into(),
+            elapsed_us: micros(p.elapsed),
+            longest_stop_us: micros(p.longest_stop),
+            threads: p.threads.iter().map(ThreadDoc::from).collect(),
+        }
+    }
+}
+
+impl From<&Thread> for ThreadDoc {
+    fn from(t: &Thread) -> ThreadDoc {
+        ThreadDoc {
+            tid: t.id,
+            name: t.name.clone(),
+            state: t.facts.state.map(String::from),
+            wchan: t.facts.wchan.clone(),
+            syscall: t.facts.syscall.as_ref().map(|s| SyscallDoc {
+                number: s.number,
+                name: s.name().map(String::from),
+                args: s.args,
+            }),
+            user_time_ms: t.facts.user_time.as_millis() as u64,
+            system_time_ms: t.facts.system_time.as_millis() as u64,
+            stopped_us: micros(t.stopped_for),
+            truncated: t.truncated,
+            error: t.error.clone(),
+            end_note: t.end_note.clone(),
+            frames: t.frames.iter().map(FrameDoc::from).collect(),
+        }
+    }
+}
+
+impl From<&Frame> for FrameDoc {
+    fn from(f: &Frame) -> FrameDoc {
+        FrameDoc {
+            ip: f.ip,
+            symbol: f.symbol.as_ref().map(|s| s.name.clone()),
+            raw_symbol: f.symbol.as_ref().map(|s| s.raw_name.clone()),
+            offset: f.symbol.as_ref().map(|s| s.offset),
+            module: f.module.as_ref().map(|m| m.path.clone()),
+            module_offset: f.module.as_ref().map(|m| m.offset),
+            is_signal: f.is_signal,
+        }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}
+
+/// Formats a time as RFC 3339 in UTC with millisecond precision.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_960_800_123);
+        assert_eq!(rfc3339(t), "2026-11-29T14:00:00.123Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,424 @@
+//! Our own symbol tables: per module (ELF file or vDSO image), the function symbols of
+//! `.symtab` and `.dynsym`, sorted for binary search, cached for the life of the tracer and
+//! keyed by the file's identity, so a refresh costs no ELF parsing.
+//!
+//! Files are opened through `/proc/PID/map_files/` (works for deleted or replaced binaries)
+//! and then `/proc/PID/root/` (works across mount namespaces, i.e. containers).
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::sys::uio::{RemoteIoVec, process_vm_readv};
+use nix::unistd::Pid;
+use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+
+use super::demangle::demangle;
+use super::maps::{Mapping, MappingKind, MemoryMaps};
+use super::model::{Module, Symbol};
+use crate::text;
+
+/// Largest vDSO image we copy out of a target (it is a page or two).
+const MAX_VDSO: u64 = 1 << 20;
+
+/// Identity of a module's contents: same key, same symbols.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ModuleKey {
+    File {
+        dev: u64,
+        inode: u64,
+        size: u64,
+        mtime: i64,
+        mtime_ns: i64,
+    },
+    Vdso {
+        size: u64,
+        head: [u8; 64],
+    },
+}
+
+/// One function symbol of a module, in the module's own address space.
+#[derive(Debug)]
+struct Entry {
+    address: u64,
+    size: u64,
+    name: Box<str>,
+}
+
+/// The symbols and load segments of one module.
+#[derive(Debug, Default)]
+pub struct ModuleSymbols {
+    /// PT_LOAD segments: (file offset, file size, virtual address).
+    segments: Vec<(u64, u64, u64)>,
+    entries: Vec<Entry>,
+    /// The `.eh_frame_hdr` binary-search table, for the unwinder.
+    eh: Option<EhFrameHdr>,
+    /// Demangled names, filled on first use (most symbols are never looked up).
+    demangled: HashMap<usize, Arc<str>>,
+}
+
+impl ModuleSymbols {
+    /// Parses an ELF image. A file that is not ELF, or is malformed, yields no symbols.
+    pub fn parse(data: &[u8]) -> ModuleSymbols {
+        let Ok(file) = object::File::parse(data) else {
+            return ModuleSymbols::default();
+        };
+        let segments = file
+            .segments()
+            .map(|s| {
+                let (off, size) = s.file_range();
+                (off, size, s.address())
+            })
+            .collect();
+        // Rank aliases at one address so the most telling name wins: global before weak
+        // before local, then fewer leading underscores, then shorter.
+        let mut ranked: Vec<(u64, u64, u8, usize, usize, &str)> = file
+            .symbols()
+            .chain(file.dynamic_symbols())
+            .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+            .filter_map(|s| {
+                let name = s.name().ok().filter(|n| !n.is_empty())?;
+                let binding = if s.is_weak() {
+                    1
+                } else if s.is_global() {
+                    0
+                } else {
+                    2
+                };
+                let underscores = name.bytes().take_while(|&b| b == b'_').count();
+                Some((
+                    s.address(),
+                    s.size(),
+                    binding,
+                    underscores,
+                    name.len(),
+                    name,
+                ))
+            })
+            .collect();
+        ranked.sort_unstable();
+        ranked.dedup_by_key(|e| e.0);
+        let entries = ranked
+            .into_iter()
+            .map(|(address, size, _, _, _, name)| Entry {
+                address,
+                size,
+                name: name.into(),
+            })
+            .collect();
+        let eh = eh_frame_hdr(data);
+        ModuleSymbols {
+            segments,
+            entries,
+            eh,
+            demangled: HashMap::new(),
+        }
+    }
+
+    /// The load bias of a mapping of this module that starts at `start` with file offset
+    /// `offset`: run-time address minus the module's own address. The loader maps each PT_LOAD
+    /// segment from its page-aligned file offset to its page-aligned address, so the segment
+    /// whose aligned offset equals the mapping's offset tells the bias (the segment's address
+    /// and offset may differ, as in lld-linked binaries).
+    fn bias(&self, start: u64, offset: u64) -> Option<u64> {
+        const PAGE: u64 = 4096;
+        self.segments
+            .iter()
+            .find(|(off, _, _)| off & !(PAGE - 1) == offset)
+            .or_else(|| {
+                self.segments
+                    .iter()
+                    .find(|(off, size, _)| offset >= *off && offset < off + size)
+            })
+            .map(|(off, _, vaddr)| {
+                let vaddr_of_offset = vaddr.wrapping_add(offset).wrapping_sub(*off);
+                start.wrapping_sub(vaddr_of_offset)
+            })
+    }
+
+    /// The symbol containing virtual address `vaddr`: (index, entry).
+    fn lookup(&self, vaddr: u64) -> Option<(usize, &Entry)> {
+        let i = self
+            .entries
+            .partition_point(|e| e.address <= vaddr)
+            .checked_sub(1)?;
+        let e = &self.entries[i];
+        (e.size == 0 || vaddr < e.address + e.size).then_some((i, e))
+    }
+
+    fn demangled(&mut self, index: usize) -> Arc<str> {
+        let raw = &self.entries[index].name;
+        self.demangled
+            .entry(index)
+            .or_insert_with(|| Arc::from(text::inert(&demangle(raw)).as_ref()))
+            .clone()
+    }
+}
+
+/// Where a module's `.eh_frame_hdr` search table lies, in the module's own addresses.
+#[derive(Debug, Clone, Copy)]
+struct EhFrameHdr {
+    hdr_vaddr: u64,
+    table_vaddr: u64,
+    fde_count: u64,
+}
+
+/// Finds PT_GNU_EH_FRAME and reads its header. Only the layout libunwind can search is
+/// accepted: a 4-byte eh_frame pointer, a udata4 count and a datarel sdata4 table.
+fn eh_frame_hdr(data: &[u8]) -> Option<EhFrameHdr> {
+    use object::elf::{FileHeader64, PT_GNU_EH_FRAME};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let header = FileHeader64::<object::Endianness>::parse(data).ok()?;
+    let endian = header.endian().ok()?;
+    let phdr = header
+        .program_headers(endian, data)
+        .ok()?
+        .iter()
+        .find(|p| p.p_type(endian) == PT_GNU_EH_FRAME)?;
+    let off = phdr.p_offset(endian) as usize;
+    let hdr = data.get(off..off.checked_add(12)?)?;
+    let (version, ptr_enc, count_enc, table_enc) = (hdr[0], hdr[1], hdr[2], hdr[3]);
+    // DW_EH_PE_udata4 = 0x03, DW_EH_PE_sdata4 = 0x0b, DW_EH_PE_datarel = 0x30.
+    if version != 1
+        || ptr_enc & 0x0f != 0x0b && ptr_enc & 0x0f != 0x03
+        || count_enc != 0x03
+        || table_enc != 0x3b
+    {
+        return None;
+    }
+    let fde_count = u32::from_le_bytes(hdr[8..12].try_into().ok()?) as u64;
+    let hdr_vaddr = phdr.p_vaddr(endian);
+    Some(EhFrameHdr {
+        hdr_vaddr,
+        table_vaddr: hdr_vaddr + 12,
+        fde_count,
+    })
+}
+
+/// A module's unwind table placed at its run-time address: what libunwind's
+/// `UNW_INFO_FORMAT_REMOTE_TABLE` needs to search it in the target's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnwindTable {
+    /// The executable mapping the table covers.
+    pub start: u64,
+    pub end: u64,
+    /// Run-time address of `.eh_frame_hdr` (the table's data-relative base).
+    pub segbase: u64,
+    /// Run-time address of the search table.
+    pub table_data: u64,
+    /// Number of table entries.
+    pub fde_count: u64,
+}
+
+/// Resolves addresses of traced processes to modules and symbols.
+#[derive(Debug, Default)]
+pub struct Symbolizer {
+    modules: HashMap<ModuleKey, ModuleSymbols>,
+}
+
+/// What a lookup found for one address.
+pub struct Resolved {
+    pub module: Option<Module>,
+    pub symbol: Option<Symbol>,
+}
+
+impl Symbolizer {
+    pub fn new() -> Symbolizer {
+        Symbolizer::default()
+    }
+
+    /// Number of modules whose symbols are cached.
+    pub fn cached_modules(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// Loads the modules of every executable mapping (before any thread is stopped, so the
+    /// stop is not spent parsing ELF) and returns their unwind tables at run-time addresses.
+    pub fn unwind_tables(
+        &mut self,
+        pid: i32,
+        maps: &MemoryMaps,
+        keys: &mut KeyCache,
+    ) -> Vec<UnwindTable> {
+        let mut tables = Vec::new();
+        for mapping in maps.iter() {
+            let Some(key) = keys.key_for(pid, mapping, &mut self.modules) else {
+                continue;
+            };
+            let Some(ms) = self.modules.get(&key) else {
+                continue;
+            };
+            let (Some(eh), Some(bias)) = (ms.eh, ms.bias(mapping.start, mapping.offset)) else {
+                continue;
+            };
+            tables.push(UnwindTable {
+                start: mapping.start,
+                end: mapping.end,
+                segbase: eh.hdr_vaddr.wrapping_add(bias),
+                table_data: eh.table_vaddr.wrapping_add(bias),
+                fde_count: eh.fde_count,
+            });
+        }
+        tables
+    }
+
+    /// Resolves `ip` in `mapping` of process `pid`. `lookup_ip` is the address used to find
+    /// the function (for a return address, one byte before it, inside the call instruction).
+    /// With `symbols` false only the module is resolved.
+    pub fn resolve(
+        &mut self,
+        pid: i32,
+        mapping: &Mapping,
+        ip: u64,
+        lookup_ip: u64,
+        symbols: bool,
+        keys: &mut KeyCache,
+    ) -> Resolved {
+        let path = mapping.display_path();
+        let key = keys.key_for(pid, mapping, &mut self.modules);
+        let module_syms = key.as_ref().and_then(|k| self.modules.get_mut(k));
+        let file_offset = |a: u64| a - mapping.start + mapping.offset;
+        let Some(ms) = module_syms else {
+            return Resolved {
+                module: Some(Module {
+                    path,
+                    offset: file_offset(ip),
+                }),
+                symbol: None,
+            };
+        };
+        let Some(bias) = ms.bias(mapping.start, mapping.offset) else {
+            return Resolved {
+                module: Some(Module {
+                    path,
+                    offset: file_offset(ip),
+                }),
+                symbol: None,
+            };
+        };
+        let vaddr = ip.wrapping_sub(bias);
+        let module = Some(Module {
+            path,
+            offset: vaddr,
+        });
+        if !symbols {
+            return Resolved {
+                module,
+                symbol: None,
+            };
+        }
+        let lookup_vaddr = lookup_ip.wrapping_sub(bias);
+        let Some((index, entry)) = ms.lookup(lookup_vaddr) else {
+            return Resolved {
+                module,
+                symbol: None,
+            };
+        };
+        let (address, size) = (entry.address, entry.size);
+        let raw_name = text::inert(&entry.name).into_owned();
+        let name = ms.demangled(index).to_string();
+        let offset = vaddr.wrapping_sub(address);
+        let symbol = Some(Symbol {
+            name,
+            raw_name,
+            offset,
+            address: ip.wrapping_sub(offset),
+            size,
+        });
+        Resolved { module, symbol }
+    }
+}
+
+/// Per-trace memo from mapping start to module key, so each module is opened once per trace.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: HashMap<u64, Option<ModuleKey>>,
+}
+
+impl KeyCache {
+    fn key_for(
+        &mut self,
+        pid: i32,
+        mapping: &Mapping,
+        modules: &mut HashMap<ModuleKey, ModuleSymbols>,
+    ) -> Option<ModuleKey> {
+        self.keys
+            .entry(mapping.start)
+            .or_insert_with(|| load(pid, mapping, modules))
+            .clone()
+    }
+}
+
+/// Identifies the module behind `mapping` and, if it is not cached yet, parses it.
+fn load(
+    pid: i32,
+    mapping: &Mapping,
+    modules: &mut HashMap<ModuleKey, ModuleSymbols>,
+) -> Option<ModuleKey> {
+    match &mapping.kind {
+        MappingKind::File(path) => {
+            let (file, meta) = open_module(pid, mapping, path)?;
+            let key = ModuleKey::File {
+                dev: meta.dev(),
+                inode: meta.ino(),
+                size: meta.len(),
+                mtime: meta.mtime(),
+                mtime_ns: meta.mtime_nsec(),
+            };
+            if !modules.contains_key(&key) {
+                let data = fs::read(&file).ok()?;
+                modules.insert(key.clone(), ModuleSymbols::parse(&data));
+            }
+            Some(key)
+        }
+        MappingKind::Vdso => {
+            let size = (mapping.end - mapping.start).min(MAX_VDSO) as usize;
+            let mut data = vec![0u8; size];
+            let remote = [RemoteIoVec {
+                base: mapping.start as usize,
+                len: size,
+            }];
+            let read = process_vm_readv(
+                Pid::from_raw(pid),
+                &mut [std::io::IoSliceMut::new(&mut data)],
+                &remote,
+            )
+            .ok()?;
+            data.truncate(read);
+            let mut head = [0u8; 64];
+            let n = head.len().min(data.len());
+            head[..n].copy_from_slice(&data[..n]);
+            let key = ModuleKey::Vdso {
+                size: data.len() as u64,
+                head,
+            };
+            modules
+                .entry(key.clone())
+                .or_insert_with(|| ModuleSymbols::parse(&data));
+            Some(key)
+        }
+        MappingKind::Other(_) => None,
+    }
+}
+
+/// Opens the file behind a mapping: first as the target mapped it, then by its path inside
+/// the target's root. Returns the path that worked and its metadata.
+fn open_module(pid: i32, mapping: &Mapping, path: &Path) -> Option<(PathBuf, fs::Metadata)> {
+    let map_file = PathBuf::from(format!(
+        "/proc/{pid}/map_files/{:x}-{:x}",
+        mapping.start, mapping.end
+    ));
+    if let Ok(meta) = fs::metadata(&map_file) {
+        return Some((map_file, meta));
+    }
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let bytes = bytes.strip_suffix(b" (deleted)").unwrap_or(bytes);
+    let relative = std::ffi::OsStr::from_bytes(bytes.strip_prefix(b"/").unwrap_or(bytes));
+    let rooted = PathBuf::from(format!("/proc/{pid}/root")).join(relative);
+    let meta = fs::metadata(&rooted).ok()?;
+    // A path that now names another file (the binary was replaced) would give wrong symbols.
+    (meta.ino() == mapping.inode).then_some((rooted, meta))
+}

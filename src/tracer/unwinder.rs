@@ -1,0 +1,209 @@
+//! Walking a stopped thread's stack with libunwind's ptrace accessors, bounded: a frame limit
+//! and a stop when a frame repeats, so a corrupt or looping stack cannot hang or flood us.
+//!
+//! libunwind 1.6's own `find_proc_info` looks for `.eh_frame_hdr` only inside the executable
+//! mapping, so it finds no unwind info in binaries linked by lld (every recent Rust binary),
+//! where that header sits in the read-only segment before the code, and it re-reads
+//! `/proc/PID/maps` and the ELF file on every miss. We hand it the tables ourselves (found by
+//! our symbol loader) and fall back to its own lookup for code we do not know.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::ffi::{c_int, c_void};
+use std::sync::OnceLock;
+
+use unwind::{Accessors, AddressSpace, Byteorder, Cursor, PTraceState, PTraceStateRef, RegNum};
+use unwind_sys::{unw_accessors_t, unw_addr_space_t, unw_proc_info_t, unw_word_t};
+
+use super::symbols::UnwindTable;
+
+/// `unw_dyn_info_t` of libunwind 1.6+ (libunwind-dynamic.h), REMOTE_TABLE variant of the union.
+#[repr(C)]
+struct DynInfo {
+    next: *mut DynInfo,
+    prev: *mut DynInfo,
+    start_ip: unw_word_t,
+    end_ip: unw_word_t,
+    gp: unw_word_t,
+    format: i32,
+    pad: i32,
+    load_offset: unw_word_t,
+    name_ptr: unw_word_t,
+    segbase: unw_word_t,
+    table_len: unw_word_t,
+    table_data: unw_word_t,
+}
+
+const UNW_INFO_FORMAT_REMOTE_TABLE: i32 = 2;
+const UNW_ENOINFO: c_int = 10;
+
+unsafe extern "C" {
+    static _UPT_accessors: unw_accessors_t;
+    fn _UPT_find_proc_info(
+        asp: unw_addr_space_t,
+        ip: unw_word_t,
+        pip: *mut unw_proc_info_t,
+        need_unwind_info: c_int,
+        arg: *mut c_void,
+    ) -> c_int;
+    fn _Ux86_64_dwarf_search_unwind_table(
+        asp: unw_addr_space_t,
+        ip: unw_word_t,
+        di: *mut DynInfo,
+        pip: *mut unw_proc_info_t,
+        need_unwind_info: c_int,
+        arg: *mut c_void,
+    ) -> c_int;
+}
+
+thread_local! {
+    /// The unwind tables of the process being unwound on this thread (sorted by start).
+    static TABLES: RefCell<Vec<UnwindTable>> = const { RefCell::new(Vec::new()) };
+}
+
+unsafe extern "C" fn find_proc_info(
+    asp: unw_addr_space_t,
+    ip: unw_word_t,
+    pip: *mut unw_proc_info_t,
+    need_unwind_info: c_int,
+    arg: *mut c_void,
+) -> c_int {
+    let table = TABLES.with(|t| {
+        let t = t.borrow();
+        let i = t.partition_point(|e| e.start <= ip).checked_sub(1)?;
+        t.get(i).filter(|e| ip < e.end).copied()
+    });
+    if let Some(t) = table {
+        let mut di = DynInfo {
+            next: std::ptr::null_mut(),
+            prev: std::ptr::null_mut(),
+            start_ip: t.start,
+            end_ip: t.end,
+            gp: 0,
+            format: UNW_INFO_FORMAT_REMOTE_TABLE,
+            pad: 0,
+            load_offset: 0,
+            name_ptr: 0,
+            segbase: t.segbase,
+            table_len: t.fde_count * 8 / std::mem::size_of::<unw_word_t>() as u64,
+            table_data: t.table_data,
+        };
+        // SAFETY: libunwind calls us with valid pointers, which we pass on unchanged; `di`
+        // lives across the call.
+        let ret = unsafe {
+            _Ux86_64_dwarf_search_unwind_table(asp, ip, &mut di, pip, need_unwind_info, arg)
+        };
+        if ret != -UNW_ENOINFO {
+            return ret;
+        }
+    }
+    // SAFETY: as above; this is the accessor we replace.
+    unsafe { _UPT_find_proc_info(asp, ip, pip, need_unwind_info, arg) }
+}
+
+/// libunwind's ptrace accessors with our `find_proc_info`.
+fn accessors() -> &'static Accessors<PTraceStateRef> {
+    static ACCESSORS: OnceLock<unw_accessors_t> = OnceLock::new();
+    let acc = ACCESSORS.get_or_init(|| {
+        // SAFETY: _UPT_accessors is an initialized static of libunwind-ptrace.
+        let mut acc = unsafe { std::ptr::read(&raw const _UPT_accessors) };
+        acc.find_proc_info = Some(find_proc_info);
+        acc
+    });
+    // SAFETY: `Accessors` wraps exactly an `unw_accessors_t` (the unwind crate's own
+    // `Accessors::ptrace()` makes the same cast).
+    unsafe { &*(acc as *const unw_accessors_t as *const Accessors<PTraceStateRef>) }
+}
+
+/// A frame before symbolization: what must be read while the thread is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawFrame {
+    pub ip: u64,
+    pub sp: u64,
+    pub is_signal: bool,
+}
+
+/// The outcome of one unwind: the frames found, whether the walk was cut short on purpose
+/// (limit or loop), and the error that ended it early, if any.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub frames: Vec<RawFrame>,
+    pub truncated: bool,
+    pub error: Option<String>,
+}
+
+/// A libunwind address space for one traced process.
+pub struct Unwinder {
+    space: AddressSpace<PTraceStateRef>,
+}
+
+impl Drop for Unwinder {
+    fn drop(&mut self) {
+        TABLES.with(|t| t.borrow_mut().clear());
+    }
+}
+
+impl Unwinder {
+    /// An address space for one process, whose modules' unwind tables are `tables`.
+    pub fn new(mut tables: Vec<UnwindTable>) -> Result<Unwinder, String> {
+        let space = AddressSpace::new(accessors(), Byteorder::DEFAULT)
+            .map_err(|e| format!("creating the libunwind address space: {e}"))?;
+        tables.sort_by_key(|t| t.start);
+        TABLES.with(|t| *t.borrow_mut() = tables);
+        Ok(Unwinder { space })
+    }
+
+    /// Unwinds stopped thread `tid`, at most `max_frames` deep.
+    pub fn unwind(&self, tid: i32, max_frames: usize) -> Walk {
+        let mut walk = Walk::default();
+        let state = match PTraceState::new(tid as u32) {
+            Ok(s) => s,
+            Err(e) => {
+                walk.error = Some(format!("libunwind ptrace state: {e}"));
+                return walk;
+            }
+        };
+        let mut cursor = match Cursor::remote(&self.space, &state) {
+            Ok(c) => c,
+            Err(e) => {
+                walk.error = Some(format!("reading registers: {e}"));
+                return walk;
+            }
+        };
+        let mut seen = HashSet::new();
+        loop {
+            let ip = match cursor.register(RegNum::IP) {
+                Ok(ip) => ip,
+                Err(e) => {
+                    walk.error = Some(format!("reading IP: {e}"));
+                    break;
+                }
+            };
+            let sp = cursor.register(RegNum::SP).unwrap_or(0);
+            if ip == 0 && !walk.frames.is_empty() {
+                break;
+            }
+            if !seen.insert((ip, sp)) {
+                walk.truncated = true;
+                break;
+            }
+            let is_signal = cursor.is_signal_frame().unwrap_or(false);
+            walk.frames.push(RawFrame { ip, sp, is_signal });
+            if walk.frames.len() >= max_frames {
+                walk.truncated = true;
+                break;
+            }
+            match cursor.step() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    // Outermost frames without unwind info end most walks of foreign code;
+                    // keep what we have and say why it ended.
+                    walk.error = Some(format!("unwinding stopped: {e}"));
+                    break;
+                }
+            }
+        }
+        walk
+    }
+}
