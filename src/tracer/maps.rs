@@ -45,6 +45,9 @@ impl Mapping {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryMaps {
     maps: Vec<Mapping>,
+    /// File-backed mappings nobody can write to (code, unwind tables): their bytes do not
+    /// change while we look, so copies of them may be kept across threads.
+    read_only: Vec<(u64, u64)>,
 }
 
 impl MemoryMaps {
@@ -52,6 +55,14 @@ impl MemoryMaps {
     pub fn read(pid: i32) -> Result<MemoryMaps> {
         let proc = ProcProcess::new(pid).map_err(|e| proc_error(pid, "maps", e))?;
         let all = proc.maps().map_err(|e| proc_error(pid, "maps", e))?;
+        let mut read_only: Vec<(u64, u64)> = all
+            .iter()
+            .filter(|m| {
+                matches!(m.pathname, MMapPath::Path(_)) && !m.perms.contains(MMPermissions::WRITE)
+            })
+            .map(|m| m.address)
+            .collect();
+        read_only.sort_unstable();
         let mut maps: Vec<Mapping> = all
             .into_iter()
             .filter(|m| m.perms.contains(MMPermissions::EXECUTE))
@@ -69,7 +80,12 @@ impl MemoryMaps {
             })
             .collect();
         maps.sort_by_key(|m| m.start);
-        Ok(MemoryMaps { maps })
+        Ok(MemoryMaps { maps, read_only })
+    }
+
+    /// The read-only file-backed ranges, sorted.
+    pub fn read_only(&self) -> &[(u64, u64)] {
+        &self.read_only
     }
 
     /// Every executable mapping, by address.

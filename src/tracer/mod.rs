@@ -180,8 +180,8 @@ impl Tracer {
         let maps = MemoryMaps::read(pid)?;
         let mut keys = KeyCache::default();
         let tables = self.symbolizer.unwind_tables(pid, &maps, &mut keys);
-        let unwinder =
-            Unwinder::new(tables).map_err(|message| Error::Unwind { tid: pid, message })?;
+        let unwinder = Unwinder::new(tables, maps.read_only())
+            .map_err(|message| Error::Unwind { tid: pid, message })?;
         let (captured, window) = if self.options.snapshot {
             self.capture_snapshot(pid, &unwinder)?
         } else {

@@ -8,10 +8,12 @@
 //! our symbol loader) and fall back to its own lookup for code we do not know.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{c_int, c_void};
 use std::sync::OnceLock;
 
+use nix::sys::uio::{RemoteIoVec, process_vm_readv};
+use nix::unistd::Pid;
 use unwind::{Accessors, AddressSpace, Byteorder, Cursor, PTraceState, PTraceStateRef, RegNum};
 use unwind_sys::{unw_accessors_t, unw_addr_space_t, unw_proc_info_t, unw_word_t};
 
@@ -39,6 +41,13 @@ const UNW_ENOINFO: c_int = 10;
 
 unsafe extern "C" {
     static _UPT_accessors: unw_accessors_t;
+    fn _UPT_access_mem(
+        asp: unw_addr_space_t,
+        addr: unw_word_t,
+        valp: *mut unw_word_t,
+        write: c_int,
+        arg: *mut c_void,
+    ) -> c_int;
     fn _UPT_find_proc_info(
         asp: unw_addr_space_t,
         ip: unw_word_t,
@@ -56,9 +65,87 @@ unsafe extern "C" {
     ) -> c_int;
 }
 
+const PAGE: u64 = 4096;
+
+/// Copies of the target's memory, a page at a time: one `process_vm_readv` replaces the
+/// hundreds of one-word PTRACE_PEEKDATA calls libunwind makes per thread. Pages of read-only
+/// files (code, unwind tables) are kept for the whole trace; other pages (the stack) only while
+/// one thread is stopped.
+#[derive(Default)]
+struct MemoryCache {
+    tid: i32,
+    read_only: Vec<(u64, u64)>,
+    stable: HashMap<u64, Option<Box<[u8]>>>,
+    volatile: HashMap<u64, Option<Box<[u8]>>>,
+}
+
+impl MemoryCache {
+    fn page(&mut self, page: u64) -> Option<&[u8]> {
+        let i = self.read_only.partition_point(|r| r.0 <= page);
+        let stable = i > 0 && page < self.read_only[i - 1].1;
+        let tid = self.tid;
+        let map = if stable {
+            &mut self.stable
+        } else {
+            &mut self.volatile
+        };
+        map.entry(page)
+            .or_insert_with(|| {
+                let mut buf = vec![0u8; PAGE as usize].into_boxed_slice();
+                let remote = [RemoteIoVec {
+                    base: page as usize,
+                    len: PAGE as usize,
+                }];
+                let local = &mut [std::io::IoSliceMut::new(&mut buf)];
+                match process_vm_readv(Pid::from_raw(tid), local, &remote) {
+                    Ok(n) if n == PAGE as usize => Some(buf),
+                    _ => None,
+                }
+            })
+            .as_deref()
+    }
+
+    fn read_word(&mut self, addr: u64) -> Option<u64> {
+        let mut bytes = [0u8; 8];
+        let first = addr & !(PAGE - 1);
+        let split = ((first + PAGE - addr) as usize).min(8);
+        let off = (addr - first) as usize;
+        bytes[..split].copy_from_slice(&self.page(first)?[off..off + split]);
+        if split < 8 {
+            bytes[split..].copy_from_slice(&self.page(first + PAGE)?[..8 - split]);
+        }
+        Some(u64::from_le_bytes(bytes))
+    }
+}
+
+/// What the accessors need while unwinding on this thread.
+#[derive(Default)]
+struct UnwindState {
+    /// Unwind tables of the process's modules, sorted by start.
+    tables: Vec<UnwindTable>,
+    memory: MemoryCache,
+}
+
 thread_local! {
-    /// The unwind tables of the process being unwound on this thread (sorted by start).
-    static TABLES: RefCell<Vec<UnwindTable>> = const { RefCell::new(Vec::new()) };
+    static STATE: RefCell<UnwindState> = RefCell::new(UnwindState::default());
+}
+
+unsafe extern "C" fn access_mem(
+    asp: unw_addr_space_t,
+    addr: unw_word_t,
+    valp: *mut unw_word_t,
+    write: c_int,
+    arg: *mut c_void,
+) -> c_int {
+    if write == 0
+        && let Some(v) = STATE.with(|s| s.borrow_mut().memory.read_word(addr))
+    {
+        // SAFETY: libunwind passes a valid pointer for the value.
+        unsafe { *valp = v };
+        return 0;
+    }
+    // SAFETY: the accessor we wrap, with the arguments libunwind gave us.
+    unsafe { _UPT_access_mem(asp, addr, valp, write, arg) }
 }
 
 unsafe extern "C" fn find_proc_info(
@@ -68,8 +155,8 @@ unsafe extern "C" fn find_proc_info(
     need_unwind_info: c_int,
     arg: *mut c_void,
 ) -> c_int {
-    let table = TABLES.with(|t| {
-        let t = t.borrow();
+    let table = STATE.with(|s| {
+        let t = &s.borrow().tables;
         let i = t.partition_point(|e| e.start <= ip).checked_sub(1)?;
         t.get(i).filter(|e| ip < e.end).copied()
     });
@@ -108,6 +195,7 @@ fn accessors() -> &'static Accessors<PTraceStateRef> {
         // SAFETY: _UPT_accessors is an initialized static of libunwind-ptrace.
         let mut acc = unsafe { std::ptr::read(&raw const _UPT_accessors) };
         acc.find_proc_info = Some(find_proc_info);
+        acc.access_mem = Some(access_mem);
         acc
     });
     // SAFETY: `Accessors` wraps exactly an `unw_accessors_t` (the unwind crate's own
@@ -139,22 +227,48 @@ pub struct Unwinder {
 
 impl Drop for Unwinder {
     fn drop(&mut self) {
-        TABLES.with(|t| t.borrow_mut().clear());
+        STATE.with(|s| *s.borrow_mut() = UnwindState::default());
     }
 }
 
 impl Unwinder {
     /// An address space for one process, whose modules' unwind tables are `tables`.
-    pub fn new(mut tables: Vec<UnwindTable>) -> Result<Unwinder, String> {
+    /// `read_only` lists the file-backed ranges whose bytes cannot change (sorted).
+    pub fn new(mut tables: Vec<UnwindTable>, read_only: &[(u64, u64)]) -> Result<Unwinder, String> {
         let space = AddressSpace::new(accessors(), Byteorder::DEFAULT)
             .map_err(|e| format!("creating the libunwind address space: {e}"))?;
+        // The address space is only used from this thread; a per-thread cache needs no lock
+        // (the global one blocks and unblocks all signals around every access).
+        // SAFETY: the address space pointer is valid for the lifetime of `space`.
+        unsafe {
+            let raw = &*space as *const _ as unw_addr_space_t;
+            unwind_sys::unw_set_caching_policy(
+                raw,
+                unwind_sys::unw_caching_policy_t::UNW_CACHE_PER_THREAD,
+            );
+        }
         tables.sort_by_key(|t| t.start);
-        TABLES.with(|t| *t.borrow_mut() = tables);
+        let memory = MemoryCache {
+            read_only: read_only.to_vec(),
+            ..MemoryCache::default()
+        };
+        STATE.with(|s| *s.borrow_mut() = UnwindState { tables, memory });
         Ok(Unwinder { space })
     }
 
     /// Unwinds stopped thread `tid`, at most `max_frames` deep.
     pub fn unwind(&self, tid: i32, max_frames: usize) -> Walk {
+        STATE.with(|s| {
+            let memory = &mut s.borrow_mut().memory;
+            memory.tid = tid;
+            memory.volatile.clear();
+        });
+        let walk = self.walk(tid, max_frames);
+        STATE.with(|s| s.borrow_mut().memory.volatile.clear());
+        walk
+    }
+
+    fn walk(&self, tid: i32, max_frames: usize) -> Walk {
         let mut walk = Walk::default();
         let state = match PTraceState::new(tid as u32) {
             Ok(s) => s,

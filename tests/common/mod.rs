@@ -1,0 +1,284 @@
+//! Shared test support: builds the fixture programs once per test binary, spawns them, waits
+//! for their "ready" line (never a sleep), and kills them by pid when dropped.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rstack_tui::{Process, Thread};
+
+/// How long a fixture may take to print "ready" (building it is not included).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn out_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs a build command writing to a temporary name, then renames it into place, so test
+/// binaries building the same fixture at once never see a half-written file.
+fn build(out: &Path, mut cmd: Command, tmp: &Path) -> PathBuf {
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(status.success(), "building fixture failed: {cmd:?}");
+    std::fs::rename(tmp, out).unwrap();
+    out.to_path_buf()
+}
+
+fn tmp_name(out: &Path) -> PathBuf {
+    out.with_extension(format!("tmp{}", std::process::id()))
+}
+
+/// The Rust fixture (tests/fixtures/threads.rs), built with rustc -O -g.
+pub fn threads_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = out_dir().join("rsfixture");
+        let tmp = tmp_name(&out);
+        let mut cmd = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()));
+        cmd.args([
+            "-O",
+            "-g",
+            "--edition",
+            "2021",
+            "--crate-name",
+            "threads_fixture",
+        ])
+        .arg(fixtures_dir().join("threads.rs"))
+        .arg("-o")
+        .arg(&tmp);
+        build(&out, cmd, &tmp)
+    })
+}
+
+/// The C++ fixture (tests/fixtures/cpp_threads.cpp), built with g++ -O2 -g -pthread.
+pub fn cpp_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = out_dir().join("cppfixture");
+        let tmp = tmp_name(&out);
+        let mut cmd = Command::new("g++");
+        cmd.args(["-O2", "-g", "-pthread"])
+            .arg(fixtures_dir().join("cpp_threads.cpp"))
+            .arg("-o")
+            .arg(&tmp);
+        build(&out, cmd, &tmp)
+    })
+}
+
+/// A spawned fixture; killed (by pid) and reaped when dropped.
+pub struct Fixture {
+    child: Child,
+}
+
+impl Fixture {
+    /// Spawns `bin args...`, waits for its "ready" line, and then until every thread sleeps
+    /// in the kernel: "ready" is the fixture's last write, so after it the only way to sleep is
+    /// in the final parking call, and every stack is final.
+    pub fn spawn(bin: &Path, args: &[&str]) -> Fixture {
+        let fixture = Fixture::spawn_busy(bin, args);
+        wait_until("every fixture thread to park", || {
+            let states = fixture.thread_states();
+            !states.is_empty() && states.iter().all(|(_, s)| *s == 'S')
+        });
+        fixture
+    }
+
+    /// Spawns `bin args...` and waits for its "ready" line only (for fixtures that keep
+    /// running after it).
+    pub fn spawn_busy(bin: &Path, args: &[&str]) -> Fixture {
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.trim() == "ready" {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let fixture = Fixture { child };
+        rx.recv_timeout(READY_TIMEOUT)
+            .unwrap_or_else(|_| panic!("fixture {} {args:?} never printed ready", bin.display()));
+        fixture
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The state letters of every thread, from /proc.
+    pub fn thread_states(&self) -> Vec<(u32, char)> {
+        thread_states(self.pid())
+    }
+
+    /// Asserts that no thread of the fixture is stopped or traced (state `T` or `t`), and
+    /// that nobody traces it.
+    pub fn assert_running(&self) {
+        let states = self.thread_states();
+        assert!(!states.is_empty(), "fixture {} is gone", self.pid());
+        for (tid, state) in states {
+            assert!(
+                !matches!(state, 'T' | 't'),
+                "thread {tid} of fixture {} left in state {state}",
+                self.pid()
+            );
+        }
+        assert_eq!(
+            tracer_pid(self.pid()),
+            0,
+            "fixture {} still traced",
+            self.pid()
+        );
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The state letter of every thread of `pid`.
+pub fn thread_states(pid: u32) -> Vec<(u32, char)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let tid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let state = stat.rsplit(')').next()?.trim_start().chars().next()?;
+        Some((tid, state))
+    })
+    .collect()
+}
+
+/// TracerPid of /proc/PID/status.
+pub fn tracer_pid(pid: u32) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits (bounded) until `cond` holds, polling; for states the kernel reaches on its own.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The names of a thread's frames that belong to `prefix` (e.g. "threads_fixture::"),
+/// innermost first.
+pub fn frames_with_prefix(t: &Thread, prefix: &str) -> Vec<String> {
+    t.frames()
+        .iter()
+        .filter_map(|f| f.symbol())
+        .map(|s| s.name().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// The fixture functions worker `i` of tests/fixtures/threads.rs parks in, innermost first.
+pub fn expected_worker_chain(i: usize) -> Vec<String> {
+    let depth = 1 + i % 3;
+    let mut chain = vec!["threads_fixture::park".to_string()];
+    for level in ["level_three", "level_two", "level_one"]
+        .iter()
+        .skip(3 - depth)
+    {
+        chain.push(format!("threads_fixture::{level}"));
+    }
+    chain.push("threads_fixture::worker_main".into());
+    chain
+}
+
+/// Asserts that `p` holds exactly the main thread and `workers` workers of the Rust fixture in
+/// `park` mode, each with its exact name and exact chain of fixture frames.
+pub fn assert_parked_fixture(p: &Process, workers: usize) {
+    let summary: Vec<_> = p
+        .threads()
+        .iter()
+        .map(|t| (t.id(), t.name(), t.error()))
+        .collect();
+    let live = thread_states(p.id());
+    assert_eq!(
+        p.threads().len(),
+        workers + 1,
+        "thread count of {}: traced {summary:?}, live {live:?}",
+        p.id()
+    );
+    let main = &p.threads()[0];
+    assert_eq!(main.id(), p.id());
+    assert_eq!(main.name(), Some("rsfixture"));
+    assert_eq!(
+        frames_with_prefix(main, "threads_fixture::"),
+        ["threads_fixture::main_park", "threads_fixture::main"],
+        "main thread frames: {:#?}",
+        main.frames()
+    );
+    let mut seen = vec![false; workers];
+    for t in &p.threads()[1..] {
+        let name = t.name().expect("thread names requested");
+        let i: usize = name
+            .strip_prefix("worker-")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected thread name {name:?}"));
+        assert!(!seen[i], "worker-{i} twice");
+        seen[i] = true;
+        assert_eq!(t.error(), None, "worker-{i}");
+        assert_eq!(
+            frames_with_prefix(t, "threads_fixture::"),
+            expected_worker_chain(i),
+            "worker-{i} frames: {:#?}",
+            t.frames()
+        );
+        // The unwind reaches the thread entry in std and libc, below worker_main.
+        let last_fixture = t.frames().iter().rposition(|f| {
+            f.symbol()
+                .is_some_and(|s| s.name() == "threads_fixture::worker_main")
+        });
+        assert!(
+            last_fixture.is_some_and(|i| i + 2 < t.frames().len()),
+            "worker-{i} stack ends at worker_main"
+        );
+    }
+    assert!(seen.iter().all(|s| *s), "missing workers");
+}
+
+/// Runs the rstack-tui binary with `args`; returns (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
+        .args(args)
+        .output()
+        .expect("run rstack-tui");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,336 @@
+//! The tracer on real processes: the Rust fixture's threads, names and exact call chains in
+//! both modes, the attach variants, threads and processes that come and go, and stopped
+//! processes. Every test checks the fixture is left running (or stopped, if it was).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    Fixture, assert_parked_fixture, expected_worker_chain, frames_with_prefix, threads_bin,
+    wait_until,
+};
+use nix::sys::ptrace;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use rstack_tui::{AttachMethod, Error, Mode, TraceOptions, Tracer};
+
+#[test]
+fn rolling_mode_gives_exact_names_and_frames() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "6"]);
+    let p = rstack_tui::trace(fx.pid()).unwrap();
+    assert_eq!(p.mode(), Mode::Rolling);
+    assert!(p.command().contains("rsfixture park 6"), "{}", p.command());
+    assert_parked_fixture(&p, 6);
+    for t in p.threads() {
+        // Read before the thread was stopped: every thread sleeps in futex.
+        assert_eq!(t.facts().state, Some('S'), "thread {}", t.id());
+        assert_eq!(
+            t.facts().syscall.as_ref().and_then(|s| s.name()),
+            Some("futex"),
+            "thread {}",
+            t.id()
+        );
+        assert!(t.stopped_for() > Duration::ZERO);
+    }
+    // Symbols carry consistent addresses: ip = address + offset, inside the symbol's size.
+    for f in p.threads()[1].frames() {
+        if let Some(s) = f.symbol() {
+            assert_eq!(s.address() + s.offset(), f.ip());
+            assert!(s.size() == 0 || s.offset() <= s.size(), "{s:?}");
+        }
+        assert!(f.module().is_some(), "frame {:#x} has no module", f.ip());
+    }
+    fx.assert_running();
+}
+
+#[test]
+fn snapshot_mode_with_200_threads() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "200"]);
+    let p = TraceOptions::new().snapshot(true).trace(fx.pid()).unwrap();
+    assert_eq!(p.mode(), Mode::Snapshot);
+    assert_parked_fixture(&p, 200);
+    // All threads were held together: the stop window covers every thread's stop.
+    let max_thread_stop = p.threads().iter().map(|t| t.stopped_for()).max().unwrap();
+    assert!(p.longest_stop() >= max_thread_stop);
+    fx.assert_running();
+}
+
+#[test]
+fn rolling_mode_with_200_threads() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "200"]);
+    let p = rstack_tui::trace(fx.pid()).unwrap();
+    assert_parked_fixture(&p, 200);
+    fx.assert_running();
+}
+
+#[test]
+fn ptrace_attach_method_gives_the_same_stacks() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "5"]);
+    for snapshot in [false, true] {
+        let p = TraceOptions::new()
+            .attach_method(AttachMethod::Attach)
+            .snapshot(snapshot)
+            .trace(fx.pid())
+            .unwrap();
+        assert_parked_fixture(&p, 5);
+        fx.assert_running();
+    }
+}
+
+#[test]
+fn names_and_symbols_can_be_turned_off() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "3"]);
+    let p = TraceOptions::new()
+        .thread_names(false)
+        .symbols(false)
+        .trace(fx.pid())
+        .unwrap();
+    assert_eq!(p.threads().len(), 4);
+    for t in p.threads() {
+        assert_eq!(t.name(), None);
+        assert!(t.frames().len() > 3);
+        assert!(t.frames().iter().all(|f| f.symbol().is_none()));
+        assert!(t.frames().iter().all(|f| f.module().is_some()));
+    }
+    fx.assert_running();
+}
+
+/// Every thread of a process, seized and stopped by the test thread itself; detached on drop
+/// (before the fixture is killed, so a failing test cannot leave a traced zombie behind).
+struct Seized(Vec<Pid>);
+
+impl Seized {
+    fn all(pid: u32) -> Seized {
+        let tids: Vec<Pid> = common::thread_states(pid)
+            .into_iter()
+            .map(|(t, _)| Pid::from_raw(t as i32))
+            .collect();
+        let mut seized = Seized(Vec::new());
+        for &tid in &tids {
+            ptrace::seize(tid, ptrace::Options::empty()).unwrap();
+            seized.0.push(tid);
+            ptrace::interrupt(tid).unwrap();
+        }
+        for &tid in &tids {
+            let status = waitpid(tid, Some(WaitPidFlag::__WALL)).unwrap();
+            assert!(matches!(status, WaitStatus::PtraceEvent(..)), "{status:?}");
+        }
+        seized
+    }
+}
+
+impl Drop for Seized {
+    fn drop(&mut self) {
+        for &tid in &self.0 {
+            let _ = ptrace::detach(tid, None);
+        }
+    }
+}
+
+fn my_tid() -> u32 {
+    nix::unistd::gettid().as_raw() as u32
+}
+
+#[test]
+fn ptrace_attach_false_uses_the_callers_attachment() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "4"]);
+    let seized = Seized::all(fx.pid());
+    let result = TraceOptions::new().ptrace_attach(false).trace(fx.pid());
+    // Still ours and still stopped: the tracer neither detached nor resumed them.
+    assert_eq!(common::tracer_pid(fx.pid()), my_tid());
+    assert!(fx.thread_states().iter().all(|(_, s)| *s == 't'));
+    drop(seized);
+    assert_parked_fixture(&result.unwrap(), 4);
+    fx.assert_running();
+}
+
+#[test]
+fn already_traced_process_is_refused_with_the_tracer_named() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "2"]);
+    let seized = Seized::all(fx.pid());
+    let err = rstack_tui::trace(fx.pid()).unwrap_err();
+    drop(seized);
+    match err {
+        Error::AlreadyTraced {
+            pid, tracer_pid, ..
+        } => {
+            assert_eq!(pid as u32, fx.pid());
+            assert_eq!(tracer_pid as u32, my_tid());
+        }
+        other => panic!("expected AlreadyTraced, got {other:?}"),
+    }
+    fx.assert_running();
+}
+
+#[test]
+fn stopped_process_stays_stopped_and_can_be_inspected() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "3"]);
+    let pid = Pid::from_raw(fx.pid() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    wait_until("the fixture to stop", || {
+        fx.thread_states().iter().all(|(_, s)| *s == 'T')
+    });
+    for (method, snapshot) in [
+        (AttachMethod::Seize, false),
+        (AttachMethod::Seize, true),
+        (AttachMethod::Attach, false),
+    ] {
+        let p = TraceOptions::new()
+            .attach_method(method)
+            .snapshot(snapshot)
+            .trace(fx.pid())
+            .unwrap();
+        assert_parked_fixture(&p, 3);
+        assert!(p.threads().iter().all(|t| t.facts().state == Some('T')));
+        // A detached thread passes through R on its way back into the group stop; one that
+        // really ran on would go back to sleep in its futex (S) and never reach T.
+        wait_until("every thread back in group stop", || {
+            fx.thread_states().iter().all(|(_, s)| *s == 'T')
+        });
+        assert_eq!(common::tracer_pid(fx.pid()), 0);
+    }
+    kill(pid, Signal::SIGCONT).unwrap();
+    wait_until("the fixture to run again", || {
+        fx.thread_states().iter().all(|(_, s)| *s == 'S')
+    });
+    fx.assert_running();
+}
+
+#[test]
+fn churning_threads_traced_200_times() {
+    let fx = Fixture::spawn_busy(threads_bin(), &["churn"]);
+    let mut tracer = Tracer::new(TraceOptions::new());
+    for round in 0..200 {
+        if round == 100 {
+            tracer.options_mut().snapshot(true);
+        }
+        let p = tracer
+            .trace(fx.pid())
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let workers: Vec<_> = p
+            .threads()
+            .iter()
+            .filter(|t| t.name().is_some_and(|n| n.starts_with("worker-")))
+            .collect();
+        assert_eq!(workers.len(), 2, "round {round}");
+        for t in workers {
+            let i: usize = t.name().unwrap()["worker-".len()..].parse().unwrap();
+            assert_eq!(
+                frames_with_prefix(t, "threads_fixture::"),
+                expected_worker_chain(i),
+                "round {round}"
+            );
+        }
+        for t in p.threads() {
+            assert_eq!(
+                t.error(),
+                None,
+                "round {round}, thread {} {:?}",
+                t.id(),
+                t.name()
+            );
+        }
+        fx.assert_running();
+    }
+}
+
+#[test]
+fn process_exiting_mid_trace_gives_threads_or_a_clean_error() {
+    for snapshot in [false, true] {
+        let fx = Fixture::spawn_busy(threads_bin(), &["exit", "5"]);
+        let mut tracer = Tracer::new(TraceOptions::new());
+        tracer.options_mut().snapshot(snapshot);
+        let mut traced = 0;
+        loop {
+            match tracer.trace(fx.pid()) {
+                Ok(p) => {
+                    traced += 1;
+                    assert!(!p.threads().is_empty());
+                }
+                Err(
+                    Error::ProcessExited { .. }
+                    | Error::NoSuchProcess { .. }
+                    | Error::Zombie { .. },
+                ) => break,
+                Err(other) => panic!("unexpected error after {traced} traces: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_pids_give_their_errors() {
+    assert!(matches!(
+        rstack_tui::trace(0),
+        Err(Error::NoSuchProcess { pid: 0 })
+    ));
+    assert!(matches!(
+        rstack_tui::trace(0x3fff_ffff),
+        Err(Error::NoSuchProcess { .. })
+    ));
+    assert!(matches!(
+        rstack_tui::trace(u32::MAX),
+        Err(Error::NoSuchProcess { .. })
+    ));
+    assert!(matches!(
+        rstack_tui::trace(std::process::id()),
+        Err(Error::TracingSelf { .. })
+    ));
+    assert!(matches!(
+        rstack_tui::trace(2),
+        Err(Error::KernelThread { pid: 2, .. })
+    ));
+    // One of our own threads names our process too.
+    let tid = nix::unistd::gettid().as_raw() as u32;
+    assert!(matches!(
+        rstack_tui::trace(tid),
+        Err(Error::TracingSelf { .. })
+    ));
+}
+
+#[test]
+fn zombie_is_refused() {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    wait_until("the child to become a zombie", || {
+        common::thread_states(pid)
+            .first()
+            .is_some_and(|(_, s)| *s == 'Z')
+    });
+    let err = rstack_tui::trace(pid).unwrap_err();
+    child.wait().unwrap();
+    assert!(matches!(err, Error::Zombie { .. }), "{err:?}");
+}
+
+#[test]
+fn errors_have_sources_and_hints() {
+    let e = Error::PermissionDenied {
+        pid: 1,
+        scope: "kernel.yama.ptrace_scope=1".into(),
+        source: std::io::Error::from_raw_os_error(1),
+    };
+    let msg = e.to_string();
+    assert!(
+        msg.contains("root")
+            && msg.contains("CAP_SYS_PTRACE")
+            && msg.contains("kernel.yama.ptrace_scope"),
+        "{msg}"
+    );
+    assert!(std::error::Error::source(&e).is_some());
+}
+
+#[test]
+fn long_lived_tracer_keeps_its_symbol_cache() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "2"]);
+    let mut tracer = Tracer::new(TraceOptions::new());
+    let first = tracer.trace(fx.pid()).unwrap();
+    let cached = tracer.cached_modules();
+    assert!(cached >= 2, "fixture and libc at least: {cached}");
+    let second = tracer.trace(fx.pid()).unwrap();
+    assert_eq!(tracer.cached_modules(), cached);
+    assert_parked_fixture(&first, 2);
+    assert_parked_fixture(&second, 2);
+    fx.assert_running();
+}
