@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages rstack-tui needs to build and test, if any is missing:
+# libunwind (with its ptrace part and liblzma, which it needs), pkg-config, and g++ for the
+# C++ test fixture. Uses sudo when not run as root.
+set -euo pipefail
+packages=(libunwind-dev liblzma-dev pkg-config g++ make)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo=sudo
+echo "installing: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
