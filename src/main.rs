@@ -3,8 +3,8 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -65,16 +65,21 @@ struct DumpArgs {
     stop_timeout_ms: u64,
 }
 
-static CANCEL: AtomicBool = AtomicBool::new(false);
+/// The flag the tracer polls; set once, before the handlers are installed.
+static CANCEL: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
 extern "C" fn on_signal(_: libc::c_int) {
-    CANCEL.store(true, Ordering::Relaxed);
+    // OnceLock::get is an atomic load: async-signal-safe.
+    if let Some(flag) = CANCEL.get() {
+        flag.store(true, Ordering::Relaxed);
+    }
 }
 
 /// SIGINT, SIGTERM and SIGHUP (a lost SSH connection) end the trace through the cancel flag,
 /// so every stopped thread is resumed before we exit.
-fn install_signal_handlers() {
+fn install_signal_handlers() -> Arc<AtomicBool> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let flag = CANCEL.get_or_init(Arc::default).clone();
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
         SaFlags::empty(),
@@ -84,6 +89,7 @@ fn install_signal_handlers() {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         let _ = unsafe { sigaction(sig, &action) };
     }
+    flag
 }
 
 fn main() -> ExitCode {
@@ -94,16 +100,7 @@ fn main() -> ExitCode {
 }
 
 fn run_dump(args: DumpArgs) -> ExitCode {
-    install_signal_handlers();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let watcher_flag = cancel.clone();
-    // The handler cannot reach the Arc; mirror the static flag into it.
-    std::thread::spawn(move || {
-        while !CANCEL.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        watcher_flag.store(true, Ordering::Relaxed);
-    });
+    let cancel = install_signal_handlers();
     let Ok(pid) = u32::try_from(args.pid) else {
         return fail(&Error::NoSuchProcess {
             pid: args.pid.clamp(i32::MIN as i64, i32::MAX as i64) as i32,

@@ -121,6 +121,17 @@ impl Seized {
     }
 }
 
+impl Seized {
+    fn one(tid: u32) -> Seized {
+        let tid = Pid::from_raw(tid as i32);
+        ptrace::seize(tid, ptrace::Options::empty()).unwrap();
+        let seized = Seized(vec![tid]);
+        ptrace::interrupt(tid).unwrap();
+        waitpid(tid, Some(WaitPidFlag::__WALL)).unwrap();
+        seized
+    }
+}
+
 impl Drop for Seized {
     fn drop(&mut self) {
         for &tid in &self.0 {
@@ -333,4 +344,80 @@ fn long_lived_tracer_keeps_its_symbol_cache() {
     assert_parked_fixture(&first, 2);
     assert_parked_fixture(&second, 2);
     fx.assert_running();
+}
+
+#[test]
+fn error_with_threads_held_resumes_them() {
+    // One worker is held by the test, so a snapshot stops the others, then meets the refusal.
+    let fx = Fixture::spawn(threads_bin(), &["park", "4"]);
+    let last = *common::thread_states(fx.pid())
+        .iter()
+        .map(|(t, _)| t)
+        .max()
+        .unwrap();
+    let seized = Seized::one(last);
+    let err = TraceOptions::new()
+        .snapshot(true)
+        .trace(fx.pid())
+        .unwrap_err();
+    assert!(matches!(err, Error::AlreadyTraced { .. }), "{err:?}");
+    for (tid, state) in fx.thread_states() {
+        assert!(tid == last || state == 'S', "thread {tid} left in {state}");
+    }
+    drop(seized);
+    fx.assert_running();
+}
+
+#[test]
+fn panic_with_threads_held_resumes_them() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "6"]);
+    let result = std::panic::catch_unwind(|| {
+        TraceOptions::new()
+            .snapshot(true)
+            .panic_after_stops_for_tests(4)
+            .trace(fx.pid())
+    });
+    assert!(result.is_err(), "the hook should have panicked");
+    fx.assert_running();
+    // The tracer is usable again afterwards.
+    assert_parked_fixture(&rstack_tui::trace(fx.pid()).unwrap(), 6);
+}
+
+#[test]
+fn frame_limit_bounds_the_walk() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "3"]);
+    let p = TraceOptions::new().max_frames(3).trace(fx.pid()).unwrap();
+    for t in p.threads() {
+        assert_eq!(t.frames().len(), 3, "thread {}", t.id());
+        assert!(t.is_truncated());
+    }
+    fx.assert_running();
+}
+
+#[test]
+fn deleted_binary_still_resolves_through_map_files() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("deleted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("rsfixture");
+    std::fs::copy(threads_bin(), &copy).unwrap();
+    let fx = Fixture::spawn(&copy, &["park", "2"]);
+    std::fs::remove_file(&copy).unwrap();
+    // And a different file in its place, which must not be used for symbols.
+    std::fs::write(&copy, b"not an ELF file").unwrap();
+    let p = rstack_tui::trace(fx.pid()).unwrap();
+    assert_parked_fixture(&p, 2);
+    let module = p.threads()[1]
+        .frames()
+        .iter()
+        .find_map(|f| f.module().filter(|m| m.path.contains("rsfixture")))
+        .unwrap();
+    assert!(
+        module.path.ends_with("rsfixture (deleted)"),
+        "{}",
+        module.path
+    );
+    fx.assert_running();
+    drop(fx);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -48,6 +48,7 @@ pub struct TraceOptions {
     max_frames: usize,
     stop_timeout: Duration,
     cancel: Option<Arc<AtomicBool>>,
+    panic_after_stops: Option<usize>,
 }
 
 impl Default for TraceOptions {
@@ -61,6 +62,7 @@ impl Default for TraceOptions {
             max_frames: 1024,
             stop_timeout: Duration::from_secs(1),
             cancel: None,
+            panic_after_stops: None,
         }
     }
 }
@@ -120,6 +122,13 @@ impl TraceOptions {
     /// [`Error::Cancelled`] after resuming every thread.
     pub fn cancel_flag(&mut self, flag: Arc<AtomicBool>) -> &mut TraceOptions {
         self.cancel = Some(flag);
+        self
+    }
+
+    /// For tests of the panic path only: panic once `n` threads are held in snapshot mode.
+    #[doc(hidden)]
+    pub fn panic_after_stops_for_tests(&mut self, n: usize) -> &mut TraceOptions {
+        self.panic_after_stops = Some(n);
         self
     }
 
@@ -303,6 +312,9 @@ impl Tracer {
                     Stop::Stopped(s) => {
                         first_stop.get_or_insert_with(Instant::now);
                         held.push((s, name, facts));
+                        if self.options.panic_after_stops == Some(held.len()) {
+                            panic!("panic_after_stops_for_tests: {} threads held", held.len());
+                        }
                     }
                     Stop::Gone => {}
                     Stop::Failed(error) => failed.push(Captured {
