@@ -362,7 +362,10 @@ fn error_with_threads_held_resumes_them() {
         .unwrap_err();
     assert!(matches!(err, Error::AlreadyTraced { .. }), "{err:?}");
     for (tid, state) in fx.thread_states() {
-        assert!(tid == last || state == 'S', "thread {tid} left in {state}");
+        assert!(
+            tid == last || !matches!(state, 't' | 'T'),
+            "thread {tid} left in {state}"
+        );
     }
     drop(seized);
     fx.assert_running();
@@ -420,4 +423,110 @@ fn deleted_binary_still_resolves_through_map_files() {
     fx.assert_running();
     drop(fx);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn signals_arriving_while_attached_are_delivered_once() {
+    let fx = Fixture::spawn(threads_bin(), &["signals"]);
+    let pid = fx.pid();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tracing = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut traces = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for (method, snapshot) in [
+                    (AttachMethod::Attach, false),
+                    (AttachMethod::Attach, true),
+                    (AttachMethod::Seize, false),
+                ] {
+                    let p = TraceOptions::new()
+                        .attach_method(method)
+                        .snapshot(snapshot)
+                        .trace(pid)
+                        .unwrap();
+                    assert_eq!(p.threads().len(), 3);
+                    traces += 1;
+                }
+            }
+            traces
+        })
+    };
+    // Each SIGUSR1 must reach the handler exactly once, whether or not a tracer held the
+    // thread that took it (and swallowed, then re-injected, it).
+    const SIGNALS: usize = 200;
+    for i in 0..SIGNALS {
+        kill(Pid::from_raw(pid as i32), Signal::SIGUSR1).unwrap();
+        assert_eq!(fx.next_line(), "usr1", "signal {i}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let traces = tracing.join().unwrap();
+    assert!(traces > 0);
+    kill(Pid::from_raw(pid as i32), Signal::SIGUSR1).unwrap();
+    assert_eq!(fx.next_line(), "usr1");
+    assert_eq!(fx.pending_line(), None, "a signal was delivered twice");
+    fx.assert_running();
+}
+
+#[test]
+fn thread_that_cannot_stop_is_reported_and_the_rest_traced() {
+    let fx = Fixture::spawn_busy(threads_bin(), &["vfork"]);
+    // First through the CLI (its exit releases its hold on the thread): exit code 1, and
+    // stderr says which thread.
+    let (code, out, err) =
+        common::run_cli(&["dump", &fx.pid().to_string(), "--stop-timeout-ms", "200"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("\"vforker\" (D disk sleep"), "{out}");
+    assert!(
+        err.contains("not traced: not stopped within 200 ms"),
+        "{err}"
+    );
+    for snapshot in [false, true] {
+        let p = TraceOptions::new()
+            .snapshot(snapshot)
+            .stop_timeout(Duration::from_millis(200))
+            .trace(fx.pid())
+            .unwrap();
+        assert!(!p.is_complete());
+        let vforker = p
+            .threads()
+            .iter()
+            .find(|t| t.name() == Some("vforker"))
+            .unwrap();
+        assert_eq!(vforker.facts().state, Some('D'));
+        assert_eq!(
+            vforker.facts().syscall.as_ref().and_then(|s| s.name()),
+            Some("vfork")
+        );
+        // The first trace gives up after 200 ms; the second finds it still pending from the
+        // first (ptrace ties it to this thread) and says so.
+        let expected = if snapshot {
+            "still not stopped since an earlier trace"
+        } else {
+            "not stopped within 200 ms"
+        };
+        assert!(
+            vforker.error().unwrap().contains(expected),
+            "{:?}",
+            vforker.error()
+        );
+        assert!(vforker.frames().is_empty());
+        for t in p
+            .threads()
+            .iter()
+            .filter(|t| t.name().is_some_and(|n| n.starts_with("worker-")))
+        {
+            let i: usize = t.name().unwrap()["worker-".len()..].parse().unwrap();
+            assert_eq!(
+                frames_with_prefix(t, "threads_fixture::"),
+                expected_worker_chain(i)
+            );
+        }
+        for (tid, state) in fx.thread_states() {
+            assert!(
+                state == 'S' || tid == vforker.id(),
+                "thread {tid} in {state}"
+            );
+        }
+    }
 }

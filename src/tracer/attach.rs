@@ -139,10 +139,38 @@ impl Drop for StoppedThread {
     }
 }
 
+thread_local! {
+    /// Threads this OS thread seized that had not stopped when we gave up on them. ptrace ties
+    /// them to this thread, not to a `Tracer`, so any later trace on this thread finishes
+    /// their release.
+    static LINGERING: std::cell::RefCell<Vec<Lingering>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Keeps a thread that did not stop in time, to be released by [`release_lingering`].
+pub fn linger(l: Lingering) {
+    LINGERING.with(|v| v.borrow_mut().push(l));
+}
+
+/// True when `tid` is a thread we seized earlier and are still waiting for.
+pub fn is_lingering(tid: i32) -> bool {
+    LINGERING.with(|v| v.borrow().iter().any(|l| l.tid.as_raw() == tid))
+}
+
+/// Detaches the lingering threads that have stopped (or are gone) by now, waiting at most
+/// `wait` for each.
+pub fn release_lingering(wait: Duration) {
+    let pending = LINGERING.with(|v| std::mem::take(&mut *v.borrow_mut()));
+    let still: Vec<Lingering> = pending
+        .into_iter()
+        .filter_map(|l| l.try_release(wait))
+        .collect();
+    LINGERING.with(|v| v.borrow_mut().extend(still));
+}
+
 impl Lingering {
     /// Tries to finish the attach of a thread that did not stop in time, and detach it.
     /// Returns `None` when done (detached or gone), or `self` to be tried again later.
-    pub fn try_release(self, wait: Duration) -> Option<Lingering> {
+    fn try_release(self, wait: Duration) -> Option<Lingering> {
         let never = AtomicBool::new(false);
         let mut pending = self.pending;
         match wait_for_stop(

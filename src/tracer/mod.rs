@@ -27,7 +27,7 @@ pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use model::{Frame, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts};
 
-use attach::{AttachError, Lingering, StoppedThread};
+use attach::{AttachError, StoppedThread};
 use maps::MemoryMaps;
 use symbols::{KeyCache, Symbolizer};
 use unwinder::{RawFrame, Unwinder, Walk};
@@ -153,8 +153,6 @@ struct Captured {
 pub struct Tracer {
     options: TraceOptions,
     symbolizer: Symbolizer,
-    /// Threads seized that had not stopped when we gave up; detached once they stop.
-    lingering: Vec<Lingering>,
     never: Arc<AtomicBool>,
 }
 
@@ -163,7 +161,6 @@ impl Tracer {
         Tracer {
             options,
             symbolizer: Symbolizer::new(),
-            lingering: Vec::new(),
             never: Arc::default(),
         }
     }
@@ -182,7 +179,7 @@ impl Tracer {
     pub fn trace(&mut self, pid: u32) -> Result<Process> {
         let started = Instant::now();
         let taken_at = SystemTime::now();
-        self.release_lingering(Duration::ZERO);
+        attach::release_lingering(Duration::ZERO);
         let requested = i32::try_from(pid).map_err(|_| Error::NoSuchProcess { pid: -1 })?;
         let pid = procinfo::check_target(requested)?;
         let command = procinfo::command(pid);
@@ -386,6 +383,12 @@ impl Tracer {
                 if !procinfo::is_alive_thread(pid, tid) {
                     return Ok(Stop::Gone);
                 }
+                if attach::is_lingering(tid) {
+                    return Ok(Stop::Failed(
+                        "still not stopped since an earlier trace (a thread in uninterruptible sleep stops only when it wakes)"
+                            .into(),
+                    ));
+                }
                 if let Some((tracer_pid, tracer)) =
                     procinfo::tracer_of(pid).or_else(|| procinfo::tracer_of(tid))
                 {
@@ -406,26 +409,17 @@ impl Tracer {
                 std::io::Error::from(errno)
             ))),
             Err(AttachError::Timeout(l)) => {
-                self.lingering.push(l);
+                attach::linger(l);
                 Ok(Stop::Failed(format!(
                     "not stopped within {} ms (a thread in uninterruptible sleep stops only when it wakes)",
                     self.options.stop_timeout.as_millis()
                 )))
             }
             Err(AttachError::Cancelled(l)) => {
-                self.lingering.push(l);
+                attach::linger(l);
                 Err(Error::Cancelled { pid })
             }
         }
-    }
-
-    /// Finishes the attach of threads that stopped late, and detaches them.
-    fn release_lingering(&mut self, wait: Duration) {
-        let lingering = std::mem::take(&mut self.lingering);
-        self.lingering = lingering
-            .into_iter()
-            .filter_map(|l| l.try_release(wait))
-            .collect();
     }
 
     /// Turns captured stacks into frames with modules and symbols.
@@ -498,9 +492,9 @@ impl Tracer {
 
 impl Drop for Tracer {
     fn drop(&mut self) {
-        // Give late stoppers a last chance; whatever remains is detached by the kernel when
-        // our process exits.
-        self.release_lingering(Duration::from_millis(100));
+        // Give late stoppers a last chance; whatever remains is released by the next trace on
+        // this thread, or detached by the kernel when this thread exits.
+        attach::release_lingering(Duration::from_millis(100));
     }
 }
 

@@ -80,6 +80,8 @@ pub fn cpp_bin() -> &'static Path {
 /// A spawned fixture; killed (by pid) and reaped when dropped.
 pub struct Fixture {
     child: Child,
+    /// The fixture's stdout lines after "ready".
+    lines: mpsc::Receiver<String>,
 }
 
 impl Fixture {
@@ -107,18 +109,38 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let (line_tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut ready = Some(tx);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if line.trim() == "ready" {
-                    let _ = tx.send(());
+                match ready.take() {
+                    Some(tx) if line.trim() == "ready" => {
+                        let _ = tx.send(());
+                    }
+                    Some(tx) => ready = Some(tx),
+                    None => {
+                        let _ = line_tx.send(line);
+                    }
                 }
             }
         });
-        let fixture = Fixture { child };
+        let fixture = Fixture { child, lines };
         rx.recv_timeout(READY_TIMEOUT)
             .unwrap_or_else(|_| panic!("fixture {} {args:?} never printed ready", bin.display()));
         fixture
+    }
+
+    /// The next line the fixture prints after "ready" (bounded wait).
+    pub fn next_line(&self) -> String {
+        self.lines
+            .recv_timeout(READY_TIMEOUT)
+            .expect("fixture printed nothing more")
+    }
+
+    /// A line already printed and not yet read, if any.
+    pub fn pending_line(&self) -> Option<String> {
+        self.lines.try_recv().ok()
     }
 
     pub fn pid(&self) -> u32 {
@@ -153,7 +175,16 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        let tids = self.thread_states();
         let _ = self.child.kill();
+        // A thread this test thread still traces must be reaped by us (with __WALL) before the
+        // process as a whole can be; for threads we do not trace this returns ECHILD at once.
+        for (tid, _) in tids.into_iter().filter(|(t, _)| *t != self.pid()) {
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(tid as i32),
+                Some(nix::sys::wait::WaitPidFlag::__WALL),
+            );
+        }
         let _ = self.child.wait();
     }
 }
