@@ -220,6 +220,47 @@ pub struct Walk {
     pub error: Option<String>,
 }
 
+/// What to do with the next frame of a walk.
+#[derive(Debug, PartialEq, Eq)]
+enum Admit {
+    Take,
+    /// Take it, and stop: the frame limit is reached.
+    TakeLast,
+    /// The walk ran off the end (IP 0 after the first frame).
+    End,
+    /// This (IP, SP) pair was seen before: the stack loops.
+    Loop,
+}
+
+/// The limits of one walk, so a corrupt or looping stack cannot hang or flood us.
+struct Bounds {
+    max_frames: usize,
+    seen: HashSet<(u64, u64)>,
+}
+
+impl Bounds {
+    fn new(max_frames: usize) -> Bounds {
+        Bounds {
+            max_frames: max_frames.max(1),
+            seen: HashSet::new(),
+        }
+    }
+
+    fn admit(&mut self, ip: u64, sp: u64) -> Admit {
+        if ip == 0 && !self.seen.is_empty() {
+            return Admit::End;
+        }
+        if !self.seen.insert((ip, sp)) {
+            return Admit::Loop;
+        }
+        if self.seen.len() >= self.max_frames {
+            Admit::TakeLast
+        } else {
+            Admit::Take
+        }
+    }
+}
+
 /// A libunwind address space for one traced process.
 pub struct Unwinder {
     space: AddressSpace<PTraceStateRef>,
@@ -284,7 +325,7 @@ impl Unwinder {
                 return walk;
             }
         };
-        let mut seen = HashSet::new();
+        let mut bounds = Bounds::new(max_frames);
         loop {
             let ip = match cursor.register(RegNum::IP) {
                 Ok(ip) => ip,
@@ -294,19 +335,25 @@ impl Unwinder {
                 }
             };
             let sp = cursor.register(RegNum::SP).unwrap_or(0);
-            if ip == 0 && !walk.frames.is_empty() {
-                break;
-            }
-            if !seen.insert((ip, sp)) {
-                walk.truncated = true;
-                break;
+            match bounds.admit(ip, sp) {
+                Admit::Take => {}
+                Admit::TakeLast => {
+                    walk.frames.push(RawFrame {
+                        ip,
+                        sp,
+                        is_signal: cursor.is_signal_frame().unwrap_or(false),
+                    });
+                    walk.truncated = true;
+                    break;
+                }
+                Admit::End => break,
+                Admit::Loop => {
+                    walk.truncated = true;
+                    break;
+                }
             }
             let is_signal = cursor.is_signal_frame().unwrap_or(false);
             walk.frames.push(RawFrame { ip, sp, is_signal });
-            if walk.frames.len() >= max_frames {
-                walk.truncated = true;
-                break;
-            }
             match cursor.step() {
                 Ok(true) => {}
                 Ok(false) => break,
@@ -319,5 +366,36 @@ impl Unwinder {
             }
         }
         walk
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Admit, Bounds};
+
+    #[test]
+    fn a_repeated_frame_ends_the_walk() {
+        let mut b = Bounds::new(100);
+        assert_eq!(b.admit(0x1000, 0x7000), Admit::Take);
+        assert_eq!(b.admit(0x2000, 0x7010), Admit::Take);
+        // Same IP at another SP is recursion, not a loop.
+        assert_eq!(b.admit(0x2000, 0x7020), Admit::Take);
+        assert_eq!(b.admit(0x2000, 0x7010), Admit::Loop);
+    }
+
+    #[test]
+    fn the_frame_limit_ends_the_walk() {
+        let mut b = Bounds::new(3);
+        assert_eq!(b.admit(1, 10), Admit::Take);
+        assert_eq!(b.admit(2, 20), Admit::Take);
+        assert_eq!(b.admit(3, 30), Admit::TakeLast);
+    }
+
+    #[test]
+    fn ip_zero_after_the_first_frame_is_the_end() {
+        let mut b = Bounds::new(10);
+        assert_eq!(b.admit(0, 10), Admit::Take);
+        assert_eq!(b.admit(5, 20), Admit::Take);
+        assert_eq!(b.admit(0, 30), Admit::End);
     }
 }
