@@ -1,4 +1,675 @@
-//! Application state of the interactive inspector and the only place it changes.
-//!
-//! Not built yet: the interactive inspector is issue #3. Until then the binary offers the
-//! non-interactive `dump` command only.
+//! The inspector's state and the only place it changes: [`App::update`] takes an [`Action`]
+//! (a key's command, new data from the tracer worker or the process lister) and returns the
+//! [`Effect`]s the event loop must carry out. Views hold ids (pid, tid), not row indexes, so
+//! selections survive refreshes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::proclist::ProcessInfo;
+use crate::tracer::{Frame, Process, Thread};
+use crate::ui::keymap::{self, Command, Context};
+
+/// Refresh interval bounds and default.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Columns of the process list, in the order `s` cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcColumn {
+    Pid,
+    User,
+    State,
+    Threads,
+    Cpu,
+    Rss,
+    Command,
+}
+
+impl ProcColumn {
+    pub const ALL: [ProcColumn; 7] = [
+        ProcColumn::Pid,
+        ProcColumn::User,
+        ProcColumn::State,
+        ProcColumn::Threads,
+        ProcColumn::Cpu,
+        ProcColumn::Rss,
+        ProcColumn::Command,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ProcColumn::Pid => "PID",
+            ProcColumn::User => "USER",
+            ProcColumn::State => "S",
+            ProcColumn::Threads => "THR",
+            ProcColumn::Cpu => "CPU%",
+            ProcColumn::Rss => "RSS",
+            ProcColumn::Command => "COMMAND",
+        }
+    }
+
+    fn next(self) -> ProcColumn {
+        let i = ProcColumn::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        ProcColumn::ALL[(i + 1) % ProcColumn::ALL.len()]
+    }
+}
+
+/// Which screen is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Processes,
+    Process,
+}
+
+/// Which pane of the process view has the focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Threads,
+    Frames,
+}
+
+/// Everything that can happen to the app.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// A key's command (from the keymap).
+    Command(Command),
+    /// A character typed while the filter is being edited.
+    FilterChar(char),
+    FilterBackspace,
+    /// A fresh process list.
+    Processes(Vec<ProcessInfo>),
+    /// The tracer worker started a snapshot.
+    TraceStarted,
+    /// A finished snapshot.
+    Snapshot(Arc<Process>),
+    /// A failed snapshot: the message (with its hint) and whether the process is gone.
+    TraceFailed {
+        message: String,
+        exited: bool,
+    },
+    /// Mouse: a click on row `row` of `pane` (rows counted from the first data row).
+    ClickRow {
+        pane: Option<Pane>,
+        row: usize,
+    },
+    /// Mouse wheel over the focused list: positive is down.
+    Scroll(i32),
+    /// The visible height of the lists changed (for PgUp/PgDn).
+    PageSize(usize),
+}
+
+/// What the event loop must do after an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Start inspecting `pid` (the worker attaches to it on its next snapshot).
+    Inspect(u32),
+    /// Stop inspecting (back to the process list).
+    StopInspecting,
+    SnapshotNow,
+    SetInterval(Duration),
+    SetPaused(bool),
+    SetSnapshotMode(bool),
+    Quit,
+}
+
+/// The inspected process.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub pid: u32,
+    /// The command line from the process list, until the first snapshot says it.
+    pub command: String,
+    pub snapshot: Option<Arc<Process>>,
+    pub previous: Option<Arc<Process>>,
+    /// When the current snapshot arrived (for its age).
+    pub received_at: Option<Instant>,
+    /// Threads of the previous snapshot that are gone from the current one.
+    pub exited_threads: Vec<Thread>,
+    pub selected_tid: Option<u32>,
+    pub selected_frame: usize,
+    pub pane: Pane,
+    pub exited: bool,
+}
+
+/// One row of the threads pane: a live thread or one that exited since the last snapshot.
+pub struct ThreadRow<'a> {
+    pub thread: &'a Thread,
+    pub exited: bool,
+    /// CPU use since the previous snapshot, in percent of one core.
+    pub cpu_percent: Option<f64>,
+}
+
+/// The app state: model and view state.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub screen: Screen,
+    pub processes: Vec<ProcessInfo>,
+    pub selected_pid: Option<u32>,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub sort: ProcColumn,
+    pub sort_descending: bool,
+    pub show_kernel: bool,
+    pub target: Option<Target>,
+    pub help: bool,
+    /// First line of the help text shown (the help scrolls on small terminals).
+    pub help_scroll: u16,
+    pub snapshot_mode: bool,
+    pub interval: Duration,
+    pub paused: bool,
+    pub tracing: bool,
+    pub last_error: Option<String>,
+    pub page_size: usize,
+    pub no_color: bool,
+    pub mouse: bool,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new() -> App {
+        App {
+            screen: Screen::Processes,
+            processes: Vec::new(),
+            selected_pid: None,
+            filter: String::new(),
+            filter_editing: false,
+            sort: ProcColumn::Cpu,
+            sort_descending: true,
+            show_kernel: false,
+            target: None,
+            help: false,
+            help_scroll: 0,
+            snapshot_mode: false,
+            interval: DEFAULT_INTERVAL,
+            paused: false,
+            tracing: false,
+            last_error: None,
+            page_size: 10,
+            no_color: false,
+            mouse: true,
+            quit: false,
+        }
+    }
+
+    /// The keymap context of the current screen.
+    pub fn context(&self) -> Context {
+        match self.screen {
+            Screen::Processes => Context::Processes,
+            Screen::Process => Context::Process,
+        }
+    }
+
+    /// Opens the process view on `pid` directly (`rstack-tui PID`).
+    pub fn inspect(&mut self, pid: u32) -> Vec<Effect> {
+        let command = self
+            .processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .map(|p| p.command.clone())
+            .unwrap_or_default();
+        self.target = Some(Target {
+            pid,
+            command,
+            snapshot: None,
+            previous: None,
+            received_at: None,
+            exited_threads: Vec::new(),
+            selected_tid: None,
+            selected_frame: 0,
+            pane: Pane::Threads,
+            exited: false,
+        });
+        self.screen = Screen::Process;
+        self.last_error = None;
+        self.tracing = true;
+        vec![Effect::Inspect(pid)]
+    }
+
+    /// The process list as shown: filtered, kernel threads hidden unless asked, sorted.
+    pub fn visible_processes(&self) -> Vec<&ProcessInfo> {
+        let needle = self.filter.to_lowercase();
+        let mut rows: Vec<&ProcessInfo> = self
+            .processes
+            .iter()
+            .filter(|p| self.show_kernel || !p.kernel_thread)
+            .filter(|p| {
+                needle.is_empty()
+                    || p.pid.to_string().contains(&needle)
+                    || p.name.to_lowercase().contains(&needle)
+                    || p.command.to_lowercase().contains(&needle)
+                    || p.user.to_lowercase().contains(&needle)
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            let ord = match self.sort {
+                ProcColumn::Pid => a.pid.cmp(&b.pid),
+                ProcColumn::User => a.user.cmp(&b.user),
+                ProcColumn::State => a.state.cmp(&b.state),
+                ProcColumn::Threads => a.threads.cmp(&b.threads),
+                ProcColumn::Cpu => a.cpu_percent.total_cmp(&b.cpu_percent),
+                ProcColumn::Rss => a.rss_bytes.cmp(&b.rss_bytes),
+                ProcColumn::Command => a.command.cmp(&b.command),
+            };
+            let ord = if self.sort_descending {
+                ord.reverse()
+            } else {
+                ord
+            };
+            ord.then(a.pid.cmp(&b.pid))
+        });
+        rows
+    }
+
+    /// Index of the selected process among the visible ones.
+    pub fn selected_process_index(&self, rows: &[&ProcessInfo]) -> Option<usize> {
+        let pid = self.selected_pid?;
+        rows.iter().position(|p| p.pid == pid)
+    }
+
+    /// The rows of the threads pane: the current snapshot's threads, then the ones that
+    /// exited since the previous snapshot (marked).
+    pub fn thread_rows(&self) -> Vec<ThreadRow<'_>> {
+        let Some(t) = &self.target else {
+            return Vec::new();
+        };
+        let Some(snap) = &t.snapshot else {
+            return Vec::new();
+        };
+        let wall = t
+            .previous
+            .as_ref()
+            .and_then(|p| snap.taken_at().duration_since(p.taken_at()).ok())
+            .filter(|d| !d.is_zero());
+        let cpu = |th: &Thread| -> Option<f64> {
+            let prev = t
+                .previous
+                .as_ref()?
+                .threads()
+                .iter()
+                .find(|p| p.id() == th.id())?;
+            let used = (th.facts().user_time + th.facts().system_time)
+                .saturating_sub(prev.facts().user_time + prev.facts().system_time);
+            Some(used.as_secs_f64() / wall?.as_secs_f64() * 100.0)
+        };
+        let mut rows: Vec<ThreadRow> = snap
+            .threads()
+            .iter()
+            .map(|th| ThreadRow {
+                thread: th,
+                exited: false,
+                cpu_percent: cpu(th),
+            })
+            .collect();
+        rows.extend(t.exited_threads.iter().map(|th| ThreadRow {
+            thread: th,
+            exited: true,
+            cpu_percent: None,
+        }));
+        rows
+    }
+
+    /// The selected thread (live or exited).
+    pub fn selected_thread(&self) -> Option<&Thread> {
+        let tid = self.target.as_ref()?.selected_tid?;
+        self.thread_rows()
+            .into_iter()
+            .find(|r| r.thread.id() == tid)
+            .map(|r| r.thread)
+    }
+
+    /// Applies one action.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Command(c) => self.command(c),
+            Action::FilterChar(c) => {
+                self.filter.push(c);
+                self.keep_process_selection();
+                Vec::new()
+            }
+            Action::FilterBackspace => {
+                self.filter.pop();
+                self.keep_process_selection();
+                Vec::new()
+            }
+            Action::Processes(list) => {
+                self.processes = list;
+                self.keep_process_selection();
+                Vec::new()
+            }
+            Action::TraceStarted => {
+                self.tracing = true;
+                Vec::new()
+            }
+            Action::Snapshot(p) => {
+                self.tracing = false;
+                self.last_error = None;
+                self.accept_snapshot(p);
+                Vec::new()
+            }
+            Action::TraceFailed { message, exited } => {
+                self.tracing = false;
+                self.last_error = Some(message);
+                if let Some(t) = &mut self.target {
+                    t.exited |= exited;
+                }
+                Vec::new()
+            }
+            Action::ClickRow { pane, row } => {
+                match (self.screen, pane) {
+                    (Screen::Processes, _) => {
+                        let pid = self.visible_processes().get(row).map(|p| p.pid);
+                        if pid.is_some() {
+                            self.selected_pid = pid;
+                        }
+                    }
+                    (Screen::Process, Some(pane)) => {
+                        if let Some(t) = &mut self.target {
+                            t.pane = pane;
+                        }
+                        match pane {
+                            Pane::Threads => self.move_thread(Move::To(row)),
+                            Pane::Frames => self.move_frame(Move::To(row)),
+                        }
+                    }
+                    (Screen::Process, None) => {}
+                }
+                Vec::new()
+            }
+            Action::Scroll(delta) => {
+                let m = if delta > 0 {
+                    Move::Down(delta as usize)
+                } else {
+                    Move::Up(delta.unsigned_abs() as usize)
+                };
+                self.move_selection(m);
+                Vec::new()
+            }
+            Action::PageSize(n) => {
+                self.page_size = n.max(1);
+                Vec::new()
+            }
+        }
+    }
+
+    fn command(&mut self, c: Command) -> Vec<Effect> {
+        if self.help {
+            // While help is open, movement scrolls it and other keys do nothing.
+            let page = self.page_size as u16;
+            match c {
+                Command::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Command::Down => self.help_scroll = self.help_scroll.saturating_add(1),
+                Command::PageUp => self.help_scroll = self.help_scroll.saturating_sub(page),
+                Command::PageDown => self.help_scroll = self.help_scroll.saturating_add(page),
+                Command::Top => self.help_scroll = 0,
+                Command::Help | Command::Back | Command::Quit => {}
+                _ => return Vec::new(),
+            }
+            if !matches!(c, Command::Help | Command::Back | Command::Quit) {
+                return Vec::new();
+            }
+        }
+        match c {
+            Command::Quit => {
+                self.quit = true;
+                return vec![Effect::Quit];
+            }
+            Command::Help => {
+                self.help = !self.help;
+                self.help_scroll = 0;
+            }
+            Command::Back => {
+                if self.help {
+                    self.help = false;
+                } else if self.filter_editing
+                    || (!self.filter.is_empty() && self.screen == Screen::Processes)
+                {
+                    self.filter_editing = false;
+                    self.filter.clear();
+                    self.keep_process_selection();
+                } else if self.screen == Screen::Process {
+                    self.screen = Screen::Processes;
+                    if let Some(t) = self.target.take() {
+                        self.selected_pid = Some(t.pid);
+                    }
+                    self.last_error = None;
+                    self.tracing = false;
+                    return vec![Effect::StopInspecting];
+                }
+            }
+            Command::Enter => {
+                if self.filter_editing {
+                    self.filter_editing = false;
+                } else if self.screen == Screen::Processes {
+                    let rows = self.visible_processes();
+                    let pid = self
+                        .selected_process_index(&rows)
+                        .or((!rows.is_empty()).then_some(0))
+                        .map(|i| rows[i].pid);
+                    if let Some(pid) = pid {
+                        return self.inspect(pid);
+                    }
+                }
+            }
+            Command::Filter => self.filter_editing = true,
+            Command::Sort => {
+                self.sort = self.sort.next();
+                // Numbers read best largest first, text alphabetically.
+                self.sort_descending = matches!(
+                    self.sort,
+                    ProcColumn::Cpu | ProcColumn::Rss | ProcColumn::Threads
+                );
+            }
+            Command::InvertSort => self.sort_descending = !self.sort_descending,
+            Command::ToggleKernel => {
+                self.show_kernel = !self.show_kernel;
+                self.keep_process_selection();
+            }
+            Command::SnapshotNow => {
+                if self.target.is_some() {
+                    self.tracing = true;
+                    return vec![Effect::SnapshotNow];
+                }
+            }
+            Command::TogglePause => {
+                self.paused = !self.paused;
+                return vec![Effect::SetPaused(self.paused)];
+            }
+            Command::Faster | Command::Slower => {
+                let steps = [500u64, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+                let now = self.interval.as_millis() as u64;
+                let i = steps
+                    .iter()
+                    .position(|s| *s >= now)
+                    .unwrap_or(steps.len() - 1);
+                let i = if c == Command::Faster {
+                    i.saturating_sub(1)
+                } else {
+                    (i + 1).min(steps.len() - 1)
+                };
+                self.interval = Duration::from_millis(steps[i]).clamp(MIN_INTERVAL, MAX_INTERVAL);
+                return vec![Effect::SetInterval(self.interval)];
+            }
+            Command::ToggleMode => {
+                self.snapshot_mode = !self.snapshot_mode;
+                return vec![Effect::SetSnapshotMode(self.snapshot_mode)];
+            }
+            Command::NextPane | Command::PrevPane => {
+                if let Some(t) = &mut self.target {
+                    t.pane = if t.pane == Pane::Threads {
+                        Pane::Frames
+                    } else {
+                        Pane::Threads
+                    };
+                }
+            }
+            Command::Up => self.move_selection(Move::Up(1)),
+            Command::Down => self.move_selection(Move::Down(1)),
+            Command::PageUp => self.move_selection(Move::Up(self.page_size)),
+            Command::PageDown => self.move_selection(Move::Down(self.page_size)),
+            Command::Top => self.move_selection(Move::To(0)),
+            Command::Bottom => self.move_selection(Move::To(usize::MAX)),
+        }
+        Vec::new()
+    }
+
+    /// The command a key means now (the keymap, in the current screen's context).
+    pub fn key_command(&self, key: ratatui::crossterm::event::KeyEvent) -> Option<Command> {
+        keymap::lookup(self.context(), key)
+    }
+
+    fn accept_snapshot(&mut self, p: Arc<Process>) {
+        let Some(t) = &mut self.target else { return };
+        if p.id() != t.pid {
+            return;
+        }
+        let previous = t.snapshot.take();
+        t.exited_threads = previous
+            .as_ref()
+            .map(|old| {
+                let live: HashSet<u32> = p.threads().iter().map(|th| th.id()).collect();
+                old.threads()
+                    .iter()
+                    .filter(|th| !live.contains(&th.id()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        t.command = p.command().to_string();
+        t.previous = previous;
+        t.snapshot = Some(p);
+        t.received_at = Some(Instant::now());
+        if t.selected_tid.is_none() {
+            t.selected_tid = t
+                .snapshot
+                .as_ref()
+                .and_then(|s| s.threads().first())
+                .map(|th| th.id());
+        }
+        let frames = self.selected_thread().map_or(0, |th| th.frames().len());
+        if let Some(t) = &mut self.target {
+            t.selected_frame = t.selected_frame.min(frames.saturating_sub(1));
+        }
+    }
+
+    /// After the list changed: keep the selected pid if still visible, else select the first.
+    fn keep_process_selection(&mut self) {
+        let rows = self.visible_processes();
+        if self.selected_process_index(&rows).is_none() {
+            self.selected_pid = rows.first().map(|p| p.pid);
+        }
+    }
+
+    fn move_selection(&mut self, m: Move) {
+        match (self.screen, self.target.as_ref().map(|t| t.pane)) {
+            (Screen::Process, Some(Pane::Frames)) => self.move_frame(m),
+            (Screen::Process, _) => self.move_thread(m),
+            (Screen::Processes, _) => {
+                let rows = self.visible_processes();
+                let Some(i) = m.apply(self.selected_process_index(&rows), rows.len()) else {
+                    return;
+                };
+                self.selected_pid = Some(rows[i].pid);
+            }
+        }
+    }
+
+    fn move_thread(&mut self, m: Move) {
+        let rows = self.thread_rows();
+        let current = self
+            .target
+            .as_ref()
+            .and_then(|t| t.selected_tid)
+            .and_then(|tid| rows.iter().position(|r| r.thread.id() == tid));
+        let Some(i) = m.apply(current, rows.len()) else {
+            return;
+        };
+        let tid = rows[i].thread.id();
+        if let Some(t) = &mut self.target {
+            if t.selected_tid != Some(tid) {
+                t.selected_frame = 0;
+            }
+            t.selected_tid = Some(tid);
+        }
+    }
+
+    fn move_frame(&mut self, m: Move) {
+        let n = self.selected_thread().map_or(0, |th| th.frames().len());
+        if let Some(t) = &mut self.target
+            && let Some(i) = m.apply(Some(t.selected_frame), n)
+        {
+            t.selected_frame = i;
+        }
+    }
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    Up(usize),
+    Down(usize),
+    To(usize),
+}
+
+impl Move {
+    /// The new index in a list of `len` rows, from `current`.
+    fn apply(self, current: Option<usize>, len: usize) -> Option<usize> {
+        if len == 0 {
+            return None;
+        }
+        let cur = current.unwrap_or(0);
+        Some(match self {
+            Move::Up(n) => cur.saturating_sub(n),
+            Move::Down(n) => cur.saturating_add(n).min(len - 1),
+            Move::To(i) => i.min(len - 1),
+        })
+    }
+}
+
+/// The innermost frame worth showing for a thread: the first one outside libc, pthread, the
+/// dynamic loader, the vDSO, the Rust standard library and the futex wrappers.
+pub fn interesting_frame(t: &Thread) -> Option<&Frame> {
+    const WRAPPERS: [&str; 9] = [
+        "std::",
+        "<std::",
+        "core::",
+        "<core::",
+        "alloc::",
+        "<alloc::",
+        "parking_lot",
+        "syscall",
+        "__",
+    ];
+    let boring_module = |f: &Frame| {
+        f.module().is_some_and(|m| {
+            let base = m.path.rsplit('/').next().unwrap_or(&m.path);
+            base.starts_with("libc.so")
+                || base.starts_with("libpthread")
+                || base.starts_with("ld-linux")
+                || base == "[vdso]"
+        })
+    };
+    t.frames()
+        .iter()
+        .find(|f| {
+            let name = f.symbol().map(|s| s.name()).unwrap_or("");
+            f.symbol().is_some()
+                && !boring_module(f)
+                && !name.contains("futex")
+                && !name.contains(" as core::")
+                && !name.contains(" as std::")
+                && !WRAPPERS.iter().any(|w| name.starts_with(w))
+        })
+        .or_else(|| {
+            t.frames()
+                .iter()
+                .find(|f| f.symbol().is_some() && !boring_module(f))
+        })
+        .or_else(|| t.frames().first())
+}

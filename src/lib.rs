@@ -4,9 +4,15 @@
 //! `rstack` crate) plus what the binary is built from: the `dump` output, the untrusted-text
 //! filter, and (later) the interactive inspector.
 
+pub mod app;
+pub mod demo;
 pub mod dump;
+pub mod proclist;
 pub mod text;
 pub mod tracer;
+pub mod tui;
+pub mod ui;
+pub mod worker;
 
 pub use tracer::{
     AttachMethod, Error, Frame, Mode, Module, Process, Result, Symbol, Syscall, Thread,

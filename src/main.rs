@@ -20,19 +20,56 @@ const EXIT_CANCELLED: u8 = 130;
     name = "rstack-tui",
     version,
     about = "A live thread inspector for Linux: every thread's name, state and stack.",
-    after_help = "Exit codes of `dump`: 0 all threads traced, 1 some threads could not be traced \
+    long_about = "A live thread inspector for Linux: every thread's name, state and stack.\n\n\
+                  Without arguments it opens the process list: pick a process (/ filters, Enter \
+                  inspects) and read every thread's stack, refreshed live. With a PID it opens \
+                  that process directly. Press ? inside for every key.",
+    after_help = "Examples:\n  rstack-tui              pick a process interactively\n  \
+                  rstack-tui 1234         inspect process 1234\n  \
+                  rstack-tui demo         inspect a bundled demo process (deadlock included)\n  \
+                  rstack-tui dump 1234    print every thread's stack and exit\n\n\
+                  Exit codes of `dump`: 0 all threads traced, 1 some threads could not be traced \
                   (said on stderr), 2 error (one line on stderr), 130 interrupted (every thread \
-                  was resumed first)."
+                  was resumed first).\n\n\
+                  Tracing needs ptrace rights: root, CAP_SYS_PTRACE, or kernel.yama.ptrace_scope=0.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Inspect this process right away.
+    #[arg(value_name = "PID")]
+    pid: Option<u32>,
+    #[command(flatten)]
+    ui: UiArgs,
+}
+
+#[derive(Args, Clone)]
+struct UiArgs {
+    /// Inspect this process right away (same as the positional PID).
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pid_flag: Option<u32>,
+    /// Seconds between snapshots (0.5 to 60).
+    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+    interval: f64,
+    /// Take consistent snapshots (every thread stopped together) instead of rolling ones.
+    #[arg(long)]
+    snapshot: bool,
+    /// Do not capture the mouse (keeps the terminal's own text selection).
+    #[arg(long)]
+    no_mouse: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Print every thread's stack of a running process, then exit.
     Dump(DumpArgs),
+    /// Start a small demo process (a worker pool, a busy thread, a sleeper, two deadlocked
+    /// threads) and inspect it; it ends with the inspector.
+    Demo(UiArgs),
+    /// The demo process itself (started by `demo`).
+    #[command(name = "__demo-target", hide = true)]
+    DemoTarget,
 }
 
 #[derive(Args)]
@@ -95,8 +132,82 @@ fn install_signal_handlers() -> Arc<AtomicBool> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Dump(args) => run_dump(args),
+        Some(Command::Dump(args)) => run_dump(args),
+        Some(Command::Demo(ui)) => run_demo(&ui),
+        Some(Command::DemoTarget) => rstack_tui::demo::run_target(),
+        None => run_ui(cli.pid.or(cli.ui.pid_flag), &cli.ui),
     }
+}
+
+/// Opens the interactive inspector.
+fn run_ui(pid: Option<u32>, ui: &UiArgs) -> ExitCode {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "rstack-tui: error: the inspector needs a terminal; for text output use `rstack-tui dump PID`"
+        );
+        return ExitCode::from(EXIT_ERROR);
+    }
+    if !(0.5..=60.0).contains(&ui.interval) {
+        eprintln!("rstack-tui: error: --interval must be between 0.5 and 60 seconds");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let opts = rstack_tui::tui::Options {
+        pid,
+        interval: Duration::from_secs_f64(ui.interval),
+        snapshot: ui.snapshot,
+        mouse: !ui.no_mouse,
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    };
+    match rstack_tui::tui::run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rstack-tui: error: {}", text::inert(&e.to_string()));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Starts the demo process as our child, inspects it, and ends it.
+fn run_demo(ui: &UiArgs) -> ExitCode {
+    use std::io::BufRead;
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("rstack-tui: error: cannot find our own binary to start the demo: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let mut child = match std::process::Command::new(exe)
+        .arg("__demo-target")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rstack-tui: error: starting the demo process: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let ready = child
+        .stdout
+        .take()
+        .map(|out| {
+            std::io::BufReader::new(out)
+                .lines()
+                .any(|l| l.is_ok_and(|l| l == "ready"))
+        })
+        .unwrap_or(false);
+    let code = if ready {
+        run_ui(Some(child.id()), ui)
+    } else {
+        eprintln!("rstack-tui: error: the demo process did not start");
+        ExitCode::from(EXIT_ERROR)
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    code
 }
 
 fn run_dump(args: DumpArgs) -> ExitCode {

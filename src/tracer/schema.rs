@@ -157,6 +157,76 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+impl SnapshotDoc {
+    /// The model of a snapshot document (a saved file is untrusted: every string is made
+    /// inert again).
+    pub fn to_process(&self) -> Process {
+        use super::model::{Mode, Module, Symbol, Syscall, ThreadFacts};
+        let inert = |s: &str| crate::text::inert(s).into_owned();
+        let opt = |s: &Option<String>| s.as_deref().map(inert);
+        Process {
+            id: self.pid,
+            command: inert(&self.command),
+            taken_at: UNIX_EPOCH + Duration::from_millis(self.taken_at_unix_ms),
+            mode: if self.mode == "snapshot" {
+                Mode::Snapshot
+            } else {
+                Mode::Rolling
+            },
+            elapsed: Duration::from_micros(self.elapsed_us),
+            longest_stop: Duration::from_micros(self.longest_stop_us),
+            threads: self
+                .threads
+                .iter()
+                .map(|t| Thread {
+                    id: t.tid,
+                    name: opt(&t.name),
+                    facts: ThreadFacts {
+                        state: t.state.as_deref().and_then(|s| s.chars().next()),
+                        wchan: opt(&t.wchan),
+                        syscall: t.syscall.as_ref().map(|s| Syscall {
+                            number: s.number,
+                            args: s.args,
+                        }),
+                        user_time: Duration::from_millis(t.user_time_ms),
+                        system_time: Duration::from_millis(t.system_time_ms),
+                    },
+                    frames: t
+                        .frames
+                        .iter()
+                        .map(|f| Frame {
+                            ip: f.ip,
+                            is_signal: f.is_signal,
+                            symbol: f.symbol.as_deref().map(|name| {
+                                let offset = f.offset.unwrap_or(0);
+                                Symbol {
+                                    name: inert(name),
+                                    raw_name: f
+                                        .raw_symbol
+                                        .as_deref()
+                                        .map(inert)
+                                        .unwrap_or_else(|| inert(name)),
+                                    offset,
+                                    address: f.ip.wrapping_sub(offset),
+                                    size: 0,
+                                }
+                            }),
+                            module: f.module.as_deref().map(|path| Module {
+                                path: inert(path),
+                                offset: f.module_offset.unwrap_or(0),
+                            }),
+                        })
+                        .collect(),
+                    truncated: t.truncated,
+                    error: opt(&t.error),
+                    end_note: opt(&t.end_note),
+                    stopped_for: Duration::from_micros(t.stopped_us),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,3 +1,110 @@
-//! Rendering of the interactive inspector: one module per pane or overlay.
-//!
-//! Not built yet: the interactive inspector is issue #3.
+//! Rendering: a pure function of the app state ([`render`]), one module per pane or overlay,
+//! the theme and the keymap table. Nothing here calls ptrace or reads `/proc`.
+
+pub mod frames;
+pub mod help;
+pub mod keymap;
+pub mod processes;
+pub mod status;
+pub mod theme;
+pub mod threads;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use crate::app::{App, Pane, Screen};
+use theme::Theme;
+
+/// Where each part of the screen goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Areas {
+    pub header: Rect,
+    pub processes: Rect,
+    pub threads: Rect,
+    pub frames: Rect,
+    pub status: Rect,
+    pub footer: Rect,
+}
+
+impl Areas {
+    /// The pane at a screen position and the data row under it (rows start below the pane's
+    /// title line and, for tables with a header, the header line).
+    pub fn hit(&self, x: u16, y: u16, screen: Screen) -> Option<(Option<Pane>, usize)> {
+        let inside = |r: Rect| x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
+        let row = |r: Rect, skip: u16| y.checked_sub(r.y + skip).map(usize::from);
+        match screen {
+            Screen::Processes if inside(self.processes) => {
+                row(self.processes, 2).map(|r| (None, r))
+            }
+            Screen::Process if inside(self.threads) => {
+                row(self.threads, 2).map(|r| (Some(Pane::Threads), r))
+            }
+            Screen::Process if inside(self.frames) => {
+                row(self.frames, 1).map(|r| (Some(Pane::Frames), r))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Lays out the screen: header, body, status line, footer. The process view stacks threads
+/// over frames, or puts them side by side on wide terminals.
+pub fn layout(area: Rect, screen: Screen) -> Areas {
+    let [header, body, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let mut a = Areas {
+        header,
+        status,
+        footer,
+        ..Areas::default()
+    };
+    match screen {
+        Screen::Processes => a.processes = body,
+        Screen::Process if area.width >= 160 => {
+            [a.threads, a.frames] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                    .areas(body);
+        }
+        Screen::Process => {
+            [a.threads, a.frames] =
+                Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(body);
+        }
+    }
+    a
+}
+
+/// Draws the whole screen from the app state.
+pub fn render(app: &App, frame: &mut Frame) {
+    let theme = Theme::for_no_color(app.no_color);
+    let areas = layout(frame.area(), app.screen);
+    status::render_header(app, &theme, frame, areas.header);
+    match app.screen {
+        Screen::Processes => processes::render(app, &theme, frame, areas.processes),
+        Screen::Process => {
+            threads::render(app, &theme, frame, areas.threads);
+            frames::render(app, &theme, frame, areas.frames);
+        }
+    }
+    status::render_status(app, &theme, frame, areas.status);
+    status::render_footer(app, &theme, frame, areas.footer);
+    if app.help {
+        help::render(&theme, app.help_scroll, frame, frame.area());
+    }
+}
+
+/// Rows visible in the main list, for PgUp/PgDn.
+pub fn page_size(area: Rect, screen: Screen) -> usize {
+    let a = layout(area, screen);
+    let pane = if screen == Screen::Processes {
+        a.processes
+    } else {
+        a.threads
+    };
+    usize::from(pane.height.saturating_sub(2)).max(1)
+}

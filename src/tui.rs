@@ -1,0 +1,289 @@
+//! The interactive inspector's event loop and terminal guard.
+//!
+//! One loop on the main thread: block on the event channel, drain everything pending, update
+//! the app, draw once. Input, the process lister, the tracer worker and signals each feed the
+//! channel from their own thread, so an idle inspector sleeps. The terminal is restored and
+//! every traced thread detached on quit, Ctrl-C, SIGTERM, SIGHUP and panic.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{
+    self, DisableBracketedPaste, DisableMouseCapture, EnableMouseCapture, Event, KeyCode,
+    KeyEventKind, MouseEventKind,
+};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::{Terminal, layout::Rect};
+
+use crate::app::{Action, App, Effect};
+use crate::proclist::ProcessLister;
+use crate::ui;
+use crate::worker::{TracerCmd, Worker, WorkerEvent};
+
+/// How the inspector starts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub pid: Option<u32>,
+    pub interval: Duration,
+    pub snapshot: bool,
+    pub mouse: bool,
+    pub no_color: bool,
+}
+
+/// Everything the main loop wakes up for.
+enum AppEvent {
+    Key(event::KeyEvent),
+    Mouse(event::MouseEvent),
+    Resize,
+    Processes(Vec<crate::proclist::ProcessInfo>),
+    Worker(WorkerEvent),
+    /// A terminating signal, or the terminal went away: quit in order.
+    Stop,
+}
+
+/// Restores the terminal when dropped (and from the panic hook).
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter(mouse: bool) -> io::Result<TerminalGuard> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+        enable_raw_mode()?;
+        let guard = TerminalGuard;
+        execute!(io::stdout(), EnterAlternateScreen)?;
+        if mouse {
+            execute!(io::stdout(), EnableMouseCapture)?;
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Leaves the alternate screen and raw mode; also turns off mouse capture and bracketed paste,
+/// which `ratatui::restore` does not.
+fn restore_terminal() {
+    let mut out = io::stdout();
+    let _ = execute!(
+        out,
+        DisableMouseCapture,
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Runs the inspector until the user quits or a signal ends it.
+pub fn run(opts: Options) -> io::Result<()> {
+    // Block the terminating signals in every thread (threads inherit the mask) and take them
+    // in one thread with sigwait, so the loop can shut down in order.
+    let mut signals = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        signals.add(s);
+    }
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), None).map_err(io::Error::from)?;
+
+    let (tx, rx) = channel::<AppEvent>();
+    spawn_signal_thread(signals, tx.clone());
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let worker_tx = tx.clone();
+    let worker = Worker::spawn(opts.interval, opts.snapshot, cancel.clone(), move |e| {
+        let _ = worker_tx.send(AppEvent::Worker(e));
+    });
+    let lister_active = Arc::new(AtomicBool::new(true));
+    spawn_lister(tx.clone(), lister_active.clone());
+
+    let guard = TerminalGuard::enter(opts.mouse)?;
+    spawn_input_thread(tx);
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+
+    let mut app = App::new();
+    app.interval = opts.interval;
+    app.snapshot_mode = opts.snapshot;
+    app.mouse = opts.mouse;
+    app.no_color = opts.no_color;
+    if let Some(pid) = opts.pid {
+        for effect in app.inspect(pid) {
+            apply(effect, &worker, &lister_active);
+        }
+    }
+    let result = event_loop(&mut app, &mut terminal, &rx, &worker, &lister_active);
+
+    // Detach first (the worker ends its trace early and resumes every thread), then restore.
+    cancel.store(true, Ordering::Relaxed);
+    worker.shutdown();
+    drop(guard);
+    result
+}
+
+fn event_loop(
+    app: &mut App,
+    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    rx: &Receiver<AppEvent>,
+    worker: &Worker,
+    lister_active: &AtomicBool,
+) -> io::Result<()> {
+    let mut size = terminal.size()?;
+    app.update(Action::PageSize(ui::page_size(
+        Rect::new(0, 0, size.width, size.height),
+        app.screen,
+    )));
+    terminal.draw(|f| ui::render(app, f))?;
+    while let Ok(first) = rx.recv() {
+        for ev in std::iter::once(first).chain(rx.try_iter()) {
+            let area = Rect::new(0, 0, size.width, size.height);
+            for action in to_actions(ev, app, area) {
+                for effect in app.update(action) {
+                    apply(effect, worker, lister_active);
+                }
+            }
+            if app.quit {
+                return Ok(());
+            }
+        }
+        size = terminal.size()?;
+        app.update(Action::PageSize(ui::page_size(
+            Rect::new(0, 0, size.width, size.height),
+            app.screen,
+        )));
+        terminal.draw(|f| ui::render(app, f))?;
+    }
+    Ok(())
+}
+
+/// Turns an event into app actions (keys through the keymap; the filter takes typed text).
+fn to_actions(ev: AppEvent, app: &App, area: Rect) -> Vec<Action> {
+    match ev {
+        AppEvent::Key(key) => {
+            if app.filter_editing {
+                return match key.code {
+                    KeyCode::Char(c) if !key.modifiers.contains(event::KeyModifiers::CONTROL) => {
+                        vec![Action::FilterChar(c)]
+                    }
+                    KeyCode::Backspace => vec![Action::FilterBackspace],
+                    _ => app
+                        .key_command(key)
+                        .map(Action::Command)
+                        .into_iter()
+                        .collect(),
+                };
+            }
+            app.key_command(key)
+                .map(Action::Command)
+                .into_iter()
+                .collect()
+        }
+        AppEvent::Mouse(m) => match m.kind {
+            MouseEventKind::Down(_) => ui::layout(area, app.screen)
+                .hit(m.column, m.row, app.screen)
+                .map(|(pane, row)| Action::ClickRow { pane, row })
+                .into_iter()
+                .collect(),
+            MouseEventKind::ScrollDown => vec![Action::Scroll(3)],
+            MouseEventKind::ScrollUp => vec![Action::Scroll(-3)],
+            _ => Vec::new(),
+        },
+        AppEvent::Resize => Vec::new(),
+        AppEvent::Processes(list) => vec![Action::Processes(list)],
+        AppEvent::Worker(WorkerEvent::Started) => vec![Action::TraceStarted],
+        AppEvent::Worker(WorkerEvent::Snapshot(p)) => vec![Action::Snapshot(p)],
+        AppEvent::Worker(WorkerEvent::Failed { message, exited }) => {
+            vec![Action::TraceFailed { message, exited }]
+        }
+        AppEvent::Stop => vec![Action::Command(crate::ui::keymap::Command::Quit)],
+    }
+}
+
+fn apply(effect: Effect, worker: &Worker, lister_active: &AtomicBool) {
+    match effect {
+        Effect::Inspect(pid) => {
+            lister_active.store(false, Ordering::Relaxed);
+            worker.send(TracerCmd::Target(Some(pid)));
+        }
+        Effect::StopInspecting => {
+            lister_active.store(true, Ordering::Relaxed);
+            worker.send(TracerCmd::Target(None));
+        }
+        Effect::SnapshotNow => worker.send(TracerCmd::SnapshotNow),
+        Effect::SetInterval(i) => worker.send(TracerCmd::SetInterval(i)),
+        Effect::SetPaused(p) => worker.send(TracerCmd::SetPaused(p)),
+        Effect::SetSnapshotMode(s) => worker.send(TracerCmd::SetSnapshotMode(s)),
+        Effect::Quit => {}
+    }
+}
+
+fn spawn_signal_thread(signals: SigSet, tx: Sender<AppEvent>) {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            while signals.wait().is_ok() {
+                if tx.send(AppEvent::Stop).is_err() {
+                    return;
+                }
+            }
+        })
+        .expect("spawning the signal thread");
+}
+
+fn spawn_input_thread(tx: Sender<AppEvent>) {
+    std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || {
+            loop {
+                let ev = match event::read() {
+                    Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => AppEvent::Key(k),
+                    Ok(Event::Mouse(m)) => AppEvent::Mouse(m),
+                    Ok(Event::Resize(..)) => AppEvent::Resize,
+                    Ok(_) => continue,
+                    // The terminal is gone (e.g. the SSH connection dropped): quit.
+                    Err(_) => AppEvent::Stop,
+                };
+                let stop = matches!(ev, AppEvent::Stop);
+                if tx.send(ev).is_err() || stop {
+                    return;
+                }
+            }
+        })
+        .expect("spawning the input thread");
+}
+
+/// Reads the process list every 2 s while the process list is shown.
+fn spawn_lister(tx: Sender<AppEvent>, active: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("proclist".into())
+        .spawn(move || {
+            let mut lister = ProcessLister::new();
+            loop {
+                if active.load(Ordering::Relaxed)
+                    && tx.send(AppEvent::Processes(lister.refresh())).is_err()
+                {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        })
+        .expect("spawning the process list thread");
+}

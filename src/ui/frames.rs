@@ -1,0 +1,114 @@
+//! The frames pane: the selected thread's stack, innermost first: `#n`, address, demangled
+//! symbol+offset and module.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+
+use super::theme::Theme;
+use super::threads::base;
+use crate::app::{App, Pane};
+
+pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(target) = &app.target else { return };
+    let focused = target.pane == Pane::Frames;
+    let thread = app.selected_thread();
+    let title = match thread {
+        Some(t) => format!(
+            " Stack of {} {} ",
+            t.id(),
+            t.name().map(|n| format!("\"{n}\"")).unwrap_or_default()
+        ),
+        None => " Stack ".to_string(),
+    };
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        })
+        .title(Line::styled(title, theme.title));
+    let Some(t) = thread else {
+        frame.render_widget(block, area);
+        return;
+    };
+    let mut rows: Vec<Row> = t
+        .frames()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let symbol = match f.symbol() {
+                Some(s) => format!("{}+{:#x}", s.name(), s.offset()),
+                None => "??".to_string(),
+            };
+            let module = f
+                .module()
+                .map(|m| {
+                    if f.symbol().is_some() {
+                        base(&m.path).to_string()
+                    } else {
+                        format!("{}+{:#x}", base(&m.path), m.offset)
+                    }
+                })
+                .unwrap_or_default();
+            let symbol = if f.is_signal() {
+                format!("{symbol} <signal handler>")
+            } else {
+                symbol
+            };
+            Row::new(vec![
+                Cell::from(format!("#{i}")),
+                Cell::from(format!("{:#014x}", f.ip())),
+                Cell::from(symbol),
+                Cell::from(module),
+            ])
+        })
+        .collect();
+    if let Some(e) = t.error() {
+        rows.push(
+            Row::new(vec![
+                Cell::from("!"),
+                Cell::from(""),
+                Cell::from(e.to_string()),
+            ])
+            .style(theme.error),
+        );
+    }
+    if let Some(n) = t.end_note() {
+        rows.push(
+            Row::new(vec![
+                Cell::from("…"),
+                Cell::from(""),
+                Cell::from(n.to_string()),
+            ])
+            .style(theme.dim),
+        );
+    } else if t.is_truncated() {
+        rows.push(
+            Row::new(vec![
+                Cell::from("…"),
+                Cell::from(""),
+                Cell::from("stack cut (frame limit or a repeating frame)"),
+            ])
+            .style(theme.dim),
+        );
+    }
+    let widths = [
+        Constraint::Length(4),
+        Constraint::Length(14),
+        Constraint::Fill(3),
+        Constraint::Fill(1),
+    ];
+    let table = Table::new(rows, widths)
+        .block(block)
+        .row_highlight_style(if focused {
+            theme.selected
+        } else {
+            theme.selected_unfocused
+        })
+        .column_spacing(1);
+    let mut state = TableState::new().with_selected(Some(target.selected_frame));
+    frame.render_stateful_widget(table, area, &mut state);
+}

@@ -1,0 +1,336 @@
+//! The one keymap table: it dispatches keys, draws the footer and fills the help screen, so
+//! the three can never disagree.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key asks the app to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    Back,
+    Help,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    PageUp,
+    PageDown,
+    NextPane,
+    PrevPane,
+    Enter,
+    Filter,
+    Sort,
+    InvertSort,
+    ToggleKernel,
+    SnapshotNow,
+    TogglePause,
+    Faster,
+    Slower,
+    ToggleMode,
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Every screen.
+    Global,
+    /// The process list.
+    Processes,
+    /// The inspected process (threads and frames).
+    Process,
+}
+
+/// A key: its code and whether Ctrl is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+}
+
+const fn k(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        ctrl: false,
+    }
+}
+const fn code(code: KeyCode) -> Key {
+    Key { code, ctrl: false }
+}
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        ctrl: true,
+    }
+}
+
+/// One row of the keymap.
+pub struct Binding {
+    pub keys: &'static [Key],
+    /// How the keys are written in the footer and help.
+    pub label: &'static str,
+    pub command: Command,
+    /// A few words for the footer.
+    pub short: &'static str,
+    /// A sentence for the help screen.
+    pub help: &'static str,
+    pub context: Context,
+    /// Shown in the footer (the help screen shows all).
+    pub footer: bool,
+}
+
+/// The keymap. Order is the order of the footer and of the help screen.
+pub const KEYMAP: &[Binding] = &[
+    Binding {
+        keys: &[k('q'), ctrl('c')],
+        label: "q",
+        command: Command::Quit,
+        short: "quit",
+        help: "Quit (every traced thread is detached first)",
+        context: Context::Global,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('?'), code(KeyCode::F(1))],
+        label: "?",
+        command: Command::Help,
+        short: "help",
+        help: "Show or hide this help",
+        context: Context::Global,
+        footer: true,
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc)],
+        label: "Esc",
+        command: Command::Back,
+        short: "back",
+        help: "Back: close help, clear the filter, or return to the process list",
+        context: Context::Global,
+        footer: false,
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        label: "Enter",
+        command: Command::Enter,
+        short: "inspect",
+        help: "Inspect the selected process",
+        context: Context::Processes,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('/')],
+        label: "/",
+        command: Command::Filter,
+        short: "filter",
+        help: "Filter by name, command line, user or pid as you type (Enter keeps it, Esc clears it)",
+        context: Context::Processes,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('s')],
+        label: "s",
+        command: Command::Sort,
+        short: "sort",
+        help: "Sort by the next column",
+        context: Context::Processes,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('I')],
+        label: "I",
+        command: Command::InvertSort,
+        short: "invert",
+        help: "Invert the sort order",
+        context: Context::Processes,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('K')],
+        label: "K",
+        command: Command::ToggleKernel,
+        short: "kthreads",
+        help: "Show or hide kernel threads",
+        context: Context::Processes,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('r')],
+        label: "r",
+        command: Command::SnapshotNow,
+        short: "snapshot",
+        help: "Take a snapshot now",
+        context: Context::Process,
+        footer: true,
+    },
+    Binding {
+        keys: &[k(' ')],
+        label: "Space",
+        command: Command::TogglePause,
+        short: "pause",
+        help: "Pause or resume auto-refresh",
+        context: Context::Process,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('+'), k('=')],
+        label: "+",
+        command: Command::Slower,
+        short: "slower",
+        help: "Refresh less often (interval up to 60 s)",
+        context: Context::Process,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('-')],
+        label: "-",
+        command: Command::Faster,
+        short: "faster",
+        help: "Refresh more often (interval down to 0.5 s)",
+        context: Context::Process,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('m')],
+        label: "m",
+        command: Command::ToggleMode,
+        short: "mode",
+        help: "Switch between rolling (one thread stopped at a time) and consistent snapshot mode",
+        context: Context::Process,
+        footer: true,
+    },
+    Binding {
+        keys: &[code(KeyCode::Tab)],
+        label: "Tab",
+        command: Command::NextPane,
+        short: "pane",
+        help: "Focus the next pane (Shift-Tab: the previous one)",
+        context: Context::Process,
+        footer: true,
+    },
+    Binding {
+        keys: &[code(KeyCode::BackTab)],
+        label: "S-Tab",
+        command: Command::PrevPane,
+        short: "pane",
+        help: "Focus the previous pane",
+        context: Context::Process,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('k'), code(KeyCode::Up)],
+        label: "k/↑",
+        command: Command::Up,
+        short: "up",
+        help: "Move up",
+        context: Context::Global,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('j'), code(KeyCode::Down)],
+        label: "j/↓",
+        command: Command::Down,
+        short: "down",
+        help: "Move down",
+        context: Context::Global,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('g'), code(KeyCode::Home)],
+        label: "g/Home",
+        command: Command::Top,
+        short: "top",
+        help: "Go to the first row",
+        context: Context::Global,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('G'), code(KeyCode::End)],
+        label: "G/End",
+        command: Command::Bottom,
+        short: "bottom",
+        help: "Go to the last row",
+        context: Context::Global,
+        footer: false,
+    },
+    Binding {
+        keys: &[code(KeyCode::PageUp)],
+        label: "PgUp",
+        command: Command::PageUp,
+        short: "page up",
+        help: "Up one page",
+        context: Context::Global,
+        footer: false,
+    },
+    Binding {
+        keys: &[code(KeyCode::PageDown)],
+        label: "PgDn",
+        command: Command::PageDown,
+        short: "page down",
+        help: "Down one page",
+        context: Context::Global,
+        footer: false,
+    },
+];
+
+/// Whether a binding of `context` is active on a screen of `screen` context.
+pub fn active(context: Context, screen: Context) -> bool {
+    context == Context::Global || context == screen
+}
+
+/// The command a key press means on `screen`.
+pub fn lookup(screen: Context, key: KeyEvent) -> Option<Command> {
+    let pressed = Key {
+        code: key.code,
+        ctrl: key.modifiers.contains(KeyModifiers::CONTROL),
+    };
+    KEYMAP
+        .iter()
+        .filter(|b| active(b.context, screen))
+        .find(|b| b.keys.contains(&pressed))
+        .map(|b| b.command)
+}
+
+/// The footer's bindings on `screen`: (label, short description).
+pub fn footer(screen: Context) -> impl Iterator<Item = (&'static str, &'static str)> {
+    KEYMAP
+        .iter()
+        .filter(move |b| b.footer && active(b.context, screen))
+        .map(|b| (b.label, b.short))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::crossterm::event::KeyEvent;
+
+    #[test]
+    fn every_command_has_a_key_and_no_key_is_bound_twice_in_one_context() {
+        for screen in [Context::Processes, Context::Process] {
+            let mut seen = Vec::new();
+            for b in KEYMAP.iter().filter(|b| active(b.context, screen)) {
+                for key in b.keys {
+                    assert!(!seen.contains(key), "{key:?} bound twice on {screen:?}");
+                    seen.push(*key);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_respects_context_and_ctrl() {
+        let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(lookup(Context::Processes, key('s')), Some(Command::Sort));
+        assert_eq!(lookup(Context::Process, key('s')), None);
+        assert_eq!(
+            lookup(Context::Process, key('r')),
+            Some(Command::SnapshotNow)
+        );
+        assert_eq!(
+            lookup(
+                Context::Processes,
+                KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
+            ),
+            Some(Command::Quit)
+        );
+        assert_eq!(lookup(Context::Processes, key('c')), None);
+    }
+}

@@ -1,0 +1,97 @@
+//! The header line of the process view, the status line (snapshot time, cost, mode,
+//! auto-refresh, last error) and the footer of keys from the keymap.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::keymap;
+use super::theme::Theme;
+use crate::app::{App, Screen};
+
+pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let line = match (&app.target, app.screen) {
+        (Some(t), Screen::Process) => {
+            let threads = t
+                .snapshot
+                .as_ref()
+                .map(|s| s.threads().len().to_string())
+                .unwrap_or_else(|| "?".into());
+            let mut spans = vec![
+                Span::styled(format!(" pid {} ", t.pid), theme.title),
+                Span::raw(format!("{} threads  ", threads)),
+                Span::raw(t.command.clone()),
+            ];
+            if t.exited {
+                spans.insert(1, Span::styled(" EXITED ", theme.error));
+            }
+            Line::from(spans)
+        }
+        _ => Line::from(vec![
+            Span::styled(" rstack-tui ", theme.title),
+            Span::raw("pick a process to inspect its threads"),
+        ]),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    if app.screen == Screen::Process {
+        let mode = if app.snapshot_mode {
+            "snapshot"
+        } else {
+            "rolling"
+        };
+        let refresh = if app.paused {
+            "paused".to_string()
+        } else {
+            format!("auto {:.1}s", app.interval.as_secs_f64())
+        };
+        spans.push(Span::raw(format!(" {mode} · {refresh}")));
+        if let Some(snap) = app.target.as_ref().and_then(|t| t.snapshot.as_ref()) {
+            spans.push(Span::raw(format!(
+                " · taken {} · took {:.1} ms · stopped ≤ {:.2} ms",
+                clock(snap.taken_at()),
+                snap.elapsed().as_secs_f64() * 1000.0,
+                snap.longest_stop().as_secs_f64() * 1000.0
+            )));
+        }
+        if app.tracing {
+            spans.push(Span::styled(" · tracing…", theme.busy));
+        }
+    } else {
+        spans.push(Span::raw(format!(" {} processes", app.processes.len())));
+    }
+    if let Some(e) = &app.last_error {
+        spans.push(Span::styled(format!(" · {e}"), theme.error));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    if app.filter_editing {
+        spans.push(Span::styled(" Enter ", theme.key));
+        spans.push(Span::raw(" keep filter "));
+        spans.push(Span::styled(" Esc ", theme.key));
+        spans.push(Span::raw(" clear "));
+    } else {
+        for (label, short) in keymap::footer(app.context()) {
+            spans.push(Span::styled(format!(" {label} "), theme.key));
+            spans.push(Span::raw(format!(" {short} ")));
+        }
+        if app.screen == Screen::Process {
+            spans.push(Span::styled(" Esc ", theme.key));
+            spans.push(Span::raw(" back "));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// HH:MM:SS UTC of a time.
+fn clock(t: std::time::SystemTime) -> String {
+    let s = crate::tracer::schema::rfc3339(t);
+    format!("{} UTC", &s[11..19])
+}

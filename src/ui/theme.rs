@@ -1,0 +1,67 @@
+//! Named styles. With `NO_COLOR` set the monochrome theme marks selection and focus with
+//! REVERSED and BOLD only.
+
+use ratatui::style::{Color, Modifier, Style};
+
+/// The styles every pane draws with.
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    pub title: Style,
+    pub header: Style,
+    pub selected: Style,
+    pub selected_unfocused: Style,
+    pub border: Style,
+    pub border_focused: Style,
+    pub dim: Style,
+    pub error: Style,
+    pub exited: Style,
+    pub key: Style,
+    pub busy: Style,
+}
+
+impl Theme {
+    pub fn color() -> Theme {
+        Theme {
+            title: Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            header: Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            selected: Style::new()
+                .bg(Color::Blue)
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD),
+            selected_unfocused: Style::new().bg(Color::DarkGray).fg(Color::White),
+            border: Style::new().fg(Color::DarkGray),
+            border_focused: Style::new().fg(Color::Cyan),
+            dim: Style::new().fg(Color::DarkGray),
+            error: Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            exited: Style::new()
+                .fg(Color::DarkGray)
+                .add_modifier(Modifier::CROSSED_OUT),
+            key: Style::new().fg(Color::Black).bg(Color::Cyan),
+            busy: Style::new().fg(Color::Green),
+        }
+    }
+
+    pub fn mono() -> Theme {
+        Theme {
+            title: Style::new().add_modifier(Modifier::BOLD),
+            header: Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            selected: Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            selected_unfocused: Style::new().add_modifier(Modifier::REVERSED),
+            border: Style::new(),
+            border_focused: Style::new().add_modifier(Modifier::BOLD),
+            dim: Style::new().add_modifier(Modifier::DIM),
+            error: Style::new().add_modifier(Modifier::BOLD),
+            exited: Style::new().add_modifier(Modifier::CROSSED_OUT),
+            key: Style::new().add_modifier(Modifier::REVERSED),
+            busy: Style::new().add_modifier(Modifier::BOLD),
+        }
+    }
+
+    pub fn for_no_color(no_color: bool) -> Theme {
+        if no_color {
+            Theme::mono()
+        } else {
+            Theme::color()
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The threads pane: tid, name, state, CPU% since the last snapshot, what the thread waits
+//! on, and its innermost interesting frame. Threads that exited are kept, marked.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+
+use super::theme::Theme;
+use crate::app::{App, Pane, interesting_frame};
+use crate::tracer::Thread;
+
+pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(target) = &app.target else { return };
+    let rows = app.thread_rows();
+    let focused = target.pane == Pane::Threads;
+    let header =
+        Row::new(["TID", "NAME", "S", "CPU%", "WAITING ON", "TOP FRAME"]).style(theme.header);
+    let body = rows.iter().map(|r| {
+        let t = r.thread;
+        let state = if r.exited {
+            "X".to_string()
+        } else {
+            t.facts().state.map(String::from).unwrap_or_default()
+        };
+        let cpu = r.cpu_percent.map(|c| format!("{c:.0}")).unwrap_or_default();
+        let top = if r.exited {
+            "(exited)".to_string()
+        } else {
+            top_frame(t)
+        };
+        let row = Row::new(vec![
+            Cell::from(t.id().to_string()),
+            Cell::from(t.name().unwrap_or("").to_string()),
+            Cell::from(state),
+            Cell::from(cpu),
+            Cell::from(waiting_on(t)),
+            Cell::from(top),
+        ]);
+        if r.exited {
+            row.style(theme.exited)
+        } else if t.facts().state == Some('R') {
+            row.style(theme.busy)
+        } else {
+            row
+        }
+    });
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Length(15),
+        Constraint::Length(1),
+        Constraint::Length(4),
+        Constraint::Length(16),
+        Constraint::Fill(1),
+    ];
+    let title = format!(" Threads ({}) ", rows.iter().filter(|r| !r.exited).count());
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(
+            Block::new()
+                .borders(Borders::TOP)
+                .border_style(if focused {
+                    theme.border_focused
+                } else {
+                    theme.border
+                })
+                .title(Line::styled(title, theme.title)),
+        )
+        .row_highlight_style(if focused {
+            theme.selected
+        } else {
+            theme.selected_unfocused
+        })
+        .column_spacing(1);
+    let selected = target
+        .selected_tid
+        .and_then(|tid| rows.iter().position(|r| r.thread.id() == tid));
+    let mut state = TableState::new().with_selected(selected);
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The thread's error, else the blocking syscall by name (futex, epoll_wait, read...),
+/// else the wchan.
+pub fn waiting_on(t: &Thread) -> String {
+    if let Some(e) = t.error() {
+        return format!("! {e}");
+    }
+    let f = t.facts();
+    match (
+        f.syscall.as_ref().and_then(|s| s.name()),
+        &f.wchan,
+        &f.syscall,
+    ) {
+        (Some(name), _, _) => name.to_string(),
+        (None, Some(w), _) => w.clone(),
+        (None, None, Some(s)) => format!("syscall {}", s.number),
+        (None, None, None) => String::new(),
+    }
+}
+
+fn top_frame(t: &Thread) -> String {
+    match interesting_frame(t) {
+        Some(f) => match f.symbol() {
+            Some(s) => s.name().to_string(),
+            None => f
+                .module()
+                .map(|m| format!("?? ({}+{:#x})", base(&m.path), m.offset))
+                .unwrap_or_else(|| format!("{:#x}", f.ip())),
+        },
+        None => String::new(),
+    }
+}
+
+/// The file name of a path.
+pub fn base(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}

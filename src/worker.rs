@@ -1,0 +1,169 @@
+//! The tracer worker: a dedicated thread (ptrace requests must come from the thread that
+//! attached) that owns the [`Tracer`] and its symbol cache, takes [`TracerCmd`]s, and reports
+//! [`WorkerEvent`]s. Auto-refresh is its `recv_timeout`; queued commands coalesce.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::tracer::{Error, Process, TraceOptions, Tracer};
+
+/// Commands to the worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TracerCmd {
+    /// Inspect this process from now on (None: stop inspecting).
+    Target(Option<u32>),
+    SnapshotNow,
+    SetInterval(Duration),
+    SetPaused(bool),
+    SetSnapshotMode(bool),
+    Shutdown,
+}
+
+/// What the worker reports.
+#[derive(Debug, Clone)]
+pub enum WorkerEvent {
+    Started,
+    Snapshot(Arc<Process>),
+    Failed { message: String, exited: bool },
+}
+
+/// A running worker.
+pub struct Worker {
+    pub commands: Sender<TracerCmd>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the worker; `report` is called from its thread.
+    pub fn spawn(
+        interval: Duration,
+        snapshot_mode: bool,
+        cancel: Arc<AtomicBool>,
+        report: impl Fn(WorkerEvent) + Send + 'static,
+    ) -> Worker {
+        let (tx, rx) = channel();
+        let handle = std::thread::Builder::new()
+            .name("tracer".into())
+            .spawn(move || run(rx, interval, snapshot_mode, cancel, report))
+            .expect("spawning the tracer thread");
+        Worker {
+            commands: tx,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn send(&self, cmd: TracerCmd) {
+        let _ = self.commands.send(cmd);
+    }
+
+    /// Stops the worker and waits for it: every thread it held is detached when it returns.
+    pub fn shutdown(mut self) {
+        self.send(TracerCmd::Shutdown);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct State {
+    target: Option<u32>,
+    interval: Duration,
+    paused: bool,
+    due: Option<Instant>,
+}
+
+fn run(
+    rx: Receiver<TracerCmd>,
+    interval: Duration,
+    snapshot_mode: bool,
+    cancel: Arc<AtomicBool>,
+    report: impl Fn(WorkerEvent),
+) {
+    let mut options = TraceOptions::new();
+    options.snapshot(snapshot_mode).cancel_flag(cancel);
+    let mut tracer = Tracer::new(options);
+    let mut st = State {
+        target: None,
+        interval,
+        paused: false,
+        due: None,
+    };
+    loop {
+        let first = match st.due.filter(|_| st.target.is_some()) {
+            Some(due) => match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                Ok(cmd) => Some(cmd),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+            None => match rx.recv() {
+                Ok(cmd) => Some(cmd),
+                Err(_) => return,
+            },
+        };
+        // Apply everything queued: the latest target, interval and mode win.
+        for cmd in first.into_iter().chain(rx.try_iter()) {
+            match cmd {
+                TracerCmd::Shutdown => return,
+                TracerCmd::Target(t) => {
+                    st.target = t;
+                    st.due = t.map(|_| Instant::now());
+                }
+                TracerCmd::SnapshotNow => st.due = Some(Instant::now()),
+                TracerCmd::SetInterval(i) => {
+                    st.interval = i;
+                    if !st.paused && st.target.is_some() {
+                        st.due = Some(Instant::now() + i);
+                    }
+                }
+                TracerCmd::SetPaused(p) => {
+                    st.paused = p;
+                    st.due = (!p).then(|| Instant::now() + st.interval);
+                }
+                TracerCmd::SetSnapshotMode(s) => {
+                    tracer.options_mut().snapshot(s);
+                }
+            }
+        }
+        let (Some(pid), Some(due)) = (st.target, st.due) else {
+            continue;
+        };
+        if due > Instant::now() {
+            continue;
+        }
+        report(WorkerEvent::Started);
+        match tracer.trace(pid) {
+            Ok(p) => report(WorkerEvent::Snapshot(Arc::new(p))),
+            Err(e) => {
+                let exited = matches!(
+                    e,
+                    Error::ProcessExited { .. }
+                        | Error::NoSuchProcess { .. }
+                        | Error::Zombie { .. }
+                );
+                if exited {
+                    st.target = None;
+                }
+                report(WorkerEvent::Failed {
+                    message: error_line(&e),
+                    exited,
+                });
+            }
+        }
+        st.due = (!st.paused).then(|| Instant::now() + st.interval);
+    }
+}
+
+/// An error and its causes on one line, made inert.
+pub fn error_line(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        line.push_str(": ");
+        line.push_str(&s.to_string());
+        source = s.source();
+    }
+    crate::text::inert(&line).into_owned()
+}
