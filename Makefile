@@ -1,7 +1,7 @@
 # The two commands of the README. Both install missing system packages first.
-#   make run ARGS="dump 1234"   build and run rstack-tui with ARGS
+#   make run [ARGS="..."]       build and run rstack-tui (no ARGS: the interactive inspector)
 #   make test                   formatting, lints and the whole test suite
-ARGS ?= --help
+ARGS ?=
 
 .PHONY: deps run test
 deps:

@@ -287,6 +287,7 @@ impl Tracer {
         let mut held: Vec<(StoppedThread, Option<String>, ThreadFacts)> = Vec::new();
         let mut failed = Vec::new();
         let mut seen = HashSet::new();
+        let mut seen_order = Vec::new();
         let mut first_stop: Option<Instant> = None;
         loop {
             let tids = match procinfo::thread_ids(pid) {
@@ -295,6 +296,7 @@ impl Tracer {
                 Err(_) => break,
             };
             let fresh: Vec<i32> = tids.into_iter().filter(|t| seen.insert(*t)).collect();
+            seen_order.extend(&fresh);
             if fresh.is_empty() {
                 break;
             }
@@ -347,7 +349,13 @@ impl Tracer {
             })
             .collect();
         out.extend(failed);
-        out.sort_by_key(|c| c.tid);
+        // Report threads in the order the kernel listed them, as rolling mode does.
+        let order: std::collections::HashMap<i32, usize> = seen_order
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (*t, i))
+            .collect();
+        out.sort_by_key(|c| order.get(&c.tid).copied().unwrap_or(usize::MAX));
         Ok((out, window))
     }
 

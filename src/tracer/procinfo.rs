@@ -128,7 +128,8 @@ pub fn command(pid: i32) -> String {
     text::inert_bounded(&args.join(" "), MAX_TEXT)
 }
 
-/// The thread ids of `pid`, ascending (the main thread first).
+/// The thread ids of `pid` in the kernel's order: the main thread first, then the others in
+/// the order they were created (which is not numeric order once thread ids wrap around).
 pub fn thread_ids(pid: i32) -> Result<Vec<i32>> {
     let dir = format!("/proc/{pid}/task");
     let entries = fs::read_dir(&dir).map_err(|e| match e.kind() {
@@ -141,7 +142,9 @@ pub fn thread_ids(pid: i32) -> Result<Vec<i32>> {
     let mut tids: Vec<i32> = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
-    tids.sort_unstable();
+    // The kernel lists the leader first already; a stable sort keeps that true if it ever
+    // does not, without disturbing the rest.
+    tids.sort_by_key(|&t| t != pid);
     Ok(tids)
 }
 

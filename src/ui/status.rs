@@ -38,6 +38,10 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
+    // The error first: on a narrow terminal it is what must not be cut off.
+    if let Some(e) = &app.last_error {
+        spans.push(Span::styled(format!(" ! {e} "), theme.error));
+    }
     if app.screen == Screen::Process {
         let mode = if app.snapshot_mode {
             "snapshot"
@@ -63,9 +67,6 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
     } else {
         spans.push(Span::raw(format!(" {} processes", app.processes.len())));
-    }
-    if let Some(e) = &app.last_error {
-        spans.push(Span::styled(format!(" · {e}"), theme.error));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

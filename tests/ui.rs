@@ -1,0 +1,522 @@
+//! The inspector without a terminal: the app is built from fixture data, driven with
+//! `Action`s as the event loop would, and every screen is rendered into ratatui's
+//! `TestBackend` and compared with `insta` snapshots (80x24 and 160x48).
+
+use std::sync::Arc;
+
+use insta::assert_snapshot;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Modifier;
+use rstack_tui::Process;
+use rstack_tui::app::{Action, App, Effect, Pane, ProcColumn, Screen};
+use rstack_tui::proclist::ProcessInfo;
+use rstack_tui::tracer::schema::SnapshotDoc;
+use rstack_tui::ui::{self, keymap::Command};
+
+fn proc_info(
+    pid: u32,
+    name: &str,
+    command: &str,
+    user: &str,
+    cpu: f64,
+    rss_mb: u64,
+    threads: u32,
+) -> ProcessInfo {
+    ProcessInfo {
+        pid,
+        user: user.into(),
+        state: if cpu > 50.0 { 'R' } else { 'S' },
+        threads,
+        cpu_percent: cpu,
+        rss_bytes: rss_mb << 20,
+        name: name.into(),
+        command: command.into(),
+        kernel_thread: false,
+    }
+}
+
+fn processes() -> Vec<ProcessInfo> {
+    let mut kthread = proc_info(2, "kthreadd", "[kthreadd]", "root", 0.0, 0, 1);
+    kthread.kernel_thread = true;
+    vec![
+        proc_info(1, "systemd", "/sbin/init", "root", 0.1, 12, 1),
+        kthread,
+        proc_info(
+            812,
+            "nginx",
+            "nginx: master process /usr/sbin/nginx",
+            "root",
+            0.0,
+            6,
+            1,
+        ),
+        proc_info(813, "nginx", "nginx: worker process", "www-data", 2.5, 9, 1),
+        proc_info(
+            4242,
+            "server",
+            "/srv/server --port 8080 --workers 4",
+            "app",
+            97.0,
+            310,
+            6,
+        ),
+        proc_info(
+            5001,
+            "postgres",
+            "postgres: checkpointer",
+            "postgres",
+            0.3,
+            40,
+            1,
+        ),
+        proc_info(6100, "bash", "-bash", "alice", 0.0, 5, 1),
+    ]
+}
+
+/// A snapshot of process 4242: main thread, 3 workers parked, one busy, built as the JSON a
+/// dump would write.
+fn snapshot(taken_ms: u64, threads: &[(u32, &str, char, u64, &[&str])]) -> Arc<Process> {
+    let threads: Vec<serde_json::Value> = threads
+        .iter()
+        .map(|(tid, name, state, cpu_ms, frames)| {
+            let frames: Vec<serde_json::Value> = frames
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let libc = f.starts_with("__") || *f == "syscall" || *f == "pthread_cond_wait";
+                    serde_json::json!({
+                        "ip": 0x5555_0000_1000u64 + (i as u64) * 0x40 + (*tid as u64) * 0x10_000,
+                        "symbol": f, "raw_symbol": f, "offset": 0x10 + i as u64,
+                        "module": if libc { "/usr/lib/x86_64-linux-gnu/libc.so.6" } else { "/srv/server" },
+                        "module_offset": 0x1000 + i as u64, "is_signal": false
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "tid": tid, "name": name, "state": state.to_string(),
+                "wchan": if *state == 'S' { Some("futex_do_wait") } else { None },
+                "syscall": if *state == 'S' { Some(serde_json::json!({"number": 202, "name": "futex", "args": [0,0,0,0,0,0]})) } else { None },
+                "user_time_ms": cpu_ms, "system_time_ms": 0, "stopped_us": 40, "truncated": false,
+                "error": null, "end_note": null, "frames": frames
+            })
+        })
+        .collect();
+    let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+        "version": 1, "pid": 4242, "command": "/srv/server --port 8080 --workers 4",
+        "taken_at": "", "taken_at_unix_ms": taken_ms, "mode": "rolling",
+        "elapsed_us": 3100, "longest_stop_us": 85, "threads": threads
+    }))
+    .unwrap();
+    Arc::new(doc.to_process())
+}
+
+const PARKED: &[&str] = &[
+    "syscall",
+    "std::sys::sync::condvar::futex::Condvar::wait",
+    "server::pool::take_job",
+    "server::pool::worker_loop",
+    "std::thread::start",
+    "__clone3",
+];
+const BUSY: &[&str] = &[
+    "server::hash::sha_block",
+    "server::hash::digest",
+    "server::handler::serve",
+    "server::pool::worker_loop",
+    "__clone3",
+];
+const MAIN: &[&str] = &[
+    "syscall",
+    "std::thread::park",
+    "server::main_loop",
+    "server::main",
+    "__libc_start_main",
+];
+
+fn first_snapshot() -> Arc<Process> {
+    snapshot(
+        1_795_953_600_000,
+        &[
+            (4242, "server", 'S', 10, MAIN),
+            (4243, "worker-0", 'S', 0, PARKED),
+            (4244, "worker-1", 'R', 500, BUSY),
+            (4245, "worker-2", 'S', 0, PARKED),
+            (4246, "worker-3", 'S', 0, PARKED),
+        ],
+    )
+}
+
+/// Two seconds later: worker-1 used 1.9 s of CPU, worker-2 exited, worker-4 is new, and the
+/// list comes in another order.
+fn second_snapshot() -> Arc<Process> {
+    snapshot(
+        1_795_953_602_000,
+        &[
+            (4242, "server", 'S', 10, MAIN),
+            (4247, "worker-4", 'S', 0, PARKED),
+            (4246, "worker-3", 'S', 0, PARKED),
+            (4244, "worker-1", 'R', 2400, BUSY),
+            (4243, "worker-0", 'S', 0, PARKED),
+        ],
+    )
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| ui::render(app, f)).unwrap();
+    terminal.backend().to_string()
+}
+
+fn app_with_processes() -> App {
+    let mut app = App::new();
+    app.update(Action::Processes(processes()));
+    app
+}
+
+fn cmd(app: &mut App, c: Command) -> Vec<Effect> {
+    app.update(Action::Command(c))
+}
+
+fn type_filter(app: &mut App, text: &str) {
+    cmd(app, Command::Filter);
+    for c in text.chars() {
+        app.update(Action::FilterChar(c));
+    }
+}
+
+fn inspecting() -> App {
+    let mut app = app_with_processes();
+    type_filter(&mut app, "server");
+    cmd(&mut app, Command::Enter);
+    assert_eq!(cmd(&mut app, Command::Enter), vec![Effect::Inspect(4242)]);
+    app.update(Action::Snapshot(first_snapshot()));
+    app
+}
+
+#[test]
+fn process_list_screens() {
+    let app = app_with_processes();
+    assert_snapshot!("processes_80x24", render(&app, 80, 24));
+    assert_snapshot!("processes_160x48", render(&app, 160, 48));
+}
+
+#[test]
+fn process_list_sorts_by_cpu_first_and_cycles_columns() {
+    let mut app = app_with_processes();
+    let pids = |app: &App| {
+        app.visible_processes()
+            .iter()
+            .map(|p| p.pid)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(app.sort, ProcColumn::Cpu);
+    assert_eq!(
+        pids(&app),
+        [4242, 813, 5001, 1, 812, 6100],
+        "CPU% descending, kernel threads hidden"
+    );
+    cmd(&mut app, Command::Sort);
+    assert_eq!(app.sort, ProcColumn::Rss);
+    assert_eq!(pids(&app)[0], 4242);
+    cmd(&mut app, Command::InvertSort);
+    assert_eq!(pids(&app)[0], 6100);
+    cmd(&mut app, Command::Sort);
+    assert_eq!(app.sort, ProcColumn::Command);
+    assert_eq!(pids(&app)[0], 6100, "-bash sorts first");
+    cmd(&mut app, Command::ToggleKernel);
+    assert!(pids(&app).contains(&2));
+}
+
+#[test]
+fn filter_matches_name_command_user_and_pid() {
+    let mut app = app_with_processes();
+    type_filter(&mut app, "nginx");
+    assert_eq!(app.visible_processes().len(), 2);
+    assert_snapshot!("processes_filtered_80x24", render(&app, 80, 24));
+    cmd(&mut app, Command::Back);
+    type_filter(&mut app, "www-data");
+    assert_eq!(
+        app.visible_processes()
+            .iter()
+            .map(|p| p.pid)
+            .collect::<Vec<_>>(),
+        [813]
+    );
+    cmd(&mut app, Command::Back);
+    type_filter(&mut app, "5001");
+    assert_eq!(
+        app.visible_processes()
+            .iter()
+            .map(|p| p.pid)
+            .collect::<Vec<_>>(),
+        [5001]
+    );
+    cmd(&mut app, Command::Back);
+    assert!(app.filter.is_empty() && !app.filter_editing);
+    assert_eq!(app.visible_processes().len(), 6);
+}
+
+#[test]
+fn selection_in_process_list_survives_a_refresh() {
+    let mut app = app_with_processes();
+    cmd(&mut app, Command::Down);
+    cmd(&mut app, Command::Down);
+    let selected = app.selected_pid.unwrap();
+    let mut fresh = processes();
+    fresh.reverse();
+    fresh.retain(|p| p.pid != 1);
+    for p in &mut fresh {
+        p.cpu_percent = 0.0;
+    }
+    app.update(Action::Processes(fresh));
+    assert_eq!(app.selected_pid, Some(selected));
+}
+
+#[test]
+fn drill_in_shows_threads_and_frames() {
+    let app = inspecting();
+    assert_eq!(app.screen, Screen::Process);
+    assert_snapshot!("process_view_80x24", render(&app, 80, 24));
+    assert_snapshot!("process_view_160x48", render(&app, 160, 48));
+}
+
+#[test]
+fn refresh_keeps_the_selected_thread_and_marks_exited_ones() {
+    let mut app = inspecting();
+    // Select worker-2 (the fourth row), which will exit.
+    for _ in 0..3 {
+        cmd(&mut app, Command::Down);
+    }
+    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4245));
+    app.update(Action::Snapshot(second_snapshot()));
+    let t = app.target.as_ref().unwrap();
+    assert_eq!(
+        t.selected_tid,
+        Some(4245),
+        "the cursor stays on the exited thread"
+    );
+    let rows = app.thread_rows();
+    let exited: Vec<u32> = rows
+        .iter()
+        .filter(|r| r.exited)
+        .map(|r| r.thread.id())
+        .collect();
+    assert_eq!(exited, [4245]);
+    // CPU% since the previous snapshot: worker-1 used 1.9 s in 2 s.
+    let busy = rows.iter().find(|r| r.thread.id() == 4244).unwrap();
+    assert!(
+        (busy.cpu_percent.unwrap() - 95.0).abs() < 0.01,
+        "{:?}",
+        busy.cpu_percent
+    );
+    assert_snapshot!("process_view_after_refresh_80x24", render(&app, 80, 24));
+    // Moving to worker-1 and refreshing again keeps it selected though its row moved.
+    cmd(&mut app, Command::Top);
+    cmd(&mut app, Command::Down);
+    cmd(&mut app, Command::Down);
+    cmd(&mut app, Command::Down);
+    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4244));
+    app.update(Action::Snapshot(first_snapshot()));
+    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4244));
+}
+
+#[test]
+fn frames_pane_takes_focus_and_moves() {
+    let mut app = inspecting();
+    cmd(&mut app, Command::NextPane);
+    assert_eq!(app.target.as_ref().unwrap().pane, Pane::Frames);
+    cmd(&mut app, Command::Bottom);
+    assert_eq!(app.target.as_ref().unwrap().selected_frame, MAIN.len() - 1);
+    cmd(&mut app, Command::PrevPane);
+    cmd(&mut app, Command::Down);
+    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4243));
+    assert_eq!(
+        app.target.as_ref().unwrap().selected_frame,
+        0,
+        "a new thread starts at its innermost frame"
+    );
+}
+
+#[test]
+fn refresh_pause_interval_and_mode_reach_the_worker() {
+    let mut app = inspecting();
+    assert_eq!(
+        cmd(&mut app, Command::SnapshotNow),
+        vec![Effect::SnapshotNow]
+    );
+    assert!(app.tracing);
+    assert_snapshot!(
+        "process_view_tracing_80x24",
+        render(&app, 80, 24).lines().nth(22).unwrap().to_string()
+    );
+    assert_eq!(
+        cmd(&mut app, Command::TogglePause),
+        vec![Effect::SetPaused(true)]
+    );
+    assert_eq!(
+        cmd(&mut app, Command::Faster),
+        vec![Effect::SetInterval(std::time::Duration::from_secs(1))]
+    );
+    assert_eq!(
+        cmd(&mut app, Command::Faster),
+        vec![Effect::SetInterval(std::time::Duration::from_millis(500))]
+    );
+    assert_eq!(
+        cmd(&mut app, Command::Faster),
+        vec![Effect::SetInterval(std::time::Duration::from_millis(500))],
+        "0.5 s is the floor"
+    );
+    for _ in 0..10 {
+        cmd(&mut app, Command::Slower);
+    }
+    assert_eq!(
+        app.interval,
+        std::time::Duration::from_secs(60),
+        "60 s is the ceiling"
+    );
+    assert_eq!(
+        cmd(&mut app, Command::ToggleMode),
+        vec![Effect::SetSnapshotMode(true)]
+    );
+    assert!(render(&app, 80, 24).contains("snapshot · paused"));
+}
+
+#[test]
+fn errors_show_in_the_status_line_and_exit_is_kept() {
+    let mut app = inspecting();
+    app.update(Action::TraceFailed {
+        message: "process 4242 exited during the trace".into(),
+        exited: true,
+    });
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("EXITED"), "{screen}");
+    assert!(
+        screen.contains("process 4242 exited during the trace"),
+        "{screen}"
+    );
+    assert!(app.selected_thread().is_some(), "the last snapshot is kept");
+    assert_snapshot!("process_view_exited_80x24", screen);
+    let mut app = inspecting();
+    let msg =
+        "permission denied to trace process 4242: run as root, give the binary CAP_SYS_PTRACE";
+    app.update(Action::TraceFailed {
+        message: msg.into(),
+        exited: false,
+    });
+    assert!(render(&app, 160, 48).contains(msg));
+}
+
+#[test]
+fn back_returns_to_the_list_with_the_process_selected() {
+    let mut app = inspecting();
+    assert_eq!(cmd(&mut app, Command::Back), vec![Effect::StopInspecting]);
+    assert_eq!(app.screen, Screen::Processes);
+    assert_eq!(app.selected_pid, Some(4242));
+}
+
+#[test]
+fn help_lists_every_binding_and_scrolls() {
+    let mut app = app_with_processes();
+    cmd(&mut app, Command::Help);
+    assert_snapshot!("help_80x24", render(&app, 80, 24));
+    let big = render(&app, 160, 48);
+    for b in rstack_tui::ui::keymap::KEYMAP {
+        assert!(
+            big.contains(b.help.split(' ').next().unwrap()),
+            "help lacks {}",
+            b.label
+        );
+    }
+    cmd(&mut app, Command::Down);
+    assert_eq!(app.help_scroll, 1);
+    cmd(&mut app, Command::Sort);
+    assert_eq!(
+        app.sort,
+        ProcColumn::Cpu,
+        "keys other than scrolling do nothing under help"
+    );
+    cmd(&mut app, Command::Back);
+    assert!(!app.help);
+}
+
+#[test]
+fn no_color_marks_selection_with_reverse() {
+    let mut app = app_with_processes();
+    app.no_color = true;
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| ui::render(&app, f)).unwrap();
+    let buf = terminal.backend().buffer();
+    // Row 3 is the first data row (header line, title, column header).
+    let cell = &buf[(0, 3)];
+    assert!(cell.modifier.contains(Modifier::REVERSED), "{cell:?}");
+    assert_eq!(cell.fg, ratatui::style::Color::Reset);
+    assert_eq!(cell.bg, ratatui::style::Color::Reset);
+    // And in colour, the selection is a colour, not reverse video.
+    app.no_color = false;
+    terminal.draw(|f| ui::render(&app, f)).unwrap();
+    assert_ne!(
+        terminal.backend().buffer()[(0, 3)].bg,
+        ratatui::style::Color::Reset
+    );
+}
+
+#[test]
+fn clicks_and_wheel_select_rows() {
+    let mut app = inspecting();
+    let areas = ui::layout(ratatui::layout::Rect::new(0, 0, 80, 24), Screen::Process);
+    // The pane's title line, the column header, then rows 0, 1, 2...
+    let (pane, row) = areas.hit(10, areas.threads.y + 4, Screen::Process).unwrap();
+    assert_eq!((pane, row), (Some(Pane::Threads), 2));
+    app.update(Action::ClickRow { pane, row });
+    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4244));
+    let (pane, row) = areas.hit(10, areas.frames.y + 3, Screen::Process).unwrap();
+    app.update(Action::ClickRow { pane, row });
+    assert_eq!(app.target.as_ref().unwrap().pane, Pane::Frames);
+    assert_eq!(app.target.as_ref().unwrap().selected_frame, 2);
+    app.update(Action::Scroll(-3));
+    assert_eq!(app.target.as_ref().unwrap().selected_frame, 0);
+}
+
+#[test]
+fn hostile_text_is_drawn_inert() {
+    let mut app = App::new();
+    let mut evil = proc_info(
+        666,
+        "evil",
+        "evil \u{1b}]0;pwned\u{7}\u{1b}[2J",
+        "root",
+        0.0,
+        1,
+        1,
+    );
+    evil.command = rstack_tui::text::inert(&evil.command).into_owned();
+    app.update(Action::Processes(vec![evil]));
+    let screen = render(&app, 80, 24);
+    assert!(!screen.contains('\u{1b}'), "{screen:?}");
+    assert!(screen.contains(r"\x1b]0;pwned\x07"), "{screen}");
+    // A loaded snapshot with control characters in names is made inert on the way in.
+    let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+        "version": 1, "pid": 7, "command": "x\u{9b}31m", "taken_at": "", "taken_at_unix_ms": 0, "mode": "rolling",
+        "elapsed_us": 0, "longest_stop_us": 0,
+        "threads": [{"tid": 7, "name": "\u{1b}[5mblink", "state": "S", "wchan": null, "syscall": null,
+            "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0, "truncated": false, "error": null,
+            "end_note": null, "frames": [{"ip": 1, "symbol": "f\u{7f}oo", "raw_symbol": null, "offset": 0,
+            "module": "/tmp/\u{1b}x", "module_offset": 0, "is_signal": false}]}]
+    }))
+    .unwrap();
+    let mut app = App::new();
+    app.inspect(7);
+    app.update(Action::Snapshot(Arc::new(doc.to_process())));
+    let screen = render(&app, 160, 48);
+    assert!(
+        !screen
+            .chars()
+            .any(|c| c == '\u{1b}' || c == '\u{7f}' || c == '\u{9b}'),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains(r"\x1b[5mblink") && screen.contains(r"f\x7foo"),
+        "{screen}"
+    );
+}
