@@ -3,7 +3,7 @@
 # libunwind (with its ptrace part and liblzma, which it needs), pkg-config, and g++ for the
 # C++ test fixture. Uses sudo when not run as root.
 set -euo pipefail
-packages=(libunwind-dev liblzma-dev pkg-config g++ make)
+packages=(libunwind-dev liblzma-dev pkg-config g++ make tmux)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

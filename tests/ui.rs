@@ -520,3 +520,41 @@ fn hostile_text_is_drawn_inert() {
         "{screen}"
     );
 }
+
+/// The buffer with its styles (ratatui's Debug form lists every style run), so colour and
+/// monochrome themes are snapshotted too, not only the text.
+fn render_styled(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| ui::render(app, f)).unwrap();
+    format!("{:?}", terminal.backend().buffer())
+}
+
+#[test]
+fn colour_and_no_color_styles() {
+    for no_color in [false, true] {
+        let mut app = inspecting();
+        app.no_color = no_color;
+        app.update(Action::Snapshot(second_snapshot()));
+        let name = if no_color {
+            "process_view_styles_no_color_80x24"
+        } else {
+            "process_view_styles_colour_80x24"
+        };
+        assert_snapshot!(name, render_styled(&app, 80, 24));
+        let mut list = app_with_processes();
+        list.no_color = no_color;
+        let name = if no_color {
+            "processes_styles_no_color_80x24"
+        } else {
+            "processes_styles_colour_80x24"
+        };
+        assert_snapshot!(name, render_styled(&list, 80, 24));
+    }
+}
+
+#[test]
+fn help_at_a_large_size() {
+    let mut app = inspecting();
+    cmd(&mut app, Command::Help);
+    assert_snapshot!("help_160x48", render(&app, 160, 48));
+}

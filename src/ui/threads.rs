@@ -86,11 +86,14 @@ pub fn waiting_on(t: &Thread) -> String {
         return format!("! {e}");
     }
     let f = t.facts();
-    match (
-        f.syscall.as_ref().and_then(|s| s.name()),
-        &f.wchan,
-        &f.syscall,
-    ) {
+    // After a ptrace stop the kernel resumes a sleep through restart_syscall; the wchan then
+    // says more.
+    let name = f
+        .syscall
+        .as_ref()
+        .and_then(|s| s.name())
+        .filter(|n| *n != "restart_syscall" || f.wchan.is_none());
+    match (name, &f.wchan, &f.syscall) {
         (Some(name), _, _) => name.to_string(),
         (None, Some(w), _) => w.clone(),
         (None, None, Some(s)) => format!("syscall {}", s.number),
