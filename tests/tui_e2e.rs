@@ -1,0 +1,554 @@
+//! End-to-end tests of the interactive inspector: the real binary in a real terminal (tmux),
+//! driven by key presses as a person would, and ended the ways a session ends in practice
+//! (`q`, SIGHUP, SIGTERM, the terminal going away). After each, the fixture must run on,
+//! untraced, and the terminal must be back in its normal state.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{Fixture, expected_worker_chain, thread_states, threads_bin};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
+/// The longest any single wait may take.
+const DEADLINE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(10);
+
+static SERVERS: AtomicUsize = AtomicUsize::new(0);
+
+/// One tmux server of our own (its own socket), with one session of one pane; the server is
+/// killed when dropped.
+struct Tmux {
+    socket: String,
+    socket_path: Option<String>,
+}
+
+impl Tmux {
+    /// Runs `argv` directly in a `width`x`height` pane (no shell: the pane pid is the
+    /// program's). The pane stays, dead, after the program exits.
+    fn exec(width: u16, height: u16, argv: &[&str]) -> Tmux {
+        let socket = format!(
+            "rstack-e2e-{}-{}",
+            std::process::id(),
+            SERVERS.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut tmux = Tmux {
+            socket,
+            socket_path: None,
+        };
+        let (w, h) = (width.to_string(), height.to_string());
+        let mut args = vec![
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "set-option",
+            "-g",
+            "default-terminal",
+            "xterm-256color",
+            ";",
+            "new-session",
+            "-d",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "-e",
+            "NO_COLOR=1",
+            "--",
+        ];
+        args.extend_from_slice(argv);
+        let out = tmux.run(&args);
+        assert!(
+            out.status.success(),
+            "starting tmux failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux.socket_path = Some(tmux.format("#{socket_path}"));
+        tmux
+    }
+
+    /// Runs `command` (shell syntax) in a pane through `sh`, which then prints
+    /// `EXITED rc=<code>` and the terminal's line discipline flags (`TTY: isig icanon echo`
+    /// when the terminal is back in cooked mode) and stays, so the screen can be read.
+    fn shell(width: u16, height: u16, command: &str) -> Tmux {
+        let script = format!(
+            "{command}; echo EXITED rc=$?; \
+             printf 'TTY: %s\\n' \"$(stty -a | tr ' ' '\\n' | grep -Ex -- '-?(isig|icanon|echo)' | tr '\\n' ' ')\"; \
+             exec sleep 600"
+        );
+        Tmux::exec(width, height, &["sh", "-c", &script])
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-u", "-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .output()
+            .unwrap_or_else(|e| panic!("running tmux (install it: scripts/deps.sh): {e}"))
+    }
+
+    /// Runs a tmux command that must succeed; returns its stdout.
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`, `j`, ...), in order.
+    fn send_keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys"];
+        args.extend_from_slice(keys);
+        self.cmd(&args);
+    }
+
+    /// Types text, character by character.
+    fn type_text(&self, text: &str) {
+        self.cmd(&["send-keys", "-l", text]);
+    }
+
+    /// The visible screen as text.
+    fn capture(&self) -> String {
+        self.cmd(&["capture-pane", "-p"])
+    }
+
+    /// A tmux format expanded for the pane.
+    fn format(&self, format: &str) -> String {
+        self.cmd(&["display-message", "-p", format])
+            .trim_end()
+            .to_string()
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.format(&format!("#{{{name}}}")) == "1"
+    }
+
+    fn alternate_on(&self) -> bool {
+        self.flag("alternate_on")
+    }
+
+    fn pane_pid(&self) -> u32 {
+        self.format("#{pane_pid}").parse().expect("pane pid")
+    }
+
+    /// Waits (bounded) until the screen contains `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        self.wait_screen(&format!("{text:?} on screen"), |s| s.contains(text))
+    }
+
+    /// Waits (bounded) until `cond` holds for the screen; returns that screen. On timeout,
+    /// panics with the last screen.
+    fn wait_screen(&self, what: &str, mut cond: impl FnMut(&str) -> bool) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let screen = self.capture();
+            if cond(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the screen:\n{screen}");
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Asserts the terminal modes the inspector changes are back to normal: main screen, no
+    /// mouse reporting.
+    fn assert_terminal_restored(&self) {
+        let modes = self.format(
+            "alternate_on=#{alternate_on} mouse_any=#{mouse_any_flag} \
+             mouse_all=#{mouse_all_flag} mouse_button=#{mouse_button_flag} \
+             mouse_sgr=#{mouse_sgr_flag}",
+        );
+        assert!(
+            !self.alternate_on() && !modes.contains("=1"),
+            "terminal not restored: {modes}; the screen:\n{}",
+            self.capture()
+        );
+    }
+
+    fn kill_server(&self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.kill_server();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Kills (SIGKILL) an inspector we started if it is still running when dropped, so a failing
+/// test leaves nothing behind (after `kill-server` it is nobody's child).
+struct Reaper(u32);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", self.0)).unwrap_or_default();
+        if comm.trim() == "rstack-tui" && !gone(self.0) {
+            let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Whether `pid` has exited (no /proc entry, or a zombie).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => matches!(
+            stat.rsplit(')').next().and_then(|s| s.trim_start().chars().next()),
+            Some('Z' | 'X') | None
+        ),
+    }
+}
+
+/// Waits (bounded) until the inspector `pid` has exited; on timeout, panics with the screen.
+fn wait_gone(pid: u32, tmux: Option<&Tmux>) {
+    let deadline = Instant::now() + DEADLINE;
+    while !gone(pid) {
+        if Instant::now() > deadline {
+            let screen = tmux.map(Tmux::capture).unwrap_or_default();
+            let states = thread_states(pid);
+            panic!("rstack-tui {pid} did not exit; its threads {states:?}; the screen:\n{screen}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// TracerPid of one thread.
+fn thread_tracer(pid: u32, tid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The fixture runs on: no thread stopped or traced (every thread's TracerPid is 0).
+fn assert_fixture_untouched(fx: &Fixture, context: &str) {
+    fx.assert_running();
+    let mut states = fx.thread_states();
+    states.sort();
+    for (tid, state) in &states {
+        assert!(
+            !matches!(state, 't' | 'T'),
+            "{context}: thread {tid} of the fixture left in state {state}"
+        );
+        assert_eq!(
+            thread_tracer(fx.pid(), *tid),
+            0,
+            "{context}: thread {tid} of the fixture still traced"
+        );
+    }
+}
+
+/// The first line of `screen` containing `needle`.
+fn line_with<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
+    screen.lines().find(|l| l.contains(needle))
+}
+
+/// The status line of the process view.
+fn status_line(screen: &str) -> Option<&str> {
+    screen
+        .lines()
+        .find(|l| l.starts_with(" rolling ·") || l.starts_with(" snapshot ·"))
+}
+
+/// "HH:MM:SS" after "taken " on the status line.
+fn taken(screen: &str) -> Option<String> {
+    let line = status_line(screen)?;
+    let at = line.find("taken ")? + "taken ".len();
+    line.get(at..at + 8).map(str::to_string)
+}
+
+/// The current UTC time as HH:MM:SS.
+fn utc_clock() -> String {
+    let s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The fixture functions shown in the frames pane, innermost first (without offsets).
+fn fixture_frames(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .skip_while(|l| !l.starts_with(" Stack of "))
+        .flat_map(|l| l.split_whitespace())
+        .filter(|w| w.starts_with("threads_fixture::") && w.contains("+0x"))
+        .map(|w| w.split('+').next().unwrap().to_string())
+        .collect()
+}
+
+/// Shell-quotes one word.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn find_inspect_snapshot_quit() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "3"]);
+    let pid = fx.pid().to_string();
+    let tmux = Tmux::shell(100, 30, &quote(BIN));
+    tmux.wait_for("Processes (");
+    assert!(tmux.alternate_on(), "the inspector uses the alternate screen");
+
+    // Find the fixture by name.
+    tmux.type_text("/rsfixture");
+    tmux.wait_screen("the fixture in the filtered list", |s| {
+        s.contains("filter: rsfixture")
+            && s.lines().any(|l| l.split_whitespace().next() == Some(&pid))
+    });
+    tmux.send_keys(&["Enter"]);
+    tmux.wait_for("Enter  inspect");
+
+    // Other tests' fixtures match too: select ours by its row, inspect, and check the header
+    // names it (the list may reorder between reading and pressing; then go back and retry).
+    let mut attempts = 0;
+    let screen = loop {
+        let screen = tmux.capture();
+        let rows: Vec<&str> = screen
+            .lines()
+            .skip_while(|l| !l.starts_with("PID "))
+            .skip(1)
+            .collect();
+        let row = rows
+            .iter()
+            .position(|l| l.split_whitespace().next() == Some(&pid))
+            .unwrap_or_else(|| panic!("fixture {pid} not listed; the screen:\n{screen}"));
+        let mut keys = vec!["g"];
+        keys.extend(std::iter::repeat_n("j", row));
+        keys.push("Enter");
+        tmux.send_keys(&keys);
+        let screen = tmux.wait_for(" Threads (");
+        if screen.starts_with(&format!(" pid {pid} ")) {
+            break screen;
+        }
+        attempts += 1;
+        assert!(attempts < 5, "could not select {pid}; the screen:\n{screen}");
+        tmux.send_keys(&["Escape"]);
+        tmux.wait_for("Enter  inspect");
+    };
+    assert!(screen.lines().next().unwrap().contains("rsfixture park 3"), "{screen}");
+
+    // The main thread is selected first: its stack is shown.
+    let screen = tmux.wait_screen("the main thread's stack", |s| {
+        s.contains("worker-0")
+            && s.contains(&format!(" Stack of {pid} \"rsfixture\" "))
+            && fixture_frames(s).first().map(String::as_str) == Some("threads_fixture::main_park")
+    });
+    assert_eq!(
+        fixture_frames(&screen),
+        ["threads_fixture::main_park", "threads_fixture::main"],
+        "{screen}"
+    );
+    assert!(screen.contains(" Threads (4) "), "{screen}");
+
+    // Down to the first worker: its whole fixture chain.
+    tmux.send_keys(&["j"]);
+    let screen = tmux.wait_screen("a worker's stack", |s| {
+        line_with(s, " Stack of ").is_some_and(|l| l.contains("\"worker-"))
+            && fixture_frames(s).contains(&"threads_fixture::worker_main".to_string())
+    });
+    let title = line_with(&screen, " Stack of ").unwrap();
+    let worker: usize = title
+        .split("\"worker-")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no worker in {title:?}"));
+    assert_eq!(
+        fixture_frames(&screen),
+        expected_worker_chain(worker),
+        "{screen}"
+    );
+
+    // Pause auto-refresh, then `r` takes a snapshot: the "taken" time moves.
+    tmux.send_keys(&["Space"]);
+    let screen = tmux.wait_screen("paused, no trace running", |s| {
+        status_line(s).is_some_and(|l| l.contains("paused") && !l.contains("tracing"))
+    });
+    let before = taken(&screen).unwrap_or_else(|| panic!("no taken time:\n{screen}"));
+    while utc_clock() == before {
+        std::thread::sleep(POLL);
+    }
+    tmux.send_keys(&["r"]);
+    let screen = tmux.wait_screen("a new snapshot after r", |s| {
+        status_line(s).is_some_and(|l| l.contains("took") && !l.contains("tracing"))
+            && taken(s).is_some_and(|t| t != before)
+    });
+    assert!(screen.contains("paused"), "{screen}");
+    assert_fixture_untouched(&fx, "while paused");
+
+    tmux.send_keys(&["q"]);
+    let screen = tmux.wait_for("TTY:");
+    assert!(screen.contains("EXITED rc=0"), "{screen}");
+    let tty = line_with(&screen, "TTY:").unwrap();
+    assert_eq!(
+        tty.split_whitespace().collect::<Vec<_>>(),
+        ["TTY:", "isig", "icanon", "echo"],
+        "terminal left in raw mode"
+    );
+    tmux.assert_terminal_restored();
+    assert!(tmux.flag("cursor_flag"), "cursor left hidden");
+    assert_fixture_untouched(&fx, "after q");
+}
+
+/// When, during a session, the inspector is ended.
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// As soon as the status line says "tracing…".
+    TracingShown,
+    /// As soon as a new snapshot is shown (between refreshes).
+    NewSnapshot,
+    /// The moment the tracer holds the fixture's thread number `n` (in /proc order): inside
+    /// a refresh, with a thread stopped.
+    ThreadTraced(usize),
+}
+
+/// Waits for `moment` in the inspector showing `fx` in `tmux`. Returns whether it was seen
+/// (a /proc moment is only polled for a while; the signal is sent anyway).
+fn wait_moment(tmux: &Tmux, fx: &Fixture, moment: Moment) -> bool {
+    match moment {
+        Moment::TracingShown => {
+            tmux.wait_for("tracing…");
+            true
+        }
+        Moment::NewSnapshot => {
+            let first = tmux.wait_for("took");
+            let line = |s: &str| {
+                status_line(s).map(|l| l.split(" · tracing").next().unwrap().to_string())
+            };
+            let before = line(&first);
+            tmux.wait_screen("a new snapshot", |s| {
+                line(s) != before && !s.contains("tracing…")
+            });
+            true
+        }
+        Moment::ThreadTraced(n) => {
+            let mut tids: Vec<u32> = fx.thread_states().into_iter().map(|(t, _)| t).collect();
+            tids.sort();
+            let tid = tids[n.min(tids.len() - 1)];
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if thread_tracer(fx.pid(), tid) != 0 {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            false
+        }
+    }
+}
+
+/// Starts the inspector on `fx` (auto-refresh every 0.5 s), waits until it shows the threads
+/// and for `moment`, sends `signal`, and checks that it exits on its own, restores the
+/// terminal and leaves the fixture running.
+fn signal_round(fx: &Fixture, signal: Signal, moment: Moment, extra: &[&str]) {
+    let pid = fx.pid().to_string();
+    let mut argv = vec![BIN, &pid, "--interval", "0.5"];
+    argv.extend_from_slice(extra);
+    let tmux = Tmux::exec(100, 30, &argv);
+    let ui = tmux.pane_pid();
+    let _reaper = Reaper(ui);
+    tmux.wait_for("worker-");
+    let hit = wait_moment(&tmux, fx, moment);
+    kill(Pid::from_raw(ui as i32), signal).expect("signal the inspector");
+    let context = format!("{signal:?} at {moment:?} (seen: {hit}) {extra:?}");
+    wait_gone(ui, Some(&tmux));
+    assert_fixture_untouched(fx, &context);
+    tmux.wait_screen("the pane to be dead", |_| tmux.flag("pane_dead"));
+    let how = tmux.format("#{pane_dead_status}|#{pane_dead_signal}");
+    let (status, killed_by) = how.split_once('|').unwrap();
+    assert!(
+        !status.is_empty() && matches!(killed_by, "" | "0"),
+        "{context}: the inspector did not exit by itself (status {status:?}, signal \
+         {killed_by:?}); the screen:\n{}",
+        tmux.capture()
+    );
+    tmux.assert_terminal_restored();
+}
+
+#[test]
+fn sighup_mid_refresh_detaches_and_restores() {
+    // Many threads, so a refresh takes long enough to be interrupted.
+    let fx = Fixture::spawn(threads_bin(), &["park", "200"]);
+    for (signal, moment, extra) in [
+        (Signal::SIGHUP, Moment::TracingShown, &[][..]),
+        (Signal::SIGHUP, Moment::NewSnapshot, &[]),
+        (Signal::SIGHUP, Moment::ThreadTraced(1), &[]),
+        (Signal::SIGHUP, Moment::ThreadTraced(100), &[]),
+        // Snapshot mode holds every thread stopped at once: end it with 190 held.
+        (Signal::SIGHUP, Moment::ThreadTraced(190), &["--snapshot"]),
+        (Signal::SIGTERM, Moment::ThreadTraced(100), &[]),
+    ] {
+        signal_round(&fx, signal, moment, extra);
+    }
+}
+
+#[test]
+fn killing_the_terminal_detaches() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "200"]);
+    let pid = fx.pid().to_string();
+    let tmux = Tmux::exec(100, 30, &[BIN, &pid, "--interval", "0.5"]);
+    let ui = tmux.pane_pid();
+    let _reaper = Reaper(ui);
+    tmux.wait_for("worker-");
+    let hit = wait_moment(&tmux, &fx, Moment::ThreadTraced(100));
+    // What a dropped SSH connection does: the terminal is gone and the inspector hung up.
+    tmux.kill_server();
+    wait_gone(ui, None);
+    assert_fixture_untouched(&fx, &format!("terminal killed mid-refresh (seen: {hit})"));
+}
+
+#[test]
+fn small_terminal_80x24_shows_everything_essential() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "3"]);
+    let tmux = Tmux::shell(80, 24, &format!("{} {}", quote(BIN), fx.pid()));
+    let footer = " q  quit  ?  help  r  snapshot  Space  pause  m  mode  Tab  pane  Esc  back";
+    let screen = tmux.wait_screen("the process view", |s| {
+        [
+            " Threads (4) ",
+            " Stack of ",
+            footer,
+            "worker-0",
+            "worker-2",
+            "threads_fixture::main_park+0x",
+        ]
+        .iter()
+        .all(|t| s.contains(t))
+            && status_line(s).is_some_and(|l| l.contains("taken"))
+    });
+    assert!(
+        screen.starts_with(&format!(" pid {} 4 threads", fx.pid())),
+        "{screen}"
+    );
+    assert_eq!(screen.lines().count(), 24, "{screen}");
+
+    tmux.send_keys(&["?"]);
+    tmux.wait_for(" Help ");
+    tmux.send_keys(&["Escape"]);
+    tmux.wait_screen("help closed", |s| !s.contains(" Help ") && s.contains(footer));
+    tmux.send_keys(&["q"]);
+    let screen = tmux.wait_for("TTY:");
+    assert!(screen.contains("EXITED rc=0"), "{screen}");
+    tmux.assert_terminal_restored();
+    assert_fixture_untouched(&fx, "after q at 80x24");
+}
