@@ -1,8 +1,6 @@
 //! The bundled demo process (`rstack_tui::demo::run_target`), traced live: every thread with
 //! its name, state and the demo's own call chain, and the process left running afterwards.
-//!
-//! `run_target` never returns, so the test re-runs this test binary as the demo process: the
-//! ignored test `demo_child_entry` calls `run_target` when `RSTACK_DEMO_CHILD` is set.
+//! The demo runs as `rstack-tui __demo-target`, as `rstack-tui demo` starts it.
 
 mod common;
 
@@ -14,9 +12,6 @@ use std::time::Duration;
 use common::{frames_with_prefix, thread_states, tracer_pid, wait_until};
 use rstack_tui::Thread;
 
-/// Set in the environment of the re-run test binary that becomes the demo process.
-const CHILD_ENV: &str = "RSTACK_DEMO_CHILD";
-
 /// How long the demo may take to print "ready".
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -25,35 +20,10 @@ const DEMO: &str = "rstack_tui::demo::";
 
 /// The entry point of the demo child: does nothing unless `RSTACK_DEMO_CHILD` is set.
 #[test]
-#[ignore = "the demo process of demo_threads_have_their_stacks; a no-op unless RSTACK_DEMO_CHILD is set"]
-fn demo_child_entry() {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        rstack_tui::demo::run_target();
-    }
-}
-
-#[test]
-fn demo_threads_have_their_stacks() {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "demo_child_entry",
-        "--nocapture",
-        "--include-ignored",
-    ])
-    .env(CHILD_ENV, "1");
-    let demo = Demo::spawn(cmd);
-    // libtest runs the test, and so `run_target`, on a thread named after it (comm holds at
-    // most 15 bytes); the process's main thread is libtest's.
-    demo.check(Some("demo_child_entr"));
-}
-
-#[test]
-#[ignore = "needs the hidden `__demo-target` subcommand in src/main.rs, which is not wired yet"]
 fn demo_subcommand_threads_have_their_stacks() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rstack-tui"));
     cmd.arg("__demo-target");
-    Demo::spawn(cmd).check(None);
+    Demo::spawn(cmd).check();
 }
 
 /// A running demo process; killed (by pid) and reaped when dropped.
@@ -94,9 +64,8 @@ impl Demo {
         self.child.id()
     }
 
-    /// Traces the demo and checks every thread. `runner` is the name of the thread that runs
-    /// `run_target` when it is not the main thread.
-    fn check(&self, runner: Option<&str>) {
+    /// Traces the demo and checks every thread.
+    fn check(&self) {
         let pid = self.pid();
         // "ready" is the runner's last write: wait until it, too, sleeps in `main_wait`.
         let busy = names(pid)
@@ -117,7 +86,6 @@ impl Demo {
 
         let main_comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
         let mut expected: Vec<String> = vec![main_comm.trim_end_matches('\n').to_string()];
-        expected.extend(runner.map(String::from));
         expected.extend((0..8).map(|i| format!("pool-{i}")));
         expected.extend(
             ["busy", "sleeper", "deadlock-a", "deadlock-b"]
@@ -155,10 +123,8 @@ impl Demo {
                 "deadlock-a" => vec![fq("transfer_a_to_b")],
                 "deadlock-b" => vec![fq("transfer_b_to_a")],
                 n if n.starts_with("pool-") => vec![fq("wait_for_job"), fq("pool_worker")],
-                n if Some(n) == runner || (runner.is_none() && t.id() == pid) => {
-                    vec![fq("main_wait"), fq("run_target")]
-                }
-                _ => vec![], // libtest's main thread
+                _ if t.id() == pid => vec![fq("main_wait"), fq("run_target")],
+                other => panic!("unexpected thread {other:?}"),
             };
             assert_eq!(chain, expected, "{name} frames: {:#?}", t.frames());
         }
