@@ -595,3 +595,48 @@ fn small_terminal_80x24_shows_everything_essential() {
     tmux.assert_terminal_restored();
     assert_fixture_untouched(&fx, "after q at 80x24");
 }
+
+/// `rstack-tui demo` starts the demo as its child, opens it, and ends it on quit.
+#[test]
+fn demo_opens_and_ends_with_the_inspector() {
+    let tmux = Tmux::shell(100, 30, &format!("{} demo", quote(BIN)));
+    let screen = tmux.wait_screen("the demo's threads", |s| {
+        [
+            "pool-0",
+            "rstack_tui::demo::main_wait",
+            "rstack_tui::demo::wait_for_job",
+        ]
+        .iter()
+        .all(|t| s.contains(t))
+    });
+    // The last rows: the deadlocked pair, each in its own transfer function.
+    tmux.send_keys(&["G"]);
+    tmux.wait_screen("the deadlocked threads", |s| {
+        [
+            "deadlock-a",
+            "deadlock-b",
+            "busy",
+            "rstack_tui::demo::transfer_b_to_a+0x",
+        ]
+        .iter()
+        .all(|t| s.contains(t))
+    });
+    let demo: u32 = screen
+        .lines()
+        .next()
+        .and_then(|l| l.trim_start().strip_prefix("pid "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in the header: {screen}"));
+    let _reaper = Reaper(demo);
+    assert!(
+        std::fs::read_to_string(format!("/proc/{demo}/cmdline"))
+            .unwrap()
+            .contains("__demo-target")
+    );
+    tmux.send_keys(&["q"]);
+    let screen = tmux.wait_for("TTY:");
+    assert!(screen.contains("EXITED rc=0"), "{screen}");
+    wait_gone(demo, Some(&tmux));
+    tmux.assert_terminal_restored();
+}
