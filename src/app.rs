@@ -3,11 +3,12 @@
 //! [`Effect`]s the event loop must carry out. Views hold ids (pid, tid), not row indexes, so
 //! selections survive refreshes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::proclist::ProcessInfo;
+use crate::tracer::diff::stack_key;
 use crate::tracer::{Frame, Process, Thread};
 use crate::ui::keymap::{self, Command, Context};
 
@@ -15,6 +16,8 @@ use crate::ui::keymap::{self, Command, Context};
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+/// Snapshots kept per inspected process.
+pub const HISTORY: usize = 32;
 
 /// Columns of the process list, in the order `s` cycles through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +67,28 @@ pub enum Screen {
     Process,
 }
 
+/// What the process view's upper pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Every thread of the newest snapshot.
+    Threads,
+    /// What changed between two snapshots of the history.
+    Diff,
+    /// Threads with identical stacks collapsed.
+    Groups,
+}
+
+/// Order of the threads pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadSort {
+    /// The kernel's order (main thread first).
+    Tid,
+    /// Longest unchanged stack first.
+    Stuck,
+    /// Most CPU since the previous snapshot first.
+    Cpu,
+}
+
 /// Which pane of the process view has the focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -99,10 +124,12 @@ pub enum Action {
     Scroll(i32),
     /// The visible height of the lists changed (for PgUp/PgDn).
     PageSize(usize),
+    /// A save finished: the path written, or the error.
+    Saved(Result<String, String>),
 }
 
 /// What the event loop must do after an update.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Start inspecting `pid` (the worker attaches to it on its next snapshot).
     Inspect(u32),
@@ -112,6 +139,8 @@ pub enum Effect {
     SetInterval(Duration),
     SetPaused(bool),
     SetSnapshotMode(bool),
+    /// Write these snapshots (oldest first) to a new file.
+    Save(Vec<Arc<Process>>),
     Quit,
 }
 
@@ -121,8 +150,8 @@ pub struct Target {
     pub pid: u32,
     /// The command line from the process list, until the first snapshot says it.
     pub command: String,
-    pub snapshot: Option<Arc<Process>>,
-    pub previous: Option<Arc<Process>>,
+    /// The last snapshots, oldest first, at most [`HISTORY`] (bounded memory).
+    pub history: VecDeque<Arc<Process>>,
     /// When the current snapshot arrived (for its age).
     pub received_at: Option<Instant>,
     /// Threads of the previous snapshot that are gone from the current one.
@@ -131,6 +160,48 @@ pub struct Target {
     pub selected_frame: usize,
     pub pane: Pane,
     pub exited: bool,
+    pub view: View,
+    pub thread_sort: ThreadSort,
+    /// The old side of the diff: how many snapshots before the newest (1 = the previous one).
+    pub diff_back: usize,
+    /// The selected group, by its stack (survives refreshes).
+    pub selected_group: Option<Vec<String>>,
+    /// Per thread of the newest snapshot: for how many snapshots, and since when, its stack
+    /// has not changed; updated as each snapshot arrives.
+    pub stuck: HashMap<u32, Stuck>,
+}
+
+/// How long a thread's stack has stayed the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stuck {
+    /// Consecutive snapshots (ending with the newest) with this stack.
+    pub snapshots: usize,
+    /// When the first of them was taken.
+    pub since: SystemTime,
+    /// The stack's identity.
+    pub key: Vec<String>,
+}
+
+impl Stuck {
+    /// How long, as of snapshot time `now`.
+    pub fn duration(&self, now: SystemTime) -> Duration {
+        now.duration_since(self.since).unwrap_or_default()
+    }
+}
+
+impl Target {
+    /// The newest snapshot.
+    pub fn snapshot(&self) -> Option<&Arc<Process>> {
+        self.history.back()
+    }
+
+    /// The snapshot before the newest.
+    pub fn previous(&self) -> Option<&Arc<Process>> {
+        self.history
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.history.get(i))
+    }
 }
 
 /// One row of the threads pane: a live thread or one that exited since the last snapshot.
@@ -139,6 +210,8 @@ pub struct ThreadRow<'a> {
     pub exited: bool,
     /// CPU use since the previous snapshot, in percent of one core.
     pub cpu_percent: Option<f64>,
+    /// How long its stack has not changed (live threads).
+    pub stuck: Option<&'a Stuck>,
 }
 
 /// The app state: model and view state.
@@ -161,6 +234,10 @@ pub struct App {
     pub paused: bool,
     pub tracing: bool,
     pub last_error: Option<String>,
+    /// A note for the status line (e.g. where a file was saved).
+    pub message: Option<String>,
+    /// Opened from files: no live tracing.
+    pub offline: bool,
     pub page_size: usize,
     pub no_color: bool,
     pub mouse: bool,
@@ -186,6 +263,8 @@ impl App {
             paused: false,
             tracing: false,
             last_error: None,
+            message: None,
+            offline: false,
             page_size: 10,
             no_color: false,
             mouse: true,
@@ -212,19 +291,37 @@ impl App {
         self.target = Some(Target {
             pid,
             command,
-            snapshot: None,
-            previous: None,
+            history: VecDeque::new(),
             received_at: None,
             exited_threads: Vec::new(),
             selected_tid: None,
             selected_frame: 0,
             pane: Pane::Threads,
             exited: false,
+            view: View::Threads,
+            thread_sort: ThreadSort::Tid,
+            diff_back: 1,
+            selected_group: None,
+            stuck: HashMap::new(),
         });
         self.screen = Screen::Process;
         self.last_error = None;
         self.tracing = true;
         vec![Effect::Inspect(pid)]
+    }
+
+    /// Shows loaded snapshots (oldest first) offline: no tracing, the same panes.
+    pub fn open_offline(&mut self, history: Vec<Arc<Process>>) {
+        let Some(pid) = history.last().map(|p| p.id()) else {
+            return;
+        };
+        self.inspect(pid);
+        self.offline = true;
+        self.paused = true;
+        for p in history {
+            self.accept_snapshot(p);
+        }
+        self.tracing = false;
     }
 
     /// The process list as shown: filtered, kernel threads hidden unless asked, sorted.
@@ -274,21 +371,19 @@ impl App {
         let Some(t) = &self.target else {
             return Vec::new();
         };
-        let Some(snap) = &t.snapshot else {
+        let Some(snap) = t.snapshot() else {
             return Vec::new();
         };
         let wall = t
-            .previous
-            .as_ref()
+            .previous()
             .and_then(|p| snap.taken_at().duration_since(p.taken_at()).ok())
             .filter(|d| !d.is_zero());
+        let before: HashMap<u32, &Thread> = t
+            .previous()
+            .map(|p| p.threads().iter().map(|th| (th.id(), th)).collect())
+            .unwrap_or_default();
         let cpu = |th: &Thread| -> Option<f64> {
-            let prev = t
-                .previous
-                .as_ref()?
-                .threads()
-                .iter()
-                .find(|p| p.id() == th.id())?;
+            let prev = before.get(&th.id())?;
             let used = (th.facts().user_time + th.facts().system_time)
                 .saturating_sub(prev.facts().user_time + prev.facts().system_time);
             Some(used.as_secs_f64() / wall?.as_secs_f64() * 100.0)
@@ -300,23 +395,91 @@ impl App {
                 thread: th,
                 exited: false,
                 cpu_percent: cpu(th),
+                stuck: t.stuck.get(&th.id()),
             })
             .collect();
+        match t.thread_sort {
+            ThreadSort::Tid => {}
+            ThreadSort::Stuck => {
+                rows.sort_by_key(|r| std::cmp::Reverse(r.stuck.map_or(0, |s| s.snapshots)))
+            }
+            ThreadSort::Cpu => rows.sort_by(|a, b| {
+                b.cpu_percent
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.cpu_percent.unwrap_or(0.0))
+            }),
+        }
         rows.extend(t.exited_threads.iter().map(|th| ThreadRow {
             thread: th,
             exited: true,
             cpu_percent: None,
+            stuck: None,
         }));
         rows
     }
 
-    /// The selected thread (live or exited).
+    /// The selected thread: in the group view the first thread of the selected group; in the
+    /// diff view a thread of either side.
     pub fn selected_thread(&self) -> Option<&Thread> {
-        let tid = self.target.as_ref()?.selected_tid?;
-        self.thread_rows()
+        let t = self.target.as_ref()?;
+        if t.view == View::Groups {
+            let groups = self.groups();
+            let g = t
+                .selected_group
+                .as_ref()
+                .and_then(|k| groups.iter().find(|g| &g.key == k))
+                .or(groups.first())?;
+            let tid = g.threads.first()?.0;
+            return t.snapshot()?.threads().iter().find(|th| th.id() == tid);
+        }
+        let tid = t.selected_tid?;
+        if let Some(th) = self
+            .thread_rows()
             .into_iter()
             .find(|r| r.thread.id() == tid)
             .map(|r| r.thread)
+        {
+            return Some(th);
+        }
+        self.diff_pair()?
+            .0
+            .threads()
+            .iter()
+            .find(|th| th.id() == tid)
+    }
+
+    /// The two snapshots the diff view compares: (older, newest).
+    pub fn diff_pair(&self) -> Option<(&Arc<Process>, &Arc<Process>)> {
+        let t = self.target.as_ref()?;
+        let newest = t.history.len().checked_sub(1)?;
+        let old = newest
+            .checked_sub(t.diff_back.max(1))
+            .or(newest.checked_sub(1))?;
+        Some((t.history.get(old)?, t.history.get(newest)?))
+    }
+
+    /// The groups of identical stacks in the newest snapshot, largest first.
+    pub fn groups(&self) -> Vec<crate::tracer::group::Group> {
+        self.target
+            .as_ref()
+            .and_then(|t| t.snapshot())
+            .map(|p| crate::tracer::group::group(p))
+            .unwrap_or_default()
+    }
+
+    /// The tids of the upper pane's rows, in order, for the threads and diff views.
+    fn row_tids(&self) -> Vec<u32> {
+        match self.target.as_ref().map(|t| t.view) {
+            Some(View::Diff) => match self.diff_pair() {
+                Some((old, new)) => crate::tracer::diff::diff(old, new)
+                    .threads
+                    .iter()
+                    .map(|t| t.tid)
+                    .collect(),
+                None => Vec::new(),
+            },
+            _ => self.thread_rows().iter().map(|r| r.thread.id()).collect(),
+        }
     }
 
     /// Applies one action.
@@ -388,6 +551,14 @@ impl App {
             }
             Action::PageSize(n) => {
                 self.page_size = n.max(1);
+                Vec::new()
+            }
+            Action::Saved(Ok(path)) => {
+                self.message = Some(format!("saved {path}"));
+                Vec::new()
+            }
+            Action::Saved(Err(e)) => {
+                self.last_error = Some(e);
                 Vec::new()
             }
         }
@@ -467,7 +638,7 @@ impl App {
                 self.keep_process_selection();
             }
             Command::SnapshotNow => {
-                if self.target.is_some() {
+                if self.target.is_some() && !self.offline {
                     self.tracing = true;
                     return vec![Effect::SnapshotNow];
                 }
@@ -494,6 +665,49 @@ impl App {
             Command::ToggleMode => {
                 self.snapshot_mode = !self.snapshot_mode;
                 return vec![Effect::SetSnapshotMode(self.snapshot_mode)];
+            }
+            Command::DiffView | Command::GroupView => {
+                if let Some(t) = &mut self.target {
+                    let view = if c == Command::DiffView {
+                        View::Diff
+                    } else {
+                        View::Groups
+                    };
+                    t.view = if t.view == view { View::Threads } else { view };
+                }
+            }
+            Command::OlderBase | Command::NewerBase => {
+                if let Some(t) = &mut self.target {
+                    let max = t.history.len().saturating_sub(1).max(1);
+                    t.diff_back = if c == Command::OlderBase {
+                        t.diff_back + 1
+                    } else {
+                        t.diff_back.saturating_sub(1)
+                    };
+                    t.diff_back = t.diff_back.clamp(1, max);
+                    t.view = View::Diff;
+                }
+            }
+            Command::SortThreads => {
+                if let Some(t) = &mut self.target {
+                    t.thread_sort = match t.thread_sort {
+                        ThreadSort::Tid => ThreadSort::Stuck,
+                        ThreadSort::Stuck => ThreadSort::Cpu,
+                        ThreadSort::Cpu => ThreadSort::Tid,
+                    };
+                }
+            }
+            Command::Save | Command::SaveHistory => {
+                if let Some(t) = &self.target {
+                    let docs: Vec<Arc<Process>> = if c == Command::Save {
+                        t.snapshot().cloned().into_iter().collect()
+                    } else {
+                        t.history.iter().cloned().collect()
+                    };
+                    if !docs.is_empty() {
+                        return vec![Effect::Save(docs)];
+                    }
+                }
             }
             Command::NextPane | Command::PrevPane => {
                 if let Some(t) = &mut self.target {
@@ -524,9 +738,8 @@ impl App {
         if p.id() != t.pid {
             return;
         }
-        let previous = t.snapshot.take();
-        t.exited_threads = previous
-            .as_ref()
+        t.exited_threads = t
+            .snapshot()
             .map(|old| {
                 let live: HashSet<u32> = p.threads().iter().map(|th| th.id()).collect();
                 old.threads()
@@ -537,16 +750,34 @@ impl App {
             })
             .unwrap_or_default();
         t.command = p.command().to_string();
-        t.previous = previous;
-        t.snapshot = Some(p);
-        t.received_at = Some(Instant::now());
+        t.stuck = p
+            .threads()
+            .iter()
+            .map(|th| {
+                let key = stack_key(th);
+                let run = match t.stuck.get(&th.id()) {
+                    Some(old) if old.key == key && !th.frames().is_empty() => Stuck {
+                        snapshots: old.snapshots + 1,
+                        since: old.since,
+                        key,
+                    },
+                    _ => Stuck {
+                        snapshots: 1,
+                        since: p.taken_at(),
+                        key,
+                    },
+                };
+                (th.id(), run)
+            })
+            .collect();
         if t.selected_tid.is_none() {
-            t.selected_tid = t
-                .snapshot
-                .as_ref()
-                .and_then(|s| s.threads().first())
-                .map(|th| th.id());
+            t.selected_tid = p.threads().first().map(|th| th.id());
         }
+        t.history.push_back(p);
+        while t.history.len() > HISTORY {
+            t.history.pop_front();
+        }
+        t.received_at = Some(Instant::now());
         let frames = self.selected_thread().map_or(0, |th| th.frames().len());
         if let Some(t) = &mut self.target {
             t.selected_frame = t.selected_frame.min(frames.saturating_sub(1));
@@ -576,16 +807,35 @@ impl App {
     }
 
     fn move_thread(&mut self, m: Move) {
-        let rows = self.thread_rows();
+        if self.target.as_ref().is_some_and(|t| t.view == View::Groups) {
+            let groups = self.groups();
+            let current = self
+                .target
+                .as_ref()
+                .and_then(|t| t.selected_group.as_ref())
+                .and_then(|k| groups.iter().position(|g| &g.key == k));
+            let Some(i) = m.apply(current, groups.len()) else {
+                return;
+            };
+            let key = groups[i].key.clone();
+            if let Some(t) = &mut self.target {
+                if t.selected_group.as_ref() != Some(&key) {
+                    t.selected_frame = 0;
+                }
+                t.selected_group = Some(key);
+            }
+            return;
+        }
+        let rows = self.row_tids();
         let current = self
             .target
             .as_ref()
             .and_then(|t| t.selected_tid)
-            .and_then(|tid| rows.iter().position(|r| r.thread.id() == tid));
+            .and_then(|tid| rows.iter().position(|r| *r == tid));
         let Some(i) = m.apply(current, rows.len()) else {
             return;
         };
-        let tid = rows[i].thread.id();
+        let tid = rows[i];
         if let Some(t) = &mut self.target {
             if t.selected_tid != Some(tid) {
                 t.selected_frame = 0;

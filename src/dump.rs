@@ -116,3 +116,246 @@ fn quoted(s: &str) -> String {
 fn millis(d: std::time::Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
+
+/// The names of a group's threads: `"name" (tid)`, at most 8, then "and K more".
+fn thread_list(threads: &[(u32, Option<String>)]) -> String {
+    const SHOWN: usize = 8;
+    let mut s = String::new();
+    for (i, (tid, name)) in threads.iter().take(SHOWN).enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        match name {
+            Some(name) => {
+                let _ = write!(s, "{} ({tid})", quoted(name));
+            }
+            None => {
+                let _ = write!(s, "{tid}");
+            }
+        }
+    }
+    if threads.len() > SHOWN {
+        let _ = write!(s, " and {} more", threads.len() - SHOWN);
+    }
+    s
+}
+
+/// A stack key, one frame per line: `{prefix}#i  name` (`prefix(i)` gives each line's lead).
+fn write_key(out: &mut String, key: &[String], prefix: impl Fn(usize) -> &'static str) {
+    if key.is_empty() {
+        let _ = writeln!(out, "{}(no frames)", prefix(0));
+    }
+    for (i, k) in key.iter().enumerate() {
+        let _ = writeln!(out, "{}#{i:<2} {}", prefix(i), inert(k));
+    }
+}
+
+/// `dump --group`: one block per group: "N threads: name1 (tid), name2 (tid), ..." (list at
+/// most 8 names then "and K more"), then the shared stack one frame per line "  #i  symbol"
+/// (innermost first). Largest group first.
+pub fn groups_to_text(p: &Process) -> String {
+    let groups = crate::tracer::group::group(p);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Process {} {}: {} threads in {} groups",
+        p.id(),
+        quoted(p.command()),
+        p.threads().len(),
+        groups.len(),
+    );
+    for g in &groups {
+        let n = g.threads.len();
+        let _ = writeln!(
+            out,
+            "\n{n} thread{}: {}",
+            if n == 1 { "" } else { "s" },
+            thread_list(&g.threads)
+        );
+        write_key(&mut out, &g.key, |_| "  ");
+    }
+    out
+}
+
+/// `diff A B`: a header "Diff of process PID: OLD_TIME -> NEW_TIME (W ms)"; then per thread a
+/// line "  [new]/[exited]/[changed]/[same] TID "name"  cpu +X ms (busy|blocked)", and for a
+/// changed thread the NEW stack with the differing inner frames prefixed "  ! " and the common
+/// outer frames "    "; then a "Groups:" section with lines "  OLD -> NEW  name" (the
+/// innermost interesting frame) for groups whose count changed.
+pub fn diff_to_text(d: &crate::tracer::diff::Diff, old: &Process, new: &Process) -> String {
+    use crate::tracer::diff::{Change, frame_key, stack_key};
+    use std::collections::HashMap;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Diff of process {}: {} -> {} ({} ms)",
+        d.pid,
+        inert(&d.old_taken_at),
+        inert(&d.new_taken_at),
+        d.wall_ms
+    );
+    for t in &d.threads {
+        let tag = match t.change {
+            Change::New => "new",
+            Change::Exited => "exited",
+            Change::Changed { .. } => "changed",
+            Change::Unchanged => "same",
+        };
+        let _ = write!(out, "  [{tag}] {}", t.tid);
+        if let Some(name) = &t.name {
+            let _ = write!(out, " {}", quoted(name));
+        }
+        if let Some(cpu) = t.cpu_used {
+            let _ = write!(
+                out,
+                "  cpu +{} ms ({})",
+                cpu.as_millis(),
+                if t.busy { "busy" } else { "blocked" }
+            );
+        }
+        out.push('\n');
+        if let Change::Changed { common_outer } = t.change
+            && let Some(now) = new.threads().iter().find(|n| n.id() == t.tid)
+        {
+            let key = stack_key(now);
+            let changed = key.len().saturating_sub(common_outer);
+            write_key(
+                &mut out,
+                &key,
+                |i| if i < changed { "  ! " } else { "    " },
+            );
+        }
+    }
+
+    // One thread per stack, to name each group by its innermost interesting frame.
+    let mut sample: HashMap<Vec<String>, &Thread> = HashMap::new();
+    for t in new.threads().iter().chain(old.threads()) {
+        sample.entry(stack_key(t)).or_insert(t);
+    }
+    let changes: Vec<_> = crate::tracer::group::group_diff(old, new)
+        .into_iter()
+        .filter(|c| c.old_count != c.new_count)
+        .collect();
+    out.push_str("\nGroups:\n");
+    if changes.is_empty() {
+        out.push_str("  (no change)\n");
+    }
+    for c in changes {
+        let name = sample
+            .get(&c.key)
+            .and_then(|t| crate::app::interesting_frame(t))
+            .map(frame_key)
+            .unwrap_or_else(|| "(no frames)".into());
+        let _ = writeln!(
+            out,
+            "  {} -> {}  {}",
+            c.old_count,
+            c.new_count,
+            inert(&name)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod group_and_diff_tests {
+    use super::*;
+    use crate::tracer::diff::{diff, fixture::snapshot};
+
+    const T0: u64 = 1_795_953_600_000;
+    const IDLE: &[&str] = &[
+        "syscall",
+        "std::sys::sync::condvar::futex::Condvar::wait",
+        "server::pool::take_job",
+        "server::pool::worker_loop",
+        "__clone3",
+    ];
+    const HASH: &[&str] = &[
+        "server::hash::sha_block",
+        "server::hash::digest",
+        "server::pool::worker_loop",
+        "__clone3",
+    ];
+    const MAIN: &[&str] = &["epoll_wait", "server::main_loop", "main"];
+
+    #[test]
+    fn groups_text() {
+        let names: Vec<String> = (0..10).map(|i| format!("w{i}")).collect();
+        let mut threads = vec![(1, "main\x1b[2J", 0, MAIN)];
+        for (i, n) in names.iter().enumerate() {
+            threads.push((100 + i as u32, n.as_str(), 0, IDLE));
+        }
+        threads.push((200, "", 0, &["@/lib/libz.so+0x4f0", "main"]));
+        let text = groups_to_text(&snapshot(T0, &threads));
+        println!("{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Process 4242 \"/srv/app --workers 64\": 12 threads in 3 groups"
+        );
+        assert_eq!(
+            lines[2],
+            "10 threads: \"w0\" (100), \"w1\" (101), \"w2\" (102), \"w3\" (103), \"w4\" (104), \
+             \"w5\" (105), \"w6\" (106), \"w7\" (107) and 2 more"
+        );
+        assert_eq!(lines[3], "  #0  syscall");
+        assert_eq!(lines[6], "  #3  server::pool::worker_loop");
+        assert_eq!(lines[9], "1 thread: \"main\\\\x1b[2J\" (1)");
+        assert_eq!(lines[10], "  #0  epoll_wait");
+        assert_eq!(lines[14], "1 thread: 200");
+        assert_eq!(lines[15], "  #0  /lib/libz.so+0x4f0");
+        assert_eq!(lines.len(), 17);
+        assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn diff_text() {
+        let old = snapshot(
+            T0,
+            &[
+                (1, "main", 20, MAIN),
+                (2, "w0", 1000, IDLE),
+                (3, "w1", 0, IDLE),
+                (4, "w2", 0, IDLE),
+                (5, "old", 0, &["gc", "main"]),
+            ],
+        );
+        let new = snapshot(
+            T0 + 2000,
+            &[
+                (1, "main", 20, MAIN),
+                (2, "w0", 1900, HASH),
+                (3, "w1", 0, IDLE),
+                (4, "w2", 10, IDLE),
+                (6, "", 0, MAIN),
+            ],
+        );
+        let d = diff(&old, &new);
+        let text = diff_to_text(&d, &old, &new);
+        println!("{text}");
+        let expected = "\
+Diff of process 4242: 2026-11-29T12:00:00.000Z -> 2026-11-29T12:00:02.000Z (2000 ms)
+  [same] 1 \"main\"  cpu +0 ms (blocked)
+  [changed] 2 \"w0\"  cpu +900 ms (busy)
+  ! #0  server::hash::sha_block
+  ! #1  server::hash::digest
+    #2  server::pool::worker_loop
+    #3  __clone3
+  [same] 3 \"w1\"  cpu +0 ms (blocked)
+  [same] 4 \"w2\"  cpu +10 ms (blocked)
+  [new] 6
+  [exited] 5 \"old\"
+
+Groups:
+  3 -> 2  server::pool::take_job
+  1 -> 2  epoll_wait
+  0 -> 1  server::hash::sha_block
+  1 -> 0  gc
+";
+        assert_eq!(text, expected);
+
+        let same = diff_to_text(&diff(&old, &old), &old, &old);
+        assert!(same.ends_with("\nGroups:\n  (no change)\n"), "{same}");
+    }
+}

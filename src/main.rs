@@ -67,6 +67,22 @@ enum Command {
     /// Start a small demo process (a worker pool, a busy thread, a sleeper, two deadlocked
     /// threads) and inspect it; it ends with the inspector.
     Demo(UiArgs),
+    /// Open saved snapshots (from `w`/`W` in the inspector or `dump --json`) offline, in the
+    /// same panes, with diff and grouping across them. No ptrace: works on any machine.
+    Load {
+        /// Snapshot files of one process.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// Print what changed between two saved snapshots (the newest of A against the newest
+    /// of B).
+    Diff {
+        a: std::path::PathBuf,
+        b: std::path::PathBuf,
+        /// Print the diff as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The demo process itself (started by `demo`).
     #[command(name = "__demo-target", hide = true)]
     DemoTarget,
@@ -82,6 +98,9 @@ struct DumpArgs {
     /// Pretty-print the JSON.
     #[arg(long, requires = "json")]
     pretty: bool,
+    /// Collapse threads with identical stacks into one block, largest group first.
+    #[arg(long, conflicts_with = "json")]
+    group: bool,
     /// Stop every thread first for a consistent picture (longer stop) instead of one at a time.
     #[arg(long)]
     snapshot: bool,
@@ -135,12 +154,82 @@ fn main() -> ExitCode {
         Some(Command::Dump(args)) => run_dump(args),
         Some(Command::Demo(ui)) => run_demo(&ui),
         Some(Command::DemoTarget) => rstack_tui::demo::run_target(),
+        Some(Command::Load { files }) => run_load(&files, &cli.ui),
+        Some(Command::Diff { a, b, json }) => run_diff(&a, &b, json),
         None => run_ui(cli.pid.or(cli.ui.pid_flag), &cli.ui),
     }
 }
 
+/// Reads snapshot files of one process, oldest first; exits with a one-line error otherwise.
+fn load_files(
+    files: &[std::path::PathBuf],
+) -> Result<Vec<std::sync::Arc<rstack_tui::Process>>, String> {
+    use rstack_tui::tracer::snapfile;
+    let mut docs = Vec::new();
+    for f in files {
+        docs.extend(snapfile::load(f).map_err(|e| e.to_string())?);
+    }
+    docs.sort_by_key(|d| d.taken_at_unix_ms);
+    if let Some(first) = docs.first()
+        && let Some(other) = docs.iter().find(|d| d.pid != first.pid)
+    {
+        return Err(format!(
+            "the files hold snapshots of different processes ({} and {})",
+            first.pid, other.pid
+        ));
+    }
+    Ok(docs
+        .iter()
+        .map(|d| std::sync::Arc::new(d.to_process()))
+        .collect())
+}
+
+/// `load FILE...`: the inspector, offline.
+fn run_load(files: &[std::path::PathBuf], ui: &UiArgs) -> ExitCode {
+    match load_files(files) {
+        Ok(history) => run_ui_with(None, Some(history), ui),
+        Err(e) => {
+            eprintln!("rstack-tui: error: {}", text::inert(&e));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// `diff A B`: the newest snapshot of A against the newest of B, as text or JSON.
+fn run_diff(a: &std::path::Path, b: &std::path::Path, json: bool) -> ExitCode {
+    let newest = |f: &std::path::Path| load_files(&[f.to_path_buf()]).map(|mut v| v.pop());
+    let (old, new) = match (newest(a), newest(b)) {
+        (Ok(Some(old)), Ok(Some(new))) => (old, new),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("rstack-tui: error: {}", text::inert(&e));
+            return ExitCode::from(EXIT_ERROR);
+        }
+        _ => {
+            eprintln!("rstack-tui: error: a file holds no snapshot");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let d = rstack_tui::tracer::diff::diff(&old, &new);
+    let out = if json {
+        text::to_json_inert(&d, true).unwrap_or_default() + "\n"
+    } else {
+        dump::diff_to_text(&d, &old, &new)
+    };
+    print!("{out}");
+    ExitCode::SUCCESS
+}
+
 /// Opens the interactive inspector.
 fn run_ui(pid: Option<u32>, ui: &UiArgs) -> ExitCode {
+    run_ui_with(pid, None, ui)
+}
+
+/// Opens the interactive inspector on a live process, or on loaded snapshots.
+fn run_ui_with(
+    pid: Option<u32>,
+    history: Option<Vec<std::sync::Arc<rstack_tui::Process>>>,
+    ui: &UiArgs,
+) -> ExitCode {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!(
@@ -154,6 +243,7 @@ fn run_ui(pid: Option<u32>, ui: &UiArgs) -> ExitCode {
     }
     let opts = rstack_tui::tui::Options {
         pid,
+        history,
         interval: Duration::from_secs_f64(ui.interval),
         snapshot: ui.snapshot,
         mouse: !ui.no_mouse,
@@ -236,6 +326,8 @@ fn run_dump(args: DumpArgs) -> ExitCode {
     };
     let out = if args.json {
         dump::to_json(&process, args.pretty) + "\n"
+    } else if args.group {
+        dump::groups_to_text(&process)
     } else {
         dump::to_text(&process)
     };

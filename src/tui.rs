@@ -32,6 +32,8 @@ use crate::worker::{TracerCmd, Worker, WorkerEvent};
 #[derive(Debug, Clone)]
 pub struct Options {
     pub pid: Option<u32>,
+    /// Loaded snapshots (oldest first) to show offline instead of tracing.
+    pub history: Option<Vec<Arc<crate::tracer::Process>>>,
     pub interval: Duration,
     pub snapshot: bool,
     pub mouse: bool,
@@ -47,6 +49,8 @@ enum AppEvent {
     Worker(WorkerEvent),
     /// A terminating signal, or the terminal went away: quit in order.
     Stop,
+    /// A save finished.
+    Saved(Result<String, String>),
 }
 
 /// Restores the terminal when dropped (and from the panic hook).
@@ -117,6 +121,7 @@ pub fn run(opts: Options) -> io::Result<()> {
     spawn_lister(tx.clone(), lister_active.clone());
 
     let guard = TerminalGuard::enter(opts.mouse)?;
+    let results = tx.clone();
     spawn_input_thread(tx);
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
 
@@ -125,12 +130,22 @@ pub fn run(opts: Options) -> io::Result<()> {
     app.snapshot_mode = opts.snapshot;
     app.mouse = opts.mouse;
     app.no_color = opts.no_color;
-    if let Some(pid) = opts.pid {
+    if let Some(history) = opts.history {
+        app.open_offline(history);
+        lister_active.store(false, Ordering::Relaxed);
+    } else if let Some(pid) = opts.pid {
         for effect in app.inspect(pid) {
-            apply(effect, &worker, &lister_active);
+            apply(effect, &worker, &lister_active, &results);
         }
     }
-    let result = event_loop(&mut app, &mut terminal, &rx, &worker, &lister_active);
+    let result = event_loop(
+        &mut app,
+        &mut terminal,
+        &rx,
+        &worker,
+        &lister_active,
+        &results,
+    );
 
     // Detach first (the worker ends its trace early and resumes every thread), then restore.
     cancel.store(true, Ordering::Relaxed);
@@ -145,6 +160,7 @@ fn event_loop(
     rx: &Receiver<AppEvent>,
     worker: &Worker,
     lister_active: &AtomicBool,
+    results: &Sender<AppEvent>,
 ) -> io::Result<()> {
     let mut size = terminal.size()?;
     app.update(Action::PageSize(ui::page_size(
@@ -157,7 +173,7 @@ fn event_loop(
             let area = Rect::new(0, 0, size.width, size.height);
             for action in to_actions(ev, app, area) {
                 for effect in app.update(action) {
-                    apply(effect, worker, lister_active);
+                    apply(effect, worker, lister_active, results);
                 }
             }
             if app.quit {
@@ -214,10 +230,11 @@ fn to_actions(ev: AppEvent, app: &App, area: Rect) -> Vec<Action> {
             vec![Action::TraceFailed { message, exited }]
         }
         AppEvent::Stop => vec![Action::Command(crate::ui::keymap::Command::Quit)],
+        AppEvent::Saved(r) => vec![Action::Saved(r)],
     }
 }
 
-fn apply(effect: Effect, worker: &Worker, lister_active: &AtomicBool) {
+fn apply(effect: Effect, worker: &Worker, lister_active: &AtomicBool, tx: &Sender<AppEvent>) {
     match effect {
         Effect::Inspect(pid) => {
             lister_active.store(false, Ordering::Relaxed);
@@ -231,8 +248,29 @@ fn apply(effect: Effect, worker: &Worker, lister_active: &AtomicBool) {
         Effect::SetInterval(i) => worker.send(TracerCmd::SetInterval(i)),
         Effect::SetPaused(p) => worker.send(TracerCmd::SetPaused(p)),
         Effect::SetSnapshotMode(s) => worker.send(TracerCmd::SetSnapshotMode(s)),
+        Effect::Save(history) => {
+            let _ = tx.send(AppEvent::Saved(save(&history)));
+        }
         Effect::Quit => {}
     }
+}
+
+/// Writes snapshots to a new file in the current directory, named after the process and
+/// the time; returns the path, or the one-line error.
+fn save(history: &[Arc<crate::tracer::Process>]) -> Result<String, String> {
+    use crate::tracer::schema::SnapshotDoc;
+    use crate::tracer::snapfile;
+    let docs: Vec<SnapshotDoc> = history
+        .iter()
+        .map(|p| SnapshotDoc::from(p.as_ref()))
+        .collect();
+    let newest = docs.last().ok_or("nothing to save")?;
+    let path = std::path::PathBuf::from(snapfile::default_file_name(newest));
+    snapfile::save(&path, &docs).map_err(|e| e.to_string())?;
+    let shown = std::env::current_dir()
+        .map(|d| d.join(&path))
+        .unwrap_or(path);
+    Ok(crate::text::inert(&shown.display().to_string()).into_owned())
 }
 
 fn spawn_signal_thread(signals: SigSet, tx: Sender<AppEvent>) {

@@ -354,7 +354,7 @@ fn find_inspect_snapshot_quit() {
             && s.lines().any(|l| l.split_whitespace().next() == Some(&pid))
     });
     tmux.send_keys(&["Enter"]);
-    tmux.wait_for("Enter  inspect");
+    tmux.wait_for("Enter inspect");
 
     // Other tests' fixtures match too: select ours by its row, inspect, and check the header
     // names it (the list may reorder between reading and pressing; then go back and retry).
@@ -384,7 +384,7 @@ fn find_inspect_snapshot_quit() {
             "could not select {pid}; the screen:\n{screen}"
         );
         tmux.send_keys(&["Escape"]);
-        tmux.wait_for("Enter  inspect");
+        tmux.wait_for("Enter inspect");
     };
     assert!(
         screen.lines().next().unwrap().contains("rsfixture park 3"),
@@ -562,7 +562,7 @@ fn killing_the_terminal_detaches() {
 fn small_terminal_80x24_shows_everything_essential() {
     let fx = Fixture::spawn(threads_bin(), &["park", "3"]);
     let tmux = Tmux::shell(80, 24, &format!("{} {}", quote(BIN), fx.pid()));
-    let footer = " q  quit  ?  help  r  snapshot  Space  pause  m  mode  Tab  pane  Esc  back";
+    let footer = " q quit  ? help  r snap  Space pause  d diff  c group  Tab pane  Esc back";
     let screen = tmux.wait_screen("the process view", |s| {
         [
             " Threads (4) ",

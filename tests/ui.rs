@@ -558,3 +558,170 @@ fn help_at_a_large_size() {
     cmd(&mut app, Command::Help);
     assert_snapshot!("help_160x48", render(&app, 160, 48));
 }
+
+#[test]
+fn diff_view_between_the_newest_two_and_any_older_pick() {
+    let mut app = inspecting();
+    cmd(&mut app, Command::DiffView);
+    assert!(render(&app, 80, 24).contains("Diff: needs two snapshots"));
+    app.update(Action::Snapshot(second_snapshot()));
+    let (old, new) = app.diff_pair().unwrap();
+    assert_eq!(
+        (old.taken_at(), new.taken_at()),
+        (first_snapshot().taken_at(), second_snapshot().taken_at())
+    );
+    assert_snapshot!("diff_view_80x24", render(&app, 80, 24));
+    assert_snapshot!("diff_view_160x48", render(&app, 160, 48));
+    // A third snapshot: `[` picks the first one as the old side, `]` comes back.
+    app.update(Action::Snapshot(snapshot(
+        1_795_953_604_000,
+        &[
+            (4242, "server", 'S', 10, MAIN),
+            (4247, "worker-4", 'S', 0, PARKED),
+            (4246, "worker-3", 'S', 0, PARKED),
+            (4244, "worker-1", 'S', 2400, PARKED),
+            (4243, "worker-0", 'S', 0, PARKED),
+        ],
+    )));
+    cmd(&mut app, Command::OlderBase);
+    assert_eq!(
+        app.diff_pair().unwrap().0.taken_at(),
+        first_snapshot().taken_at()
+    );
+    let screen = render(&app, 160, 48);
+    assert!(screen.contains("Diff 12:00:00 → 12:00:04"), "{screen}");
+    cmd(&mut app, Command::OlderBase);
+    assert_eq!(
+        app.diff_pair().unwrap().0.taken_at(),
+        first_snapshot().taken_at(),
+        "no older snapshot"
+    );
+    cmd(&mut app, Command::NewerBase);
+    assert_eq!(
+        app.diff_pair().unwrap().0.taken_at(),
+        second_snapshot().taken_at()
+    );
+    // The changed thread's frames: the differing inner frames are marked, the outer ones not.
+    let tids: Vec<u32> =
+        rstack_tui::tracer::diff::diff(app.diff_pair().unwrap().0, app.diff_pair().unwrap().1)
+            .threads
+            .iter()
+            .map(|t| t.tid)
+            .collect();
+    let busy_row = tids.iter().position(|t| *t == 4244).unwrap();
+    cmd(&mut app, Command::Top);
+    for _ in 0..busy_row {
+        cmd(&mut app, Command::Down);
+    }
+    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4244));
+    let screen = render(&app, 160, 48);
+    // worker-1 went from the hash code back to the pool: only __clone3 is common.
+    assert!(
+        screen.contains("!0 ") && screen.contains("!4 ") && screen.contains("#5 "),
+        "{screen}"
+    );
+    assert_snapshot!("diff_view_changed_thread_160x48", screen);
+    cmd(&mut app, Command::DiffView);
+    assert_eq!(
+        app.target.as_ref().unwrap().view,
+        rstack_tui::app::View::Threads
+    );
+}
+
+#[test]
+fn stuck_threads_show_for_how_long_and_sort_first() {
+    let mut app = inspecting();
+    app.update(Action::Snapshot(second_snapshot()));
+    let rows = app.thread_rows();
+    let stuck = |tid: u32| {
+        rows.iter()
+            .find(|r| r.thread.id() == tid)
+            .and_then(|r| r.stuck)
+            .map(|s| s.snapshots)
+    };
+    assert_eq!(stuck(4243), Some(2), "worker-0 parked in both");
+    assert_eq!(stuck(4247), Some(1), "worker-4 is new");
+    drop(rows);
+    let screen = render(&app, 80, 24);
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("\"4243 ") && l.contains("2s/2")),
+        "{screen}"
+    );
+    cmd(&mut app, Command::SortThreads);
+    assert_eq!(
+        app.target.as_ref().unwrap().thread_sort,
+        rstack_tui::app::ThreadSort::Stuck
+    );
+    let first = app.thread_rows()[0].thread.id();
+    assert_ne!(first, 4247, "the new thread is not the longest stuck");
+    assert!(render(&app, 80, 24).contains("longest unchanged first"));
+}
+
+#[test]
+fn group_view_collapses_identical_stacks() {
+    let mut app = inspecting();
+    cmd(&mut app, Command::GroupView);
+    assert_snapshot!("group_view_80x24", render(&app, 80, 24));
+    let groups = app.groups();
+    assert_eq!(
+        groups.iter().map(|g| g.threads.len()).collect::<Vec<_>>(),
+        [3, 1, 1]
+    );
+    // The frames pane shows the selected group's stack; moving selects the next group.
+    assert_eq!(app.selected_thread().unwrap().id(), 4243);
+    cmd(&mut app, Command::Down);
+    assert_eq!(app.selected_thread().unwrap().id(), 4242);
+    // After a refresh the counts that changed are shown, and the selection is kept by stack.
+    app.update(Action::Snapshot(second_snapshot()));
+    assert_eq!(app.selected_thread().unwrap().id(), 4242);
+    assert_snapshot!("group_view_after_refresh_160x48", render(&app, 160, 48));
+}
+
+#[test]
+fn save_asks_the_loop_to_write_and_reports_where() {
+    let mut app = inspecting();
+    app.update(Action::Snapshot(second_snapshot()));
+    match cmd(&mut app, Command::Save).as_slice() {
+        [Effect::Save(docs)] => assert_eq!(docs.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    match cmd(&mut app, Command::SaveHistory).as_slice() {
+        [Effect::Save(docs)] => assert_eq!(docs.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    app.update(Action::Saved(Ok(
+        "/tmp/rstack-4242-server-20261129T120002Z.json".into(),
+    )));
+    assert!(render(&app, 160, 48).contains("saved /tmp/rstack-4242-server-20261129T120002Z.json"));
+    app.update(Action::Saved(Err(
+        "x.json: already exists; not overwritten".into(),
+    )));
+    assert!(render(&app, 160, 48).contains("already exists"));
+}
+
+#[test]
+fn offline_history_opens_in_the_same_panes() {
+    let mut app = App::new();
+    app.open_offline(vec![first_snapshot(), second_snapshot()]);
+    assert!(app.offline && app.screen == Screen::Process);
+    assert!(
+        cmd(&mut app, Command::SnapshotNow).is_empty(),
+        "no tracing offline"
+    );
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("offline, 2 snapshots"), "{screen}");
+    cmd(&mut app, Command::DiffView);
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("0 changed, 1 new, 1 exited, 4 same"),
+        "{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("\"4244 ") && l.contains("busy")),
+        "{screen}"
+    );
+}

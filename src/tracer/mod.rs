@@ -8,11 +8,14 @@
 
 mod attach;
 mod demangle;
+pub mod diff;
 mod error;
+pub mod group;
 mod maps;
 mod model;
 mod procinfo;
 pub mod schema;
+pub mod snapfile;
 mod symbols;
 mod syscalls;
 mod unwinder;

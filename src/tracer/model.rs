@@ -23,7 +23,7 @@ impl Mode {
 }
 
 /// A traced process.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Process {
     pub(crate) id: u32,
     pub(crate) command: String,
@@ -79,7 +79,7 @@ impl Process {
 }
 
 /// One thread of a traced process.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Thread {
     pub(crate) id: u32,
     pub(crate) name: Option<String>,

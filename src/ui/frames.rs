@@ -34,6 +34,9 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(block, area);
         return;
     };
+    // In the diff view, the inner frames that differ from the older snapshot's stack of the
+    // same thread are marked; the common outer frames stay plain.
+    let changed = changed_inner_frames(app, t);
     let mut rows: Vec<Row> = t
         .frames()
         .iter()
@@ -58,12 +61,21 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             } else {
                 symbol
             };
-            Row::new(vec![
-                Cell::from(format!("#{i}")),
+            let row = Row::new(vec![
+                Cell::from(if i < changed {
+                    format!("!{i}")
+                } else {
+                    format!("#{i}")
+                }),
                 Cell::from(format!("{:#014x}", f.ip())),
                 Cell::from(symbol),
                 Cell::from(module),
-            ])
+            ]);
+            if i < changed {
+                row.style(theme.header)
+            } else {
+                row
+            }
         })
         .collect();
     if let Some(e) = t.error() {
@@ -111,4 +123,31 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .column_spacing(1);
     let mut state = TableState::new().with_selected(Some(target.selected_frame));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// How many innermost frames of `t` differ from the same thread's stack in the diff's older
+/// snapshot (0 outside the diff view, or when the thread is new or unchanged).
+fn changed_inner_frames(app: &App, t: &crate::tracer::Thread) -> usize {
+    use crate::tracer::diff::stack_key;
+    if app
+        .target
+        .as_ref()
+        .is_none_or(|x| x.view != crate::app::View::Diff)
+    {
+        return 0;
+    }
+    let Some((old, _)) = app.diff_pair() else {
+        return 0;
+    };
+    let Some(before) = old.threads().iter().find(|o| o.id() == t.id()) else {
+        return 0;
+    };
+    let (a, b) = (stack_key(before), stack_key(t));
+    let common = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    if a == b { 0 } else { b.len() - common }
 }

@@ -27,6 +27,13 @@ pub enum Command {
     Faster,
     Slower,
     ToggleMode,
+    DiffView,
+    GroupView,
+    OlderBase,
+    NewerBase,
+    SortThreads,
+    Save,
+    SaveHistory,
 }
 
 /// Where a binding applies.
@@ -156,7 +163,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[k('r')],
         label: "r",
         command: Command::SnapshotNow,
-        short: "snapshot",
+        short: "snap",
         help: "Take a snapshot now",
         context: Context::Process,
         footer: true,
@@ -195,7 +202,70 @@ pub const KEYMAP: &[Binding] = &[
         short: "mode",
         help: "Switch between rolling (one thread stopped at a time) and consistent snapshot mode",
         context: Context::Process,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('d')],
+        label: "d",
+        command: Command::DiffView,
+        short: "diff",
+        help: "Diff view: what changed between two snapshots (new, exited, changed, unchanged threads)",
+        context: Context::Process,
         footer: true,
+    },
+    Binding {
+        keys: &[k('c')],
+        label: "c",
+        command: Command::GroupView,
+        short: "group",
+        help: "Group view: threads with identical stacks collapsed into one row, largest first",
+        context: Context::Process,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('[')],
+        label: "[",
+        command: Command::OlderBase,
+        short: "older",
+        help: "Diff against an older snapshot of the history",
+        context: Context::Process,
+        footer: false,
+    },
+    Binding {
+        keys: &[k(']')],
+        label: "]",
+        command: Command::NewerBase,
+        short: "newer",
+        help: "Diff against a newer snapshot of the history",
+        context: Context::Process,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('s')],
+        label: "s",
+        command: Command::SortThreads,
+        short: "sort",
+        help: "Sort threads: by id, by how long their stack has not changed (longest first), by CPU",
+        context: Context::Process,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('w')],
+        label: "w",
+        command: Command::Save,
+        short: "save",
+        help: "Save the current snapshot as JSON (same schema as dump --json) in the current directory",
+        context: Context::Process,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('W')],
+        label: "W",
+        command: Command::SaveHistory,
+        short: "save all",
+        help: "Save the whole snapshot history as one JSON file",
+        context: Context::Process,
+        footer: false,
     },
     Binding {
         keys: &[code(KeyCode::Tab)],
@@ -319,7 +389,11 @@ mod tests {
     fn lookup_respects_context_and_ctrl() {
         let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
         assert_eq!(lookup(Context::Processes, key('s')), Some(Command::Sort));
-        assert_eq!(lookup(Context::Process, key('s')), None);
+        assert_eq!(
+            lookup(Context::Process, key('s')),
+            Some(Command::SortThreads)
+        );
+        assert_eq!(lookup(Context::Processes, key('d')), None);
         assert_eq!(
             lookup(Context::Process, key('r')),
             Some(Command::SnapshotNow)

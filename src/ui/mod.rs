@@ -1,7 +1,9 @@
 //! Rendering: a pure function of the app state ([`render`]), one module per pane or overlay,
 //! the theme and the keymap table. Nothing here calls ptrace or reads `/proc`.
 
+pub mod diff;
 pub mod frames;
+pub mod groups;
 pub mod help;
 pub mod keymap;
 pub mod processes;
@@ -87,7 +89,11 @@ pub fn render(app: &App, frame: &mut Frame) {
     match app.screen {
         Screen::Processes => processes::render(app, &theme, frame, areas.processes),
         Screen::Process => {
-            threads::render(app, &theme, frame, areas.threads);
+            match app.target.as_ref().map(|t| t.view) {
+                Some(crate::app::View::Diff) => diff::render(app, &theme, frame, areas.threads),
+                Some(crate::app::View::Groups) => groups::render(app, &theme, frame, areas.threads),
+                _ => threads::render(app, &theme, frame, areas.threads),
+            }
             frames::render(app, &theme, frame, areas.frames);
         }
     }

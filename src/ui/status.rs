@@ -14,8 +14,7 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let line = match (&app.target, app.screen) {
         (Some(t), Screen::Process) => {
             let threads = t
-                .snapshot
-                .as_ref()
+                .snapshot()
                 .map(|s| s.threads().len().to_string())
                 .unwrap_or_else(|| "?".into());
             let mut spans = vec![
@@ -42,19 +41,27 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     if let Some(e) = &app.last_error {
         spans.push(Span::styled(format!(" ! {e} "), theme.error));
     }
+    if let Some(m) = &app.message {
+        spans.push(Span::styled(format!(" {m} "), theme.busy));
+    }
     if app.screen == Screen::Process {
         let mode = if app.snapshot_mode {
             "snapshot"
         } else {
             "rolling"
         };
-        let refresh = if app.paused {
+        let refresh = if app.offline {
+            format!(
+                "offline, {} snapshots",
+                app.target.as_ref().map_or(0, |t| t.history.len())
+            )
+        } else if app.paused {
             "paused".to_string()
         } else {
             format!("auto {:.1}s", app.interval.as_secs_f64())
         };
         spans.push(Span::raw(format!(" {mode} · {refresh}")));
-        if let Some(snap) = app.target.as_ref().and_then(|t| t.snapshot.as_ref()) {
+        if let Some(snap) = app.target.as_ref().and_then(|t| t.snapshot()) {
             spans.push(Span::raw(format!(
                 " · taken {} · took {:.1} ms · stopped ≤ {:.2} ms",
                 clock(snap.taken_at()),
@@ -72,20 +79,21 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let mut spans = Vec::new();
+    // Compact so that the process view's keys fit in 80 columns.
+    let mut spans = vec![Span::raw(" ")];
+    let mut key = |label: &str, what: &str| {
+        spans.push(Span::styled(label.to_string(), theme.key));
+        spans.push(Span::raw(format!(" {what}  ")));
+    };
     if app.filter_editing {
-        spans.push(Span::styled(" Enter ", theme.key));
-        spans.push(Span::raw(" keep filter "));
-        spans.push(Span::styled(" Esc ", theme.key));
-        spans.push(Span::raw(" clear "));
+        key("Enter", "keep filter");
+        key("Esc", "clear");
     } else {
         for (label, short) in keymap::footer(app.context()) {
-            spans.push(Span::styled(format!(" {label} "), theme.key));
-            spans.push(Span::raw(format!(" {short} ")));
+            key(label, short);
         }
         if app.screen == Screen::Process {
-            spans.push(Span::styled(" Esc ", theme.key));
-            spans.push(Span::raw(" back "));
+            key("Esc", "back");
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

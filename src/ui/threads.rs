@@ -14,8 +14,17 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(target) = &app.target else { return };
     let rows = app.thread_rows();
     let focused = target.pane == Pane::Threads;
-    let header =
-        Row::new(["TID", "NAME", "S", "CPU%", "WAITING ON", "TOP FRAME"]).style(theme.header);
+    let header = Row::new([
+        "TID",
+        "NAME",
+        "S",
+        "CPU%",
+        "WAITING ON",
+        "SAME FOR",
+        "TOP FRAME",
+    ])
+    .style(theme.header);
+    let now = target.snapshot().map(|s| s.taken_at());
     let body = rows.iter().map(|r| {
         let t = r.thread;
         let state = if r.exited {
@@ -35,6 +44,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Cell::from(state),
             Cell::from(cpu),
             Cell::from(waiting_on(t)),
+            Cell::from(now.map(|n| stuck_label(r.stuck, n)).unwrap_or_default()),
             Cell::from(top),
         ]);
         if r.exited {
@@ -51,9 +61,18 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Length(1),
         Constraint::Length(4),
         Constraint::Length(16),
+        Constraint::Length(9),
         Constraint::Fill(1),
     ];
-    let title = format!(" Threads ({}) ", rows.iter().filter(|r| !r.exited).count());
+    let sort = match target.thread_sort {
+        crate::app::ThreadSort::Tid => "",
+        crate::app::ThreadSort::Stuck => ", longest unchanged first",
+        crate::app::ThreadSort::Cpu => ", busiest first",
+    };
+    let title = format!(
+        " Threads ({}{sort}) ",
+        rows.iter().filter(|r| !r.exited).count()
+    );
     let table = Table::new(body, widths)
         .header(header)
         .block(
@@ -101,7 +120,8 @@ pub fn waiting_on(t: &Thread) -> String {
     }
 }
 
-fn top_frame(t: &Thread) -> String {
+/// The innermost interesting frame's name, for the TOP FRAME column.
+pub fn top_frame(t: &Thread) -> String {
     match interesting_frame(t) {
         Some(f) => match f.symbol() {
             Some(s) => s.name().to_string(),
@@ -111,6 +131,25 @@ fn top_frame(t: &Thread) -> String {
                 .unwrap_or_else(|| format!("{:#x}", f.ip())),
         },
         None => String::new(),
+    }
+}
+
+/// "42s/21": how long and for how many snapshots a stack has not changed (shown from the
+/// second identical snapshot on).
+pub fn stuck_label(stuck: Option<&crate::app::Stuck>, now: std::time::SystemTime) -> String {
+    match stuck {
+        Some(s) if s.snapshots >= 2 => {
+            let secs = s.duration(now).as_secs();
+            let d = if secs >= 3600 {
+                format!("{}h{:02}m", secs / 3600, secs % 3600 / 60)
+            } else if secs >= 60 {
+                format!("{}m{:02}s", secs / 60, secs % 60)
+            } else {
+                format!("{secs}s")
+            };
+            format!("{d}/{}", s.snapshots)
+        }
+        _ => String::new(),
     }
 }
 

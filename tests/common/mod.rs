@@ -102,7 +102,7 @@ impl Fixture {
     pub fn spawn_busy(bin: &Path, args: &[&str]) -> Fixture {
         let mut child = Command::new(bin)
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -129,6 +129,14 @@ impl Fixture {
         rx.recv_timeout(READY_TIMEOUT)
             .unwrap_or_else(|_| panic!("fixture {} {args:?} never printed ready", bin.display()));
         fixture
+    }
+
+    /// Writes a line to the fixture's stdin.
+    pub fn send_line(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("fixture stdin");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
     }
 
     /// The next line the fixture prints after "ready" (bounded wait).

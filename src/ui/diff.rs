@@ -1,0 +1,113 @@
+//! The diff view: every thread of two snapshots marked new, exited, changed or unchanged,
+//! with the CPU it used in between (busy or blocked) and how long its stack has not changed.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+
+use super::theme::Theme;
+use super::threads::stuck_label;
+use crate::app::{App, Pane};
+use crate::tracer::diff::{Change, diff};
+use crate::tracer::schema::rfc3339;
+
+pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(target) = &app.target else { return };
+    let focused = target.pane == Pane::Threads;
+    let block = |title: String| {
+        Block::new()
+            .borders(Borders::TOP)
+            .border_style(if focused {
+                theme.border_focused
+            } else {
+                theme.border
+            })
+            .title(Line::styled(title, theme.title))
+    };
+    let Some((old, new)) = app.diff_pair() else {
+        let msg = " Diff: needs two snapshots (r takes one now) ";
+        frame.render_widget(block(msg.to_string()), area);
+        return;
+    };
+    let d = diff(old, new);
+    let count = |f: fn(&Change) -> bool| d.threads.iter().filter(|t| f(&t.change)).count();
+    let title = format!(
+        " Diff {} → {} ({:.1} s): {} changed, {} new, {} exited, {} same ",
+        &rfc3339(old.taken_at())[11..19],
+        &rfc3339(new.taken_at())[11..19],
+        d.wall_ms as f64 / 1000.0,
+        count(|c| matches!(c, Change::Changed { .. })),
+        count(|c| matches!(c, Change::New)),
+        count(|c| matches!(c, Change::Exited)),
+        count(|c| matches!(c, Change::Unchanged)),
+    );
+    let header = Row::new([
+        "TID",
+        "NAME",
+        "CHANGE",
+        "CPU ms",
+        "",
+        "SAME FOR",
+        "TOP FRAME",
+    ])
+    .style(theme.header);
+    let rows = d.threads.iter().map(|td| {
+        let (label, style) = match td.change {
+            Change::New => ("new", theme.busy),
+            Change::Exited => ("exited", theme.exited),
+            Change::Changed { .. } => ("changed", theme.header),
+            Change::Unchanged => ("same", theme.dim),
+        };
+        let cpu = td
+            .cpu_used
+            .map(|c| format!("{:.0}", c.as_secs_f64() * 1000.0))
+            .unwrap_or_default();
+        let activity = match (td.cpu_used, td.busy) {
+            (Some(_), true) => "busy",
+            (Some(_), false) => "blocked",
+            (None, _) => "",
+        };
+        let thread = new
+            .threads()
+            .iter()
+            .chain(old.threads())
+            .find(|t| t.id() == td.tid);
+        let same = match td.change {
+            Change::Exited => String::new(),
+            _ => stuck_label(target.stuck.get(&td.tid), new.taken_at()),
+        };
+        let top = thread.map(super::threads::top_frame).unwrap_or_default();
+        Row::new(vec![
+            Cell::from(td.tid.to_string()),
+            Cell::from(td.name.clone().unwrap_or_default()),
+            Cell::from(label).style(style),
+            Cell::from(cpu),
+            Cell::from(activity),
+            Cell::from(same),
+            Cell::from(top),
+        ])
+    });
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Length(15),
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Fill(1),
+    ];
+    let selected = target
+        .selected_tid
+        .and_then(|tid| d.threads.iter().position(|t| t.tid == tid));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(block(title))
+        .row_highlight_style(if focused {
+            theme.selected
+        } else {
+            theme.selected_unfocused
+        })
+        .column_spacing(1);
+    frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
+}

@@ -1,0 +1,91 @@
+//! The group view: threads with identical stacks collapsed into one row (count, names, top
+//! frame), largest group first; with a previous snapshot, how each group's count changed.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+
+use super::theme::Theme;
+use crate::app::{App, Pane};
+use crate::tracer::group::group_diff;
+
+pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(target) = &app.target else { return };
+    let focused = target.pane == Pane::Threads;
+    let groups = app.groups();
+    let changes = target
+        .previous()
+        .zip(target.snapshot())
+        .map(|(old, new)| group_diff(old, new))
+        .unwrap_or_default();
+    let title = format!(
+        " Groups ({} stacks, {} threads) ",
+        groups.len(),
+        groups.iter().map(|g| g.threads.len()).sum::<usize>()
+    );
+    let header = Row::new(["COUNT", "CHANGE", "THREADS", "TOP FRAME"]).style(theme.header);
+    let snap = target.snapshot();
+    let rows = groups.iter().map(|g| {
+        let change = changes
+            .iter()
+            .find(|c| c.key == g.key)
+            .map(|c| match c.new_count as i64 - c.old_count as i64 {
+                0 => String::new(),
+                d => format!("{d:+}"),
+            })
+            .unwrap_or_default();
+        let names: Vec<String> = g
+            .threads
+            .iter()
+            .take(6)
+            .map(|(tid, name)| name.clone().unwrap_or_else(|| tid.to_string()))
+            .collect();
+        let more = g.threads.len().saturating_sub(6);
+        let names = if more > 0 {
+            format!("{} +{more}", names.join(", "))
+        } else {
+            names.join(", ")
+        };
+        let top = snap
+            .and_then(|s| s.threads().iter().find(|t| t.id() == g.threads[0].0))
+            .map(super::threads::top_frame)
+            .unwrap_or_default();
+        Row::new(vec![
+            Cell::from(g.threads.len().to_string()),
+            Cell::from(change),
+            Cell::from(names),
+            Cell::from(top),
+        ])
+    });
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Fill(2),
+        Constraint::Fill(2),
+    ];
+    let selected = target
+        .selected_group
+        .as_ref()
+        .and_then(|k| groups.iter().position(|g| &g.key == k))
+        .or(Some(0));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(
+            Block::new()
+                .borders(Borders::TOP)
+                .border_style(if focused {
+                    theme.border_focused
+                } else {
+                    theme.border
+                })
+                .title(Line::styled(title, theme.title)),
+        )
+        .row_highlight_style(if focused {
+            theme.selected
+        } else {
+            theme.selected_unfocused
+        })
+        .column_spacing(1);
+    frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
+}
