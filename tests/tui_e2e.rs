@@ -640,3 +640,103 @@ fn demo_opens_and_ends_with_the_inspector() {
     wait_gone(demo, Some(&tmux));
     tmux.assert_terminal_restored();
 }
+
+/// Live history: the stuck marker grows with each refresh; `w` saves the snapshot and `W` the
+/// history (0600 files); `load` opens them offline, where the diff works across the saved
+/// snapshots.
+#[test]
+fn stuck_marker_save_and_load_offline() {
+    let mut fx = Fixture::spawn(threads_bin(), &["mover"]);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("e2e-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cd = quote(dir.to_str().unwrap());
+    let tmux = Tmux::shell(
+        160,
+        40,
+        &format!("cd {cd} && {} {} --interval 0.5", quote(BIN), fx.pid()),
+    );
+    // "SAME FOR" is "<time>/<snapshots>": how many snapshots in a row a thread's stack
+    // stayed the same.
+    let row = |s: &str, name: &str| -> Option<u32> {
+        let line = s
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))?;
+        line.split_whitespace()
+            .find_map(|w| w.split_once('/').and_then(|(_, n)| n.parse().ok()))
+    };
+    // Parked threads: same stack for 3 snapshots and counting.
+    tmux.wait_screen("a stuck marker", |s| {
+        row(s, "worker-0").is_some_and(|n| n >= 3)
+    });
+    // The mover moves: its count starts again while the workers' keeps growing.
+    fx.send_line("move");
+    assert_eq!(fx.next_line(), "moved");
+    tmux.wait_screen("the mover's count to restart", |s| {
+        match (row(s, "mover"), row(s, "worker-0")) {
+            (None, Some(_)) => true, // 1 snapshot: no marker yet
+            (Some(m), Some(w)) => m + 2 < w,
+            _ => false,
+        }
+    });
+    let files = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    tmux.send_keys(&["w"]);
+    tmux.wait_for("saved ");
+    let saved = files();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let one = saved[0].clone();
+    assert!(
+        one.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("rstack-{}-rsfixture-", fx.pid()))
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&one).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // W: the whole history. File names have a second's resolution, so a save in the same
+    // second is refused ("already exists", never overwritten); try again on a later snapshot.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while files().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "W never saved: {}",
+            tmux.capture()
+        );
+        tmux.send_keys(&["W"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let history = files().into_iter().find(|f| *f != one).unwrap();
+    tmux.send_keys(&["q"]);
+    tmux.wait_for("EXITED rc=0");
+    assert_fixture_untouched(&fx, "after saving");
+
+    let offline = Tmux::shell(
+        160,
+        40,
+        &format!("{} load {}", quote(BIN), quote(history.to_str().unwrap())),
+    );
+    let screen = offline.wait_for("offline, ");
+    assert!(
+        screen.contains("worker-0") && screen.contains("mover"),
+        "{screen}"
+    );
+    offline.send_keys(&["d"]);
+    offline.wait_screen("the offline diff", |s| {
+        s.contains(" Diff ") && s.contains(" changed")
+    });
+    offline.send_keys(&["q"]);
+    offline.wait_for("EXITED rc=0");
+    drop(offline);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
