@@ -42,16 +42,8 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         count(|c| matches!(c, Change::Exited)),
         count(|c| matches!(c, Change::Unchanged)),
     );
-    let header = Row::new([
-        "TID",
-        "NAME",
-        "CHANGE",
-        "CPU ms",
-        "",
-        "SAME FOR",
-        "TOP FRAME",
-    ])
-    .style(theme.header);
+    let header =
+        Row::new(["TID", "NAME", "CHANGE", "CPU ms", "", "SAME", "TOP FRAME"]).style(theme.header);
     let rows = d.threads.iter().map(|td| {
         let (label, style) = match td.change {
             Change::New => ("new", theme.busy),
@@ -88,13 +80,14 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Cell::from(top),
         ])
     });
+    let narrow = area.width < 100;
     let widths = [
         Constraint::Length(7),
-        Constraint::Length(15),
+        Constraint::Length(if narrow { 12 } else { 15 }),
         Constraint::Length(7),
         Constraint::Length(6),
         Constraint::Length(7),
-        Constraint::Length(9),
+        Constraint::Length(if narrow { 7 } else { 9 }),
         Constraint::Fill(1),
     ];
     let selected = target

@@ -20,7 +20,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         "S",
         "CPU%",
         "WAITING ON",
-        "SAME FOR",
+        "SAME",
         "TOP FRAME",
     ])
     .style(theme.header);
@@ -55,13 +55,15 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             row
         }
     });
+    // On narrow terminals the top frame matters more than long names.
+    let narrow = area.width < 100;
     let widths = [
         Constraint::Length(7),
-        Constraint::Length(15),
+        Constraint::Length(if narrow { 12 } else { 15 }),
         Constraint::Length(1),
         Constraint::Length(4),
-        Constraint::Length(16),
-        Constraint::Length(9),
+        Constraint::Length(if narrow { 12 } else { 16 }),
+        Constraint::Length(if narrow { 7 } else { 9 }),
         Constraint::Fill(1),
     ];
     let sort = match target.thread_sort {
@@ -105,13 +107,7 @@ pub fn waiting_on(t: &Thread) -> String {
         return format!("! {e}");
     }
     let f = t.facts();
-    // After a ptrace stop the kernel resumes a sleep through restart_syscall; the wchan then
-    // says more.
-    let name = f
-        .syscall
-        .as_ref()
-        .and_then(|s| s.name())
-        .filter(|n| *n != "restart_syscall" || f.wchan.is_none());
+    let name = f.syscall.as_ref().and_then(|s| s.name());
     match (name, &f.wchan, &f.syscall) {
         (Some(name), _, _) => name.to_string(),
         (None, Some(w), _) => w.clone(),
