@@ -18,6 +18,9 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 /// Snapshots kept per inspected process.
 pub const HISTORY: usize = 32;
+/// Frames kept across the whole history: with very many threads fewer snapshots are kept, so
+/// memory stays bounded (a frame costs a few hundred bytes).
+pub const HISTORY_FRAMES: usize = 400_000;
 
 /// Columns of the process list, in the order `s` cycles through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -774,7 +777,19 @@ impl App {
             t.selected_tid = p.threads().first().map(|th| th.id());
         }
         t.history.push_back(p);
-        while t.history.len() > HISTORY {
+        let frames = |h: &VecDeque<Arc<Process>>| -> usize {
+            h.iter()
+                .map(|s| {
+                    s.threads()
+                        .iter()
+                        .map(|th| th.frames().len())
+                        .sum::<usize>()
+                })
+                .sum()
+        };
+        while t.history.len() > HISTORY
+            || (t.history.len() > 2 && frames(&t.history) > HISTORY_FRAMES)
+        {
             t.history.pop_front();
         }
         t.received_at = Some(Instant::now());

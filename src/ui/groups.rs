@@ -14,9 +14,9 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(target) = &app.target else { return };
     let focused = target.pane == Pane::Threads;
     let groups = app.groups();
-    let changes = target
-        .previous()
-        .zip(target.snapshot())
+    // Against the diff's older side, so `[` and `]` pick what the counts are compared with.
+    let changes = app
+        .diff_pair()
         .map(|(old, new)| group_diff(old, new))
         .unwrap_or_default();
     let title = format!(
