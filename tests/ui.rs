@@ -730,9 +730,15 @@ fn offline_history_opens_in_the_same_panes() {
 fn history_is_bounded() {
     let mut app = inspecting();
     for i in 0..40u64 {
-        app.update(Action::Snapshot(snapshot(1_795_953_602_000 + i * 2000, &[(4242, "server", 'S', 10, MAIN)])));
+        app.update(Action::Snapshot(snapshot(
+            1_795_953_602_000 + i * 2000,
+            &[(4242, "server", 'S', 10, MAIN)],
+        )));
     }
     let t = app.target.as_ref().unwrap();
     assert_eq!(t.history.len(), rstack_tui::app::HISTORY);
-    assert_eq!(t.stuck[&4242].snapshots, 41, "the stuck count outlives the history window");
+    assert_eq!(
+        t.stuck[&4242].snapshots, 41,
+        "the stuck count outlives the history window"
+    );
 }
