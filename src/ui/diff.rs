@@ -3,8 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::theme::Theme;
 use super::threads::stuck_label;
@@ -15,19 +14,9 @@ use crate::tracer::schema::rfc3339;
 pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(target) = &app.target else { return };
     let focused = target.pane == Pane::Threads;
-    let block = |title: String| {
-        Block::new()
-            .borders(Borders::TOP)
-            .border_style(if focused {
-                theme.border_focused
-            } else {
-                theme.border
-            })
-            .title(Line::styled(title, theme.title))
-    };
     let Some((old, new)) = app.diff_pair() else {
         let msg = " Diff: needs two snapshots (r takes one now) ";
-        frame.render_widget(block(msg.to_string()), area);
+        frame.render_widget(theme.pane(msg, focused), area);
         return;
     };
     let d = diff(old, new);
@@ -95,12 +84,8 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .and_then(|tid| d.threads.iter().position(|t| t.tid == tid));
     let table = Table::new(rows, widths)
         .header(header)
-        .block(block(title))
-        .row_highlight_style(if focused {
-            theme.selected
-        } else {
-            theme.selected_unfocused
-        })
+        .block(theme.pane(title, focused))
+        .row_highlight_style(theme.highlight(focused))
         .column_spacing(1);
     frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
 }

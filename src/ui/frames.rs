@@ -3,8 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::theme::Theme;
 use super::threads::base;
@@ -22,14 +21,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         ),
         None => " Stack ".to_string(),
     };
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .border_style(if focused {
-            theme.border_focused
-        } else {
-            theme.border
-        })
-        .title(Line::styled(title, theme.title));
+    let block = theme.pane(title, focused);
     let Some(t) = thread else {
         frame.render_widget(block, area);
         return;
@@ -115,11 +107,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     ];
     let table = Table::new(rows, widths)
         .block(block)
-        .row_highlight_style(if focused {
-            theme.selected
-        } else {
-            theme.selected_unfocused
-        })
+        .row_highlight_style(theme.highlight(focused))
         .column_spacing(1);
     let mut state = TableState::new().with_selected(Some(target.selected_frame));
     frame.render_stateful_widget(table, area, &mut state);

@@ -3,8 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::theme::Theme;
 use crate::app::{App, Pane};
@@ -71,21 +70,8 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .or(Some(0));
     let table = Table::new(rows, widths)
         .header(header)
-        .block(
-            Block::new()
-                .borders(Borders::TOP)
-                .border_style(if focused {
-                    theme.border_focused
-                } else {
-                    theme.border
-                })
-                .title(Line::styled(title, theme.title)),
-        )
-        .row_highlight_style(if focused {
-            theme.selected
-        } else {
-            theme.selected_unfocused
-        })
+        .block(theme.pane(title, focused))
+        .row_highlight_style(theme.highlight(focused))
         .column_spacing(1);
     frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
 }

@@ -2,6 +2,8 @@
 //! REVERSED and BOLD only.
 
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders};
 
 /// The styles every pane draws with.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +64,29 @@ impl Theme {
             Theme::mono()
         } else {
             Theme::color()
+        }
+    }
+}
+
+impl Theme {
+    /// The block of a pane: a top border with the title, brighter when the pane has focus.
+    pub fn pane<'a>(&self, title: impl Into<String>, focused: bool) -> Block<'a> {
+        Block::new()
+            .borders(Borders::TOP)
+            .border_style(if focused {
+                self.border_focused
+            } else {
+                self.border
+            })
+            .title(Line::styled(title.into(), self.title))
+    }
+
+    /// The style of the selected row of a pane.
+    pub fn highlight(&self, focused: bool) -> Style {
+        if focused {
+            self.selected
+        } else {
+            self.selected_unfocused
         }
     }
 }
