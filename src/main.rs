@@ -359,14 +359,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
 
 /// Prints an error and its causes on one line and picks the exit code.
 fn fail(e: &Error) -> ExitCode {
-    let mut line = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        line.push_str(": ");
-        line.push_str(&s.to_string());
-        source = s.source();
-    }
-    eprintln!("rstack-tui: error: {}", text::inert(&line));
+    eprintln!("rstack-tui: error: {}", rstack_tui::worker::error_line(e));
     ExitCode::from(if matches!(e, Error::Cancelled { .. }) {
         EXIT_CANCELLED
     } else {
