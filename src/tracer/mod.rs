@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub use attach::AttachMethod;
 pub use demangle::demangle;
 pub use error::{Error, Result};
-pub use model::{Frame, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts};
+pub use model::{Frame, LockHint, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts};
 
 use attach::{AttachError, StoppedThread};
 use maps::MemoryMaps;
@@ -226,6 +226,8 @@ impl Tracer {
             },
             elapsed: started.elapsed(),
             longest_stop,
+            deadlocks: Vec::new(),
+            missing_debuginfo: Vec::new(),
         })
     }
 

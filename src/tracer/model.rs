@@ -32,6 +32,8 @@ pub struct Process {
     pub(crate) mode: Mode,
     pub(crate) elapsed: Duration,
     pub(crate) longest_stop: Duration,
+    pub(crate) deadlocks: Vec<Vec<u32>>,
+    pub(crate) missing_debuginfo: Vec<String>,
 }
 
 impl Process {
@@ -70,6 +72,17 @@ impl Process {
     /// The longest time any one thread was kept stopped (in snapshot mode: all of them).
     pub fn longest_stop(&self) -> Duration {
         self.longest_stop
+    }
+
+    /// Cycles in the wait-for graph of mutex owners: each a list of tids, every one waiting
+    /// for the next and the last for the first.
+    pub fn deadlocks(&self) -> &[Vec<u32>] {
+        &self.deadlocks
+    }
+
+    /// Modules of the stacks whose symbols had no debuginfo, each with what would provide it.
+    pub fn missing_debuginfo(&self) -> &[String] {
+        &self.missing_debuginfo
     }
 
     /// True when every thread was traced without an error.
@@ -148,6 +161,24 @@ pub struct ThreadFacts {
     pub user_time: Duration,
     /// CPU time spent in the kernel.
     pub system_time: Duration,
+    /// The blocking call with its arguments decoded, e.g. `futex_wait(0x7f12a4c0)` or
+    /// `read(fd 7 → socket:[12345])`.
+    pub wait: Option<String>,
+    /// The kernel stack (`/proc/PID/task/TID/stack`), when readable (read for threads in D).
+    pub kernel_stack: Vec<String>,
+    /// For a thread waiting on a lock: which lock and who holds it, as far as can be told.
+    pub lock: Option<LockHint>,
+}
+
+/// What a thread waiting on a futex waits for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockHint {
+    /// The futex word's address.
+    pub address: u64,
+    /// The owner's thread id, read from a glibc `pthread_mutex_t` (never guessed).
+    pub owner: Option<u32>,
+    /// Why there is no owner: e.g. "not a glibc mutex (a condition variable or a Rust lock)".
+    pub note: Option<String>,
 }
 
 impl ThreadFacts {

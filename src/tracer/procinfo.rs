@@ -183,6 +183,7 @@ pub fn thread_facts(pid: i32, tid: i32) -> Option<ThreadFacts> {
         syscall,
         user_time: tick * stat.utime.min(u32::MAX as u64) as u32,
         system_time: tick * stat.stime.min(u32::MAX as u64) as u32,
+        ..ThreadFacts::default()
     })
 }
 

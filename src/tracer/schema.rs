@@ -26,6 +26,12 @@ pub struct SnapshotDoc {
     pub elapsed_us: u64,
     pub longest_stop_us: u64,
     pub threads: Vec<ThreadDoc>,
+    /// Mutex wait-for cycles: lists of tids.
+    #[serde(default)]
+    pub deadlocks: Vec<Vec<u32>>,
+    /// Modules without debuginfo, with what would provide it.
+    #[serde(default)]
+    pub missing_debuginfo: Vec<String>,
 }
 
 /// One thread.
@@ -44,6 +50,22 @@ pub struct ThreadDoc {
     pub error: Option<String>,
     pub end_note: Option<String>,
     pub frames: Vec<FrameDoc>,
+    /// The blocking call decoded.
+    #[serde(default)]
+    pub wait: Option<String>,
+    #[serde(default)]
+    pub kernel_stack: Vec<String>,
+    /// The lock waited for: {"address", "owner", "note"}.
+    #[serde(default)]
+    pub lock: Option<LockDoc>,
+}
+
+/// A lock a thread waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockDoc {
+    pub address: u64,
+    pub owner: Option<u32>,
+    pub note: Option<String>,
 }
 
 /// The system call a thread is blocked in.
@@ -83,6 +105,8 @@ impl From<&Process> for SnapshotDoc {
             elapsed_us: micros(p.elapsed),
             longest_stop_us: micros(p.longest_stop),
             threads: p.threads.iter().map(ThreadDoc::from).collect(),
+            deadlocks: p.deadlocks.clone(),
+            missing_debuginfo: p.missing_debuginfo.clone(),
         }
     }
 }
@@ -106,6 +130,13 @@ impl From<&Thread> for ThreadDoc {
             error: t.error.clone(),
             end_note: t.end_note.clone(),
             frames: t.frames.iter().map(FrameDoc::from).collect(),
+            wait: t.facts.wait.clone(),
+            kernel_stack: t.facts.kernel_stack.clone(),
+            lock: t.facts.lock.as_ref().map(|l| LockDoc {
+                address: l.address,
+                owner: l.owner,
+                note: l.note.clone(),
+            }),
         }
     }
 }
@@ -175,6 +206,8 @@ impl SnapshotDoc {
             },
             elapsed: Duration::from_micros(self.elapsed_us),
             longest_stop: Duration::from_micros(self.longest_stop_us),
+            deadlocks: self.deadlocks.clone(),
+            missing_debuginfo: self.missing_debuginfo.iter().map(|m| inert(m)).collect(),
             threads: self
                 .threads
                 .iter()
@@ -190,6 +223,13 @@ impl SnapshotDoc {
                         }),
                         user_time: Duration::from_millis(t.user_time_ms),
                         system_time: Duration::from_millis(t.system_time_ms),
+                        wait: opt(&t.wait),
+                        kernel_stack: t.kernel_stack.iter().map(|k| inert(k)).collect(),
+                        lock: t.lock.as_ref().map(|l| super::model::LockHint {
+                            address: l.address,
+                            owner: l.owner,
+                            note: opt(&l.note),
+                        }),
                     },
                     frames: t
                         .frames
