@@ -221,6 +221,9 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
                 error: None,
                 end_note: None,
                 frames,
+                wait: None,
+                kernel_stack: Vec::new(),
+                lock: None,
             }
         })
         .collect();
@@ -234,6 +237,8 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
         elapsed_us: 250_000,
         longest_stop_us: 85,
         threads,
+        deadlocks: Vec::new(),
+        missing_debuginfo: Vec::new(),
     }
     .to_process()
 }
