@@ -23,17 +23,65 @@ pub fn to_text(p: &Process) -> String {
     );
     for t in p.threads() {
         out.push('\n');
-        write_thread(&mut out, t);
+        write_thread(&mut out, p, t);
+    }
+    if !p.deadlocks().is_empty() || !p.missing_debuginfo().is_empty() {
+        out.push('\n');
+    }
+    for cycle in p.deadlocks() {
+        let _ = writeln!(out, "deadlock: {}", cycle_text(p, cycle));
+    }
+    for m in p.missing_debuginfo() {
+        let _ = writeln!(out, "debuginfo missing: {}", inert(m));
     }
     out
 }
 
-fn write_thread(out: &mut String, t: &Thread) {
+/// "101 \"lock-a\" → 102 \"lock-b\" → 101": a wait-for cycle, closed.
+pub fn cycle_text(p: &Process, cycle: &[u32]) -> String {
+    let mut parts: Vec<String> = cycle.iter().map(|tid| thread_label(p, *tid)).collect();
+    if let Some(first) = cycle.first() {
+        parts.push(first.to_string());
+    }
+    parts.join(" → ")
+}
+
+/// "102 \"lock-b\"": a tid with its name, if the thread is known.
+fn thread_label(p: &Process, tid: u32) -> String {
+    match p
+        .threads()
+        .iter()
+        .find(|t| t.id() == tid)
+        .and_then(|t| t.name())
+    {
+        Some(name) => format!("{tid} {}", quoted(name)),
+        None => tid.to_string(),
+    }
+}
+
+/// What the thread waits for, when it waits on a lock: owner or why none is known.
+pub fn lock_text(p: &Process, t: &Thread) -> Option<String> {
+    let lock = t.facts().lock.as_ref()?;
+    Some(match (lock.owner, &lock.note) {
+        (Some(owner), _) => format!(
+            "waiting for mutex {:#x} held by {}",
+            lock.address,
+            thread_label(p, owner)
+        ),
+        (None, Some(note)) => format!("waiting on {:#x}: {}", lock.address, inert(note)),
+        (None, None) => format!("waiting on {:#x}", lock.address),
+    })
+}
+
+fn write_thread(out: &mut String, p: &Process, t: &Thread) {
     let _ = write!(out, "Thread {}", t.id());
     if let Some(name) = t.name() {
         let _ = write!(out, " {}", quoted(name));
     }
     let _ = writeln!(out, " ({}):", waiting_on(t));
+    if let Some(lock) = lock_text(p, t) {
+        let _ = writeln!(out, "  -- {lock}");
+    }
     if let Some(err) = t.error() {
         let _ = writeln!(out, "  !! {}", inert(err));
     }
@@ -45,6 +93,12 @@ fn write_thread(out: &mut String, t: &Thread) {
     }
     if let Some(note) = t.end_note() {
         let _ = writeln!(out, "  ... ({})", inert(note));
+    }
+    if !t.facts().kernel_stack.is_empty() {
+        let _ = writeln!(out, "  kernel:");
+        for k in &t.facts().kernel_stack {
+            let _ = writeln!(out, "    {}", inert(k));
+        }
     }
 }
 
@@ -58,7 +112,9 @@ pub fn waiting_on(t: &Thread) -> String {
     if let Some(w) = &facts.wchan {
         let _ = write!(s, ", wchan {}", inert(w));
     }
-    if let Some(sc) = &facts.syscall {
+    if let Some(w) = &facts.wait {
+        let _ = write!(s, ", in {}", inert(w));
+    } else if let Some(sc) = &facts.syscall {
         match sc.name() {
             Some(name) => {
                 let _ = write!(s, ", in {name}");

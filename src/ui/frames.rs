@@ -15,9 +15,14 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let thread = app.selected_thread();
     let title = match thread {
         Some(t) => format!(
-            " Stack of {} {} ",
+            " Stack of {} {}{} ",
             t.id(),
-            t.name().map(|n| format!("\"{n}\"")).unwrap_or_default()
+            t.name().map(|n| format!("\"{n}\"")).unwrap_or_default(),
+            t.facts()
+                .wait
+                .as_ref()
+                .map(|w| format!(" in {w}"))
+                .unwrap_or_default()
         ),
         None => " Stack ".to_string(),
     };
@@ -70,6 +75,27 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             }
         })
         .collect();
+    // What it waits for, and its kernel stack (read for threads in D), below the user frames.
+    if let Some(lock) = app
+        .target
+        .as_ref()
+        .and_then(|x| x.snapshot())
+        .and_then(|p| crate::dump::lock_text(p, t))
+    {
+        rows.push(
+            Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(lock)]).style(theme.header),
+        );
+    }
+    for (i, k) in t.facts().kernel_stack.iter().enumerate() {
+        rows.push(
+            Row::new(vec![
+                Cell::from(format!("k{i}")),
+                Cell::from("kernel"),
+                Cell::from(k.clone()),
+            ])
+            .style(theme.dim),
+        );
+    }
     if let Some(e) = t.error() {
         rows.push(
             Row::new(vec![

@@ -25,6 +25,13 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             if t.exited {
                 spans.insert(1, Span::styled(" EXITED ", theme.error));
             }
+            // A deadlock goes right after the pid: it must not be cut off by a long command.
+            if let Some(snap) = t.snapshot() {
+                for cycle in snap.deadlocks().iter().rev() {
+                    let text = format!(" DEADLOCK {} ", crate::dump::cycle_text(snap, cycle));
+                    spans.insert(1, Span::styled(text, theme.error));
+                }
+            }
             Line::from(spans)
         }
         _ => Line::from(vec![

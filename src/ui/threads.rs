@@ -93,6 +93,9 @@ pub fn waiting_on(t: &Thread) -> String {
         return format!("! {e}");
     }
     let f = t.facts();
+    if let Some(owner) = f.lock.as_ref().and_then(|l| l.owner) {
+        return format!("mutex of {owner}");
+    }
     let name = f.syscall.as_ref().and_then(|s| s.name());
     match (name, &f.wchan, &f.syscall) {
         (Some(name), _, _) => name.to_string(),
