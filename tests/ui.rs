@@ -742,3 +742,55 @@ fn history_is_bounded() {
         "the stuck count outlives the history window"
     );
 }
+
+#[test]
+fn deadlocks_locks_and_kernel_stacks_are_shown() {
+    let mut doc: serde_json::Value =
+        serde_json::to_value(SnapshotDoc::from(first_snapshot().as_ref())).unwrap();
+    doc["deadlocks"] = serde_json::json!([[4243, 4245]]);
+    doc["threads"][1]["lock"] =
+        serde_json::json!({"address": 0x5555_1234_0040u64, "owner": 4245, "note": null});
+    doc["threads"][1]["wait"] = serde_json::json!("futex_wait(0x555512340040)");
+    doc["threads"][3]["lock"] =
+        serde_json::json!({"address": 0x5555_1234_0080u64, "owner": 4243, "note": null});
+    doc["threads"][4]["lock"] = serde_json::json!({"address": 0x5555_1234_00c0u64, "owner": null, "note": "not a glibc mutex"});
+    doc["threads"][4]["kernel_stack"] =
+        serde_json::json!(["futex_wait_queue+0x6b/0xa0", "do_futex+0x11f/0x1a0"]);
+    let p: SnapshotDoc = serde_json::from_value(doc).unwrap();
+    let mut app = App::new();
+    app.inspect(4242);
+    app.update(Action::Snapshot(Arc::new(p.to_process())));
+    cmd(&mut app, Command::Down);
+    let screen = render(&app, 100, 30);
+    assert!(
+        screen.contains("DEADLOCK 4243 \"worker-0\" → 4245 \"worker-2\" → 4243"),
+        "{screen}"
+    );
+    assert!(screen.contains("mutex of 4245"), "{screen}");
+    assert!(screen.contains("in futex_wait(0x555512340040)"), "{screen}");
+    assert!(
+        screen.contains("waiting for mutex 0x555512340040 held by 4245 \"worker-2\""),
+        "{screen}"
+    );
+    assert_snapshot!("deadlock_100x30", screen);
+    cmd(&mut app, Command::Bottom);
+    let screen = render(&app, 100, 30);
+    assert!(
+        screen.contains("not a glibc mutex") && screen.contains("futex_wait_queue+0x6b/0xa0"),
+        "{screen}"
+    );
+    // The text dump says the same.
+    let text = rstack_tui::dump::to_text(&p.to_process());
+    assert!(
+        text.contains("deadlock: 4243 \"worker-0\" → 4245 \"worker-2\" → 4243"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  -- waiting for mutex 0x555512340040 held by 4245 \"worker-2\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("  kernel:\n    futex_wait_queue+0x6b/0xa0"),
+        "{text}"
+    );
+}
