@@ -34,8 +34,21 @@ static ARRIVED: Mutex<usize> = Mutex::new(0);
 static ARRIVAL: Condvar = Condvar::new();
 
 /// The two locks of the deadlock, taken in opposite orders.
-static ACCOUNT_A: Mutex<u64> = Mutex::new(100);
-static ACCOUNT_B: Mutex<u64> = Mutex::new(200);
+/// Two glibc mutexes (as a C or C++ service would have), so the inspector can name each
+/// lock's owner and show the deadlock.
+struct PthreadMutex(std::cell::UnsafeCell<libc::pthread_mutex_t>);
+// SAFETY: a pthread mutex is made to be shared between threads.
+unsafe impl Sync for PthreadMutex {}
+impl PthreadMutex {
+    fn lock(&self) {
+        // SAFETY: the mutex is statically initialised and never moved.
+        unsafe { libc::pthread_mutex_lock(self.0.get()) };
+    }
+}
+static ACCOUNT_A: PthreadMutex =
+    PthreadMutex(std::cell::UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER));
+static ACCOUNT_B: PthreadMutex =
+    PthreadMutex(std::cell::UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER));
 /// Both deadlock threads hold their first lock before either asks for its second.
 static BOTH_LOCKED: Barrier = Barrier::new(2);
 
@@ -141,23 +154,21 @@ fn nap() {
 /// Moves `amount` from A to B: locks A, then B. Deadlocks with [`transfer_b_to_a`].
 #[inline(never)]
 fn transfer_a_to_b(amount: u64) {
-    let mut from = ACCOUNT_A.lock().unwrap();
+    ACCOUNT_A.lock();
     BOTH_LOCKED.wait();
     arrive();
-    let mut to = ACCOUNT_B.lock().unwrap();
-    *from -= amount;
-    *to += amount;
+    ACCOUNT_B.lock();
+    black_box(amount);
 }
 
 /// Moves `amount` from B to A: locks B, then A. Deadlocks with [`transfer_a_to_b`].
 #[inline(never)]
 fn transfer_b_to_a(amount: u64) {
-    let mut from = ACCOUNT_B.lock().unwrap();
+    ACCOUNT_B.lock();
     BOTH_LOCKED.wait();
     arrive();
-    let mut to = ACCOUNT_A.lock().unwrap();
-    *from -= amount;
-    *to += amount;
+    ACCOUNT_A.lock();
+    black_box(amount);
 }
 
 /// Tells the main thread that the caller reached its last step.

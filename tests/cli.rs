@@ -30,9 +30,15 @@ fn text_dump_lists_every_thread_with_frames() {
             "{out}"
         );
         // The block's fixture frames, in order, in the `#n  0xIP  symbol+0xoff  (module)` form.
+        // A condvar wait has a lock line ("  -- waiting on 0x…: not a glibc mutex") first.
+        let lock = out.lines().nth(header + 1).unwrap();
+        assert!(
+            lock.starts_with("  -- waiting on 0x") && lock.contains("not a glibc mutex"),
+            "{out}"
+        );
         let block: Vec<&str> = out
             .lines()
-            .skip(header + 1)
+            .skip(header + 2)
             .take_while(|l| l.starts_with("  #"))
             .collect();
         let names: Vec<String> = block

@@ -120,8 +120,8 @@ impl Demo {
             assert_eq!(state, Some('S'), "{name} state");
             let expected: Vec<String> = match name {
                 "sleeper" => vec![fq("nap"), fq("sleeper_loop")],
-                "deadlock-a" => vec![fq("transfer_a_to_b")],
-                "deadlock-b" => vec![fq("transfer_b_to_a")],
+                "deadlock-a" => vec![fq("PthreadMutex::lock"), fq("transfer_a_to_b")],
+                "deadlock-b" => vec![fq("PthreadMutex::lock"), fq("transfer_b_to_a")],
                 n if n.starts_with("pool-") => vec![fq("wait_for_job"), fq("pool_worker")],
                 _ if t.id() == pid => vec![fq("main_wait"), fq("run_target")],
                 other => panic!("unexpected thread {other:?}"),
@@ -129,6 +129,17 @@ impl Demo {
             assert_eq!(chain, expected, "{name} frames: {:#?}", t.frames());
         }
         assert_eq!(p.threads()[0].id(), pid, "the main thread comes first");
+        // The two glibc mutexes held crosswise are diagnosed as a deadlock.
+        let tid_of = |n: &str| {
+            p.threads()
+                .iter()
+                .find(|t| t.name() == Some(n))
+                .unwrap()
+                .id()
+        };
+        let (a, b) = (tid_of("deadlock-a"), tid_of("deadlock-b"));
+        let expected = if a < b { vec![a, b] } else { vec![b, a] };
+        assert_eq!(p.deadlocks(), [expected], "deadlocks");
     }
 
     /// Asserts that no thread of the demo is stopped or traced, and that nobody traces it.

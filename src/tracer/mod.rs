@@ -7,6 +7,7 @@
 //! path: success, error, cancellation and panic (see [`attach`]).
 
 mod attach;
+mod debuginfo;
 mod demangle;
 pub mod diff;
 mod error;
@@ -19,8 +20,10 @@ pub mod snapfile;
 mod symbols;
 mod syscalls;
 mod unwinder;
+mod waits;
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -52,6 +55,7 @@ pub struct TraceOptions {
     stop_timeout: Duration,
     cancel: Option<Arc<AtomicBool>>,
     panic_after_stops: Option<usize>,
+    debug_dirs: Vec<PathBuf>,
 }
 
 impl Default for TraceOptions {
@@ -66,6 +70,7 @@ impl Default for TraceOptions {
             stop_timeout: Duration::from_secs(1),
             cancel: None,
             panic_after_stops: None,
+            debug_dirs: Vec::new(),
         }
     }
 }
@@ -128,6 +133,15 @@ impl TraceOptions {
         self
     }
 
+    /// Extra directories to search for separate debuginfo, each treated like
+    /// `/usr/lib/debug` (so `DIR/.build-id/xx/rest.debug` and `DIR/<module dir>/<debuglink>`),
+    /// after the target's own `/usr/lib/debug`. A tracer looks a module's debuginfo up once,
+    /// when it first loads the module.
+    pub fn debug_dirs(&mut self, dirs: Vec<PathBuf>) -> &mut TraceOptions {
+        self.debug_dirs = dirs;
+        self
+    }
+
     /// For tests of the panic path only: panic once `n` threads are held in snapshot mode.
     #[doc(hidden)]
     pub fn panic_after_stops_for_tests(&mut self, n: usize) -> &mut TraceOptions {
@@ -187,6 +201,7 @@ impl Tracer {
         let pid = procinfo::check_target(requested)?;
         let command = procinfo::command(pid);
         let maps = MemoryMaps::read(pid)?;
+        self.symbolizer.set_debug_dirs(&self.options.debug_dirs);
         let mut keys = KeyCache::default();
         let tables = self.symbolizer.unwind_tables(pid, &maps, &mut keys);
         let unwinder = Unwinder::new(tables, maps.read_only())
@@ -207,7 +222,9 @@ impl Tracer {
             });
         }
         drop(unwinder);
-        let threads = self.symbolize(pid, captured, maps, keys);
+        let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, maps, keys);
+        // Every thread runs again: read the futex words behind the waits.
+        let deadlocks = waits::explain(pid, &mut threads);
         let longest_stop = threads
             .iter()
             .map(|t| t.stopped_for)
@@ -226,8 +243,8 @@ impl Tracer {
             },
             elapsed: started.elapsed(),
             longest_stop,
-            deadlocks: Vec::new(),
-            missing_debuginfo: Vec::new(),
+            deadlocks,
+            missing_debuginfo,
         })
     }
 
@@ -435,17 +452,19 @@ impl Tracer {
         }
     }
 
-    /// Turns captured stacks into frames with modules and symbols.
+    /// Turns captured stacks into frames with modules and symbols. Also returns one line per
+    /// module in some stack that has no symbols beyond its exported ones (missing debuginfo).
     fn symbolize(
         &mut self,
         pid: i32,
         captured: Vec<Captured>,
         mut maps: MemoryMaps,
         mut keys: KeyCache,
-    ) -> Vec<Thread> {
+    ) -> (Vec<Thread>, Vec<String>) {
         let mut reread = false;
         let want_symbols = self.options.symbols;
-        captured
+        let mut missing: Vec<Arc<str>> = Vec::new();
+        let threads = captured
             .into_iter()
             .map(|c| {
                 let mut frames = Vec::with_capacity(c.walk.frames.len());
@@ -469,6 +488,11 @@ impl Tracer {
                                 want_symbols,
                                 &mut keys,
                             );
+                            if let Some(line) = r.missing_debuginfo
+                                && !missing.contains(&line)
+                            {
+                                missing.push(line);
+                            }
                             (r.module, r.symbol)
                         }
                         None => (None, None),
@@ -499,7 +523,8 @@ impl Tracer {
                     stopped_for: c.stopped_for,
                 }
             })
-            .collect()
+            .collect();
+        (threads, missing.iter().map(|l| l.to_string()).collect())
     }
 }
 

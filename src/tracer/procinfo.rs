@@ -11,6 +11,7 @@ use procfs::process::{Process as ProcProcess, Syscall as ProcSyscall};
 
 use super::error::{Error, Result};
 use super::model::{Syscall, ThreadFacts};
+use super::waits;
 use crate::text;
 
 /// `PF_KTHREAD` in the flags field of `/proc/PID/stat`.
@@ -157,7 +158,8 @@ pub fn thread_name(pid: i32, tid: i32) -> Option<String> {
     ))
 }
 
-/// State, wchan, syscall and CPU times of thread `tid`; `None` when the thread is gone.
+/// State, wchan, syscall (and the blocking call decoded), CPU times and, for a thread in D,
+/// the kernel stack of thread `tid`; `None` when the thread is gone.
 pub fn thread_facts(pid: i32, tid: i32) -> Option<ThreadFacts> {
     let task = ProcProcess::new(pid).ok()?.task_from_tid(tid).ok()?;
     let stat = task.stat().ok()?;
@@ -177,10 +179,19 @@ pub fn thread_facts(pid: i32, tid: i32) -> Option<ThreadFacts> {
         }),
         _ => None,
     };
+    let wait = syscall.as_ref().map(|sc| waits::describe(pid, sc));
+    // Reading another task's kernel stack needs root; it matters most for a thread in D.
+    let kernel_stack = if stat.state == 'D' {
+        waits::kernel_stack(pid, tid)
+    } else {
+        Vec::new()
+    };
     Some(ThreadFacts {
         state: Some(stat.state),
         wchan,
         syscall,
+        wait,
+        kernel_stack,
         user_time: tick * stat.utime.min(u32::MAX as u64) as u32,
         system_time: tick * stat.stime.min(u32::MAX as u64) as u32,
         ..ThreadFacts::default()

@@ -2,6 +2,10 @@
 //! `.symtab` and `.dynsym`, sorted for binary search, cached for the life of the tracer and
 //! keyed by the file's identity, so a refresh costs no ELF parsing.
 //!
+//! A module without `.symtab` (a stripped binary or library) gets the local function symbols
+//! of its separate debuginfo merged in (see [`super::debuginfo`]); one for which none is found
+//! is reported as missing debuginfo.
+//!
 //! Files are opened through `/proc/PID/map_files/` (works for deleted or replaced binaries)
 //! and then `/proc/PID/root/` (works across mount namespaces, i.e. containers).
 
@@ -16,6 +20,7 @@ use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
+use super::debuginfo::{self, DebugLookup};
 use super::demangle::demangle;
 use super::maps::{Mapping, MappingKind, MemoryMaps};
 use super::model::{Module, Symbol};
@@ -58,14 +63,31 @@ pub struct ModuleSymbols {
     eh: Option<EhFrameHdr>,
     /// Demangled names, filled on first use (most symbols are never looked up).
     demangled: HashMap<usize, Arc<str>>,
+    /// The report line if the module has no symbols beyond `.dynsym` (files only).
+    missing: Option<Arc<str>>,
 }
 
 impl ModuleSymbols {
     /// Parses an ELF image. A file that is not ELF, or is malformed, yields no symbols.
     pub fn parse(data: &[u8]) -> ModuleSymbols {
+        ModuleSymbols::parse_with(data, None)
+    }
+
+    /// Parses an ELF image and, if it has no `.symtab` and `debug` says where to look (and
+    /// the module's display path), merges the function symbols of its separate debuginfo.
+    fn parse_with(data: &[u8], debug: Option<(&DebugLookup<'_>, &str)>) -> ModuleSymbols {
         let Ok(file) = object::File::parse(data) else {
             return ModuleSymbols::default();
         };
+        let has_symtab = file.symbol_table().is_some();
+        let found = if has_symtab {
+            None
+        } else {
+            debug.and_then(|(lookup, _)| debuginfo::find(&file, lookup))
+        };
+        let debug_file = found
+            .as_ref()
+            .and_then(|(d, _)| object::File::parse(d.as_slice()).ok());
         let segments = file
             .segments()
             .map(|s| {
@@ -75,9 +97,11 @@ impl ModuleSymbols {
             .collect();
         // Rank aliases at one address so the most telling name wins: global before weak
         // before local, then fewer leading underscores, then shorter.
+        let debug_symbols = debug_file.iter().flat_map(|f| f.symbols());
         let mut ranked: Vec<(u64, u64, u8, usize, usize, &str)> = file
             .symbols()
             .chain(file.dynamic_symbols())
+            .chain(debug_symbols)
             .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
             .filter_map(|s| {
                 let name = s.name().ok().filter(|n| !n.is_empty())?;
@@ -110,11 +134,19 @@ impl ModuleSymbols {
             })
             .collect();
         let eh = eh_frame_hdr(data);
+        let missing = match debug {
+            Some((_, path)) if !has_symtab && debug_file.is_none() => {
+                let build_id = file.build_id().ok().flatten();
+                Some(Arc::from(debuginfo::missing_line(path, build_id)))
+            }
+            _ => None,
+        };
         ModuleSymbols {
             segments,
             entries,
             eh,
             demangled: HashMap::new(),
+            missing,
         }
     }
 
@@ -217,12 +249,16 @@ pub struct UnwindTable {
 #[derive(Debug, Default)]
 pub struct Symbolizer {
     modules: HashMap<ModuleKey, ModuleSymbols>,
+    /// Extra directories searched for debuginfo, each treated like `/usr/lib/debug`.
+    debug_dirs: Vec<PathBuf>,
 }
 
 /// What a lookup found for one address.
 pub struct Resolved {
     pub module: Option<Module>,
     pub symbol: Option<Symbol>,
+    /// With symbols requested: the report line if the module has only exported symbols.
+    pub missing_debuginfo: Option<Arc<str>>,
 }
 
 impl Symbolizer {
@@ -235,6 +271,14 @@ impl Symbolizer {
         self.modules.len()
     }
 
+    /// Sets the extra debuginfo directories used for modules loaded from now on (modules
+    /// already cached keep what was found for them).
+    pub fn set_debug_dirs(&mut self, dirs: &[PathBuf]) {
+        if self.debug_dirs != dirs {
+            self.debug_dirs = dirs.to_vec();
+        }
+    }
+
     /// Loads the modules of every executable mapping (before any thread is stopped, so the
     /// stop is not spent parsing ELF) and returns their unwind tables at run-time addresses.
     pub fn unwind_tables(
@@ -245,7 +289,7 @@ impl Symbolizer {
     ) -> Vec<UnwindTable> {
         let mut tables = Vec::new();
         for mapping in maps.iter() {
-            let Some(key) = keys.key_for(pid, mapping, &mut self.modules) else {
+            let Some(key) = keys.key_for(pid, mapping, &mut self.modules, &self.debug_dirs) else {
                 continue;
             };
             let Some(ms) = self.modules.get(&key) else {
@@ -278,7 +322,7 @@ impl Symbolizer {
         keys: &mut KeyCache,
     ) -> Resolved {
         let path = mapping.display_path();
-        let key = keys.key_for(pid, mapping, &mut self.modules);
+        let key = keys.key_for(pid, mapping, &mut self.modules, &self.debug_dirs);
         let module_syms = key.as_ref().and_then(|k| self.modules.get_mut(k));
         let file_offset = |a: u64| a - mapping.start + mapping.offset;
         let Some(ms) = module_syms else {
@@ -288,6 +332,7 @@ impl Symbolizer {
                     offset: file_offset(ip),
                 }),
                 symbol: None,
+                missing_debuginfo: None,
             };
         };
         let Some(bias) = ms.bias(mapping.start, mapping.offset) else {
@@ -297,6 +342,7 @@ impl Symbolizer {
                     offset: file_offset(ip),
                 }),
                 symbol: None,
+                missing_debuginfo: None,
             };
         };
         let vaddr = ip.wrapping_sub(bias);
@@ -308,13 +354,16 @@ impl Symbolizer {
             return Resolved {
                 module,
                 symbol: None,
+                missing_debuginfo: None,
             };
         }
+        let missing_debuginfo = ms.missing.clone();
         let lookup_vaddr = lookup_ip.wrapping_sub(bias);
         let Some((index, entry)) = ms.lookup(lookup_vaddr) else {
             return Resolved {
                 module,
                 symbol: None,
+                missing_debuginfo,
             };
         };
         let (address, size) = (entry.address, entry.size);
@@ -328,7 +377,11 @@ impl Symbolizer {
             address: ip.wrapping_sub(offset),
             size,
         });
-        Resolved { module, symbol }
+        Resolved {
+            module,
+            symbol,
+            missing_debuginfo,
+        }
     }
 }
 
@@ -344,10 +397,11 @@ impl KeyCache {
         pid: i32,
         mapping: &Mapping,
         modules: &mut HashMap<ModuleKey, ModuleSymbols>,
+        debug_dirs: &[PathBuf],
     ) -> Option<ModuleKey> {
         self.keys
             .entry(mapping.start)
-            .or_insert_with(|| load(pid, mapping, modules))
+            .or_insert_with(|| load(pid, mapping, modules, debug_dirs))
             .clone()
     }
 }
@@ -357,6 +411,7 @@ fn load(
     pid: i32,
     mapping: &Mapping,
     modules: &mut HashMap<ModuleKey, ModuleSymbols>,
+    debug_dirs: &[PathBuf],
 ) -> Option<ModuleKey> {
     match &mapping.kind {
         MappingKind::File(path) => {
@@ -370,7 +425,14 @@ fn load(
             };
             if !modules.contains_key(&key) {
                 let data = fs::read(&file).ok()?;
-                modules.insert(key.clone(), ModuleSymbols::parse(&data));
+                let lookup = DebugLookup {
+                    pid,
+                    module_path: path,
+                    dirs: debug_dirs,
+                };
+                let display = mapping.display_path();
+                let parsed = ModuleSymbols::parse_with(&data, Some((&lookup, &display)));
+                modules.insert(key.clone(), parsed);
             }
             Some(key)
         }

@@ -1,0 +1,211 @@
+//! Separate debuginfo for stripped modules, found the way gdb and eu-stack find it: by
+//! build-id under `/usr/lib/debug/.build-id/`, by `.gnu_debuglink` (name + CRC32) next to the
+//! module or under `/usr/lib/debug/<dir>/`, or in the module's own MiniDebugInfo (an
+//! xz-compressed ELF in `.gnu_debugdata`). Only symbols are used (`.symtab`), not DWARF.
+//!
+//! Every path is looked up inside the target's root (`/proc/PID/root`, so containers work),
+//! then in the extra debug directories of [`crate::TraceOptions::debug_dirs`], each of which
+//! stands for a `/usr/lib/debug`.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use object::{Object, ObjectSection};
+
+/// Largest MiniDebugInfo we decompress.
+const MAX_MINI_DEBUGINFO: usize = 64 << 20;
+
+/// Where to look for the debuginfo of one module.
+pub(super) struct DebugLookup<'a> {
+    /// The target's pid, whose root the standard paths are taken in.
+    pub pid: i32,
+    /// The module's path as the target sees it.
+    pub module_path: &'a Path,
+    /// Extra directories, each treated like `/usr/lib/debug`.
+    pub dirs: &'a [PathBuf],
+}
+
+/// Where a module's extra symbols came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DebugSource {
+    BuildId,
+    DebugLink,
+    MiniDebugInfo,
+}
+
+impl DebugLookup<'_> {
+    /// The `/usr/lib/debug`-like directories: the target's own, then the extra ones.
+    fn debug_roots(&self) -> Vec<PathBuf> {
+        let mut roots = vec![self.in_root(Path::new("/usr/lib/debug"))];
+        roots.extend(self.dirs.iter().cloned());
+        roots
+    }
+
+    /// `path` (absolute, as the target sees it) inside the target's root.
+    fn in_root(&self, path: &Path) -> PathBuf {
+        let relative = path.strip_prefix("/").unwrap_or(path);
+        PathBuf::from(format!("/proc/{}/root", self.pid)).join(relative)
+    }
+
+    /// The module's directory as the target sees it (without a " (deleted)" suffix).
+    fn module_dir(&self) -> Option<PathBuf> {
+        let bytes = self.module_path.as_os_str().as_encoded_bytes();
+        let bytes = bytes.strip_suffix(b" (deleted)").unwrap_or(bytes);
+        let path = Path::new(OsStr::from_bytes(bytes));
+        path.parent()
+            .filter(|p| p.is_absolute())
+            .map(Path::to_path_buf)
+    }
+}
+
+/// Finds the separate debuginfo of the module `file` and returns its bytes: an ELF image
+/// with a `.symtab` whose addresses are the module's.
+pub(super) fn find(
+    file: &object::File<'_>,
+    lookup: &DebugLookup<'_>,
+) -> Option<(Vec<u8>, DebugSource)> {
+    if let Some(id) = file.build_id().ok().flatten().filter(|id| id.len() >= 2) {
+        let relative = build_id_path(id);
+        for root in lookup.debug_roots() {
+            if let Some(data) = read_with_symtab(&root.join(&relative)) {
+                return Some((data, DebugSource::BuildId));
+            }
+        }
+    }
+    if let Some((name, crc)) = file.gnu_debuglink().ok().flatten() {
+        let name = Path::new(OsStr::from_bytes(name));
+        // Only a plain file name: a link must not climb out of the directories searched.
+        if name.components().count() == 1
+            && let Some(dir) = lookup.module_dir()
+        {
+            let relative_dir = dir.strip_prefix("/").unwrap_or(&dir).to_path_buf();
+            let mut candidates = vec![
+                lookup.in_root(&dir.join(name)),
+                lookup.in_root(&dir.join(".debug").join(name)),
+            ];
+            candidates.extend(
+                lookup
+                    .debug_roots()
+                    .into_iter()
+                    .map(|r| r.join(&relative_dir).join(name)),
+            );
+            for candidate in candidates {
+                let Ok(data) = fs::read(&candidate) else {
+                    continue;
+                };
+                if crc32(&data) == crc && has_symtab(&data) {
+                    return Some((data, DebugSource::DebugLink));
+                }
+            }
+        }
+    }
+    let mini = file.section_by_name(".gnu_debugdata")?;
+    let data = decompress_xz(mini.data().ok()?, MAX_MINI_DEBUGINFO)?;
+    has_symtab(&data).then_some((data, DebugSource::MiniDebugInfo))
+}
+
+/// `.build-id/xx/rest.debug` for a build-id.
+pub(super) fn build_id_path(id: &[u8]) -> PathBuf {
+    let hex = hex(id);
+    PathBuf::from(format!(".build-id/{}/{}.debug", &hex[..2], &hex[2..]))
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The line reported for a module whose symbols come only from `.dynsym`.
+pub(super) fn missing_line(path: &str, build_id: Option<&[u8]>) -> String {
+    match build_id.filter(|id| id.len() >= 2) {
+        Some(id) => format!(
+            "{path}: no debuginfo (build-id {}; a -dbg/-dbgsym package provides /usr/lib/debug/{})",
+            hex(id),
+            build_id_path(id).display()
+        ),
+        None => format!("{path}: no debuginfo (no build-id; only exported symbols are known)"),
+    }
+}
+
+fn read_with_symtab(path: &Path) -> Option<Vec<u8>> {
+    let data = fs::read(path).ok()?;
+    has_symtab(&data).then_some(data)
+}
+
+fn has_symtab(data: &[u8]) -> bool {
+    object::File::parse(data).is_ok_and(|f| f.symbol_table().is_some())
+}
+
+/// Decompresses an xz stream, giving up (None) past `cap` bytes of output.
+pub(super) fn decompress_xz(data: &[u8], cap: usize) -> Option<Vec<u8>> {
+    struct Capped {
+        out: Vec<u8>,
+        cap: usize,
+    }
+    impl Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.out.len() + buf.len() > self.cap {
+                return Err(io::Error::other("MiniDebugInfo too large"));
+            }
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped {
+        out: Vec::new(),
+        cap,
+    };
+    lzma_rs::xz_decompress(&mut io::BufReader::new(data), &mut out).ok()?;
+    Some(out.out)
+}
+
+/// The CRC-32 of `.gnu_debuglink` (the zlib/IEEE one).
+pub(super) fn crc32(data: &[u8]) -> u32 {
+    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t = [0u32; 256];
+        for (i, e) in t.iter_mut().enumerate() {
+            let mut c = i as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+            *e = c;
+        }
+        t
+    });
+    !data.iter().fold(!0u32, |c, &b| {
+        table[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_zlib() {
+        assert_eq!(crc32(b""), 0);
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn build_id_paths() {
+        assert_eq!(
+            build_id_path(&[0x93, 0xac, 0x61]),
+            PathBuf::from(".build-id/93/ac61.debug")
+        );
+        assert_eq!(
+            missing_line("/lib/x", Some(&[0x93, 0xac])),
+            "/lib/x: no debuginfo (build-id 93ac; a -dbg/-dbgsym package provides /usr/lib/debug/.build-id/93/ac.debug)"
+        );
+    }
+}
