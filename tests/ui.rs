@@ -766,7 +766,7 @@ fn deadlocks_locks_and_kernel_stacks_are_shown() {
         screen.contains("DEADLOCK 4243 \"worker-0\" → 4245 \"worker-2\" → 4243"),
         "{screen}"
     );
-    assert!(screen.contains("mutex of 4245"), "{screen}");
+    assert!(screen.contains("held by 4245"), "{screen}");
     assert!(screen.contains("in futex_wait(0x555512340040)"), "{screen}");
     assert!(
         screen.contains("waiting for mutex 0x555512340040 held by 4245 \"worker-2\""),

@@ -94,7 +94,7 @@ pub fn waiting_on(t: &Thread) -> String {
     }
     let f = t.facts();
     if let Some(owner) = f.lock.as_ref().and_then(|l| l.owner) {
-        return format!("mutex of {owner}");
+        return format!("held by {owner}");
     }
     let name = f.syscall.as_ref().and_then(|s| s.name());
     match (name, &f.wchan, &f.syscall) {
