@@ -150,6 +150,9 @@ fn frame(ip: u64, symbol: String, module: &str) -> FrameDoc {
         module: Some(module.into()),
         module_offset: Some(ip & 0xf_ffff),
         is_signal: false,
+        file: None,
+        line: None,
+        inlined: false,
     }
 }
 

@@ -129,6 +129,14 @@ pub fn waiting_on(t: &Thread) -> String {
 
 fn write_frame(out: &mut String, i: usize, f: &Frame) {
     let _ = write!(out, "  #{i:<3} 0x{:016x}  ", f.ip());
+    if f.is_inlined() {
+        // An inlined function: no frame of its own, the module is the next frame's.
+        out.push_str("[inlined] ");
+        out.push_str(&inert(f.symbol().map_or("??", |s| s.name())));
+        write_location(out, f);
+        out.push('\n');
+        return;
+    }
     match f.symbol() {
         Some(sym) => {
             let _ = write!(out, "{}+0x{:x}", inert(sym.name()), sym.offset());
@@ -147,7 +155,14 @@ fn write_frame(out: &mut String, i: usize, f: &Frame) {
     if f.is_signal() {
         out.push_str("  <signal handler called>");
     }
+    write_location(out, f);
     out.push('\n');
+}
+
+fn write_location(out: &mut String, f: &Frame) {
+    if let Some(l) = f.location() {
+        let _ = write!(out, "  at {}:{}", inert(&l.file), l.line);
+    }
 }
 
 /// The JSON document of a traced process (one line, or pretty).

@@ -113,6 +113,9 @@ struct DumpArgs {
     /// Do not resolve symbols (addresses and modules only).
     #[arg(long)]
     no_symbols: bool,
+    /// Do not read DWARF for source lines and inlined functions (faster).
+    #[arg(long)]
+    no_lines: bool,
     /// Deepest stack to walk.
     #[arg(long, default_value_t = 1024)]
     max_frames: usize,
@@ -312,6 +315,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         .snapshot(args.snapshot)
         .thread_names(!args.no_names)
         .symbols(!args.no_symbols)
+        .lines(!args.no_lines)
         .attach_method(if args.ptrace_attach {
             AttachMethod::Attach
         } else {

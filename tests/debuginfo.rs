@@ -376,3 +376,29 @@ fn system_libc_debuginfo() {
     assert_eq!(missing_for(&p, &libc), Vec::<String>::new());
     fx.assert_running();
 }
+
+/// Lines come from the separate debug file's DWARF when the binary is stripped.
+#[test]
+fn debuglink_gives_lines() {
+    let v = variants();
+    let (_fx, p) = trace(&v.debuglink, Vec::new());
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/debuginfo.c"),
+    )
+    .unwrap();
+    let call = source
+        .lines()
+        .position(|l| l.trim() == "hidden_wait();")
+        .expect("the call of hidden_wait") as u32
+        + 1;
+    for t in workers(&p) {
+        let f = t
+            .frames()
+            .iter()
+            .find(|f| f.symbol().is_some_and(|s| s.name() == "hidden_level"))
+            .unwrap_or_else(|| panic!("no hidden_level in {:#?}", t.frames()));
+        let loc = f.location().expect("a location from bin.debug");
+        assert!(loc.file.ends_with("tests/fixtures/debuginfo.c"), "{loc:?}");
+        assert_eq!(loc.line, call, "{f:#?}");
+    }
+}

@@ -794,3 +794,38 @@ fn deadlocks_locks_and_kernel_stacks_are_shown() {
         "{text}"
     );
 }
+
+#[test]
+fn frames_pane_shows_lines_and_inlined_frames() {
+    let frame = |ip: u64, symbol: &str, file: Option<&str>, line: u32, inlined: bool| {
+        serde_json::json!({"ip": ip, "symbol": symbol, "raw_symbol": symbol, "offset": 0x10,
+            "module": "/srv/server", "module_offset": ip, "is_signal": false,
+            "file": file, "line": file.map(|_| line), "inlined": inlined})
+    };
+    let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+        "version": 1, "pid": 9, "command": "server", "taken_at": "", "taken_at_unix_ms": 0,
+        "mode": "rolling", "elapsed_us": 0, "longest_stop_us": 0,
+        "threads": [{"tid": 9, "name": "main", "state": "S", "wchan": null, "syscall": null,
+            "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0, "truncated": false,
+            "error": null, "end_note": null, "frames": [
+                frame(0x1000, "server::pool::wait_job", Some("/build/server/src/pool.rs"), 42, true),
+                frame(0x1000, "server::pool::worker_loop", Some("/build/server/src/pool.rs"), 17, false),
+                frame(0x2000, "server::main", None, 0, false),
+            ]}]
+    }))
+    .unwrap();
+    let mut app = App::new();
+    app.inspect(9);
+    app.update(Action::Snapshot(Arc::new(doc.to_process())));
+    let screen = render(&app, 160, 30);
+    assert!(screen.contains("[i] server::pool::wait_job"), "{screen}");
+    assert!(
+        !screen.contains("[i] server::pool::worker_loop"),
+        "{screen}"
+    );
+    assert!(screen.contains("src/pool.rs:42"), "{screen}");
+    assert!(screen.contains("src/pool.rs:17"), "{screen}");
+    assert!(!screen.contains("/build/server/src/pool.rs"), "{screen}");
+    // Without a location the module stays.
+    assert!(screen.contains("server::main+0x10"), "{screen}");
+}

@@ -3,35 +3,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
-
-use common::Fixture;
+use common::{Fixture, deadlock_bin};
 use rstack_tui::{Process, Thread};
-
-/// tests/fixtures/deadlock.c, built once per test binary with gcc -O1 -g -pthread.
-fn deadlock_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("deadlockfixture");
-        // Build under a temporary name, then rename: other test binaries may build it too.
-        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deadlock.c");
-        let status = Command::new("gcc")
-            .args(["-O1", "-g", "-pthread"])
-            .arg(&src)
-            .arg("-o")
-            .arg(&tmp)
-            .status()
-            .expect("running gcc");
-        assert!(status.success(), "building {} failed", src.display());
-        std::fs::rename(&tmp, &out).unwrap();
-        out
-    })
-}
 
 fn thread<'a>(p: &'a Process, name: &str) -> &'a Thread {
     p.threads()

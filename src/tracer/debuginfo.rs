@@ -1,7 +1,8 @@
 //! Separate debuginfo for stripped modules, found the way gdb and eu-stack find it: by
 //! build-id under `/usr/lib/debug/.build-id/`, by `.gnu_debuglink` (name + CRC32) next to the
 //! module or under `/usr/lib/debug/<dir>/`, or in the module's own MiniDebugInfo (an
-//! xz-compressed ELF in `.gnu_debugdata`). Only symbols are used (`.symtab`), not DWARF.
+//! xz-compressed ELF in `.gnu_debugdata`). Symbols come from its `.symtab`; its DWARF (lines,
+//! inlined functions) is read by [`super::lines`] when the module has none of its own.
 //!
 //! Every path is looked up inside the target's root (`/proc/PID/root`, so containers work),
 //! then in the extra debug directories of [`crate::TraceOptions::debug_dirs`], each of which

@@ -12,6 +12,7 @@ mod demangle;
 pub mod diff;
 mod error;
 pub mod group;
+mod lines;
 mod maps;
 mod model;
 mod procinfo;
@@ -31,11 +32,13 @@ use std::time::{Duration, Instant, SystemTime};
 pub use attach::AttachMethod;
 pub use demangle::demangle;
 pub use error::{Error, Result};
-pub use model::{Frame, LockHint, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts};
+pub use model::{
+    Frame, Location, LockHint, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts,
+};
 
 use attach::{AttachError, StoppedThread};
 use maps::MemoryMaps;
-use symbols::{KeyCache, Symbolizer};
+use symbols::{KeyCache, Symbolizer, Want};
 use unwinder::{RawFrame, Unwinder, Walk};
 
 /// Traces `pid` with the default options (rolling mode, names and symbols on).
@@ -49,6 +52,7 @@ pub struct TraceOptions {
     snapshot: bool,
     thread_names: bool,
     symbols: bool,
+    lines: bool,
     ptrace_attach: bool,
     method: AttachMethod,
     max_frames: usize,
@@ -64,6 +68,7 @@ impl Default for TraceOptions {
             snapshot: false,
             thread_names: true,
             symbols: true,
+            lines: true,
             ptrace_attach: true,
             method: AttachMethod::Seize,
             max_frames: 1024,
@@ -100,6 +105,13 @@ impl TraceOptions {
         self
     }
 
+    /// Resolve source lines and expand inlined functions from DWARF (default on; needs
+    /// symbols). Off saves loading each module's DWARF.
+    pub fn lines(&mut self, lines: bool) -> &mut TraceOptions {
+        self.lines = lines;
+        self
+    }
+
     /// Attach to (and detach from) the threads. With `false` the caller has already attached
     /// every thread from the thread that calls `trace`, and they are in a ptrace stop.
     pub fn ptrace_attach(&mut self, ptrace_attach: bool) -> &mut TraceOptions {
@@ -113,7 +125,8 @@ impl TraceOptions {
         self
     }
 
-    /// The deepest stack we walk (default 1024 frames).
+    /// The deepest stack we walk (default 1024 frames; inlined functions listed as frames
+    /// of their own do not count).
     pub fn max_frames(&mut self, max_frames: usize) -> &mut TraceOptions {
         self.max_frames = max_frames.max(1);
         self
@@ -463,6 +476,7 @@ impl Tracer {
     ) -> (Vec<Thread>, Vec<String>) {
         let mut reread = false;
         let want_symbols = self.options.symbols;
+        let want_lines = want_symbols && self.options.lines;
         let mut missing: Vec<Arc<str>> = Vec::new();
         let threads = captured
             .into_iter()
@@ -478,14 +492,17 @@ impl Tracer {
                         }
                         keys = KeyCache::default();
                     }
-                    let (module, symbol) = match maps.find(raw.ip) {
+                    let (module, symbol, location, inlined) = match maps.find(raw.ip) {
                         Some(m) => {
                             let r = self.symbolizer.resolve(
                                 pid,
                                 m,
                                 raw.ip,
                                 lookup_ip,
-                                want_symbols,
+                                Want {
+                                    symbols: want_symbols,
+                                    lines: want_lines,
+                                },
                                 &mut keys,
                             );
                             if let Some(line) = r.missing_debuginfo
@@ -493,15 +510,29 @@ impl Tracer {
                             {
                                 missing.push(line);
                             }
-                            (r.module, r.symbol)
+                            (r.module, r.symbol, r.location, r.inlined)
                         }
-                        None => (None, None),
+                        None => (None, None, None, Vec::new()),
                     };
+                    // Like gdb: the inlined functions first (innermost first), each a frame
+                    // at the same ip, then the physical frame with the call's line.
+                    for (symbol, location) in inlined {
+                        frames.push(Frame {
+                            ip: raw.ip,
+                            is_signal: false,
+                            symbol,
+                            module: module.clone(),
+                            location,
+                            inlined: true,
+                        });
+                    }
                     frames.push(Frame {
                         ip: raw.ip,
                         is_signal: raw.is_signal,
                         symbol,
                         module,
+                        location,
+                        inlined: false,
                     });
                 }
                 let error = c

@@ -223,6 +223,8 @@ pub struct Frame {
     pub(crate) is_signal: bool,
     pub(crate) symbol: Option<Symbol>,
     pub(crate) module: Option<Module>,
+    pub(crate) location: Option<Location>,
+    pub(crate) inlined: bool,
 }
 
 impl Frame {
@@ -245,6 +247,27 @@ impl Frame {
     pub fn module(&self) -> Option<&Module> {
         self.module.as_ref()
     }
+
+    /// The source file and line of the frame's address (for an outer frame: of the call),
+    /// when lines were requested and the module has DWARF line info.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    /// True for a function inlined into the next (outer) frame: it has no stack frame of its
+    /// own and shares that frame's `ip`.
+    pub fn is_inlined(&self) -> bool {
+        self.inlined
+    }
+}
+
+/// A place in the source, from DWARF line info.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The source file's path as the compiler recorded it (made inert).
+    pub file: String,
+    pub line: u32,
+    pub column: Option<u32>,
 }
 
 /// The mapped file a frame's code comes from.

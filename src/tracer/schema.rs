@@ -90,6 +90,14 @@ pub struct FrameDoc {
     /// The address in the module's own address space (for `addr2line -e MODULE`).
     pub module_offset: Option<u64>,
     pub is_signal: bool,
+    /// Source file of the frame's address (DWARF line info), when known.
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub line: Option<u32>,
+    /// A function inlined into the next frame (same `ip`).
+    #[serde(default)]
+    pub inlined: bool,
 }
 
 impl From<&Process> for SnapshotDoc {
@@ -151,6 +159,9 @@ impl From<&Frame> for FrameDoc {
             module: f.module.as_ref().map(|m| m.path.clone()),
             module_offset: f.module.as_ref().map(|m| m.offset),
             is_signal: f.is_signal,
+            file: f.location.as_ref().map(|l| l.file.clone()),
+            line: f.location.as_ref().map(|l| l.line),
+            inlined: f.inlined,
         }
     }
 }
@@ -255,6 +266,14 @@ impl SnapshotDoc {
                                 path: inert(path),
                                 offset: f.module_offset.unwrap_or(0),
                             }),
+                            location: f.file.as_deref().zip(f.line).map(|(file, line)| {
+                                super::model::Location {
+                                    file: inert(file),
+                                    line,
+                                    column: None,
+                                }
+                            }),
+                            inlined: f.inlined,
                         })
                         .collect(),
                     truncated: t.truncated,

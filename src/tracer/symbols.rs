@@ -22,8 +22,9 @@ use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 use super::debuginfo::{self, DebugLookup};
 use super::demangle::demangle;
+use super::lines::{LineFrame, ModuleLines};
 use super::maps::{Mapping, MappingKind, MemoryMaps};
-use super::model::{Module, Symbol};
+use super::model::{Location, Module, Symbol};
 use crate::text;
 
 /// Largest vDSO image we copy out of a target (it is a page or two).
@@ -65,6 +66,8 @@ pub struct ModuleSymbols {
     demangled: HashMap<usize, Arc<str>>,
     /// The report line if the module has no symbols beyond `.dynsym` (files only).
     missing: Option<Arc<str>>,
+    /// DWARF for lines and inline frames: `None` until first needed, then what was found.
+    lines: Option<Option<ModuleLines>>,
 }
 
 impl ModuleSymbols {
@@ -147,6 +150,7 @@ impl ModuleSymbols {
             eh,
             demangled: HashMap::new(),
             missing,
+            lines: None,
         }
     }
 
@@ -179,6 +183,23 @@ impl ModuleSymbols {
             .checked_sub(1)?;
         let e = &self.entries[i];
         (e.size == 0 || vaddr < e.address + e.size).then_some((i, e))
+    }
+
+    /// The module's DWARF, loaded on first use: its own, or its separate debuginfo's.
+    fn lines(
+        &mut self,
+        pid: i32,
+        mapping: &Mapping,
+        debug_dirs: &[PathBuf],
+    ) -> Option<&ModuleLines> {
+        if self.lines.is_none() {
+            let loaded = match &mapping.kind {
+                MappingKind::File(path) => load_lines(pid, mapping, path, debug_dirs),
+                _ => None,
+            };
+            self.lines = Some(loaded);
+        }
+        self.lines.as_ref().and_then(Option::as_ref)
     }
 
     fn demangled(&mut self, index: usize) -> Arc<str> {
@@ -253,12 +274,27 @@ pub struct Symbolizer {
     debug_dirs: Vec<PathBuf>,
 }
 
+/// What to resolve besides the module.
+#[derive(Debug, Clone, Copy)]
+pub struct Want {
+    /// The function symbol.
+    pub symbols: bool,
+    /// Source lines and inlined functions (only with `symbols`).
+    pub lines: bool,
+}
+
 /// What a lookup found for one address.
 pub struct Resolved {
     pub module: Option<Module>,
     pub symbol: Option<Symbol>,
     /// With symbols requested: the report line if the module has only exported symbols.
     pub missing_debuginfo: Option<Arc<str>>,
+    /// With lines requested: the source line of the address (of the call, for a frame with
+    /// inlined functions), when DWARF covers it.
+    pub location: Option<Location>,
+    /// With lines requested: the functions inlined at the address, innermost first, each
+    /// with its symbol (at the frame's `ip`, offset 0) and location.
+    pub inlined: Vec<(Option<Symbol>, Option<Location>)>,
 }
 
 impl Symbolizer {
@@ -311,16 +347,18 @@ impl Symbolizer {
 
     /// Resolves `ip` in `mapping` of process `pid`. `lookup_ip` is the address used to find
     /// the function (for a return address, one byte before it, inside the call instruction).
-    /// With `symbols` false only the module is resolved.
+    /// With `want.symbols` false only the module is resolved; with `want.lines` also the
+    /// source line and the inlined functions (from the module's DWARF, loaded on first use).
     pub fn resolve(
         &mut self,
         pid: i32,
         mapping: &Mapping,
         ip: u64,
         lookup_ip: u64,
-        symbols: bool,
+        want: Want,
         keys: &mut KeyCache,
     ) -> Resolved {
+        let Want { symbols, lines } = want;
         let path = mapping.display_path();
         let key = keys.key_for(pid, mapping, &mut self.modules, &self.debug_dirs);
         let module_syms = key.as_ref().and_then(|k| self.modules.get_mut(k));
@@ -333,6 +371,8 @@ impl Symbolizer {
                 }),
                 symbol: None,
                 missing_debuginfo: None,
+                location: None,
+                inlined: Vec::new(),
             };
         };
         let Some(bias) = ms.bias(mapping.start, mapping.offset) else {
@@ -343,6 +383,8 @@ impl Symbolizer {
                 }),
                 symbol: None,
                 missing_debuginfo: None,
+                location: None,
+                inlined: Vec::new(),
             };
         };
         let vaddr = ip.wrapping_sub(bias);
@@ -355,15 +397,28 @@ impl Symbolizer {
                 module,
                 symbol: None,
                 missing_debuginfo: None,
+                location: None,
+                inlined: Vec::new(),
             };
         }
         let missing_debuginfo = ms.missing.clone();
         let lookup_vaddr = lookup_ip.wrapping_sub(bias);
+        let (location, inlined) = if lines {
+            let found = ms
+                .lines(pid, mapping, &self.debug_dirs)
+                .map(|l| l.frames(lookup_vaddr))
+                .unwrap_or_default();
+            split_line_frames(found, ip)
+        } else {
+            (None, Vec::new())
+        };
         let Some((index, entry)) = ms.lookup(lookup_vaddr) else {
             return Resolved {
                 module,
                 symbol: None,
                 missing_debuginfo,
+                location: None,
+                inlined: Vec::new(),
             };
         };
         let (address, size) = (entry.address, entry.size);
@@ -381,8 +436,36 @@ impl Symbolizer {
             module,
             symbol,
             missing_debuginfo,
+            location,
+            inlined,
         }
     }
+}
+
+/// Splits what DWARF says about an address into the physical frame's location and the
+/// inlined functions (innermost first) with their symbols at `ip`.
+#[allow(clippy::type_complexity)]
+fn split_line_frames(
+    mut found: Vec<LineFrame>,
+    ip: u64,
+) -> (Option<Location>, Vec<(Option<Symbol>, Option<Location>)>) {
+    let Some(physical) = found.pop() else {
+        return (None, Vec::new());
+    };
+    let inlined = found
+        .into_iter()
+        .map(|f| {
+            let symbol = f.name.map(|name| Symbol {
+                raw_name: f.raw_name.unwrap_or_else(|| name.clone()),
+                name,
+                offset: 0,
+                address: ip,
+                size: 0,
+            });
+            (symbol, f.location)
+        })
+        .collect();
+    (physical.location, inlined)
 }
 
 /// Per-trace memo from mapping start to module key, so each module is opened once per trace.
@@ -464,6 +547,30 @@ fn load(
         }
         MappingKind::Other(_) => None,
     }
+}
+
+/// Reads the DWARF of the module behind `mapping`: from the file itself or, when it has
+/// none, from its separate debuginfo.
+fn load_lines(
+    pid: i32,
+    mapping: &Mapping,
+    path: &Path,
+    debug_dirs: &[PathBuf],
+) -> Option<ModuleLines> {
+    let (file, _) = open_module(pid, mapping, path)?;
+    let data = fs::read(&file).ok()?;
+    let parsed = object::File::parse(data.as_slice()).ok()?;
+    if super::lines::has_dwarf(&parsed) {
+        return ModuleLines::load(&parsed);
+    }
+    let lookup = DebugLookup {
+        pid,
+        module_path: path,
+        dirs: debug_dirs,
+    };
+    let (debug, _) = debuginfo::find(&parsed, &lookup)?;
+    let debug_file = object::File::parse(debug.as_slice()).ok()?;
+    ModuleLines::load(&debug_file)
 }
 
 /// Opens the file behind a mapping: first as the target mapped it, then by its path inside

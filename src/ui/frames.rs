@@ -1,5 +1,6 @@
 //! The frames pane: the selected thread's stack, innermost first: `#n`, address, demangled
-//! symbol+offset and module.
+//! symbol+offset (`[i] name` for an inlined function) and `file:line` or, without line info,
+//! the module.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -40,19 +41,21 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .enumerate()
         .map(|(i, f)| {
             let symbol = match f.symbol() {
+                Some(s) if f.is_inlined() => format!("[i] {}", s.name()),
                 Some(s) => format!("{}+{:#x}", s.name(), s.offset()),
+                None if f.is_inlined() => "[i] ??".to_string(),
                 None => "??".to_string(),
             };
-            let module = f
-                .module()
-                .map(|m| {
+            let module = f.location().map(short_location).or_else(|| {
+                f.module().map(|m| {
                     if f.symbol().is_some() {
                         base(&m.path).to_string()
                     } else {
                         format!("{}+{:#x}", base(&m.path), m.offset)
                     }
                 })
-                .unwrap_or_default();
+            });
+            let module = module.unwrap_or_default();
             let symbol = if f.is_signal() {
                 format!("{symbol} <signal handler>")
             } else {
@@ -125,11 +128,17 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             .style(theme.dim),
         );
     }
+    // `file:line` needs more room than a module's base name.
+    let place = if t.frames().iter().any(|f| f.location().is_some()) {
+        2
+    } else {
+        1
+    };
     let widths = [
         Constraint::Length(4),
         Constraint::Length(14),
         Constraint::Fill(3),
-        Constraint::Fill(1),
+        Constraint::Fill(place),
     ];
     let table = Table::new(rows, widths)
         .block(block)
@@ -137,6 +146,17 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .column_spacing(1);
     let mut state = TableState::new().with_selected(Some(target.selected_frame));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// `file:line` with the file's last two path components.
+fn short_location(l: &crate::tracer::Location) -> String {
+    let mut parts = l.file.rsplit('/').filter(|p| !p.is_empty());
+    let last = parts.next().unwrap_or("");
+    let file = match parts.next() {
+        Some(dir) => format!("{dir}/{last}"),
+        None => last.to_string(),
+    };
+    format!("{file}:{}", l.line)
 }
 
 /// How many innermost frames of `t` differ from the same thread's stack in the diff's older

@@ -77,6 +77,27 @@ pub fn cpp_bin() -> &'static Path {
     })
 }
 
+/// tests/fixtures/deadlock.c, built once per test binary with gcc -O1 -g -pthread.
+pub fn deadlock_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = out_dir().join("deadlockfixture");
+        // Build under a temporary name, then rename: other test binaries may build it too.
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deadlock.c");
+        let status = Command::new("gcc")
+            .args(["-O1", "-g", "-pthread"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&tmp)
+            .status()
+            .expect("running gcc");
+        assert!(status.success(), "building {} failed", src.display());
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+}
+
 /// A spawned fixture; killed (by pid) and reaped when dropped.
 pub struct Fixture {
     child: Child,
@@ -236,6 +257,7 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 pub fn frames_with_prefix(t: &Thread, prefix: &str) -> Vec<String> {
     t.frames()
         .iter()
+        .filter(|f| !f.is_inlined())
         .filter_map(|f| f.symbol())
         .map(|s| s.name().to_string())
         .filter(|n| n.starts_with(prefix))

@@ -1,0 +1,291 @@
+//! Our frames against gdb's (`thread apply all bt`) on the Rust, C++ and C fixtures: for every
+//! thread (matched by LWP id) the sequence of function names, inlined functions included,
+//! must match gdb's in order. Needs gdb (scripts/deps.sh installs it).
+//!
+//! Names are compared after a normalisation both sides get (see [`normalise`]): gdb names
+//! functions from DWARF (`{impl#23}`, `{closure#1}`, generic arguments, no return types)
+//! while ours come from linkage names (`<T as Trait>::f`, `{{closure}}`, `void f<1>()`), so
+//! what is compared is the function's own name: the last path segment with generic arguments
+//! and parameter lists removed.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use common::Fixture;
+use rstack_tui::{Process, TraceOptions};
+
+/// glibc symbols gdb names by their DWARF (internal) name where our symbol table picks the
+/// public alias at the same address. Kept minimal: each entry was seen in a fixture's stack.
+/// (gdb's name, ours.)
+const ALIASES: &[(&str, &str)] = &[
+    // pause(2): glibc defines `__libc_pause` and exports `pause` as its alias.
+    ("__libc_pause", "pause"),
+    // glibc 2.34+: `__libc_start_main_impl` is the definition, exported (versioned) as
+    // `__libc_start_main`.
+    ("__libc_start_main_impl", "__libc_start_main"),
+    // `__GI_` is glibc's hidden internal alias (libc-internal calls bind to it); the
+    // exported name is the rest.
+    ("__GI___lll_lock_wait", "__lll_lock_wait"),
+    // read(2): defined as `__libc_read`, `__GI___libc_read` internally, exported as `read`
+    // (DWARF names the inlined syscall wrapper by the internal name as well).
+    ("__GI___libc_read", "read"),
+    // glibc 2.34+ defines these as `___pthread_*` and exports versioned `pthread_*` aliases.
+    ("___pthread_mutex_lock", "pthread_mutex_lock"),
+    ("___pthread_cond_wait", "pthread_cond_wait"),
+];
+
+/// One thread of gdb's output: LWP id and frame names (None for `??`), innermost first.
+type GdbThreads = HashMap<u32, Vec<Option<String>>>;
+
+/// gdb's frames of every thread, without its tail-call frames, and its whole output.
+///
+/// gdb reconstructs frames for functions that tail-called (they have no frame of their own)
+/// from DWARF call-site info; we list only the frames that exist on the stack (plus inlined
+/// functions), so those are left out of the comparison. A short Python pass after `bt`
+/// reports which frames gdb synthesised (`gdb.TAILCALL_FRAME`).
+fn gdb_backtraces(pid: u32) -> (GdbThreads, String) {
+    let script = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("gdb-tailcalls-{}.py", std::process::id()));
+    std::fs::write(&script, TAILCALLS_PY).unwrap();
+    let out = Command::new("gdb")
+        // The executable through /proc: the very file the process runs, even if another
+        // test binary rebuilt the fixture at its path meanwhile.
+        .args([
+            "-batch",
+            "-nx",
+            &format!("/proc/{pid}/exe"),
+            "-p",
+            &pid.to_string(),
+        ])
+        .args(["-ex", "set pagination off", "-ex", "set width 0"])
+        // Ours go on to the outermost frame; gdb stops at `main` unless told.
+        .args(["-ex", "set backtrace past-main on"])
+        .args(["-ex", "thread apply all bt"])
+        .arg("-x")
+        .arg(&script)
+        .output()
+        .expect("running gdb (scripts/deps.sh installs it)");
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut threads = parse_gdb(&text);
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("tailcalls:") {
+            continue;
+        }
+        let Some(frames) = words
+            .next()
+            .and_then(|t| t.parse::<u32>().ok())
+            .and_then(|tid| threads.get_mut(&tid))
+        else {
+            continue;
+        };
+        let mut drop: Vec<usize> = words.filter_map(|w| w.parse().ok()).collect();
+        drop.sort_unstable();
+        for i in drop.into_iter().rev() {
+            if i < frames.len() {
+                frames.remove(i);
+            }
+        }
+    }
+    (threads, text)
+}
+
+/// Prints `tailcalls: LWP i j ...`: the indices of each thread's tail-call frames.
+const TAILCALLS_PY: &str = r#"
+import gdb
+for t in gdb.selected_inferior().threads():
+    t.switch()
+    f = gdb.newest_frame()
+    i = 0
+    found = []
+    while f is not None:
+        if f.type() == gdb.TAILCALL_FRAME:
+            found.append(str(i))
+        f = f.older()
+        i += 1
+    print("tailcalls: %d %s" % (t.ptid[1], " ".join(found)))
+"#;
+
+/// Parses `thread apply all bt`: `Thread N (Thread 0x… (LWP TID) "name"):` headers, then
+/// `#N  0x… in NAME (args) at …` or `#N  NAME (args) …` frame lines.
+fn parse_gdb(text: &str) -> GdbThreads {
+    let mut threads = GdbThreads::new();
+    let mut current: Option<u32> = None;
+    for line in text.lines() {
+        if line.starts_with("Thread ") {
+            current = line
+                .split("(LWP ")
+                .nth(1)
+                .map(|r| r.split(|c: char| !c.is_ascii_digit()).next().unwrap_or(""))
+                .and_then(|n| n.parse().ok());
+            if let Some(tid) = current {
+                threads.entry(tid).or_default();
+            }
+            continue;
+        }
+        let Some(tid) = current else { continue };
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        // Skip the frame number, then an optional "0x… in ".
+        let rest = rest
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
+        let rest = match rest.strip_prefix("0x") {
+            Some(r) => r.split_once(" in ").map_or(r, |(_, n)| n),
+            None => rest,
+        };
+        let name = name_before_args(rest);
+        let name = (name != "??").then(|| name.to_string());
+        threads.get_mut(&tid).unwrap().push(name);
+    }
+    threads
+}
+
+/// The function name at the start of a gdb frame: up to the first ` (` outside `<…>`.
+fn name_before_args(s: &str) -> &str {
+    let mut depth = 0i32;
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            b'>' => depth -= 1,
+            b' ' if depth <= 0 && bytes.get(i + 1) == Some(&b'(') => return &s[..i],
+            _ => {}
+        }
+    }
+    s.trim_end()
+}
+
+/// Removes every balanced `<…>` and `(…)` group (generic arguments, parameter lists,
+/// `<T as Trait>` qualifiers).
+fn strip_groups(s: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0i32;
+    for c in s.chars() {
+        match c {
+            '<' | '(' => depth += 1,
+            '>' | ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A function's own name: closures as `{closure}` (gdb `{closure#1}`, ours `{{closure}}`),
+/// no `{{vtable.shim}}` suffix, no generic arguments, parameter lists or return type, the
+/// last path segment, and glibc aliases mapped.
+fn normalise(name: &str) -> String {
+    let name = name.replace("{{vtable.shim}}", "");
+    let name = name.replace("{{closure}}", "{closure}");
+    let mut name = strip_groups(&name);
+    // gdb's `{closure#1}`, `{impl#2}`: drop the index.
+    while let Some(i) = name.find('#') {
+        let end = name[i..].find('}').map_or(name.len(), |e| i + e);
+        name.replace_range(i..end, "");
+    }
+    // `f::<T>` loses its arguments above; drop the `::` left behind.
+    let name = name.replace("::::", "::");
+    let name = name.trim_end_matches(':');
+    let last = name.rsplit("::").next().unwrap_or(name);
+    // A C++ return type stands before the name: keep the last word.
+    let last = last.rsplit(' ').next().unwrap_or(last).trim().to_string();
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == last)
+        .map_or(last, |(_, ours)| ours.to_string())
+}
+
+fn ours(p: &Process) -> HashMap<u32, Vec<Option<String>>> {
+    p.threads()
+        .iter()
+        .map(|t| {
+            let names = t
+                .frames()
+                .iter()
+                .map(|f| f.symbol().map(|s| normalise(s.name())))
+                .collect();
+            (t.id(), names)
+        })
+        .collect()
+}
+
+fn crosscheck(fx: &Fixture) {
+    let (gdb, text) = gdb_backtraces(fx.pid());
+    fx.assert_running();
+    assert!(!gdb.is_empty(), "no threads in gdb's output:\n{text}");
+    let p = TraceOptions::new().trace(fx.pid()).expect("trace");
+    fx.assert_running();
+    let ours = ours(&p);
+    let mut tids: Vec<_> = gdb.keys().copied().collect();
+    tids.sort_unstable();
+    let ours_tids = {
+        let mut t: Vec<_> = ours.keys().copied().collect();
+        t.sort_unstable();
+        t
+    };
+    assert_eq!(tids, ours_tids, "threads (LWP ids):\n{text}");
+    for tid in tids {
+        let theirs: Vec<Option<String>> = gdb[&tid]
+            .iter()
+            .map(|n| n.as_deref().map(normalise))
+            .collect();
+        assert_eq!(
+            ours[&tid], theirs,
+            "thread {tid}: ours (left) vs gdb (right)\n{text}"
+        );
+    }
+}
+
+#[test]
+fn rust_fixture_matches_gdb() {
+    let fx = Fixture::spawn(common::threads_bin(), &["inline"]);
+    crosscheck(&fx);
+}
+
+#[test]
+fn cpp_fixture_matches_gdb() {
+    let fx = Fixture::spawn(common::cpp_bin(), &["2", "inline"]);
+    crosscheck(&fx);
+}
+
+#[test]
+fn c_fixture_matches_gdb() {
+    let fx = Fixture::spawn(common::deadlock_bin(), &[]);
+    crosscheck(&fx);
+}
+
+#[test]
+fn normalisation() {
+    assert_eq!(normalise("threads_fixture::main::{closure#1}"), "{closure}");
+    assert_eq!(normalise("threads_fixture::main::{{closure}}"), "{closure}");
+    assert_eq!(normalise("void app::detail::descend<2>()"), "descend");
+    assert_eq!(normalise("app::detail::descend<2>"), "descend");
+    assert_eq!(
+        normalise(
+            "<core::panic::unwind_safe::AssertUnwindSafe<F> as core::ops::function::FnOnce<()>>::call_once"
+        ),
+        "call_once"
+    );
+    assert_eq!(
+        normalise(
+            "alloc::boxed::{impl#31}::call_once<(), (dyn core::ops::function::FnOnce<(), Output=()> + core::marker::Send), alloc::alloc::Global>"
+        ),
+        "call_once"
+    );
+    assert_eq!(
+        normalise("std::panicking::catch_unwind::do_call::<&dyn Fn<()>, i32>"),
+        "do_call"
+    );
+    assert_eq!(normalise("__libc_pause"), "pause");
+    assert_eq!(
+        name_before_args(
+            "alloc::boxed::{impl#31}::call_once<(), (dyn X<(), Output=()> + Send)> () at x.rs:1"
+        ),
+        "alloc::boxed::{impl#31}::call_once<(), (dyn X<(), Output=()> + Send)>"
+    );
+}
