@@ -20,7 +20,7 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 pub const HISTORY: usize = 32;
 /// Frames kept across the whole history: with very many threads fewer snapshots are kept, so
 /// memory stays bounded (a frame costs a few hundred bytes).
-pub const HISTORY_FRAMES: usize = 400_000;
+pub const HISTORY_FRAMES: usize = 150_000;
 
 /// Columns of the process list, in the order `s` cycles through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
