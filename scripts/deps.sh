@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages rstack-tui needs to build and test, if any is missing:
-# libunwind (with its ptrace part and liblzma, which it needs), pkg-config, and g++ for the
+# libunwind (with its ptrace part and liblzma, which it needs), pkg-config, g++ for the
 # C++ test fixture, gdb for the cross-check test. Uses sudo when not run as root.
 set -euo pipefail
-packages=(libunwind-dev liblzma-dev pkg-config g++ make tmux gdb)
+packages=(libunwind-dev liblzma-dev pkg-config g++ make tmux gdb libc6-dbg)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
