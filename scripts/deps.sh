@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages rstack-tui needs to build and test, if any is missing:
 # libunwind (with its ptrace part and liblzma, which it needs), pkg-config, g++ for the
-# C++ test fixture, gdb for the cross-check test. Uses sudo when not run as root.
+# C++ test fixture, tmux for the end-to-end tests, gdb and glibc debuginfo for the gdb
+# cross-check. Uses sudo when not run as root.
 set -euo pipefail
 packages=(libunwind-dev liblzma-dev pkg-config g++ make tmux gdb libc6-dbg)
 missing=()
