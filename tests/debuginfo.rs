@@ -231,22 +231,25 @@ fn variants_are_stripped() {
     }
 }
 
+/// Traces `bin` (with extra debug `dirs`): every worker's whole chain resolves, and the binary
+/// is not reported as missing debuginfo.
+fn resolves_fully(bin: &Path, dirs: Vec<PathBuf>) {
+    let (fx, p) = trace(bin, dirs);
+    assert_chain(&p);
+    assert_eq!(missing_for(&p, bin), Vec::<String>::new());
+    fx.assert_running();
+}
+
 #[test]
 fn own_symtab() {
     let v = variants();
-    let (fx, p) = trace(&v.full, Vec::new());
-    assert_chain(&p);
-    assert_eq!(missing_for(&p, &v.full), Vec::<String>::new());
-    fx.assert_running();
+    resolves_fully(&v.full, Vec::new());
 }
 
 #[test]
 fn debuglink_next_to_binary() {
     let v = variants();
-    let (fx, p) = trace(&v.debuglink, Vec::new());
-    assert_chain(&p);
-    assert_eq!(missing_for(&p, &v.debuglink), Vec::<String>::new());
-    fx.assert_running();
+    resolves_fully(&v.debuglink, Vec::new());
 }
 
 #[test]
@@ -275,19 +278,13 @@ fn debuglink_with_wrong_crc_is_skipped() {
 #[test]
 fn build_id_in_debug_dir() {
     let v = variants();
-    let (fx, p) = trace(&v.buildid, vec![v.buildid_root.clone()]);
-    assert_chain(&p);
-    assert_eq!(missing_for(&p, &v.buildid), Vec::<String>::new());
-    fx.assert_running();
+    resolves_fully(&v.buildid, vec![v.buildid_root.clone()]);
 }
 
 #[test]
 fn mini_debuginfo() {
     let v = variants();
-    let (fx, p) = trace(&v.mini, Vec::new());
-    assert_chain(&p);
-    assert_eq!(missing_for(&p, &v.mini), Vec::<String>::new());
-    fx.assert_running();
+    resolves_fully(&v.mini, Vec::new());
 }
 
 #[test]
