@@ -29,12 +29,23 @@ pub(super) struct DebugLookup<'a> {
     pub dirs: &'a [PathBuf],
 }
 
-/// Where a module's extra symbols came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a module's extra symbols came from: a separate file (by build-id or debuglink), or
+/// the MiniDebugInfo inside the module (which has symbols but no DWARF).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum DebugSource {
-    BuildId,
-    DebugLink,
+    BuildId(PathBuf),
+    DebugLink(PathBuf),
     MiniDebugInfo,
+}
+
+impl DebugSource {
+    /// The separate debug file, if the debuginfo came from one.
+    pub(super) fn file(&self) -> Option<&Path> {
+        match self {
+            DebugSource::BuildId(p) | DebugSource::DebugLink(p) => Some(p),
+            DebugSource::MiniDebugInfo => None,
+        }
+    }
 }
 
 impl DebugLookup<'_> {
@@ -71,8 +82,9 @@ pub(super) fn find(
     if let Some(id) = file.build_id().ok().flatten().filter(|id| id.len() >= 2) {
         let relative = build_id_path(id);
         for root in lookup.debug_roots() {
-            if let Some(data) = read_with_symtab(&root.join(&relative)) {
-                return Some((data, DebugSource::BuildId));
+            let candidate = root.join(&relative);
+            if let Some(data) = read_with_symtab(&candidate) {
+                return Some((data, DebugSource::BuildId(candidate)));
             }
         }
     }
@@ -98,7 +110,7 @@ pub(super) fn find(
                     continue;
                 };
                 if crc32(&data) == crc && has_symtab(&data) {
-                    return Some((data, DebugSource::DebugLink));
+                    return Some((data, DebugSource::DebugLink(candidate)));
                 }
             }
         }

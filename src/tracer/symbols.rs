@@ -20,7 +20,7 @@ use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
-use super::debuginfo::{self, DebugLookup};
+use super::debuginfo::{self, DebugLookup, DebugSource};
 use super::demangle::demangle;
 use super::lines::{LineFrame, ModuleLines};
 use super::maps::{Mapping, MappingKind, MemoryMaps};
@@ -68,6 +68,9 @@ pub struct ModuleSymbols {
     missing: Option<Arc<str>>,
     /// DWARF for lines and inline frames: `None` until first needed, then what was found.
     lines: Option<Option<ModuleLines>>,
+    /// Where the separate debuginfo was found at symbol load, so the DWARF load does not
+    /// search (and checksum) again.
+    debug_source: Option<DebugSource>,
 }
 
 impl ModuleSymbols {
@@ -151,6 +154,7 @@ impl ModuleSymbols {
             demangled: HashMap::new(),
             missing,
             lines: None,
+            debug_source: found.map(|(_, source)| source),
         }
     }
 
@@ -194,7 +198,9 @@ impl ModuleSymbols {
     ) -> Option<&ModuleLines> {
         if self.lines.is_none() {
             let loaded = match &mapping.kind {
-                MappingKind::File(path) => load_lines(pid, mapping, path, debug_dirs),
+                MappingKind::File(path) => {
+                    load_lines(pid, mapping, path, debug_dirs, self.debug_source.as_ref())
+                }
                 _ => None,
             };
             self.lines = Some(loaded);
@@ -556,6 +562,7 @@ fn load_lines(
     mapping: &Mapping,
     path: &Path,
     debug_dirs: &[PathBuf],
+    known: Option<&DebugSource>,
 ) -> Option<ModuleLines> {
     let (file, _) = open_module(pid, mapping, path)?;
     let data = fs::read(&file).ok()?;
@@ -563,12 +570,18 @@ fn load_lines(
     if super::lines::has_dwarf(&parsed) {
         return ModuleLines::load(&parsed);
     }
-    let lookup = DebugLookup {
-        pid,
-        module_path: path,
-        dirs: debug_dirs,
+    let debug = match known {
+        // Found when the symbols were loaded: read that file, do not search again.
+        Some(source) => fs::read(source.file()?).ok()?,
+        None => {
+            let lookup = DebugLookup {
+                pid,
+                module_path: path,
+                dirs: debug_dirs,
+            };
+            debuginfo::find(&parsed, &lookup)?.0
+        }
     };
-    let (debug, _) = debuginfo::find(&parsed, &lookup)?;
     let debug_file = object::File::parse(debug.as_slice()).ok()?;
     ModuleLines::load(&debug_file)
 }
