@@ -16,5 +16,5 @@ pub mod worker;
 
 pub use tracer::{
     AttachMethod, Error, Frame, Mode, Module, Process, Result, Symbol, Syscall, Thread,
-    ThreadFacts, TraceOptions, Tracer, trace,
+    ThreadFacts, TraceOptions, Tracer, UnwindMethod, trace,
 };

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use rstack_tui::{AttachMethod, Error, TraceOptions, dump, text};
+use rstack_tui::{AttachMethod, Error, TraceOptions, Tracer, UnwindMethod, dump, text};
 
 /// Exit codes: documented in `--help` and the README.
 const EXIT_PARTIAL: u8 = 1;
@@ -58,6 +58,25 @@ struct UiArgs {
     /// Do not capture the mouse (keeps the terminal's own text selection).
     #[arg(long)]
     no_mouse: bool,
+    /// How to unwind: `copy` captures registers and stack and unwinds after the thread runs
+    /// on; `ptrace` walks with libunwind's ptrace accessors while it is stopped (reference).
+    #[arg(long, value_enum, default_value_t = UnwinderArg::Copy)]
+    unwinder: UnwinderArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum UnwinderArg {
+    Copy,
+    Ptrace,
+}
+
+impl From<UnwinderArg> for UnwindMethod {
+    fn from(u: UnwinderArg) -> UnwindMethod {
+        match u {
+            UnwinderArg::Copy => UnwindMethod::Copy,
+            UnwinderArg::Ptrace => UnwindMethod::Ptrace,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -122,6 +141,18 @@ struct DumpArgs {
     /// Milliseconds to wait for a thread to stop before reporting it as not stopped.
     #[arg(long, default_value_t = 1000)]
     stop_timeout_ms: u64,
+    /// How to unwind: `copy` captures registers and stack and unwinds after the thread runs
+    /// on; `ptrace` walks with libunwind's ptrace accessors while it is stopped (reference).
+    #[arg(long, value_enum, default_value_t = UnwinderArg::Copy)]
+    unwinder: UnwinderArg,
+    /// Most stack to copy per thread, in KiB (`copy` unwinder); a deeper stack ends with a
+    /// note that the copy was too short.
+    #[arg(long, default_value_t = 1024, value_name = "KIB")]
+    stack_copy_kib: usize,
+    /// Stop threads blocked in a system call too (by default they are captured without a
+    /// ptrace stop, so none of their calls returns early because we looked).
+    #[arg(long)]
+    stop_blocked: bool,
 }
 
 /// The flag the tracer polls; set once, before the handlers are installed.
@@ -249,6 +280,7 @@ fn run_ui_with(
         history,
         interval: Duration::from_secs_f64(ui.interval),
         snapshot: ui.snapshot,
+        unwinder: ui.unwinder.into(),
         mouse: !ui.no_mouse,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
     };
@@ -323,9 +355,16 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         })
         .max_frames(args.max_frames)
         .stop_timeout(Duration::from_millis(args.stop_timeout_ms))
+        .unwind_method(args.unwinder.into())
+        .stack_copy_limit(args.stack_copy_kib.saturating_mul(1024))
+        .stop_blocked(args.stop_blocked)
         .cancel_flag(cancel);
-    let process = match options.trace(pid) {
-        Ok(p) => p,
+    let mut tracer = Tracer::new(options);
+    let traced = tracer.trace(pid);
+    // We exit next: resume what must be resumed, and skip freeing the caches.
+    tracer.finish();
+    let process = match traced {
+        Ok(p) => std::mem::ManuallyDrop::new(p),
         Err(e) => return fail(&e),
     };
     let out = if args.json {

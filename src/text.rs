@@ -14,10 +14,17 @@ pub fn is_unsafe(c: char) -> bool {
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// A quick test on the bytes: false means `s` holds no unsafe character. C0 and DEL are
+/// single bytes; C1 characters start with 0xC2, and the bidi controls with 0xE2.
+fn may_be_unsafe(s: &str) -> bool {
+    s.bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2)
+}
+
 /// Returns `s` with every unsafe character replaced by a visible escape (`\x1b`, `\u{202e}`).
 /// Safe text is returned borrowed, so the common case costs no allocation.
 pub fn inert(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_unsafe) {
+    if !may_be_unsafe(s) || !s.chars().any(is_unsafe) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -72,7 +79,7 @@ pub fn to_json_inert<T: serde::Serialize>(value: &T, pretty: bool) -> serde_json
     } else {
         serde_json::to_string(value)?
     };
-    if !raw.chars().any(is_unsafe) {
+    if !may_be_unsafe(&raw) || !raw.chars().any(is_unsafe) {
         return Ok(raw);
     }
     // Inside JSON strings a \uXXXX escape means the same character, and outside strings these

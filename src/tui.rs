@@ -36,6 +36,7 @@ pub struct Options {
     pub history: Option<Vec<Arc<crate::tracer::Process>>>,
     pub interval: Duration,
     pub snapshot: bool,
+    pub unwinder: crate::tracer::UnwindMethod,
     pub mouse: bool,
     pub no_color: bool,
 }
@@ -114,7 +115,11 @@ pub fn run(opts: Options) -> io::Result<()> {
 
     let cancel = Arc::new(AtomicBool::new(false));
     let worker_tx = tx.clone();
-    let worker = Worker::spawn(opts.interval, opts.snapshot, cancel.clone(), move |e| {
+    let mut trace_options = crate::tracer::TraceOptions::new();
+    trace_options
+        .snapshot(opts.snapshot)
+        .unwind_method(opts.unwinder);
+    let worker = Worker::spawn(opts.interval, trace_options, cancel.clone(), move |e| {
         let _ = worker_tx.send(AppEvent::Worker(e));
     });
     let lister_active = Arc::new(AtomicBool::new(true));

@@ -40,14 +40,14 @@ impl Worker {
     /// Starts the worker; `report` is called from its thread.
     pub fn spawn(
         interval: Duration,
-        snapshot_mode: bool,
+        options: TraceOptions,
         cancel: Arc<AtomicBool>,
         report: impl Fn(WorkerEvent) + Send + 'static,
     ) -> Worker {
         let (tx, rx) = channel();
         let handle = std::thread::Builder::new()
             .name("tracer".into())
-            .spawn(move || run(rx, interval, snapshot_mode, cancel, report))
+            .spawn(move || run(rx, interval, options, cancel, report))
             .expect("spawning the tracer thread");
         Worker {
             commands: tx,
@@ -78,12 +78,11 @@ struct State {
 fn run(
     rx: Receiver<TracerCmd>,
     interval: Duration,
-    snapshot_mode: bool,
+    mut options: TraceOptions,
     cancel: Arc<AtomicBool>,
     report: impl Fn(WorkerEvent),
 ) {
-    let mut options = TraceOptions::new();
-    options.snapshot(snapshot_mode).cancel_flag(cancel);
+    options.cancel_flag(cancel);
     let mut tracer = Tracer::new(options);
     let mut st = State {
         target: None,

@@ -14,7 +14,7 @@ use nix::sys::ptrace;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use rstack_tui::{AttachMethod, Error, Mode, TraceOptions, Tracer};
+use rstack_tui::{AttachMethod, Error, Mode, TraceOptions, Tracer, UnwindMethod};
 
 #[test]
 fn rolling_mode_gives_exact_names_and_frames() {
@@ -484,10 +484,26 @@ fn signals_arriving_while_attached_are_delivered_once() {
 #[test]
 fn thread_that_cannot_stop_is_reported_and_the_rest_traced() {
     let fx = Fixture::spawn_busy(threads_bin(), &["vfork"]);
-    // First through the CLI (its exit releases its hold on the thread): exit code 1, and
-    // stderr says which thread.
+    // Blocked threads are captured without a ptrace stop, so by default even a thread in D
+    // gets its stack: the vfork call, then the fixture's function.
     let (code, out, err) =
         common::run_cli(&["dump", &fx.pid().to_string(), "--stop-timeout-ms", "200"]);
+    assert_eq!(code, 0, "{err}");
+    let block = out
+        .split("\n\n")
+        .find(|b| b.contains("\"vforker\" (D disk sleep"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(block.contains("threads_fixture::vfork_and_wait"), "{block}");
+    // A thread that must be stopped (ptrace unwinding, or --stop-blocked) and cannot be is
+    // reported through the CLI (whose exit releases its hold on the thread): exit code 1,
+    // and stderr says which thread.
+    let (code, out, err) = common::run_cli(&[
+        "dump",
+        &fx.pid().to_string(),
+        "--stop-timeout-ms",
+        "200",
+        "--stop-blocked",
+    ]);
     assert_eq!(code, 1, "{err}");
     assert!(out.contains("\"vforker\" (D disk sleep"), "{out}");
     assert!(
@@ -497,6 +513,7 @@ fn thread_that_cannot_stop_is_reported_and_the_rest_traced() {
     for snapshot in [false, true] {
         let p = TraceOptions::new()
             .snapshot(snapshot)
+            .unwind_method(UnwindMethod::Ptrace)
             .stop_timeout(Duration::from_millis(200))
             .trace(fx.pid())
             .unwrap();

@@ -55,6 +55,18 @@ impl ModuleLines {
             gimli::RunTimeEndian::Big
         };
         let load = |id: gimli::SectionId| -> Result<Reader, gimli::Error> {
+            // Locations of variables, macros and type units are never looked at; skipping
+            // them saves inflating megabytes (glibc's .debug_loclists alone is 3 MiB).
+            if matches!(
+                id,
+                gimli::SectionId::DebugLoc
+                    | gimli::SectionId::DebugLocLists
+                    | gimli::SectionId::DebugMacinfo
+                    | gimli::SectionId::DebugMacro
+                    | gimli::SectionId::DebugTypes
+            ) {
+                return Ok(gimli::EndianArcSlice::new(Arc::from(&[][..]), endian));
+            }
             let data = file
                 .section_by_name(id.name())
                 .and_then(|s| s.uncompressed_data().ok())

@@ -48,6 +48,8 @@ pub struct MemoryMaps {
     /// File-backed mappings nobody can write to (code, unwind tables): their bytes do not
     /// change while we look, so copies of them may be kept across threads.
     read_only: Vec<(u64, u64)>,
+    /// Every mapping's range, sorted: where a thread's stack ends, for the stack copy.
+    regions: Vec<(u64, u64)>,
 }
 
 impl MemoryMaps {
@@ -63,6 +65,8 @@ impl MemoryMaps {
             .map(|m| m.address)
             .collect();
         read_only.sort_unstable();
+        let mut regions: Vec<(u64, u64)> = all.iter().map(|m| m.address).collect();
+        regions.sort_unstable();
         let mut maps: Vec<Mapping> = all
             .into_iter()
             .filter(|m| m.perms.contains(MMPermissions::EXECUTE))
@@ -80,12 +84,23 @@ impl MemoryMaps {
             })
             .collect();
         maps.sort_by_key(|m| m.start);
-        Ok(MemoryMaps { maps, read_only })
+        Ok(MemoryMaps {
+            maps,
+            read_only,
+            regions,
+        })
     }
 
     /// The read-only file-backed ranges, sorted.
     pub fn read_only(&self) -> &[(u64, u64)] {
         &self.read_only
+    }
+
+    /// The range of the mapping (of any kind) that contains `addr`.
+    pub fn region(&self, addr: u64) -> Option<(u64, u64)> {
+        let i = self.regions.partition_point(|r| r.0 <= addr);
+        let r = *self.regions.get(i.checked_sub(1)?)?;
+        (addr < r.1).then_some(r)
     }
 
     /// Every executable mapping, by address.

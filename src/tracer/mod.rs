@@ -7,6 +7,7 @@
 //! path: success, error, cancellation and panic (see [`attach`]).
 
 mod attach;
+mod capture;
 mod debuginfo;
 mod demangle;
 pub mod diff;
@@ -37,7 +38,9 @@ pub use model::{
 };
 
 use attach::{AttachError, StoppedThread};
+use capture::Capture;
 use maps::MemoryMaps;
+use procinfo::{TaskDir, TaskFacts};
 use symbols::{KeyCache, Symbolizer, Want};
 use unwinder::{RawFrame, Unwinder, Walk};
 
@@ -60,6 +63,20 @@ pub struct TraceOptions {
     cancel: Option<Arc<AtomicBool>>,
     panic_after_stops: Option<usize>,
     debug_dirs: Vec<PathBuf>,
+    unwind_method: UnwindMethod,
+    stack_copy_limit: usize,
+    stop_blocked: bool,
+}
+
+/// How stacks are unwound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnwindMethod {
+    /// Capture registers and a copy of the stack, resume the thread, then unwind the copy
+    /// (the default: a thread is stopped only for the capture).
+    #[default]
+    Copy,
+    /// libunwind's ptrace accessors, walking while the thread is stopped (the reference).
+    Ptrace,
 }
 
 impl Default for TraceOptions {
@@ -76,6 +93,9 @@ impl Default for TraceOptions {
             cancel: None,
             panic_after_stops: None,
             debug_dirs: Vec::new(),
+            unwind_method: UnwindMethod::Copy,
+            stack_copy_limit: 1 << 20,
+            stop_blocked: false,
         }
     }
 }
@@ -155,6 +175,27 @@ impl TraceOptions {
         self
     }
 
+    /// How to unwind (default [`UnwindMethod::Copy`]).
+    pub fn unwind_method(&mut self, method: UnwindMethod) -> &mut TraceOptions {
+        self.unwind_method = method;
+        self
+    }
+
+    /// The most stack copied per thread with [`UnwindMethod::Copy`] (default 1 MiB); a deeper
+    /// stack's walk ends with a note that the copy was too short.
+    pub fn stack_copy_limit(&mut self, bytes: usize) -> &mut TraceOptions {
+        self.stack_copy_limit = bytes.max(64);
+        self
+    }
+
+    /// Stop threads blocked in a system call too. By default (rolling mode, copy unwinding) a
+    /// blocked thread is captured without a ptrace stop: no stall, and no system call of its
+    /// that returns EINTR because we looked (epoll_wait does, after any ptrace stop).
+    pub fn stop_blocked(&mut self, stop: bool) -> &mut TraceOptions {
+        self.stop_blocked = stop;
+        self
+    }
+
     /// For tests of the panic path only: panic once `n` threads are held in snapshot mode.
     #[doc(hidden)]
     pub fn panic_after_stops_for_tests(&mut self, n: usize) -> &mut TraceOptions {
@@ -175,6 +216,22 @@ struct Captured {
     facts: ThreadFacts,
     walk: Walk,
     error: Option<String>,
+    stopped_for: Duration,
+}
+
+/// What the capture pass took of a thread: a capture to unwind, or a finished walk.
+enum Taken {
+    Capture(Box<Capture>),
+    Walk(Walk),
+    Failed(String),
+}
+
+/// One thread as the capture pass left it.
+struct Pending {
+    tid: i32,
+    name: Option<String>,
+    facts: ThreadFacts,
+    taken: Taken,
     stopped_for: Duration,
 }
 
@@ -217,13 +274,15 @@ impl Tracer {
         self.symbolizer.set_debug_dirs(&self.options.debug_dirs);
         let mut keys = KeyCache::default();
         let tables = self.symbolizer.unwind_tables(pid, &maps, &mut keys);
-        let unwinder = Unwinder::new(tables, maps.read_only())
+        let unwinder = Unwinder::new(pid, tables, maps.read_only())
             .map_err(|message| Error::Unwind { tid: pid, message })?;
-        let (captured, window) = if self.options.snapshot {
-            self.capture_snapshot(pid, &unwinder)?
+        let (pending, window) = if self.options.snapshot {
+            self.capture_snapshot(pid, &unwinder, &maps)?
         } else {
-            self.capture_rolling(pid, &unwinder)?
+            self.capture_rolling(pid, &unwinder, &maps)?
         };
+        // Every thread runs again: unwind the captures.
+        let captured = self.unwind_all(pid, pending, &unwinder, &maps)?;
         if captured.is_empty() {
             return Err(if procinfo::is_alive(pid) {
                 Error::Unwind {
@@ -269,57 +328,99 @@ impl Tracer {
         self.cancel().load(Ordering::Relaxed)
     }
 
-    /// Stops, unwinds and resumes one thread at a time.
+    fn copying(&self) -> bool {
+        self.options.unwind_method == UnwindMethod::Copy && self.options.ptrace_attach
+    }
+
+    /// What to do with a thread in a ptrace stop: capture it (copy mode), or walk it now.
+    fn take(&self, tid: i32, unwinder: &Unwinder, maps: &MemoryMaps) -> Taken {
+        if self.copying() {
+            match Capture::stopped(tid, maps, self.options.stack_copy_limit) {
+                Ok(c) => Taken::Capture(Box::new(c)),
+                Err(e) => Taken::Failed(e),
+            }
+        } else {
+            Taken::Walk(unwinder.unwind(tid, self.options.max_frames))
+        }
+    }
+
+    /// Captures thread `tid`, blocked in a system call, without stopping it, if the scheduler
+    /// shows it did not run while we read it. `before` is its run record read before `facts`.
+    fn take_blocked(
+        &self,
+        task: &TaskDir,
+        before: Option<Vec<u8>>,
+        facts: &TaskFacts,
+        maps: &MemoryMaps,
+    ) -> Option<Capture> {
+        let before = before?;
+        let at = facts.blocked.as_ref()?;
+        if !matches!(facts.facts.state, Some('S' | 'D')) {
+            return None;
+        }
+        let capture = Capture::blocked(task.tid(), at, maps, self.options.stack_copy_limit);
+        (task.run_record()? == before).then_some(capture)
+    }
+
+    /// Captures one thread at a time: a blocked thread without stopping it (copy mode), any
+    /// other by stopping it just for the capture (or, with ptrace unwinding, the walk).
     fn capture_rolling(
         &mut self,
         pid: i32,
         unwinder: &Unwinder,
-    ) -> Result<(Vec<Captured>, Duration)> {
+        maps: &MemoryMaps,
+    ) -> Result<(Vec<Pending>, Duration)> {
         let mut out = Vec::new();
+        let blocked_ok = self.copying() && !self.options.stop_blocked;
         for tid in procinfo::thread_ids(pid)? {
             if self.cancelled() {
                 return Err(Error::Cancelled { pid });
             }
-            let Some((name, facts)) = self.facts(pid, tid) else {
+            let Some(task) = TaskDir::open(pid, tid) else {
                 continue;
             };
-            let stopped = match self.stop(pid, tid)? {
-                Stop::Stopped(s) => s,
-                Stop::Gone => continue,
-                Stop::Failed(error) => {
-                    out.push(Captured {
-                        tid,
-                        name,
-                        facts,
-                        walk: Walk::default(),
-                        error: Some(error),
-                        stopped_for: Duration::ZERO,
-                    });
-                    continue;
-                }
+            let before = if blocked_ok { task.run_record() } else { None };
+            let Some(facts) = procinfo::thread_facts(&task, self.options.thread_names) else {
+                continue;
             };
-            let walk = unwinder.unwind(tid, self.options.max_frames);
-            let stopped_for = stopped.detach();
-            out.push(Captured {
+            if blocked_ok && let Some(c) = self.take_blocked(&task, before, &facts, maps) {
+                out.push(Pending {
+                    tid,
+                    name: facts.name,
+                    facts: facts.facts,
+                    taken: Taken::Capture(Box::new(c)),
+                    stopped_for: Duration::ZERO,
+                });
+                continue;
+            }
+            let (taken, stopped_for) = match self.stop(pid, tid)? {
+                Stop::Stopped(s) => {
+                    let taken = self.take(tid, unwinder, maps);
+                    (taken, s.detach())
+                }
+                Stop::Gone => continue,
+                Stop::Failed(error) => (Taken::Failed(error), Duration::ZERO),
+            };
+            out.push(Pending {
                 tid,
-                name,
-                facts,
-                walk,
-                error: None,
+                name: facts.name,
+                facts: facts.facts,
+                taken,
                 stopped_for,
             });
         }
         Ok((out, Duration::ZERO))
     }
 
-    /// Stops every thread (re-reading the thread list until no new thread appears), unwinds
-    /// them all, then resumes them all.
+    /// Stops every thread (re-reading the thread list until no new thread appears), captures
+    /// them all (or, with ptrace unwinding, walks them), then resumes them all.
     fn capture_snapshot(
         &mut self,
         pid: i32,
         unwinder: &Unwinder,
-    ) -> Result<(Vec<Captured>, Duration)> {
-        let mut held: Vec<(StoppedThread, Option<String>, ThreadFacts)> = Vec::new();
+        maps: &MemoryMaps,
+    ) -> Result<(Vec<Pending>, Duration)> {
+        let mut held: Vec<(StoppedThread, TaskFacts)> = Vec::new();
         let mut failed = Vec::new();
         let mut seen = HashSet::new();
         let mut seen_order = Vec::new();
@@ -339,46 +440,46 @@ impl Tracer {
                 if self.cancelled() {
                     return Err(Error::Cancelled { pid });
                 }
-                let Some((name, facts)) = self.facts(pid, tid) else {
+                let Some(facts) = TaskDir::open(pid, tid)
+                    .and_then(|task| procinfo::thread_facts(&task, self.options.thread_names))
+                else {
                     continue;
                 };
                 match self.stop(pid, tid)? {
                     Stop::Stopped(s) => {
                         first_stop.get_or_insert_with(Instant::now);
-                        held.push((s, name, facts));
+                        held.push((s, facts));
                         if self.options.panic_after_stops == Some(held.len()) {
                             panic!("panic_after_stops_for_tests: {} threads held", held.len());
                         }
                     }
                     Stop::Gone => {}
-                    Stop::Failed(error) => failed.push(Captured {
+                    Stop::Failed(error) => failed.push(Pending {
                         tid,
-                        name,
-                        facts,
-                        walk: Walk::default(),
-                        error: Some(error),
+                        name: facts.name,
+                        facts: facts.facts,
+                        taken: Taken::Failed(error),
                         stopped_for: Duration::ZERO,
                     }),
                 }
             }
         }
-        let walks: Vec<Walk> = held
+        let taken: Vec<Taken> = held
             .iter()
-            .map(|(s, ..)| unwinder.unwind(s.tid(), self.options.max_frames))
+            .map(|(s, _)| self.take(s.tid(), unwinder, maps))
             .collect();
         let window = first_stop.map(|t| t.elapsed()).unwrap_or_default();
-        let mut out: Vec<Captured> = held
+        let mut out: Vec<Pending> = held
             .into_iter()
-            .zip(walks)
-            .map(|((stopped, name, facts), walk)| {
+            .zip(taken)
+            .map(|((stopped, facts), taken)| {
                 let tid = stopped.tid();
                 let stopped_for = stopped.detach();
-                Captured {
+                Pending {
                     tid,
-                    name,
-                    facts,
-                    walk,
-                    error: None,
+                    name: facts.name,
+                    facts: facts.facts,
+                    taken,
                     stopped_for,
                 }
             })
@@ -394,15 +495,59 @@ impl Tracer {
         Ok((out, window))
     }
 
-    /// Name and /proc facts of a thread, read before stopping it; `None` if it is gone.
-    fn facts(&self, pid: i32, tid: i32) -> Option<(Option<String>, ThreadFacts)> {
-        let facts = procinfo::thread_facts(pid, tid)?;
-        let name = if self.options.thread_names {
-            procinfo::thread_name(pid, tid)
-        } else {
-            None
-        };
-        Some((name, facts))
+    /// Unwinds every capture (the threads run again meanwhile). A blocked thread whose walk
+    /// needed a register it was not captured with is stopped and captured again.
+    fn unwind_all(
+        &mut self,
+        pid: i32,
+        pending: Vec<Pending>,
+        unwinder: &Unwinder,
+        maps: &MemoryMaps,
+    ) -> Result<Vec<Captured>> {
+        let max = self.options.max_frames;
+        let mut out = Vec::with_capacity(pending.len());
+        for p in pending {
+            let mut stopped_for = p.stopped_for;
+            let (walk, error) = match p.taken {
+                Taken::Walk(w) => (w, None),
+                Taken::Failed(e) => (Walk::default(), Some(e)),
+                Taken::Capture(c) => {
+                    let how = c.how;
+                    let walk = unwinder.unwind_capture(p.tid, *c, max);
+                    if walk.missing_register && how == capture::How::Blocked {
+                        if self.cancelled() {
+                            return Err(Error::Cancelled { pid });
+                        }
+                        match self.stop(pid, p.tid)? {
+                            Stop::Stopped(s) => {
+                                let taken = self.take(p.tid, unwinder, maps);
+                                stopped_for = s.detach();
+                                match taken {
+                                    Taken::Capture(c) => {
+                                        (unwinder.unwind_capture(p.tid, *c, max), None)
+                                    }
+                                    Taken::Walk(w) => (w, None),
+                                    Taken::Failed(e) => (walk, Some(e)),
+                                }
+                            }
+                            // Gone meanwhile, or not stopping: keep what the capture gave.
+                            Stop::Gone | Stop::Failed(_) => (walk, None),
+                        }
+                    } else {
+                        (walk, None)
+                    }
+                }
+            };
+            out.push(Captured {
+                tid: p.tid,
+                name: p.name,
+                facts: p.facts,
+                walk,
+                error,
+                stopped_for,
+            });
+        }
+        Ok(out)
     }
 
     /// Stops one thread, turning attach failures into a process-level error (permission,
@@ -556,6 +701,15 @@ impl Tracer {
             })
             .collect();
         (threads, missing.iter().map(|l| l.to_string()).collect())
+    }
+}
+
+impl Tracer {
+    /// For a program about to exit: resumes late stoppers as `drop` does, but leaves the
+    /// caches (megabytes of symbol and line tables) to the exit instead of freeing them.
+    pub fn finish(self) {
+        attach::release_lingering(Duration::from_millis(100));
+        std::mem::forget(self);
     }
 }
 

@@ -3,11 +3,15 @@
 //! the target (names, command line) is made inert here, where it enters the program.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use std::time::Duration;
 
 use procfs::ProcError;
-use procfs::process::{Process as ProcProcess, Syscall as ProcSyscall};
+use procfs::process::Process as ProcProcess;
 
 use super::error::{Error, Result};
 use super::model::{Syscall, ThreadFacts};
@@ -149,55 +153,194 @@ pub fn thread_ids(pid: i32) -> Result<Vec<i32>> {
     Ok(tids)
 }
 
-/// The name of thread `tid` (made inert), or `None` when the thread is gone.
-pub fn thread_name(pid: i32, tid: i32) -> Option<String> {
-    let raw = fs::read(format!("/proc/{pid}/task/{tid}/comm")).ok()?;
-    Some(text::inert_bounded(
-        &text::from_bytes(trim_newline(&raw)),
-        MAX_TEXT,
-    ))
+/// What `/proc/PID/task/TID/syscall` tells of a thread blocked in a system call: the call and
+/// the user registers the kernel saved when the thread entered it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockedAt {
+    pub number: i64,
+    pub args: [u64; 6],
+    pub sp: u64,
+    pub pc: u64,
 }
 
-/// State, wchan, syscall (and the blocking call decoded), CPU times and, for a thread in D,
-/// the kernel stack of thread `tid`; `None` when the thread is gone.
-pub fn thread_facts(pid: i32, tid: i32) -> Option<ThreadFacts> {
-    let task = ProcProcess::new(pid).ok()?.task_from_tid(tid).ok()?;
-    let stat = task.stat().ok()?;
+/// A thread's name (`None` unless asked for), its /proc facts, and, when it is blocked in a
+/// system call, where.
+pub struct TaskFacts {
+    pub name: Option<String>,
+    pub facts: ThreadFacts,
+    pub blocked: Option<BlockedAt>,
+}
+
+/// Name, state, wchan, syscall (and the blocking call decoded), CPU times and, for a thread in
+/// D, the kernel stack of thread `tid`; `None` when it is gone. Reads `stat` (which also holds
+/// the name), `wchan` and `syscall`: a live view reads these for every thread every refresh.
+pub fn thread_facts(task: &TaskDir, with_name: bool) -> Option<TaskFacts> {
+    let (pid, tid) = (task.pid, task.tid);
+    let stat = task.read("stat")?;
+    let (comm, fields) = split_stat(&stat)?;
+    let state = fields.first().and_then(|f| f.first()).map(|&b| b as char)?;
+    let number = |i: usize| -> u64 {
+        fields
+            .get(i)
+            .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
+            .unwrap_or(0)
+    };
+    // Fields after the command: state is 3 in proc(5), utime 14 and stime 15.
+    let (utime, stime) = (number(11), number(12));
     let tick = Duration::from_secs(1) / procfs::ticks_per_second().max(1) as u32;
-    let wchan = fs::read(format!("/proc/{pid}/task/{tid}/wchan"))
-        .ok()
+    let blocked = task.read("syscall").and_then(|b| parse_syscall(&b));
+    let wchan = task
+        .read("wchan")
         .map(|b| text::from_bytes(trim_newline(&b)))
         .filter(|w| !w.is_empty() && w != "0");
-    let syscall = match task.syscall() {
-        Ok(ProcSyscall::Blocked {
-            syscall_number,
-            argument_registers,
-            ..
-        }) if syscall_number >= 0 => Some(Syscall {
-            number: syscall_number,
-            args: argument_registers,
-        }),
-        _ => None,
-    };
+    let syscall = blocked.map(|b| Syscall {
+        number: b.number,
+        args: b.args,
+    });
     let wait = syscall.as_ref().map(|sc| waits::describe(pid, sc));
     // Reading another task's kernel stack needs root; it matters most for a thread in D.
-    let kernel_stack = if stat.state == 'D' {
+    let kernel_stack = if state == 'D' {
         waits::kernel_stack(pid, tid)
     } else {
         Vec::new()
     };
-    Some(ThreadFacts {
-        state: Some(stat.state),
-        wchan,
-        syscall,
-        wait,
-        kernel_stack,
-        user_time: tick * stat.utime.min(u32::MAX as u64) as u32,
-        system_time: tick * stat.stime.min(u32::MAX as u64) as u32,
-        ..ThreadFacts::default()
+    let name = with_name.then(|| text::inert_bounded(&text::from_bytes(comm), MAX_TEXT));
+    Some(TaskFacts {
+        name,
+        facts: ThreadFacts {
+            state: Some(state),
+            wchan,
+            syscall,
+            wait,
+            kernel_stack,
+            user_time: tick * utime.min(u32::MAX as u64) as u32,
+            system_time: tick * stime.min(u32::MAX as u64) as u32,
+            ..ThreadFacts::default()
+        },
+        blocked,
     })
+}
+
+/// Splits a `stat` line into the command (between the first `(` and the last `)`: a name may
+/// hold both) and the space-separated fields after it.
+fn split_stat(stat: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let comm = stat.get(open + 1..close)?;
+    let rest = trim_newline(stat.get(close + 1..)?);
+    let fields = rest
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty())
+        .collect();
+    Some((comm, fields))
+}
+
+/// Parses `/proc/PID/task/TID/syscall`: `NR ARG1..ARG6 SP PC` for a thread blocked in a
+/// system call (`-1 SP PC` when blocked elsewhere, `running` when running: both `None`).
+fn parse_syscall(raw: &[u8]) -> Option<BlockedAt> {
+    let line = std::str::from_utf8(trim_newline(raw)).ok()?;
+    let mut it = line.split(' ');
+    let number: i64 = it.next()?.parse().ok()?;
+    if number < 0 {
+        return None;
+    }
+    let mut hex = || u64::from_str_radix(it.next()?.trim_start_matches("0x"), 16).ok();
+    let mut args = [0u64; 6];
+    for a in &mut args {
+        *a = hex()?;
+    }
+    let (sp, pc) = (hex()?, hex()?);
+    Some(BlockedAt {
+        number,
+        args,
+        sp,
+        pc,
+    })
+}
+
+/// One thread's `/proc/PID/task/TID` directory, open, so that reading several of its files
+/// costs one path walk, not one each (a live view reads them for every thread every refresh).
+pub struct TaskDir {
+    pid: i32,
+    tid: i32,
+    dir: OwnedFd,
+}
+
+impl TaskDir {
+    /// `None` when the thread is gone.
+    pub fn open(pid: i32, tid: i32) -> Option<TaskDir> {
+        let dir = nix::fcntl::open(
+            format!("/proc/{pid}/task/{tid}").as_str(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        Some(TaskDir { pid, tid, dir })
+    }
+
+    pub fn tid(&self) -> i32 {
+        self.tid
+    }
+
+    /// The whole of a small file of the thread (at most 64 KiB).
+    pub fn read(&self, name: &str) -> Option<Vec<u8>> {
+        let fd = nix::fcntl::openat(
+            &self.dir,
+            name,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let mut file = fs::File::from(fd);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => return Some(out),
+                Ok(n) if out.len() + n <= 1 << 16 => out.extend_from_slice(&buf[..n]),
+                Ok(_) => return Some(out),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The scheduler's record of the thread (`schedstat`: CPU time, wait time, times
+    /// scheduled in). Equal before and after a read means the thread did not run in between.
+    pub fn run_record(&self) -> Option<Vec<u8>> {
+        self.read("schedstat")
+    }
 }
 
 fn trim_newline(b: &[u8]) -> &[u8] {
     b.strip_suffix(b"\n").unwrap_or(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BlockedAt, parse_syscall, split_stat};
+
+    #[test]
+    fn a_blocked_syscall_line_gives_registers() {
+        let line = b"202 0x7f00 0x80 0x0 0x0 0x0 0xca 0x7ffc10 0x7f1234\n";
+        assert_eq!(
+            parse_syscall(line),
+            Some(BlockedAt {
+                number: 202,
+                args: [0x7f00, 0x80, 0, 0, 0, 0xca],
+                sp: 0x7ffc10,
+                pc: 0x7f1234
+            })
+        );
+        assert_eq!(parse_syscall(b"running\n"), None);
+        assert_eq!(parse_syscall(b"-1 0x7ffc10 0x7f1234\n"), None);
+    }
+
+    #[test]
+    fn a_name_with_parentheses_and_spaces_is_split_at_the_last_paren() {
+        let (comm, fields) = split_stat(b"42 (a) b (c) S 1 42 42 0\n").unwrap();
+        assert_eq!(comm, b"a) b (c");
+        assert_eq!(fields[0], b"S");
+        assert_eq!(fields.len(), 5);
+    }
 }
