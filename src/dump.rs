@@ -13,13 +13,15 @@ pub fn to_text(p: &Process) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Process {} {}: {} threads, {} mode, took {}, longest stop {}",
+        "Process {} {}: {} threads, {} mode, took {}, longest stop {} ({} stopped, {} not)",
         p.id(),
         quoted(p.command()),
         p.threads().len(),
         p.mode().as_str(),
         millis(p.elapsed()),
         millis(p.longest_stop()),
+        p.stopped_threads(),
+        p.threads().len() - p.stopped_threads(),
     );
     for t in p.threads() {
         out.push('\n');

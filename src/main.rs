@@ -149,6 +149,13 @@ struct DumpArgs {
     /// note that the copy was too short.
     #[arg(long, default_value_t = 1024, value_name = "KIB")]
     stack_copy_kib: usize,
+    /// Trace this many times with the same tracer (its caches warm after the first), print
+    /// the last trace.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeat: u32,
+    /// Print where each trace's time went to stderr.
+    #[arg(long)]
+    timings: bool,
     /// Stop threads blocked in a system call too (by default they are captured without a
     /// ptrace stop, so none of their calls returns early because we looked).
     #[arg(long)]
@@ -360,13 +367,22 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         .stop_blocked(args.stop_blocked)
         .cancel_flag(cancel);
     let mut tracer = Tracer::new(options);
-    let traced = tracer.trace(pid);
+    let mut traced = tracer.trace(pid);
+    for i in 2..=args.repeat {
+        if args.timings
+            && let Ok(p) = &traced
+        {
+            eprintln!("{}", timings_line(i - 1, p, None));
+        }
+        traced = tracer.trace(pid);
+    }
     // We exit next: resume what must be resumed, and skip freeing the caches.
     tracer.finish();
     let process = match traced {
         Ok(p) => std::mem::ManuallyDrop::new(p),
         Err(e) => return fail(&e),
     };
+    let formatting = std::time::Instant::now();
     let out = if args.json {
         dump::to_json(&process, args.pretty) + "\n"
     } else if args.group {
@@ -374,6 +390,12 @@ fn run_dump(args: DumpArgs) -> ExitCode {
     } else {
         dump::to_text(&process)
     };
+    if args.timings {
+        eprintln!(
+            "{}",
+            timings_line(args.repeat, &process, Some(formatting.elapsed()))
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     if stdout
         .write_all(out.as_bytes())
@@ -398,6 +420,29 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         );
     }
     ExitCode::from(EXIT_PARTIAL)
+}
+
+/// "trace 2: 41.3 ms = prepare 1.2 + capture 20.1 + unwind 9.9 + symbolize 8.0 + waits 2.1;
+/// 1002 threads, 4 stopped, longest stop 0.05 ms; output 3.2 ms".
+fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let t = p.timings();
+    let mut line = format!(
+        "trace {n}: {:.1} ms = prepare {:.1} + capture {:.1} + unwind {:.1} + symbolize {:.1} + waits {:.1}; {} threads, {} stopped, longest stop {:.2} ms",
+        ms(p.elapsed()),
+        ms(t.prepare),
+        ms(t.capture),
+        ms(t.unwind),
+        ms(t.symbolize),
+        ms(t.waits),
+        p.threads().len(),
+        p.stopped_threads(),
+        ms(p.longest_stop()),
+    );
+    if let Some(out) = output {
+        line += &format!("; output {:.1} ms", ms(out));
+    }
+    line
 }
 
 /// Prints an error and its causes on one line and picks the exit code.

@@ -34,7 +34,7 @@ pub use attach::AttachMethod;
 pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use model::{
-    Frame, Location, LockHint, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts,
+    Frame, Location, LockHint, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts, Timings,
 };
 
 use attach::{AttachError, StoppedThread};
@@ -270,19 +270,23 @@ impl Tracer {
         let requested = i32::try_from(pid).map_err(|_| Error::NoSuchProcess { pid: -1 })?;
         let pid = procinfo::check_target(requested)?;
         let command = procinfo::command(pid);
+        let mut clock = Lap::new();
         let maps = MemoryMaps::read(pid)?;
         self.symbolizer.set_debug_dirs(&self.options.debug_dirs);
         let mut keys = KeyCache::default();
         let tables = self.symbolizer.unwind_tables(pid, &maps, &mut keys);
         let unwinder = Unwinder::new(pid, tables, maps.read_only())
             .map_err(|message| Error::Unwind { tid: pid, message })?;
+        let prepare = clock.lap();
         let (pending, window) = if self.options.snapshot {
             self.capture_snapshot(pid, &unwinder, &maps)?
         } else {
             self.capture_rolling(pid, &unwinder, &maps)?
         };
+        let capture = clock.lap();
         // Every thread runs again: unwind the captures.
         let captured = self.unwind_all(pid, pending, &unwinder, &maps)?;
+        let unwind = clock.lap();
         if captured.is_empty() {
             return Err(if procinfo::is_alive(pid) {
                 Error::Unwind {
@@ -295,8 +299,16 @@ impl Tracer {
         }
         drop(unwinder);
         let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, maps, keys);
+        let symbolize = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
         let deadlocks = waits::explain(pid, &mut threads);
+        let timings = Timings {
+            prepare,
+            capture,
+            unwind,
+            symbolize,
+            waits: clock.lap(),
+        };
         let longest_stop = threads
             .iter()
             .map(|t| t.stopped_for)
@@ -317,6 +329,7 @@ impl Tracer {
             longest_stop,
             deadlocks,
             missing_debuginfo,
+            timings,
         })
     }
 
@@ -623,6 +636,8 @@ impl Tracer {
         let want_symbols = self.options.symbols;
         let want_lines = want_symbols && self.options.lines;
         let mut missing: Vec<Arc<str>> = Vec::new();
+        let mut memo: std::collections::HashMap<(u64, u64), symbols::Resolved> =
+            std::collections::HashMap::new();
         let threads = captured
             .into_iter()
             .map(|c| {
@@ -638,24 +653,34 @@ impl Tracer {
                         keys = KeyCache::default();
                     }
                     let (module, symbol, location, inlined) = match maps.find(raw.ip) {
+                        // Threads parked in the same code share almost every address:
+                        // resolve each once.
                         Some(m) => {
-                            let r = self.symbolizer.resolve(
-                                pid,
-                                m,
-                                raw.ip,
-                                lookup_ip,
-                                Want {
-                                    symbols: want_symbols,
-                                    lines: want_lines,
-                                },
-                                &mut keys,
-                            );
-                            if let Some(line) = r.missing_debuginfo
-                                && !missing.contains(&line)
-                            {
-                                missing.push(line);
-                            }
-                            (r.module, r.symbol, r.location, r.inlined)
+                            let r = memo.entry((raw.ip, lookup_ip)).or_insert_with(|| {
+                                let r = self.symbolizer.resolve(
+                                    pid,
+                                    m,
+                                    raw.ip,
+                                    lookup_ip,
+                                    Want {
+                                        symbols: want_symbols,
+                                        lines: want_lines,
+                                    },
+                                    &mut keys,
+                                );
+                                if let Some(line) = &r.missing_debuginfo
+                                    && !missing.contains(line)
+                                {
+                                    missing.push(line.clone());
+                                }
+                                r
+                            });
+                            (
+                                r.module.clone(),
+                                r.symbol.clone(),
+                                r.location.clone(),
+                                r.inlined.clone(),
+                            )
                         }
                         None => (None, None, None, Vec::new()),
                     };
@@ -718,6 +743,20 @@ impl Drop for Tracer {
         // Give late stoppers a last chance; whatever remains is released by the next trace on
         // this thread, or detached by the kernel when this thread exits.
         attach::release_lingering(Duration::from_millis(100));
+    }
+}
+
+/// Time since the last lap, for [`Timings`].
+struct Lap(Instant);
+
+impl Lap {
+    fn new() -> Lap {
+        Lap(Instant::now())
+    }
+
+    fn lap(&mut self) -> Duration {
+        let now = Instant::now();
+        std::mem::replace(&mut self.0, now).elapsed()
     }
 }
 

@@ -34,9 +34,30 @@ pub struct Process {
     pub(crate) longest_stop: Duration,
     pub(crate) deadlocks: Vec<Vec<u32>>,
     pub(crate) missing_debuginfo: Vec<String>,
+    pub(crate) timings: Timings,
+}
+
+/// Where a trace's time went (zero for a snapshot loaded from a file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Checking the target, reading its maps, loading modules' unwind and symbol tables.
+    pub prepare: Duration,
+    /// Stopping (or not) and capturing every thread.
+    pub capture: Duration,
+    /// Unwinding the captures (with ptrace unwinding, done during the capture instead).
+    pub unwind: Duration,
+    /// Symbols, source lines and inlined functions.
+    pub symbolize: Duration,
+    /// Decoding what blocked threads wait for (lock owners, deadlocks).
+    pub waits: Duration,
 }
 
 impl Process {
+    /// Where the trace's time went.
+    pub fn timings(&self) -> Timings {
+        self.timings
+    }
+
     /// The process id.
     pub fn id(&self) -> u32 {
         self.id
@@ -72,6 +93,15 @@ impl Process {
     /// The longest time any one thread was kept stopped (in snapshot mode: all of them).
     pub fn longest_stop(&self) -> Duration {
         self.longest_stop
+    }
+
+    /// How many threads were put in a ptrace stop; the others were captured while blocked in
+    /// a system call, without stopping them.
+    pub fn stopped_threads(&self) -> usize {
+        self.threads
+            .iter()
+            .filter(|t| !t.stopped_for.is_zero())
+            .count()
     }
 
     /// Cycles in the wait-for graph of mutex owners: each a list of tids, every one waiting

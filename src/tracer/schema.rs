@@ -219,6 +219,7 @@ impl SnapshotDoc {
             longest_stop: Duration::from_micros(self.longest_stop_us),
             deadlocks: self.deadlocks.clone(),
             missing_debuginfo: self.missing_debuginfo.iter().map(|m| inert(m)).collect(),
+            timings: Default::default(),
             threads: self
                 .threads
                 .iter()

@@ -290,6 +290,7 @@ pub struct Want {
 }
 
 /// What a lookup found for one address.
+#[derive(Clone)]
 pub struct Resolved {
     pub module: Option<Module>,
     pub symbol: Option<Symbol>,

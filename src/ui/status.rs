@@ -70,9 +70,11 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::raw(format!(" {mode} · {refresh}")));
         if let Some(snap) = app.target.as_ref().and_then(|t| t.snapshot()) {
             spans.push(Span::raw(format!(
-                " · taken {} · took {:.1} ms · stopped ≤ {:.2} ms",
+                " · taken {} · took {:.1} ms · stopped {}/{} ≤ {:.2} ms",
                 clock(snap.taken_at()),
                 snap.elapsed().as_secs_f64() * 1000.0,
+                snap.stopped_threads(),
+                snap.threads().len(),
                 snap.longest_stop().as_secs_f64() * 1000.0
             )));
         }
