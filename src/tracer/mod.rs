@@ -23,6 +23,7 @@ mod symbols;
 mod syscalls;
 mod unwinder;
 mod waits;
+mod watchdog;
 
 use std::collections::HashSet;
 use std::path::PathBuf;

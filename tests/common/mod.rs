@@ -343,3 +343,193 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// tests/fixtures/checker.c (a target that does real work and reports any harm), built once
+/// per test binary with gcc -O1 -g -pthread.
+pub fn checker_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = out_dir().join("checkerfixture");
+        let tmp = tmp_name(&out);
+        let mut cmd = Command::new("gcc");
+        cmd.args(["-O1", "-g", "-pthread", "-Wall"])
+            .arg(fixtures_dir().join("checker.c"))
+            .arg("-o")
+            .arg(&tmp);
+        build(&out, cmd, &tmp)
+    })
+}
+
+/// The thread names of the checker fixture, main thread first.
+pub const CHECKER_THREADS: [&str; 12] = [
+    "checkerfixture",
+    "writer-0",
+    "writer-1",
+    "pipecheck",
+    "filler",
+    "drainer",
+    "nanosleep",
+    "clocksleep",
+    "condwait",
+    "timerfd",
+    "poller",
+    "sigcount",
+];
+
+/// One `report` line of the checker fixture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Blocking calls done and checked.
+    pub ops: u64,
+    /// Bytes that went through a pipe and were checked.
+    pub bytes: u64,
+    /// Harm seen (EINTR, early wakeups, lost, duplicated or reordered data).
+    pub errors: u64,
+    /// SIGRTMIN deliveries counted.
+    pub signals: u64,
+    /// The first few errors, or "-".
+    pub first: String,
+}
+
+impl Report {
+    fn parse(line: &str) -> Report {
+        let rest = line
+            .strip_prefix("report ")
+            .unwrap_or_else(|| panic!("not a report: {line:?}"));
+        let (counts, first) = rest.split_once(" first=").expect("first= in the report");
+        let mut n = counts.split(' ').map(|kv| {
+            kv.split_once('=')
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("bad field {kv:?} in {line:?}"))
+        });
+        let mut next = || n.next().expect("four counts");
+        Report {
+            ops: next(),
+            bytes: next(),
+            errors: next(),
+            signals: next(),
+            first: first.to_string(),
+        }
+    }
+}
+
+impl Fixture {
+    /// The next line the fixture prints, if it prints one within `within`.
+    pub fn next_line_within(&self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
+    }
+
+    /// Asks the checker fixture for its report; `None` if it does not answer within `within`
+    /// (e.g. because it is stopped).
+    pub fn try_report(&mut self, within: Duration) -> Option<Report> {
+        self.send_line("report");
+        self.next_line_within(within).map(|l| Report::parse(&l))
+    }
+
+    /// Asks the checker fixture for its report (bounded wait).
+    pub fn report(&mut self) -> Report {
+        self.try_report(Duration::from_secs(20)).unwrap_or_else(|| {
+            panic!(
+                "checker {} did not report: {:?}",
+                self.pid(),
+                self.thread_states()
+            )
+        })
+    }
+}
+
+/// The tasks of `pid` that have a tracer, as (tid, tracer pid).
+pub fn traced_tasks(pid: u32) -> Vec<(u32, u32)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let tid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
+        let tracer: u32 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))?
+            .trim()
+            .parse()
+            .ok()?;
+        (tracer != 0).then_some((tid, tracer))
+    })
+    .collect()
+}
+
+/// A small seeded PRNG (SplitMix64), so that a failing random schedule can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `$var` if set, otherwise from the clock; prints the seed either way.
+    pub fn from_env(var: &str) -> Rng {
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        eprintln!("seed {seed} (set {var}={seed} to replay)");
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// A count from `$var`, or `default`.
+pub fn env_count(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The child processes of `pid` (of all its threads).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// True while process `pid` exists and is not a zombie.
+pub fn is_running(pid: u32) -> bool {
+    thread_states(pid).first().is_some_and(|(_, s)| *s != 'Z')
+}
+
+impl Fixture {
+    /// Waits (bounded by `within`) for the fixture to exit by itself; its exit code, or
+    /// `None` if it is still there.
+    pub fn exit_code_within(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
