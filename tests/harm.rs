@@ -22,28 +22,48 @@ struct Mode {
     name: &'static str,
     snapshot: bool,
     method: AttachMethod,
+    /// Stop blocked threads too. By default rolling mode captures a thread blocked in a
+    /// system call without a ptrace stop, so the stop and detach paths would see only the
+    /// running threads.
+    stop_blocked: bool,
 }
 
-const MODES: [Mode; 4] = [
+const MODES: [Mode; 6] = [
     Mode {
         name: "rolling",
         snapshot: false,
         method: AttachMethod::Seize,
+        stop_blocked: false,
+    },
+    Mode {
+        name: "rolling+stop-blocked",
+        snapshot: false,
+        method: AttachMethod::Seize,
+        stop_blocked: true,
     },
     Mode {
         name: "snapshot",
         snapshot: true,
         method: AttachMethod::Seize,
+        stop_blocked: false,
     },
     Mode {
         name: "attach",
         snapshot: false,
         method: AttachMethod::Attach,
+        stop_blocked: false,
+    },
+    Mode {
+        name: "attach+stop-blocked",
+        snapshot: false,
+        method: AttachMethod::Attach,
+        stop_blocked: true,
     },
     Mode {
         name: "attach+snapshot",
         snapshot: true,
         method: AttachMethod::Attach,
+        stop_blocked: false,
     },
 ];
 
@@ -55,6 +75,9 @@ impl Mode {
         }
         if self.method == AttachMethod::Attach {
             args.push("--ptrace-attach");
+        }
+        if self.stop_blocked {
+            args.push("--stop-blocked");
         }
         args
     }
@@ -244,7 +267,10 @@ fn traced_again_and_again_in_every_mode_without_harm() {
     assert_clean(&before, "before tracing");
     for mode in MODES {
         let mut options = TraceOptions::new();
-        options.snapshot(mode.snapshot).attach_method(mode.method);
+        options
+            .snapshot(mode.snapshot)
+            .attach_method(mode.method)
+            .stop_blocked(mode.stop_blocked);
         // One long-lived tracer per mode, as the inspector keeps one.
         let mut tracer = Tracer::new(options);
         for i in 0..traces {
@@ -448,7 +474,8 @@ fn wait_dump_and_watchdogs(dump: &mut std::process::Child) -> (i32, Vec<u32>) {
 /// A thread asleep in state D (a vfork parent) never reaches a ptrace stop: the tracer gives up
 /// after the stop timeout and finishes (no hang), with the thread still attached. With
 /// PTRACE_ATTACH our SIGSTOP is still queued on it then: it must be cancelled, or the thread
-/// would stop its whole process the moment it wakes (here, instead of exiting).
+/// would stop its whole process the moment it wakes (here, instead of exiting). Blocked threads
+/// are stopped on request only (by default they are captured without a stop), so ask.
 #[test]
 fn a_thread_that_never_stopped_is_not_stopped_later() {
     for (in_process, method) in [
@@ -466,6 +493,7 @@ fn a_thread_that_never_stopped_is_not_stopped_later() {
             std::thread::spawn(move || {
                 let p = TraceOptions::new()
                     .attach_method(method)
+                    .stop_blocked(true)
                     .stop_timeout(Duration::from_millis(200))
                     .lines(false)
                     .trace(pid)
@@ -486,7 +514,13 @@ fn a_thread_that_never_stopped_is_not_stopped_later() {
             .join()
             .unwrap();
         } else {
-            let mut args = vec!["dump", "--stop-timeout-ms", "200", "--no-lines"];
+            let mut args = vec![
+                "dump",
+                "--stop-timeout-ms",
+                "200",
+                "--no-lines",
+                "--stop-blocked",
+            ];
             if method == AttachMethod::Attach {
                 args.push("--ptrace-attach");
             }
