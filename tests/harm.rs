@@ -166,6 +166,7 @@ fn body_of(name: &str) -> &'static str {
         "timerfd" => "timerreader",
         "poller" => "poller",
         "sigcount" => "sigcounter",
+        "epoller" => "epoller",
         other => panic!("unexpected thread {other:?}"),
     }
 }
@@ -265,6 +266,7 @@ fn traced_again_and_again_in_every_mode_without_harm() {
     let started = Instant::now();
     let before = fx.report();
     assert_clean(&before, "before tracing");
+    let mut epintr = before.epintr;
     for mode in MODES {
         let mut options = TraceOptions::new();
         options
@@ -280,6 +282,19 @@ fn traced_again_and_again_in_every_mode_without_harm() {
         }
         let r = fx.report();
         assert_clean(&r, &format!("after {traces} {} traces", mode.name));
+        // epoll_wait returns EINTR after any stop of its thread: with blocked threads
+        // captured without a stop (rolling mode's default) it never does.
+        let eintr = r.epintr - epintr;
+        if mode.snapshot || mode.stop_blocked {
+            assert!(
+                eintr > 0,
+                "{}: the epoller was stopped, yet no EINTR",
+                mode.name
+            );
+        } else {
+            assert_eq!(eintr, 0, "{}: epoll_wait returned EINTR", mode.name);
+        }
+        epintr = r.epintr;
     }
     let sent = signaller.finish();
     let after = report_after_signals(&mut fx, sent);

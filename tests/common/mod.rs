@@ -361,7 +361,7 @@ pub fn checker_bin() -> &'static Path {
 }
 
 /// The thread names of the checker fixture, main thread first.
-pub const CHECKER_THREADS: [&str; 12] = [
+pub const CHECKER_THREADS: [&str; 13] = [
     "checkerfixture",
     "writer-0",
     "writer-1",
@@ -374,6 +374,7 @@ pub const CHECKER_THREADS: [&str; 12] = [
     "timerfd",
     "poller",
     "sigcount",
+    "epoller",
 ];
 
 /// One `report` line of the checker fixture.
@@ -387,6 +388,8 @@ pub struct Report {
     pub errors: u64,
     /// SIGRTMIN deliveries counted.
     pub signals: u64,
+    /// Times epoll_wait returned EINTR (after a stop of the thread; not counted as errors).
+    pub epintr: u64,
     /// The first few errors, or "-".
     pub first: String,
 }
@@ -402,12 +405,13 @@ impl Report {
                 .and_then(|(_, v)| v.parse::<u64>().ok())
                 .unwrap_or_else(|| panic!("bad field {kv:?} in {line:?}"))
         });
-        let mut next = || n.next().expect("four counts");
+        let mut next = || n.next().expect("five counts");
         Report {
             ops: next(),
             bytes: next(),
             errors: next(),
             signals: next(),
+            epintr: next(),
             first: first.to_string(),
         }
     }
