@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::Fixture;
+use common::{Fixture, wait_until};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 use rstack_tui::{Process, Thread, TraceOptions};
 
@@ -600,4 +600,155 @@ fn a_32_bit_process_is_refused_with_its_own_exit_code() {
     // Refused before any attach: nothing was ever stopped.
     fx.assert_running();
     assert!(fx.thread_states().iter().all(|(_, s)| *s == 'S'));
+}
+
+/// A tmux server of our own (its own socket) with one pane; killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// A `width`x`height` pane running `argv` directly (no shell).
+    fn exec(width: u16, height: u16, argv: &[&str]) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("rstack-hostile-{}", std::process::id()),
+        };
+        let (w, h) = (width.to_string(), height.to_string());
+        let mut args = vec![
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "set-option",
+            "-g",
+            "default-terminal",
+            "xterm-256color",
+            ";",
+            "new-session",
+            "-d",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "-e",
+            "NO_COLOR=1",
+            "--",
+        ];
+        args.extend_from_slice(argv);
+        tmux.cmd(&args);
+        tmux
+    }
+
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-u", "-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .output()
+            .unwrap_or_else(|e| panic!("running tmux (install it: scripts/deps.sh): {e}"));
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn format(&self, format: &str) -> String {
+        self.cmd(&["display-message", "-p", format])
+            .trim_end()
+            .to_string()
+    }
+
+    /// Waits (bounded) until `cond` holds for the visible screen; returns that screen.
+    fn wait_screen(&self, what: &str, mut cond: impl FnMut(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.cmd(&["capture-pane", "-p"]);
+            if cond(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .env_remove("TMUX")
+            .output();
+    }
+}
+
+/// Whether `pid` has exited (gone, or a zombie).
+fn gone(pid: u32) -> bool {
+    common::thread_states(pid)
+        .first()
+        .is_none_or(|(_, s)| matches!(s, 'Z' | 'X'))
+}
+
+#[test]
+fn hostile_text_is_inert_on_the_tui_screen_and_in_its_output_bytes() {
+    let fx = spawn_hostile();
+    let raw = out_dir().join(format!("tui-raw-{}.bin", std::process::id()));
+    let _ = std::fs::remove_file(&raw);
+    // The shell waits for a line, so the pipe catching every byte the inspector writes is in
+    // place before it starts.
+    let script = format!("read go; exec '{BIN}' {}", fx.pid());
+    let tmux = Tmux::exec(200, 50, &["sh", "-c", &script]);
+    let title = tmux.format("#{pane_title}");
+    tmux.cmd(&["pipe-pane", "-O", &format!("cat > '{}'", raw.display())]);
+    tmux.cmd(&["send-keys", "Enter"]);
+    let inspector: u32 = tmux.format("#{pane_pid}").parse().unwrap();
+
+    // The name column shows the first 15 characters of the escaped name.
+    tmux.wait_screen("the hostile thread listed", |s| {
+        s.contains(" Threads (") && s.contains(r"\x1b[5mevil\u{9")
+    });
+    // The hostile thread was created last: select it and show its stack.
+    tmux.cmd(&["send-keys", "G"]);
+    let screen = tmux.wait_screen("the hostile symbol in the stack", |s| {
+        s.contains(r"\x1b]0;pwn\x07\x1b[2J\u{9b}\x7f\xff\xfeevil!!!") && s.contains("mapped_call")
+    });
+    let bad: Vec<char> = screen.chars().filter(|c| is_raw_control(*c)).collect();
+    assert!(bad.is_empty(), "raw controls {bad:?} on:\n{screen}");
+    assert!(
+        screen.contains("fixtures/corruptlib.c:9"),
+        "the hostile frame's line:\n{screen}"
+    );
+    // Had an OSC gone out raw, tmux would have taken "pwn" as the pane's title.
+    assert_eq!(tmux.format("#{pane_title}"), title);
+
+    tmux.cmd(&["send-keys", "q"]);
+    wait_until_gone(inspector);
+    fx.assert_running();
+
+    // Every byte the inspector wrote, up to leaving the alternate screen as it exits: its own
+    // CSI sequences, but no OSC, BEL, DEL or C1.
+    let mut bytes = Vec::new();
+    wait_until("the inspector's last bytes through the pipe", || {
+        bytes = std::fs::read(&raw).unwrap_or_default();
+        bytes.windows(8).any(|w| w == b"\x1b[?1049l")
+    });
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("Threads ("), "{} bytes captured", bytes.len());
+    assert!(!text.contains("\x1b]"), "an OSC sequence went out");
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|c| matches!(c, '\u{7}' | '\u{7f}' | '\u{80}'..='\u{9f}'))
+        .collect();
+    assert!(bad.is_empty(), "raw controls {bad:?} went out");
+    assert!(bytes.len() < 4 << 20, "{} bytes", bytes.len());
+}
+
+fn wait_until_gone(pid: u32) {
+    wait_until("the inspector to exit", || gone(pid));
 }
