@@ -244,7 +244,6 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    #[allow(dead_code)]
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
@@ -751,4 +750,237 @@ fn hostile_text_is_inert_on_the_tui_screen_and_in_its_output_bytes() {
 
 fn wait_until_gone(pid: u32) {
     wait_until("the inspector to exit", || gone(pid));
+}
+
+/// Values that break length and offset fields.
+const INTERESTING: [u64; 12] = [
+    0,
+    1,
+    0x7f,
+    0x80,
+    0xff,
+    0xffff,
+    0x7fff_ffff,
+    0xffff_ffff,
+    0x1_0000_0000,
+    0x7fff_ffff_ffff_ffff,
+    u64::MAX,
+    u64::MAX - 7,
+];
+
+/// A place to damage: the ELF header, the end of the file (where the section headers are),
+/// or anywhere.
+fn pick_offset(rng: &mut Rng, len: usize) -> usize {
+    match rng.below(6) {
+        0 => rng.below(len.min(64)),
+        1 => len - 1 - rng.below(len.min(4096)),
+        _ => rng.below(len),
+    }
+}
+
+/// One to four random edits of `data`: bit flips, interesting bytes and 2/4/8-byte values,
+/// truncation, copies within the file, and splices with another seed.
+fn mutate(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
+    for _ in 0..1 + rng.below(4) {
+        let len = data.len();
+        if len == 0 {
+            data.extend_from_slice(&other[..other.len().min(4096)]);
+            continue;
+        }
+        let at = pick_offset(rng, len);
+        match rng.below(8) {
+            0 => data[at] ^= 1 << rng.below(8),
+            1 => data[at] = INTERESTING[rng.below(INTERESTING.len())] as u8,
+            2 | 3 => {
+                let width = [2, 4, 8][rng.below(3)];
+                let value =
+                    INTERESTING[rng.below(INTERESTING.len())].wrapping_add(rng.below(3) as u64);
+                let bytes = value.to_le_bytes();
+                let end = (at + width).min(len);
+                data[at..end].copy_from_slice(&bytes[..end - at]);
+            }
+            4 => data.truncate(rng.below(len + 1)),
+            5 => {
+                // Copy a piece of the file over another place (tables, headers, strings).
+                let from = rng.below(len);
+                let n = rng.below(256).min(len - from).min(len - at);
+                data.copy_within(from..from + n, at);
+            }
+            6 => {
+                // Splice: our head, another file's tail.
+                let cut = rng.below(other.len() + 1);
+                data.truncate(at);
+                data.extend_from_slice(&other[cut..]);
+            }
+            _ => {
+                for b in &mut data[at..(at + 1 + rng.below(32)).min(len)] {
+                    *b = rng.next() as u8;
+                }
+            }
+        }
+    }
+}
+
+/// What a fuzz run did.
+#[derive(Debug, Default)]
+struct FuzzStats {
+    executions: u64,
+    /// Inputs that still parsed as ELF, and lookups that found something.
+    parsed: u64,
+    found: u64,
+    findings: Vec<String>,
+    slowest: Duration,
+}
+
+/// Runs `executions` mutated inputs through the symbol, debuginfo and line parsers, each in
+/// catch_unwind, on a worker thread watched for hangs: an input that takes longer than
+/// `hang` fails the run (and is saved) even if it never returns.
+fn fuzz_parsers(seeds: Vec<Vec<u8>>, executions: u64, seed: u64, hang: Duration) -> FuzzStats {
+    use std::sync::{Arc, Mutex, mpsc};
+    let findings_dir = out_dir().join("fuzz-findings");
+    std::fs::create_dir_all(&findings_dir).unwrap();
+    let current = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel::<Option<FuzzStats>>();
+    let worker_current = current.clone();
+    let worker_dir = findings_dir.clone();
+    std::thread::spawn(move || {
+        let mut rng = Rng(seed);
+        let mut stats = FuzzStats::default();
+        let quiet = std::panic::take_hook();
+        // Quiet, but remember where each panic happened.
+        static WHERE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+        std::panic::set_hook(Box::new(|info| {
+            *WHERE.lock().unwrap() = info.location().map(|l| l.to_string()).unwrap_or_default();
+        }));
+        for n in 0..executions {
+            let i = rng.below(seeds.len());
+            // Large seeds are slow to copy and parse: take them one time in 64.
+            let i = if seeds[i].len() > 1 << 20 && rng.below(64) != 0 {
+                0
+            } else {
+                i
+            };
+            let mut data = seeds[i].clone();
+            let other = &seeds[rng.below(seeds.len())];
+            mutate(&mut rng, &mut data, other);
+            worker_current.lock().unwrap().clone_from(&data);
+            let started = Instant::now();
+            let result = std::panic::catch_unwind(|| {
+                use rstack_tui::tracer::fuzz;
+                let parsed = object::File::parse(data.as_slice()).is_ok();
+                (
+                    parsed,
+                    fuzz::symbols(&data) + fuzz::debuginfo(&data) + fuzz::lines(&data),
+                )
+            });
+            stats.slowest = stats.slowest.max(started.elapsed());
+            stats.executions += 1;
+            match result {
+                Ok((parsed, found)) => {
+                    stats.parsed += u64::from(parsed);
+                    stats.found += found as u64;
+                }
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    let file = worker_dir.join(format!("panic-{seed:x}-{n}.bin"));
+                    std::fs::write(&file, &data).unwrap();
+                    stats.findings.push(format!(
+                        "panic {msg:?} at {}, input saved as {}",
+                        WHERE.lock().unwrap(),
+                        file.display()
+                    ));
+                }
+            }
+            if tx.send(None).is_err() {
+                return;
+            }
+        }
+        std::panic::set_hook(quiet);
+        let _ = tx.send(Some(stats));
+    });
+    loop {
+        match rx.recv_timeout(hang) {
+            Ok(None) => {}
+            Ok(Some(stats)) => return stats,
+            Err(_) => {
+                let file = findings_dir.join(format!("hang-{seed:x}.bin"));
+                std::fs::write(&file, &*current.lock().unwrap()).unwrap();
+                panic!(
+                    "an input ran longer than {hang:?} (or the worker died); saved as {}",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+/// Small real ELF files: the fixtures (64-bit with DWARF, 32-bit, a 20 kB symbol name).
+fn small_seeds() -> Vec<Vec<u8>> {
+    static BIN32: OnceLock<PathBuf> = OnceLock::new();
+    let bin32 = BIN32.get_or_init(|| {
+        let src = fixtures_dir().join("park32.c");
+        gcc(
+            "park32-fuzz",
+            &["-m32".as_ref(), "-g".as_ref(), src.as_os_str()],
+        )
+    });
+    let long = park_lib("liblong-fuzz.so", &format!("long_{}", "n".repeat(2000)));
+    [good_lib(), corrupt_bin(), bin32.as_path(), long.as_path()]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect()
+}
+
+/// Run by `scripts/fuzz.sh` with RSTACK_FUZZ_EXECS (default here: a few seconds' worth) and
+/// RSTACK_FUZZ_BIG=1 to add libc, its separate debuginfo and rstack-tui itself as seeds.
+#[test]
+fn fuzz_elf_and_dwarf_parsers() {
+    let executions = std::env::var("RSTACK_FUZZ_EXECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let seed = std::env::var("RSTACK_FUZZ_SEED")
+        .ok()
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0x0e1f_f022_d3ad_b33f);
+    let mut seeds = small_seeds();
+    if std::env::var_os("RSTACK_FUZZ_BIG").is_some() {
+        let libc = Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6");
+        let debug = std::fs::read_dir("/usr/lib/debug/.build-id")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.extension() == Some(OsStr::new("debug")))
+            .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+        for p in [Some(libc.to_path_buf()), debug, Some(PathBuf::from(BIN))]
+            .into_iter()
+            .flatten()
+        {
+            eprintln!("fuzz: big seed {}", p.display());
+            seeds.push(std::fs::read(p).unwrap());
+        }
+    }
+    let started = Instant::now();
+    let stats = fuzz_parsers(seeds, executions, seed, Duration::from_secs(20));
+    eprintln!(
+        "fuzz: {} executions in {:?} (seed {seed:#x}): {} still ELF, {} facts found, slowest input {:?}, {} findings",
+        stats.executions,
+        started.elapsed(),
+        stats.parsed,
+        stats.found,
+        stats.slowest,
+        stats.findings.len()
+    );
+    assert_eq!(stats.executions, executions);
+    assert!(
+        stats.parsed > executions / 10,
+        "the mutations destroy too much: {stats:?}"
+    );
+    assert!(stats.findings.is_empty(), "{:#?}", stats.findings);
 }

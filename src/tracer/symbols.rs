@@ -195,7 +195,7 @@ impl ModuleSymbols {
             .or_else(|| {
                 self.segments
                     .iter()
-                    .find(|(off, size, _)| offset >= *off && offset < off + size)
+                    .find(|(off, size, _)| offset >= *off && offset - off < *size)
             })
             .map(|(off, _, vaddr)| {
                 let vaddr_of_offset = vaddr.wrapping_add(offset).wrapping_sub(*off);
@@ -210,7 +210,8 @@ impl ModuleSymbols {
             .partition_point(|e| e.address <= vaddr)
             .checked_sub(1)?;
         let e = &self.entries[i];
-        (e.size == 0 || vaddr < e.address + e.size).then_some((i, e))
+        // `address + size` may overflow with a hostile symbol size; the difference cannot.
+        (e.size == 0 || vaddr - e.address < e.size).then_some((i, e))
     }
 
     /// The module's DWARF, loaded on first use: its own, or its separate debuginfo's.
@@ -276,7 +277,8 @@ fn eh_frame_hdr(data: &[u8]) -> Option<EhFrameHdr> {
     let hdr_vaddr = phdr.p_vaddr(endian);
     Some(EhFrameHdr {
         hdr_vaddr,
-        table_vaddr: hdr_vaddr + 12,
+        // A hostile p_vaddr may sit at the top of the address space: wrap, like the bias.
+        table_vaddr: hdr_vaddr.wrapping_add(12),
         fde_count,
     })
 }
