@@ -272,12 +272,11 @@ fn malformed_variants(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         }
         d
     };
-    let debug: Vec<&str> = object::File::parse(good)
-        .unwrap()
+    let file = object::File::parse(good).unwrap();
+    let debug: Vec<&str> = file
         .sections()
         .filter_map(|s| s.name().ok())
         .filter(|n| n.starts_with(".debug_"))
-        .map(|n| &*n.to_string().leak())
         .collect();
     let mut out = vec![
         ("symtab", garble(&[".symtab", ".strtab"])),
