@@ -14,6 +14,8 @@ use rstack_tui::{AttachMethod, Error, TraceOptions, Tracer, UnwindMethod, dump, 
 const EXIT_PARTIAL: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 const EXIT_CANCELLED: u8 = 130;
+/// The target is a process we cannot unwind at all (a 32-bit one): retrying will not help.
+const EXIT_UNSUPPORTED: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -29,8 +31,8 @@ const EXIT_CANCELLED: u8 = 130;
                   rstack-tui demo         inspect a bundled demo process (deadlock included)\n  \
                   rstack-tui dump 1234    print every thread's stack and exit\n\n\
                   Exit codes of `dump`: 0 all threads traced, 1 some threads could not be traced \
-                  (said on stderr), 2 error (one line on stderr), 130 interrupted (every thread \
-                  was resumed first).\n\n\
+                  (said on stderr), 2 error (one line on stderr), 3 unsupported target (a 32-bit \
+                  process; one line on stderr), 130 interrupted (every thread was resumed first).\n\n\
                   Tracing needs ptrace rights: root, CAP_SYS_PTRACE, or kernel.yama.ptrace_scope=0.",
     args_conflicts_with_subcommands = true
 )]
@@ -448,9 +450,9 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
 /// Prints an error and its causes on one line and picks the exit code.
 fn fail(e: &Error) -> ExitCode {
     eprintln!("rstack-tui: error: {}", rstack_tui::worker::error_line(e));
-    ExitCode::from(if matches!(e, Error::Cancelled { .. }) {
-        EXIT_CANCELLED
-    } else {
-        EXIT_ERROR
+    ExitCode::from(match e {
+        Error::Cancelled { .. } => EXIT_CANCELLED,
+        Error::UnsupportedArchitecture { .. } => EXIT_UNSUPPORTED,
+        _ => EXIT_ERROR,
     })
 }

@@ -81,6 +81,11 @@ impl ModuleLines {
     /// The functions at `vaddr` (the module's own address): the inlined ones innermost first,
     /// then the physical function. Empty when DWARF does not cover the address.
     pub(super) fn frames(&self, vaddr: u64) -> Vec<LineFrame> {
+        // addr2line 0.27 computes `vaddr + 1` unchecked (a panic in debug builds), and a
+        // hostile module's segment addresses can make a frame's address the very last one.
+        if vaddr == u64::MAX {
+            return Vec::new();
+        }
         let Ok(mut iter) = self.context.find_frames(vaddr).skip_all_loads() else {
             return Vec::new();
         };

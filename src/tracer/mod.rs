@@ -12,6 +12,8 @@ mod debuginfo;
 mod demangle;
 pub mod diff;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod group;
 mod lines;
 mod maps;

@@ -9,6 +9,7 @@
 //! Files are opened through `/proc/PID/map_files/` (works for deleted or replaced binaries)
 //! and then `/proc/PID/root/` (works across mount namespaces, i.e. containers).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -30,6 +31,10 @@ use crate::text;
 /// Largest vDSO image we copy out of a target (it is a page or two).
 const MAX_VDSO: u64 = 1 << 20;
 
+/// Longest symbol name we show, in characters: real C++ and Rust names stay far below it, and
+/// a hostile module cannot make one frame print megabytes.
+pub(super) const MAX_NAME: usize = 8192;
+
 /// Identity of a module's contents: same key, same symbols.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ModuleKey {
@@ -48,7 +53,7 @@ enum ModuleKey {
 
 /// One function symbol of a module, in the module's own address space.
 #[derive(Debug)]
-struct Entry {
+pub(super) struct Entry {
     address: u64,
     size: u64,
     name: Box<str>,
@@ -82,8 +87,21 @@ impl ModuleSymbols {
     /// Parses an ELF image and, if it has no `.symtab` and `debug` says where to look (and
     /// the module's display path), merges the function symbols of its separate debuginfo.
     fn parse_with(data: &[u8], debug: Option<(&DebugLookup<'_>, &str)>) -> ModuleSymbols {
-        let Ok(file) = object::File::parse(data) else {
-            return ModuleSymbols::default();
+        let file = match object::File::parse(data) {
+            Ok(file) => file,
+            Err(e) => {
+                // A mapped file we cannot read is worth a note: its frames will have no names.
+                let missing = debug.map(|(_, path)| {
+                    Arc::from(format!(
+                        "{path}: unreadable ELF file ({}): no symbols",
+                        text::inert(&e.to_string())
+                    ))
+                });
+                return ModuleSymbols {
+                    missing,
+                    ..ModuleSymbols::default()
+                };
+            }
         };
         let has_symtab = file.symbol_table().is_some();
         let found = if has_symtab {
@@ -104,13 +122,19 @@ impl ModuleSymbols {
         // Rank aliases at one address so the most telling name wins: global before weak
         // before local, then fewer leading underscores, then shorter.
         let debug_symbols = debug_file.iter().flat_map(|f| f.symbols());
-        let mut ranked: Vec<(u64, u64, u8, usize, usize, &str)> = file
+        let mut ranked: Vec<(u64, u64, u8, usize, usize, Cow<'_, str>)> = file
             .symbols()
             .chain(file.dynamic_symbols())
             .chain(debug_symbols)
             .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
             .filter_map(|s| {
-                let name = s.name().ok().filter(|n| !n.is_empty())?;
+                // A name that is not UTF-8 is kept (escaped): dropping it would credit its
+                // code to the symbol before it.
+                let bytes = s.name_bytes().ok().filter(|n| !n.is_empty())?;
+                let name = match std::str::from_utf8(bytes) {
+                    Ok(n) => Cow::Borrowed(n),
+                    Err(_) => Cow::Owned(text::from_bytes(bytes)),
+                };
                 let binding = if s.is_weak() {
                     1
                 } else if s.is_global() {
@@ -136,7 +160,7 @@ impl ModuleSymbols {
             .map(|(address, size, _, _, _, name)| Entry {
                 address,
                 size,
-                name: name.into(),
+                name: name.as_ref().into(),
             })
             .collect();
         let eh = eh_frame_hdr(data);
@@ -163,7 +187,7 @@ impl ModuleSymbols {
     /// segment from its page-aligned file offset to its page-aligned address, so the segment
     /// whose aligned offset equals the mapping's offset tells the bias (the segment's address
     /// and offset may differ, as in lld-linked binaries).
-    fn bias(&self, start: u64, offset: u64) -> Option<u64> {
+    pub(super) fn bias(&self, start: u64, offset: u64) -> Option<u64> {
         const PAGE: u64 = 4096;
         self.segments
             .iter()
@@ -171,7 +195,7 @@ impl ModuleSymbols {
             .or_else(|| {
                 self.segments
                     .iter()
-                    .find(|(off, size, _)| offset >= *off && offset < off + size)
+                    .find(|(off, size, _)| offset >= *off && offset - off < *size)
             })
             .map(|(off, _, vaddr)| {
                 let vaddr_of_offset = vaddr.wrapping_add(offset).wrapping_sub(*off);
@@ -180,13 +204,14 @@ impl ModuleSymbols {
     }
 
     /// The symbol containing virtual address `vaddr`: (index, entry).
-    fn lookup(&self, vaddr: u64) -> Option<(usize, &Entry)> {
+    pub(super) fn lookup(&self, vaddr: u64) -> Option<(usize, &Entry)> {
         let i = self
             .entries
             .partition_point(|e| e.address <= vaddr)
             .checked_sub(1)?;
         let e = &self.entries[i];
-        (e.size == 0 || vaddr < e.address + e.size).then_some((i, e))
+        // `address + size` may overflow with a hostile symbol size; the difference cannot.
+        (e.size == 0 || vaddr - e.address < e.size).then_some((i, e))
     }
 
     /// The module's DWARF, loaded on first use: its own, or its separate debuginfo's.
@@ -208,11 +233,11 @@ impl ModuleSymbols {
         self.lines.as_ref().and_then(Option::as_ref)
     }
 
-    fn demangled(&mut self, index: usize) -> Arc<str> {
+    pub(super) fn demangled(&mut self, index: usize) -> Arc<str> {
         let raw = &self.entries[index].name;
         self.demangled
             .entry(index)
-            .or_insert_with(|| Arc::from(text::inert(&demangle(raw)).as_ref()))
+            .or_insert_with(|| Arc::from(text::inert_bounded(&demangle(raw), MAX_NAME)))
             .clone()
     }
 }
@@ -252,7 +277,8 @@ fn eh_frame_hdr(data: &[u8]) -> Option<EhFrameHdr> {
     let hdr_vaddr = phdr.p_vaddr(endian);
     Some(EhFrameHdr {
         hdr_vaddr,
-        table_vaddr: hdr_vaddr + 12,
+        // A hostile p_vaddr may sit at the top of the address space: wrap, like the bias.
+        table_vaddr: hdr_vaddr.wrapping_add(12),
         fde_count,
     })
 }
@@ -389,7 +415,7 @@ impl Symbolizer {
                     offset: file_offset(ip),
                 }),
                 symbol: None,
-                missing_debuginfo: None,
+                missing_debuginfo: ms.missing.clone().filter(|_| symbols),
                 location: None,
                 inlined: Vec::new(),
             };
@@ -429,7 +455,7 @@ impl Symbolizer {
             };
         };
         let (address, size) = (entry.address, entry.size);
-        let raw_name = text::inert(&entry.name).into_owned();
+        let raw_name = text::inert_bounded(&entry.name, MAX_NAME);
         let name = ms.demangled(index).to_string();
         let offset = vaddr.wrapping_sub(address);
         let symbol = Some(Symbol {
@@ -456,23 +482,31 @@ fn split_line_frames(
     mut found: Vec<LineFrame>,
     ip: u64,
 ) -> (Option<Location>, Vec<(Option<Symbol>, Option<Location>)>) {
+    // DWARF names and paths are as long as the module likes: bound them like symbol names.
+    let bound = |s: String| text::inert_bounded(&s, MAX_NAME);
+    let bound_location = |l: Option<Location>| {
+        l.map(|l| Location {
+            file: bound(l.file),
+            ..l
+        })
+    };
     let Some(physical) = found.pop() else {
         return (None, Vec::new());
     };
     let inlined = found
         .into_iter()
         .map(|f| {
-            let symbol = f.name.map(|name| Symbol {
-                raw_name: f.raw_name.unwrap_or_else(|| name.clone()),
+            let symbol = f.name.map(bound).map(|name| Symbol {
+                raw_name: f.raw_name.map(bound).unwrap_or_else(|| name.clone()),
                 name,
                 offset: 0,
                 address: ip,
                 size: 0,
             });
-            (symbol, f.location)
+            (symbol, bound_location(f.location))
         })
         .collect();
-    (physical.location, inlined)
+    (bound_location(physical.location), inlined)
 }
 
 /// Per-trace memo from mapping start to module key, so each module is opened once per trace.
