@@ -7,7 +7,8 @@
 //! mapping, so it finds no unwind info in binaries linked by lld (every recent Rust binary),
 //! where that header sits in the read-only segment before the code, and it re-reads
 //! `/proc/PID/maps` and the ELF file on every miss. We hand it the tables ourselves (found by
-//! our symbol loader) and fall back to its own lookup for code we do not know.
+//! our symbol loader). For code we have no table of, libunwind falls back to frame pointers:
+//! its own ELF reader trusts the file's headers, and a target can map a file that crashes it.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -52,13 +53,6 @@ unsafe extern "C" {
         addr: unw_word_t,
         valp: *mut unw_word_t,
         write: c_int,
-        arg: *mut c_void,
-    ) -> c_int;
-    fn _UPT_find_proc_info(
-        asp: unw_addr_space_t,
-        ip: unw_word_t,
-        pip: *mut unw_proc_info_t,
-        need_unwind_info: c_int,
         arg: *mut c_void,
     ) -> c_int;
     fn _Ux86_64_dwarf_search_unwind_table(
@@ -300,8 +294,9 @@ unsafe extern "C" fn find_proc_info(
             return ret;
         }
     }
-    // SAFETY: as above; this is the accessor we replace.
-    unsafe { _UPT_find_proc_info(asp, ip, pip, need_unwind_info, arg) }
+    // Not libunwind's own lookup: it parses the mapped file with no bounds checks (a program
+    // header table past the end of the file crashes it).
+    -UNW_ENOINFO
 }
 
 /// An accessor table with room to spare: libunwind 1.7 and 1.8 append members to
@@ -330,6 +325,8 @@ fn accessors() -> &'static Accessors<PTraceStateRef> {
         let mut acc = unsafe { std::ptr::read(&raw const _UPT_accessors) };
         acc.find_proc_info = Some(find_proc_info);
         acc.access_mem = Some(access_mem);
+        // libunwind's looks for JIT registrations by parsing every mapped ELF file, unchecked.
+        acc.get_dyn_info_list_addr = Some(no_dyn_info);
         padded(acc)
     });
     // SAFETY: `Accessors` wraps exactly an `unw_accessors_t` (the unwind crate's own
@@ -338,8 +335,8 @@ fn accessors() -> &'static Accessors<PTraceStateRef> {
 }
 
 /// Accessors over a captured thread: registers from the capture, the stack from its copy.
-/// `find_proc_info` and `put_unwind_info` stay libunwind's for code we have no table of; they
-/// read ELF files, not the stopped thread.
+/// `put_unwind_info` and `access_fpreg` stay libunwind's; the first frees, the second is never
+/// needed to walk.
 fn copy_accessors() -> *mut unw_accessors_t {
     static ACCESSORS: OnceLock<PaddedAccessors> = OnceLock::new();
     let acc = ACCESSORS.get_or_init(|| {
