@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::text::{inert, to_json_inert};
-use crate::tracer::schema::SnapshotDoc;
+use crate::text::{inert, to_json_inert_sized};
+use crate::tracer::schema::DocView;
 use crate::tracer::{Frame, Process, Thread};
 
 /// The text listing of a traced process.
@@ -169,7 +169,10 @@ fn write_location(out: &mut String, f: &Frame) {
 
 /// The JSON document of a traced process (one line, or pretty).
 pub fn to_json(p: &Process, pretty: bool) -> String {
-    to_json_inert(&SnapshotDoc::from(p), pretty)
+    // About 250 bytes per frame, 400 per thread.
+    let frames: usize = p.threads().iter().map(|t| t.frames().len()).sum();
+    let capacity = frames * 250 + p.threads().len() * 400;
+    to_json_inert_sized(&DocView(p), pretty, capacity)
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 

@@ -74,11 +74,25 @@ fn push_char(out: &mut String, c: char) {
 /// Serializes to JSON with DEL, C1 and bidi characters escaped as `\uXXXX` (serde_json escapes
 /// only C0), so a JSON document is as inert as the text output.
 pub fn to_json_inert<T: serde::Serialize>(value: &T, pretty: bool) -> serde_json::Result<String> {
-    let raw = if pretty {
-        serde_json::to_string_pretty(value)?
+    to_json_inert_sized(value, pretty, 0)
+}
+
+/// [`to_json_inert`] into a buffer of `capacity` bytes to start with (a big document then
+/// grows without copying itself over and over).
+pub fn to_json_inert_sized<T: serde::Serialize>(
+    value: &T,
+    pretty: bool,
+    capacity: usize,
+) -> serde_json::Result<String> {
+    let mut buf = Vec::with_capacity(capacity);
+    if pretty {
+        serde_json::to_writer_pretty(&mut buf, value)?;
     } else {
-        serde_json::to_string(value)?
-    };
+        serde_json::to_writer(&mut buf, value)?;
+    }
+    // SAFETY: serde_json writes valid UTF-8 only (its own `to_string` relies on the same);
+    // checking 6 MB again would cost milliseconds.
+    let raw = unsafe { String::from_utf8_unchecked(buf) };
     if !may_be_unsafe(&raw) || !raw.chars().any(is_unsafe) {
         return Ok(raw);
     }

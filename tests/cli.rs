@@ -87,7 +87,10 @@ fn json_dump_follows_the_schema() {
         assert_eq!(threads.len(), 3);
         for t in threads {
             assert!(
-                t["tid"].as_u64().is_some() && t["state"] == "S" && t["wchan"].is_string(),
+                t["tid"].as_u64().is_some()
+                    && t["state"] == "S"
+                    && t["syscall"]["name"] == "futex"
+                    && t["wait"].is_string(),
                 "{t}"
             );
             let name = t["name"].as_str().unwrap();

@@ -43,7 +43,7 @@ pub use model::{
 use attach::{AttachError, StoppedThread};
 use capture::Capture;
 use maps::MemoryMaps;
-use procinfo::{TaskDir, TaskFacts};
+use procinfo::{TaskDir, TaskDirs, TaskFacts};
 use symbols::{KeyCache, Symbolizer, Want};
 use unwinder::{RawFrame, Unwinder, Walk};
 
@@ -388,13 +388,15 @@ impl Tracer {
     ) -> Result<(Vec<Pending>, Duration)> {
         let mut out = Vec::new();
         let blocked_ok = self.copying() && !self.options.stop_blocked;
-        for tid in procinfo::thread_ids(pid)? {
+        let tids = procinfo::thread_ids(pid)?;
+        let Some(dirs) = TaskDirs::open(pid) else {
+            return Err(Error::ProcessExited { pid });
+        };
+        for tid in tids {
             if self.cancelled() {
                 return Err(Error::Cancelled { pid });
             }
-            let Some(task) = TaskDir::open(pid, tid) else {
-                continue;
-            };
+            let task = dirs.task(tid);
             let before = if blocked_ok { task.run_record() } else { None };
             let Some(facts) = procinfo::thread_facts(&task, self.options.thread_names) else {
                 continue;
@@ -441,6 +443,9 @@ impl Tracer {
         let mut seen = HashSet::new();
         let mut seen_order = Vec::new();
         let mut first_stop: Option<Instant> = None;
+        let Some(dirs) = TaskDirs::open(pid) else {
+            return Err(Error::ProcessExited { pid });
+        };
         loop {
             let tids = match procinfo::thread_ids(pid) {
                 Ok(t) => t,
@@ -456,8 +461,8 @@ impl Tracer {
                 if self.cancelled() {
                     return Err(Error::Cancelled { pid });
                 }
-                let Some(facts) = TaskDir::open(pid, tid)
-                    .and_then(|task| procinfo::thread_facts(&task, self.options.thread_names))
+                let Some(facts) =
+                    procinfo::thread_facts(&dirs.task(tid), self.options.thread_names)
                 else {
                     continue;
                 };

@@ -175,7 +175,7 @@ pub struct TaskFacts {
 /// D, the kernel stack of thread `tid`; `None` when it is gone. Reads `stat` (which also holds
 /// the name), `wchan` and `syscall`: a live view reads these for every thread every refresh.
 pub fn thread_facts(task: &TaskDir, with_name: bool) -> Option<TaskFacts> {
-    let (pid, tid) = (task.pid, task.tid);
+    let (pid, tid) = (task.pid(), task.tid());
     let stat = task.read("stat")?;
     let (comm, fields) = split_stat(&stat)?;
     let state = fields.first().and_then(|f| f.first()).map(|&b| b as char)?;
@@ -189,10 +189,15 @@ pub fn thread_facts(task: &TaskDir, with_name: bool) -> Option<TaskFacts> {
     let (utime, stime) = (number(11), number(12));
     let tick = Duration::from_secs(1) / procfs::ticks_per_second().max(1) as u32;
     let blocked = task.read("syscall").and_then(|b| parse_syscall(&b));
-    let wchan = task
-        .read("wchan")
-        .map(|b| text::from_bytes(trim_newline(&b)))
-        .filter(|w| !w.is_empty() && w != "0");
+    // The system call says what a sleeping thread waits in; the kernel function is read (one
+    // more file per thread per refresh) only when it does not, or the thread is in D.
+    let wchan = if blocked.is_none() || state != 'S' {
+        task.read("wchan")
+            .map(|b| text::from_bytes(trim_newline(&b)))
+            .filter(|w| !w.is_empty() && w != "0")
+    } else {
+        None
+    };
     let syscall = blocked.map(|b| Syscall {
         number: b.number,
         args: b.args,
@@ -258,24 +263,39 @@ fn parse_syscall(raw: &[u8]) -> Option<BlockedAt> {
     })
 }
 
-/// One thread's `/proc/PID/task/TID` directory, open, so that reading several of its files
-/// costs one path walk, not one each (a live view reads them for every thread every refresh).
-pub struct TaskDir {
+/// A process's `/proc/PID/task` directory, open, so that reading a thread's files costs a
+/// short path walk each (a live view reads several for every thread every refresh).
+pub struct TaskDirs {
     pid: i32,
-    tid: i32,
     dir: OwnedFd,
 }
 
-impl TaskDir {
-    /// `None` when the thread is gone.
-    pub fn open(pid: i32, tid: i32) -> Option<TaskDir> {
+impl TaskDirs {
+    pub fn open(pid: i32) -> Option<TaskDirs> {
         let dir = nix::fcntl::open(
-            format!("/proc/{pid}/task/{tid}").as_str(),
+            format!("/proc/{pid}/task").as_str(),
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .ok()?;
-        Some(TaskDir { pid, tid, dir })
+        Some(TaskDirs { pid, dir })
+    }
+
+    /// Thread `tid`'s files (nothing is opened yet).
+    pub fn task(&self, tid: i32) -> TaskDir<'_> {
+        TaskDir { dirs: self, tid }
+    }
+}
+
+/// One thread's files in `/proc/PID/task/TID`.
+pub struct TaskDir<'a> {
+    dirs: &'a TaskDirs,
+    tid: i32,
+}
+
+impl TaskDir<'_> {
+    pub fn pid(&self) -> i32 {
+        self.dirs.pid
     }
 
     pub fn tid(&self) -> i32 {
@@ -285,8 +305,8 @@ impl TaskDir {
     /// The whole of a small file of the thread (at most 64 KiB).
     pub fn read(&self, name: &str) -> Option<Vec<u8>> {
         let fd = nix::fcntl::openat(
-            &self.dir,
-            name,
+            &self.dirs.dir,
+            format!("{}/{name}", self.tid).as_str(),
             OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
@@ -297,7 +317,15 @@ impl TaskDir {
         loop {
             match file.read(&mut buf) {
                 Ok(0) => return Some(out),
-                Ok(n) if out.len() + n <= 1 << 16 => out.extend_from_slice(&buf[..n]),
+                Ok(n) if out.len() + n <= 1 << 16 => {
+                    out.extend_from_slice(&buf[..n]);
+                    // These files are generated whole on the first read: a short read is the
+                    // end, and skipping the read that would return 0 saves a system call per
+                    // file per thread per refresh.
+                    if n < buf.len() {
+                        return Some(out);
+                    }
+                }
                 Ok(_) => return Some(out),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return None,

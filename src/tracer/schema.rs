@@ -166,6 +166,110 @@ impl From<&Frame> for FrameDoc {
     }
 }
 
+/// The same document as [`SnapshotDoc`], serialized straight from the model without copying
+/// its strings (a 1000-thread dump has tens of thousands of frames). A test holds the two
+/// byte-for-byte equal.
+pub struct DocView<'a>(pub &'a Process);
+
+struct ThreadView<'a>(&'a Thread);
+struct FrameView<'a>(&'a Frame);
+struct FramesView<'a>(&'a [Frame]);
+struct ThreadsView<'a>(&'a [Thread]);
+
+impl Serialize for DocView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let p = self.0;
+        let since_epoch = p.taken_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let mut st = s.serialize_struct("SnapshotDoc", 11)?;
+        st.serialize_field("version", &VERSION)?;
+        st.serialize_field("pid", &p.id)?;
+        st.serialize_field("command", &p.command)?;
+        st.serialize_field("taken_at", &rfc3339(p.taken_at))?;
+        st.serialize_field("taken_at_unix_ms", &(since_epoch.as_millis() as u64))?;
+        st.serialize_field("mode", p.mode.as_str())?;
+        st.serialize_field("elapsed_us", &micros(p.elapsed))?;
+        st.serialize_field("longest_stop_us", &micros(p.longest_stop))?;
+        st.serialize_field("threads", &ThreadsView(&p.threads))?;
+        st.serialize_field("deadlocks", &p.deadlocks)?;
+        st.serialize_field("missing_debuginfo", &p.missing_debuginfo)?;
+        st.end()
+    }
+}
+
+impl Serialize for ThreadsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ThreadView))
+    }
+}
+
+impl Serialize for FramesView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(FrameView))
+    }
+}
+
+impl Serialize for ThreadView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let t = self.0;
+        let mut st = s.serialize_struct("ThreadDoc", 15)?;
+        st.serialize_field("tid", &t.id)?;
+        st.serialize_field("name", &t.name)?;
+        let mut state = [0u8; 4];
+        st.serialize_field("state", &t.facts.state.map(|c| &*c.encode_utf8(&mut state)))?;
+        st.serialize_field("wchan", &t.facts.wchan)?;
+        st.serialize_field(
+            "syscall",
+            &t.facts.syscall.as_ref().map(|sc| SyscallDoc {
+                number: sc.number,
+                name: sc.name().map(String::from),
+                args: sc.args,
+            }),
+        )?;
+        st.serialize_field("user_time_ms", &(t.facts.user_time.as_millis() as u64))?;
+        st.serialize_field("system_time_ms", &(t.facts.system_time.as_millis() as u64))?;
+        st.serialize_field("stopped_us", &micros(t.stopped_for))?;
+        st.serialize_field("truncated", &t.truncated)?;
+        st.serialize_field("error", &t.error)?;
+        st.serialize_field("end_note", &t.end_note)?;
+        st.serialize_field("frames", &FramesView(&t.frames))?;
+        st.serialize_field("wait", &t.facts.wait)?;
+        st.serialize_field("kernel_stack", &t.facts.kernel_stack)?;
+        st.serialize_field(
+            "lock",
+            &t.facts.lock.as_ref().map(|l| LockDoc {
+                address: l.address,
+                owner: l.owner,
+                note: l.note.clone(),
+            }),
+        )?;
+        st.end()
+    }
+}
+
+impl Serialize for FrameView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let f = self.0;
+        let mut st = s.serialize_struct("FrameDoc", 10)?;
+        st.serialize_field("ip", &f.ip)?;
+        st.serialize_field("symbol", &f.symbol.as_ref().map(|x| x.name.as_str()))?;
+        st.serialize_field(
+            "raw_symbol",
+            &f.symbol.as_ref().map(|x| x.raw_name.as_str()),
+        )?;
+        st.serialize_field("offset", &f.symbol.as_ref().map(|x| x.offset))?;
+        st.serialize_field("module", &f.module.as_ref().map(|m| m.path.as_str()))?;
+        st.serialize_field("module_offset", &f.module.as_ref().map(|m| m.offset))?;
+        st.serialize_field("is_signal", &f.is_signal)?;
+        st.serialize_field("file", &f.location.as_ref().map(|l| l.file.as_str()))?;
+        st.serialize_field("line", &f.location.as_ref().map(|l| l.line))?;
+        st.serialize_field("inlined", &f.inlined)?;
+        st.end()
+    }
+}
+
 fn micros(d: Duration) -> u64 {
     d.as_micros().min(u64::MAX as u128) as u64
 }
@@ -298,5 +402,41 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-11-29T14:00:00.123Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_borrowed_view_writes_the_same_document() {
+        let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+            "version": 1, "pid": 42, "command": "srv --x", "taken_at": "2026-11-29T14:00:00.123Z",
+            "taken_at_unix_ms": 1_795_960_800_123u64, "mode": "rolling", "elapsed_us": 3100,
+            "longest_stop_us": 85, "deadlocks": [[7, 8, 7]],
+            "missing_debuginfo": ["/lib/x.so: no debuginfo"],
+            "threads": [{
+                "tid": 7, "name": "worker", "state": "S", "wchan": "futex_do_wait",
+                "syscall": {"number": 202, "name": "futex", "args": [1, 2, 3, 4, 5, 6]},
+                "user_time_ms": 10, "system_time_ms": 2, "stopped_us": 0, "truncated": true,
+                "error": null, "end_note": "unwinding stopped: x", "wait": "futex_wait(0x1)",
+                "kernel_stack": ["a+0x1/0x2"],
+                "lock": {"address": 4096, "owner": 8, "note": null},
+                "frames": [
+                    {"ip": 100, "symbol": "f", "raw_symbol": "_Z1fv", "offset": 4,
+                     "module": "/bin/srv", "module_offset": 90, "is_signal": false,
+                     "file": "a.rs", "line": 3, "inlined": true},
+                    {"ip": 100, "symbol": null, "raw_symbol": null, "offset": null,
+                     "module": null, "module_offset": null, "is_signal": true,
+                     "file": null, "line": null, "inlined": false}
+                ]
+            }, {
+                "tid": 8, "name": null, "state": null, "wchan": null, "syscall": null,
+                "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 40, "truncated": false,
+                "error": "not stopped", "end_note": null, "frames": [], "wait": null,
+                "kernel_stack": [], "lock": null
+            }]
+        }))
+        .unwrap();
+        let p = doc.to_process();
+        let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
+        let view = serde_json::to_string(&DocView(&p)).unwrap();
+        assert_eq!(view, owned);
     }
 }
