@@ -1,9 +1,15 @@
-//! Source lines and inline frames from DWARF, with the `addr2line` crate (gimli). One
-//! [`Context`] per module, built on the first lookup in it and cached with the module's
-//! symbols, from the module's own DWARF or, when it has none, its separate debuginfo (found
-//! like its symbols, see [`super::debuginfo`]).
+//! Source lines and inline frames from DWARF, with the `addr2line` crate (gimli), cached with
+//! the module's symbols, from the module's own DWARF or, when it has none, its separate
+//! debuginfo (found like its symbols, see [`super::debuginfo`]).
+//!
+//! A stack touches a handful of a module's compilation units, and glibc's debug file has
+//! about two thousand: where `.debug_aranges` says which unit holds an address, only that unit
+//! is parsed (an `addr2line` context over just its bytes). A whole-module context is the
+//! fallback for addresses the ranges do not cover and for units that refer outside themselves.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use object::{Object, ObjectSection};
@@ -14,9 +20,18 @@ use crate::text;
 
 type Reader = gimli::EndianArcSlice<gimli::RunTimeEndian>;
 
+type Context = addr2line::Context<Reader>;
+
 /// The DWARF of one module, ready for lookups.
 pub(super) struct ModuleLines {
-    context: addr2line::Context<Reader>,
+    sections: Vec<(gimli::SectionId, Reader)>,
+    endian: gimli::RunTimeEndian,
+    /// From `.debug_aranges`: (begin, end, offset of the unit in `.debug_info`), by begin.
+    aranges: Vec<(u64, u64, usize)>,
+    /// A context per unit offset, built on first use (`None`: the unit cannot stand alone).
+    units: RefCell<HashMap<usize, Option<Context>>>,
+    /// The whole module's context, built only when needed (`None` inside: it failed).
+    whole: RefCell<Option<Option<Context>>>,
 }
 
 impl std::fmt::Debug for ModuleLines {
@@ -36,6 +51,21 @@ pub(super) struct LineFrame {
     pub location: Option<Location>,
 }
 
+/// The sections lookups read. Locations of variables, macros and type units are never looked
+/// at; skipping them saves inflating megabytes (glibc's `.debug_loclists` alone is 3 MiB).
+const SECTIONS: [gimli::SectionId; 10] = [
+    gimli::SectionId::DebugAbbrev,
+    gimli::SectionId::DebugAddr,
+    gimli::SectionId::DebugAranges,
+    gimli::SectionId::DebugInfo,
+    gimli::SectionId::DebugLine,
+    gimli::SectionId::DebugLineStr,
+    gimli::SectionId::DebugStr,
+    gimli::SectionId::DebugStrOffsets,
+    gimli::SectionId::DebugRanges,
+    gimli::SectionId::DebugRngLists,
+];
+
 /// True when `file` carries DWARF debug info (a `.debug_info` section with content).
 pub(super) fn has_dwarf(file: &object::File<'_>) -> bool {
     file.section_by_name(".debug_info")
@@ -54,28 +84,113 @@ impl ModuleLines {
         } else {
             gimli::RunTimeEndian::Big
         };
-        let load = |id: gimli::SectionId| -> Result<Reader, gimli::Error> {
-            // Locations of variables, macros and type units are never looked at; skipping
-            // them saves inflating megabytes (glibc's .debug_loclists alone is 3 MiB).
-            if matches!(
-                id,
-                gimli::SectionId::DebugLoc
-                    | gimli::SectionId::DebugLocLists
-                    | gimli::SectionId::DebugMacinfo
-                    | gimli::SectionId::DebugMacro
-                    | gimli::SectionId::DebugTypes
-            ) {
-                return Ok(gimli::EndianArcSlice::new(Arc::from(&[][..]), endian));
-            }
+        let mut sections = Vec::new();
+        for id in SECTIONS {
             let data = file
                 .section_by_name(id.name())
                 .and_then(|s| s.uncompressed_data().ok())
                 .unwrap_or(Cow::Borrowed(&[]));
-            Ok(gimli::EndianArcSlice::new(Arc::from(&*data), endian))
+            if !data.is_empty() {
+                sections.push((id, gimli::EndianArcSlice::new(Arc::from(&*data), endian)));
+            }
+        }
+        let mut lines = ModuleLines {
+            sections,
+            endian,
+            aranges: Vec::new(),
+            units: RefCell::default(),
+            whole: RefCell::default(),
         };
-        let dwarf = gimli::Dwarf::load(load).ok()?;
-        let context = addr2line::Context::from_dwarf(dwarf).ok()?;
-        Some(ModuleLines { context })
+        lines.aranges = lines.read_aranges();
+        Some(lines)
+    }
+
+    fn section(&self, id: gimli::SectionId) -> Reader {
+        self.sections
+            .iter()
+            .find(|(s, _)| *s == id)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| gimli::EndianArcSlice::new(Arc::from(&[][..]), self.endian))
+    }
+
+    /// A `Dwarf` over the module's sections, with `.debug_info` replaced by `info` if given
+    /// (and then no `.debug_aranges`, whose offsets are the whole section's).
+    fn dwarf(&self, info: Option<Reader>) -> Option<gimli::Dwarf<Reader>> {
+        gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
+            Ok(match (id, &info) {
+                (gimli::SectionId::DebugInfo, Some(info)) => info.clone(),
+                (gimli::SectionId::DebugAranges, Some(_)) => self.section(id).range(0..0),
+                _ => self.section(id),
+            })
+        })
+        .ok()
+    }
+
+    fn read_aranges(&self) -> Vec<(u64, u64, usize)> {
+        let aranges = gimli::DebugAranges::from(self.section(gimli::SectionId::DebugAranges));
+        let mut out = Vec::new();
+        let mut headers = aranges.headers();
+        while let Ok(Some(header)) = headers.next() {
+            let unit = header.debug_info_offset().0;
+            let mut entries = header.entries();
+            while let Ok(Some(entry)) = entries.next() {
+                let (begin, len) = (entry.address(), entry.length());
+                if let Some(end) = begin.checked_add(len).filter(|_| len > 0) {
+                    out.push((begin, end, unit));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// The unit whose ranges hold `vaddr`, by `.debug_aranges`.
+    fn unit_of(&self, vaddr: u64) -> Option<usize> {
+        let i = self.aranges.partition_point(|r| r.0 <= vaddr);
+        // Ranges of different units may nest; look back over those that start before.
+        self.aranges[..i]
+            .iter()
+            .rev()
+            .take(8)
+            .find(|r| vaddr < r.1)
+            .map(|r| r.2)
+    }
+
+    /// A context over the single unit at `offset`, or `None` when it refers to other units
+    /// (such references would not resolve in a context of its own bytes).
+    fn unit_context(&self, offset: usize) -> Option<Context> {
+        let info = self.section(gimli::SectionId::DebugInfo);
+        let header = gimli::DebugInfo::from(info.clone())
+            .header_from_offset(gimli::DebugInfoOffset(offset))
+            .ok()?;
+        let end = offset.checked_add(header.length_including_self())?;
+        if end > gimli::Reader::len(&info) {
+            return None;
+        }
+        let dwarf = self.dwarf(Some(info.range(offset..end)))?;
+        let unit = dwarf.debug_info.units().next().ok()??;
+        let abbreviations = dwarf.abbreviations(&unit).ok()?;
+        // Abbreviation codes are numbered from 1, consecutively as compilers write them.
+        for code in 1.. {
+            let Some(abbrev) = abbreviations.get(code) else {
+                break;
+            };
+            let outside = abbrev.attributes().iter().any(|spec| {
+                matches!(
+                    spec.form(),
+                    gimli::DW_FORM_ref_addr
+                        | gimli::DW_FORM_GNU_ref_alt
+                        | gimli::DW_FORM_ref_sup4
+                        | gimli::DW_FORM_ref_sup8
+                        | gimli::DW_FORM_GNU_strp_alt
+                        | gimli::DW_FORM_strp_sup
+                )
+            });
+            if outside {
+                return None;
+            }
+        }
+        addr2line::Context::from_dwarf(dwarf).ok()
     }
 
     /// The functions at `vaddr` (the module's own address): the inlined ones innermost first,
@@ -86,7 +201,26 @@ impl ModuleLines {
         if vaddr == u64::MAX {
             return Vec::new();
         }
-        let Ok(mut iter) = self.context.find_frames(vaddr).skip_all_loads() else {
+        if let Some(offset) = self.unit_of(vaddr) {
+            let mut units = self.units.borrow_mut();
+            let unit = units
+                .entry(offset)
+                .or_insert_with(|| self.unit_context(offset));
+            if let Some(context) = unit {
+                return Self::frames_in(context, vaddr);
+            }
+        }
+        let mut whole = self.whole.borrow_mut();
+        let whole =
+            whole.get_or_insert_with(|| addr2line::Context::from_dwarf(self.dwarf(None)?).ok());
+        match whole {
+            Some(context) => Self::frames_in(context, vaddr),
+            None => Vec::new(),
+        }
+    }
+
+    fn frames_in(context: &Context, vaddr: u64) -> Vec<LineFrame> {
+        let Ok(mut iter) = context.find_frames(vaddr).skip_all_loads() else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -114,5 +248,52 @@ impl ModuleLines {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object::{Object, ObjectSymbol};
+
+    use super::ModuleLines;
+
+    /// Per-unit lookups give what a whole-module context gives, on glibc's debug file (about
+    /// two thousand units; `scripts/deps.sh` installs it), at a few hundred function addresses.
+    #[test]
+    fn unit_contexts_answer_like_the_whole_module() {
+        let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
+        let libc = object::File::parse(libc.as_slice()).unwrap();
+        let id = libc.build_id().unwrap().expect("glibc has a build-id");
+        let path =
+            std::path::Path::new("/usr/lib/debug").join(super::super::debuginfo::build_id_path(id));
+        let debug = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (is libc6-dbg installed?)", path.display()));
+        let debug = object::File::parse(debug.as_slice()).unwrap();
+        let lines = ModuleLines::load(&debug).unwrap();
+        assert!(lines.aranges.len() > 1000, "{} ranges", lines.aranges.len());
+        let addresses: Vec<u64> = debug
+            .symbols()
+            .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 8)
+            .step_by(20)
+            .map(|s| s.address() + 4)
+            .collect();
+        assert!(addresses.len() > 200, "{}", addresses.len());
+        let whole =
+            addr2line::Context::from_dwarf(lines.dwarf(None).unwrap()).expect("a whole context");
+        let mut by_unit = 0;
+        for &a in &addresses {
+            let got = lines.frames(a);
+            let want = ModuleLines::frames_in(&whole, a);
+            let show = |f: &Vec<super::LineFrame>| format!("{f:?}");
+            assert_eq!(show(&got), show(&want), "at {a:#x}");
+            by_unit += usize::from(lines.unit_of(a).is_some());
+        }
+        // Most lookups went through a unit of their own, not the whole-module fallback.
+        assert!(
+            by_unit * 10 > addresses.len() * 9,
+            "{by_unit} of {}",
+            addresses.len()
+        );
+        assert!(lines.whole.borrow().is_none() || by_unit < addresses.len());
     }
 }
