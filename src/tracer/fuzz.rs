@@ -86,7 +86,7 @@ pub fn lines(data: &[u8]) -> usize {
     let Ok(file) = object::File::parse(data) else {
         return 0;
     };
-    let Some(lines) = ModuleLines::load(&file) else {
+    let Some(lines) = ModuleLines::load(&file, None) else {
         return 0;
     };
     probe_addresses(data)

@@ -75,7 +75,9 @@ pub(super) fn has_dwarf(file: &object::File<'_>) -> bool {
 
 impl ModuleLines {
     /// Loads the DWARF sections of `file` (copied out, so the file's bytes can be dropped).
-    pub(super) fn load(file: &object::File<'_>) -> Option<ModuleLines> {
+    /// `bytes`, when given, are the bytes `file` was parsed from: uncompressed sections are
+    /// then used in place instead of copied.
+    pub(super) fn load(file: &object::File<'_>, bytes: Option<&Arc<[u8]>>) -> Option<ModuleLines> {
         if !has_dwarf(file) {
             return None;
         }
@@ -86,12 +88,26 @@ impl ModuleLines {
         };
         let mut sections = Vec::new();
         for id in SECTIONS {
-            let data = file
-                .section_by_name(id.name())
-                .and_then(|s| s.uncompressed_data().ok())
-                .unwrap_or(Cow::Borrowed(&[]));
-            if !data.is_empty() {
-                sections.push((id, gimli::EndianArcSlice::new(Arc::from(&*data), endian)));
+            let Some(section) = file.section_by_name(id.name()) else {
+                continue;
+            };
+            let in_place = bytes
+                .zip(section.compressed_file_range().ok())
+                .and_then(|(b, r)| {
+                    let start = usize::try_from(r.offset).ok()?;
+                    let end = start.checked_add(usize::try_from(r.uncompressed_size).ok()?)?;
+                    (r.format == object::CompressionFormat::None && end <= b.len())
+                        .then(|| gimli::EndianArcSlice::new(b.clone(), endian).range(start..end))
+                });
+            let reader = match in_place {
+                Some(r) => r,
+                None => {
+                    let data = section.uncompressed_data().unwrap_or(Cow::Borrowed(&[]));
+                    gimli::EndianArcSlice::new(Arc::from(&*data), endian)
+                }
+            };
+            if gimli::Reader::len(&reader) > 0 {
+                sections.push((id, reader));
             }
         }
         let mut lines = ModuleLines {
@@ -102,6 +118,10 @@ impl ModuleLines {
             whole: RefCell::default(),
         };
         lines.aranges = lines.read_aranges();
+        if lines.aranges.is_empty() {
+            // rustc writes no .debug_aranges: read each unit's ranges from its root entry.
+            lines.aranges = lines.unit_ranges();
+        }
         Some(lines)
     }
 
@@ -142,6 +162,78 @@ impl ModuleLines {
         }
         out.sort_unstable();
         out
+    }
+
+    /// Each unit's address ranges from its root entry's `DW_AT_low_pc`, `DW_AT_high_pc` and
+    /// `DW_AT_ranges`: much cheaper than setting up every unit (which parses its line program
+    /// header too). A unit whose ranges take more than this to read is left out, and its
+    /// addresses go to the whole-module context.
+    fn unit_ranges(&self) -> Vec<(u64, u64, usize)> {
+        let Some(dwarf) = self.dwarf(None) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut headers = dwarf.debug_info.units();
+        while let Ok(Some(header)) = headers.next() {
+            let Some(offset) = header.debug_info_offset() else {
+                continue;
+            };
+            let _ = Self::root_ranges(&dwarf, &header, offset.0, &mut out);
+        }
+        out.sort_unstable();
+        out
+    }
+
+    fn root_ranges(
+        dwarf: &gimli::Dwarf<Reader>,
+        header: &gimli::UnitHeader<Reader>,
+        offset: usize,
+        out: &mut Vec<(u64, u64, usize)>,
+    ) -> gimli::Result<()> {
+        use gimli::AttributeValue as V;
+        let abbreviations = dwarf.abbreviations(header)?;
+        let mut entries = header.entries_raw(&abbreviations, None)?;
+        let Some(abbrev) = entries.read_abbreviation()? else {
+            return Ok(());
+        };
+        let (mut low, mut high, mut size, mut ranges) = (None, None, None, None);
+        for spec in abbrev.attributes() {
+            let attr = entries.read_attribute(*spec)?;
+            match (attr.name(), attr.value()) {
+                (gimli::DW_AT_low_pc, V::Addr(a)) => low = Some(a),
+                (gimli::DW_AT_high_pc, V::Addr(a)) => high = Some(a),
+                (gimli::DW_AT_high_pc, V::Udata(n)) => size = Some(n),
+                (gimli::DW_AT_ranges, V::RangeListsRef(r)) => {
+                    ranges = Some(gimli::RangeListsOffset(r.0));
+                }
+                (gimli::DW_AT_ranges, V::SecOffset(r)) => ranges = Some(gimli::RangeListsOffset(r)),
+                // Indexed forms need the unit's bases: left to the whole-module context.
+                (gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges, _) => {
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        if let Some(ranges) = ranges {
+            let mut iter = dwarf.ranges.ranges(
+                ranges,
+                header.encoding(),
+                low.unwrap_or(0),
+                &dwarf.debug_addr,
+                gimli::DebugAddrBase(0),
+            )?;
+            while let Some(r) = iter.next()? {
+                if r.begin < r.end {
+                    out.push((r.begin, r.end, offset));
+                }
+            }
+        } else if let Some(low) = low {
+            let end = high.or_else(|| size.and_then(|n| low.checked_add(n)));
+            if let Some(end) = end.filter(|&e| e > low) {
+                out.push((low, end, offset));
+            }
+        }
+        Ok(())
     }
 
     /// The unit whose ranges hold `vaddr`, by `.debug_aranges`.
@@ -269,7 +361,7 @@ mod tests {
         let debug = std::fs::read(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (is libc6-dbg installed?)", path.display()));
         let debug = object::File::parse(debug.as_slice()).unwrap();
-        let lines = ModuleLines::load(&debug).unwrap();
+        let lines = ModuleLines::load(&debug, None).unwrap();
         assert!(lines.aranges.len() > 1000, "{} ranges", lines.aranges.len());
         let addresses: Vec<u64> = debug
             .symbols()

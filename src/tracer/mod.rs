@@ -277,6 +277,7 @@ impl Tracer {
         let maps = MemoryMaps::read(pid)?;
         self.symbolizer.set_debug_dirs(&self.options.debug_dirs);
         let mut keys = KeyCache::default();
+        keys.keep_dwarf = self.options.symbols && self.options.lines;
         let tables = self.symbolizer.unwind_tables(pid, &maps, &mut keys);
         let unwinder = Unwinder::new(pid, tables, maps.read_only())
             .map_err(|message| Error::Unwind { tid: pid, message })?;
@@ -302,6 +303,7 @@ impl Tracer {
         }
         drop(unwinder);
         let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, maps, keys);
+        self.symbolizer.end_trace();
         let symbolize = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
         let deadlocks = waits::explain(pid, &mut threads);
@@ -658,7 +660,9 @@ impl Tracer {
                         if let Ok(fresh) = MemoryMaps::read(pid) {
                             maps = fresh;
                         }
+                        let keep_dwarf = keys.keep_dwarf;
                         keys = KeyCache::default();
+                        keys.keep_dwarf = keep_dwarf;
                     }
                     let (module, symbol, location, inlined) = match maps.find(raw.ip) {
                         // Threads parked in the same code share almost every address:

@@ -76,17 +76,26 @@ pub struct ModuleSymbols {
     /// Where the separate debuginfo was found at symbol load, so the DWARF load does not
     /// search (and checksum) again.
     debug_source: Option<DebugSource>,
+    /// The bytes of the file that holds the DWARF (the module's or its debug file), kept from
+    /// the symbol load for the DWARF load in the same trace, so a big file is read once and
+    /// its uncompressed sections are used in place. Dropped at the end of the trace.
+    dwarf_bytes: Option<Arc<[u8]>>,
 }
 
 impl ModuleSymbols {
     /// Parses an ELF image. A file that is not ELF, or is malformed, yields no symbols.
     pub fn parse(data: &[u8]) -> ModuleSymbols {
-        ModuleSymbols::parse_with(data, None)
+        ModuleSymbols::parse_with(data, None, false)
     }
 
     /// Parses an ELF image and, if it has no `.symtab` and `debug` says where to look (and
     /// the module's display path), merges the function symbols of its separate debuginfo.
-    fn parse_with(data: &[u8], debug: Option<(&DebugLookup<'_>, &str)>) -> ModuleSymbols {
+    /// With `keep_dwarf`, a separate debug file that has DWARF is kept in `dwarf_bytes`.
+    fn parse_with(
+        data: &[u8],
+        debug: Option<(&DebugLookup<'_>, &str)>,
+        keep_dwarf: bool,
+    ) -> ModuleSymbols {
         let file = match object::File::parse(data) {
             Ok(file) => file,
             Err(e) => {
@@ -171,6 +180,12 @@ impl ModuleSymbols {
             }
             _ => None,
         };
+        let keep = keep_dwarf && debug_file.as_ref().is_some_and(super::lines::has_dwarf);
+        drop(debug_file);
+        let (dwarf_bytes, debug_source) = match found {
+            Some((bytes, source)) => (keep.then(|| Arc::from(bytes)), Some(source)),
+            None => (None, None),
+        };
         ModuleSymbols {
             segments,
             entries,
@@ -178,7 +193,8 @@ impl ModuleSymbols {
             demangled: HashMap::new(),
             missing,
             lines: None,
-            debug_source: found.map(|(_, source)| source),
+            debug_source,
+            dwarf_bytes,
         }
     }
 
@@ -223,9 +239,14 @@ impl ModuleSymbols {
     ) -> Option<&ModuleLines> {
         if self.lines.is_none() {
             let loaded = match &mapping.kind {
-                MappingKind::File(path) => {
-                    load_lines(pid, mapping, path, debug_dirs, self.debug_source.as_ref())
-                }
+                MappingKind::File(path) => load_lines(
+                    pid,
+                    mapping,
+                    path,
+                    debug_dirs,
+                    self.debug_source.as_ref(),
+                    self.dwarf_bytes.take(),
+                ),
                 _ => None,
             };
             self.lines = Some(loaded);
@@ -333,6 +354,14 @@ pub struct Resolved {
 impl Symbolizer {
     pub fn new() -> Symbolizer {
         Symbolizer::default()
+    }
+
+    /// Drops the file bytes kept from this trace's symbol loads for DWARF loads that did not
+    /// happen (modules in no stack).
+    pub fn end_trace(&mut self) {
+        for m in self.modules.values_mut() {
+            m.dwarf_bytes = None;
+        }
     }
 
     /// Number of modules whose symbols are cached.
@@ -513,6 +542,8 @@ fn split_line_frames(
 #[derive(Debug, Default)]
 pub struct KeyCache {
     keys: HashMap<u64, Option<ModuleKey>>,
+    /// Source lines are wanted: keep a new module's DWARF file bytes for the DWARF load.
+    pub keep_dwarf: bool,
 }
 
 impl KeyCache {
@@ -525,7 +556,7 @@ impl KeyCache {
     ) -> Option<ModuleKey> {
         self.keys
             .entry(mapping.start)
-            .or_insert_with(|| load(pid, mapping, modules, debug_dirs))
+            .or_insert_with(|| load(pid, mapping, modules, debug_dirs, self.keep_dwarf))
             .clone()
     }
 }
@@ -536,6 +567,7 @@ fn load(
     mapping: &Mapping,
     modules: &mut HashMap<ModuleKey, ModuleSymbols>,
     debug_dirs: &[PathBuf],
+    keep_dwarf: bool,
 ) -> Option<ModuleKey> {
     match &mapping.kind {
         MappingKind::File(path) => {
@@ -548,14 +580,21 @@ fn load(
                 mtime_ns: meta.mtime_nsec(),
             };
             if !modules.contains_key(&key) {
-                let data = fs::read(&file).ok()?;
+                let data = read_shared(&file).ok()?;
                 let lookup = DebugLookup {
                     pid,
                     module_path: path,
                     dirs: debug_dirs,
                 };
                 let display = mapping.display_path();
-                let parsed = ModuleSymbols::parse_with(&data, Some((&lookup, &display)));
+                let mut parsed =
+                    ModuleSymbols::parse_with(&data, Some((&lookup, &display)), keep_dwarf);
+                if keep_dwarf
+                    && parsed.dwarf_bytes.is_none()
+                    && object::File::parse(&*data).is_ok_and(|f| super::lines::has_dwarf(&f))
+                {
+                    parsed.dwarf_bytes = Some(data);
+                }
                 modules.insert(key.clone(), parsed);
             }
             Some(key)
@@ -591,34 +630,54 @@ fn load(
 }
 
 /// Reads the DWARF of the module behind `mapping`: from the file itself or, when it has
-/// none, from its separate debuginfo.
+/// none, from its separate debuginfo. `bytes` are that file's, if the symbol load kept them.
 fn load_lines(
     pid: i32,
     mapping: &Mapping,
     path: &Path,
     debug_dirs: &[PathBuf],
     known: Option<&DebugSource>,
+    bytes: Option<Arc<[u8]>>,
 ) -> Option<ModuleLines> {
-    let (file, _) = open_module(pid, mapping, path)?;
-    let data = fs::read(&file).ok()?;
-    let parsed = object::File::parse(data.as_slice()).ok()?;
-    if super::lines::has_dwarf(&parsed) {
-        return ModuleLines::load(&parsed);
+    if let Some(bytes) = bytes
+        && let Ok(parsed) = object::File::parse(&*bytes)
+        && super::lines::has_dwarf(&parsed)
+    {
+        return ModuleLines::load(&parsed, Some(&bytes));
     }
-    let debug = match known {
+    let (file, _) = open_module(pid, mapping, path)?;
+    let data = read_shared(&file).ok()?;
+    let parsed = object::File::parse(&*data).ok()?;
+    if super::lines::has_dwarf(&parsed) {
+        return ModuleLines::load(&parsed, Some(&data));
+    }
+    let debug: Arc<[u8]> = match known {
         // Found when the symbols were loaded: read that file, do not search again.
-        Some(source) => fs::read(source.file()?).ok()?,
+        Some(source) => read_shared(source.file()?).ok()?,
         None => {
             let lookup = DebugLookup {
                 pid,
                 module_path: path,
                 dirs: debug_dirs,
             };
-            debuginfo::find(&parsed, &lookup)?.0
+            Arc::from(debuginfo::find(&parsed, &lookup)?.0)
         }
     };
-    let debug_file = object::File::parse(debug.as_slice()).ok()?;
-    ModuleLines::load(&debug_file)
+    let debug_file = object::File::parse(&*debug).ok()?;
+    ModuleLines::load(&debug_file, Some(&debug))
+}
+
+/// Reads a whole file into shared memory (one copy, not a read and then a copy): sections of
+/// it are used in place for as long as they are needed.
+fn read_shared(path: &Path) -> std::io::Result<Arc<[u8]>> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).map_err(std::io::Error::other)?;
+    // SAFETY: zeroed bytes are valid `u8`s.
+    let mut data = unsafe { Arc::<[u8]>::new_zeroed_slice(len).assume_init() };
+    let buf = Arc::get_mut(&mut data).expect("a new Arc has one owner");
+    file.read_exact(buf)?;
+    Ok(data)
 }
 
 /// Opens the file behind a mapping: first as the target mapped it, then by its path inside

@@ -390,6 +390,8 @@ pub struct Report {
     pub signals: u64,
     /// Times epoll_wait returned EINTR (after a stop of the thread; not counted as errors).
     pub epintr: u64,
+    /// SIGUSR1 handler runs.
+    pub usr1: u64,
     /// The first few errors, or "-".
     pub first: String,
 }
@@ -405,13 +407,14 @@ impl Report {
                 .and_then(|(_, v)| v.parse::<u64>().ok())
                 .unwrap_or_else(|| panic!("bad field {kv:?} in {line:?}"))
         });
-        let mut next = || n.next().expect("five counts");
+        let mut next = || n.next().expect("six counts");
         Report {
             ops: next(),
             bytes: next(),
             errors: next(),
             signals: next(),
             epintr: next(),
+            usr1: next(),
             first: first.to_string(),
         }
     }
