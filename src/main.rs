@@ -430,7 +430,7 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let t = p.timings();
     let mut line = format!(
-        "trace {n}: {:.1} ms = prepare {:.1} + capture {:.1} + unwind {:.1} + symbolize {:.1} + waits {:.1}; {} threads, {} stopped, longest stop {:.2} ms",
+        "trace {n}: {:.1} ms = prepare {:.1} + capture {:.1} + unwind {:.1} + symbolize {:.1} + waits {:.1}; {} threads, {} stopped, {} unchanged since the last trace, longest stop {:.2} ms",
         ms(p.elapsed()),
         ms(t.prepare),
         ms(t.capture),
@@ -439,6 +439,7 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
         ms(t.waits),
         p.threads().len(),
         p.stopped_threads(),
+        t.reused,
         ms(p.longest_stop()),
     );
     if let Some(out) = output {

@@ -560,3 +560,48 @@ fn thread_that_cannot_stop_is_reported_and_the_rest_traced() {
         }
     }
 }
+
+/// A live view traces the same process again and again: a thread blocked in a system call
+/// whose scheduler run record has not changed since the last trace has not run, and keeps its
+/// stack; one that ran is captured again (never a stale stack).
+#[test]
+fn a_thread_that_did_not_run_keeps_its_stack_and_one_that_moved_is_traced_again() {
+    let mut fx = Fixture::spawn(common::mover_bin(), &[]);
+    let mut tracer = Tracer::new(TraceOptions::new());
+    let stage = |p: &rstack_tui::Process| -> Vec<String> {
+        let mover = p
+            .threads()
+            .iter()
+            .find(|t| t.name() == Some("mover"))
+            .unwrap();
+        frames_with_prefix(mover, "stage_")
+    };
+    let parked = |p: &rstack_tui::Process| -> Vec<(u32, Vec<u64>)> {
+        p.threads()
+            .iter()
+            .filter(|t| t.name().is_some_and(|n| n.starts_with("parked-")))
+            .map(|t| (t.id(), t.frames().iter().map(|f| f.ip()).collect()))
+            .collect()
+    };
+    let first = tracer.trace(fx.pid()).unwrap();
+    assert_eq!(first.threads().len(), 6);
+    assert_eq!(first.timings().reused, 0);
+    assert_eq!(stage(&first), ["stage_one"]);
+    assert_eq!(parked(&first).len(), 4);
+    assert!(parked(&first).iter().all(|(_, f)| f.len() >= 4));
+
+    // Nothing ran: every thread is carried over, unchanged.
+    let second = tracer.trace(fx.pid()).unwrap();
+    assert_eq!(second.timings().reused, 6);
+    assert_eq!(second.threads(), first.threads());
+
+    // The mover (and the main thread, which read the line) ran: traced again, in its new
+    // stage; the parked threads are still carried over.
+    fx.send_line("go");
+    assert_eq!(fx.next_line(), "moved");
+    let third = tracer.trace(fx.pid()).unwrap();
+    assert_eq!(stage(&third), ["stage_two"]);
+    assert_eq!(third.timings().reused, 4);
+    assert_eq!(parked(&third), parked(&first));
+    fx.assert_running();
+}

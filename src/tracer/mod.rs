@@ -220,6 +220,26 @@ struct Captured {
     walk: Walk,
     error: Option<String>,
     stopped_for: Duration,
+    /// The symbolized stack of an earlier trace, still true (see [`Unchanged`]).
+    reused: Option<Unchanged>,
+    /// What identifies this thread's state for the next trace, if it was captured without a
+    /// stop: its start time and run record.
+    mark: Option<(u64, Vec<u8>)>,
+}
+
+/// A thread's symbolized stack, kept for the next trace. A thread blocked in a system call
+/// whose run record (`schedstat`) has not changed since has not run: its stack is the same,
+/// so the next trace reads two small files for it instead of capturing, unwinding and
+/// symbolizing it again (most threads of a live view sit parked from one refresh to the next).
+#[derive(Debug, Clone)]
+struct Unchanged {
+    start: u64,
+    record: Vec<u8>,
+    frames: Vec<Frame>,
+    truncated: bool,
+    end_note: Option<String>,
+    error: Option<String>,
+    facts: ThreadFacts,
 }
 
 /// What the capture pass took of a thread: a capture to unwind, or a finished walk.
@@ -227,6 +247,7 @@ enum Taken {
     Capture(Box<Capture>),
     Walk(Walk),
     Failed(String),
+    Reused(Box<Unchanged>),
 }
 
 /// One thread as the capture pass left it.
@@ -236,6 +257,7 @@ struct Pending {
     facts: ThreadFacts,
     taken: Taken,
     stopped_for: Duration,
+    mark: Option<(u64, Vec<u8>)>,
 }
 
 /// A long-lived tracer: the same options for every trace, and caches (symbol tables) that
@@ -244,6 +266,10 @@ pub struct Tracer {
     options: TraceOptions,
     symbolizer: Symbolizer,
     never: Arc<AtomicBool>,
+    /// The last trace's stacks of threads captured without a stop, by tid, for the process
+    /// traced last.
+    unchanged: std::collections::HashMap<i32, Unchanged>,
+    unchanged_pid: i32,
 }
 
 impl Tracer {
@@ -252,6 +278,8 @@ impl Tracer {
             options,
             symbolizer: Symbolizer::new(),
             never: Arc::default(),
+            unchanged: Default::default(),
+            unchanged_pid: 0,
         }
     }
 
@@ -272,6 +300,9 @@ impl Tracer {
         attach::release_lingering(Duration::ZERO);
         let requested = i32::try_from(pid).map_err(|_| Error::NoSuchProcess { pid: -1 })?;
         let pid = procinfo::check_target(requested)?;
+        if pid != self.unchanged_pid {
+            self.unchanged.clear();
+        }
         let command = procinfo::command(pid);
         let mut clock = Lap::new();
         let maps = MemoryMaps::read(pid)?;
@@ -289,7 +320,7 @@ impl Tracer {
         };
         let capture = clock.lap();
         // Every thread runs again: unwind the captures.
-        let captured = self.unwind_all(pid, pending, &unwinder, &maps)?;
+        let mut captured = self.unwind_all(pid, pending, &unwinder, &maps)?;
         let unwind = clock.lap();
         if captured.is_empty() {
             return Err(if procinfo::is_alive(pid) {
@@ -302,8 +333,12 @@ impl Tracer {
             });
         }
         drop(unwinder);
+        let reused = captured.iter().filter(|c| c.reused.is_some()).count();
+        let marks: Vec<Option<(u64, Vec<u8>)>> =
+            captured.iter_mut().map(|c| c.mark.take()).collect();
         let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, maps, keys);
         self.symbolizer.end_trace();
+        self.remember_unchanged(pid, &threads, marks);
         let symbolize = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
         let deadlocks = waits::explain(pid, &mut threads);
@@ -313,6 +348,7 @@ impl Tracer {
             unwind,
             symbolize,
             waits: clock.lap(),
+            reused,
         };
         let longest_stop = threads
             .iter()
@@ -336,6 +372,33 @@ impl Tracer {
             missing_debuginfo,
             timings,
         })
+    }
+
+    /// Keeps the stacks of the threads captured without a stop, for the next trace.
+    fn remember_unchanged(
+        &mut self,
+        pid: i32,
+        threads: &[Thread],
+        marks: Vec<Option<(u64, Vec<u8>)>>,
+    ) {
+        self.unchanged.clear();
+        self.unchanged_pid = pid;
+        for (t, mark) in threads.iter().zip(marks) {
+            if let Some((start, record)) = mark {
+                self.unchanged.insert(
+                    t.id as i32,
+                    Unchanged {
+                        start,
+                        record,
+                        frames: t.frames.clone(),
+                        truncated: t.truncated,
+                        end_note: t.end_note.clone(),
+                        error: t.error.clone(),
+                        facts: t.facts.clone(),
+                    },
+                );
+            }
+        }
     }
 
     fn cancel(&self) -> &AtomicBool {
@@ -400,16 +463,43 @@ impl Tracer {
             }
             let task = dirs.task(tid);
             let before = if blocked_ok { task.run_record() } else { None };
-            let Some(facts) = procinfo::thread_facts(&task, self.options.thread_names) else {
+            let Some(stat) = procinfo::thread_stat(&task, self.options.thread_names) else {
                 continue;
             };
-            if blocked_ok && let Some(c) = self.take_blocked(&task, before, &facts, maps) {
+            if let Some(record) = &before
+                && let Some(prev) = self.unchanged.get(&tid)
+                && prev.start == stat.start
+                && prev.record == *record
+                && matches!(stat.state, 'S' | 'D')
+            {
+                // Not run since the last trace: the same stack, and the same system call.
+                let facts = ThreadFacts {
+                    state: Some(stat.state),
+                    user_time: stat.user_time,
+                    system_time: stat.system_time,
+                    lock: None,
+                    ..prev.facts.clone()
+                };
+                out.push(Pending {
+                    tid,
+                    name: stat.name,
+                    facts,
+                    taken: Taken::Reused(Box::new(prev.clone())),
+                    stopped_for: Duration::ZERO,
+                    mark: Some((stat.start, record.clone())),
+                });
+                continue;
+            }
+            let start = stat.start;
+            let facts = procinfo::thread_facts_after(&task, stat);
+            if blocked_ok && let Some(c) = self.take_blocked(&task, before.clone(), &facts, maps) {
                 out.push(Pending {
                     tid,
                     name: facts.name,
                     facts: facts.facts,
                     taken: Taken::Capture(Box::new(c)),
                     stopped_for: Duration::ZERO,
+                    mark: before.map(|r| (start, r)),
                 });
                 continue;
             }
@@ -427,6 +517,7 @@ impl Tracer {
                 facts: facts.facts,
                 taken,
                 stopped_for,
+                mark: None,
             });
         }
         Ok((out, Duration::ZERO))
@@ -483,6 +574,7 @@ impl Tracer {
                         facts: facts.facts,
                         taken: Taken::Failed(error),
                         stopped_for: Duration::ZERO,
+                        mark: None,
                     }),
                 }
             }
@@ -504,6 +596,7 @@ impl Tracer {
                     facts: facts.facts,
                     taken,
                     stopped_for,
+                    mark: None,
                 }
             })
             .collect();
@@ -531,7 +624,13 @@ impl Tracer {
         let mut out = Vec::with_capacity(pending.len());
         for p in pending {
             let mut stopped_for = p.stopped_for;
+            let mut mark = p.mark;
+            let mut reused = None;
             let (walk, error) = match p.taken {
+                Taken::Reused(u) => {
+                    reused = Some(*u);
+                    (Walk::default(), None)
+                }
                 Taken::Walk(w) => (w, None),
                 Taken::Failed(e) => (Walk::default(), Some(e)),
                 Taken::Capture(c) => {
@@ -541,6 +640,8 @@ impl Tracer {
                         if self.cancelled() {
                             return Err(Error::Cancelled { pid });
                         }
+                        // Stopped after all: its run record no longer tells whether it ran.
+                        mark = None;
                         match self.stop(pid, p.tid)? {
                             Stop::Stopped(s) => {
                                 let taken = self.take(p.tid, unwinder, maps);
@@ -551,6 +652,7 @@ impl Tracer {
                                     }
                                     Taken::Walk(w) => (w, None),
                                     Taken::Failed(e) => (walk, Some(e)),
+                                    Taken::Reused(_) => (walk, None),
                                 }
                             }
                             // Gone meanwhile, or not stopping: keep what the capture gave.
@@ -568,6 +670,8 @@ impl Tracer {
                 walk,
                 error,
                 stopped_for,
+                reused,
+                mark,
             });
         }
         Ok(out)
@@ -651,6 +755,18 @@ impl Tracer {
         let threads = captured
             .into_iter()
             .map(|c| {
+                if let Some(u) = c.reused {
+                    return Thread {
+                        id: c.tid as u32,
+                        name: c.name,
+                        facts: c.facts,
+                        frames: u.frames,
+                        truncated: u.truncated,
+                        error: u.error,
+                        end_note: u.end_note,
+                        stopped_for: Duration::ZERO,
+                    };
+                }
                 let mut frames = Vec::with_capacity(c.walk.frames.len());
                 for (i, raw) in c.walk.frames.iter().enumerate() {
                     let lookup_ip = lookup_address(&c.walk.frames, i);

@@ -50,6 +50,9 @@ pub struct Timings {
     pub symbolize: Duration,
     /// Decoding what blocked threads wait for (lock owners, deadlocks).
     pub waits: Duration,
+    /// Threads whose stack was carried over from the tracer's previous trace: blocked, and
+    /// not run since (their scheduler run record unchanged).
+    pub reused: usize,
 }
 
 impl Process {

@@ -175,7 +175,24 @@ pub struct TaskFacts {
 /// D, the kernel stack of thread `tid`; `None` when it is gone. Reads `stat` (which also holds
 /// the name), `wchan` and `syscall`: a live view reads these for every thread every refresh.
 pub fn thread_facts(task: &TaskDir, with_name: bool) -> Option<TaskFacts> {
-    let (pid, tid) = (task.pid(), task.tid());
+    let stat = thread_stat(task, with_name)?;
+    Some(thread_facts_after(task, stat))
+}
+
+/// What `/proc/PID/task/TID/stat` says of a thread.
+#[derive(Debug, Clone)]
+pub struct TaskStat {
+    pub name: Option<String>,
+    pub state: char,
+    pub user_time: Duration,
+    pub system_time: Duration,
+    /// When the thread started (clock ticks since boot): a thread id reused by a new thread
+    /// has another.
+    pub start: u64,
+}
+
+/// Reads a thread's `stat`: name (when asked for), state, CPU times and start time.
+pub fn thread_stat(task: &TaskDir, with_name: bool) -> Option<TaskStat> {
     let stat = task.read("stat")?;
     let (comm, fields) = split_stat(&stat)?;
     let state = fields.first().and_then(|f| f.first()).map(|&b| b as char)?;
@@ -185,9 +202,22 @@ pub fn thread_facts(task: &TaskDir, with_name: bool) -> Option<TaskFacts> {
             .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
             .unwrap_or(0)
     };
-    // Fields after the command: state is 3 in proc(5), utime 14 and stime 15.
-    let (utime, stime) = (number(11), number(12));
+    // Fields after the command: state is 3 in proc(5), utime 14, stime 15, starttime 22.
+    let (utime, stime, start) = (number(11), number(12), number(19));
     let tick = Duration::from_secs(1) / procfs::ticks_per_second().max(1) as u32;
+    Some(TaskStat {
+        name: with_name.then(|| text::inert_bounded(&text::from_bytes(comm), MAX_TEXT)),
+        state,
+        user_time: tick * utime.min(u32::MAX as u64) as u32,
+        system_time: tick * stime.min(u32::MAX as u64) as u32,
+        start,
+    })
+}
+
+/// The rest of a thread's facts, after its `stat`: syscall, wchan, the wait decoded and, in D,
+/// the kernel stack.
+pub fn thread_facts_after(task: &TaskDir, stat: TaskStat) -> TaskFacts {
+    let (pid, tid, state) = (task.pid(), task.tid(), stat.state);
     let blocked = task.read("syscall").and_then(|b| parse_syscall(&b));
     // The system call says what a sleeping thread waits in; the kernel function is read (one
     // more file per thread per refresh) only when it does not, or the thread is in D.
@@ -209,21 +239,20 @@ pub fn thread_facts(task: &TaskDir, with_name: bool) -> Option<TaskFacts> {
     } else {
         Vec::new()
     };
-    let name = with_name.then(|| text::inert_bounded(&text::from_bytes(comm), MAX_TEXT));
-    Some(TaskFacts {
-        name,
+    TaskFacts {
+        name: stat.name,
         facts: ThreadFacts {
             state: Some(state),
             wchan,
             syscall,
             wait,
             kernel_stack,
-            user_time: tick * utime.min(u32::MAX as u64) as u32,
-            system_time: tick * stime.min(u32::MAX as u64) as u32,
+            user_time: stat.user_time,
+            system_time: stat.system_time,
             ..ThreadFacts::default()
         },
         blocked,
-    })
+    }
 }
 
 /// Splits a `stat` line into the command (between the first `(` and the last `)`: a name may

@@ -540,3 +540,24 @@ impl Fixture {
         }
     }
 }
+
+/// The C mover fixture (tests/fixtures/mover.c): parked threads and one that moves on command.
+pub fn mover_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = out_dir().join("moverfixture");
+        // Build under a temporary name, then rename: other test binaries may build it too.
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mover.c");
+        let status = Command::new("gcc")
+            .args(["-O1", "-g", "-pthread"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&tmp)
+            .status()
+            .expect("running gcc");
+        assert!(status.success(), "building {} failed", src.display());
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+}
