@@ -235,7 +235,7 @@ struct Captured {
 struct Unchanged {
     start: u64,
     record: Vec<u8>,
-    frames: Vec<Frame>,
+    frames: Arc<[Frame]>,
     truncated: bool,
     end_note: Option<String>,
     error: Option<String>,
@@ -845,7 +845,7 @@ impl Tracer {
                     id: c.tid as u32,
                     name: c.name,
                     facts: c.facts,
-                    frames,
+                    frames: frames.into(),
                     truncated: c.walk.truncated,
                     error,
                     end_note,

@@ -2,6 +2,7 @@
 //! [`Frame`]s and their [`Symbol`]s. Same public shape as the `rstack` crate, plus the facts a
 //! user needs (thread state, wchan, syscall, CPU time, module and offset of every frame).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// How the threads were stopped.
@@ -130,7 +131,7 @@ pub struct Thread {
     pub(crate) id: u32,
     pub(crate) name: Option<String>,
     pub(crate) facts: ThreadFacts,
-    pub(crate) frames: Vec<Frame>,
+    pub(crate) frames: Arc<[Frame]>,
     pub(crate) truncated: bool,
     pub(crate) error: Option<String>,
     pub(crate) end_note: Option<String>,
