@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The "never harm the target" stress run (issue #7): tests/harm.rs at full counts. The checker
-# fixture is traced TRACES times in each of 4 modes (rolling, snapshot, and both with
-# PTRACE_ATTACH), and `rstack-tui dump` is SIGKILLed KILLS times per mode at seeded random
-# moments; every run must leave the checker running, untraced, and without a single error
-# (EINTR, early wakeup, lost/duplicated/reordered byte, lost signal).
+# fixture is traced TRACES times in each of 6 modes (rolling, rolling with blocked threads
+# stopped too, snapshot, and those three with PTRACE_ATTACH), and `rstack-tui dump` is
+# SIGKILLed KILLS times per mode at seeded random moments; every run must leave the checker
+# running, untraced, and without a single error (EINTR, early wakeup, lost/duplicated/reordered
+# byte, lost signal).
 #
 #   scripts/stress.sh                 1000 traces and 100 kills per mode (a few minutes)
 #   TRACES=50 KILLS=20 scripts/stress.sh
