@@ -450,7 +450,7 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
 
 /// Prints an error and its causes on one line and picks the exit code.
 fn fail(e: &Error) -> ExitCode {
-    eprintln!("rstack-tui: error: {}", rstack_tui::worker::error_line(e));
+    eprintln!("rstack-tui: error: {}", text::error_line(e));
     ExitCode::from(match e {
         Error::Cancelled { .. } => EXIT_CANCELLED,
         Error::UnsupportedArchitecture { .. } => EXIT_UNSUPPORTED,

@@ -109,6 +109,18 @@ pub fn to_json_inert_sized<T: serde::Serialize>(
     Ok(out)
 }
 
+/// An error and its causes on one line, made inert.
+pub fn error_line(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        line.push_str(": ");
+        line.push_str(&s.to_string());
+        source = s.source();
+    }
+    inert(&line).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

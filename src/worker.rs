@@ -146,23 +146,11 @@ fn run(
                     st.target = None;
                 }
                 report(WorkerEvent::Failed {
-                    message: error_line(&e),
+                    message: crate::text::error_line(&e),
                     exited,
                 });
             }
         }
         st.due = (!st.paused).then(|| Instant::now() + st.interval);
     }
-}
-
-/// An error and its causes on one line, made inert.
-pub fn error_line(e: &dyn std::error::Error) -> String {
-    let mut line = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        line.push_str(": ");
-        line.push_str(&s.to_string());
-        source = s.source();
-    }
-    crate::text::inert(&line).into_owned()
 }
