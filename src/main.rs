@@ -191,7 +191,21 @@ fn install_signal_handlers() -> Arc<AtomicBool> {
     flag
 }
 
+/// Raises the soft limit on open files toward the hard one: the tracer keeps two `/proc` files
+/// open per thread of a big process between refreshes (and falls back to reopening them when
+/// the limit is low).
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let want = hard.min(1 << 16);
+        if soft < want {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, want, hard);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    raise_open_files_limit();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Dump(args)) => run_dump(args),

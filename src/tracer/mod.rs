@@ -270,6 +270,8 @@ pub struct Tracer {
     /// traced last.
     unchanged: std::collections::HashMap<i32, Unchanged>,
     unchanged_pid: i32,
+    /// Thread files kept open for the next trace of the same process.
+    kept: procinfo::KeptFiles,
 }
 
 impl Tracer {
@@ -280,6 +282,7 @@ impl Tracer {
             never: Arc::default(),
             unchanged: Default::default(),
             unchanged_pid: 0,
+            kept: Default::default(),
         }
     }
 
@@ -302,6 +305,7 @@ impl Tracer {
         let pid = procinfo::check_target(requested)?;
         if pid != self.unchanged_pid {
             self.unchanged.clear();
+            self.kept.clear();
         }
         let command = procinfo::command(pid);
         let mut clock = Lap::new();
@@ -454,10 +458,10 @@ impl Tracer {
         let mut out = Vec::new();
         let blocked_ok = self.copying() && !self.options.stop_blocked;
         let tids = procinfo::thread_ids(pid)?;
-        let Some(dirs) = TaskDirs::open(pid) else {
+        let Some(dirs) = TaskDirs::open(pid, std::mem::take(&mut self.kept)) else {
             return Err(Error::ProcessExited { pid });
         };
-        for tid in tids {
+        for &tid in &tids {
             if self.cancelled() {
                 return Err(Error::Cancelled { pid });
             }
@@ -520,6 +524,7 @@ impl Tracer {
                 mark: None,
             });
         }
+        self.kept = dirs.into_kept(&tids);
         Ok((out, Duration::ZERO))
     }
 
@@ -536,7 +541,7 @@ impl Tracer {
         let mut seen = HashSet::new();
         let mut seen_order = Vec::new();
         let mut first_stop: Option<Instant> = None;
-        let Some(dirs) = TaskDirs::open(pid) else {
+        let Some(dirs) = TaskDirs::open(pid, Default::default()) else {
             return Err(Error::ProcessExited { pid });
         };
         loop {

@@ -2,6 +2,8 @@
 //! thread ids, and each thread's name, state, wchan, syscall and CPU time. Text that comes from
 //! the target (names, command line) is made inert here, where it enters the program.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
@@ -193,7 +195,7 @@ pub struct TaskStat {
 
 /// Reads a thread's `stat`: name (when asked for), state, CPU times and start time.
 pub fn thread_stat(task: &TaskDir, with_name: bool) -> Option<TaskStat> {
-    let stat = task.read("stat")?;
+    let stat = task.read_kept("stat")?;
     let (comm, fields) = split_stat(&stat)?;
     let state = fields.first().and_then(|f| f.first()).map(|&b| b as char)?;
     let number = |i: usize| -> u64 {
@@ -292,22 +294,48 @@ fn parse_syscall(raw: &[u8]) -> Option<BlockedAt> {
     })
 }
 
+/// Files of threads kept open between traces, by (tid, file name): a live view re-reads a
+/// thread's `stat` and `schedstat` every refresh, and reading an open file again (`pread` at
+/// offset 0 makes the kernel write it afresh) costs one system call instead of three.
+pub type KeptFiles = HashMap<(i32, &'static str), fs::File>;
+
 /// A process's `/proc/PID/task` directory, open, so that reading a thread's files costs a
 /// short path walk each (a live view reads several for every thread every refresh).
 pub struct TaskDirs {
     pid: i32,
     dir: OwnedFd,
+    kept: RefCell<KeptFiles>,
+    /// How many files may be kept open: well below the open-files limit.
+    keep_max: usize,
 }
 
 impl TaskDirs {
-    pub fn open(pid: i32) -> Option<TaskDirs> {
+    /// Opens the directory; `kept` are files kept from the last trace of the same process.
+    pub fn open(pid: i32, kept: KeptFiles) -> Option<TaskDirs> {
         let dir = nix::fcntl::open(
             format!("/proc/{pid}/task").as_str(),
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .ok()?;
-        Some(TaskDirs { pid, dir })
+        let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map(|(soft, _)| soft)
+            .unwrap_or(1024);
+        let keep_max = (soft.saturating_sub(256) / 2).min(8192) as usize;
+        Some(TaskDirs {
+            pid,
+            dir,
+            kept: RefCell::new(kept),
+            keep_max,
+        })
+    }
+
+    /// The files to keep for the next trace: those of `alive` threads.
+    pub fn into_kept(self, alive: &[i32]) -> KeptFiles {
+        let alive: std::collections::HashSet<i32> = alive.iter().copied().collect();
+        let mut kept = self.kept.into_inner();
+        kept.retain(|(tid, _), _| alive.contains(tid));
+        kept
     }
 
     /// Thread `tid`'s files (nothing is opened yet).
@@ -362,10 +390,41 @@ impl TaskDir<'_> {
         }
     }
 
+    /// Like [`TaskDir::read`], through a file kept open across reads and traces.
+    pub fn read_kept(&self, name: &'static str) -> Option<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let key = (self.tid, name);
+        let mut kept = self.dirs.kept.borrow_mut();
+        if let Some(file) = kept.get(&key) {
+            let mut buf = [0u8; 4096];
+            // A thread that exited makes the read fail: open afresh (its id may be reused).
+            match file.read_at(&mut buf, 0) {
+                Ok(n) if n > 0 && n < buf.len() => return Some(buf[..n].to_vec()),
+                _ => {
+                    kept.remove(&key);
+                }
+            }
+        }
+        let fd = nix::fcntl::openat(
+            &self.dirs.dir,
+            format!("{}/{name}", self.tid).as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let file = fs::File::from(fd);
+        let mut buf = [0u8; 4096];
+        let n = std::os::unix::fs::FileExt::read_at(&file, &mut buf, 0).ok()?;
+        if kept.len() < self.dirs.keep_max {
+            kept.insert(key, file);
+        }
+        Some(buf[..n].to_vec())
+    }
+
     /// The scheduler's record of the thread (`schedstat`: CPU time, wait time, times
     /// scheduled in). Equal before and after a read means the thread did not run in between.
     pub fn run_record(&self) -> Option<Vec<u8>> {
-        self.read("schedstat")
+        self.read_kept("schedstat")
     }
 }
 
