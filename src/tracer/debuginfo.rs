@@ -106,7 +106,7 @@ pub(super) fn find(
                     .map(|r| r.join(&relative_dir).join(name)),
             );
             for candidate in candidates {
-                let Ok(data) = fs::read(&candidate) else {
+                let Some(data) = read_file(&candidate) else {
                     continue;
                 };
                 if crc32(&data) == crc && has_symtab(&data) {
@@ -142,8 +142,20 @@ pub(super) fn missing_line(path: &str, build_id: Option<&[u8]>) -> String {
     }
 }
 
+/// The biggest module or debug file we read: a target can map (or put in its root) a huge
+/// sparse file, and reading it whole would exhaust our memory.
+pub(super) const MAX_FILE: u64 = 4 << 30;
+
+/// Reads a whole file, unless it is bigger than [`MAX_FILE`].
+pub(super) fn read_file(path: &Path) -> Option<Vec<u8>> {
+    if fs::metadata(path).ok()?.len() > MAX_FILE {
+        return None;
+    }
+    fs::read(path).ok()
+}
+
 fn read_with_symtab(path: &Path) -> Option<Vec<u8>> {
-    let data = fs::read(path).ok()?;
+    let data = read_file(path)?;
     has_symtab(&data).then_some(data)
 }
 

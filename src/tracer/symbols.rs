@@ -672,7 +672,11 @@ fn load_lines(
 fn read_shared(path: &Path) -> std::io::Result<Arc<[u8]>> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;
-    let len = usize::try_from(file.metadata()?.len()).map_err(std::io::Error::other)?;
+    let len = file.metadata()?.len();
+    if len > debuginfo::MAX_FILE {
+        return Err(std::io::Error::other("file too big to read"));
+    }
+    let len = usize::try_from(len).map_err(std::io::Error::other)?;
     // SAFETY: zeroed bytes are valid `u8`s.
     let mut data = unsafe { Arc::<[u8]>::new_zeroed_slice(len).assume_init() };
     let buf = Arc::get_mut(&mut data).expect("a new Arc has one owner");
