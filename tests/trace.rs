@@ -605,3 +605,36 @@ fn a_thread_that_did_not_run_keeps_its_stack_and_one_that_moved_is_traced_again(
     assert_eq!(parked(&third), parked(&first));
     fx.assert_running();
 }
+
+/// The notes on modules without symbols stay in a trace whose threads were all carried over
+/// from the previous one (they come from the symbolization that trace skipped).
+#[test]
+fn notes_on_modules_survive_carried_over_stacks() {
+    let stripped = std::env::temp_dir().join(format!("moverstripped{}", std::process::id()));
+    std::fs::copy(common::mover_bin(), &stripped).unwrap();
+    let status = std::process::Command::new("strip")
+        .arg("--strip-all")
+        .arg(&stripped)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let fx = Fixture::spawn(&stripped, &[]);
+    let mut tracer = Tracer::new(TraceOptions::new());
+    let first = tracer.trace(fx.pid()).unwrap();
+    let second = tracer.trace(fx.pid()).unwrap();
+    assert_eq!(second.timings().reused, 6);
+    let path = stripped.display().to_string();
+    for p in [&first, &second] {
+        assert!(
+            p.missing_debuginfo()
+                .iter()
+                .any(|n| n.starts_with(&format!("{path}: no debuginfo"))),
+            "{:?}",
+            p.missing_debuginfo()
+        );
+    }
+    assert_eq!(second.missing_debuginfo(), first.missing_debuginfo());
+    fx.assert_running();
+    drop(fx);
+    let _ = std::fs::remove_file(&stripped);
+}

@@ -829,3 +829,36 @@ fn frames_pane_shows_lines_and_inlined_frames() {
     // Without a location the module stays.
     assert!(screen.contains("server::main+0x10"), "{screen}");
 }
+
+/// The stack pane says why a module's frames have no names: the trace's note on that module
+/// (no debuginfo, or an ELF file it could not read), only for the modules in this stack.
+#[test]
+fn module_notes_show_under_the_stack_that_uses_the_module() {
+    let frame = |module: &str| {
+        serde_json::json!({"ip": 1, "symbol": null, "raw_symbol": null, "offset": null,
+            "module": module, "module_offset": 16, "is_signal": false})
+    };
+    let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+        "version": 1, "pid": 7, "command": "srv", "taken_at": "", "taken_at_unix_ms": 0,
+        "mode": "rolling", "elapsed_us": 0, "longest_stop_us": 0,
+        "missing_debuginfo": [
+            "/lib/libbroken.so: unreadable ELF file (bad header): no symbols",
+            "/lib/libother.so: no debuginfo (build-id 1234)"
+        ],
+        "threads": [{"tid": 7, "name": "main", "state": "S", "wchan": null, "syscall": null,
+            "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0, "truncated": false,
+            "error": null, "end_note": null,
+            "frames": [frame("/lib/libbroken.so"), frame("/srv/srv")]}]
+    }))
+    .unwrap();
+    let mut app = App::new();
+    app.inspect(7);
+    app.update(Action::Snapshot(Arc::new(doc.to_process())));
+    let screen = render(&app, 160, 48);
+    let note = screen
+        .lines()
+        .find(|l| l.contains("unreadable ELF file: no symbols"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(note.contains("libbroken.so"), "{note}");
+    assert!(!screen.contains("libother.so"), "{screen}");
+}

@@ -240,6 +240,8 @@ struct Unchanged {
     end_note: Option<String>,
     error: Option<String>,
     facts: ThreadFacts,
+    /// The trace's notes on the modules of this stack (no debuginfo, unreadable ELF).
+    notes: Vec<String>,
 }
 
 /// What the capture pass took of a thread: a capture to unwind, or a finished walk.
@@ -342,7 +344,7 @@ impl Tracer {
             captured.iter_mut().map(|c| c.mark.take()).collect();
         let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, maps, keys);
         self.symbolizer.end_trace();
-        self.remember_unchanged(pid, &threads, marks);
+        self.remember_unchanged(pid, &threads, marks, &missing_debuginfo);
         let symbolize = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
         let deadlocks = waits::explain(pid, &mut threads);
@@ -384,6 +386,7 @@ impl Tracer {
         pid: i32,
         threads: &[Thread],
         marks: Vec<Option<(u64, Vec<u8>)>>,
+        notes: &[String],
     ) {
         self.unchanged.clear();
         self.unchanged_pid = pid;
@@ -399,6 +402,16 @@ impl Tracer {
                         end_note: t.end_note.clone(),
                         error: t.error.clone(),
                         facts: t.facts.clone(),
+                        notes: notes
+                            .iter()
+                            .filter(|n| {
+                                t.frames.iter().filter_map(|f| f.module.as_ref()).any(|m| {
+                                    n.strip_prefix(m.path.as_str())
+                                        .is_some_and(|r| r.starts_with(": "))
+                                })
+                            })
+                            .cloned()
+                            .collect(),
                     },
                 );
             }
@@ -761,6 +774,11 @@ impl Tracer {
             .into_iter()
             .map(|c| {
                 if let Some(u) = c.reused {
+                    for note in &u.notes {
+                        if !missing.iter().any(|m| **m == **note) {
+                            missing.push(Arc::from(note.as_str()));
+                        }
+                    }
                     return Thread {
                         id: c.tid as u32,
                         name: c.name,

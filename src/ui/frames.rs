@@ -128,6 +128,31 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             .style(theme.dim),
         );
     }
+    // Why frames of this stack have no names: the trace's notes on its modules (no debuginfo,
+    // an unreadable ELF file), each once, as "reason" beside the module's name.
+    if let Some(snap) = target.snapshot() {
+        for note in snap.missing_debuginfo() {
+            let module = t.frames().iter().filter_map(|f| f.module()).find(|m| {
+                note.strip_prefix(m.path.as_str())
+                    .is_some_and(|r| r.starts_with(": "))
+            });
+            if let Some(m) = module {
+                // The gist; the details in parentheses (the parse error, the build-id and the
+                // package path) are in `dump`, the pane is narrow.
+                let reason = without_parentheses(&note[m.path.len() + 2..]);
+                let name = m.path.rsplit('/').next().unwrap_or(&m.path);
+                rows.push(
+                    Row::new(vec![
+                        Cell::from("i"),
+                        Cell::from(""),
+                        Cell::from(reason),
+                        Cell::from(name.to_string()),
+                    ])
+                    .style(theme.dim),
+                );
+            }
+        }
+    }
     // `file:line` needs more room than a module's base name.
     let place = if t.frames().iter().any(|f| f.location().is_some()) {
         2
@@ -149,6 +174,25 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 /// `file:line` with the file's last two path components.
+/// `text` without its parenthesized parts: "unreadable ELF file (bad magic): no symbols" →
+/// "unreadable ELF file: no symbols".
+fn without_parentheses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" :", ":")
+}
+
 fn short_location(l: &crate::tracer::Location) -> String {
     let mut parts = l.file.rsplit('/').filter(|p| !p.is_empty());
     let last = parts.next().unwrap_or("");
