@@ -12,7 +12,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, wait_until};
+use common::tmux::Tmux;
+use common::{Fixture, gone, wait_until};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 use rstack_tui::{Process, Thread, TraceOptions};
 
@@ -597,99 +598,6 @@ fn a_32_bit_process_is_refused_with_its_own_exit_code() {
     // Refused before any attach: nothing was ever stopped.
     fx.assert_running();
     assert!(fx.thread_states().iter().all(|(_, s)| *s == 'S'));
-}
-
-/// A tmux server of our own (its own socket) with one pane; killed when dropped.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// A `width`x`height` pane running `argv` directly (no shell).
-    fn exec(width: u16, height: u16, argv: &[&str]) -> Tmux {
-        let tmux = Tmux {
-            socket: format!("rstack-hostile-{}", std::process::id()),
-        };
-        let (w, h) = (width.to_string(), height.to_string());
-        let mut args = vec![
-            "set-option",
-            "-g",
-            "remain-on-exit",
-            "on",
-            ";",
-            "set-option",
-            "-g",
-            "default-terminal",
-            "xterm-256color",
-            ";",
-            "new-session",
-            "-d",
-            "-x",
-            &w,
-            "-y",
-            &h,
-            "-e",
-            "NO_COLOR=1",
-            "--",
-        ];
-        args.extend_from_slice(argv);
-        tmux.cmd(&args);
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-u", "-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
-            .output()
-            .unwrap_or_else(|e| panic!("running tmux (install it: scripts/deps.sh): {e}"));
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn format(&self, format: &str) -> String {
-        self.cmd(&["display-message", "-p", format])
-            .trim_end()
-            .to_string()
-    }
-
-    /// Waits (bounded) until `cond` holds for the visible screen; returns that screen.
-    fn wait_screen(&self, what: &str, mut cond: impl FnMut(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.cmd(&["capture-pane", "-p"]);
-            if cond(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .env_remove("TMUX")
-            .output();
-    }
-}
-
-/// Whether `pid` has exited (gone, or a zombie).
-fn gone(pid: u32) -> bool {
-    common::thread_states(pid)
-        .first()
-        .is_none_or(|(_, s)| matches!(s, 'Z' | 'X'))
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -77,25 +79,22 @@ pub fn cpp_bin() -> &'static Path {
     })
 }
 
+/// Builds the C fixture `source` (in tests/fixtures) as `name` with gcc -O1 -g -pthread.
+fn c_bin(name: &str, source: &str) -> PathBuf {
+    let out = out_dir().join(name);
+    let tmp = tmp_name(&out);
+    let mut cmd = Command::new("gcc");
+    cmd.args(["-O1", "-g", "-pthread"])
+        .arg(fixtures_dir().join(source))
+        .arg("-o")
+        .arg(&tmp);
+    build(&out, cmd, &tmp)
+}
+
 /// tests/fixtures/deadlock.c, built once per test binary with gcc -O1 -g -pthread.
 pub fn deadlock_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = out_dir().join("deadlockfixture");
-        // Build under a temporary name, then rename: other test binaries may build it too.
-        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deadlock.c");
-        let status = Command::new("gcc")
-            .args(["-O1", "-g", "-pthread"])
-            .arg(&src)
-            .arg("-o")
-            .arg(&tmp)
-            .status()
-            .expect("running gcc");
-        assert!(status.success(), "building {} failed", src.display());
-        std::fs::rename(&tmp, &out).unwrap();
-        out
-    })
+    BIN.get_or_init(|| c_bin("deadlockfixture", "deadlock.c"))
 }
 
 /// A spawned fixture; killed (by pid) and reaped when dropped.
@@ -520,6 +519,19 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 }
 
 /// True while process `pid` exists and is not a zombie.
+/// Whether `pid` has exited (no /proc entry, or a zombie).
+pub fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => matches!(
+            stat.rsplit(')')
+                .next()
+                .and_then(|s| s.trim_start().chars().next()),
+            Some('Z' | 'X') | None
+        ),
+    }
+}
+
 pub fn is_running(pid: u32) -> bool {
     thread_states(pid).first().is_some_and(|(_, s)| *s != 'Z')
 }
@@ -544,20 +556,5 @@ impl Fixture {
 /// The C mover fixture (tests/fixtures/mover.c): parked threads and one that moves on command.
 pub fn mover_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = out_dir().join("moverfixture");
-        // Build under a temporary name, then rename: other test binaries may build it too.
-        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mover.c");
-        let status = Command::new("gcc")
-            .args(["-O1", "-g", "-pthread"])
-            .arg(&src)
-            .arg("-o")
-            .arg(&tmp)
-            .status()
-            .expect("running gcc");
-        assert!(status.success(), "building {} failed", src.display());
-        std::fs::rename(&tmp, &out).unwrap();
-        out
-    })
+    BIN.get_or_init(|| c_bin("moverfixture", "mover.c"))
 }
