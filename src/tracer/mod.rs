@@ -293,6 +293,13 @@ impl Tracer {
         &mut self.options
     }
 
+    /// For a program about to exit: resumes late stoppers as `drop` does, but leaves the
+    /// caches (megabytes of symbol and line tables) to the exit instead of freeing them.
+    pub fn finish(self) {
+        attach::release_lingering(Duration::from_millis(100));
+        std::mem::forget(self);
+    }
+
     /// Number of modules whose symbol tables are cached.
     pub fn cached_modules(&self) -> usize {
         self.symbolizer.cached_modules()
@@ -313,8 +320,7 @@ impl Tracer {
         let mut clock = Lap::new();
         let maps = MemoryMaps::read(pid)?;
         self.symbolizer.set_debug_dirs(&self.options.debug_dirs);
-        let mut keys = KeyCache::default();
-        keys.keep_dwarf = self.options.symbols && self.options.lines;
+        let mut keys = KeyCache::new(self.options.symbols && self.options.lines);
         let tables = self.symbolizer.unwind_tables(pid, &maps, &mut keys);
         let unwinder = Unwinder::new(pid, tables, maps.read_only())
             .map_err(|message| Error::Unwind { tid: pid, message })?;
@@ -404,12 +410,7 @@ impl Tracer {
                         facts: t.facts.clone(),
                         notes: notes
                             .iter()
-                            .filter(|n| {
-                                t.frames.iter().filter_map(|f| f.module.as_ref()).any(|m| {
-                                    n.strip_prefix(m.path.as_str())
-                                        .is_some_and(|r| r.starts_with(": "))
-                                })
-                            })
+                            .filter(|n| t.module_note(n).is_some())
                             .cloned()
                             .collect(),
                     },
@@ -799,9 +800,7 @@ impl Tracer {
                         if let Ok(fresh) = MemoryMaps::read(pid) {
                             maps = fresh;
                         }
-                        let keep_dwarf = keys.keep_dwarf;
-                        keys = KeyCache::default();
-                        keys.keep_dwarf = keep_dwarf;
+                        keys = KeyCache::new(want_lines);
                     }
                     let (module, symbol, location, inlined) = match maps.find(raw.ip) {
                         // Threads parked in the same code share almost every address:
@@ -877,15 +876,6 @@ impl Tracer {
             })
             .collect();
         (threads, missing.iter().map(|l| l.to_string()).collect())
-    }
-}
-
-impl Tracer {
-    /// For a program about to exit: resumes late stoppers as `drop` does, but leaves the
-    /// caches (megabytes of symbol and line tables) to the exit instead of freeing them.
-    pub fn finish(self) {
-        attach::release_lingering(Duration::from_millis(100));
-        std::mem::forget(self);
     }
 }
 

@@ -180,6 +180,18 @@ impl Thread {
     pub fn stopped_for(&self) -> Duration {
         self.stopped_for
     }
+
+    /// If `note` (a line of [`Process::missing_debuginfo`]: `PATH: reason`) is about a module
+    /// of this stack: that module, and the reason.
+    pub fn module_note<'n>(&self, note: &'n str) -> Option<(&Module, &'n str)> {
+        self.frames
+            .iter()
+            .filter_map(|f| f.module.as_ref())
+            .find_map(|m| {
+                let reason = note.strip_prefix(m.path.as_str())?.strip_prefix(": ")?;
+                Some((m, reason))
+            })
+    }
 }
 
 /// Facts about a thread from `/proc`, read before it was stopped (stopping changes them).

@@ -7,11 +7,10 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
+use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use std::time::Duration;
-
 use procfs::ProcError;
 use procfs::process::Process as ProcProcess;
 
@@ -359,8 +358,7 @@ impl TaskDir<'_> {
         self.tid
     }
 
-    /// The whole of a small file of the thread (at most 64 KiB).
-    pub fn read(&self, name: &str) -> Option<Vec<u8>> {
+    fn open(&self, name: &str) -> Option<fs::File> {
         let fd = nix::fcntl::openat(
             &self.dirs.dir,
             format!("{}/{name}", self.tid).as_str(),
@@ -368,7 +366,12 @@ impl TaskDir<'_> {
             Mode::empty(),
         )
         .ok()?;
-        let mut file = fs::File::from(fd);
+        Some(fs::File::from(fd))
+    }
+
+    /// The whole of a small file of the thread (at most 64 KiB).
+    pub fn read(&self, name: &str) -> Option<Vec<u8>> {
+        let mut file = self.open(name)?;
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
@@ -405,16 +408,9 @@ impl TaskDir<'_> {
                 }
             }
         }
-        let fd = nix::fcntl::openat(
-            &self.dirs.dir,
-            format!("{}/{name}", self.tid).as_str(),
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()?;
-        let file = fs::File::from(fd);
+        let file = self.open(name)?;
         let mut buf = [0u8; 4096];
-        let n = std::os::unix::fs::FileExt::read_at(&file, &mut buf, 0).ok()?;
+        let n = file.read_at(&mut buf, 0).ok()?;
         if kept.len() < self.dirs.keep_max {
             kept.insert(key, file);
         }

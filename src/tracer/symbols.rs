@@ -85,16 +85,17 @@ pub struct ModuleSymbols {
 impl ModuleSymbols {
     /// Parses an ELF image. A file that is not ELF, or is malformed, yields no symbols.
     pub fn parse(data: &[u8]) -> ModuleSymbols {
-        ModuleSymbols::parse_with(data, None, false)
+        ModuleSymbols::parse_with(data, None, None)
     }
 
     /// Parses an ELF image and, if it has no `.symtab` and `debug` says where to look (and
     /// the module's display path), merges the function symbols of its separate debuginfo.
-    /// With `keep_dwarf`, a separate debug file that has DWARF is kept in `dwarf_bytes`.
+    /// With `keep`, the shared bytes of `data` itself, the file that holds the module's DWARF
+    /// (`data`, or its separate debug file) is kept in `dwarf_bytes`.
     fn parse_with(
         data: &[u8],
         debug: Option<(&DebugLookup<'_>, &str)>,
-        keep_dwarf: bool,
+        keep: Option<&Arc<[u8]>>,
     ) -> ModuleSymbols {
         let file = match object::File::parse(data) {
             Ok(file) => file,
@@ -180,11 +181,18 @@ impl ModuleSymbols {
             }
             _ => None,
         };
-        let keep = keep_dwarf && debug_file.as_ref().is_some_and(super::lines::has_dwarf);
+        let own_dwarf = keep.is_some() && super::lines::has_dwarf(&file);
+        let debug_dwarf =
+            keep.is_some() && debug_file.as_ref().is_some_and(super::lines::has_dwarf);
         drop(debug_file);
-        let (dwarf_bytes, debug_source) = match found {
-            Some((bytes, source)) => (keep.then(|| Arc::from(bytes)), Some(source)),
+        let (debug_bytes, debug_source) = match found {
+            Some((bytes, source)) => (debug_dwarf.then(|| Arc::from(bytes)), Some(source)),
             None => (None, None),
+        };
+        let dwarf_bytes = if own_dwarf {
+            keep.cloned()
+        } else {
+            debug_bytes
         };
         ModuleSymbols {
             segments,
@@ -539,14 +547,22 @@ fn split_line_frames(
 }
 
 /// Per-trace memo from mapping start to module key, so each module is opened once per trace.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct KeyCache {
     keys: HashMap<u64, Option<ModuleKey>>,
     /// Source lines are wanted: keep a new module's DWARF file bytes for the DWARF load.
-    pub keep_dwarf: bool,
+    keep_dwarf: bool,
 }
 
 impl KeyCache {
+    /// An empty memo; `keep_dwarf`: source lines are wanted.
+    pub fn new(keep_dwarf: bool) -> KeyCache {
+        KeyCache {
+            keys: HashMap::new(),
+            keep_dwarf,
+        }
+    }
+
     fn key_for(
         &mut self,
         pid: i32,
@@ -587,14 +603,11 @@ fn load(
                     dirs: debug_dirs,
                 };
                 let display = mapping.display_path();
-                let mut parsed =
-                    ModuleSymbols::parse_with(&data, Some((&lookup, &display)), keep_dwarf);
-                if keep_dwarf
-                    && parsed.dwarf_bytes.is_none()
-                    && object::File::parse(&*data).is_ok_and(|f| super::lines::has_dwarf(&f))
-                {
-                    parsed.dwarf_bytes = Some(data);
-                }
+                let parsed = ModuleSymbols::parse_with(
+                    &data,
+                    Some((&lookup, &display)),
+                    keep_dwarf.then_some(&data),
+                );
                 modules.insert(key.clone(), parsed);
             }
             Some(key)

@@ -132,14 +132,10 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     // an unreadable ELF file), each once, as "reason" beside the module's name.
     if let Some(snap) = target.snapshot() {
         for note in snap.missing_debuginfo() {
-            let module = t.frames().iter().filter_map(|f| f.module()).find(|m| {
-                note.strip_prefix(m.path.as_str())
-                    .is_some_and(|r| r.starts_with(": "))
-            });
-            if let Some(m) = module {
+            if let Some((m, reason)) = t.module_note(note) {
                 // The gist; the details in parentheses (the parse error, the build-id and the
                 // package path) are in `dump`, the pane is narrow.
-                let reason = without_parentheses(&note[m.path.len() + 2..]);
+                let reason = without_parentheses(reason);
                 let name = m.path.rsplit('/').next().unwrap_or(&m.path);
                 rows.push(
                     Row::new(vec![
