@@ -16,5 +16,5 @@ pub mod worker;
 
 pub use tracer::{
     AttachMethod, Error, Frame, Mode, Module, Process, Result, Symbol, Syscall, Thread,
-    ThreadFacts, TraceOptions, Tracer, UnwindMethod, trace,
+    ThreadFacts, TraceOptions, Tracer, UnwindMethod, default_line_cache, trace,
 };

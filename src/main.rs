@@ -64,6 +64,10 @@ struct UiArgs {
     /// on; `ptrace` walks with libunwind's ptrace accessors while it is stopped (reference).
     #[arg(long, value_enum, default_value_t = UnwinderArg::Copy)]
     unwinder: UnwinderArg,
+    /// Do not remember source-line lookups on disk between runs (they are kept under
+    /// $XDG_CACHE_HOME/rstack-tui, else ~/.cache/rstack-tui).
+    #[arg(long)]
+    no_line_cache: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -162,6 +166,10 @@ struct DumpArgs {
     /// ptrace stop, so none of their calls returns early because we looked).
     #[arg(long)]
     stop_blocked: bool,
+    /// Do not remember source-line lookups on disk between runs (they are kept under
+    /// $XDG_CACHE_HOME/rstack-tui, else ~/.cache/rstack-tui).
+    #[arg(long)]
+    no_line_cache: bool,
 }
 
 /// The flag the tracer polls; set once, before the handlers are installed.
@@ -304,6 +312,7 @@ fn run_ui_with(
         interval: Duration::from_secs_f64(ui.interval),
         snapshot: ui.snapshot,
         unwinder: ui.unwinder.into(),
+        line_cache: line_cache(ui.no_line_cache),
         mouse: !ui.no_mouse,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
     };
@@ -381,6 +390,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         .unwind_method(args.unwinder.into())
         .stack_copy_limit(args.stack_copy_kib.saturating_mul(1024))
         .stop_blocked(args.stop_blocked)
+        .line_cache(line_cache(args.no_line_cache))
         .cancel_flag(cancel);
     let mut tracer = Tracer::new(options);
     let mut traced = tracer.trace(pid);
@@ -456,10 +466,25 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
         t.reused,
         ms(p.longest_stop()),
     );
+    if t.lines_remembered + t.lines_looked_up > 0 {
+        line += &format!(
+            "; lines of {} addresses from the line cache, {} from DWARF",
+            t.lines_remembered, t.lines_looked_up
+        );
+    }
     if let Some(out) = output {
         line += &format!("; output {:.1} ms", ms(out));
     }
     line
+}
+
+/// Where source-line lookups are remembered between runs, unless turned off.
+fn line_cache(off: bool) -> Option<std::path::PathBuf> {
+    if off {
+        None
+    } else {
+        rstack_tui::default_line_cache()
+    }
 }
 
 /// Prints an error and its causes on one line and picks the exit code.

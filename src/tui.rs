@@ -37,6 +37,8 @@ pub struct Options {
     pub interval: Duration,
     pub snapshot: bool,
     pub unwinder: crate::tracer::UnwindMethod,
+    /// Where source-line lookups are remembered between runs (`None`: not on disk).
+    pub line_cache: Option<std::path::PathBuf>,
     pub mouse: bool,
     pub no_color: bool,
 }
@@ -118,7 +120,8 @@ pub fn run(opts: Options) -> io::Result<()> {
     let mut trace_options = crate::tracer::TraceOptions::new();
     trace_options
         .snapshot(opts.snapshot)
-        .unwind_method(opts.unwinder);
+        .unwind_method(opts.unwinder)
+        .line_cache(opts.line_cache.clone());
     let worker = Worker::spawn(opts.interval, trace_options, cancel.clone(), move |e| {
         let _ = worker_tx.send(AppEvent::Worker(e));
     });

@@ -9,12 +9,13 @@
 //! stands for a `/usr/lib/debug`.
 
 use std::ffi::OsStr;
-use std::fs;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSection};
+
+use super::filebytes::FileBytes;
 
 /// Largest MiniDebugInfo we decompress.
 const MAX_MINI_DEBUGINFO: usize = 64 << 20;
@@ -78,7 +79,7 @@ impl DebugLookup<'_> {
 pub(super) fn find(
     file: &object::File<'_>,
     lookup: &DebugLookup<'_>,
-) -> Option<(Vec<u8>, DebugSource)> {
+) -> Option<(FileBytes, DebugSource)> {
     if let Some(id) = file.build_id().ok().flatten().filter(|id| id.len() >= 2) {
         let relative = build_id_path(id);
         for root in lookup.debug_roots() {
@@ -117,7 +118,7 @@ pub(super) fn find(
     }
     let mini = file.section_by_name(".gnu_debugdata")?;
     let data = decompress_xz(mini.data().ok()?, MAX_MINI_DEBUGINFO)?;
-    has_symtab(&data).then_some((data, DebugSource::MiniDebugInfo))
+    has_symtab(&data).then(|| (FileBytes::from(data), DebugSource::MiniDebugInfo))
 }
 
 /// `.build-id/xx/rest.debug` for a build-id.
@@ -147,14 +148,11 @@ pub(super) fn missing_line(path: &str, build_id: Option<&[u8]>) -> String {
 pub(super) const MAX_FILE: u64 = 4 << 30;
 
 /// Reads a whole file, unless it is bigger than [`MAX_FILE`].
-pub(super) fn read_file(path: &Path) -> Option<Vec<u8>> {
-    if fs::metadata(path).ok()?.len() > MAX_FILE {
-        return None;
-    }
-    fs::read(path).ok()
+fn read_file(path: &Path) -> Option<FileBytes> {
+    FileBytes::read(path).ok()
 }
 
-fn read_with_symtab(path: &Path) -> Option<Vec<u8>> {
+fn read_with_symtab(path: &Path) -> Option<FileBytes> {
     let data = read_file(path)?;
     has_symtab(&data).then_some(data)
 }

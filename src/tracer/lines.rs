@@ -10,15 +10,15 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use object::{Object, ObjectSection};
 
 use super::demangle::demangle;
+use super::filebytes::FileBytes;
 use super::model::Location;
 use crate::text;
 
-type Reader = gimli::EndianArcSlice<gimli::RunTimeEndian>;
+type Reader = gimli::EndianReader<gimli::RunTimeEndian, FileBytes>;
 
 type Context = addr2line::Context<Reader>;
 
@@ -41,7 +41,7 @@ impl std::fmt::Debug for ModuleLines {
 }
 
 /// One function at an address: an inlined one (innermost first) or, last, the physical one.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct LineFrame {
     /// The function's demangled name (made inert), when DWARF names it.
     pub name: Option<String>,
@@ -66,6 +66,34 @@ const SECTIONS: [gimli::SectionId; 10] = [
     gimli::SectionId::DebugRngLists,
 ];
 
+/// Inflates compressed sections, the biggest on a thread of its own: glibc's `.debug_info`
+/// is two thirds of its debug file's DWARF, and inflating it is most of a cold trace.
+fn inflate_all(
+    mut sections: Vec<(gimli::SectionId, object::CompressedData<'_>)>,
+) -> Vec<(gimli::SectionId, FileBytes)> {
+    let inflate = |list: Vec<(gimli::SectionId, object::CompressedData<'_>)>| {
+        list.into_iter()
+            .map(|(id, data)| {
+                let bytes = data.decompress().map(Cow::into_owned).unwrap_or_default();
+                (id, FileBytes::from(bytes))
+            })
+            .collect::<Vec<_>>()
+    };
+    sections.sort_by_key(|(_, data)| std::cmp::Reverse(data.uncompressed_size));
+    const WORTH_A_THREAD: u64 = 1 << 20;
+    if sections.len() < 2 || sections[0].1.uncompressed_size < WORTH_A_THREAD {
+        return inflate(sections);
+    }
+    let rest = sections.split_off(1);
+    std::thread::scope(|scope| {
+        let biggest = scope.spawn(|| inflate(sections));
+        let mut out = inflate(rest);
+        // A panic in the helper (it has none of its own) would be a bug: lose the section.
+        out.extend(biggest.join().unwrap_or_default());
+        out
+    })
+}
+
 /// True when `file` carries DWARF debug info (a `.debug_info` section with content).
 pub(super) fn has_dwarf(file: &object::File<'_>) -> bool {
     file.section_by_name(".debug_info")
@@ -77,7 +105,7 @@ impl ModuleLines {
     /// Loads the DWARF sections of `file` (copied out, so the file's bytes can be dropped).
     /// `bytes`, when given, are the bytes `file` was parsed from: uncompressed sections are
     /// then used in place instead of copied.
-    pub(super) fn load(file: &object::File<'_>, bytes: Option<&Arc<[u8]>>) -> Option<ModuleLines> {
+    pub(super) fn load(file: &object::File<'_>, bytes: Option<&FileBytes>) -> Option<ModuleLines> {
         if !has_dwarf(file) {
             return None;
         }
@@ -87,6 +115,7 @@ impl ModuleLines {
             gimli::RunTimeEndian::Big
         };
         let mut sections = Vec::new();
+        let mut compressed = Vec::new();
         for id in SECTIONS {
             let Some(section) = file.section_by_name(id.name()) else {
                 continue;
@@ -97,19 +126,21 @@ impl ModuleLines {
                     let start = usize::try_from(r.offset).ok()?;
                     let end = start.checked_add(usize::try_from(r.uncompressed_size).ok()?)?;
                     (r.format == object::CompressionFormat::None && end <= b.len())
-                        .then(|| gimli::EndianArcSlice::new(b.clone(), endian).range(start..end))
+                        .then(|| gimli::EndianReader::new(b.clone(), endian).range(start..end))
                 });
-            let reader = match in_place {
-                Some(r) => r,
+            match in_place {
+                Some(reader) => sections.push((id, reader)),
                 None => {
-                    let data = section.uncompressed_data().unwrap_or(Cow::Borrowed(&[]));
-                    gimli::EndianArcSlice::new(Arc::from(&*data), endian)
+                    if let Ok(data) = section.compressed_data() {
+                        compressed.push((id, data));
+                    }
                 }
-            };
-            if gimli::Reader::len(&reader) > 0 {
-                sections.push((id, reader));
             }
         }
+        for (id, data) in inflate_all(compressed) {
+            sections.push((id, gimli::EndianReader::new(data, endian)));
+        }
+        sections.retain(|(_, reader)| gimli::Reader::len(reader) > 0);
         let mut lines = ModuleLines {
             sections,
             endian,
@@ -130,7 +161,7 @@ impl ModuleLines {
             .iter()
             .find(|(s, _)| *s == id)
             .map(|(_, r)| r.clone())
-            .unwrap_or_else(|| gimli::EndianArcSlice::new(Arc::from(&[][..]), self.endian))
+            .unwrap_or_else(|| gimli::EndianReader::new(FileBytes::from(Vec::new()), self.endian))
     }
 
     /// A `Dwarf` over the module's sections, with `.debug_info` replaced by `info` if given

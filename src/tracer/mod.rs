@@ -12,9 +12,11 @@ mod debuginfo;
 mod demangle;
 pub mod diff;
 mod error;
+mod filebytes;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod group;
+mod linecache;
 mod lines;
 mod maps;
 mod model;
@@ -47,6 +49,12 @@ use procinfo::{TaskDir, TaskDirs, TaskFacts};
 use symbols::{KeyCache, Symbolizer, Want};
 use unwinder::{RawFrame, Unwinder, Walk};
 
+/// The usual place for [`TraceOptions::line_cache`]: `$XDG_CACHE_HOME/rstack-tui`, else
+/// `~/.cache/rstack-tui`.
+pub fn default_line_cache() -> Option<PathBuf> {
+    linecache::CacheDir::default_path()
+}
+
 /// Traces `pid` with the default options (rolling mode, names and symbols on).
 pub fn trace(pid: u32) -> Result<Process> {
     TraceOptions::new().trace(pid)
@@ -69,6 +77,7 @@ pub struct TraceOptions {
     unwind_method: UnwindMethod,
     stack_copy_limit: usize,
     stop_blocked: bool,
+    line_cache: Option<PathBuf>,
 }
 
 /// How stacks are unwound.
@@ -99,6 +108,7 @@ impl Default for TraceOptions {
             unwind_method: UnwindMethod::Copy,
             stack_copy_limit: 1 << 20,
             stop_blocked: false,
+            line_cache: None,
         }
     }
 }
@@ -196,6 +206,15 @@ impl TraceOptions {
     /// that returns EINTR because we looked (epoll_wait does, after any ptrace stop).
     pub fn stop_blocked(&mut self, stop: bool) -> &mut TraceOptions {
         self.stop_blocked = stop;
+        self
+    }
+
+    /// Remember what DWARF says about each address in files under `dir`, between runs: the
+    /// next trace of any process using the same module files skips inflating and parsing
+    /// their DWARF. `None` (the default): remember only within this tracer. A directory that
+    /// anyone but us or root could write to is not used. See [`default_line_cache`].
+    pub fn line_cache(&mut self, dir: Option<PathBuf>) -> &mut TraceOptions {
+        self.line_cache = dir;
         self
     }
 
@@ -320,6 +339,8 @@ impl Tracer {
         let mut clock = Lap::new();
         let maps = MemoryMaps::read(pid)?;
         self.symbolizer.set_debug_dirs(&self.options.debug_dirs);
+        self.symbolizer
+            .set_line_cache(self.options.line_cache.as_deref());
         let mut keys = KeyCache::new(self.options.symbols && self.options.lines);
         let tables = self.symbolizer.unwind_tables(pid, &maps, &mut keys);
         let unwinder = Unwinder::new(pid, tables, maps.read_only())
@@ -350,6 +371,7 @@ impl Tracer {
             captured.iter_mut().map(|c| c.mark.take()).collect();
         let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, maps, keys);
         self.symbolizer.end_trace();
+        let (lines_remembered, lines_looked_up) = self.symbolizer.take_line_counts();
         self.remember_unchanged(pid, &threads, marks, &missing_debuginfo);
         let symbolize = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
@@ -361,6 +383,8 @@ impl Tracer {
             symbolize,
             waits: clock.lap(),
             reused,
+            lines_remembered,
+            lines_looked_up,
         };
         let longest_stop = threads
             .iter()

@@ -23,6 +23,8 @@ use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 use super::debuginfo::{self, DebugLookup, DebugSource};
 use super::demangle::demangle;
+use super::filebytes::{FileBytes, FileId};
+use super::linecache::{CacheDir, LineCache};
 use super::lines::{LineFrame, ModuleLines};
 use super::maps::{Mapping, MappingKind, MemoryMaps};
 use super::model::{Location, Module, Symbol};
@@ -79,7 +81,11 @@ pub struct ModuleSymbols {
     /// The bytes of the file that holds the DWARF (the module's or its debug file), kept from
     /// the symbol load for the DWARF load in the same trace, so a big file is read once and
     /// its uncompressed sections are used in place. Dropped at the end of the trace.
-    dwarf_bytes: Option<Arc<[u8]>>,
+    dwarf_bytes: Option<FileBytes>,
+    /// The file that holds the module's DWARF, when lines were wanted at load.
+    dwarf_id: Option<FileId>,
+    /// Lookups remembered on disk for that file (loaded on the first lookup).
+    remembered: Option<LineCache>,
 }
 
 impl ModuleSymbols {
@@ -95,7 +101,7 @@ impl ModuleSymbols {
     fn parse_with(
         data: &[u8],
         debug: Option<(&DebugLookup<'_>, &str)>,
-        keep: Option<&Arc<[u8]>>,
+        keep: Option<&FileBytes>,
     ) -> ModuleSymbols {
         let file = match object::File::parse(data) {
             Ok(file) => file,
@@ -121,7 +127,7 @@ impl ModuleSymbols {
         };
         let debug_file = found
             .as_ref()
-            .and_then(|(d, _)| object::File::parse(d.as_slice()).ok());
+            .and_then(|(d, _)| object::File::parse(&**d).ok());
         let segments = file
             .segments()
             .map(|s| {
@@ -185,8 +191,15 @@ impl ModuleSymbols {
         let debug_dwarf =
             keep.is_some() && debug_file.as_ref().is_some_and(super::lines::has_dwarf);
         drop(debug_file);
+        let dwarf_id = if own_dwarf {
+            keep.and_then(FileBytes::id)
+        } else if debug_dwarf {
+            found.as_ref().and_then(|(bytes, _)| bytes.id())
+        } else {
+            None
+        };
         let (debug_bytes, debug_source) = match found {
-            Some((bytes, source)) => (debug_dwarf.then(|| Arc::from(bytes)), Some(source)),
+            Some((bytes, source)) => (debug_dwarf.then_some(bytes), Some(source)),
             None => (None, None),
         };
         let dwarf_bytes = if own_dwarf {
@@ -203,6 +216,8 @@ impl ModuleSymbols {
             lines: None,
             debug_source,
             dwarf_bytes,
+            dwarf_id,
+            remembered: None,
         }
     }
 
@@ -260,6 +275,34 @@ impl ModuleSymbols {
             self.lines = Some(loaded);
         }
         self.lines.as_ref().and_then(Option::as_ref)
+    }
+
+    /// What DWARF says about `vaddr` (see [`ModuleLines::frames`]): remembered on disk from
+    /// an earlier run if `cache` is given and has it, else looked up (and remembered).
+    fn line_frames(
+        &mut self,
+        pid: i32,
+        mapping: &Mapping,
+        debug_dirs: &[PathBuf],
+        cache: Option<&CacheDir>,
+        vaddr: u64,
+    ) -> (Vec<LineFrame>, bool) {
+        if self.remembered.is_none()
+            && let (Some(dir), Some(id)) = (cache, self.dwarf_id)
+        {
+            self.remembered = Some(LineCache::load(dir, &id));
+        }
+        if let Some(hit) = self.remembered.as_ref().and_then(|r| r.get(vaddr)) {
+            return (hit.clone(), true);
+        }
+        let found = self
+            .lines(pid, mapping, debug_dirs)
+            .map(|l| l.frames(vaddr))
+            .unwrap_or_default();
+        if let Some(r) = &mut self.remembered {
+            r.insert(vaddr, &found);
+        }
+        (found, false)
     }
 
     pub(super) fn demangled(&mut self, index: usize) -> Arc<str> {
@@ -333,6 +376,12 @@ pub struct Symbolizer {
     modules: HashMap<ModuleKey, ModuleSymbols>,
     /// Extra directories searched for debuginfo, each treated like `/usr/lib/debug`.
     debug_dirs: Vec<PathBuf>,
+    /// Where lookups in DWARF are remembered between runs (`None`: nowhere).
+    line_cache: Option<CacheDir>,
+    /// The path `line_cache` was opened from.
+    line_cache_path: Option<PathBuf>,
+    /// Addresses whose lines came from the disk cache, and from DWARF, since the last take.
+    line_counts: (usize, usize),
 }
 
 /// What to resolve besides the module.
@@ -366,10 +415,32 @@ impl Symbolizer {
 
     /// Drops the file bytes kept from this trace's symbol loads for DWARF loads that did not
     /// happen (modules in no stack).
+    /// Also saves newly remembered lookups.
     pub fn end_trace(&mut self) {
         for m in self.modules.values_mut() {
             m.dwarf_bytes = None;
+            if let Some(r) = &mut m.remembered {
+                r.save();
+            }
         }
+    }
+
+    /// Remembers DWARF lookups in files under `dir` between runs (`None`: not at all). A
+    /// directory that others could write to is not used.
+    pub fn set_line_cache(&mut self, dir: Option<&Path>) {
+        if self.line_cache_path.as_deref() != dir {
+            self.line_cache_path = dir.map(Path::to_path_buf);
+            self.line_cache = dir.and_then(CacheDir::open);
+            for m in self.modules.values_mut() {
+                m.remembered = None;
+            }
+        }
+    }
+
+    /// (from the disk cache, from DWARF): addresses whose lines were found each way since
+    /// the last call.
+    pub fn take_line_counts(&mut self) -> (usize, usize) {
+        std::mem::take(&mut self.line_counts)
     }
 
     /// Number of modules whose symbols are cached.
@@ -474,10 +545,18 @@ impl Symbolizer {
         let missing_debuginfo = ms.missing.clone();
         let lookup_vaddr = lookup_ip.wrapping_sub(bias);
         let (location, inlined) = if lines {
-            let found = ms
-                .lines(pid, mapping, &self.debug_dirs)
-                .map(|l| l.frames(lookup_vaddr))
-                .unwrap_or_default();
+            let (found, remembered) = ms.line_frames(
+                pid,
+                mapping,
+                &self.debug_dirs,
+                self.line_cache.as_ref(),
+                lookup_vaddr,
+            );
+            if remembered {
+                self.line_counts.0 += 1;
+            } else {
+                self.line_counts.1 += 1;
+            }
             split_line_frames(found, ip)
         } else {
             (None, Vec::new())
@@ -650,7 +729,7 @@ fn load_lines(
     path: &Path,
     debug_dirs: &[PathBuf],
     known: Option<&DebugSource>,
-    bytes: Option<Arc<[u8]>>,
+    bytes: Option<FileBytes>,
 ) -> Option<ModuleLines> {
     if let Some(bytes) = bytes
         && let Ok(parsed) = object::File::parse(&*bytes)
@@ -664,7 +743,7 @@ fn load_lines(
     if super::lines::has_dwarf(&parsed) {
         return ModuleLines::load(&parsed, Some(&data));
     }
-    let debug: Arc<[u8]> = match known {
+    let debug: FileBytes = match known {
         // Found when the symbols were loaded: read that file, do not search again.
         Some(source) => read_shared(source.file()?).ok()?,
         None => {
@@ -673,28 +752,15 @@ fn load_lines(
                 module_path: path,
                 dirs: debug_dirs,
             };
-            Arc::from(debuginfo::find(&parsed, &lookup)?.0)
+            debuginfo::find(&parsed, &lookup)?.0
         }
     };
     let debug_file = object::File::parse(&*debug).ok()?;
     ModuleLines::load(&debug_file, Some(&debug))
 }
 
-/// Reads a whole file into shared memory (one copy, not a read and then a copy): sections of
-/// it are used in place for as long as they are needed.
-fn read_shared(path: &Path) -> std::io::Result<Arc<[u8]>> {
-    use std::io::Read;
-    let mut file = fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    if len > debuginfo::MAX_FILE {
-        return Err(std::io::Error::other("file too big to read"));
-    }
-    let len = usize::try_from(len).map_err(std::io::Error::other)?;
-    // SAFETY: zeroed bytes are valid `u8`s.
-    let mut data = unsafe { Arc::<[u8]>::new_zeroed_slice(len).assume_init() };
-    let buf = Arc::get_mut(&mut data).expect("a new Arc has one owner");
-    file.read_exact(buf)?;
-    Ok(data)
+fn read_shared(path: &Path) -> std::io::Result<FileBytes> {
+    FileBytes::read(path)
 }
 
 /// Opens the file behind a mapping: first as the target mapped it, then by its path inside

@@ -1,0 +1,271 @@
+//! Source lines remembered on disk between runs, per DWARF file: what DWARF said about each
+//! address looked up. A cold `dump` spends most of its time inflating compressed debug
+//! sections (17 ms for glibc's); the next `dump` of any process using that file reads a few
+//! kilobytes instead.
+//!
+//! An entry is keyed by the identity of the file its DWARF came from (device, inode, size,
+//! modification and change times), so a rebuilt or replaced file never meets another's
+//! entries. The directory must be ours alone (see [`CacheDir::open`]).
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::filebytes::FileId;
+use super::lines::LineFrame;
+use super::model::Location;
+use crate::text;
+
+/// Bumped whenever what a lookup returns changes, so old entries are not reused.
+const FORMAT: u32 = 1;
+
+/// Most addresses remembered per file: a process with a million distinct frames does not
+/// grow the file without end.
+const MAX_ENTRIES: usize = 50_000;
+
+/// Largest cache file read back (a bigger one is ignored and replaced).
+const MAX_FILE: u64 = 32 << 20;
+
+/// Most files kept in the directory; the oldest go first.
+const MAX_FILES: usize = 2_000;
+
+/// The directory the files live in, checked to be writable by no one but us and root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct CacheDir(PathBuf);
+
+impl CacheDir {
+    /// `path`, created (mode 0700) if missing, when it and every directory above it can be
+    /// changed only by root or us ([`only_ours`]): another user must not be able to swap in a
+    /// symlink and have us write where they choose, or plant entries. `None` when the check
+    /// fails.
+    pub(super) fn open(path: &Path) -> Option<CacheDir> {
+        // Check what exists before creating anything in it.
+        let existing = path.ancestors().find(|a| a.exists())?;
+        if !only_ours(&fs::canonicalize(existing).ok()?) {
+            return None;
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .ok()?;
+        let path = fs::canonicalize(path).ok()?;
+        let leaf = fs::symlink_metadata(&path).ok()?;
+        (leaf.is_dir() && leaf.uid() == nix::unistd::geteuid().as_raw() && only_ours(&path))
+            .then_some(CacheDir(path))
+    }
+
+    /// The default place: `$XDG_CACHE_HOME/rstack-tui`, else `~/.cache/rstack-tui`.
+    pub fn default_path() -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| {
+                let home = PathBuf::from(std::env::var_os("HOME")?);
+                home.is_absolute().then(|| home.join(".cache"))
+            })?;
+        Some(base.join("rstack-tui"))
+    }
+}
+
+/// True when `dir` (canonical) and every directory above it can be changed by no one but
+/// root and us: owned by one of us, writable by no one else, except a sticky root directory
+/// (`/tmp`), where others cannot rename or remove what is ours.
+fn only_ours(dir: &Path) -> bool {
+    let me = nix::unistd::geteuid().as_raw();
+    dir.ancestors().all(|d| {
+        fs::symlink_metadata(d).is_ok_and(|meta| {
+            let owner_ok = meta.uid() == 0 || meta.uid() == me;
+            let sticky_root = meta.uid() == 0 && meta.mode() & 0o1000 != 0;
+            meta.is_dir() && owner_ok && (meta.mode() & 0o022 == 0 || sticky_root)
+        })
+    })
+}
+
+/// The remembered lookups of one DWARF file.
+#[derive(Debug)]
+pub(super) struct LineCache {
+    path: PathBuf,
+    entries: HashMap<u64, Vec<LineFrame>>,
+    /// Entries added since the file was read or written.
+    dirty: bool,
+    /// The file existed when read (a new one may push an old one out of the directory).
+    existed: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    format: u32,
+    entries: Vec<(u64, Vec<StoredFrame>)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredFrame {
+    name: Option<String>,
+    raw_name: Option<String>,
+    /// (file, line, column)
+    location: Option<(String, u32, Option<u32>)>,
+}
+
+impl LineCache {
+    /// The entries remembered for the DWARF file `id`; none if there is no such file or it
+    /// cannot be read (a corrupt file is as good as none, and is replaced at the next save).
+    pub(super) fn load(dir: &CacheDir, id: &FileId) -> LineCache {
+        let path = dir.0.join(format!(
+            "lines-{FORMAT}-{:016x}-{:x}-{:x}-{:x}-{}-{}.json",
+            writer(),
+            id.dev,
+            id.ino,
+            id.size,
+            id.mtime_ns,
+            id.ctime_ns
+        ));
+        let read = fs::metadata(&path)
+            .ok()
+            .filter(|m| m.is_file() && m.len() <= MAX_FILE)
+            .and_then(|_| fs::read(&path).ok());
+        let existed = read.is_some();
+        let entries = read
+            .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok())
+            .filter(|s| s.format == FORMAT)
+            .map(|s| {
+                s.entries
+                    .into_iter()
+                    .take(MAX_ENTRIES)
+                    .map(|(vaddr, frames)| (vaddr, frames.into_iter().map(restore).collect()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        LineCache {
+            path,
+            entries,
+            dirty: false,
+            existed,
+        }
+    }
+
+    pub(super) fn get(&self, vaddr: u64) -> Option<&Vec<LineFrame>> {
+        self.entries.get(&vaddr)
+    }
+
+    pub(super) fn insert(&mut self, vaddr: u64, frames: &[LineFrame]) {
+        if self.entries.len() < MAX_ENTRIES {
+            self.entries.insert(vaddr, frames.to_vec());
+            self.dirty = true;
+        }
+    }
+
+    /// Writes the entries if any were added: to a new file renamed over the old, so a reader
+    /// (another `dump`) sees the old file or the new, never half of one. Errors (a full disk,
+    /// a read-only home) only cost the next run its head start.
+    pub(super) fn save(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let mut entries: Vec<(u64, Vec<StoredFrame>)> = self
+            .entries
+            .iter()
+            .map(|(&vaddr, frames)| (vaddr, frames.iter().map(store).collect()))
+            .collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        let Ok(json) = serde_json::to_vec(&Stored {
+            format: FORMAT,
+            entries,
+        }) else {
+            return;
+        };
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
+        if !self.existed {
+            prune(dir);
+            self.existed = true;
+        }
+        let temp = dir.join(format!(".tmp-{}-{:x}", std::process::id(), random()));
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)
+            .and_then(|mut f| f.write_all(&json));
+        if written.is_err() || fs::rename(&temp, &self.path).is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+    }
+}
+
+/// Removes the oldest files when the directory holds too many (one more is coming).
+fn prune(dir: &Path) {
+    let Ok(list) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(i64, PathBuf)> = list
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let meta = e.metadata().ok()?;
+            meta.is_file().then(|| (meta.mtime(), e.path()))
+        })
+        .collect();
+    if files.len() < MAX_FILES {
+        return;
+    }
+    files.sort_unstable();
+    for (_, path) in files
+        .iter()
+        .take(files.len() + 1 - MAX_FILES + MAX_FILES / 10)
+    {
+        let _ = fs::remove_file(path);
+    }
+}
+
+/// This build of rstack-tui: entries written by another build (whose lookups may differ)
+/// are not read. Without a `FORMAT` bump a changed lookup would otherwise be served stale.
+fn writer() -> u64 {
+    static WRITER: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *WRITER.get_or_init(|| {
+        let id = fs::metadata("/proc/self/exe").map(|m| FileId::of(&m)).ok();
+        // FNV-1a: stable across Rust releases, unlike the std hasher.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in format!("{}{id:?}", env!("CARGO_PKG_VERSION")).bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    })
+}
+
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(u64::from(std::process::id()));
+    h.finish()
+}
+
+fn store(f: &LineFrame) -> StoredFrame {
+    StoredFrame {
+        name: f.name.clone(),
+        raw_name: f.raw_name.clone(),
+        location: f
+            .location
+            .as_ref()
+            .map(|l| (l.file.clone(), l.line, l.column)),
+    }
+}
+
+/// Back from disk, made inert again: the file is ours, but its text came from the target.
+fn restore(f: StoredFrame) -> LineFrame {
+    let inert = |s: String| text::inert(&s).into_owned();
+    LineFrame {
+        name: f.name.map(inert),
+        raw_name: f.raw_name.map(inert),
+        location: f.location.map(|(file, line, column)| Location {
+            file: inert(file),
+            line,
+            column,
+        }),
+    }
+}
