@@ -165,3 +165,19 @@ fn a_short_stack_copy_says_so() {
     }
     fx.assert_running();
 }
+
+/// libunwind's `sigprocmask` calls (two per frame, as Debian builds it) reach the binary's
+/// own, which skips them while unwinding: the binary must export it for that.
+#[test]
+fn binary_exports_its_sigprocmask() {
+    use object::{Object, ObjectSymbol};
+    let bytes = std::fs::read(env!("CARGO_BIN_EXE_rstack-tui")).unwrap();
+    let file = object::File::parse(bytes.as_slice()).unwrap();
+    let exported = file
+        .dynamic_symbols()
+        .any(|s| s.name() == Ok("sigprocmask") && s.is_definition());
+    assert!(
+        exported,
+        "sigprocmask is not in the binary's dynamic symbols"
+    );
+}

@@ -22,6 +22,7 @@ mod maps;
 mod model;
 mod procinfo;
 pub mod schema;
+mod sigmask;
 pub mod snapfile;
 mod symbols;
 mod syscalls;

@@ -24,6 +24,7 @@ use unwind_sys::{
 };
 
 use super::capture::{Capture, REG_COUNT, StackCopy};
+use super::sigmask;
 
 use super::symbols::UnwindTable;
 
@@ -565,6 +566,7 @@ impl Unwinder {
 
     /// Unwinds stopped thread `tid` through ptrace, at most `max_frames` deep.
     pub fn unwind(&self, tid: i32, max_frames: usize) -> Walk {
+        let _quiet = sigmask::Quiet::new();
         self.begin(tid);
         let walk = match PTraceState::new(tid as u32) {
             Ok(state) => match Cursor::remote(&self.space, &state) {
@@ -579,6 +581,7 @@ impl Unwinder {
 
     /// Unwinds a captured thread from its copy (the thread may be running again).
     pub fn unwind_capture(&self, tid: i32, capture: Capture, max_frames: usize) -> Walk {
+        let _quiet = sigmask::Quiet::new();
         self.begin(tid);
         let copied = capture.stack.bytes.len();
         STATE.with(|s| {
