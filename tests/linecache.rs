@@ -117,3 +117,44 @@ fn a_directory_others_can_write_is_not_used() {
     fx.assert_running();
     std::fs::remove_dir_all(&open).unwrap();
 }
+
+/// `dump` remembers lookups under `$XDG_CACHE_HOME/rstack-tui` and says so in `--timings`;
+/// `--no-line-cache` leaves the directory alone. Both print the same stacks.
+#[test]
+fn dump_uses_the_cache_unless_told_not_to() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "2"]);
+    let home = fresh_dir("cli");
+    std::fs::create_dir(&home).unwrap();
+    let dump = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
+            .args(["dump", &fx.pid().to_string(), "--timings"])
+            .args(extra)
+            .env("XDG_CACHE_HOME", &home)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        // Without the header line (it holds the trace's duration).
+        let stacks: String = stdout.lines().skip(1).collect::<Vec<_>>().join("\n");
+        (stacks, String::from_utf8(out.stderr).unwrap())
+    };
+    let (off, err) = dump(&["--no-line-cache"]);
+    assert!(!home.join("rstack-tui").exists(), "{err}");
+    assert!(
+        err.contains("lines of 0 addresses from the line cache"),
+        "{err}"
+    );
+    let (first, err) = dump(&[]);
+    assert!(
+        err.contains("lines of 0 addresses from the line cache"),
+        "{err}"
+    );
+    assert!(!cache_files(&home.join("rstack-tui")).is_empty());
+    let (second, err) = dump(&[]);
+    assert!(err.contains(", 0 from DWARF"), "{err}");
+    assert_eq!(first, off);
+    assert_eq!(second, off);
+    assert!(off.contains("at "), "no source lines in:\n{off}");
+    fx.assert_running();
+    std::fs::remove_dir_all(&home).unwrap();
+}

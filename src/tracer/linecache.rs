@@ -30,6 +30,10 @@ const MAX_ENTRIES: usize = 50_000;
 /// Largest cache file read back (a bigger one is ignored and replaced).
 const MAX_FILE: u64 = 32 << 20;
 
+/// After the first save, new entries are written at most this often (and when the cache is
+/// dropped): a live view of busy threads meets new addresses at every refresh.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Most files kept in the directory; the oldest go first.
 const MAX_FILES: usize = 2_000;
 
@@ -95,6 +99,8 @@ pub(super) struct LineCache {
     dirty: bool,
     /// The file existed when read (a new one may push an old one out of the directory).
     existed: bool,
+    /// When the entries were last written by us.
+    saved_at: Option<std::time::Instant>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -145,6 +151,7 @@ impl LineCache {
             entries,
             dirty: false,
             existed,
+            saved_at: None,
         }
     }
 
@@ -159,14 +166,23 @@ impl LineCache {
         }
     }
 
+    /// Writes the entries if any were added, unless the last write was less than
+    /// [`SAVE_EVERY`] ago (see [`LineCache::save_now`]).
+    pub(super) fn save(&mut self) {
+        if self.saved_at.is_none_or(|t| t.elapsed() >= SAVE_EVERY) {
+            self.save_now();
+        }
+    }
+
     /// Writes the entries if any were added: to a new file renamed over the old, so a reader
     /// (another `dump`) sees the old file or the new, never half of one. Errors (a full disk,
     /// a read-only home) only cost the next run its head start.
-    pub(super) fn save(&mut self) {
+    pub(super) fn save_now(&mut self) {
         if !self.dirty {
             return;
         }
         self.dirty = false;
+        self.saved_at = Some(std::time::Instant::now());
         let mut entries: Vec<(u64, Vec<StoredFrame>)> = self
             .entries
             .iter()
@@ -196,6 +212,12 @@ impl LineCache {
         if written.is_err() || fs::rename(&temp, &self.path).is_err() {
             let _ = fs::remove_file(&temp);
         }
+    }
+}
+
+impl Drop for LineCache {
+    fn drop(&mut self) {
+        self.save_now();
     }
 }
 
@@ -267,5 +289,87 @@ fn restore(f: StoredFrame) -> LineFrame {
             line,
             column,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CacheDir, LineCache};
+    use crate::tracer::filebytes::FileId;
+    use crate::tracer::lines::LineFrame;
+    use crate::tracer::model::Location;
+
+    fn frame(name: &str) -> LineFrame {
+        LineFrame {
+            name: Some(name.into()),
+            raw_name: Some(name.into()),
+            location: Some(Location {
+                file: "a.c".into(),
+                line: 7,
+                column: None,
+            }),
+        }
+    }
+
+    fn id(ino: u64) -> FileId {
+        FileId {
+            dev: 1,
+            ino,
+            size: 2,
+            mtime_ns: 3,
+            ctime_ns: 4,
+        }
+    }
+
+    fn entries_on_disk(dir: &CacheDir, ino: u64) -> usize {
+        LineCache::load(dir, &id(ino)).entries.len()
+    }
+
+    #[test]
+    fn first_save_at_once_later_ones_at_most_every_minute_and_on_drop() {
+        let path = std::env::temp_dir().join(format!("linecache-unit-{}", std::process::id()));
+        let dir = CacheDir::open(&path).expect("a private directory under /tmp");
+        let mut cache = LineCache::load(&dir, &id(10));
+        cache.insert(0x10, &[frame("f")]);
+        cache.save();
+        assert_eq!(entries_on_disk(&dir, 10), 1);
+        cache.insert(0x20, &[frame("g")]);
+        cache.save();
+        assert_eq!(entries_on_disk(&dir, 10), 1, "saved again within a minute");
+        drop(cache);
+        assert_eq!(entries_on_disk(&dir, 10), 2, "not saved on drop");
+        // Another file's identity finds none of these.
+        assert_eq!(entries_on_disk(&dir, 11), 0);
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+
+    #[test]
+    fn text_read_back_is_inert() {
+        let path = std::env::temp_dir().join(format!("linecache-inert-{}", std::process::id()));
+        let dir = CacheDir::open(&path).unwrap();
+        let cache = LineCache::load(&dir, &id(1));
+        let file = cache.path.clone();
+        drop(cache);
+        std::fs::write(
+            &file,
+            "{\"format\":1,\"entries\":[[5,[{\"name\":\"a\\u001b[2Jb\\u009b\",\"raw_name\":\"\\u007f\",\
+             \"location\":[\"x\\u0007.c\",3,null]}]]]}",
+        )
+        .unwrap();
+        let cache = LineCache::load(&dir, &id(1));
+        let got = &cache.get(5).expect("the entry")[0];
+        let all = format!(
+            "{}{}{}",
+            got.name.as_deref().unwrap(),
+            got.raw_name.as_deref().unwrap(),
+            got.location.as_ref().unwrap().file
+        );
+        assert!(
+            !all.chars()
+                .any(|c| c.is_control() || ('\u{80}'..='\u{9f}').contains(&c)),
+            "{all:?}"
+        );
+        drop(cache);
+        std::fs::remove_dir_all(&path).unwrap();
     }
 }

@@ -295,10 +295,11 @@ impl ModuleSymbols {
         if let Some(hit) = self.remembered.as_ref().and_then(|r| r.get(vaddr)) {
             return (hit.clone(), true);
         }
-        let found = self
-            .lines(pid, mapping, debug_dirs)
-            .map(|l| l.frames(vaddr))
-            .unwrap_or_default();
+        let Some(lines) = self.lines(pid, mapping, debug_dirs) else {
+            // Not remembered: the load may have failed for a passing reason (out of files).
+            return (Vec::new(), false);
+        };
+        let found = lines.frames(vaddr);
         if let Some(r) = &mut self.remembered {
             r.insert(vaddr, &found);
         }
