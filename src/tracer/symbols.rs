@@ -415,8 +415,7 @@ impl Symbolizer {
     }
 
     /// Drops the file bytes kept from this trace's symbol loads for DWARF loads that did not
-    /// happen (modules in no stack).
-    /// Also saves newly remembered lookups.
+    /// happen (modules in no stack), and saves newly remembered lookups.
     pub fn end_trace(&mut self) {
         for m in self.modules.values_mut() {
             m.dwarf_bytes = None;
