@@ -46,8 +46,12 @@ type GdbThreads = HashMap<u32, Vec<Option<String>>>;
 /// functions), so those are left out of the comparison. A short Python pass after `bt`
 /// reports which frames gdb synthesised (`gdb.TAILCALL_FRAME`).
 fn gdb_backtraces(pid: u32) -> (GdbThreads, String) {
+    // One file per call: the tests of this binary run in parallel, and one removing a shared
+    // script before another's gdb read it left that gdb's tail-call frames unmarked.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let script = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("gdb-tailcalls-{}.py", std::process::id()));
+        .join(format!("gdb-tailcalls-{}-{n}.py", std::process::id()));
     std::fs::write(&script, TAILCALLS_PY).unwrap();
     let out = Command::new("gdb")
         // The executable through /proc: the very file the process runs, even if another
