@@ -1,6 +1,7 @@
 //! The bytes of a module or debug file, shared between the symbol load and the DWARF load:
 //! mapped from the page cache when no one but root can change the file, read into memory
 //! otherwise. Reading a 4 MiB debug file used to cost more than the rest of a small trace.
+//! Also compressed sections inflated only as far as lookups need ([`Inflater`]).
 
 use std::fmt;
 use std::fs;
@@ -20,6 +21,8 @@ use super::debuginfo::MAX_FILE;
 #[derive(Clone)]
 pub(super) struct FileBytes {
     bytes: Arc<Backing>,
+    /// How many bytes of the backing this view shows (all, but for a growing one).
+    len: usize,
     /// The file they were read from, when they were.
     id: Option<FileId>,
 }
@@ -50,7 +53,15 @@ impl FileId {
 
 enum Backing {
     Heap(Box<[u8]>),
-    Mapped { ptr: NonNull<u8>, len: usize },
+    Mapped {
+        ptr: NonNull<u8>,
+        len: usize,
+    },
+    /// Zeroed memory an [`Inflater`] fills from the start; views show only the filled part.
+    Growing {
+        ptr: NonNull<u8>,
+        cap: usize,
+    },
 }
 
 // SAFETY: the mapping is private and read-only, and only ever read: like a `Box<[u8]>`.
@@ -60,9 +71,16 @@ unsafe impl Sync for Backing {}
 
 impl Drop for Backing {
     fn drop(&mut self) {
-        if let Backing::Mapped { ptr, len } = *self {
+        match *self {
+            Backing::Heap(_) => {}
             // SAFETY: the range was mapped by `map` and nothing borrows it any more.
-            let _ = unsafe { munmap(ptr.cast(), len) };
+            Backing::Mapped { ptr, len } => {
+                let _ = unsafe { munmap(ptr.cast(), len) };
+            }
+            // SAFETY: allocated by `Inflater::new` with this layout; nothing borrows it.
+            Backing::Growing { ptr, cap } => unsafe {
+                std::alloc::dealloc(ptr.as_ptr(), growing_layout(cap));
+            },
         }
     }
 }
@@ -71,11 +89,16 @@ impl Deref for FileBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match &*self.bytes {
-            Backing::Heap(b) => b,
+            Backing::Heap(b) => &b[..self.len],
             // SAFETY: `len` bytes at `ptr` stay mapped, readable and unchanged (see `map`)
             // for as long as the `Backing` lives.
-            Backing::Mapped { ptr, len } => unsafe {
-                std::slice::from_raw_parts(ptr.as_ptr(), *len)
+            Backing::Mapped { ptr, .. } => unsafe {
+                std::slice::from_raw_parts(ptr.as_ptr(), self.len)
+            },
+            // SAFETY: the first `self.len` bytes were filled before this view was made, and
+            // the `Inflater` only ever writes after its views' ends.
+            Backing::Growing { ptr, .. } => unsafe {
+                std::slice::from_raw_parts(ptr.as_ptr(), self.len)
             },
         }
     }
@@ -96,6 +119,7 @@ impl fmt::Debug for FileBytes {
 impl From<Vec<u8>> for FileBytes {
     fn from(bytes: Vec<u8>) -> FileBytes {
         FileBytes {
+            len: bytes.len(),
             bytes: Arc::new(Backing::Heap(bytes.into_boxed_slice())),
             id: None,
         }
@@ -115,7 +139,11 @@ impl FileBytes {
         if let Some(len) = NonZeroUsize::new(len).filter(|_| is_sealed(&meta))
             && let Some(bytes) = map(&file, len)
         {
-            return Ok(FileBytes { bytes, id });
+            return Ok(FileBytes {
+                bytes,
+                len: len.get(),
+                id,
+            });
         }
         let mut data = Vec::with_capacity(len);
         file.read_to_end(&mut data)?;
@@ -158,6 +186,102 @@ fn map(file: &fs::File, len: NonZeroUsize) -> Option<Arc<Backing>> {
     }))
 }
 
+fn growing_layout(cap: usize) -> std::alloc::Layout {
+    std::alloc::Layout::array::<u8>(cap).expect("a size that was allocated")
+}
+
+/// A zlib-compressed section inflated on demand, from its start: DWARF lookups need a few
+/// units, and the units of a 2,000-unit `.debug_info` after the last one needed are never
+/// inflated. Views of what is inflated stay valid while more is inflated after them.
+pub(super) struct Inflater {
+    /// The file, and where the compressed stream lies in it.
+    input: FileBytes,
+    start: usize,
+    end: usize,
+    stream: flate2::Decompress,
+    buf: Arc<Backing>,
+    cap: usize,
+    filled: usize,
+    /// The stream ended, or is corrupt: nothing more will come.
+    done: bool,
+}
+
+/// Least inflated per call, so that growing a view by a few bytes at a time stays cheap.
+const INFLATE_STEP: usize = 256 << 10;
+
+impl Inflater {
+    /// A zlib stream at `start..end` of `input` that inflates to `size` bytes.
+    pub(super) fn new(input: FileBytes, start: usize, end: usize, size: usize) -> Option<Inflater> {
+        // zlib cannot expand data more than 1032 times: a bigger claimed size is a lie.
+        let most = end
+            .checked_sub(start)?
+            .saturating_mul(1032)
+            .saturating_add(1024);
+        if end > input.len() || size > most {
+            return None;
+        }
+        let cap = size.max(1);
+        let layout = std::alloc::Layout::array::<u8>(cap).ok()?;
+        // Zeroed, so the unfilled part is initialized memory the stream may be given whole.
+        // SAFETY: a non-zero size.
+        let ptr = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })?;
+        Some(Inflater {
+            input,
+            start,
+            end,
+            stream: flate2::Decompress::new(true),
+            buf: Arc::new(Backing::Growing { ptr, cap }),
+            cap,
+            filled: 0,
+            done: size == 0,
+        })
+    }
+
+    /// The section inflated at least up to `upto` bytes (less where it ends first).
+    pub(super) fn upto(&mut self, upto: usize) -> FileBytes {
+        let Backing::Growing { ptr, .. } = *self.buf else {
+            unreachable!("an Inflater's buffer is growing");
+        };
+        let upto = upto.min(self.cap);
+        while self.filled < upto && !self.done {
+            let goal = upto.max(self.filled + INFLATE_STEP).min(self.cap);
+            let consumed = usize::try_from(self.stream.total_in()).unwrap_or(usize::MAX);
+            let input = self
+                .input
+                .get(self.start.saturating_add(consumed)..self.end)
+                .unwrap_or_default();
+            // SAFETY: `filled..goal` lies inside the allocation, is initialized (zeroed), and
+            // no view reaches past `filled`.
+            let out = unsafe {
+                std::slice::from_raw_parts_mut(ptr.as_ptr().add(self.filled), goal - self.filled)
+            };
+            let before = self.stream.total_out();
+            let status = self
+                .stream
+                .decompress(input, out, flate2::FlushDecompress::None);
+            let made = usize::try_from(self.stream.total_out() - before).unwrap_or(0);
+            self.filled += made;
+            match status {
+                Ok(flate2::Status::StreamEnd) => self.done = true,
+                Ok(_) if made == 0 => self.done = true,
+                Ok(_) => {}
+                Err(_) => self.done = true,
+            }
+        }
+        FileBytes {
+            bytes: self.buf.clone(),
+            len: self.filled,
+            id: None,
+        }
+    }
+
+    /// (bytes inflated so far, bytes the section holds).
+    #[cfg(test)]
+    pub(super) fn progress(&self) -> (usize, usize) {
+        (self.filled, self.cap)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::FileBytes;
@@ -184,5 +308,35 @@ mod tests {
         std::fs::remove_file(&own).unwrap();
         let empty = FileBytes::from(Vec::new());
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn an_inflater_gives_growing_views_of_the_same_bytes() {
+        use std::io::Write;
+        let plain: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&plain).unwrap();
+        let mut file = b"header".to_vec();
+        file.extend(z.finish().unwrap());
+        let end = file.len();
+        let input = FileBytes::from(file);
+        let mut inf = super::Inflater::new(input.clone(), 6, end, plain.len()).unwrap();
+        let small = inf.upto(10);
+        assert!(
+            small.len() >= 10 && small.len() < plain.len(),
+            "{}",
+            small.len()
+        );
+        assert_eq!(&small[..], &plain[..small.len()]);
+        let more = inf.upto(1_000_000);
+        assert!(more.len() >= 1_000_000);
+        // The first view is unchanged by the second inflation.
+        assert_eq!(&small[..], &plain[..small.len()]);
+        assert_eq!(&inf.upto(usize::MAX)[..], &plain[..]);
+        // A corrupt stream ends the section where it breaks, without a panic.
+        let mut broken = input[..].to_vec();
+        broken[end / 2] ^= 0xff;
+        let mut inf = super::Inflater::new(FileBytes::from(broken), 6, end, plain.len()).unwrap();
+        assert!(inf.upto(usize::MAX).len() < plain.len());
     }
 }

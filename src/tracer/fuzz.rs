@@ -6,6 +6,7 @@
 use object::{Object, ObjectSection, ObjectSymbol};
 
 use super::debuginfo::{self, DebugLookup};
+use super::filebytes::FileBytes;
 use super::lines::ModuleLines;
 use super::symbols::ModuleSymbols;
 
@@ -86,7 +87,10 @@ pub fn lines(data: &[u8]) -> usize {
     let Ok(file) = object::File::parse(data) else {
         return 0;
     };
-    let Some(lines) = ModuleLines::load(&file, None) else {
+    // With the file's bytes, as a trace loads it: uncompressed sections in place, compressed
+    // ones inflated as far as the lookups reach.
+    let bytes = FileBytes::from(data.to_vec());
+    let Some(lines) = ModuleLines::load(&file, Some(&bytes)) else {
         return 0;
     };
     probe_addresses(data)

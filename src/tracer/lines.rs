@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use object::{Object, ObjectSection};
 
 use super::demangle::demangle;
-use super::filebytes::FileBytes;
+use super::filebytes::{FileBytes, Inflater};
 use super::model::Location;
 use crate::text;
 
@@ -22,9 +22,23 @@ type Reader = gimli::EndianReader<gimli::RunTimeEndian, FileBytes>;
 
 type Context = addr2line::Context<Reader>;
 
+/// A DWARF section: ready, or (zlib-compressed `.debug_info`, `.debug_abbrev` and
+/// `.debug_line`, read from the front) inflated only as far as lookups reach.
+enum Section {
+    Ready(Reader),
+    Lazy(RefCell<Inflater>),
+}
+
+/// Sections worth inflating lazily: big, and read from where a unit's offsets point.
+const LAZY: [gimli::SectionId; 3] = [
+    gimli::SectionId::DebugInfo,
+    gimli::SectionId::DebugAbbrev,
+    gimli::SectionId::DebugLine,
+];
+
 /// The DWARF of one module, ready for lookups.
 pub(super) struct ModuleLines {
-    sections: Vec<(gimli::SectionId, Reader)>,
+    sections: Vec<(gimli::SectionId, Section)>,
     endian: gimli::RunTimeEndian,
     /// From `.debug_aranges`: (begin, end, offset of the unit in `.debug_info`), by begin.
     aranges: Vec<(u64, u64, usize)>,
@@ -66,8 +80,8 @@ const SECTIONS: [gimli::SectionId; 10] = [
     gimli::SectionId::DebugRngLists,
 ];
 
-/// Inflates compressed sections, the biggest on a thread of its own: glibc's `.debug_info`
-/// is two thirds of its debug file's DWARF, and inflating it is most of a cold trace.
+/// Inflates the compressed sections that are not inflated lazily (the small ones, and any
+/// compressed with zstd), the biggest on a thread of its own when it is big.
 fn inflate_all(
     mut sections: Vec<(gimli::SectionId, object::CompressedData<'_>)>,
 ) -> Vec<(gimli::SectionId, FileBytes)> {
@@ -128,9 +142,23 @@ impl ModuleLines {
                     (r.format == object::CompressionFormat::None && end <= b.len())
                         .then(|| gimli::EndianReader::new(b.clone(), endian).range(start..end))
                 });
-            match in_place {
-                Some(reader) => sections.push((id, reader)),
-                None => {
+            let lazy = bytes
+                .zip(section.compressed_file_range().ok())
+                .filter(|(_, r)| r.format == object::CompressionFormat::Zlib && LAZY.contains(&id))
+                .and_then(|(b, r)| {
+                    let start = usize::try_from(r.offset).ok()?;
+                    let end = start.checked_add(usize::try_from(r.compressed_size).ok()?)?;
+                    let size = usize::try_from(r.uncompressed_size).ok()?;
+                    Inflater::new(b.clone(), start, end, size)
+                });
+            match (in_place, lazy) {
+                (Some(reader), _) => {
+                    if gimli::Reader::len(&reader) > 0 {
+                        sections.push((id, Section::Ready(reader)));
+                    }
+                }
+                (None, Some(inflater)) => sections.push((id, Section::Lazy(inflater.into()))),
+                (None, None) => {
                     if let Ok(data) = section.compressed_data() {
                         compressed.push((id, data));
                     }
@@ -138,9 +166,10 @@ impl ModuleLines {
             }
         }
         for (id, data) in inflate_all(compressed) {
-            sections.push((id, gimli::EndianReader::new(data, endian)));
+            if !data.is_empty() {
+                sections.push((id, Section::Ready(gimli::EndianReader::new(data, endian))));
+            }
         }
-        sections.retain(|(_, reader)| gimli::Reader::len(reader) > 0);
         let mut lines = ModuleLines {
             sections,
             endian,
@@ -156,25 +185,90 @@ impl ModuleLines {
         Some(lines)
     }
 
+    /// A whole section (empty if the module has none).
     fn section(&self, id: gimli::SectionId) -> Reader {
-        self.sections
-            .iter()
-            .find(|(s, _)| *s == id)
-            .map(|(_, r)| r.clone())
-            .unwrap_or_else(|| gimli::EndianReader::new(FileBytes::from(Vec::new()), self.endian))
+        self.prefix(id, usize::MAX)
     }
 
-    /// A `Dwarf` over the module's sections, with `.debug_info` replaced by `info` if given
-    /// (and then no `.debug_aranges`, whose offsets are the whole section's).
-    fn dwarf(&self, info: Option<Reader>) -> Option<gimli::Dwarf<Reader>> {
+    /// A section at least up to offset `upto` (all of it if it is not inflated lazily).
+    fn prefix(&self, id: gimli::SectionId, upto: usize) -> Reader {
+        match self.sections.iter().find(|(s, _)| *s == id).map(|(_, s)| s) {
+            Some(Section::Ready(r)) => r.clone(),
+            Some(Section::Lazy(inflater)) => {
+                gimli::EndianReader::new(inflater.borrow_mut().upto(upto), self.endian)
+            }
+            None => gimli::EndianReader::new(FileBytes::from(Vec::new()), self.endian),
+        }
+    }
+
+    /// (inflated so far, whole size) of a lazily inflated section.
+    #[cfg(test)]
+    fn inflated(&self, id: gimli::SectionId) -> Option<(usize, usize)> {
+        match self.sections.iter().find(|(s, _)| *s == id).map(|(_, s)| s) {
+            Some(Section::Lazy(inflater)) => Some(inflater.borrow().progress()),
+            _ => None,
+        }
+    }
+
+    /// A `Dwarf` over the module's sections.
+    fn dwarf(&self) -> Option<gimli::Dwarf<Reader>> {
+        gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> { Ok(self.section(id)) }).ok()
+    }
+
+    /// A `Dwarf` over one unit: `info` holds just that unit, `abbrev` and `line` reach past
+    /// its tables; there are no `.debug_aranges`, whose offsets are the whole section's.
+    fn unit_dwarf(
+        &self,
+        info: &Reader,
+        abbrev: &Reader,
+        line: &Reader,
+    ) -> Option<gimli::Dwarf<Reader>> {
+        use gimli::SectionId as S;
         gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
-            Ok(match (id, &info) {
-                (gimli::SectionId::DebugInfo, Some(info)) => info.clone(),
-                (gimli::SectionId::DebugAranges, Some(_)) => self.section(id).range(0..0),
+            Ok(match id {
+                S::DebugInfo => info.clone(),
+                S::DebugAbbrev => abbrev.clone(),
+                S::DebugLine => line.clone(),
+                S::DebugAranges => info.range(0..0),
                 _ => self.section(id),
             })
         })
         .ok()
+    }
+
+    /// `.debug_abbrev` far enough to hold the whole table at `offset`.
+    fn abbrev_prefix(&self, offset: usize) -> Reader {
+        let mut want = offset.saturating_add(16 << 10);
+        loop {
+            let abbrev = self.prefix(gimli::SectionId::DebugAbbrev, want);
+            let parsed = gimli::DebugAbbrev::from(abbrev.clone())
+                .abbreviations(gimli::DebugAbbrevOffset(offset))
+                .is_ok();
+            // Short of `want`: the section ends there, there is no more to inflate.
+            if parsed || gimli::Reader::len(&abbrev) < want || want == usize::MAX {
+                return abbrev;
+            }
+            want = want.saturating_mul(2);
+        }
+    }
+
+    /// Section `id` far enough to hold the whole unit (or line program) at `offset`, by the
+    /// initial length field it starts with; all of it when that cannot be read.
+    fn through_unit(&self, id: gimli::SectionId, offset: usize) -> Reader {
+        use gimli::Reader as _;
+        let head = self.prefix(id, offset.saturating_add(12));
+        let end = (|| -> gimli::Result<usize> {
+            let mut r = head.clone();
+            r.skip(offset)?;
+            let (length, size) = match r.read_u32()? {
+                0xffff_ffff => (r.read_u64()?, 12),
+                n => (u64::from(n), 4),
+            };
+            Ok(offset
+                .saturating_add(size)
+                .saturating_add(usize::try_from(length).unwrap_or(usize::MAX)))
+        })();
+        self.prefix(id, end.unwrap_or(usize::MAX))
     }
 
     fn read_aranges(&self) -> Vec<(u64, u64, usize)> {
@@ -200,7 +294,7 @@ impl ModuleLines {
     /// header too). A unit whose ranges take more than this to read is left out, and its
     /// addresses go to the whole-module context.
     fn unit_ranges(&self) -> Vec<(u64, u64, usize)> {
-        let Some(dwarf) = self.dwarf(None) else {
+        let Some(dwarf) = self.dwarf() else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -282,7 +376,8 @@ impl ModuleLines {
     /// A context over the single unit at `offset`, or `None` when it refers to other units
     /// (such references would not resolve in a context of its own bytes).
     fn unit_context(&self, offset: usize) -> Option<Context> {
-        let info = self.section(gimli::SectionId::DebugInfo);
+        use gimli::SectionId as S;
+        let info = self.through_unit(S::DebugInfo, offset);
         let header = gimli::DebugInfo::from(info.clone())
             .header_from_offset(gimli::DebugInfoOffset(offset))
             .ok()?;
@@ -290,9 +385,17 @@ impl ModuleLines {
         if end > gimli::Reader::len(&info) {
             return None;
         }
-        let dwarf = self.dwarf(Some(info.range(offset..end)))?;
+        let info = info.range(offset..end);
+        let abbrev = self.abbrev_prefix(header.debug_abbrev_offset().0);
+        let no_lines = info.range(0..0);
+        let dwarf = self.unit_dwarf(&info, &abbrev, &no_lines)?;
         let unit = dwarf.debug_info.units().next().ok()??;
         let abbreviations = dwarf.abbreviations(&unit).ok()?;
+        let line = match Self::stmt_list(&unit, &abbreviations) {
+            Some(at) => self.through_unit(S::DebugLine, at),
+            None => no_lines,
+        };
+        let dwarf = self.unit_dwarf(&info, &abbrev, &line)?;
         // Abbreviation codes are numbered from 1, consecutively as compilers write them.
         for code in 1.. {
             let Some(abbrev) = abbreviations.get(code) else {
@@ -316,6 +419,27 @@ impl ModuleLines {
         addr2line::Context::from_dwarf(dwarf).ok()
     }
 
+    /// Where the unit's line program is (its root entry's `DW_AT_stmt_list`).
+    fn stmt_list(
+        unit: &gimli::UnitHeader<Reader>,
+        abbreviations: &gimli::Abbreviations,
+    ) -> Option<usize> {
+        let mut entries = unit.entries_raw(abbreviations, None).ok()?;
+        let abbrev = entries.read_abbreviation().ok()??;
+        let mut at = None;
+        for spec in abbrev.attributes() {
+            let attr = entries.read_attribute(*spec).ok()?;
+            if attr.name() == gimli::DW_AT_stmt_list {
+                at = match attr.value() {
+                    gimli::AttributeValue::DebugLineRef(o) => Some(o.0),
+                    gimli::AttributeValue::SecOffset(o) => Some(o),
+                    _ => None,
+                };
+            }
+        }
+        at
+    }
+
     /// The functions at `vaddr` (the module's own address): the inlined ones innermost first,
     /// then the physical function. Empty when DWARF does not cover the address.
     pub(super) fn frames(&self, vaddr: u64) -> Vec<LineFrame> {
@@ -334,8 +458,7 @@ impl ModuleLines {
             }
         }
         let mut whole = self.whole.borrow_mut();
-        let whole =
-            whole.get_or_insert_with(|| addr2line::Context::from_dwarf(self.dwarf(None)?).ok());
+        let whole = whole.get_or_insert_with(|| addr2line::Context::from_dwarf(self.dwarf()?).ok());
         match whole {
             Some(context) => Self::frames_in(context, vaddr),
             None => Vec::new(),
@@ -389,26 +512,42 @@ mod tests {
         let id = libc.build_id().unwrap().expect("glibc has a build-id");
         let path =
             std::path::Path::new("/usr/lib/debug").join(super::super::debuginfo::build_id_path(id));
-        let debug = std::fs::read(&path)
+        let bytes = super::FileBytes::read(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (is libc6-dbg installed?)", path.display()));
-        let debug = object::File::parse(debug.as_slice()).unwrap();
-        let lines = ModuleLines::load(&debug, None).unwrap();
+        let debug = object::File::parse(&*bytes).unwrap();
+        // With the file's bytes, its compressed sections are inflated only as far as needed.
+        let lines = ModuleLines::load(&debug, Some(&bytes)).unwrap();
         assert!(lines.aranges.len() > 1000, "{} ranges", lines.aranges.len());
-        let addresses: Vec<u64> = debug
+        let info = gimli::SectionId::DebugInfo;
+        let (filled, total) = lines.inflated(info).expect(".debug_info is compressed");
+        assert_eq!(filled, 0, "inflated at load");
+        let mut addresses: Vec<u64> = debug
             .symbols()
             .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 8)
             .step_by(20)
             .map(|s| s.address() + 4)
             .collect();
         assert!(addresses.len() > 200, "{}", addresses.len());
+        // Units in section order, so each is read from a partly inflated section; addresses
+        // no unit covers (the whole-module fallback inflates everything) last.
+        addresses.sort_by_key(|&a| lines.unit_of(a).unwrap_or(usize::MAX));
+        let first = addresses[0];
+        let got_first = lines.frames(first);
+        let (filled, _) = lines.inflated(info).unwrap();
+        assert!(
+            filled < total / 2,
+            "the first unit inflated {filled} of {total} bytes"
+        );
+        let got: Vec<_> = std::iter::once(got_first)
+            .chain(addresses[1..].iter().map(|&a| lines.frames(a)))
+            .collect();
         let whole =
-            addr2line::Context::from_dwarf(lines.dwarf(None).unwrap()).expect("a whole context");
+            addr2line::Context::from_dwarf(lines.dwarf().unwrap()).expect("a whole context");
         let mut by_unit = 0;
-        for &a in &addresses {
-            let got = lines.frames(a);
+        for (&a, got) in addresses.iter().zip(&got) {
             let want = ModuleLines::frames_in(&whole, a);
             let show = |f: &Vec<super::LineFrame>| format!("{f:?}");
-            assert_eq!(show(&got), show(&want), "at {a:#x}");
+            assert_eq!(show(got), show(&want), "at {a:#x}");
             by_unit += usize::from(lines.unit_of(a).is_some());
         }
         // Most lookups went through a unit of their own, not the whole-module fallback.
@@ -417,6 +556,6 @@ mod tests {
             "{by_unit} of {}",
             addresses.len()
         );
-        assert!(lines.whole.borrow().is_none() || by_unit < addresses.len());
+        assert!(lines.whole.borrow().is_some() || by_unit == addresses.len());
     }
 }
