@@ -23,12 +23,13 @@ use crate::text;
 /// Bumped whenever what a lookup returns changes, so old entries are not reused.
 const FORMAT: u32 = 1;
 
-/// Most addresses remembered per file: a process with a million distinct frames does not
-/// grow the file without end.
-const MAX_ENTRIES: usize = 50_000;
+/// Most addresses remembered per file. Reading a file back must stay much cheaper than the
+/// DWARF load it saves (a full file, about 600 KB, parses in a few milliseconds), and busy
+/// threads meet new addresses all the time: when full, what this run did not use goes.
+const MAX_ENTRIES: usize = 4096;
 
 /// Largest cache file read back (a bigger one is ignored and replaced).
-const MAX_FILE: u64 = 32 << 20;
+const MAX_FILE: u64 = 4 << 20;
 
 /// After the first save, new entries are written at most this often (and when the cache is
 /// dropped): a live view of busy threads meets new addresses at every refresh.
@@ -95,6 +96,8 @@ fn only_ours(dir: &Path) -> bool {
 pub(super) struct LineCache {
     path: PathBuf,
     entries: HashMap<u64, Vec<LineFrame>>,
+    /// Addresses looked up or added by this run: kept when the file is full.
+    used: std::collections::HashSet<u64>,
     /// Entries added since the file was read or written.
     dirty: bool,
     /// The file existed when read (a new one may push an old one out of the directory).
@@ -149,19 +152,30 @@ impl LineCache {
         LineCache {
             path,
             entries,
+            used: Default::default(),
             dirty: false,
             existed,
             saved_at: None,
         }
     }
 
-    pub(super) fn get(&self, vaddr: u64) -> Option<&Vec<LineFrame>> {
-        self.entries.get(&vaddr)
+    pub(super) fn get(&mut self, vaddr: u64) -> Option<&Vec<LineFrame>> {
+        let hit = self.entries.get(&vaddr);
+        if hit.is_some() {
+            self.used.insert(vaddr);
+        }
+        hit
     }
 
     pub(super) fn insert(&mut self, vaddr: u64, frames: &[LineFrame]) {
+        if self.entries.len() >= MAX_ENTRIES {
+            let used = &self.used;
+            self.entries.retain(|v, _| used.contains(v));
+            self.dirty = true;
+        }
         if self.entries.len() < MAX_ENTRIES {
             self.entries.insert(vaddr, frames.to_vec());
+            self.used.insert(vaddr);
             self.dirty = true;
         }
     }
@@ -344,6 +358,31 @@ mod tests {
     }
 
     #[test]
+    fn a_full_file_keeps_what_this_run_used() {
+        let path = std::env::temp_dir().join(format!("linecache-full-{}", std::process::id()));
+        let dir = CacheDir::open(&path).unwrap();
+        let mut cache = LineCache::load(&dir, &id(20));
+        let long = frame("std::collections::hash::map::HashMap<K,V,S>::insert_with_a_long_name");
+        for v in 0..super::MAX_ENTRIES as u64 {
+            cache.insert(v, &[long.clone(), frame("outer")]);
+        }
+        drop(cache);
+        let started = std::time::Instant::now();
+        let mut cache = LineCache::load(&dir, &id(20));
+        // Not a timed test: the figure shows what a full file costs a run.
+        eprintln!("a full file read back in {:?}", started.elapsed());
+        assert_eq!(cache.entries.len(), super::MAX_ENTRIES);
+        assert!(cache.get(7).is_some());
+        cache.insert(1 << 40, &[frame("new")]);
+        // Full: only what this run used (7, and the new one) is kept.
+        assert_eq!(cache.entries.len(), 2);
+        assert!(cache.get(7).is_some() && cache.get(1 << 40).is_some());
+        drop(cache);
+        assert_eq!(entries_on_disk(&dir, 20), 2);
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+
+    #[test]
     fn text_read_back_is_inert() {
         let path = std::env::temp_dir().join(format!("linecache-inert-{}", std::process::id()));
         let dir = CacheDir::open(&path).unwrap();
@@ -356,7 +395,7 @@ mod tests {
              \"location\":[\"x\\u0007.c\",3,null]}]]]}",
         )
         .unwrap();
-        let cache = LineCache::load(&dir, &id(1));
+        let mut cache = LineCache::load(&dir, &id(1));
         let got = &cache.get(5).expect("the entry")[0];
         let all = format!(
             "{}{}{}",

@@ -292,7 +292,7 @@ impl ModuleSymbols {
         {
             self.remembered = Some(LineCache::load(dir, &id));
         }
-        if let Some(hit) = self.remembered.as_ref().and_then(|r| r.get(vaddr)) {
+        if let Some(hit) = self.remembered.as_mut().and_then(|r| r.get(vaddr)) {
             return (hit.clone(), true);
         }
         let Some(lines) = self.lines(pid, mapping, debug_dirs) else {
