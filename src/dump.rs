@@ -172,7 +172,12 @@ pub fn to_json(p: &Process, pretty: bool) -> String {
     // About 250 bytes per frame, 400 per thread.
     let frames: usize = p.threads().iter().map(|t| t.frames().len()).sum();
     let capacity = frames * 250 + p.threads().len() * 400;
-    to_json_inert_sized(&DocView(p), pretty, capacity)
+    let view = if pretty {
+        DocView::new(p)
+    } else {
+        DocView::compact(p)
+    };
+    to_json_inert_sized(&view, pretty, capacity)
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 

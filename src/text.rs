@@ -17,8 +17,13 @@ pub fn is_unsafe(c: char) -> bool {
 /// A quick test on the bytes: false means `s` holds no unsafe character. C0 and DEL are
 /// single bytes; C1 characters start with 0xC2, and the bidi controls with 0xE2.
 fn may_be_unsafe(s: &str) -> bool {
-    s.bytes()
-        .any(|b| b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2)
+    // Whole chunks without an early exit, so the compiler can test 32 bytes at a time: a
+    // 1000-thread JSON document is 7 MB.
+    s.as_bytes().chunks(64).any(|chunk| {
+        chunk.iter().fold(false, |found, &b| {
+            found | (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == 0xe2)
+        })
+    })
 }
 
 /// Returns `s` with every unsafe character replaced by a visible escape (`\x1b`, `\u{202e}`).

@@ -3,6 +3,9 @@
 //! `tid`, `name`, `state`, `wchan`, `frames[]` with `ip`, `symbol`, `offset`, `module`); new
 //! fields may be added, none renamed.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -169,17 +172,63 @@ impl From<&Frame> for FrameDoc {
 /// The same document as [`SnapshotDoc`], serialized straight from the model without copying
 /// its strings (a 1000-thread dump has tens of thousands of frames). A test holds the two
 /// byte-for-byte equal.
-pub struct DocView<'a>(pub &'a Process);
+pub struct DocView<'a> {
+    process: &'a Process,
+    /// Compact JSON of each distinct frame, written once and then copied: 1000 threads parked
+    /// in the same code share a few dozen frames among tens of thousands.
+    memo: Option<RefCell<FrameMemo<'a>>>,
+}
 
-struct ThreadView<'a>(&'a Thread);
+type FrameMemo<'a> = HashMap<FrameKey<'a>, Box<serde_json::value::RawValue>>;
+
+impl<'a> DocView<'a> {
+    /// A view for any serializer.
+    pub fn new(process: &'a Process) -> DocView<'a> {
+        DocView {
+            process,
+            memo: None,
+        }
+    }
+
+    /// A view for compact JSON only (frames are copied as compact JSON, which would not be
+    /// indented in pretty output), much faster when threads share frames.
+    pub fn compact(process: &'a Process) -> DocView<'a> {
+        DocView {
+            process,
+            memo: Some(RefCell::default()),
+        }
+    }
+}
+
+/// A frame compared by value; hashed on a few cheap fields (equal frames agree on them).
+struct FrameKey<'a>(&'a Frame);
+
+impl PartialEq for FrameKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for FrameKey<'_> {}
+
+impl Hash for FrameKey<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let f = self.0;
+        (f.ip, f.inlined, f.is_signal).hash(h);
+        f.symbol.as_ref().map(|s| (s.offset, s.name.len())).hash(h);
+        f.location.as_ref().map(|l| l.line).hash(h);
+    }
+}
+
+struct ThreadView<'a, 'm>(&'a Thread, Option<&'m RefCell<FrameMemo<'a>>>);
 struct FrameView<'a>(&'a Frame);
-struct FramesView<'a>(&'a [Frame]);
-struct ThreadsView<'a>(&'a [Thread]);
+struct FramesView<'a, 'm>(&'a [Frame], Option<&'m RefCell<FrameMemo<'a>>>);
+struct ThreadsView<'a, 'm>(&'a [Thread], Option<&'m RefCell<FrameMemo<'a>>>);
 
 impl Serialize for DocView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let p = self.0;
+        let p = self.process;
         let since_epoch = p.taken_at.duration_since(UNIX_EPOCH).unwrap_or_default();
         let mut st = s.serialize_struct("SnapshotDoc", 11)?;
         st.serialize_field("version", &VERSION)?;
@@ -190,26 +239,41 @@ impl Serialize for DocView<'_> {
         st.serialize_field("mode", p.mode.as_str())?;
         st.serialize_field("elapsed_us", &micros(p.elapsed))?;
         st.serialize_field("longest_stop_us", &micros(p.longest_stop))?;
-        st.serialize_field("threads", &ThreadsView(&p.threads))?;
+        st.serialize_field("threads", &ThreadsView(&p.threads, self.memo.as_ref()))?;
         st.serialize_field("deadlocks", &p.deadlocks)?;
         st.serialize_field("missing_debuginfo", &p.missing_debuginfo)?;
         st.end()
     }
 }
 
-impl Serialize for ThreadsView<'_> {
+impl Serialize for ThreadsView<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(ThreadView))
+        s.collect_seq(self.0.iter().map(|t| ThreadView(t, self.1)))
     }
 }
 
-impl Serialize for FramesView<'_> {
+impl Serialize for FramesView<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(FrameView))
+        use serde::ser::{Error, SerializeSeq};
+        let Some(memo) = self.1 else {
+            return s.collect_seq(self.0.iter().map(FrameView));
+        };
+        let mut memo = memo.borrow_mut();
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for f in self.0 {
+            let raw = match memo.entry(FrameKey(f)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    serde_json::value::to_raw_value(&FrameView(f)).map_err(S::Error::custom)?,
+                ),
+            };
+            seq.serialize_element(&**raw)?;
+        }
+        seq.end()
     }
 }
 
-impl Serialize for ThreadView<'_> {
+impl Serialize for ThreadView<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let t = self.0;
@@ -233,7 +297,7 @@ impl Serialize for ThreadView<'_> {
         st.serialize_field("truncated", &t.truncated)?;
         st.serialize_field("error", &t.error)?;
         st.serialize_field("end_note", &t.end_note)?;
-        st.serialize_field("frames", &FramesView(&t.frames))?;
+        st.serialize_field("frames", &FramesView(&t.frames, self.1))?;
         st.serialize_field("wait", &t.facts.wait)?;
         st.serialize_field("kernel_stack", &t.facts.kernel_stack)?;
         st.serialize_field(
@@ -436,7 +500,9 @@ mod tests {
         .unwrap();
         let p = doc.to_process();
         let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
-        let view = serde_json::to_string(&DocView(&p)).unwrap();
+        let view = serde_json::to_string(&DocView::new(&p)).unwrap();
         assert_eq!(view, owned);
+        let compact = serde_json::to_string(&DocView::compact(&p)).unwrap();
+        assert_eq!(compact, owned);
     }
 }
