@@ -81,9 +81,9 @@ fn corrupt_cache_files_are_replaced() {
     let files = cache_files(&dir);
     assert!(!files.is_empty());
     let garbage: [&[u8]; 3] = [
-        b"{\"format\":1,\"entries\":[[1,[{\"name\":",
+        b"{\"format\":2,\"entries\":[[1,2,[{\"name\":",
         b"\x00\xff\xfe not json",
-        b"{\"format\":1,\"entries\":[[18446744073709551615,[{\"name\":\"\\u001b[31mevil\",\"raw_name\":null,\"location\":[\"\\u009b\",4294967295,null]}]]]}",
+        b"{\"format\":2,\"entries\":[[18446744073709551614,18446744073709551615,[{\"name\":\"\\u001b[31mevil\",\"raw_name\":null,\"location\":[\"\\u009b\",4294967295,null]}]]]}",
     ];
     for (i, f) in files.iter().enumerate() {
         std::fs::write(f, garbage[i % garbage.len()]).unwrap();

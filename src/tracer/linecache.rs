@@ -7,7 +7,7 @@
 //! modification and change times), so a rebuilt or replaced file never meets another's
 //! entries. The directory must be ours alone (see [`CacheDir::open`]).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -20,10 +20,11 @@ use super::lines::LineFrame;
 use super::model::Location;
 use crate::text;
 
-/// Bumped whenever what a lookup returns changes, so old entries are not reused.
-const FORMAT: u32 = 1;
+/// Bumped whenever what a lookup returns, or the file's layout, changes, so old entries are
+/// not reused.
+const FORMAT: u32 = 2;
 
-/// Most addresses remembered per file. Reading a file back must stay much cheaper than the
+/// Most address ranges remembered per file. Reading a file back must stay much cheaper than the
 /// DWARF load it saves (a full file, about 600 KB, parses in a few milliseconds), and busy
 /// threads meet new addresses all the time: when full, what this run did not use goes.
 const MAX_ENTRIES: usize = 4096;
@@ -95,8 +96,10 @@ fn only_ours(dir: &Path) -> bool {
 #[derive(Debug)]
 pub(super) struct LineCache {
     path: PathBuf,
-    entries: HashMap<u64, Vec<LineFrame>>,
-    /// Addresses looked up or added by this run: kept when the file is full.
+    /// By start address: (end, what DWARF says for every address in start..end). Ranges do
+    /// not overlap.
+    entries: BTreeMap<u64, (u64, Vec<LineFrame>)>,
+    /// Starts of the ranges looked up or added by this run: kept when the file is full.
     used: std::collections::HashSet<u64>,
     /// Entries added since the file was read or written.
     dirty: bool,
@@ -109,7 +112,8 @@ pub(super) struct LineCache {
 #[derive(Serialize, Deserialize)]
 struct Stored {
     format: u32,
-    entries: Vec<(u64, Vec<StoredFrame>)>,
+    /// (start, end, frames)
+    entries: Vec<(u64, u64, Vec<StoredFrame>)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -138,17 +142,19 @@ impl LineCache {
             .filter(|m| m.is_file() && m.len() <= MAX_FILE)
             .and_then(|_| fs::read(&path).ok());
         let existed = read.is_some();
-        let entries = read
+        let mut entries = BTreeMap::new();
+        let stored = read
             .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok())
-            .filter(|s| s.format == FORMAT)
-            .map(|s| {
-                s.entries
-                    .into_iter()
-                    .take(MAX_ENTRIES)
-                    .map(|(vaddr, frames)| (vaddr, frames.into_iter().map(restore).collect()))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .filter(|s| s.format == FORMAT);
+        for (start, end, frames) in stored.into_iter().flat_map(|s| s.entries) {
+            // Ranges are written sorted and disjoint; anything else is not ours: skip it.
+            let after_last = entries
+                .last_key_value()
+                .is_none_or(|(_, (last_end, _)): (&u64, &(u64, _))| *last_end <= start);
+            if start < end && after_last && entries.len() < MAX_ENTRIES {
+                entries.insert(start, (end, frames.into_iter().map(restore).collect()));
+            }
+        }
         LineCache {
             path,
             entries,
@@ -159,25 +165,79 @@ impl LineCache {
         }
     }
 
+    /// What DWARF said for `vaddr`, if a remembered range holds it.
     pub(super) fn get(&mut self, vaddr: u64) -> Option<&Vec<LineFrame>> {
-        let hit = self.entries.get(&vaddr);
-        if hit.is_some() {
-            self.used.insert(vaddr);
+        let (&start, (end, frames)) = self.entries.range(..=vaddr).next_back()?;
+        if vaddr >= *end {
+            return None;
         }
-        hit
+        self.used.insert(start);
+        Some(frames)
     }
 
-    pub(super) fn insert(&mut self, vaddr: u64, frames: &[LineFrame]) {
+    /// Remembers that every address in `start..end` gives `frames`. Ranges it overlaps came
+    /// from the same DWARF and so say the same: they are merged into it (if they do not, the
+    /// file was not ours, and the new range is left out).
+    pub(super) fn insert(&mut self, start: u64, end: u64, frames: &[LineFrame]) {
+        if start >= end {
+            return;
+        }
+        let overlapping: Vec<u64> = self
+            .entries
+            .range(..end)
+            .rev()
+            .take_while(|(_, (e, _))| *e > start)
+            .map(|(&s, _)| s)
+            .collect();
+        let (mut start, mut end) = (start, end);
+        for s in &overlapping {
+            let (e, old) = &self.entries[s];
+            if old.as_slice() != frames {
+                return;
+            }
+            (start, end) = (start.min(*s), end.max(*e));
+        }
+        for s in overlapping {
+            self.entries.remove(&s);
+        }
         if self.entries.len() >= MAX_ENTRIES {
             let used = &self.used;
-            self.entries.retain(|v, _| used.contains(v));
+            self.entries.retain(|s, _| used.contains(s));
             self.dirty = true;
         }
         if self.entries.len() < MAX_ENTRIES {
-            self.entries.insert(vaddr, frames.to_vec());
-            self.used.insert(vaddr);
+            self.entries.insert(start, (end, frames.to_vec()));
+            self.used.insert(start);
             self.dirty = true;
         }
+    }
+
+    /// Looks up every address of `lo..hi` with `lookup` and remembers the runs of equal
+    /// answers as ranges: exact, since each address was looked up. Returns the answer for
+    /// `vaddr` (which `lo..hi` holds).
+    pub(super) fn remember(
+        &mut self,
+        lo: u64,
+        hi: u64,
+        vaddr: u64,
+        mut lookup: impl FnMut(u64) -> Vec<LineFrame>,
+    ) -> Vec<LineFrame> {
+        let mut runs: Vec<(u64, u64, Vec<LineFrame>)> = Vec::new();
+        for v in lo..hi {
+            let frames = lookup(v);
+            match runs.last_mut() {
+                Some(last) if last.2 == frames => last.1 = v + 1,
+                _ => runs.push((v, v + 1, frames)),
+            }
+        }
+        let mut found = Vec::new();
+        for (start, end, frames) in runs {
+            self.insert(start, end, &frames);
+            if (start..end).contains(&vaddr) {
+                found = frames;
+            }
+        }
+        found
     }
 
     /// Writes the entries if any were added, unless the last write was less than
@@ -197,12 +257,12 @@ impl LineCache {
         }
         self.dirty = false;
         self.saved_at = Some(std::time::Instant::now());
-        let mut entries: Vec<(u64, Vec<StoredFrame>)> = self
+        // A BTreeMap iterates in order: the ranges go out sorted, as `load` wants them.
+        let entries: Vec<(u64, u64, Vec<StoredFrame>)> = self
             .entries
             .iter()
-            .map(|(&vaddr, frames)| (vaddr, frames.iter().map(store).collect()))
+            .map(|(&start, (end, frames))| (start, *end, frames.iter().map(store).collect()))
             .collect();
-        entries.sort_unstable_by_key(|e| e.0);
         let Ok(json) = serde_json::to_vec(&Stored {
             format: FORMAT,
             entries,
@@ -344,10 +404,10 @@ mod tests {
         let path = std::env::temp_dir().join(format!("linecache-unit-{}", std::process::id()));
         let dir = CacheDir::open(&path).expect("a private directory under /tmp");
         let mut cache = LineCache::load(&dir, &id(10));
-        cache.insert(0x10, &[frame("f")]);
+        cache.insert(0x10, 0x11, &[frame("f")]);
         cache.save();
         assert_eq!(entries_on_disk(&dir, 10), 1);
-        cache.insert(0x20, &[frame("g")]);
+        cache.insert(0x20, 0x21, &[frame("g")]);
         cache.save();
         assert_eq!(entries_on_disk(&dir, 10), 1, "saved again within a minute");
         drop(cache);
@@ -364,7 +424,7 @@ mod tests {
         let mut cache = LineCache::load(&dir, &id(20));
         let long = frame("std::collections::hash::map::HashMap<K,V,S>::insert_with_a_long_name");
         for v in 0..super::MAX_ENTRIES as u64 {
-            cache.insert(v, &[long.clone(), frame("outer")]);
+            cache.insert(v * 2, v * 2 + 1, &[long.clone(), frame("outer")]);
         }
         drop(cache);
         let started = std::time::Instant::now();
@@ -372,13 +432,39 @@ mod tests {
         // Not a timed test: the figure shows what a full file costs a run.
         eprintln!("a full file read back in {:?}", started.elapsed());
         assert_eq!(cache.entries.len(), super::MAX_ENTRIES);
-        assert!(cache.get(7).is_some());
-        cache.insert(1 << 40, &[frame("new")]);
-        // Full: only what this run used (7, and the new one) is kept.
+        assert!(cache.get(14).is_some());
+        cache.insert(1 << 40, (1 << 40) + 1, &[frame("new")]);
+        // Full: only what this run used (14, and the new one) is kept.
         assert_eq!(cache.entries.len(), 2);
-        assert!(cache.get(7).is_some() && cache.get(1 << 40).is_some());
+        assert!(cache.get(14).is_some() && cache.get(1 << 40).is_some());
         drop(cache);
         assert_eq!(entries_on_disk(&dir, 20), 2);
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+
+    #[test]
+    fn ranges_answer_for_every_address_inside_and_merge() {
+        let path = std::env::temp_dir().join(format!("linecache-ranges-{}", std::process::id()));
+        let dir = CacheDir::open(&path).unwrap();
+        let mut cache = LineCache::load(&dir, &id(30));
+        cache.insert(100, 110, &[frame("f")]);
+        cache.insert(120, 121, &[frame("g")]);
+        assert!(cache.get(99).is_none() && cache.get(110).is_none());
+        assert_eq!(cache.get(105).unwrap()[0].name.as_deref(), Some("f"));
+        // Overlapping and agreeing: merged into one range.
+        cache.insert(108, 115, &[frame("f")]);
+        assert_eq!(cache.entries.len(), 2);
+        assert_eq!(cache.get(114).unwrap()[0].name.as_deref(), Some("f"));
+        // Overlapping and disagreeing (not from the same DWARF): left out.
+        cache.insert(119, 125, &[frame("h")]);
+        assert_eq!(cache.get(120).unwrap()[0].name.as_deref(), Some("g"));
+        assert!(cache.get(122).is_none());
+        drop(cache);
+        let mut cache = LineCache::load(&dir, &id(30));
+        assert_eq!(cache.get(100).unwrap()[0].name.as_deref(), Some("f"));
+        assert_eq!(cache.get(114).unwrap()[0].name.as_deref(), Some("f"));
+        assert!(cache.get(115).is_none());
+        drop(cache);
         std::fs::remove_dir_all(&path).unwrap();
     }
 
@@ -391,7 +477,7 @@ mod tests {
         drop(cache);
         std::fs::write(
             &file,
-            "{\"format\":1,\"entries\":[[5,[{\"name\":\"a\\u001b[2Jb\\u009b\",\"raw_name\":\"\\u007f\",\
+            "{\"format\":2,\"entries\":[[5,6,[{\"name\":\"a\\u001b[2Jb\\u009b\",\"raw_name\":\"\\u007f\",\
              \"location\":[\"x\\u0007.c\",3,null]}]]]}",
         )
         .unwrap();

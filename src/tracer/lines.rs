@@ -55,7 +55,7 @@ impl std::fmt::Debug for ModuleLines {
 }
 
 /// One function at an address: an inlined one (innermost first) or, last, the physical one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct LineFrame {
     /// The function's demangled name (made inert), when DWARF names it.
     pub name: Option<String>,
@@ -505,6 +505,57 @@ mod tests {
 
     /// Per-unit lookups give what a whole-module context gives, on glibc's debug file (about
     /// two thousand units; `scripts/deps.sh` installs it), at a few hundred function addresses.
+    /// Lookups remembered for a window of addresses answer, from the cache, exactly what
+    /// DWARF answers for each address in it (glibc's functions are full of inlined calls).
+    #[test]
+    fn a_remembered_window_answers_like_dwarf_at_every_address() {
+        use super::super::filebytes::FileId;
+        use super::super::linecache::{CacheDir, LineCache};
+        let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
+        let libc = object::File::parse(libc.as_slice()).unwrap();
+        let id = libc.build_id().unwrap().expect("glibc has a build-id");
+        let path =
+            std::path::Path::new("/usr/lib/debug").join(super::super::debuginfo::build_id_path(id));
+        let bytes = super::FileBytes::read(&path).unwrap();
+        let debug = object::File::parse(&*bytes).unwrap();
+        let lines = ModuleLines::load(&debug, Some(&bytes)).unwrap();
+        let dir_path = std::env::temp_dir().join(format!("lines-window-{}", std::process::id()));
+        let dir = CacheDir::open(&dir_path).unwrap();
+        let file = FileId {
+            dev: 0,
+            ino: 1,
+            size: 2,
+            mtime_ns: 3,
+            ctime_ns: 4,
+        };
+        let mut cache = LineCache::load(&dir, &file);
+        let functions: Vec<(u64, u64)> = debug
+            .symbols()
+            .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 200)
+            .step_by(50)
+            .map(|s| (s.address(), s.size()))
+            .collect();
+        assert!(functions.len() > 20, "{}", functions.len());
+        let mut ranges = 0;
+        for &(start, size) in &functions {
+            let vaddr = start + size / 2;
+            let (lo, hi) = (vaddr - 64, vaddr + 64);
+            let answer = cache.remember(lo, hi, vaddr, |v| lines.frames(v));
+            let show = |f: &[super::LineFrame]| format!("{f:?}");
+            assert_eq!(show(&answer), show(&lines.frames(vaddr)));
+            for v in lo..hi {
+                let got = cache
+                    .get(v)
+                    .unwrap_or_else(|| panic!("{v:#x} not remembered"));
+                assert_eq!(show(got), show(&lines.frames(v)), "at {v:#x}");
+            }
+            ranges += 1;
+        }
+        assert_eq!(ranges, functions.len());
+        drop(cache);
+        std::fs::remove_dir_all(&dir_path).unwrap();
+    }
+
     #[test]
     fn unit_contexts_answer_like_the_whole_module() {
         let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();

@@ -278,7 +278,8 @@ impl ModuleSymbols {
     }
 
     /// What DWARF says about `vaddr` (see [`ModuleLines::frames`]): remembered on disk from
-    /// an earlier run if `cache` is given and has it, else looked up (and remembered).
+    /// an earlier run if `cache` is given and has it, else looked up (and remembered, with
+    /// every address of `window` around it when given).
     fn line_frames(
         &mut self,
         pid: i32,
@@ -286,6 +287,7 @@ impl ModuleSymbols {
         debug_dirs: &[PathBuf],
         cache: Option<&CacheDir>,
         vaddr: u64,
+        window: Option<(u64, u64)>,
     ) -> (Vec<LineFrame>, bool) {
         if self.remembered.is_none()
             && let (Some(dir), Some(id)) = (cache, self.dwarf_id)
@@ -295,14 +297,21 @@ impl ModuleSymbols {
         if let Some(hit) = self.remembered.as_mut().and_then(|r| r.get(vaddr)) {
             return (hit.clone(), true);
         }
-        let Some(lines) = self.lines(pid, mapping, debug_dirs) else {
+        if self.lines(pid, mapping, debug_dirs).is_none() {
             // Not remembered: the load may have failed for a passing reason (out of files).
             return (Vec::new(), false);
-        };
-        let found = lines.frames(vaddr);
-        if let Some(r) = &mut self.remembered {
-            r.insert(vaddr, &found);
         }
+        // Loaded: borrow the DWARF and the remembered lookups side by side.
+        let Some(Some(lines)) = &self.lines else {
+            return (Vec::new(), false);
+        };
+        let Some(remembered) = &mut self.remembered else {
+            return (lines.frames(vaddr), false);
+        };
+        let (lo, hi) = window
+            .filter(|&(lo, hi)| lo <= vaddr && vaddr < hi)
+            .unwrap_or((vaddr, vaddr.saturating_add(1)));
+        let found = remembered.remember(lo, hi, vaddr, |v| lines.frames(v));
         (found, false)
     }
 
@@ -545,12 +554,28 @@ impl Symbolizer {
         let missing_debuginfo = ms.missing.clone();
         let lookup_vaddr = lookup_ip.wrapping_sub(bias);
         let (location, inlined) = if lines {
+            // A running thread is seldom caught at the same address twice: for a frame's own
+            // address (not a return address), remember the code around it in its function too,
+            // so that the next run finds it there instead of loading the DWARF again.
+            let window = (lookup_ip == ip)
+                .then(|| ms.lookup(lookup_vaddr).map(|(_, e)| (e.address, e.size)))
+                .flatten()
+                .filter(|&(_, size)| size > 0)
+                .map(|(start, size)| {
+                    (
+                        lookup_vaddr.saturating_sub(RUNNING_WINDOW).max(start),
+                        lookup_vaddr
+                            .saturating_add(RUNNING_WINDOW)
+                            .min(start.saturating_add(size)),
+                    )
+                });
             let (found, remembered) = ms.line_frames(
                 pid,
                 mapping,
                 &self.debug_dirs,
                 self.line_cache.as_ref(),
                 lookup_vaddr,
+                window,
             );
             if remembered {
                 self.line_counts.0 += 1;
@@ -624,6 +649,10 @@ fn split_line_frames(
         .collect();
     (bound_location(physical.location), inlined)
 }
+
+/// How far around a frame's own address (in bytes, each way, within its function) lookups
+/// are remembered: a spinning thread's loop usually fits.
+const RUNNING_WINDOW: u64 = 64;
 
 /// Per-trace memo from mapping start to module key, so each module is opened once per trace.
 #[derive(Debug)]
