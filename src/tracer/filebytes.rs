@@ -64,7 +64,9 @@ enum Backing {
     },
 }
 
-// SAFETY: the mapping is private and read-only, and only ever read: like a `Box<[u8]>`.
+// SAFETY: heap and mapped bytes are only ever read (the mapping is private and read-only),
+// like a `Box<[u8]>`; a growing buffer is written only by its one `Inflater`, and only past
+// the end of every view of it, so no byte is read and written at once.
 unsafe impl Send for Backing {}
 // SAFETY: as above.
 unsafe impl Sync for Backing {}

@@ -116,9 +116,10 @@ pub(super) fn has_dwarf(file: &object::File<'_>) -> bool {
 }
 
 impl ModuleLines {
-    /// Loads the DWARF sections of `file` (copied out, so the file's bytes can be dropped).
-    /// `bytes`, when given, are the bytes `file` was parsed from: uncompressed sections are
-    /// then used in place instead of copied.
+    /// Loads the DWARF sections of `file`. `bytes`, when given, are the bytes `file` was parsed
+    /// from: uncompressed sections are then used in place, and zlib-compressed `.debug_info`,
+    /// `.debug_abbrev` and `.debug_line` inflated as far as lookups reach; without them every
+    /// section is copied out (inflated whole).
     pub(super) fn load(file: &object::File<'_>, bytes: Option<&FileBytes>) -> Option<ModuleLines> {
         if !has_dwarf(file) {
             return None;
@@ -238,8 +239,10 @@ impl ModuleLines {
 
     /// `.debug_abbrev` far enough to hold the whole table at `offset`.
     fn abbrev_prefix(&self, offset: usize) -> Reader {
-        let mut want = offset.saturating_add(16 << 10);
+        // A unit's table is a few KiB; grow what follows the offset until the table parses.
+        let mut extra: usize = 16 << 10;
         loop {
+            let want = offset.saturating_add(extra);
             let abbrev = self.prefix(gimli::SectionId::DebugAbbrev, want);
             let parsed = gimli::DebugAbbrev::from(abbrev.clone())
                 .abbreviations(gimli::DebugAbbrevOffset(offset))
@@ -248,7 +251,7 @@ impl ModuleLines {
             if parsed || gimli::Reader::len(&abbrev) < want || want == usize::MAX {
                 return abbrev;
             }
-            want = want.saturating_mul(2);
+            extra = extra.saturating_mul(2);
         }
     }
 
