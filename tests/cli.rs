@@ -65,7 +65,14 @@ fn text_dump_lists_every_thread_with_frames() {
 #[test]
 fn json_dump_follows_the_schema() {
     let fx = Fixture::spawn(threads_bin(), &["park", "2"]);
-    for extra in [None, Some("--snapshot"), Some("--ptrace-attach")] {
+    // `--unwinder=ptrace`: libunwind's ptrace accessors, through the binary, whose own
+    // `sigprocmask` libunwind's calls reach.
+    for extra in [
+        None,
+        Some("--snapshot"),
+        Some("--ptrace-attach"),
+        Some("--unwinder=ptrace"),
+    ] {
         let pid = fx.pid().to_string();
         let mut args = vec!["dump", pid.as_str(), "--json"];
         args.extend(extra);
