@@ -29,8 +29,22 @@ const FORMAT: u32 = 2;
 /// threads meet new addresses all the time: when full, what this run did not use goes.
 const MAX_ENTRIES: usize = 4096;
 
-/// Largest cache file read back (a bigger one is ignored and replaced).
+/// Largest cache file read back or written (a bigger one is ignored and replaced).
 const MAX_FILE: u64 = 4 << 20;
+
+/// Largest answer remembered, in bytes of text: a real chain of inlined calls is a few KiB.
+const MAX_ANSWER: usize = 16 << 10;
+
+/// The text an answer holds (plus a little per frame).
+fn weight(frames: &[LineFrame]) -> usize {
+    let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    frames
+        .iter()
+        .map(|f| {
+            16 + len(&f.name) + len(&f.raw_name) + f.location.as_ref().map_or(0, |l| l.file.len())
+        })
+        .sum()
+}
 
 /// After the first save, new entries are written at most this often (and when the cache is
 /// dropped): a live view of busy threads meets new addresses at every refresh.
@@ -222,22 +236,34 @@ impl LineCache {
         vaddr: u64,
         mut lookup: impl FnMut(u64) -> Vec<LineFrame>,
     ) -> Vec<LineFrame> {
+        let answer = lookup(vaddr);
+        // A hostile module's DWARF can make one answer megabytes (256 inlined frames with
+        // 8 KiB names): neither kept nor multiplied by looking up its neighbours.
+        if weight(&answer) > MAX_ANSWER {
+            return answer;
+        }
         let mut runs: Vec<(u64, u64, Vec<LineFrame>)> = Vec::new();
+        let mut open = false;
         for v in lo..hi {
-            let frames = lookup(v);
+            let frames = if v == vaddr {
+                answer.clone()
+            } else {
+                lookup(v)
+            };
+            if weight(&frames) > MAX_ANSWER {
+                open = false;
+                continue;
+            }
             match runs.last_mut() {
-                Some(last) if last.2 == frames => last.1 = v + 1,
+                Some(last) if open && last.2 == frames => last.1 = v + 1,
                 _ => runs.push((v, v + 1, frames)),
             }
+            open = true;
         }
-        let mut found = Vec::new();
         for (start, end, frames) in runs {
             self.insert(start, end, &frames);
-            if (start..end).contains(&vaddr) {
-                found = frames;
-            }
         }
-        found
+        answer
     }
 
     /// Writes the entries if any were added, unless the last write was less than
@@ -269,6 +295,9 @@ impl LineCache {
         }) else {
             return;
         };
+        if json.len() as u64 > MAX_FILE {
+            return;
+        }
         let Some(dir) = self.path.parent() else {
             return;
         };
@@ -464,6 +493,46 @@ mod tests {
         assert_eq!(cache.get(100).unwrap()[0].name.as_deref(), Some("f"));
         assert_eq!(cache.get(114).unwrap()[0].name.as_deref(), Some("f"));
         assert!(cache.get(115).is_none());
+        drop(cache);
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+
+    #[test]
+    fn huge_answers_are_neither_kept_nor_multiplied() {
+        let path = std::env::temp_dir().join(format!("linecache-huge-{}", std::process::id()));
+        let dir = CacheDir::open(&path).unwrap();
+        let mut cache = LineCache::load(&dir, &id(40));
+        let huge = vec![frame(&"x".repeat(8192)); 8];
+        let mut lookups = 0;
+        let got = cache.remember(0, 128, 64, |_| {
+            lookups += 1;
+            huge.clone()
+        });
+        assert_eq!(got.len(), 8);
+        assert_eq!(lookups, 1, "the neighbours of a huge answer were looked up");
+        assert!(cache.get(64).is_none());
+        // Huge neighbours of a small answer are left out; the small ones kept, not merged
+        // across the gaps.
+        let got = cache.remember(200, 210, 205, |v| {
+            if v % 2 == 0 {
+                huge.clone()
+            } else {
+                vec![frame("small")]
+            }
+        });
+        assert_eq!(got[0].name.as_deref(), Some("small"));
+        assert!(cache.get(204).is_none() && cache.get(206).is_none());
+        assert!(cache.get(203).is_some() && cache.get(205).is_some());
+        let got = cache.remember(300, 310, 305, |v| {
+            if v == 301 {
+                huge.clone()
+            } else {
+                vec![frame("small")]
+            }
+        });
+        assert_eq!(got[0].name.as_deref(), Some("small"));
+        assert!(cache.get(301).is_none());
+        assert!(cache.get(300).is_some() && cache.get(302).is_some() && cache.get(309).is_some());
         drop(cache);
         std::fs::remove_dir_all(&path).unwrap();
     }

@@ -16,6 +16,7 @@ use object::{Object, ObjectSection};
 use super::demangle::demangle;
 use super::filebytes::{FileBytes, Inflater};
 use super::model::Location;
+use super::symbols::MAX_NAME;
 use crate::text;
 
 type Reader = gimli::EndianReader<gimli::RunTimeEndian, FileBytes>;
@@ -478,9 +479,11 @@ impl ModuleLines {
                 .function
                 .as_ref()
                 .and_then(|f| f.raw_name().ok().map(|n| n.into_owned()));
+            // DWARF strings are as long as the module likes: bounded here, before they are
+            // kept (in the line cache too).
             let location = frame.location.and_then(|l| {
                 Some(Location {
-                    file: text::inert(l.file?).into_owned(),
+                    file: text::inert_bounded(l.file?, MAX_NAME),
                     line: l.line.filter(|&n| n > 0)?,
                     column: l.column.filter(|&c| c > 0),
                 })
@@ -488,8 +491,8 @@ impl ModuleLines {
             out.push(LineFrame {
                 name: raw
                     .as_deref()
-                    .map(|r| text::inert(&demangle(r)).into_owned()),
-                raw_name: raw.as_deref().map(|r| text::inert(r).into_owned()),
+                    .map(|r| text::inert_bounded(&demangle(r), MAX_NAME)),
+                raw_name: raw.as_deref().map(|r| text::inert_bounded(r, MAX_NAME)),
                 location,
             });
             if out.len() >= 256 {
