@@ -264,11 +264,16 @@ struct Unchanged {
     notes: Vec<String>,
 }
 
-/// What the capture pass took of a thread: a capture to unwind, or a finished walk.
+/// What was taken of a stopped (or blocked) thread: a capture to unwind, or a finished walk.
 enum Taken {
     Capture(Box<Capture>),
     Walk(Walk),
     Failed(String),
+}
+
+/// What the capture pass has of a thread: something taken now, or its stack carried over.
+enum Got {
+    Taken(Taken),
     Reused(Box<Unchanged>),
 }
 
@@ -277,7 +282,7 @@ struct Pending {
     tid: i32,
     name: Option<String>,
     facts: ThreadFacts,
-    taken: Taken,
+    got: Got,
     stopped_for: Duration,
     mark: Option<(u64, Vec<u8>)>,
 }
@@ -527,7 +532,7 @@ impl Tracer {
                     tid,
                     name: stat.name,
                     facts,
-                    taken: Taken::Reused(Box::new(prev.clone())),
+                    got: Got::Reused(Box::new(prev.clone())),
                     stopped_for: Duration::ZERO,
                     mark: Some((stat.start, record.clone())),
                 });
@@ -540,7 +545,7 @@ impl Tracer {
                     tid,
                     name: facts.name,
                     facts: facts.facts,
-                    taken: Taken::Capture(Box::new(c)),
+                    got: Got::Taken(Taken::Capture(Box::new(c))),
                     stopped_for: Duration::ZERO,
                     mark: before.map(|r| (start, r)),
                 });
@@ -558,7 +563,7 @@ impl Tracer {
                 tid,
                 name: facts.name,
                 facts: facts.facts,
-                taken,
+                got: Got::Taken(taken),
                 stopped_for,
                 mark: None,
             });
@@ -616,7 +621,7 @@ impl Tracer {
                         tid,
                         name: facts.name,
                         facts: facts.facts,
-                        taken: Taken::Failed(error),
+                        got: Got::Taken(Taken::Failed(error)),
                         stopped_for: Duration::ZERO,
                         mark: None,
                     }),
@@ -638,7 +643,7 @@ impl Tracer {
                     tid,
                     name: facts.name,
                     facts: facts.facts,
-                    taken,
+                    got: Got::Taken(taken),
                     stopped_for,
                     mark: None,
                 }
@@ -655,8 +660,7 @@ impl Tracer {
         Ok((out, window))
     }
 
-    /// Unwinds every capture (the threads run again meanwhile). A blocked thread whose walk
-    /// needed a register it was not captured with is stopped and captured again.
+    /// Unwinds every capture (the threads run again meanwhile).
     fn unwind_all(
         &mut self,
         pid: i32,
@@ -664,44 +668,25 @@ impl Tracer {
         unwinder: &Unwinder,
         maps: &MemoryMaps,
     ) -> Result<Vec<Captured>> {
-        let max = self.options.max_frames;
         let mut out = Vec::with_capacity(pending.len());
         for p in pending {
             let mut stopped_for = p.stopped_for;
             let mut mark = p.mark;
             let mut reused = None;
-            let (walk, error) = match p.taken {
-                Taken::Reused(u) => {
+            let (walk, error) = match p.got {
+                Got::Reused(u) => {
                     reused = Some(*u);
                     (Walk::default(), None)
                 }
-                Taken::Walk(w) => (w, None),
-                Taken::Failed(e) => (Walk::default(), Some(e)),
-                Taken::Capture(c) => {
+                Got::Taken(Taken::Walk(w)) => (w, None),
+                Got::Taken(Taken::Failed(e)) => (Walk::default(), Some(e)),
+                Got::Taken(Taken::Capture(c)) => {
                     let how = c.how;
-                    let walk = unwinder.unwind_capture(p.tid, *c, max);
+                    let walk = unwinder.unwind_capture(p.tid, *c, self.options.max_frames);
                     if walk.missing_register && how == capture::How::Blocked {
-                        if self.cancelled() {
-                            return Err(Error::Cancelled { pid });
-                        }
                         // Stopped after all: its run record no longer tells whether it ran.
                         mark = None;
-                        match self.stop(pid, p.tid)? {
-                            Stop::Stopped(s) => {
-                                let taken = self.take(p.tid, unwinder, maps);
-                                stopped_for = s.detach();
-                                match taken {
-                                    Taken::Capture(c) => {
-                                        (unwinder.unwind_capture(p.tid, *c, max), None)
-                                    }
-                                    Taken::Walk(w) => (w, None),
-                                    Taken::Failed(e) => (walk, Some(e)),
-                                    Taken::Reused(_) => (walk, None),
-                                }
-                            }
-                            // Gone meanwhile, or not stopping: keep what the capture gave.
-                            Stop::Gone | Stop::Failed(_) => (walk, None),
-                        }
+                        self.retake(pid, p.tid, walk, unwinder, maps, &mut stopped_for)?
                     } else {
                         (walk, None)
                     }
@@ -719,6 +704,38 @@ impl Tracer {
             });
         }
         Ok(out)
+    }
+
+    /// A blocked thread whose `walk` needed a register it was not captured with: stopped,
+    /// captured again with every register and unwound from that. If it cannot be, the first
+    /// walk stands (with the error, if the capture failed).
+    fn retake(
+        &mut self,
+        pid: i32,
+        tid: i32,
+        walk: Walk,
+        unwinder: &Unwinder,
+        maps: &MemoryMaps,
+        stopped_for: &mut Duration,
+    ) -> Result<(Walk, Option<String>)> {
+        if self.cancelled() {
+            return Err(Error::Cancelled { pid });
+        }
+        let Stop::Stopped(s) = self.stop(pid, tid)? else {
+            // Gone meanwhile, or not stopping: keep what the capture gave.
+            return Ok((walk, None));
+        };
+        let taken = self.take(tid, unwinder, maps);
+        *stopped_for = s.detach();
+        Ok(match taken {
+            // Every register was captured this time: no walk of it misses one.
+            Taken::Capture(c) => (
+                unwinder.unwind_capture(tid, *c, self.options.max_frames),
+                None,
+            ),
+            Taken::Walk(w) => (w, None),
+            Taken::Failed(e) => (walk, Some(e)),
+        })
     }
 
     /// Stops one thread, turning attach failures into a process-level error (permission,
