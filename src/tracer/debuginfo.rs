@@ -107,7 +107,7 @@ pub(super) fn find(
                     .map(|r| r.join(&relative_dir).join(name)),
             );
             for candidate in candidates {
-                let Some(data) = read_file(&candidate) else {
+                let Ok(data) = FileBytes::read(&candidate) else {
                     continue;
                 };
                 if crc32(&data) == crc && has_symtab(&data) {
@@ -143,17 +143,8 @@ pub(super) fn missing_line(path: &str, build_id: Option<&[u8]>) -> String {
     }
 }
 
-/// The biggest module or debug file we read: a target can map (or put in its root) a huge
-/// sparse file, and reading it whole would exhaust our memory.
-pub(super) const MAX_FILE: u64 = 4 << 30;
-
-/// Reads a whole file, unless it is bigger than [`MAX_FILE`].
-fn read_file(path: &Path) -> Option<FileBytes> {
-    FileBytes::read(path).ok()
-}
-
 fn read_with_symtab(path: &Path) -> Option<FileBytes> {
-    let data = read_file(path)?;
+    let data = FileBytes::read(path).ok()?;
     has_symtab(&data).then_some(data)
 }
 

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 
-use super::debuginfo::MAX_FILE;
+/// The biggest module or debug file we read: a target can map (or put in its root) a huge
+/// sparse file, and reading it whole would exhaust our memory.
+const MAX_FILE: u64 = 4 << 30;
 
 /// Immutable file bytes; clones share them.
 #[derive(Clone)]

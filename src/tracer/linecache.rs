@@ -396,7 +396,7 @@ fn restore(f: StoredFrame) -> LineFrame {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::tracer) mod tests {
     use super::{CacheDir, LineCache};
     use crate::tracer::filebytes::FileId;
     use crate::tracer::lines::LineFrame;
@@ -424,40 +424,62 @@ mod tests {
         }
     }
 
+    /// A private cache directory under /tmp, removed when dropped.
+    pub(in crate::tracer) struct TempCache {
+        path: std::path::PathBuf,
+        pub dir: CacheDir,
+    }
+
+    impl TempCache {
+        pub(in crate::tracer) fn new(name: &str) -> TempCache {
+            let path =
+                std::env::temp_dir().join(format!("linecache-{name}-{}", std::process::id()));
+            let dir = CacheDir::open(&path).expect("a private directory under /tmp");
+            TempCache { path, dir }
+        }
+    }
+
+    impl Drop for TempCache {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                std::fs::remove_dir_all(&self.path).unwrap();
+            }
+        }
+    }
+
     fn entries_on_disk(dir: &CacheDir, ino: u64) -> usize {
         LineCache::load(dir, &id(ino)).entries.len()
     }
 
     #[test]
     fn first_save_at_once_later_ones_at_most_every_minute_and_on_drop() {
-        let path = std::env::temp_dir().join(format!("linecache-unit-{}", std::process::id()));
-        let dir = CacheDir::open(&path).expect("a private directory under /tmp");
-        let mut cache = LineCache::load(&dir, &id(10));
+        let tmp = TempCache::new("unit");
+        let dir = &tmp.dir;
+        let mut cache = LineCache::load(dir, &id(10));
         cache.insert(0x10, 0x11, &[frame("f")]);
         cache.save();
-        assert_eq!(entries_on_disk(&dir, 10), 1);
+        assert_eq!(entries_on_disk(dir, 10), 1);
         cache.insert(0x20, 0x21, &[frame("g")]);
         cache.save();
-        assert_eq!(entries_on_disk(&dir, 10), 1, "saved again within a minute");
+        assert_eq!(entries_on_disk(dir, 10), 1, "saved again within a minute");
         drop(cache);
-        assert_eq!(entries_on_disk(&dir, 10), 2, "not saved on drop");
+        assert_eq!(entries_on_disk(dir, 10), 2, "not saved on drop");
         // Another file's identity finds none of these.
-        assert_eq!(entries_on_disk(&dir, 11), 0);
-        std::fs::remove_dir_all(&path).unwrap();
+        assert_eq!(entries_on_disk(dir, 11), 0);
     }
 
     #[test]
     fn a_full_file_keeps_what_this_run_used() {
-        let path = std::env::temp_dir().join(format!("linecache-full-{}", std::process::id()));
-        let dir = CacheDir::open(&path).unwrap();
-        let mut cache = LineCache::load(&dir, &id(20));
+        let tmp = TempCache::new("full");
+        let dir = &tmp.dir;
+        let mut cache = LineCache::load(dir, &id(20));
         let long = frame("std::collections::hash::map::HashMap<K,V,S>::insert_with_a_long_name");
         for v in 0..super::MAX_ENTRIES as u64 {
             cache.insert(v * 2, v * 2 + 1, &[long.clone(), frame("outer")]);
         }
         drop(cache);
         let started = std::time::Instant::now();
-        let mut cache = LineCache::load(&dir, &id(20));
+        let mut cache = LineCache::load(dir, &id(20));
         // Not a timed test: the figure shows what a full file costs a run.
         eprintln!("a full file read back in {:?}", started.elapsed());
         assert_eq!(cache.entries.len(), super::MAX_ENTRIES);
@@ -467,15 +489,14 @@ mod tests {
         assert_eq!(cache.entries.len(), 2);
         assert!(cache.get(14).is_some() && cache.get(1 << 40).is_some());
         drop(cache);
-        assert_eq!(entries_on_disk(&dir, 20), 2);
-        std::fs::remove_dir_all(&path).unwrap();
+        assert_eq!(entries_on_disk(dir, 20), 2);
     }
 
     #[test]
     fn ranges_answer_for_every_address_inside_and_merge() {
-        let path = std::env::temp_dir().join(format!("linecache-ranges-{}", std::process::id()));
-        let dir = CacheDir::open(&path).unwrap();
-        let mut cache = LineCache::load(&dir, &id(30));
+        let tmp = TempCache::new("ranges");
+        let dir = &tmp.dir;
+        let mut cache = LineCache::load(dir, &id(30));
         cache.insert(100, 110, &[frame("f")]);
         cache.insert(120, 121, &[frame("g")]);
         assert!(cache.get(99).is_none() && cache.get(110).is_none());
@@ -489,19 +510,18 @@ mod tests {
         assert_eq!(cache.get(120).unwrap()[0].name.as_deref(), Some("g"));
         assert!(cache.get(122).is_none());
         drop(cache);
-        let mut cache = LineCache::load(&dir, &id(30));
+        let mut cache = LineCache::load(dir, &id(30));
         assert_eq!(cache.get(100).unwrap()[0].name.as_deref(), Some("f"));
         assert_eq!(cache.get(114).unwrap()[0].name.as_deref(), Some("f"));
         assert!(cache.get(115).is_none());
         drop(cache);
-        std::fs::remove_dir_all(&path).unwrap();
     }
 
     #[test]
     fn huge_answers_are_neither_kept_nor_multiplied() {
-        let path = std::env::temp_dir().join(format!("linecache-huge-{}", std::process::id()));
-        let dir = CacheDir::open(&path).unwrap();
-        let mut cache = LineCache::load(&dir, &id(40));
+        let tmp = TempCache::new("huge");
+        let dir = &tmp.dir;
+        let mut cache = LineCache::load(dir, &id(40));
         let huge = vec![frame(&"x".repeat(8192)); 8];
         let mut lookups = 0;
         let got = cache.remember(0, 128, 64, |_| {
@@ -534,14 +554,13 @@ mod tests {
         assert!(cache.get(301).is_none());
         assert!(cache.get(300).is_some() && cache.get(302).is_some() && cache.get(309).is_some());
         drop(cache);
-        std::fs::remove_dir_all(&path).unwrap();
     }
 
     #[test]
     fn text_read_back_is_inert() {
-        let path = std::env::temp_dir().join(format!("linecache-inert-{}", std::process::id()));
-        let dir = CacheDir::open(&path).unwrap();
-        let cache = LineCache::load(&dir, &id(1));
+        let tmp = TempCache::new("inert");
+        let dir = &tmp.dir;
+        let cache = LineCache::load(dir, &id(1));
         let file = cache.path.clone();
         drop(cache);
         std::fs::write(
@@ -550,7 +569,7 @@ mod tests {
              \"location\":[\"x\\u0007.c\",3,null]}]]]}",
         )
         .unwrap();
-        let mut cache = LineCache::load(&dir, &id(1));
+        let mut cache = LineCache::load(dir, &id(1));
         let got = &cache.get(5).expect("the entry")[0];
         let all = format!(
             "{}{}{}",
@@ -564,6 +583,5 @@ mod tests {
             "{all:?}"
         );
         drop(cache);
-        std::fs::remove_dir_all(&path).unwrap();
     }
 }

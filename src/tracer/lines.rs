@@ -187,6 +187,10 @@ impl ModuleLines {
         Some(lines)
     }
 
+    fn find(&self, id: gimli::SectionId) -> Option<&Section> {
+        self.sections.iter().find(|(s, _)| *s == id).map(|(_, s)| s)
+    }
+
     /// A whole section (empty if the module has none).
     fn section(&self, id: gimli::SectionId) -> Reader {
         self.prefix(id, usize::MAX)
@@ -194,7 +198,7 @@ impl ModuleLines {
 
     /// A section at least up to offset `upto` (all of it if it is not inflated lazily).
     fn prefix(&self, id: gimli::SectionId, upto: usize) -> Reader {
-        match self.sections.iter().find(|(s, _)| *s == id).map(|(_, s)| s) {
+        match self.find(id) {
             Some(Section::Ready(r)) => r.clone(),
             Some(Section::Lazy(inflater)) => {
                 gimli::EndianReader::new(inflater.borrow_mut().upto(upto), self.endian)
@@ -206,7 +210,7 @@ impl ModuleLines {
     /// (inflated so far, whole size) of a lazily inflated section.
     #[cfg(test)]
     fn inflated(&self, id: gimli::SectionId) -> Option<(usize, usize)> {
-        match self.sections.iter().find(|(s, _)| *s == id).map(|(_, s)| s) {
+        match self.find(id) {
             Some(Section::Lazy(inflater)) => Some(inflater.borrow().progress()),
             _ => None,
         }
@@ -516,7 +520,8 @@ mod tests {
     #[test]
     fn a_remembered_window_answers_like_dwarf_at_every_address() {
         use super::super::filebytes::FileId;
-        use super::super::linecache::{CacheDir, LineCache};
+        use super::super::linecache::LineCache;
+        use super::super::linecache::tests::TempCache;
         let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
         let libc = object::File::parse(libc.as_slice()).unwrap();
         let id = libc.build_id().unwrap().expect("glibc has a build-id");
@@ -525,8 +530,7 @@ mod tests {
         let bytes = super::FileBytes::read(&path).unwrap();
         let debug = object::File::parse(&*bytes).unwrap();
         let lines = ModuleLines::load(&debug, Some(&bytes)).unwrap();
-        let dir_path = std::env::temp_dir().join(format!("lines-window-{}", std::process::id()));
-        let dir = CacheDir::open(&dir_path).unwrap();
+        let tmp = TempCache::new("lines-window");
         let file = FileId {
             dev: 0,
             ino: 1,
@@ -534,7 +538,7 @@ mod tests {
             mtime_ns: 3,
             ctime_ns: 4,
         };
-        let mut cache = LineCache::load(&dir, &file);
+        let mut cache = LineCache::load(&tmp.dir, &file);
         let functions: Vec<(u64, u64)> = debug
             .symbols()
             .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 200)
@@ -559,7 +563,6 @@ mod tests {
         }
         assert_eq!(ranges, functions.len());
         drop(cache);
-        std::fs::remove_dir_all(&dir_path).unwrap();
     }
 
     #[test]

@@ -704,7 +704,7 @@ fn load(
                 mtime_ns: meta.mtime_nsec(),
             };
             if !modules.contains_key(&key) {
-                let data = read_shared(&file).ok()?;
+                let data = FileBytes::read(&file).ok()?;
                 let lookup = DebugLookup {
                     pid,
                     module_path: path,
@@ -767,14 +767,14 @@ fn load_lines(
         return ModuleLines::load(&parsed, Some(&bytes));
     }
     let (file, _) = open_module(pid, mapping, path)?;
-    let data = read_shared(&file).ok()?;
+    let data = FileBytes::read(&file).ok()?;
     let parsed = object::File::parse(&*data).ok()?;
     if super::lines::has_dwarf(&parsed) {
         return ModuleLines::load(&parsed, Some(&data));
     }
     let debug: FileBytes = match known {
         // Found when the symbols were loaded: read that file, do not search again.
-        Some(source) => read_shared(source.file()?).ok()?,
+        Some(source) => FileBytes::read(source.file()?).ok()?,
         None => {
             let lookup = DebugLookup {
                 pid,
@@ -786,10 +786,6 @@ fn load_lines(
     };
     let debug_file = object::File::parse(&*debug).ok()?;
     ModuleLines::load(&debug_file, Some(&debug))
-}
-
-fn read_shared(path: &Path) -> std::io::Result<FileBytes> {
-    FileBytes::read(path)
 }
 
 /// Opens the file behind a mapping: first as the target mapped it, then by its path inside
