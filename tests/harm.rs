@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -367,12 +366,7 @@ fn sigkill_of_the_tracer_at_random_moments_harms_nothing() {
         let span = timed.elapsed().as_micros() as u64;
         let capture = capture_us(&out);
         for i in 0..kills {
-            let mut dump = Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
-                .args(&args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut dump = common::spawn_cli(&args);
             let aimed = i % 2 == 1;
             let delay = if aimed {
                 wait_for_attach(pid, &mut dump);
@@ -445,12 +439,7 @@ fn a_stopped_target_stays_stopped_when_the_tracer_dies() {
         if i % 2 == 1 {
             args.push("--snapshot");
         }
-        let mut dump = Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut dump = common::spawn_cli(&args);
         wait_for_attach(pid, &mut dump);
         std::thread::sleep(Duration::from_micros(rng.below(3000)));
         let watchdogs = common::children_of(dump.id());
@@ -549,12 +538,7 @@ fn a_thread_that_never_stopped_is_not_stopped_later() {
             }
             let pid_arg = pid.to_string();
             args.push(&pid_arg);
-            let mut dump = Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
-                .args(&args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut dump = common::spawn_cli(&args);
             let (code, watchdogs) = wait_dump_and_watchdogs(&mut dump);
             assert_eq!(code, 1, "{context}: exit code of a partial dump");
             assert_eq!(

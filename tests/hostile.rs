@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::tmux::Tmux;
-use common::{Fixture, gone, wait_until};
+use common::{Fixture, XorShift as Rng, gone, wait_until};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 use rstack_tui::{Process, Thread, TraceOptions};
 
@@ -231,22 +231,6 @@ fn corrupt_stacks_are_bounded_and_fine_threads_exact() {
         assert!(jit.frames().len() <= 16, "{:#?}", jit.frames());
         assert_eq!(jit.error(), None);
         fx.assert_running();
-    }
-}
-
-/// A deterministic xorshift generator, for garbling and fuzzing.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
     }
 }
 

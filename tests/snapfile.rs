@@ -2,11 +2,14 @@
 //! wrong types, newer versions, huge counts, deep nesting, control characters, huge sizes,
 //! random mutations) that must give one-line errors and never panic.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use common::XorShift as Rng;
 use rstack_tui::text::{is_unsafe, to_json_inert};
 use rstack_tui::tracer::schema::SnapshotDoc;
 use rstack_tui::tracer::snapfile::{self, FileError};
@@ -371,22 +374,6 @@ fn huge_sparse_file_is_rejected_by_size() {
         format!("{}: file is larger than 256 MiB", path.display())
     );
     let _ = fs::remove_dir_all(&dir);
-}
-
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 const INTERESTING: &[u8] =

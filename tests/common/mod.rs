@@ -330,6 +330,16 @@ pub fn assert_parked_fixture(p: &Process, workers: usize) {
     assert!(seen.iter().all(|s| *s), "missing workers");
 }
 
+/// Starts the rstack-tui binary with `args`, its output discarded (a run to kill or wait for).
+pub fn spawn_cli(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rstack-tui")
+}
+
 /// Runs the rstack-tui binary with `args`; returns (exit code, stdout, stderr).
 pub fn run_cli(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
@@ -493,6 +503,24 @@ impl Rng {
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
+    }
+}
+
+/// xorshift64* from a fixed seed: the same sequence every run, for garbling files and fuzzing
+/// reproducibly (`Rng` is seeded afresh, for random schedules).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// In `0..n` (0 for n = 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
     }
 }
 
