@@ -60,6 +60,13 @@ struct UiArgs {
     /// Do not capture the mouse (keeps the terminal's own text selection).
     #[arg(long)]
     no_mouse: bool,
+    #[command(flatten)]
+    tracer: TracerArgs,
+}
+
+/// How the inspector and `dump` unwind and remember source lines.
+#[derive(Args, Clone)]
+struct TracerArgs {
     /// How to unwind: `copy` captures registers and stack and unwinds after the thread runs
     /// on; `ptrace` walks with libunwind's ptrace accessors while it is stopped (reference).
     #[arg(long, value_enum, default_value_t = UnwinderArg::Copy)]
@@ -68,6 +75,17 @@ struct UiArgs {
     /// $XDG_CACHE_HOME/rstack-tui, else ~/.cache/rstack-tui).
     #[arg(long)]
     no_line_cache: bool,
+}
+
+impl TracerArgs {
+    /// Where source-line lookups are remembered between runs, unless turned off.
+    fn line_cache(&self) -> Option<std::path::PathBuf> {
+        if self.no_line_cache {
+            None
+        } else {
+            rstack_tui::default_line_cache()
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -147,10 +165,8 @@ struct DumpArgs {
     /// Milliseconds to wait for a thread to stop before reporting it as not stopped.
     #[arg(long, default_value_t = 1000)]
     stop_timeout_ms: u64,
-    /// How to unwind: `copy` captures registers and stack and unwinds after the thread runs
-    /// on; `ptrace` walks with libunwind's ptrace accessors while it is stopped (reference).
-    #[arg(long, value_enum, default_value_t = UnwinderArg::Copy)]
-    unwinder: UnwinderArg,
+    #[command(flatten)]
+    tracer: TracerArgs,
     /// Most stack to copy per thread, in KiB (`copy` unwinder); a deeper stack ends with a
     /// note that the copy was too short.
     #[arg(long, default_value_t = 1024, value_name = "KIB")]
@@ -166,10 +182,6 @@ struct DumpArgs {
     /// ptrace stop, so none of their calls returns early because we looked).
     #[arg(long)]
     stop_blocked: bool,
-    /// Do not remember source-line lookups on disk between runs (they are kept under
-    /// $XDG_CACHE_HOME/rstack-tui, else ~/.cache/rstack-tui).
-    #[arg(long)]
-    no_line_cache: bool,
 }
 
 /// The flag the tracer polls; set once, before the handlers are installed.
@@ -311,8 +323,8 @@ fn run_ui_with(
         history,
         interval: Duration::from_secs_f64(ui.interval),
         snapshot: ui.snapshot,
-        unwinder: ui.unwinder.into(),
-        line_cache: line_cache(ui.no_line_cache),
+        unwinder: ui.tracer.unwinder.into(),
+        line_cache: ui.tracer.line_cache(),
         mouse: !ui.no_mouse,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
     };
@@ -387,10 +399,10 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         })
         .max_frames(args.max_frames)
         .stop_timeout(Duration::from_millis(args.stop_timeout_ms))
-        .unwind_method(args.unwinder.into())
+        .unwind_method(args.tracer.unwinder.into())
         .stack_copy_limit(args.stack_copy_kib.saturating_mul(1024))
         .stop_blocked(args.stop_blocked)
-        .line_cache(line_cache(args.no_line_cache))
+        .line_cache(args.tracer.line_cache())
         .cancel_flag(cancel);
     let mut tracer = Tracer::new(options);
     let mut traced = tracer.trace(pid);
@@ -476,15 +488,6 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
         line += &format!("; output {:.1} ms", ms(out));
     }
     line
-}
-
-/// Where source-line lookups are remembered between runs, unless turned off.
-fn line_cache(off: bool) -> Option<std::path::PathBuf> {
-    if off {
-        None
-    } else {
-        rstack_tui::default_line_cache()
-    }
 }
 
 /// Prints an error and its causes on one line and picks the exit code.
