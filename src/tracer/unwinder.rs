@@ -318,18 +318,22 @@ fn padded(acc: unw_accessors_t) -> PaddedAccessors {
     PaddedAccessors { acc, spare: [0; 8] }
 }
 
-/// libunwind's ptrace accessors with our `find_proc_info` and page-cached `access_mem`.
+/// libunwind's ptrace accessors with our `find_proc_info` and page-cached `access_mem`: what
+/// both address spaces share.
+fn ptrace_accessors() -> unw_accessors_t {
+    // SAFETY: _UPT_accessors is an initialized static of libunwind-ptrace.
+    let mut acc = unsafe { std::ptr::read(&raw const _UPT_accessors) };
+    acc.find_proc_info = Some(find_proc_info);
+    acc.access_mem = Some(access_mem);
+    // libunwind's looks for JIT registrations by parsing every mapped ELF file, unchecked.
+    acc.get_dyn_info_list_addr = Some(no_dyn_info);
+    acc
+}
+
+/// The accessors of the address space over ptrace (see [`ptrace_accessors`]).
 fn accessors() -> &'static Accessors<PTraceStateRef> {
     static ACCESSORS: OnceLock<PaddedAccessors> = OnceLock::new();
-    let acc = ACCESSORS.get_or_init(|| {
-        // SAFETY: _UPT_accessors is an initialized static of libunwind-ptrace.
-        let mut acc = unsafe { std::ptr::read(&raw const _UPT_accessors) };
-        acc.find_proc_info = Some(find_proc_info);
-        acc.access_mem = Some(access_mem);
-        // libunwind's looks for JIT registrations by parsing every mapped ELF file, unchecked.
-        acc.get_dyn_info_list_addr = Some(no_dyn_info);
-        padded(acc)
-    });
+    let acc = ACCESSORS.get_or_init(|| padded(ptrace_accessors()));
     // SAFETY: `Accessors` wraps exactly an `unw_accessors_t` (the unwind crate's own
     // `Accessors::ptrace()` makes the same cast); the table is followed by its spare words.
     unsafe { &*(&acc.acc as *const unw_accessors_t as *const Accessors<PTraceStateRef>) }
@@ -341,12 +345,8 @@ fn accessors() -> &'static Accessors<PTraceStateRef> {
 fn copy_accessors() -> *mut unw_accessors_t {
     static ACCESSORS: OnceLock<PaddedAccessors> = OnceLock::new();
     let acc = ACCESSORS.get_or_init(|| {
-        // SAFETY: as in `accessors`.
-        let mut acc = unsafe { std::ptr::read(&raw const _UPT_accessors) };
-        acc.find_proc_info = Some(find_proc_info);
-        acc.access_mem = Some(access_mem);
+        let mut acc = ptrace_accessors();
         acc.access_reg = Some(access_reg_copy);
-        acc.get_dyn_info_list_addr = Some(no_dyn_info);
         acc.resume = Some(no_resume);
         acc.get_proc_name = Some(no_proc_name);
         padded(acc)
