@@ -136,7 +136,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 // The gist; the details in parentheses (the parse error, the build-id and the
                 // package path) are in `dump`, the pane is narrow.
                 let reason = without_parentheses(reason);
-                let name = m.path.rsplit('/').next().unwrap_or(&m.path);
+                let name = base(&m.path);
                 rows.push(
                     Row::new(vec![
                         Cell::from("i"),
