@@ -13,40 +13,16 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::tmux::Tmux;
-use common::{Fixture, XorShift as Rng, gone, wait_until};
+use common::{Fixture, XorShift as Rng, fixtures_dir, gcc, gone, wait_until};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 use rstack_tui::{Process, Thread, TraceOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
 fn out_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Runs gcc with `args` writing `name` under a temporary name, then renames it into place, so
-/// test binaries building the same file at once never see half of it.
-fn gcc(name: &str, args: &[&OsStr]) -> PathBuf {
-    let out = out_dir().join(name);
-    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-    let result = Command::new("gcc")
-        .args(args)
-        .arg("-o")
-        .arg(&tmp)
-        .output()
-        .expect("running gcc");
-    assert!(
-        result.status.success(),
-        "building {name} failed (scripts/deps.sh installs gcc and gcc-multilib): {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
-    std::fs::rename(&tmp, &out).unwrap();
-    out
 }
 
 /// tests/fixtures/corrupt.c: -O0 with frame pointers, so each function is a real frame.

@@ -19,10 +19,7 @@ fn line_of(source: &str, needle: &str) -> u32 {
 }
 
 fn fixture_source(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    std::fs::read_to_string(path).unwrap()
+    std::fs::read_to_string(common::fixtures_dir().join(name)).unwrap()
 }
 
 fn thread<'a>(p: &'a Process, name: &str) -> &'a Thread {

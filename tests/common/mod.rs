@@ -17,7 +17,7 @@ use rstack_tui::{Process, Thread};
 /// How long a fixture may take to print "ready" (building it is not included).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn fixtures_dir() -> PathBuf {
+pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
@@ -30,12 +30,25 @@ fn out_dir() -> PathBuf {
 /// Runs a build command writing to a temporary name, then renames it into place, so test
 /// binaries building the same fixture at once never see a half-written file.
 fn build(out: &Path, mut cmd: Command, tmp: &Path) -> PathBuf {
-    let status = cmd
-        .status()
+    let result = cmd
+        .output()
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(status.success(), "building fixture failed: {cmd:?}");
+    assert!(
+        result.status.success(),
+        "building fixture failed (scripts/deps.sh installs gcc, g++ and gcc-multilib): {cmd:?}: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     std::fs::rename(tmp, out).unwrap();
     out.to_path_buf()
+}
+
+/// Builds `name` with gcc and `args` (flags and sources), see [`build`].
+pub fn gcc(name: &str, args: &[&std::ffi::OsStr]) -> PathBuf {
+    let out = out_dir().join(name);
+    let tmp = tmp_name(&out);
+    let mut cmd = Command::new("gcc");
+    cmd.args(args).arg("-o").arg(&tmp);
+    build(&out, cmd, &tmp)
 }
 
 fn tmp_name(out: &Path) -> PathBuf {
@@ -79,22 +92,23 @@ pub fn cpp_bin() -> &'static Path {
     })
 }
 
-/// Builds the C fixture `source` (in tests/fixtures) as `name` with gcc -O1 -g -pthread.
-fn c_bin(name: &str, source: &str) -> PathBuf {
-    let out = out_dir().join(name);
-    let tmp = tmp_name(&out);
-    let mut cmd = Command::new("gcc");
-    cmd.args(["-O1", "-g", "-pthread"])
-        .arg(fixtures_dir().join(source))
-        .arg("-o")
-        .arg(&tmp);
-    build(&out, cmd, &tmp)
+/// Builds the C fixture `source` (in tests/fixtures) as `name` with gcc -O1 -g -pthread and
+/// `extra` flags.
+fn c_bin(name: &str, source: &str, extra: &[&str]) -> PathBuf {
+    let src = fixtures_dir().join(source);
+    let mut args: Vec<&std::ffi::OsStr> = ["-O1", "-g", "-pthread"]
+        .iter()
+        .chain(extra)
+        .map(std::ffi::OsStr::new)
+        .collect();
+    args.push(src.as_os_str());
+    gcc(name, &args)
 }
 
 /// tests/fixtures/deadlock.c, built once per test binary with gcc -O1 -g -pthread.
 pub fn deadlock_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| c_bin("deadlockfixture", "deadlock.c"))
+    BIN.get_or_init(|| c_bin("deadlockfixture", "deadlock.c", &[]))
 }
 
 /// A spawned fixture; killed (by pid) and reaped when dropped.
@@ -357,16 +371,7 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
 /// per test binary with gcc -O1 -g -pthread.
 pub fn checker_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = out_dir().join("checkerfixture");
-        let tmp = tmp_name(&out);
-        let mut cmd = Command::new("gcc");
-        cmd.args(["-O1", "-g", "-pthread", "-Wall"])
-            .arg(fixtures_dir().join("checker.c"))
-            .arg("-o")
-            .arg(&tmp);
-        build(&out, cmd, &tmp)
-    })
+    BIN.get_or_init(|| c_bin("checkerfixture", "checker.c", &["-Wall"]))
 }
 
 /// The thread names of the checker fixture, main thread first.
@@ -584,5 +589,5 @@ impl Fixture {
 /// The C mover fixture (tests/fixtures/mover.c): parked threads and one that moves on command.
 pub fn mover_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| c_bin("moverfixture", "mover.c"))
+    BIN.get_or_init(|| c_bin("moverfixture", "mover.c", &[]))
 }
