@@ -261,7 +261,7 @@ struct Unchanged {
     error: Option<String>,
     facts: ThreadFacts,
     /// The trace's notes on the modules of this stack (no debuginfo, unreadable ELF).
-    notes: Vec<String>,
+    notes: Vec<Arc<str>>,
 }
 
 /// What was taken of a stopped (or blocked) thread: a capture to unwind, or a finished walk.
@@ -441,7 +441,7 @@ impl Tracer {
                         notes: notes
                             .iter()
                             .filter(|n| t.module_note(n).is_some())
-                            .cloned()
+                            .map(|n| Arc::from(n.as_str()))
                             .collect(),
                     },
                 );
@@ -818,9 +818,7 @@ impl Tracer {
             .map(|c| {
                 if let Some(u) = c.reused {
                     for note in &u.notes {
-                        if !missing.iter().any(|m| **m == **note) {
-                            missing.push(Arc::from(note.as_str()));
-                        }
+                        note_once(&mut missing, note);
                     }
                     return Thread {
                         id: c.tid as u32,
@@ -860,10 +858,8 @@ impl Tracer {
                                     },
                                     &mut keys,
                                 );
-                                if let Some(line) = &r.missing_debuginfo
-                                    && !missing.contains(line)
-                                {
-                                    missing.push(line.clone());
+                                if let Some(line) = &r.missing_debuginfo {
+                                    note_once(&mut missing, line);
                                 }
                                 r
                             });
@@ -926,6 +922,13 @@ impl Drop for Tracer {
         // Give late stoppers a last chance; whatever remains is released by the next trace on
         // this thread, or detached by the kernel when this thread exits.
         attach::release_lingering(Duration::from_millis(100));
+    }
+}
+
+/// Adds `note` to the trace's notes on modules unless it is there already.
+fn note_once(notes: &mut Vec<Arc<str>>, note: &Arc<str>) {
+    if !notes.contains(note) {
+        notes.push(note.clone());
     }
 }
 
