@@ -253,13 +253,9 @@ impl ModuleSymbols {
         (e.size == 0 || vaddr - e.address < e.size).then_some((i, e))
     }
 
-    /// The module's DWARF, loaded on first use: its own, or its separate debuginfo's.
-    fn lines(
-        &mut self,
-        pid: i32,
-        mapping: &Mapping,
-        debug_dirs: &[PathBuf],
-    ) -> Option<&ModuleLines> {
+    /// Loads the module's DWARF into `lines` on first use: its own, or its separate
+    /// debuginfo's.
+    fn load_lines_once(&mut self, pid: i32, mapping: &Mapping, debug_dirs: &[PathBuf]) {
         if self.lines.is_none() {
             let loaded = match &mapping.kind {
                 MappingKind::File(path) => load_lines(
@@ -274,7 +270,6 @@ impl ModuleSymbols {
             };
             self.lines = Some(loaded);
         }
-        self.lines.as_ref().and_then(Option::as_ref)
     }
 
     /// What DWARF says about `vaddr` (see [`ModuleLines::frames`]): remembered on disk from
@@ -297,11 +292,9 @@ impl ModuleSymbols {
         if let Some(hit) = self.remembered.as_mut().and_then(|r| r.get(vaddr)) {
             return (hit.clone(), true);
         }
-        if self.lines(pid, mapping, debug_dirs).is_none() {
-            // Not remembered: the load may have failed for a passing reason (out of files).
-            return (Vec::new(), false);
-        }
-        // Loaded: borrow the DWARF and the remembered lookups side by side.
+        self.load_lines_once(pid, mapping, debug_dirs);
+        // The DWARF and the remembered lookups, borrowed side by side. Nothing is remembered
+        // when the load failed: it may have failed for a passing reason (out of files).
         let Some(Some(lines)) = &self.lines else {
             return (Vec::new(), false);
         };
