@@ -98,14 +98,17 @@ pub fn to_json_inert_sized<T: serde::Serialize>(
     // SAFETY: serde_json writes valid UTF-8 only (its own `to_string` relies on the same);
     // checking 6 MB again would cost milliseconds.
     let raw = unsafe { String::from_utf8_unchecked(buf) };
-    if !may_be_unsafe(&raw) || !raw.chars().any(is_unsafe) {
+    // Pretty output's own newlines are the only unsafe characters serde_json writes outside
+    // strings; they stay.
+    let escape = |c: char| is_unsafe(c) && c != '\n';
+    if !may_be_unsafe(&raw) || !raw.chars().any(escape) {
         return Ok(raw);
     }
     // Inside JSON strings a \uXXXX escape means the same character, and outside strings these
     // characters cannot occur, so the document's meaning is unchanged.
     let mut out = String::with_capacity(raw.len() + 16);
     for c in raw.chars() {
-        if is_unsafe(c) && c != '\n' {
+        if escape(c) {
             let _ = write!(out, "\\u{:04x}", c as u32);
         } else {
             out.push(c);
