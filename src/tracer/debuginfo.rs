@@ -4,26 +4,27 @@
 //! xz-compressed ELF in `.gnu_debugdata`). Symbols come from its `.symtab`; its DWARF (lines,
 //! inlined functions) is read by [`super::lines`] when the module has none of its own.
 //!
-//! Every path is looked up inside the target's root (`/proc/PID/root`, so containers work),
-//! then in the extra debug directories of [`crate::TraceOptions::debug_dirs`], each of which
-//! stands for a `/usr/lib/debug`.
+//! Every path is looked up inside the target's root (resolved there by [`TargetFs`], so
+//! containers work and their symlinks cannot lead out), then in the extra debug directories
+//! of [`crate::TraceOptions::debug_dirs`], each of which stands for a `/usr/lib/debug`.
 
 use std::ffi::OsStr;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSection};
 
 use super::filebytes::FileBytes;
+use super::targetfs::{self, Opened, TargetFs};
 
 /// Largest MiniDebugInfo we decompress.
 const MAX_MINI_DEBUGINFO: usize = 64 << 20;
 
 /// Where to look for the debuginfo of one module.
 pub(super) struct DebugLookup<'a> {
-    /// The target's pid, whose root the standard paths are taken in.
-    pub pid: i32,
+    /// The target's file system, where the standard paths are taken.
+    pub fs: &'a TargetFs,
     /// The module's path as the target sees it.
     pub module_path: &'a Path,
     /// Extra directories, each treated like `/usr/lib/debug`.
@@ -34,14 +35,37 @@ pub(super) struct DebugLookup<'a> {
 /// the MiniDebugInfo inside the module (which has symbols but no DWARF).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum DebugSource {
-    BuildId(PathBuf),
-    DebugLink(PathBuf),
+    BuildId(Place),
+    DebugLink(Place),
     MiniDebugInfo,
+}
+
+/// A file's path in the target's file system, or in ours (an extra debug directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Place {
+    Target(PathBuf),
+    Host(PathBuf),
+}
+
+impl Place {
+    pub(super) fn open(&self, fs: &TargetFs) -> io::Result<Opened> {
+        match self {
+            Place::Target(path) => fs.open(path),
+            Place::Host(path) => targetfs::open_host(path),
+        }
+    }
+
+    fn join(&self, relative: &Path) -> Place {
+        match self {
+            Place::Target(p) => Place::Target(p.join(relative)),
+            Place::Host(p) => Place::Host(p.join(relative)),
+        }
+    }
 }
 
 impl DebugSource {
     /// The separate debug file, if the debuginfo came from one.
-    pub(super) fn file(&self) -> Option<&Path> {
+    pub(super) fn file(&self) -> Option<&Place> {
         match self {
             DebugSource::BuildId(p) | DebugSource::DebugLink(p) => Some(p),
             DebugSource::MiniDebugInfo => None,
@@ -51,16 +75,10 @@ impl DebugSource {
 
 impl DebugLookup<'_> {
     /// The `/usr/lib/debug`-like directories: the target's own, then the extra ones.
-    fn debug_roots(&self) -> Vec<PathBuf> {
-        let mut roots = vec![self.in_root(Path::new("/usr/lib/debug"))];
-        roots.extend(self.dirs.iter().cloned());
+    fn debug_roots(&self) -> Vec<Place> {
+        let mut roots = vec![Place::Target(PathBuf::from("/usr/lib/debug"))];
+        roots.extend(self.dirs.iter().cloned().map(Place::Host));
         roots
-    }
-
-    /// `path` (absolute, as the target sees it) inside the target's root.
-    fn in_root(&self, path: &Path) -> PathBuf {
-        let relative = path.strip_prefix("/").unwrap_or(path);
-        PathBuf::from(format!("/proc/{}/root", self.pid)).join(relative)
     }
 
     /// The module's directory as the target sees it (without a " (deleted)" suffix).
@@ -84,7 +102,7 @@ pub(super) fn find(
         let relative = build_id_path(id);
         for root in lookup.debug_roots() {
             let candidate = root.join(&relative);
-            if let Some(data) = read_with_symtab(&candidate) {
+            if let Some(data) = read_with_symtab(&candidate, lookup.fs) {
                 return Some((data, DebugSource::BuildId(candidate)));
             }
         }
@@ -97,17 +115,17 @@ pub(super) fn find(
         {
             let relative_dir = dir.strip_prefix("/").unwrap_or(&dir).to_path_buf();
             let mut candidates = vec![
-                lookup.in_root(&dir.join(name)),
-                lookup.in_root(&dir.join(".debug").join(name)),
+                Place::Target(dir.join(name)),
+                Place::Target(dir.join(".debug").join(name)),
             ];
             candidates.extend(
                 lookup
                     .debug_roots()
                     .into_iter()
-                    .map(|r| r.join(&relative_dir).join(name)),
+                    .map(|r| r.join(&relative_dir.join(name))),
             );
             for candidate in candidates {
-                let Ok(data) = FileBytes::read(&candidate) else {
+                let Ok(data) = candidate.open(lookup.fs).and_then(FileBytes::read) else {
                     continue;
                 };
                 if crc32(&data) == crc && has_symtab(&data) {
@@ -143,8 +161,8 @@ pub(super) fn missing_line(path: &str, build_id: Option<&[u8]>) -> String {
     }
 }
 
-fn read_with_symtab(path: &Path) -> Option<FileBytes> {
-    let data = FileBytes::read(path).ok()?;
+fn read_with_symtab(place: &Place, fs: &TargetFs) -> Option<FileBytes> {
+    let data = FileBytes::read(place.open(fs).ok()?).ok()?;
     has_symtab(&data).then_some(data)
 }
 
@@ -152,30 +170,21 @@ fn has_symtab(data: &[u8]) -> bool {
     object::File::parse(data).is_ok_and(|f| f.symbol_table().is_some())
 }
 
-/// Decompresses an xz stream, giving up (None) past `cap` bytes of output.
+/// Most memory the xz decoder may use (its dictionary): `xz -9` needs 65 MiB.
+const MAX_XZ_MEMORY: u64 = 96 << 20;
+
+/// Decompresses an xz stream, giving up (None) past `cap` bytes of output or when the
+/// decoder would need more than [`MAX_XZ_MEMORY`]. It streams: nothing but the output so far
+/// and the dictionary is held, whatever the stream claims.
 pub(super) fn decompress_xz(data: &[u8], cap: usize) -> Option<Vec<u8>> {
-    struct Capped {
-        out: Vec<u8>,
-        cap: usize,
-    }
-    impl Write for Capped {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.out.len() + buf.len() > self.cap {
-                return Err(io::Error::other("MiniDebugInfo too large"));
-            }
-            self.out.extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut out = Capped {
-        out: Vec::new(),
-        cap,
-    };
-    lzma_rs::xz_decompress(&mut io::BufReader::new(data), &mut out).ok()?;
-    Some(out.out)
+    use std::io::Read;
+    let stream = xz2::stream::Stream::new_stream_decoder(MAX_XZ_MEMORY, 0).ok()?;
+    let mut out = Vec::new();
+    xz2::read::XzDecoder::new_stream(data, stream)
+        .take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    (out.len() <= cap).then_some(out)
 }
 
 /// The CRC-32 of `.gnu_debuglink` (the zlib/IEEE one).

@@ -1,7 +1,7 @@
 //! The bytes of a module or debug file, shared between the symbol load and the DWARF load:
-//! mapped from the page cache when no one but root can change the file, read into memory
-//! otherwise. Reading a 4 MiB debug file used to cost more than the rest of a small trace.
-//! Also compressed sections inflated only as far as lookups need ([`Inflater`]).
+//! mapped from the page cache when no one but root can change the file and the target is not
+//! root ([`Opened::may_map`]), read into memory otherwise, so a file that shrinks can never
+//! SIGBUS us. Also compressed sections inflated only as far as lookups need ([`Inflater`]).
 
 use std::fmt;
 use std::fs;
@@ -9,15 +9,20 @@ use std::io::Read;
 use std::num::NonZeroUsize;
 use std::ops::Deref;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 
-/// The biggest module or debug file we read: a target can map (or put in its root) a huge
-/// sparse file, and reading it whole would exhaust our memory.
-const MAX_FILE: u64 = 4 << 30;
+use super::targetfs::Opened;
+
+/// The biggest module or debug file we map: a target can map (or put in its root) a huge
+/// sparse file.
+const MAX_MAP: u64 = 4 << 30;
+
+/// The biggest we read into memory, whatever size the file claims (a device or a file that
+/// grows while we read says nothing true).
+const MAX_READ: u64 = 1 << 30;
 
 /// Immutable file bytes; clones share them.
 #[derive(Clone)]
@@ -131,16 +136,19 @@ impl From<Vec<u8>> for FileBytes {
 }
 
 impl FileBytes {
-    /// The whole file at `path`, unless it is bigger than [`MAX_FILE`].
-    pub(super) fn read(path: &Path) -> std::io::Result<FileBytes> {
-        let mut file = fs::File::open(path)?;
-        let meta = file.metadata()?;
-        if meta.len() > MAX_FILE {
-            return Err(std::io::Error::other("file too big to read"));
-        }
-        let len = usize::try_from(meta.len()).map_err(std::io::Error::other)?;
+    /// The whole of an opened file: mapped if [`Opened::may_map`] and only root can change
+    /// it, else read, at most [`MAX_READ`] bytes.
+    pub(super) fn read(opened: Opened) -> std::io::Result<FileBytes> {
+        let Opened {
+            file,
+            meta,
+            may_map,
+        } = opened;
         let id = Some(FileId::of(&meta));
-        if let Some(len) = NonZeroUsize::new(len).filter(|_| is_sealed(&meta))
+        if may_map
+            && meta.len() <= MAX_MAP
+            && let Some(len) = usize::try_from(meta.len()).ok().and_then(NonZeroUsize::new)
+            && is_sealed(&meta)
             && let Some(bytes) = map(&file, len)
         {
             return Ok(FileBytes {
@@ -149,8 +157,16 @@ impl FileBytes {
                 id,
             });
         }
-        let mut data = Vec::with_capacity(len);
-        file.read_to_end(&mut data)?;
+        if meta.len() > MAX_READ {
+            return Err(std::io::Error::other("file too big to read"));
+        }
+        // The size is a hint only: the file may have grown since, and the read stops at the
+        // bound whatever happens.
+        let mut data = Vec::with_capacity(meta.len() as usize);
+        (&file).take(MAX_READ + 1).read_to_end(&mut data)?;
+        if data.len() as u64 > MAX_READ {
+            return Err(std::io::Error::other("file too big to read"));
+        }
         Ok(FileBytes {
             id,
             ..FileBytes::from(data)
@@ -166,6 +182,7 @@ impl FileBytes {
 /// True when only root can change the file. A mapped file that shrinks under us would kill
 /// us with SIGBUS, and a target can truncate any file its user owns (or can write); package
 /// files are root's and, when replaced, replaced by a new inode (the mapping keeps the old).
+/// Root's files are safe only from a target that is not root: see [`Opened::may_map`].
 fn is_sealed(meta: &fs::Metadata) -> bool {
     meta.is_file() && meta.uid() == 0 && meta.mode() & 0o022 == 0
 }
@@ -292,19 +309,26 @@ mod tests {
 
     #[test]
     fn maps_root_files_and_reads_others() {
-        let libc = FileBytes::read(std::path::Path::new("/lib/x86_64-linux-gnu/libc.so.6"))
-            .expect("glibc");
+        use crate::tracer::targetfs::open_host;
+        let path = std::path::Path::new("/lib/x86_64-linux-gnu/libc.so.6");
+        let libc = FileBytes::read(open_host(path).unwrap()).expect("glibc");
         assert_eq!(&libc[..4], b"\x7fELF");
         assert!(
             matches!(&*libc.bytes, super::Backing::Mapped { .. }),
             "root's file is mapped"
         );
+        // Unless the target could change it (it runs as root): then it is read.
+        let mut opened = open_host(path).unwrap();
+        opened.may_map = false;
+        let read = FileBytes::read(opened).unwrap();
+        assert!(matches!(&*read.bytes, super::Backing::Heap(_)));
+        assert_eq!(&read[..], &libc[..]);
         let own = std::env::temp_dir().join(format!("filebytes-{}", std::process::id()));
         std::fs::write(&own, b"hello").unwrap();
         let mut perms = std::fs::metadata(&own).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o666);
         std::fs::set_permissions(&own, perms).unwrap();
-        let read = FileBytes::read(&own).unwrap();
+        let read = FileBytes::read(open_host(&own).unwrap()).unwrap();
         // World-writable: read into memory, so truncating the file cannot touch our copy.
         std::fs::write(&own, b"").unwrap();
         assert_eq!(&*read, b"hello");

@@ -9,6 +9,7 @@ use super::debuginfo::{self, DebugLookup};
 use super::filebytes::FileBytes;
 use super::lines::ModuleLines;
 use super::symbols::ModuleSymbols;
+use super::targetfs::TargetFs;
 
 /// Largest MiniDebugInfo the fuzzer lets a mutated file decompress: the real cap allows more,
 /// and a mutated length field must not turn every run into a 64 MiB allocation.
@@ -70,9 +71,10 @@ pub fn debuginfo(data: &[u8]) -> usize {
     {
         found += 1 + symbols(&inner).min(1);
     }
+    // /proc/0 does not exist: the search touches no real debug directory.
+    let fs = TargetFs::new(0);
     let lookup = DebugLookup {
-        // /proc/0 does not exist: the search touches no real debug directory.
-        pid: 0,
+        fs: &fs,
         module_path: std::path::Path::new("/nonexistent/fuzz/module.so"),
         dirs: &[],
     };
@@ -90,7 +92,11 @@ pub fn lines(data: &[u8]) -> usize {
     // With the file's bytes, as a trace loads it: uncompressed sections in place, compressed
     // ones inflated as far as the lookups reach.
     let bytes = FileBytes::from(data.to_vec());
-    let Some(lines) = ModuleLines::load(&file, Some(&bytes)) else {
+    let Ok(lines) = ModuleLines::load(
+        &file,
+        Some(&bytes),
+        &mut super::lines::MAX_INFLATED_TOTAL.clone(),
+    ) else {
         return 0;
     };
     probe_addresses(data)

@@ -37,6 +37,24 @@ const LAZY: [gimli::SectionId; 3] = [
     gimli::SectionId::DebugLine,
 ];
 
+/// Most bytes one module's compressed DWARF sections may claim to inflate to, together: a
+/// 128 KiB zstd section can claim 4 GiB, and zlib expands up to 1032 times. Real modules stay
+/// far below it (glibc's debug file claims 12 MiB of the sections read here).
+pub(super) const MAX_INFLATED: u64 = 256 << 20;
+
+/// Most all modules of one tracer may claim together (their DWARF lives as long as it).
+pub(super) const MAX_INFLATED_TOTAL: u64 = 1 << 30;
+
+/// Why a module's DWARF was not loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NoLines {
+    /// None, or none we could read.
+    Missing,
+    /// Its compressed sections claim more than [`MAX_INFLATED`], or more than is left of
+    /// the tracer's [`MAX_INFLATED_TOTAL`].
+    TooLarge { claimed: u64 },
+}
+
 /// The DWARF of one module, ready for lookups.
 pub(super) struct ModuleLines {
     sections: Vec<(gimli::SectionId, Section)>,
@@ -109,6 +127,21 @@ fn inflate_all(
     })
 }
 
+/// What the compressed sections read here claim to inflate to, in all (a lie is bounded
+/// all the same: nothing inflates past its claim).
+fn claimed_size(file: &object::File<'_>) -> u64 {
+    SECTIONS
+        .iter()
+        .filter_map(|id| {
+            file.section_by_name(id.name())?
+                .compressed_file_range()
+                .ok()
+        })
+        .filter(|r| r.format != object::CompressionFormat::None)
+        .map(|r| r.uncompressed_size)
+        .fold(0, u64::saturating_add)
+}
+
 /// True when `file` carries DWARF debug info (a `.debug_info` section with content).
 pub(super) fn has_dwarf(file: &object::File<'_>) -> bool {
     file.section_by_name(".debug_info")
@@ -121,10 +154,22 @@ impl ModuleLines {
     /// from: uncompressed sections are then used in place, and zlib-compressed `.debug_info`,
     /// `.debug_abbrev` and `.debug_line` inflated as far as lookups reach; without them every
     /// section is copied out (inflated whole).
-    pub(super) fn load(file: &object::File<'_>, bytes: Option<&FileBytes>) -> Option<ModuleLines> {
+    ///
+    /// Nothing is inflated unless the sizes the compressed sections claim add up to no more
+    /// than [`MAX_INFLATED`] and `budget` (what the tracer has left), which is then charged.
+    pub(super) fn load(
+        file: &object::File<'_>,
+        bytes: Option<&FileBytes>,
+        budget: &mut u64,
+    ) -> Result<ModuleLines, NoLines> {
         if !has_dwarf(file) {
-            return None;
+            return Err(NoLines::Missing);
         }
+        let claimed = claimed_size(file);
+        if claimed > MAX_INFLATED.min(*budget) {
+            return Err(NoLines::TooLarge { claimed });
+        }
+        *budget -= claimed;
         let endian = if file.is_little_endian() {
             gimli::RunTimeEndian::Little
         } else {
@@ -184,7 +229,7 @@ impl ModuleLines {
             // rustc writes no .debug_aranges: read each unit's ranges from its root entry.
             lines.aranges = lines.unit_ranges();
         }
-        Some(lines)
+        Ok(lines)
     }
 
     fn find(&self, id: gimli::SectionId) -> Option<&Section> {
@@ -527,9 +572,11 @@ mod tests {
         let id = libc.build_id().unwrap().expect("glibc has a build-id");
         let path =
             std::path::Path::new("/usr/lib/debug").join(super::super::debuginfo::build_id_path(id));
-        let bytes = super::FileBytes::read(&path).unwrap();
+        let bytes = super::super::targetfs::open_host(&path)
+            .and_then(super::FileBytes::read)
+            .unwrap();
         let debug = object::File::parse(&*bytes).unwrap();
-        let lines = ModuleLines::load(&debug, Some(&bytes)).unwrap();
+        let lines = ModuleLines::load(&debug, Some(&bytes), &mut u64::MAX.clone()).unwrap();
         let tmp = TempCache::new("lines-window");
         let file = FileId {
             dev: 0,
@@ -572,11 +619,12 @@ mod tests {
         let id = libc.build_id().unwrap().expect("glibc has a build-id");
         let path =
             std::path::Path::new("/usr/lib/debug").join(super::super::debuginfo::build_id_path(id));
-        let bytes = super::FileBytes::read(&path)
+        let bytes = super::super::targetfs::open_host(&path)
+            .and_then(super::FileBytes::read)
             .unwrap_or_else(|e| panic!("{}: {e} (is libc6-dbg installed?)", path.display()));
         let debug = object::File::parse(&*bytes).unwrap();
         // With the file's bytes, its compressed sections are inflated only as far as needed.
-        let lines = ModuleLines::load(&debug, Some(&bytes)).unwrap();
+        let lines = ModuleLines::load(&debug, Some(&bytes), &mut u64::MAX.clone()).unwrap();
         assert!(lines.aranges.len() > 1000, "{} ranges", lines.aranges.len());
         let info = gimli::SectionId::DebugInfo;
         let (filled, total) = lines.inflated(info).expect(".debug_info is compressed");

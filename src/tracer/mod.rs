@@ -26,6 +26,7 @@ mod sigmask;
 pub mod snapfile;
 mod symbols;
 mod syscalls;
+mod targetfs;
 mod unwinder;
 mod waits;
 mod watchdog;
@@ -347,8 +348,8 @@ impl Tracer {
         self.symbolizer.set_debug_dirs(&self.options.debug_dirs);
         self.symbolizer
             .set_line_cache(self.options.line_cache.as_deref());
-        let mut keys = KeyCache::new(self.options.symbols && self.options.lines);
-        let tables = self.symbolizer.unwind_tables(pid, &maps, &mut keys);
+        let mut keys = KeyCache::new(pid, self.options.symbols && self.options.lines);
+        let tables = self.symbolizer.unwind_tables(&maps, &mut keys);
         let unwinder = Unwinder::new(pid, tables, maps.read_only())
             .map_err(|message| Error::Unwind { tid: pid, message })?;
         let prepare = clock.lap();
@@ -840,7 +841,7 @@ impl Tracer {
                         if let Ok(fresh) = MemoryMaps::read(pid) {
                             maps = fresh;
                         }
-                        keys = KeyCache::new(want_lines);
+                        keys = KeyCache::new(pid, want_lines);
                     }
                     let (module, symbol, location, inlined) = match maps.find(raw.ip) {
                         // Threads parked in the same code share almost every address:
@@ -848,7 +849,6 @@ impl Tracer {
                         Some(m) => {
                             let r = memo.entry((raw.ip, lookup_ip)).or_insert_with(|| {
                                 let r = self.symbolizer.resolve(
-                                    pid,
                                     m,
                                     raw.ip,
                                     lookup_ip,

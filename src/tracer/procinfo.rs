@@ -121,7 +121,10 @@ pub fn ptrace_scope() -> String {
 
 /// The command line, arguments joined by spaces and made inert; `[comm]` when it is empty.
 pub fn command(pid: i32) -> String {
-    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    // The target sizes its own argument area: read no more than is shown.
+    let mut raw = Vec::new();
+    let _ = fs::File::open(format!("/proc/{pid}/cmdline"))
+        .and_then(|f| f.take(4 * MAX_TEXT as u64).read_to_end(&mut raw));
     let args: Vec<String> = raw
         .split(|&b| b == 0)
         .filter(|a| !a.is_empty())

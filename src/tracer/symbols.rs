@@ -7,11 +7,11 @@
 //! is reported as missing debuginfo.
 //!
 //! Files are opened through `/proc/PID/map_files/` (works for deleted or replaced binaries)
-//! and then `/proc/PID/root/` (works across mount namespaces, i.e. containers).
+//! and then by path inside the target's root (works across mount namespaces, i.e.
+//! containers), both by [`TargetFs`].
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -25,9 +25,10 @@ use super::debuginfo::{self, DebugLookup, DebugSource};
 use super::demangle::demangle;
 use super::filebytes::{FileBytes, FileId};
 use super::linecache::{CacheDir, LineCache};
-use super::lines::{LineFrame, ModuleLines};
+use super::lines::{LineFrame, MAX_INFLATED, MAX_INFLATED_TOTAL, ModuleLines, NoLines};
 use super::maps::{Mapping, MappingKind, MemoryMaps};
 use super::model::{Location, Module, Symbol};
+use super::targetfs::{Opened, TargetFs};
 use crate::text;
 
 /// Largest vDSO image we copy out of a target (it is a page or two).
@@ -75,6 +76,8 @@ pub struct ModuleSymbols {
     missing: Option<Arc<str>>,
     /// DWARF for lines and inline frames: `None` until first needed, then what was found.
     lines: Option<Option<ModuleLines>>,
+    /// The report line if the module's DWARF was too large to load.
+    lines_note: Option<Arc<str>>,
     /// Where the separate debuginfo was found at symbol load, so the DWARF load does not
     /// search (and checksum) again.
     debug_source: Option<DebugSource>,
@@ -214,6 +217,7 @@ impl ModuleSymbols {
             demangled: HashMap::new(),
             missing,
             lines: None,
+            lines_note: None,
             debug_source,
             dwarf_bytes,
             dwarf_id,
@@ -255,21 +259,33 @@ impl ModuleSymbols {
 
     /// Loads the module's DWARF into `lines` on first use: its own, or its separate
     /// debuginfo's.
-    fn load_lines_once(&mut self, pid: i32, mapping: &Mapping, debug_dirs: &[PathBuf]) {
-        if self.lines.is_none() {
-            let loaded = match &mapping.kind {
-                MappingKind::File(path) => load_lines(
-                    pid,
-                    mapping,
-                    path,
-                    debug_dirs,
-                    self.debug_source.as_ref(),
-                    self.dwarf_bytes.take(),
-                ),
-                _ => None,
-            };
-            self.lines = Some(loaded);
+    fn load_lines_once(&mut self, from: &mut DwarfFrom<'_>, mapping: &Mapping) {
+        if self.lines.is_some() {
+            return;
         }
+        let MappingKind::File(path) = &mapping.kind else {
+            self.lines = Some(None);
+            return;
+        };
+        let mut left = MAX_INFLATED_TOTAL.saturating_sub(*from.inflated);
+        let loaded = load_lines(
+            from.fs,
+            mapping,
+            path,
+            from.debug_dirs,
+            self.debug_source.as_ref(),
+            self.dwarf_bytes.take(),
+            &mut left,
+        );
+        *from.inflated = MAX_INFLATED_TOTAL - left;
+        if let Err(NoLines::TooLarge { claimed }) = loaded {
+            self.lines_note = Some(Arc::from(too_large_line(
+                &mapping.display_path(),
+                claimed,
+                left,
+            )));
+        }
+        self.lines = Some(loaded.ok());
     }
 
     /// What DWARF says about `vaddr` (see [`ModuleLines::frames`]): remembered on disk from
@@ -277,9 +293,8 @@ impl ModuleSymbols {
     /// every address of `window` around it when given).
     fn line_frames(
         &mut self,
-        pid: i32,
+        from: &mut DwarfFrom<'_>,
         mapping: &Mapping,
-        debug_dirs: &[PathBuf],
         cache: Option<&CacheDir>,
         vaddr: u64,
         window: Option<(u64, u64)>,
@@ -292,7 +307,7 @@ impl ModuleSymbols {
         if let Some(hit) = self.remembered.as_mut().and_then(|r| r.get(vaddr)) {
             return (hit.clone(), true);
         }
-        self.load_lines_once(pid, mapping, debug_dirs);
+        self.load_lines_once(from, mapping);
         // The DWARF and the remembered lookups, borrowed side by side. Nothing is remembered
         // when the load failed: it may have failed for a passing reason (out of files).
         let Some(Some(lines)) = &self.lines else {
@@ -315,6 +330,14 @@ impl ModuleSymbols {
             .or_insert_with(|| Arc::from(text::inert_bounded(&demangle(raw), MAX_NAME)))
             .clone()
     }
+}
+
+/// Where modules' DWARF is loaded from, and what the tracer has inflated so far (see
+/// [`MAX_INFLATED_TOTAL`]).
+struct DwarfFrom<'a> {
+    fs: &'a TargetFs,
+    debug_dirs: &'a [PathBuf],
+    inflated: &'a mut u64,
 }
 
 /// Where a module's `.eh_frame_hdr` search table lies, in the module's own addresses.
@@ -385,6 +408,8 @@ pub struct Symbolizer {
     line_cache_path: Option<PathBuf>,
     /// Addresses whose lines came from the disk cache, and from DWARF, since the last take.
     line_counts: (usize, usize),
+    /// What the loaded modules' compressed DWARF claimed to inflate to, in all.
+    inflated: u64,
 }
 
 /// What to resolve besides the module.
@@ -460,15 +485,10 @@ impl Symbolizer {
 
     /// Loads the modules of every executable mapping (before any thread is stopped, so the
     /// stop is not spent parsing ELF) and returns their unwind tables at run-time addresses.
-    pub fn unwind_tables(
-        &mut self,
-        pid: i32,
-        maps: &MemoryMaps,
-        keys: &mut KeyCache,
-    ) -> Vec<UnwindTable> {
+    pub fn unwind_tables(&mut self, maps: &MemoryMaps, keys: &mut KeyCache) -> Vec<UnwindTable> {
         let mut tables = Vec::new();
         for mapping in maps.iter() {
-            let Some(key) = keys.key_for(pid, mapping, &mut self.modules, &self.debug_dirs) else {
+            let Some(key) = keys.key_for(mapping, &mut self.modules, &self.debug_dirs) else {
                 continue;
             };
             let Some(ms) = self.modules.get(&key) else {
@@ -488,13 +508,12 @@ impl Symbolizer {
         tables
     }
 
-    /// Resolves `ip` in `mapping` of process `pid`. `lookup_ip` is the address used to find
+    /// Resolves `ip` in `mapping` of the process of `keys`. `lookup_ip` is the address used to find
     /// the function (for a return address, one byte before it, inside the call instruction).
     /// With `want.symbols` false only the module is resolved; with `want.lines` also the
     /// source line and the inlined functions (from the module's DWARF, loaded on first use).
     pub fn resolve(
         &mut self,
-        pid: i32,
         mapping: &Mapping,
         ip: u64,
         lookup_ip: u64,
@@ -503,7 +522,7 @@ impl Symbolizer {
     ) -> Resolved {
         let Want { symbols, lines } = want;
         let path = mapping.display_path();
-        let key = keys.key_for(pid, mapping, &mut self.modules, &self.debug_dirs);
+        let key = keys.key_for(mapping, &mut self.modules, &self.debug_dirs);
         let module_syms = key.as_ref().and_then(|k| self.modules.get_mut(k));
         let file_offset = |a: u64| a - mapping.start + mapping.offset;
         let Some(ms) = module_syms else {
@@ -544,7 +563,6 @@ impl Symbolizer {
                 inlined: Vec::new(),
             };
         }
-        let missing_debuginfo = ms.missing.clone();
         let lookup_vaddr = lookup_ip.wrapping_sub(bias);
         let (location, inlined) = if lines {
             // A running thread is seldom caught at the same address twice: for a frame's own
@@ -562,10 +580,14 @@ impl Symbolizer {
                             .min(start.saturating_add(size)),
                     )
                 });
+            let mut from = DwarfFrom {
+                fs: &keys.fs,
+                debug_dirs: &self.debug_dirs,
+                inflated: &mut self.inflated,
+            };
             let (found, remembered) = ms.line_frames(
-                pid,
+                &mut from,
                 mapping,
-                &self.debug_dirs,
                 self.line_cache.as_ref(),
                 lookup_vaddr,
                 window,
@@ -579,6 +601,7 @@ impl Symbolizer {
         } else {
             (None, Vec::new())
         };
+        let missing_debuginfo = ms.missing.clone().or_else(|| ms.lines_note.clone());
         let Some((index, entry)) = ms.lookup(lookup_vaddr) else {
             return Resolved {
                 module,
@@ -647,40 +670,42 @@ fn split_line_frames(
 /// are remembered: a spinning thread's loop usually fits.
 const RUNNING_WINDOW: u64 = 64;
 
-/// Per-trace memo from mapping start to module key, so each module is opened once per trace.
+/// Per-trace memo from mapping start to module key, so each module is opened once per trace;
+/// and the target's file system, where modules are opened.
 #[derive(Debug)]
 pub struct KeyCache {
     keys: HashMap<u64, Option<ModuleKey>>,
+    fs: TargetFs,
     /// Source lines are wanted: keep a new module's DWARF file bytes for the DWARF load.
     keep_dwarf: bool,
 }
 
 impl KeyCache {
-    /// An empty memo; `keep_dwarf`: source lines are wanted.
-    pub fn new(keep_dwarf: bool) -> KeyCache {
+    /// An empty memo for process `pid`; `keep_dwarf`: source lines are wanted.
+    pub fn new(pid: i32, keep_dwarf: bool) -> KeyCache {
         KeyCache {
             keys: HashMap::new(),
+            fs: TargetFs::new(pid),
             keep_dwarf,
         }
     }
 
     fn key_for(
         &mut self,
-        pid: i32,
         mapping: &Mapping,
         modules: &mut HashMap<ModuleKey, ModuleSymbols>,
         debug_dirs: &[PathBuf],
     ) -> Option<ModuleKey> {
         self.keys
             .entry(mapping.start)
-            .or_insert_with(|| load(pid, mapping, modules, debug_dirs, self.keep_dwarf))
+            .or_insert_with(|| load(&self.fs, mapping, modules, debug_dirs, self.keep_dwarf))
             .clone()
     }
 }
 
 /// Identifies the module behind `mapping` and, if it is not cached yet, parses it.
 fn load(
-    pid: i32,
+    fs: &TargetFs,
     mapping: &Mapping,
     modules: &mut HashMap<ModuleKey, ModuleSymbols>,
     debug_dirs: &[PathBuf],
@@ -688,7 +713,8 @@ fn load(
 ) -> Option<ModuleKey> {
     match &mapping.kind {
         MappingKind::File(path) => {
-            let (file, meta) = open_module(pid, mapping, path)?;
+            let opened = open_module(fs, mapping, path)?;
+            let meta = &opened.meta;
             let key = ModuleKey::File {
                 dev: meta.dev(),
                 inode: meta.ino(),
@@ -697,9 +723,9 @@ fn load(
                 mtime_ns: meta.mtime_nsec(),
             };
             if !modules.contains_key(&key) {
-                let data = FileBytes::read(&file).ok()?;
+                let data = FileBytes::read(opened).ok()?;
                 let lookup = DebugLookup {
-                    pid,
+                    fs,
                     module_path: path,
                     dirs: debug_dirs,
                 };
@@ -721,7 +747,7 @@ fn load(
                 len: size,
             }];
             let read = process_vm_readv(
-                Pid::from_raw(pid),
+                Pid::from_raw(fs.pid()),
                 &mut [std::io::IoSliceMut::new(&mut data)],
                 &remote,
             )
@@ -746,56 +772,71 @@ fn load(
 /// Reads the DWARF of the module behind `mapping`: from the file itself or, when it has
 /// none, from its separate debuginfo. `bytes` are that file's, if the symbol load kept them.
 fn load_lines(
-    pid: i32,
+    fs: &TargetFs,
     mapping: &Mapping,
     path: &Path,
     debug_dirs: &[PathBuf],
     known: Option<&DebugSource>,
     bytes: Option<FileBytes>,
-) -> Option<ModuleLines> {
+    budget: &mut u64,
+) -> Result<ModuleLines, NoLines> {
     if let Some(bytes) = bytes
         && let Ok(parsed) = object::File::parse(&*bytes)
         && super::lines::has_dwarf(&parsed)
     {
-        return ModuleLines::load(&parsed, Some(&bytes));
+        return ModuleLines::load(&parsed, Some(&bytes), budget);
     }
-    let (file, _) = open_module(pid, mapping, path)?;
-    let data = FileBytes::read(&file).ok()?;
-    let parsed = object::File::parse(&*data).ok()?;
+    let data = open_module(fs, mapping, path)
+        .and_then(|opened| FileBytes::read(opened).ok())
+        .ok_or(NoLines::Missing)?;
+    let parsed = object::File::parse(&*data).map_err(|_| NoLines::Missing)?;
     if super::lines::has_dwarf(&parsed) {
-        return ModuleLines::load(&parsed, Some(&data));
+        return ModuleLines::load(&parsed, Some(&data), budget);
     }
-    let debug: FileBytes = match known {
+    let debug = match known {
         // Found when the symbols were loaded: read that file, do not search again.
-        Some(source) => FileBytes::read(source.file()?).ok()?,
+        Some(source) => source
+            .file()
+            .and_then(|place| FileBytes::read(place.open(fs).ok()?).ok()),
         None => {
             let lookup = DebugLookup {
-                pid,
+                fs,
                 module_path: path,
                 dirs: debug_dirs,
             };
-            debuginfo::find(&parsed, &lookup)?.0
+            debuginfo::find(&parsed, &lookup).map(|(bytes, _)| bytes)
         }
+    }
+    .ok_or(NoLines::Missing)?;
+    let debug_file = object::File::parse(&*debug).map_err(|_| NoLines::Missing)?;
+    ModuleLines::load(&debug_file, Some(&debug), budget)
+}
+
+/// The report line for a module whose DWARF claims to inflate to more than we allow.
+fn too_large_line(path: &str, claimed: u64, left: u64) -> String {
+    let mib = |b: u64| b.div_ceil(1 << 20);
+    let limit = if claimed > MAX_INFLATED {
+        format!("over the {} MiB limit", mib(MAX_INFLATED))
+    } else {
+        format!("over the {} MiB this tracer has left", mib(left))
     };
-    let debug_file = object::File::parse(&*debug).ok()?;
-    ModuleLines::load(&debug_file, Some(&debug))
+    format!(
+        "{path}: debug info too large: {} MiB claimed uncompressed, {limit}; symbols without source lines",
+        mib(claimed)
+    )
 }
 
 /// Opens the file behind a mapping: first as the target mapped it, then by its path inside
-/// the target's root. Returns the path that worked and its metadata.
-fn open_module(pid: i32, mapping: &Mapping, path: &Path) -> Option<(PathBuf, fs::Metadata)> {
-    let map_file = PathBuf::from(format!(
-        "/proc/{pid}/map_files/{:x}-{:x}",
-        mapping.start, mapping.end
-    ));
-    if let Ok(meta) = fs::metadata(&map_file) {
-        return Some((map_file, meta));
+/// the target's root.
+fn open_module(fs: &TargetFs, mapping: &Mapping, path: &Path) -> Option<Opened> {
+    if let Ok(opened) = fs.open_mapped(mapping.start, mapping.end) {
+        return Some(opened);
     }
     let bytes = path.as_os_str().as_encoded_bytes();
     let bytes = bytes.strip_suffix(b" (deleted)").unwrap_or(bytes);
-    let relative = std::ffi::OsStr::from_bytes(bytes.strip_prefix(b"/").unwrap_or(bytes));
-    let rooted = PathBuf::from(format!("/proc/{pid}/root")).join(relative);
-    let meta = fs::metadata(&rooted).ok()?;
+    let opened = fs
+        .open(Path::new(std::ffi::OsStr::from_bytes(bytes)))
+        .ok()?;
     // A path that now names another file (the binary was replaced) would give wrong symbols.
-    (meta.ino() == mapping.inode).then_some((rooted, meta))
+    (opened.meta.ino() == mapping.inode).then_some(opened)
 }
