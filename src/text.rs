@@ -194,7 +194,11 @@ pub fn to_json_inert_sized<T: serde::Serialize>(
     let mut out = String::with_capacity(raw.len() + 16);
     for c in raw.chars() {
         if escape(c) {
-            let _ = write!(out, "\\u{:04x}", c as u32);
+            // JSON escapes UTF-16 units: a character beyond the BMP is a surrogate pair
+            // (`\u{e0001}` as `\udb40\udc01`; `\ue0001` would read back as U+E000 and "1").
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
         } else {
             out.push(c);
         }
@@ -339,5 +343,24 @@ mod tests {
         assert_eq!(json, "\"a\\u007fb\\u0085c\\u001b\"");
         let back: String = serde_json::from_str(&json).unwrap();
         assert_eq!(back, "a\u{7f}b\u{85}c\u{1b}");
+    }
+
+    #[test]
+    fn json_escapes_format_characters_beyond_the_bmp_as_surrogate_pairs() {
+        let name = "ma\u{200b}in\u{e0001}x\u{2028}";
+        let json = to_json_inert(&name, false).unwrap();
+        assert_eq!(json, r#""ma\u200bin\udb40\udc01x\u2028""#);
+        let back: String = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, name);
+
+        let doc = serde_json::json!({"threads": [{"name": name}, {"name": "\u{feff}\u{e007f}"}]});
+        let pretty = to_json_inert(&doc, true).unwrap();
+        assert!(
+            !pretty.chars().any(|c| is_unsafe(c) && c != '\n'),
+            "{pretty}"
+        );
+        assert!(pretty.contains(r#""\ufeff\udb40\udc7f""#), "{pretty}");
+        let back: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(back, doc);
     }
 }
