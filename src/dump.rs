@@ -108,7 +108,11 @@ fn write_thread(out: &mut String, p: &Process, t: &Thread) {
 pub fn waiting_on(t: &Thread) -> String {
     let facts = t.facts();
     let mut s = match facts.state {
-        Some(c) => format!("{c} {}", facts.state_name()),
+        Some(c) => format!(
+            "{} {}",
+            inert(c.encode_utf8(&mut [0; 4])),
+            facts.state_name()
+        ),
         None => "state unknown".into(),
     };
     if let Some(w) = &facts.wchan {

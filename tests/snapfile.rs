@@ -356,6 +356,71 @@ fn control_characters_in_names_load_but_stay_inert() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Invisible and bidi format characters in every text field of a loaded file: none reaches
+/// the text or JSON output raw; each reads as its escape.
+#[test]
+fn format_characters_in_every_field_of_a_loaded_file_come_out_escaped() {
+    let dir = temp_dir("format");
+    let mut value = doc_value(5, vec![thread(1, "ma\u{200b}in", 1)]);
+    value["command"] = json!("/bin/x\u{2066}y\u{2069}");
+    value["missing_debuginfo"] = json!(["/lib/\u{feff}.so"]);
+    let t = &mut value["threads"][0];
+    // A state is one letter: anything else is shown as unknown.
+    t["state"] = json!("\u{202e}");
+    t["wchan"] = json!("w\u{2028}");
+    t["wait"] = json!("futex\u{2029}");
+    t["error"] = json!("e\u{61c}");
+    t["end_note"] = json!("n\u{2060}");
+    t["kernel_stack"] = json!(["k\u{200d}"]);
+    t["lock"] = json!({"address": 16, "owner": null, "note": "l\u{ad}"});
+    let f = &mut t["frames"][0];
+    f["symbol"] = json!("sym\u{e0001}");
+    f["raw_symbol"] = json!("raw\u{200c}");
+    f["module"] = json!("/lib/m\u{202d}.so");
+    f["file"] = json!("src\u{200e}.c");
+    f["line"] = json!(7);
+    let path = dir.join("format.json");
+    fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    let process = snapfile::load(&path).unwrap()[0].to_process();
+
+    let text = rstack_tui::dump::to_text(&process);
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&c| is_unsafe(c) && c != '\n')
+        .collect();
+    assert!(bad.is_empty(), "raw {bad:x?} in:\n{text}");
+    // Quoted text (names, the command) doubles its backslashes, so an escape stands apart
+    // from a backslash in the name.
+    for escaped in [
+        r#"Thread 1 "ma\\u{200b}in" (state unknown, wchan w\u{2028}, in futex\u{2029})"#,
+        r#""/bin/x\\u{2066}y\\u{2069}""#,
+        r"/lib/\u{feff}.so",
+        r"e\u{61c}",
+        r"n\u{2060}",
+        r"k\u{200d}",
+        r"l\u{ad}",
+        r"sym\u{e0001}",
+        r"/lib/m\u{202d}.so",
+        r"src\u{200e}.c:7",
+    ] {
+        assert!(text.contains(escaped), "no {escaped} in:\n{text}");
+    }
+
+    let json = rstack_tui::dump::to_json(&process, true);
+    let bad: Vec<char> = json
+        .chars()
+        .filter(|&c| is_unsafe(c) && c != '\n')
+        .collect();
+    assert!(bad.is_empty(), "raw {bad:x?} in:\n{json}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    let t = &doc["threads"][0];
+    assert_eq!(t["name"], r"ma\u{200b}in");
+    assert_eq!(t["state"], Value::Null);
+    assert_eq!(t["frames"][0]["symbol"], r"sym\u{e0001}");
+    assert_eq!(t["frames"][0]["raw_symbol"], r"raw\u{200c}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn huge_sparse_file_is_rejected_by_size() {
     let dir = temp_dir("huge");

@@ -395,7 +395,13 @@ impl SnapshotDoc {
                     id: t.tid,
                     name: opt(&t.name),
                     facts: ThreadFacts {
-                        state: t.state.as_deref().and_then(|s| s.chars().next()),
+                        // A state is one letter; anything else (a format character
+                        // would go out raw, as a char is not text to make inert) is unknown.
+                        state: t
+                            .state
+                            .as_deref()
+                            .and_then(|s| s.chars().next())
+                            .filter(char::is_ascii_alphabetic),
                         wchan: opt(&t.wchan),
                         syscall: t.syscall.as_ref().map(|s| Syscall {
                             number: s.number,
