@@ -1,7 +1,8 @@
 //! A hostile or broken target must not hurt the tracer or fool its output: corrupt and looping
-//! stacks, JIT code, malformed ELF/DWARF in a mapped file, escape sequences and enormous text
-//! in names, symbols, paths and command lines, a 32-bit process; plus a mutation fuzzer over
-//! the ELF/DWARF parsers. Every fixture must run on, untraced, after each trace.
+//! stacks, JIT code, malformed ELF/DWARF in a mapped file, escape sequences, invisible and bidi
+//! format characters and enormous text in names, symbols, paths and command lines, a 32-bit
+//! process; plus a mutation fuzzer over the ELF/DWARF parsers. Every fixture must run on,
+//! untraced, after each trace.
 
 mod common;
 
@@ -612,6 +613,173 @@ fn hostile_text_is_inert_on_the_tui_screen_and_in_its_output_bytes() {
         .collect();
     assert!(bad.is_empty(), "raw controls {bad:?} went out");
     assert!(bytes.len() < 4 << 20, "{} bytes", bytes.len());
+}
+
+/// Thread names (and the arguments they are set from) hiding or reordering text with format
+/// characters and a line separator, each within comm's 15 bytes: (as set, as shown).
+const FORMAT_NAMES: [(&str, &str); 5] = [
+    ("ma\u{200b}in", r"ma\u{200b}in"),
+    ("a\u{202e}niam", r"a\u{202e}niam"),
+    ("\u{feff}bom", r"\u{feff}bom"),
+    ("line\u{2028}sep", r"line\u{2028}sep"),
+    ("tag\u{e0001}x", r"tag\u{e0001}x"),
+];
+/// The characters FORMAT_NAMES hide in the names.
+const FORMAT_CHARS: [char; 5] = ['\u{200b}', '\u{202e}', '\u{feff}', '\u{2028}', '\u{e0001}'];
+
+/// tests/fixtures/names.c: a thread named after each argument.
+fn names_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = fixtures_dir().join("names.c");
+        gcc(
+            "namesfixture",
+            &["-O1".as_ref(), "-pthread".as_ref(), src.as_os_str()],
+        )
+    })
+}
+
+/// The names fixture with a thread (and an argument) for each of FORMAT_NAMES, then `extra`.
+fn spawn_format_names(extra: &[&str]) -> Fixture {
+    let args: Vec<&str> = FORMAT_NAMES
+        .iter()
+        .map(|(set, _)| *set)
+        .chain(extra.iter().copied())
+        .collect();
+    Fixture::spawn(names_bin(), &args)
+}
+
+/// The command line as shown: the fixture's path and FORMAT_NAMES escaped, then `extra`.
+fn shown_format_command(extra: &[&str]) -> String {
+    let mut words = vec![names_bin().to_str().unwrap()];
+    words.extend(FORMAT_NAMES.iter().map(|(_, shown)| *shown));
+    words.extend(extra);
+    words.join(" ")
+}
+
+/// Characters in `out` that must not be there raw: FORMAT_CHARS, and anything unsafe but a
+/// newline.
+fn raw_unsafe(out: &str) -> Vec<char> {
+    out.chars()
+        .filter(|&c| FORMAT_CHARS.contains(&c) || (rstack_tui::text::is_unsafe(c) && c != '\n'))
+        .collect()
+}
+
+#[test]
+fn format_characters_in_thread_names_and_the_command_line_come_out_escaped() {
+    let fx = spawn_format_names(&[]);
+    let pid = fx.pid().to_string();
+    let (code, text, err) = run_raw(&["dump", &pid]);
+    assert_eq!(code, 0, "{err}");
+    let (code, json, err) = run_raw(&["dump", &pid, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    fx.assert_running();
+    for (what, out) in [("text", &text), ("json", &json)] {
+        let bad = raw_unsafe(out);
+        assert!(bad.is_empty(), "{what}: raw {bad:x?} in:\n{out}");
+    }
+
+    // Quoted text doubles its backslashes, so an escape stands apart from a backslash.
+    let quoted = |s: &str| format!("\"{}\"", s.replace('\\', r"\\"));
+    let head = format!(
+        "Process {pid} {}: 6 threads, ",
+        quoted(&shown_format_command(&[]))
+    );
+    assert!(text.starts_with(&head), "expected {head}in:\n{text}");
+    let thread_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Thread ")).collect();
+    assert_eq!(thread_lines.len(), 6, "{text}");
+    // The main thread first, then the named ones in the order they were created.
+    assert!(thread_lines[0].starts_with(&format!("Thread {pid} \"namesfixture\" (")));
+    for (line, (_, shown)) in thread_lines[1..].iter().zip(FORMAT_NAMES) {
+        let (_, rest) = line.split_once(' ').unwrap();
+        let (tid, rest) = rest.split_once(' ').unwrap();
+        assert!(tid.parse::<u32>().is_ok(), "{line}");
+        assert!(
+            rest.starts_with(&format!("{} (S sleeping", quoted(shown))),
+            "{line}"
+        );
+    }
+
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["command"], shown_format_command(&[]));
+    let names: Vec<&str> = doc["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let mut expected = vec!["namesfixture"];
+    expected.extend(FORMAT_NAMES.iter().map(|(_, shown)| *shown));
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn format_characters_in_names_are_escaped_on_the_tui_screen_and_in_its_output_bytes() {
+    // An argument (and thread) of this test's own, to find the fixture in the process list.
+    let token = format!("fmt-{}", std::process::id());
+    let fx = spawn_format_names(&[&token]);
+    let pid = fx.pid().to_string();
+    let command = shown_format_command(&[&token]);
+    let raw = out_dir().join(format!("tui-format-{}.bin", std::process::id()));
+    let _ = std::fs::remove_file(&raw);
+    let script = format!("read go; exec '{BIN}'");
+    let tmux = Tmux::exec(200, 50, &["sh", "-c", &script]);
+    tmux.cmd(&["pipe-pane", "-O", &format!("cat > '{}'", raw.display())]);
+    tmux.cmd(&["send-keys", "Enter"]);
+    let inspector: u32 = tmux.format("#{pane_pid}").parse().unwrap();
+
+    // The process list: the fixture's row shows its command line escaped.
+    tmux.wait_for("Processes (");
+    tmux.type_text(&format!("/{token}"));
+    let screen = tmux.wait_screen("the fixture alone in the filtered list", |s| {
+        s.contains(&format!("filter: {token}"))
+            && s.lines().any(|l| l.split_whitespace().next() == Some(&pid))
+    });
+    let row = screen
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(&pid))
+        .unwrap();
+    assert!(row.trim_end().ends_with(&command), "{row}\n{screen}");
+    let bad = raw_unsafe(&screen);
+    assert!(bad.is_empty(), "raw {bad:x?} on:\n{screen}");
+
+    // Inspect it: the header shows the command line, the threads pane every name, escaped.
+    tmux.send_keys(&["Enter"]);
+    tmux.wait_for("Enter inspect");
+    tmux.send_keys(&["Enter"]);
+    let screen = tmux.wait_screen("every escaped name in the threads pane", |s| {
+        s.contains(" Threads (7) ")
+            && FORMAT_NAMES
+                .iter()
+                .all(|(_, shown)| s.contains(&format!(" {shown} ")))
+    });
+    let header = screen.lines().next().unwrap();
+    assert!(header.starts_with(&format!(" pid {pid} ")), "{screen}");
+    assert!(header.trim_end().ends_with(&command), "{screen}");
+    let bad = raw_unsafe(&screen);
+    assert!(bad.is_empty(), "raw {bad:x?} on:\n{screen}");
+
+    tmux.cmd(&["send-keys", "q"]);
+    wait_until_gone(inspector);
+    fx.assert_running();
+
+    // Every byte the inspector wrote: its own controls, but none of the format characters.
+    let mut bytes = Vec::new();
+    wait_until("the inspector's last bytes through the pipe", || {
+        bytes = std::fs::read(&raw).unwrap_or_default();
+        bytes.windows(8).any(|w| w == b"\x1b[?1049l")
+    });
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains(r"ma\u{200b}in"),
+        "{} bytes captured",
+        bytes.len()
+    );
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&c| FORMAT_CHARS.contains(&c) || (rstack_tui::text::is_unsafe(c) && c > '\u{9f}'))
+        .collect();
+    assert!(bad.is_empty(), "raw {bad:x?} went out");
 }
 
 fn wait_until_gone(pid: u32) {
