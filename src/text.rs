@@ -60,8 +60,8 @@ const _: () = {
     }
 };
 
-/// The lead bytes of unsafe characters of two or more bytes, as a list: comparing each byte
-/// with a dozen constants vectorizes, looking it up in [`LEAD`] does not.
+/// The lead bytes of unsafe characters of two or more bytes (ten of them), as a list:
+/// comparing each byte with each of them vectorizes, looking it up in [`LEAD`] does not.
 const MULTI_LEADS: [u8; count_multi_leads()] = {
     let mut out = [0; count_multi_leads()];
     let (mut b, mut n) = (0x80, 0);
@@ -111,8 +111,7 @@ fn may_be_unsafe(s: &str) -> bool {
 }
 
 /// Returns `s` with every unsafe character replaced by a visible escape (`\x1b`, `\u{202e}`,
-/// `\u{e0001}`).
-/// Safe text is returned borrowed, so the common case costs no allocation.
+/// `\u{e0001}`). Safe text is returned borrowed, so the common case costs no allocation.
 pub fn inert(s: &str) -> Cow<'_, str> {
     if !may_be_unsafe(s) || !s.chars().any(is_unsafe) {
         return Cow::Borrowed(s);
