@@ -5,16 +5,15 @@
 //!
 //! An entry is keyed by the identity of the file its DWARF came from (device, inode, size,
 //! modification and change times), so a rebuilt or replaced file never meets another's
-//! entries. The directory must be ours alone (see [`CacheDir::open`]).
+//! entries. The directory must be ours alone (see [`CacheDir::open`]), and only files named
+//! as this module names them are ever removed from it.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub(super) use super::cachedir::CacheDir;
 use super::filebytes::FileId;
 use super::lines::LineFrame;
 use super::model::Location;
@@ -53,63 +52,12 @@ const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Most files kept in the directory; the oldest go first.
 const MAX_FILES: usize = 2_000;
 
-/// The directory the files live in, checked to be writable by no one but us and root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct CacheDir(PathBuf);
-
-impl CacheDir {
-    /// `path`, created (mode 0700) if missing, when it and every directory above it can be
-    /// changed only by root or us ([`only_ours`]): another user must not be able to swap in a
-    /// symlink and have us write where they choose, or plant entries. `None` when the check
-    /// fails.
-    pub(super) fn open(path: &Path) -> Option<CacheDir> {
-        // Check what exists before creating anything in it.
-        let existing = path.ancestors().find(|a| a.exists())?;
-        if !only_ours(&fs::canonicalize(existing).ok()?) {
-            return None;
-        }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(path)
-            .ok()?;
-        let path = fs::canonicalize(path).ok()?;
-        let leaf = fs::symlink_metadata(&path).ok()?;
-        (leaf.is_dir() && leaf.uid() == nix::unistd::geteuid().as_raw() && only_ours(&path))
-            .then_some(CacheDir(path))
-    }
-
-    /// The default place: `$XDG_CACHE_HOME/rstack-tui`, else `~/.cache/rstack-tui`.
-    pub fn default_path() -> Option<PathBuf> {
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| {
-                let home = PathBuf::from(std::env::var_os("HOME")?);
-                home.is_absolute().then(|| home.join(".cache"))
-            })?;
-        Some(base.join("rstack-tui"))
-    }
-}
-
-/// True when `dir` (canonical) and every directory above it can be changed by no one but
-/// root and us: owned by one of us, writable by no one else, except a sticky root directory
-/// (`/tmp`), where others cannot rename or remove what is ours.
-fn only_ours(dir: &Path) -> bool {
-    let me = nix::unistd::geteuid().as_raw();
-    dir.ancestors().all(|d| {
-        fs::symlink_metadata(d).is_ok_and(|meta| {
-            let owner_ok = meta.uid() == 0 || meta.uid() == me;
-            let sticky_root = meta.uid() == 0 && meta.mode() & 0o1000 != 0;
-            meta.is_dir() && owner_ok && (meta.mode() & 0o022 == 0 || sticky_root)
-        })
-    })
-}
-
 /// The remembered lookups of one DWARF file.
 #[derive(Debug)]
 pub(super) struct LineCache {
-    path: PathBuf,
+    dir: CacheDir,
+    /// The file's name in `dir`.
+    name: String,
     /// By start address: (end, what DWARF says for every address in start..end). Ranges do
     /// not overlap.
     entries: BTreeMap<u64, (u64, Vec<LineFrame>)>,
@@ -142,19 +90,16 @@ impl LineCache {
     /// The entries remembered for the DWARF file `id`; none if there is no such file or it
     /// cannot be read (a corrupt file is as good as none, and is replaced at the next save).
     pub(super) fn load(dir: &CacheDir, id: &FileId) -> LineCache {
-        let path = dir.0.join(format!(
-            "lines-{FORMAT}-{:016x}-{:x}-{:x}-{:x}-{}-{}.json",
+        let name = format!(
+            "{PREFIX}{FORMAT}-{:016x}-{:x}-{:x}-{:x}-{}-{}{SUFFIX}",
             writer(),
             id.dev,
             id.ino,
             id.size,
             id.mtime_ns,
             id.ctime_ns
-        ));
-        let read = fs::metadata(&path)
-            .ok()
-            .filter(|m| m.is_file() && m.len() <= MAX_FILE)
-            .and_then(|_| fs::read(&path).ok());
+        );
+        let read = dir.read(&name, MAX_FILE);
         let existed = read.is_some();
         let mut entries = BTreeMap::new();
         let stored = read
@@ -170,7 +115,8 @@ impl LineCache {
             }
         }
         LineCache {
-            path,
+            dir: dir.clone(),
+            name,
             entries,
             used: Default::default(),
             dirty: false,
@@ -274,8 +220,7 @@ impl LineCache {
         }
     }
 
-    /// Writes the entries if any were added: to a new file renamed over the old, so a reader
-    /// (another `dump`) sees the old file or the new, never half of one. Errors (a full disk,
+    /// Writes the entries if any were added (see [`CacheDir::replace`]). Errors (a full disk,
     /// a read-only home) only cost the next run its head start.
     pub(super) fn save_now(&mut self) {
         if !self.dirty {
@@ -298,23 +243,11 @@ impl LineCache {
         if json.len() as u64 > MAX_FILE {
             return;
         }
-        let Some(dir) = self.path.parent() else {
-            return;
-        };
         if !self.existed {
-            prune(dir);
+            prune(&self.dir);
             self.existed = true;
         }
-        let temp = dir.join(format!(".tmp-{}-{:x}", std::process::id(), random()));
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)
-            .and_then(|mut f| f.write_all(&json));
-        if written.is_err() || fs::rename(&temp, &self.path).is_err() {
-            let _ = fs::remove_file(&temp);
-        }
+        self.dir.replace(&self.name, &json);
     }
 }
 
@@ -324,27 +257,45 @@ impl Drop for LineCache {
     }
 }
 
-/// Removes the oldest files when the directory holds too many (one more is coming).
-fn prune(dir: &Path) {
-    let Ok(list) = fs::read_dir(dir) else {
-        return;
-    };
-    let mut files: Vec<(i64, PathBuf)> = list
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let meta = e.metadata().ok()?;
-            meta.is_file().then(|| (meta.mtime(), e.path()))
+/// What this module's files are called: `lines-<format>-<hex and decimal fields>.json`.
+const PREFIX: &str = "lines-";
+const SUFFIX: &str = ".json";
+
+/// True for the names of the files this module writes, of any format (an older build's files
+/// are ours too), and for their temporary files: nothing else is ever removed.
+fn is_ours(name: &str) -> bool {
+    let fields = name
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix(SUFFIX));
+    let lines = fields.is_some_and(|f| {
+        f.split_once('-').is_some_and(|(format, rest)| {
+            !format.is_empty()
+                && format.bytes().all(|b| b.is_ascii_digit())
+                && !rest.is_empty()
+                && rest.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
         })
+    });
+    lines || CacheDir::is_temp(name)
+}
+
+/// Removes the oldest of our files when the directory holds too many (one more is coming).
+/// Only regular files named as ours count and go; anything else in the directory is left.
+fn prune(dir: &CacheDir) {
+    let mut files: Vec<(i64, String)> = dir
+        .files()
+        .into_iter()
+        .filter(|(name, _)| is_ours(name))
+        .map(|(name, mtime)| (mtime, name))
         .collect();
     if files.len() < MAX_FILES {
         return;
     }
     files.sort_unstable();
-    for (_, path) in files
+    for (_, name) in files
         .iter()
         .take(files.len() + 1 - MAX_FILES + MAX_FILES / 10)
     {
-        let _ = fs::remove_file(path);
+        dir.remove(name);
     }
 }
 
@@ -361,13 +312,6 @@ fn writer() -> u64 {
         }
         h
     })
-}
-
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(u64::from(std::process::id()));
-    h.finish()
 }
 
 fn store(f: &LineFrame) -> StoredFrame {
@@ -557,11 +501,40 @@ pub(in crate::tracer) mod tests {
     }
 
     #[test]
+    fn only_our_names_are_ours() {
+        let tmp = TempCache::new("names");
+        let cache = LineCache::load(&tmp.dir, &id(1));
+        assert!(super::is_ours(&cache.name), "{}", cache.name);
+        drop(cache);
+        for ours in [
+            "lines-1-0123abcdef-1-2-3-4-5.json",
+            "lines-2-ffffffffffffffff-fd00-1a2b-10-5-1712345678123456789.json",
+            "lines-2-a--5.json",
+            ".tmp-4242-9f",
+        ] {
+            assert!(super::is_ours(ours), "{ours}");
+        }
+        for not in [
+            "lines-2-.json",
+            "lines--1-2.json",
+            "lines-x-1-2.json",
+            "lines-2-1-2.json.bak",
+            "lines-2-g-1.json",
+            "status",
+            "lines-2-1.jsonx",
+            ".tmp-1-",
+            "info.list",
+        ] {
+            assert!(!super::is_ours(not), "{not}");
+        }
+    }
+
+    #[test]
     fn text_read_back_is_inert() {
         let tmp = TempCache::new("inert");
         let dir = &tmp.dir;
         let cache = LineCache::load(dir, &id(1));
-        let file = cache.path.clone();
+        let file = tmp.path.join(&cache.name);
         drop(cache);
         std::fs::write(
             &file,

@@ -7,6 +7,7 @@
 //! path: success, error, cancellation and panic (see [`attach`]).
 
 mod attach;
+mod cachedir;
 mod capture;
 mod debuginfo;
 mod demangle;
@@ -38,6 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use attach::AttachMethod;
+pub use cachedir::{CacheRefusal, CacheRefused};
 pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use model::{
@@ -54,7 +56,7 @@ use unwinder::{RawFrame, Unwinder, Walk};
 /// The usual place for [`TraceOptions::line_cache`]: `$XDG_CACHE_HOME/rstack-tui`, else
 /// `~/.cache/rstack-tui`.
 pub fn default_line_cache() -> Option<PathBuf> {
-    linecache::CacheDir::default_path()
+    cachedir::CacheDir::default_path()
 }
 
 /// Traces `pid` with the default options (rolling mode, names and symbols on).
@@ -214,7 +216,8 @@ impl TraceOptions {
     /// Remember what DWARF says about each address in files under `dir`, between runs: the
     /// next trace of any process using the same module files skips inflating and parsing
     /// their DWARF. `None` (the default): remember only within this tracer. A directory that
-    /// anyone but us or root could write to is not used. See [`default_line_cache`].
+    /// anyone but us or root could redirect or write to is not used (see
+    /// [`Tracer::take_line_cache_refused`]). See [`default_line_cache`].
     pub fn line_cache(&mut self, dir: Option<PathBuf>) -> &mut TraceOptions {
         self.line_cache = dir;
         self
@@ -324,6 +327,12 @@ impl Tracer {
     pub fn finish(self) {
         attach::release_lingering(Duration::from_millis(100));
         std::mem::forget(self);
+    }
+
+    /// Why the line cache directory ([`TraceOptions::line_cache`]) is not used, if it was
+    /// refused: once, at the first call after the trace that tried it.
+    pub fn take_line_cache_refused(&mut self) -> Option<CacheRefused> {
+        self.symbolizer.take_line_cache_refused()
     }
 
     /// Number of modules whose symbol tables are cached.

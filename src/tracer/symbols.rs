@@ -21,6 +21,7 @@ use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
+use super::cachedir::CacheRefused;
 use super::debuginfo::{self, DebugLookup, DebugSource};
 use super::demangle::demangle;
 use super::filebytes::{FileBytes, FileId};
@@ -406,6 +407,8 @@ pub struct Symbolizer {
     line_cache: Option<CacheDir>,
     /// The path `line_cache` was opened from.
     line_cache_path: Option<PathBuf>,
+    /// Why that path is not used, until taken.
+    line_cache_refused: Option<CacheRefused>,
     /// Addresses whose lines came from the disk cache, and from DWARF, since the last take.
     line_counts: (usize, usize),
     /// What the loaded modules' compressed DWARF claimed to inflate to, in all.
@@ -453,15 +456,22 @@ impl Symbolizer {
     }
 
     /// Remembers DWARF lookups in files under `dir` between runs (`None`: not at all). A
-    /// directory that others could write to is not used.
+    /// directory that others could redirect or write to is not used, and says why once.
     pub fn set_line_cache(&mut self, dir: Option<&Path>) {
         if self.line_cache_path.as_deref() != dir {
             self.line_cache_path = dir.map(Path::to_path_buf);
-            self.line_cache = dir.and_then(CacheDir::open);
+            let opened = dir.map(CacheDir::open).transpose();
+            self.line_cache_refused = opened.as_ref().err().cloned();
+            self.line_cache = opened.ok().flatten();
             for m in self.modules.values_mut() {
                 m.remembered = None;
             }
         }
+    }
+
+    /// Why the line cache directory is not used, if it was refused (once).
+    pub fn take_line_cache_refused(&mut self) -> Option<CacheRefused> {
+        self.line_cache_refused.take()
     }
 
     /// (from the disk cache, from DWARF): addresses whose lines were found each way since
