@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::proclist::ProcessInfo;
 use crate::tracer::diff::stack_key;
-use crate::tracer::{Frame, Process, Thread};
+use crate::tracer::{CacheRefused, Frame, Process, Thread};
 use crate::ui::keymap::{self, Command, Context};
 
 /// Refresh interval bounds and default.
@@ -118,6 +118,8 @@ pub enum Action {
         message: String,
         exited: bool,
     },
+    /// The line cache directory was refused: the tracer runs without it.
+    LineCacheRefused(CacheRefused),
     /// Mouse: a click on row `row` of `pane` (rows counted from the first data row).
     ClickRow {
         pane: Option<Pane>,
@@ -554,6 +556,10 @@ impl App {
             }
             Action::PageSize(n) => {
                 self.page_size = n.max(1);
+                Vec::new()
+            }
+            Action::LineCacheRefused(r) => {
+                self.message = Some(crate::dump::line_cache_refused(&r));
                 Vec::new()
             }
             Action::Saved(Ok(path)) => {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::text::{inert, to_json_inert_sized};
 use crate::tracer::schema::DocView;
-use crate::tracer::{Frame, Process, Thread};
+use crate::tracer::{CacheRefused, Frame, Process, Thread};
 
 /// The text listing of a traced process.
 pub fn to_text(p: &Process) -> String {
@@ -37,6 +37,12 @@ pub fn to_text(p: &Process) -> String {
         let _ = writeln!(out, "debuginfo missing: {}", inert(m));
     }
     out
+}
+
+/// "line cache not used: /home/u/.cache/rstack-tui is a symbolic link": said once, by `dump`
+/// and on the inspector's status line, when the line cache directory was refused.
+pub fn line_cache_refused(r: &CacheRefused) -> String {
+    format!("line cache not used: {}", inert(&r.to_string()))
 }
 
 /// "101 \"lock-a\" → 102 \"lock-b\" → 101": a wait-for cycle, closed.

@@ -414,6 +414,12 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         }
         traced = tracer.trace(pid);
     }
+    if let Some(refused) = tracer.take_line_cache_refused() {
+        eprintln!(
+            "rstack-tui: {}; --no-line-cache skips it",
+            dump::line_cache_refused(&refused)
+        );
+    }
     // We exit next: resume what must be resumed, and skip freeing the caches.
     tracer.finish();
     let process = match traced {

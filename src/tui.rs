@@ -237,6 +237,7 @@ fn to_actions(ev: AppEvent, app: &App, area: Rect) -> Vec<Action> {
         AppEvent::Worker(WorkerEvent::Failed { message, exited }) => {
             vec![Action::TraceFailed { message, exited }]
         }
+        AppEvent::Worker(WorkerEvent::LineCacheRefused(r)) => vec![Action::LineCacheRefused(r)],
         AppEvent::Stop => vec![Action::Command(crate::ui::keymap::Command::Quit)],
         AppEvent::Saved(r) => vec![Action::Saved(r)],
     }

@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::tracer::{Error, Process, TraceOptions, Tracer};
+use crate::tracer::{CacheRefused, Error, Process, TraceOptions, Tracer};
 
 /// Commands to the worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,12 @@ pub enum TracerCmd {
 pub enum WorkerEvent {
     Started,
     Snapshot(Arc<Process>),
-    Failed { message: String, exited: bool },
+    Failed {
+        message: String,
+        exited: bool,
+    },
+    /// The line cache directory was refused (reported once): tracing goes on without it.
+    LineCacheRefused(CacheRefused),
 }
 
 /// A running worker.
@@ -133,7 +138,11 @@ fn run(
             continue;
         }
         report(WorkerEvent::Started);
-        match tracer.trace(pid) {
+        let traced = tracer.trace(pid);
+        if let Some(refused) = tracer.take_line_cache_refused() {
+            report(WorkerEvent::LineCacheRefused(refused));
+        }
+        match traced {
             Ok(p) => report(WorkerEvent::Snapshot(Arc::new(p))),
             Err(e) => {
                 let exited = matches!(

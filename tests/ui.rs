@@ -702,6 +702,24 @@ fn save_asks_the_loop_to_write_and_reports_where() {
 }
 
 #[test]
+fn a_refused_line_cache_is_said_on_the_status_line() {
+    use rstack_tui::tracer::{CacheRefusal, CacheRefused};
+    let mut app = inspecting();
+    let path = std::path::PathBuf::from("/home/u\u{1b}[2J/.cache/rstack-tui");
+    app.update(Action::LineCacheRefused(CacheRefused {
+        path: path.clone(),
+        at: path,
+        reason: CacheRefusal::Symlink,
+    }));
+    // Kept across refreshes; the user's path drawn inert.
+    app.update(Action::Snapshot(second_snapshot()));
+    let screen = render(&app, 160, 48);
+    let said = r"line cache not used: /home/u\x1b[2J/.cache/rstack-tui is a symbolic link";
+    assert_eq!(screen.matches(said).count(), 1, "{screen}");
+    assert!(!screen.contains('\u{1b}'), "{screen}");
+}
+
+#[test]
 fn offline_history_opens_in_the_same_panes() {
     let mut app = App::new();
     app.open_offline(vec![first_snapshot(), second_snapshot()]);
