@@ -226,7 +226,9 @@ fn classify(what: &'static str, e: Errno) -> AttachError {
 /// SIGSTOP it queues, our death would leave that SIGSTOP to stop the whole process.
 fn attach_with_sigstop(pid: Pid) -> Result<Option<Armed>, AttachError> {
     let (tgid, stopped) = process_of(pid.as_raw());
-    let armed = Armed::arm(tgid, stopped);
+    // Without a guard (the table is full, or no watchdog) the attach goes on, as it always
+    // has; the trace does not tell yet.
+    let armed = Armed::arm(tgid, stopped).unwrap_or(None);
     // On failure no SIGSTOP was queued: dropping `armed` disarms.
     ptrace::attach(pid).map_err(|e| classify("PTRACE_ATTACH", e))?;
     Ok(armed)
