@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::text::{inert, to_json_inert_sized};
 use crate::tracer::schema::DocView;
-use crate::tracer::{CacheRefused, Frame, Process, Thread};
+use crate::tracer::{CacheRefused, Frame, NoGuard, Process, Thread, Unguarded};
 
 /// The text listing of a traced process.
 pub fn to_text(p: &Process) -> String {
@@ -27,7 +27,7 @@ pub fn to_text(p: &Process) -> String {
         out.push('\n');
         write_thread(&mut out, p, t);
     }
-    if !p.deadlocks().is_empty() || !p.missing_debuginfo().is_empty() {
+    if !p.deadlocks().is_empty() || !p.missing_debuginfo().is_empty() || p.unguarded().is_some() {
         out.push('\n');
     }
     for cycle in p.deadlocks() {
@@ -36,6 +36,9 @@ pub fn to_text(p: &Process) -> String {
     for m in p.missing_debuginfo() {
         let _ = writeln!(out, "debuginfo missing: {}", inert(m));
     }
+    if let Some(u) = p.unguarded() {
+        let _ = writeln!(out, "{}", unguarded_text(u));
+    }
     out
 }
 
@@ -43,6 +46,23 @@ pub fn to_text(p: &Process) -> String {
 /// and on the inspector's status line, when the line cache directory was refused.
 pub fn line_cache_refused(r: &CacheRefused) -> String {
     format!("line cache not used: {}", inert(&r.to_string()))
+}
+
+/// "watchdog: 64 targets already guarded; 1 attach of this trace had no guard against a
+/// killed tracer": why a PTRACE_ATTACH stop of this trace could have outlived us.
+pub fn unguarded_text(u: Unguarded) -> String {
+    let why = match u.why {
+        NoGuard::Full { guarded } => format!("{guarded} targets already guarded"),
+        NoGuard::Unreachable { errno } => format!(
+            "could not be started ({})",
+            std::io::Error::from_raw_os_error(errno)
+        ),
+    };
+    let attaches = match u.attaches {
+        1 => "1 attach".to_string(),
+        n => format!("{n} attaches"),
+    };
+    format!("watchdog: {why}; {attaches} of this trace had no guard against a killed tracer")
 }
 
 /// "101 \"lock-a\" → 102 \"lock-b\" → 101": a wait-for cycle, closed.
@@ -448,5 +468,33 @@ Groups:
 
         let same = diff_to_text(&diff(&old, &old), &old, &old);
         assert!(same.ends_with("\nGroups:\n  (no change)\n"), "{same}");
+    }
+
+    #[test]
+    fn unguarded_attaches_close_the_listing() {
+        let mut p = snapshot(T0, &[(1, "main", 0, MAIN)]);
+        let plain = to_text(&p);
+        assert!(plain.ends_with("main+0x10  (/srv/app)\n"), "{plain}");
+        p.unguarded = Some(Unguarded {
+            attaches: 1,
+            why: NoGuard::Full { guarded: 64 },
+        });
+        assert_eq!(
+            to_text(&p),
+            plain
+                + "\nwatchdog: 64 targets already guarded; 1 attach of this trace had no guard \
+                   against a killed tracer\n"
+        );
+        let unreachable = Unguarded {
+            attaches: 3,
+            why: NoGuard::Unreachable {
+                errno: libc::EAGAIN,
+            },
+        };
+        assert_eq!(
+            unguarded_text(unreachable),
+            "watchdog: could not be started (Resource temporarily unavailable (os error 11)); \
+             3 attaches of this trace had no guard against a killed tracer"
+        );
     }
 }

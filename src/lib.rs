@@ -15,6 +15,6 @@ pub mod ui;
 pub mod worker;
 
 pub use tracer::{
-    AttachMethod, Error, Frame, Mode, Module, Process, Result, Symbol, Syscall, Thread,
-    ThreadFacts, TraceOptions, Tracer, UnwindMethod, default_line_cache, trace,
+    AttachMethod, Error, Frame, Mode, Module, NoGuard, Process, Result, Symbol, Syscall, Thread,
+    ThreadFacts, TraceOptions, Tracer, Unguarded, UnwindMethod, default_line_cache, trace,
 };

@@ -448,6 +448,12 @@ fn run_dump(args: DumpArgs) -> ExitCode {
     {
         return ExitCode::from(EXIT_ERROR);
     }
+    if (args.json || args.group)
+        && let Some(u) = process.unguarded()
+    {
+        // The JSON and the groups have no place for it; the text listing has it at its end.
+        eprintln!("rstack-tui: {}", dump::unguarded_text(u));
+    }
     let failed: Vec<_> = process
         .threads()
         .iter()

@@ -9,7 +9,9 @@
 //! Even SIGKILL of the tracer must not harm the target. Stops are looked at with WNOWAIT, so
 //! a signal the thread stopped for stays in the kernel (which delivers it if we die) until we
 //! pass it on ourselves; the SIGSTOP of PTRACE_ATTACH, which the kernel would deliver after
-//! our death, is covered by the [`watchdog`](super::watchdog) until we have consumed it.
+//! our death, is covered by the [`watchdog`](super::watchdog) until we have consumed it. When
+//! it cannot be (its table is full, or it cannot be started), the attach goes on unguarded and
+//! the caller hears why.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
 use nix::unistd::Pid;
 
-use super::watchdog::Armed;
+use super::watchdog::{Armed, NoGuard};
 
 /// How to take hold of a thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,11 +71,14 @@ pub struct Lingering {
 
 impl StoppedThread {
     /// Stops thread `tid`. `deadline` bounds the wait for the stop; `cancel` aborts it.
+    /// `unguarded` is set when a SIGSTOP of ours was queued without the watchdog's guard,
+    /// whatever the outcome.
     pub fn attach(
         tid: i32,
         method: AttachMethod,
         deadline: Instant,
         cancel: &AtomicBool,
+        unguarded: &mut Option<NoGuard>,
     ) -> Result<StoppedThread, AttachError> {
         let pid = Pid::from_raw(tid);
         let mut armed = None;
@@ -89,13 +94,13 @@ impl StoppedThread {
                     }
                 },
                 Err(Errno::EIO) | Err(Errno::EINVAL) => {
-                    armed = attach_with_sigstop(pid)?;
+                    armed = attach_with_sigstop(pid, unguarded)?;
                     AttachMethod::Attach
                 }
                 Err(e) => return Err(classify("PTRACE_SEIZE", e)),
             },
             AttachMethod::Attach => {
-                armed = attach_with_sigstop(pid)?;
+                armed = attach_with_sigstop(pid, unguarded)?;
                 AttachMethod::Attach
             }
         };
@@ -223,15 +228,20 @@ fn classify(what: &'static str, e: Errno) -> AttachError {
 }
 
 /// PTRACE_ATTACH, with the watchdog armed first: from this call until we have consumed the
-/// SIGSTOP it queues, our death would leave that SIGSTOP to stop the whole process.
-fn attach_with_sigstop(pid: Pid) -> Result<Option<Armed>, AttachError> {
+/// SIGSTOP it queues, our death would leave that SIGSTOP to stop the whole process. Without
+/// the guard the attach goes on all the same, and `unguarded` says why.
+fn attach_with_sigstop(
+    pid: Pid,
+    unguarded: &mut Option<NoGuard>,
+) -> Result<Option<Armed>, AttachError> {
     let (tgid, stopped) = process_of(pid.as_raw());
-    // Without a guard (the table is full, or no watchdog) the attach goes on, as it always
-    // has; the trace does not tell yet.
-    let armed = Armed::arm(tgid, stopped).unwrap_or(None);
+    let armed = Armed::arm(tgid, stopped);
     // On failure no SIGSTOP was queued: dropping `armed` disarms.
     ptrace::attach(pid).map_err(|e| classify("PTRACE_ATTACH", e))?;
-    Ok(armed)
+    Ok(armed.unwrap_or_else(|why| {
+        *unguarded = Some(why);
+        None
+    }))
 }
 
 /// The process of thread `tid`, and whether that thread is stopped (group stop) already.

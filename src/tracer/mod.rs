@@ -43,8 +43,10 @@ pub use cachedir::{CacheRefusal, CacheRefused};
 pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use model::{
-    Frame, Location, LockHint, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts, Timings,
+    Frame, Location, LockHint, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts,
+    Timings, Unguarded,
 };
+pub use watchdog::NoGuard;
 
 use attach::{AttachError, StoppedThread};
 use capture::Capture;
@@ -303,6 +305,8 @@ pub struct Tracer {
     unchanged_pid: i32,
     /// Thread files kept open for the next trace of the same process.
     kept: procinfo::KeptFiles,
+    /// The current trace's attaches without the watchdog's guard.
+    unguarded: Option<Unguarded>,
 }
 
 impl Tracer {
@@ -314,6 +318,7 @@ impl Tracer {
             unchanged: Default::default(),
             unchanged_pid: 0,
             kept: Default::default(),
+            unguarded: None,
         }
     }
 
@@ -345,6 +350,7 @@ impl Tracer {
         let started = Instant::now();
         let taken_at = SystemTime::now();
         attach::release_lingering(Duration::ZERO);
+        self.unguarded = None;
         let requested = i32::try_from(pid).map_err(|_| Error::NoSuchProcess { pid: -1 })?;
         let pid = procinfo::check_target(requested)?;
         if pid != self.unchanged_pid {
@@ -422,6 +428,7 @@ impl Tracer {
             longest_stop,
             deadlocks,
             missing_debuginfo,
+            unguarded: self.unguarded.take(),
             timings,
         })
     }
@@ -760,7 +767,15 @@ impl Tracer {
             .cancel
             .clone()
             .unwrap_or_else(|| self.never.clone());
-        match StoppedThread::attach(tid, self.options.method, deadline, &cancel) {
+        let mut unguarded = None;
+        let attached =
+            StoppedThread::attach(tid, self.options.method, deadline, &cancel, &mut unguarded);
+        if let Some(why) = unguarded {
+            self.unguarded
+                .get_or_insert(Unguarded { attaches: 0, why })
+                .attaches += 1;
+        }
+        match attached {
             Ok(s) => Ok(Stop::Stopped(s)),
             Err(AttachError::Gone) => Ok(Stop::Gone),
             Err(AttachError::Refused(errno)) => {

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::watchdog::NoGuard;
+
 /// How the threads were stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
@@ -35,7 +37,18 @@ pub struct Process {
     pub(crate) longest_stop: Duration,
     pub(crate) deadlocks: Vec<Vec<u32>>,
     pub(crate) missing_debuginfo: Vec<String>,
+    pub(crate) unguarded: Option<Unguarded>,
     pub(crate) timings: Timings,
+}
+
+/// PTRACE_ATTACHes of a trace that went without the watchdog's guard: had the tracer been
+/// killed before one of their stops was consumed, that process would have stayed stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unguarded {
+    /// How many attaches.
+    pub attaches: usize,
+    /// Why the first of them was not guarded.
+    pub why: NoGuard,
 }
 
 /// Where a trace's time went (zero for a snapshot loaded from a file).
@@ -121,6 +134,12 @@ impl Process {
     /// Modules of the stacks whose symbols had no debuginfo, each with what would provide it.
     pub fn missing_debuginfo(&self) -> &[String] {
         &self.missing_debuginfo
+    }
+
+    /// Attaches of this trace that had no guard against a killed tracer, if any (never for a
+    /// snapshot loaded from a file).
+    pub fn unguarded(&self) -> Option<Unguarded> {
+        self.unguarded
     }
 
     /// True when every thread was traced without an error.

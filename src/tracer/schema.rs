@@ -387,6 +387,7 @@ impl SnapshotDoc {
             longest_stop: Duration::from_micros(self.longest_stop_us),
             deadlocks: self.deadlocks.clone(),
             missing_debuginfo: self.missing_debuginfo.iter().map(|m| inert(m)).collect(),
+            unguarded: None,
             timings: Default::default(),
             threads: self
                 .threads

@@ -659,6 +659,44 @@ mod tests {
         assert_ne!(new.state(), 'T');
     }
 
+    /// The global watchdog filled by 64 processes: a trace that must PTRACE_ATTACH a 65th
+    /// goes on without the guard and says so; once a slot is free, the next one is guarded.
+    #[test]
+    fn a_trace_notes_the_attach_a_full_table_left_unguarded() {
+        use crate::tracer::{AttachMethod, TraceOptions, Unguarded};
+        let targets: Vec<Target> = (0..=SLOTS).map(|_| Target::spawn()).collect();
+        let mut held: Vec<Armed> = targets[..SLOTS]
+            .iter()
+            .map(|t| Armed::arm(t.pid(), false).unwrap().unwrap())
+            .collect();
+        let mut options = TraceOptions::new();
+        options
+            .attach_method(AttachMethod::Attach)
+            .stop_blocked(true)
+            .symbols(false);
+        let pid = targets[SLOTS].pid() as u32;
+        let p = options.trace(pid).unwrap();
+        assert_eq!(p.threads().len(), 1);
+        assert!(
+            !p.threads()[0].stopped_for().is_zero(),
+            "sleep was not stopped"
+        );
+        assert_eq!(
+            p.unguarded(),
+            Some(Unguarded {
+                attaches: 1,
+                why: NoGuard::Full { guarded: SLOTS }
+            })
+        );
+        held.pop();
+        let p = options.trace(pid).unwrap();
+        assert!(
+            !p.threads()[0].stopped_for().is_zero(),
+            "sleep was not stopped"
+        );
+        assert_eq!(p.unguarded(), None);
+    }
+
     #[test]
     fn only_the_last_disarm_of_a_process_frees_its_slot() {
         let (kept, dropped) = (Target::spawn().stopped(), Target::spawn().stopped());

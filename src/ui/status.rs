@@ -52,6 +52,14 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {m} "), theme.busy));
     }
     if app.screen == Screen::Process {
+        let snapshot = app.target.as_ref().and_then(|t| t.snapshot());
+        // A warning about the last trace: before the facts, which a narrow terminal cuts.
+        if let Some(u) = snapshot.and_then(|s| s.unguarded()) {
+            spans.push(Span::styled(
+                format!(" ! {} ", crate::dump::unguarded_text(u)),
+                theme.error,
+            ));
+        }
         let mode = if app.snapshot_mode {
             "snapshot"
         } else {
@@ -68,7 +76,7 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             format!("auto {:.1}s", app.interval.as_secs_f64())
         };
         spans.push(Span::raw(format!(" {mode} · {refresh}")));
-        if let Some(snap) = app.target.as_ref().and_then(|t| t.snapshot()) {
+        if let Some(snap) = snapshot {
             spans.push(Span::raw(format!(
                 " · taken {} · took {:.1} ms · stopped {}/{} ≤ {:.2} ms",
                 clock(snap.taken_at()),
