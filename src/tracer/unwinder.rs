@@ -75,6 +75,9 @@ const PAGE: u64 = 4096;
 #[derive(Default)]
 struct MemoryCache {
     tid: i32,
+    /// The process: its memory is every thread's, still there when a captured thread has
+    /// exited before its copy is unwound (reads through its tid then fail).
+    pid: i32,
     read_only: Vec<(u64, u64)>,
     stable: HashMap<u64, Option<Box<[u8]>>>,
     volatile: HashMap<u64, Option<Box<[u8]>>>,
@@ -84,7 +87,7 @@ impl MemoryCache {
     fn page(&mut self, page: u64) -> Option<&[u8]> {
         let i = self.read_only.partition_point(|r| r.0 <= page);
         let stable = i > 0 && page < self.read_only[i - 1].1;
-        let tid = self.tid;
+        let (tid, pid) = (self.tid, self.pid);
         let map = if stable {
             &mut self.stable
         } else {
@@ -97,8 +100,11 @@ impl MemoryCache {
                     base: page as usize,
                     len: PAGE as usize,
                 }];
-                let local = &mut [std::io::IoSliceMut::new(&mut buf)];
-                match process_vm_readv(Pid::from_raw(tid), local, &remote) {
+                let mut read = |who: i32| {
+                    let local = &mut [std::io::IoSliceMut::new(&mut buf)];
+                    process_vm_readv(Pid::from_raw(who), local, &remote)
+                };
+                match read(tid).or_else(|e| if pid != tid { read(pid) } else { Err(e) }) {
                     Ok(n) if n == PAGE as usize => Some(buf),
                     _ => None,
                 }
@@ -548,6 +554,7 @@ impl Unwinder {
         tables.sort_by_key(|t| t.start);
         let memory = MemoryCache {
             read_only: read_only.to_vec(),
+            pid,
             ..MemoryCache::default()
         };
         STATE.with(|s| {
