@@ -227,6 +227,7 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
                 wait: None,
                 kernel_stack: Vec::new(),
                 lock: None,
+                end: None,
             }
         })
         .collect();

@@ -116,11 +116,9 @@ fn write_thread(out: &mut String, p: &Process, t: &Thread) {
     for (i, f) in t.frames().iter().enumerate() {
         write_frame(out, i, f);
     }
-    if t.is_truncated() {
-        let _ = writeln!(out, "  ... (stack cut: frame limit or a repeating frame)");
-    }
+    // One reason, once, for a stack that did not reach the thread's root.
     if let Some(note) = t.end_note() {
-        let _ = writeln!(out, "  ... ({})", inert(note));
+        let _ = writeln!(out, "  ... ({})", inert(&note));
     }
     if !t.facts().kernel_stack.is_empty() {
         let _ = writeln!(out, "  kernel:");
@@ -169,6 +167,10 @@ fn write_frame(out: &mut String, i: usize, f: &Frame) {
         out.push('\n');
         return;
     }
+    if f.is_signal() {
+        // As gdb names the signal trampoline; its own symbol follows.
+        out.push_str("<signal handler called> ");
+    }
     match f.symbol() {
         Some(sym) => {
             let _ = write!(out, "{}+0x{:x}", inert(sym.name()), sym.offset());
@@ -183,9 +185,6 @@ fn write_frame(out: &mut String, i: usize, f: &Frame) {
             let _ = write!(out, "  ({} +0x{:x})", inert(&m.path), m.offset);
         }
         None => {}
-    }
-    if f.is_signal() {
-        out.push_str("  <signal handler called>");
     }
     write_location(out, f);
     out.push('\n');

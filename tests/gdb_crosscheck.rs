@@ -36,6 +36,10 @@ const ALIASES: &[(&str, &str)] = &[
     ("___pthread_cond_wait", "pthread_cond_wait"),
 ];
 
+/// How gdb names a signal trampoline's frame; ours is the frame marked as a signal frame
+/// (with its own symbol beside).
+const SIGNAL_FRAME: &str = "<signal handler called>";
+
 /// One thread of gdb's output: LWP id and frame names (None for `??`), innermost first.
 type GdbThreads = HashMap<u32, Vec<Option<String>>>;
 
@@ -211,7 +215,12 @@ fn ours(p: &Process) -> HashMap<u32, Vec<Option<String>>> {
             let names = t
                 .frames()
                 .iter()
-                .map(|f| f.symbol().map(|s| normalise(s.name())))
+                .map(|f| {
+                    if f.is_signal() {
+                        return Some(SIGNAL_FRAME.to_string());
+                    }
+                    f.symbol().map(|s| normalise(s.name()))
+                })
                 .collect();
             (t.id(), names)
         })
@@ -236,7 +245,15 @@ fn crosscheck(fx: &Fixture) {
     for tid in tids {
         let theirs: Vec<Option<String>> = gdb[&tid]
             .iter()
-            .map(|n| n.as_deref().map(normalise))
+            .map(|n| {
+                n.as_deref().map(|n| {
+                    if n == SIGNAL_FRAME {
+                        n.into()
+                    } else {
+                        normalise(n)
+                    }
+                })
+            })
             .collect();
         assert_eq!(
             ours[&tid], theirs,
@@ -260,6 +277,14 @@ fn cpp_fixture_matches_gdb() {
 #[test]
 fn c_fixture_matches_gdb() {
     let fx = Fixture::spawn(common::deadlock_bin(), &[]);
+    crosscheck(&fx);
+}
+
+/// A thread in a signal handler: the handler, the trampoline, the interrupted function (by
+/// its exact address: it was interrupted at its first byte) and its callers.
+#[test]
+fn signal_fixture_matches_gdb() {
+    let fx = Fixture::spawn(common::sigframe_bin(), &[]);
     crosscheck(&fx);
 }
 

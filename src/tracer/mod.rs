@@ -12,6 +12,7 @@ mod capture;
 mod debuginfo;
 mod demangle;
 pub mod diff;
+mod ends;
 mod error;
 mod filebytes;
 #[doc(hidden)]
@@ -43,8 +44,8 @@ pub use cachedir::{CacheRefusal, CacheRefused};
 pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use model::{
-    Frame, Location, LockHint, Mode, Module, Process, Symbol, Syscall, Thread, ThreadFacts,
-    Timings, Unguarded,
+    Frame, InvalidFrame, Location, LockHint, Mode, Module, Process, StackEnd, Symbol, Syscall,
+    Thread, ThreadFacts, Timings, Unguarded,
 };
 pub use watchdog::NoGuard;
 
@@ -262,8 +263,7 @@ struct Unchanged {
     start: u64,
     record: Vec<u8>,
     frames: Arc<[Frame]>,
-    truncated: bool,
-    end_note: Option<String>,
+    end: Option<StackEnd>,
     error: Option<String>,
     facts: ThreadFacts,
     /// The trace's notes on the modules of this stack (no debuginfo, unreadable ELF).
@@ -365,8 +365,9 @@ impl Tracer {
             .set_line_cache(self.options.line_cache.as_deref());
         let mut keys = KeyCache::new(pid, self.options.symbols && self.options.lines);
         let tables = self.symbolizer.unwind_tables(&maps, &mut keys);
-        let unwinder = Unwinder::new(pid, tables, maps.read_only())
+        let mut unwinder = Unwinder::new(pid, tables, maps.read_only())
             .map_err(|message| Error::Unwind { tid: pid, message })?;
+        unwinder.know_code(&maps);
         let prepare = clock.lap();
         let (pending, window) = if self.options.snapshot {
             self.capture_snapshot(pid, &unwinder, &maps)?
@@ -451,8 +452,7 @@ impl Tracer {
                         start,
                         record,
                         frames: t.frames.clone(),
-                        truncated: t.truncated,
-                        end_note: t.end_note.clone(),
+                        end: t.end.clone(),
                         error: t.error.clone(),
                         facts: t.facts.clone(),
                         notes: notes
@@ -850,9 +850,8 @@ impl Tracer {
                         name: c.name,
                         facts: c.facts,
                         frames: u.frames,
-                        truncated: u.truncated,
                         error: u.error,
-                        end_note: u.end_note,
+                        end: u.end,
                         stopped_for: Duration::ZERO,
                     };
                 }
@@ -917,22 +916,26 @@ impl Tracer {
                         inlined: false,
                     });
                 }
-                let error = c
-                    .error
-                    .or_else(|| frames.is_empty().then(|| c.walk.error.clone()).flatten());
-                let end_note = if frames.is_empty() {
-                    None
+                let (error, end) = if frames.is_empty() {
+                    let why = c
+                        .walk
+                        .error
+                        .or_else(|| c.walk.end.as_ref().and_then(schema::end_words));
+                    (c.error.or(why), None)
                 } else {
-                    c.walk.error
+                    let end = c.walk.end.unwrap_or(StackEnd::Root);
+                    (
+                        c.error,
+                        Some(ends::finish(&mut frames, end, c.walk.first_rax, &maps)),
+                    )
                 };
                 Thread {
                     id: c.tid as u32,
                     name: c.name,
                     facts: c.facts,
                     frames: frames.into(),
-                    truncated: c.walk.truncated,
                     error,
-                    end_note,
+                    end,
                     stopped_for: c.stopped_for,
                 }
             })

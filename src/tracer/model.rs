@@ -155,10 +155,55 @@ pub struct Thread {
     pub(crate) name: Option<String>,
     pub(crate) facts: ThreadFacts,
     pub(crate) frames: Arc<[Frame]>,
-    pub(crate) truncated: bool,
     pub(crate) error: Option<String>,
-    pub(crate) end_note: Option<String>,
+    /// How the walk ended; `None` when there is no stack (the thread could not be traced).
+    pub(crate) end: Option<StackEnd>,
     pub(crate) stopped_for: Duration,
+}
+
+/// Why a stack walk ended: exactly one reason per stack. Worded by the output (see
+/// [`crate::tracer::schema::end_words`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StackEnd {
+    /// The walk reached the thread's first frame (`_start`, `clone3`, `start_thread`,
+    /// `runtime.goexit`, ...), or the unwind info marks the frame as the outermost.
+    Root,
+    /// The code at `address` has no unwind info, and no caller could be found without it.
+    NoUnwindInfo {
+        /// The mapped file of the code, when known.
+        module: Option<String>,
+        address: u64,
+    },
+    /// The stack copy ended before the stack did.
+    CopyTooShort {
+        /// Bytes copied.
+        copied: u64,
+        /// A copy this large would reach the end of the stack's mapping.
+        needed: Option<u64>,
+    },
+    /// The walk stopped at the frame limit.
+    FrameLimit { limit: usize },
+    /// A frame repeated an earlier one (same address, same stack pointer): the stack loops.
+    Repeating { address: u64 },
+    /// A frame that cannot be real: the walk went off the stack.
+    InvalidFrame { address: u64, why: InvalidFrame },
+    /// Reading the target's memory at `address` failed.
+    ReadFailed { address: u64 },
+    /// The unwind needed a register the capture of a blocked thread does not have.
+    RegisterUnknown,
+    /// The unwinder failed with an error of its own.
+    Unwinder { message: String },
+    /// A saved snapshot's note on a walk that ended early, as written (no typed reason).
+    Noted { note: String },
+}
+
+/// Why a frame cannot be real.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidFrame {
+    /// Its address is not in executable memory.
+    NotCode,
+    /// Its stack pointer is below the previous frame's (stacks grow down; callers are above).
+    StackBackwards { sp: u64, previous: u64 },
 }
 
 impl Thread {
@@ -182,10 +227,15 @@ impl Thread {
         &self.facts
     }
 
-    /// True when the unwind stopped at the frame limit or at a repeating frame (a corrupt or
-    /// looping stack), so the outermost frames are missing.
+    /// True when the stack did not reach the thread's root, so outer frames are missing
+    /// ([`Thread::stack_end`] says why).
     pub fn is_truncated(&self) -> bool {
-        self.truncated
+        self.end.as_ref().is_some_and(|e| *e != StackEnd::Root)
+    }
+
+    /// How the walk of the stack ended (`None` when there is no stack).
+    pub fn stack_end(&self) -> Option<&StackEnd> {
+        self.end.as_ref()
     }
 
     /// Why the thread could not be (fully) traced, if it could not.
@@ -194,9 +244,9 @@ impl Thread {
     }
 
     /// Why the unwind ended before the outermost frame, when it did (e.g. code without
-    /// unwind info); the frames before it are valid.
-    pub fn end_note(&self) -> Option<&str> {
-        self.end_note.as_deref()
+    /// unwind info), in words; the frames before it are valid.
+    pub fn end_note(&self) -> Option<String> {
+        self.end.as_ref().and_then(super::schema::end_words)
     }
 
     /// How long the thread was kept stopped.

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Frame, Process, Thread};
+use super::model::{Frame, InvalidFrame, Process, StackEnd, Thread};
 
 /// The schema version this build writes.
 pub const VERSION: u32 = 1;
@@ -61,6 +61,215 @@ pub struct ThreadDoc {
     /// The lock waited for: {"address", "owner", "note"}.
     #[serde(default)]
     pub lock: Option<LockDoc>,
+    /// Why the walk of the stack ended, typed (`end_note` has it in words); null when there
+    /// is no stack.
+    #[serde(default)]
+    pub end: Option<EndDoc>,
+}
+
+/// Why a stack walk ended: `reason` is one of "root" (the thread's first frame: the stack is
+/// whole), "no_unwind_info" (`module`, `address`), "copy_too_short" (`copied`, `needed`
+/// bytes), "frame_limit" (`limit`), "repeating" (`address`), "invalid_frame" (`address`,
+/// `why`: "not_code", or "stack_backwards" with `sp` and `previous`), "read_failed"
+/// (`address`), "register_unknown", "unwinder" (`message`), "noted" (`message`: a note
+/// without a typed reason).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndDoc {
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl From<&StackEnd> for EndDoc {
+    fn from(end: &StackEnd) -> EndDoc {
+        let doc = |reason: &str| EndDoc {
+            reason: reason.into(),
+            ..EndDoc::default()
+        };
+        match end {
+            StackEnd::Root => doc("root"),
+            StackEnd::NoUnwindInfo { module, address } => EndDoc {
+                module: module.clone(),
+                address: Some(*address),
+                ..doc("no_unwind_info")
+            },
+            StackEnd::CopyTooShort { copied, needed } => EndDoc {
+                copied: Some(*copied),
+                needed: *needed,
+                ..doc("copy_too_short")
+            },
+            StackEnd::FrameLimit { limit } => EndDoc {
+                limit: Some(*limit as u64),
+                ..doc("frame_limit")
+            },
+            StackEnd::Repeating { address } => EndDoc {
+                address: Some(*address),
+                ..doc("repeating")
+            },
+            StackEnd::InvalidFrame { address, why } => {
+                let (why, sp, previous) = match why {
+                    InvalidFrame::NotCode => ("not_code", None, None),
+                    InvalidFrame::StackBackwards { sp, previous } => {
+                        ("stack_backwards", Some(*sp), Some(*previous))
+                    }
+                };
+                EndDoc {
+                    address: Some(*address),
+                    why: Some(why.into()),
+                    sp,
+                    previous,
+                    ..doc("invalid_frame")
+                }
+            }
+            StackEnd::ReadFailed { address } => EndDoc {
+                address: Some(*address),
+                ..doc("read_failed")
+            },
+            StackEnd::RegisterUnknown => doc("register_unknown"),
+            StackEnd::Unwinder { message } => EndDoc {
+                message: Some(message.clone()),
+                ..doc("unwinder")
+            },
+            StackEnd::Noted { note } => EndDoc {
+                message: Some(note.clone()),
+                ..doc("noted")
+            },
+        }
+    }
+}
+
+impl EndDoc {
+    /// The reason this document names, with its strings made inert; `None` for a reason
+    /// this build does not know or one missing its fields.
+    fn to_end(&self) -> Option<StackEnd> {
+        let inert = |s: &str| crate::text::inert(s).into_owned();
+        Some(match self.reason.as_str() {
+            "root" => StackEnd::Root,
+            "no_unwind_info" => StackEnd::NoUnwindInfo {
+                module: self.module.as_deref().map(inert),
+                address: self.address?,
+            },
+            "copy_too_short" => StackEnd::CopyTooShort {
+                copied: self.copied?,
+                needed: self.needed,
+            },
+            "frame_limit" => StackEnd::FrameLimit {
+                limit: usize::try_from(self.limit?).ok()?,
+            },
+            "repeating" => StackEnd::Repeating {
+                address: self.address?,
+            },
+            "invalid_frame" => StackEnd::InvalidFrame {
+                address: self.address?,
+                why: match self.why.as_deref()? {
+                    "not_code" => InvalidFrame::NotCode,
+                    "stack_backwards" => InvalidFrame::StackBackwards {
+                        sp: self.sp?,
+                        previous: self.previous?,
+                    },
+                    _ => return None,
+                },
+            },
+            "read_failed" => StackEnd::ReadFailed {
+                address: self.address?,
+            },
+            "register_unknown" => StackEnd::RegisterUnknown,
+            "unwinder" => StackEnd::Unwinder {
+                message: inert(self.message.as_deref()?),
+            },
+            "noted" => StackEnd::Noted {
+                note: inert(self.message.as_deref()?),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A stack's end in words, for every output (`None` for a stack that reached its root).
+pub fn end_words(end: &StackEnd) -> Option<String> {
+    Some(match end {
+        StackEnd::Root => return None,
+        StackEnd::NoUnwindInfo {
+            module: Some(module),
+            address,
+        } => format!("stack cut: no unwind info for {module} at {address:#x}"),
+        StackEnd::NoUnwindInfo {
+            module: None,
+            address,
+        } => format!("stack cut: no unwind info for the code at {address:#x}"),
+        StackEnd::CopyTooShort {
+            copied,
+            needed: Some(needed),
+        } => format!(
+            "the stack copy ({} KiB) ends before the stack does ({} KiB would hold it)",
+            copied / 1024,
+            needed.div_ceil(1024)
+        ),
+        StackEnd::CopyTooShort {
+            copied,
+            needed: None,
+        } => format!(
+            "the stack copy ({} KiB) ends before the stack does",
+            copied / 1024
+        ),
+        StackEnd::FrameLimit { limit } => format!("stack cut at the frame limit ({limit} frames)"),
+        StackEnd::Repeating { address } => {
+            format!("stack cut: the frame at {address:#x} repeats (a looping stack)")
+        }
+        StackEnd::InvalidFrame {
+            address,
+            why: InvalidFrame::NotCode,
+        } => format!("stack cut: {address:#x} is not in executable memory (a corrupt stack?)"),
+        StackEnd::InvalidFrame {
+            address,
+            why: InvalidFrame::StackBackwards { sp, previous },
+        } => format!(
+            "stack cut: the caller at {address:#x} has its stack pointer {sp:#x} below the \
+             callee's {previous:#x} (a corrupt stack?)"
+        ),
+        StackEnd::ReadFailed { address } => {
+            format!("stack cut: the target's memory at {address:#x} could not be read")
+        }
+        StackEnd::RegisterUnknown => {
+            "stack cut: the unwind needs a register not captured (the thread was not stopped)"
+                .into()
+        }
+        StackEnd::Unwinder { message } => format!("unwinding stopped: {message}"),
+        StackEnd::Noted { note } => note.clone(),
+    })
+}
+
+/// The end of a stack as a document gives it: typed if it can be read, else from the older
+/// fields (`end_note`, `truncated`).
+fn end_of(t: &ThreadDoc) -> Option<StackEnd> {
+    let inert = |s: &str| crate::text::inert(s).into_owned();
+    if let Some(end) = t.end.as_ref().and_then(EndDoc::to_end) {
+        return Some(end);
+    }
+    match (&t.end_note, t.truncated) {
+        (Some(note), _) => Some(StackEnd::Noted { note: inert(note) }),
+        (None, true) => Some(StackEnd::Noted {
+            note: "stack cut: frame limit or a repeating frame".into(),
+        }),
+        (None, false) if t.frames.is_empty() => None,
+        (None, false) => Some(StackEnd::Root),
+    }
 }
 
 /// A lock a thread waits for.
@@ -137,9 +346,9 @@ impl From<&Thread> for ThreadDoc {
             user_time_ms: t.facts.user_time.as_millis() as u64,
             system_time_ms: t.facts.system_time.as_millis() as u64,
             stopped_us: micros(t.stopped_for),
-            truncated: t.truncated,
+            truncated: t.is_truncated(),
             error: t.error.clone(),
-            end_note: t.end_note.clone(),
+            end_note: t.end_note(),
             frames: t.frames.iter().map(FrameDoc::from).collect(),
             wait: t.facts.wait.clone(),
             kernel_stack: t.facts.kernel_stack.clone(),
@@ -148,6 +357,7 @@ impl From<&Thread> for ThreadDoc {
                 owner: l.owner,
                 note: l.note.clone(),
             }),
+            end: t.end.as_ref().map(EndDoc::from),
         }
     }
 }
@@ -277,7 +487,7 @@ impl Serialize for ThreadView<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let t = self.0;
-        let mut st = s.serialize_struct("ThreadDoc", 15)?;
+        let mut st = s.serialize_struct("ThreadDoc", 16)?;
         st.serialize_field("tid", &t.id)?;
         st.serialize_field("name", &t.name)?;
         let mut state = [0u8; 4];
@@ -294,9 +504,9 @@ impl Serialize for ThreadView<'_, '_> {
         st.serialize_field("user_time_ms", &(t.facts.user_time.as_millis() as u64))?;
         st.serialize_field("system_time_ms", &(t.facts.system_time.as_millis() as u64))?;
         st.serialize_field("stopped_us", &micros(t.stopped_for))?;
-        st.serialize_field("truncated", &t.truncated)?;
+        st.serialize_field("truncated", &t.is_truncated())?;
         st.serialize_field("error", &t.error)?;
-        st.serialize_field("end_note", &t.end_note)?;
+        st.serialize_field("end_note", &t.end_note())?;
         st.serialize_field("frames", &FramesView(&t.frames, self.1))?;
         st.serialize_field("wait", &t.facts.wait)?;
         st.serialize_field("kernel_stack", &t.facts.kernel_stack)?;
@@ -308,6 +518,7 @@ impl Serialize for ThreadView<'_, '_> {
                 note: l.note.clone(),
             }),
         )?;
+        st.serialize_field("end", &t.end.as_ref().map(EndDoc::from))?;
         st.end()
     }
 }
@@ -452,9 +663,8 @@ impl SnapshotDoc {
                             inlined: f.inlined,
                         })
                         .collect(),
-                    truncated: t.truncated,
                     error: opt(&t.error),
-                    end_note: opt(&t.end_note),
+                    end: end_of(t),
                     stopped_for: Duration::from_micros(t.stopped_us),
                 })
                 .collect(),

@@ -1,5 +1,6 @@
-//! Walking a thread's stack with libunwind, bounded (a frame limit, and a stop when a frame
-//! repeats) so a corrupt or looping stack cannot hang or flood us. Two ways: from a
+//! Walking a thread's stack with libunwind, bounded (a frame limit, a stop when a frame
+//! repeats, leaves executable memory or goes down the stack) so a corrupt or looping stack
+//! cannot hang or flood us; every walk ends with one reason ([`StackEnd`]). Two ways: from a
 //! [`Capture`] (registers and a stack copy, after the thread resumed; the default), or through
 //! libunwind's ptrace accessors while the thread is stopped (the reference).
 //!
@@ -10,20 +11,22 @@
 //! our symbol loader). For code we have no table of, libunwind falls back to frame pointers:
 //! its own ELF reader trusts the file's headers, and a target can map a file that crashes it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{c_int, c_void};
 use std::sync::OnceLock;
 
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
-use unwind::{Accessors, AddressSpace, Byteorder, Cursor, PTraceState, PTraceStateRef, RegNum};
+use unwind::{Accessors, AddressSpace, Byteorder, PTraceStateRef};
 use unwind_sys::{
     UNW_EBADREG, UNW_EINVAL, UNW_ENOINFO, unw_accessors_t, unw_addr_space_t, unw_cursor_t,
     unw_proc_info_t, unw_word_t,
 };
 
 use super::capture::{Capture, REG_COUNT, StackCopy};
+use super::maps::MemoryMaps;
+use super::model::{InvalidFrame, StackEnd};
 use super::sigmask;
 
 use super::symbols::UnwindTable;
@@ -133,6 +136,8 @@ struct CopyView {
     missing_register: bool,
     /// The walk read the stack past the end of the copy.
     past_copy: bool,
+    /// The first address off the stack the walk could not read.
+    failed_read: Option<u64>,
 }
 
 /// What the accessors need while unwinding on this thread.
@@ -162,15 +167,22 @@ impl UnwindState {
                 let word = stack.bytes[off..off + 8].try_into().expect("8 bytes");
                 return Read::Value(u64::from_le_bytes(word));
             }
-            if stack.region.is_some_and(|(lo, hi)| addr >= lo && addr < hi) {
+            if stack
+                .region
+                .is_some_and(|(_, hi)| addr >= stack.start && addr < hi)
+            {
                 copy.past_copy = true;
                 return Read::Refused;
             }
-            // Code and unwind tables, or memory off the stack (a signal frame on an alternate
-            // stack): read from the process as it is now.
+            // Code and unwind tables, or memory off the copy (a signal frame on an alternate
+            // stack, elsewhere or below the interrupted frames): read from the process as it
+            // is now.
             return match self.memory.read_word(addr) {
                 Some(v) => Read::Value(v),
-                None => Read::Refused,
+                None => {
+                    copy.failed_read.get_or_insert(addr);
+                    Read::Refused
+                }
             };
         }
         match self.memory.read_word(addr) {
@@ -368,13 +380,17 @@ pub struct RawFrame {
     pub is_signal: bool,
 }
 
-/// The outcome of one unwind: the frames found, whether the walk was cut short on purpose
-/// (limit or loop), and the error that ended it early, if any.
+/// The outcome of one unwind: the frames found and why the walk ended.
 #[derive(Debug, Default)]
 pub struct Walk {
     pub frames: Vec<RawFrame>,
-    pub truncated: bool,
+    /// How the walk ended; `None` only when it failed before its first frame (`error`).
+    pub end: Option<StackEnd>,
+    /// Why there is no frame at all.
     pub error: Option<String>,
+    /// RAX of the innermost frame, when known: 0 right after `clone` returned in the new
+    /// thread (which has no caller), the new thread's id in the thread that called it.
+    pub first_rax: Option<u64>,
     /// Unwinding a capture needed a register it lacks (a blocked thread's callee-saved
     /// registers are unknown): the walk is incomplete, and the thread should be stopped.
     pub missing_register: bool,
@@ -393,18 +409,21 @@ impl Walk {
 #[derive(Debug, PartialEq, Eq)]
 enum Admit {
     Take,
-    /// Take it, and stop: the frame limit is reached.
+    /// Take it, and stop after it: the frame limit is reached.
     TakeLast,
-    /// The walk ran off the end (IP 0 after the first frame).
-    End,
-    /// This (IP, SP) pair was seen before: the stack loops.
-    Loop,
+    /// Take it (its address is what the walk found), and stop: it is not code.
+    TakeNotCode,
+    /// Stop without it.
+    Stop(StackEnd),
 }
 
 /// The limits of one walk, so a corrupt or looping stack cannot hang or flood us.
 struct Bounds {
     max_frames: usize,
     seen: HashSet<(u64, u64)>,
+    /// The stack pointer of the frame before, and whether that frame was a signal frame
+    /// (after which the stack may switch: a handler on an alternate stack).
+    previous: Option<(u64, bool)>,
 }
 
 impl Bounds {
@@ -412,15 +431,29 @@ impl Bounds {
         Bounds {
             max_frames: max_frames.max(1),
             seen: HashSet::new(),
+            previous: None,
         }
     }
 
-    fn admit(&mut self, ip: u64, sp: u64) -> Admit {
+    /// Whether to take the frame at `ip`, `sp`; `is_code` tells executable addresses.
+    fn admit(&mut self, ip: u64, sp: u64, is_code: &mut dyn FnMut(u64) -> bool) -> Admit {
         if ip == 0 && !self.seen.is_empty() {
-            return Admit::End;
+            // The x86_64 ABI's mark of the outermost frame.
+            return Admit::Stop(StackEnd::Root);
         }
         if !self.seen.insert((ip, sp)) {
-            return Admit::Loop;
+            return Admit::Stop(StackEnd::Repeating { address: ip });
+        }
+        if let Some((previous, false)) = self.previous
+            && sp < previous
+        {
+            return Admit::Stop(StackEnd::InvalidFrame {
+                address: ip,
+                why: InvalidFrame::StackBackwards { sp, previous },
+            });
+        }
+        if !is_code(ip) {
+            return Admit::TakeNotCode;
         }
         if self.seen.len() >= self.max_frames {
             Admit::TakeLast
@@ -428,34 +461,33 @@ impl Bounds {
             Admit::Take
         }
     }
+
+    /// The frame just taken, at `sp`, was (or was not) a signal frame.
+    fn taken(&mut self, sp: u64, is_signal: bool) {
+        self.previous = Some((sp, is_signal));
+    }
 }
 
-/// One step of a walk, whichever cursor does it.
+/// One step of a walk.
 trait Steps {
     fn ip(&mut self) -> Result<u64, String>;
     fn sp(&mut self) -> u64;
-    fn is_signal(&mut self) -> bool;
+    /// Moves to the caller: `Ok(false)` when the unwinder says the frame is the outermost.
     fn step(&mut self) -> Result<bool, String>;
+    /// Whether the frame the last step left was a signal trampoline. (libunwind learns it
+    /// while stepping from that frame: asked before the step, it answers for the frame
+    /// before.)
+    fn was_signal(&mut self) -> bool;
+    /// Whether the unwinder had unwind info for the frame the last step left.
+    fn had_unwind_info(&mut self) -> bool;
 }
 
-impl Steps for Cursor<'_> {
-    fn ip(&mut self) -> Result<u64, String> {
-        self.register(RegNum::IP).map_err(|e| e.to_string())
-    }
-    fn sp(&mut self) -> u64 {
-        self.register(RegNum::SP).unwrap_or(0)
-    }
-    fn is_signal(&mut self) -> bool {
-        self.is_signal_frame().unwrap_or(false)
-    }
-    fn step(&mut self) -> Result<bool, String> {
-        Cursor::step(self).map_err(|e| e.to_string())
-    }
+/// A libunwind cursor, and a copy of it from before its last step (to ask about the frame
+/// a walk ended at).
+struct RawCursor {
+    cursor: unw_cursor_t,
+    before: unw_cursor_t,
 }
-
-/// A cursor over a captured thread (the `unwind` crate's `Cursor` is tied to its own
-/// address-space types).
-struct RawCursor(unw_cursor_t);
 
 fn unw_error(code: c_int) -> String {
     // SAFETY: unw_strerror returns a static C string for any code.
@@ -464,10 +496,25 @@ fn unw_error(code: c_int) -> String {
 }
 
 impl RawCursor {
-    fn reg(&mut self, reg: c_int) -> Result<u64, c_int> {
+    /// A cursor on the thread of `arg` in `space`, from libunwind's `unw_init_remote`.
+    fn new(space: unw_addr_space_t, arg: *mut c_void) -> Result<RawCursor, String> {
+        // SAFETY: unw_init_remote fills the cursor; zero is a valid starting bit pattern.
+        let mut cursor: unw_cursor_t = unsafe { std::mem::zeroed() };
+        // SAFETY: the caller keeps `space` and `arg` alive for the cursor's life.
+        let ret = unsafe { unwind_sys::unw_init_remote(&mut cursor, space, arg) };
+        if ret < 0 {
+            return Err(format!("starting the unwind: {}", unw_error(ret)));
+        }
+        Ok(RawCursor {
+            cursor,
+            before: cursor,
+        })
+    }
+
+    fn reg(cursor: &mut unw_cursor_t, reg: c_int) -> Result<u64, c_int> {
         let mut v: unw_word_t = 0;
         // SAFETY: the cursor was initialized by unw_init_remote.
-        match unsafe { unwind_sys::unw_get_reg(&mut self.0, reg, &mut v) } {
+        match unsafe { unwind_sys::unw_get_reg(cursor, reg, &mut v) } {
             0 => Ok(v),
             e => Err(e),
         }
@@ -476,23 +523,68 @@ impl RawCursor {
 
 impl Steps for RawCursor {
     fn ip(&mut self) -> Result<u64, String> {
-        self.reg(unwind_sys::UNW_TDEP_IP).map_err(unw_error)
+        Self::reg(&mut self.cursor, unwind_sys::UNW_TDEP_IP).map_err(unw_error)
     }
     fn sp(&mut self) -> u64 {
-        self.reg(unwind_sys::UNW_TDEP_SP).unwrap_or(0)
-    }
-    fn is_signal(&mut self) -> bool {
-        // SAFETY: as above.
-        unsafe { unwind_sys::unw_is_signal_frame(&mut self.0) > 0 }
+        Self::reg(&mut self.cursor, unwind_sys::UNW_TDEP_SP).unwrap_or(0)
     }
     fn step(&mut self) -> Result<bool, String> {
+        // libunwind cursors are plain data, copied by assignment (its documentation).
+        self.before = self.cursor;
         // SAFETY: as above.
-        match unsafe { unwind_sys::unw_step(&mut self.0) } {
+        match unsafe { unwind_sys::unw_step(&mut self.cursor) } {
             n if n > 0 => Ok(true),
             0 => Ok(false),
             e => Err(unw_error(e)),
         }
     }
+    fn was_signal(&mut self) -> bool {
+        // SAFETY: as above.
+        unsafe { unwind_sys::unw_is_signal_frame(&mut self.cursor) > 0 }
+    }
+    fn had_unwind_info(&mut self) -> bool {
+        let Ok(ip) = Self::reg(&mut self.before, unwind_sys::UNW_TDEP_IP) else {
+            return false;
+        };
+        // SAFETY: zero is a valid bit pattern for the plain struct libunwind fills.
+        let mut info: unw_proc_info_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `before` is an initialized cursor; `info` lives across the call.
+        let ret = unsafe { unwind_sys::unw_get_proc_info(&mut self.before, &mut info) };
+        // Without unwind info libunwind answers with a one-byte procedure at the address.
+        ret == 0 && !(info.start_ip == ip && info.end_ip == ip.wrapping_add(1))
+    }
+}
+
+/// The target's executable ranges, to tell a frame's address is code. A miss re-reads the
+/// maps once per trace (a library loaded since they were read).
+struct Code {
+    pid: i32,
+    ranges: RefCell<Vec<(u64, u64)>>,
+    reread: Cell<bool>,
+}
+
+impl Code {
+    fn contains(&self, ip: u64) -> bool {
+        let inside = |ranges: &[(u64, u64)]| {
+            let i = ranges.partition_point(|r| r.0 <= ip);
+            i > 0 && ip < ranges[i - 1].1
+        };
+        if inside(&self.ranges.borrow()) {
+            return true;
+        }
+        if self.reread.replace(true) {
+            return false;
+        }
+        if let Ok(maps) = MemoryMaps::read(self.pid) {
+            *self.ranges.borrow_mut() = code_ranges(&maps);
+        }
+        inside(&self.ranges.borrow())
+    }
+}
+
+/// The executable mappings' ranges, sorted.
+fn code_ranges(maps: &MemoryMaps) -> Vec<(u64, u64)> {
+    maps.iter().map(|m| (m.start, m.end)).collect()
 }
 
 /// libunwind address spaces for one traced process: one over ptrace, one over captures.
@@ -502,6 +594,8 @@ pub struct Unwinder {
     /// libunwind's ptrace state for the process, which its fallback `find_proc_info` uses to
     /// read `/proc/PID/maps` and ELF files (never to touch the threads).
     upt: *mut c_void,
+    /// Where the process's code is, to end a walk at a frame that is not code.
+    code: Code,
 }
 
 impl Drop for Unwinder {
@@ -568,19 +662,42 @@ impl Unwinder {
             space,
             copy_space,
             upt,
+            code: Code {
+                pid,
+                ranges: RefCell::default(),
+                reread: Cell::new(false),
+            },
         })
+    }
+
+    /// Tells where the process's code is (its executable mappings), as read for this trace.
+    pub fn know_code(&mut self, maps: &MemoryMaps) {
+        *self.code.ranges.get_mut() = code_ranges(maps);
     }
 
     /// Unwinds stopped thread `tid` through ptrace, at most `max_frames` deep.
     pub fn unwind(&self, tid: i32, max_frames: usize) -> Walk {
         let _quiet = sigmask::Quiet::new();
         self.begin(tid);
-        let walk = match PTraceState::new(tid as u32) {
-            Ok(state) => match Cursor::remote(&self.space, &state) {
-                Ok(mut cursor) => walk(&mut cursor, max_frames),
-                Err(e) => Walk::failed(format!("reading registers: {e}")),
-            },
-            Err(e) => Walk::failed(format!("libunwind ptrace state: {e}")),
+        // SAFETY: allocates libunwind's ptrace state for `tid`; it attaches nothing.
+        let upt = unsafe { unwind_sys::_UPT_create(tid) };
+        let walk = if upt.is_null() {
+            Walk::failed("creating libunwind's ptrace state".into())
+        } else {
+            let space = &*self.space as *const _ as unw_addr_space_t;
+            let walk = match RawCursor::new(space, upt) {
+                Ok(mut cursor) => {
+                    let rax = RawCursor::reg(&mut cursor.cursor, unwind_sys::UNW_X86_64_RAX).ok();
+                    Walk {
+                        first_rax: rax,
+                        ..walk(&mut cursor, max_frames, &mut |ip| self.code.contains(ip))
+                    }
+                }
+                Err(e) => Walk::failed(e),
+            };
+            // SAFETY: created above; the cursor that used it is gone.
+            unsafe { unwind_sys::_UPT_destroy(upt) };
+            walk
         };
         self.end();
         walk
@@ -590,34 +707,35 @@ impl Unwinder {
     pub fn unwind_capture(&self, tid: i32, capture: Capture, max_frames: usize) -> Walk {
         let _quiet = sigmask::Quiet::new();
         self.begin(tid);
-        let copied = capture.stack.bytes.len();
+        let copied = capture.stack.bytes.len() as u64;
+        // Not through the cursor: a register the capture lacks would count as one the walk
+        // needed.
+        let first_rax = capture.regs[unwind_sys::UNW_X86_64_RAX as usize];
+        let needed = capture
+            .stack
+            .region
+            .map(|(_, end)| end.saturating_sub(capture.stack.start));
         STATE.with(|s| {
             s.borrow_mut().copy = Some(CopyView {
                 regs: capture.regs,
                 stack: capture.stack,
                 missing_register: false,
                 past_copy: false,
+                failed_read: None,
             })
         });
-        // SAFETY: unw_init_remote fills the cursor; zero is a valid starting bit pattern.
-        let mut cursor = RawCursor(unsafe { std::mem::zeroed() });
         // SAFETY: the address space and the ptrace state live as long as `self`.
-        let ret = unsafe { unwind_sys::unw_init_remote(&mut cursor.0, self.copy_space, self.upt) };
-        let mut walk = if ret < 0 {
-            Walk::failed(format!("starting the unwind: {}", unw_error(ret)))
-        } else {
-            walk(&mut cursor, max_frames)
+        let mut walk = match RawCursor::new(self.copy_space, self.upt) {
+            Ok(mut cursor) => walk(&mut cursor, max_frames, &mut |ip| self.code.contains(ip)),
+            Err(e) => Walk::failed(e),
         };
+        walk.first_rax = first_rax;
         let view = STATE.with(|s| s.borrow_mut().copy.take());
         if let Some(view) = view {
             walk.missing_register = view.missing_register;
-            if view.past_copy {
-                walk.truncated = true;
-                walk.error = Some(format!(
-                    "the stack copy ({} KiB) ends before the stack does",
-                    copied / 1024
-                ));
-            }
+            walk.end = walk
+                .end
+                .map(|end| copy_end(end, &view, StackEnd::CopyTooShort { copied, needed }));
         }
         self.end();
         walk
@@ -636,74 +754,244 @@ impl Unwinder {
     }
 }
 
-fn walk(cursor: &mut impl Steps, max_frames: usize) -> Walk {
+/// The end of a walk over a capture, given what the walk ran into: a read past the copy
+/// (`too_short`) explains any early end; a register or a read it missed, an unwinder error.
+fn copy_end(end: StackEnd, view: &CopyView, too_short: StackEnd) -> StackEnd {
+    match end {
+        StackEnd::Root | StackEnd::FrameLimit { .. } => end,
+        _ if view.past_copy => too_short,
+        StackEnd::Unwinder { .. } | StackEnd::NoUnwindInfo { .. } if view.missing_register => {
+            StackEnd::RegisterUnknown
+        }
+        StackEnd::Unwinder { .. } => match view.failed_read {
+            Some(address) => StackEnd::ReadFailed { address },
+            None => end,
+        },
+        _ => end,
+    }
+}
+
+/// Walks `cursor` to the outermost frame, or to the first reason to stop.
+fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64) -> bool) -> Walk {
     let mut walk = Walk::default();
     let mut bounds = Bounds::new(max_frames);
-    loop {
+    let end = loop {
         let ip = match cursor.ip() {
             Ok(ip) => ip,
-            Err(e) => {
+            Err(e) if walk.frames.is_empty() => {
                 walk.error = Some(format!("reading IP: {e}"));
-                break;
+                return walk;
+            }
+            Err(e) => {
+                break StackEnd::Unwinder {
+                    message: format!("reading IP: {e}"),
+                };
             }
         };
         let sp = cursor.sp();
-        let admit = bounds.admit(ip, sp);
-        match admit {
-            Admit::Take | Admit::TakeLast => {}
-            Admit::End => break,
-            Admit::Loop => {
-                walk.truncated = true;
-                break;
+        let admit = bounds.admit(ip, sp, is_code);
+        if let Admit::Stop(end) = admit {
+            break end;
+        }
+        walk.frames.push(RawFrame {
+            ip,
+            sp,
+            is_signal: false,
+        });
+        if admit == Admit::TakeNotCode {
+            break StackEnd::InvalidFrame {
+                address: ip,
+                why: InvalidFrame::NotCode,
+            };
+        }
+        let stepped = cursor.step();
+        let is_signal = cursor.was_signal();
+        if let Some(last) = walk.frames.last_mut() {
+            last.is_signal = is_signal;
+        }
+        bounds.taken(sp, is_signal);
+        match stepped {
+            // A stack exactly as deep as the limit is whole.
+            Ok(true) if admit == Admit::TakeLast => {
+                break StackEnd::FrameLimit {
+                    limit: bounds.max_frames,
+                };
             }
-        }
-        let is_signal = cursor.is_signal();
-        walk.frames.push(RawFrame { ip, sp, is_signal });
-        if admit == Admit::TakeLast {
-            walk.truncated = true;
-            break;
-        }
-        match cursor.step() {
             Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                // Outermost frames without unwind info end most walks of foreign code;
-                // keep what we have and say why it ended.
-                walk.error = Some(format!("unwinding stopped: {e}"));
-                break;
+            Ok(false) if cursor.had_unwind_info() => break StackEnd::Root,
+            Ok(false) => {
+                break StackEnd::NoUnwindInfo {
+                    module: None,
+                    address: ip,
+                };
             }
+            // Outermost frames without unwind info end most walks of foreign code.
+            Err(_) if !cursor.had_unwind_info() => {
+                break StackEnd::NoUnwindInfo {
+                    module: None,
+                    address: ip,
+                };
+            }
+            Err(message) => break StackEnd::Unwinder { message },
         }
-    }
+    };
+    walk.end = Some(end);
     walk
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Admit, Bounds};
+    use super::{Admit, Bounds, InvalidFrame, StackEnd, Steps, walk};
+
+    fn code(_: u64) -> bool {
+        true
+    }
 
     #[test]
     fn a_repeated_frame_ends_the_walk() {
         let mut b = Bounds::new(100);
-        assert_eq!(b.admit(0x1000, 0x7000), Admit::Take);
-        assert_eq!(b.admit(0x2000, 0x7010), Admit::Take);
+        let mut is_code = code;
+        assert_eq!(b.admit(0x1000, 0x7000, &mut is_code), Admit::Take);
+        b.taken(0x7000, false);
+        assert_eq!(b.admit(0x2000, 0x7010, &mut is_code), Admit::Take);
+        b.taken(0x7010, false);
         // Same IP at another SP is recursion, not a loop.
-        assert_eq!(b.admit(0x2000, 0x7020), Admit::Take);
-        assert_eq!(b.admit(0x2000, 0x7010), Admit::Loop);
+        assert_eq!(b.admit(0x2000, 0x7020, &mut is_code), Admit::Take);
+        b.taken(0x7020, false);
+        assert_eq!(
+            b.admit(0x2000, 0x7010, &mut is_code),
+            Admit::Stop(StackEnd::Repeating { address: 0x2000 })
+        );
     }
 
     #[test]
     fn the_frame_limit_ends_the_walk() {
         let mut b = Bounds::new(3);
-        assert_eq!(b.admit(1, 10), Admit::Take);
-        assert_eq!(b.admit(2, 20), Admit::Take);
-        assert_eq!(b.admit(3, 30), Admit::TakeLast);
+        let mut is_code = code;
+        assert_eq!(b.admit(1, 10, &mut is_code), Admit::Take);
+        assert_eq!(b.admit(2, 20, &mut is_code), Admit::Take);
+        assert_eq!(b.admit(3, 30, &mut is_code), Admit::TakeLast);
     }
 
     #[test]
-    fn ip_zero_after_the_first_frame_is_the_end() {
+    fn ip_zero_after_the_first_frame_is_the_root() {
         let mut b = Bounds::new(10);
-        assert_eq!(b.admit(0, 10), Admit::Take);
-        assert_eq!(b.admit(5, 20), Admit::Take);
-        assert_eq!(b.admit(0, 30), Admit::End);
+        let mut is_code = code;
+        assert_eq!(b.admit(0, 10, &mut is_code), Admit::Take);
+        assert_eq!(b.admit(5, 20, &mut is_code), Admit::Take);
+        assert_eq!(b.admit(0, 30, &mut is_code), Admit::Stop(StackEnd::Root));
+    }
+
+    #[test]
+    fn a_stack_pointer_going_down_ends_the_walk_except_after_a_signal_frame() {
+        let mut b = Bounds::new(10);
+        let mut is_code = code;
+        assert_eq!(b.admit(1, 0x8000, &mut is_code), Admit::Take);
+        b.taken(0x8000, true);
+        // A handler on an alternate stack returns to a frame anywhere.
+        assert_eq!(b.admit(2, 0x1000, &mut is_code), Admit::Take);
+        b.taken(0x1000, false);
+        assert_eq!(
+            b.admit(3, 0x0ff0, &mut is_code),
+            Admit::Stop(StackEnd::InvalidFrame {
+                address: 3,
+                why: InvalidFrame::StackBackwards {
+                    sp: 0x0ff0,
+                    previous: 0x1000
+                }
+            })
+        );
+    }
+
+    /// A made-up stack: (ip, sp, signal frame?, has unwind info) per frame, and what the
+    /// step from the last frame returns.
+    struct Fake {
+        frames: Vec<(u64, u64, bool, bool)>,
+        at: usize,
+        last: Result<bool, String>,
+    }
+
+    impl Steps for Fake {
+        fn ip(&mut self) -> Result<u64, String> {
+            Ok(self.frames[self.at].0)
+        }
+        fn sp(&mut self) -> u64 {
+            self.frames[self.at].1
+        }
+        fn step(&mut self) -> Result<bool, String> {
+            self.at += 1;
+            if self.at < self.frames.len() {
+                Ok(true)
+            } else {
+                self.last.clone()
+            }
+        }
+        fn was_signal(&mut self) -> bool {
+            self.frames[self.at - 1].2
+        }
+        fn had_unwind_info(&mut self) -> bool {
+            self.frames[self.at - 1].3
+        }
+    }
+
+    fn fake(frames: &[(u64, u64, bool, bool)], last: Result<bool, String>) -> Fake {
+        Fake {
+            frames: frames.to_vec(),
+            at: 0,
+            last,
+        }
+    }
+
+    #[test]
+    fn each_walk_ends_with_one_reason() {
+        let chain = [
+            (0x10, 0x100, false, true),
+            (0x20, 0x110, true, true),
+            (0x30, 0x90, false, true),
+        ];
+        let mut is_code = |ip: u64| ip < 0x1000;
+        // The unwinder's "outermost" at a frame it has unwind info for: the root.
+        let w = walk(&mut fake(&chain, Ok(false)), 10, &mut is_code);
+        assert_eq!(w.end, Some(StackEnd::Root));
+        assert_eq!(w.frames.len(), 3);
+        // Only the trampoline is a signal frame (the SP may go down after it).
+        let signal: Vec<bool> = w.frames.iter().map(|f| f.is_signal).collect();
+        assert_eq!(signal, [false, true, false]);
+        // The same end at code without unwind info: a cut stack, said so.
+        let mut no_info = chain;
+        no_info[2].3 = false;
+        let w = walk(&mut fake(&no_info, Ok(false)), 10, &mut is_code);
+        assert_eq!(
+            w.end,
+            Some(StackEnd::NoUnwindInfo {
+                module: None,
+                address: 0x30
+            })
+        );
+        let w = walk(&mut fake(&chain, Err("bad frame".into())), 10, &mut is_code);
+        assert_eq!(
+            w.end,
+            Some(StackEnd::Unwinder {
+                message: "bad frame".into()
+            })
+        );
+        // Exactly as deep as the limit: whole. One frame more: the limit.
+        let w = walk(&mut fake(&chain, Ok(false)), 3, &mut is_code);
+        assert_eq!(w.end, Some(StackEnd::Root));
+        let w = walk(&mut fake(&chain, Ok(false)), 2, &mut is_code);
+        assert_eq!(w.end, Some(StackEnd::FrameLimit { limit: 2 }));
+        assert_eq!(w.frames.len(), 2);
+        // A return address off the code: shown, and the walk ends there.
+        let mut garbage = chain.to_vec();
+        garbage.insert(1, (0x5555_0000, 0x108, false, false));
+        let w = walk(&mut fake(&garbage, Ok(false)), 10, &mut is_code);
+        assert_eq!(w.frames.len(), 2);
+        assert_eq!(
+            w.end,
+            Some(StackEnd::InvalidFrame {
+                address: 0x5555_0000,
+                why: InvalidFrame::NotCode
+            })
+        );
     }
 }

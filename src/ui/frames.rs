@@ -57,7 +57,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             });
             let module = module.unwrap_or_default();
             let symbol = if f.is_signal() {
-                format!("{symbol} <signal handler>")
+                format!("<signal handler called> {symbol}")
             } else {
                 symbol
             };
@@ -109,24 +109,9 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             .style(theme.error),
         );
     }
+    // Why the stack ends short of the thread's root, once.
     if let Some(n) = t.end_note() {
-        rows.push(
-            Row::new(vec![
-                Cell::from("…"),
-                Cell::from(""),
-                Cell::from(n.to_string()),
-            ])
-            .style(theme.dim),
-        );
-    } else if t.is_truncated() {
-        rows.push(
-            Row::new(vec![
-                Cell::from("…"),
-                Cell::from(""),
-                Cell::from("stack cut (frame limit or a repeating frame)"),
-            ])
-            .style(theme.dim),
-        );
+        rows.push(Row::new(vec![Cell::from("…"), Cell::from(""), Cell::from(n)]).style(theme.dim));
     }
     // Why frames of this stack have no names: the trace's notes on its modules (no debuginfo,
     // an unreadable ELF file), each once, as "reason" beside the module's name.

@@ -111,6 +111,20 @@ pub fn deadlock_bin() -> &'static Path {
     BIN.get_or_init(|| c_bin("deadlockfixture", "deadlock.c", &[]))
 }
 
+/// tests/fixtures/sigframe.c (a thread blocked in a signal handler), built once per test
+/// binary.
+pub fn sigframe_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| c_bin("sigframefixture", "sigframe.c", &[]))
+}
+
+/// tests/fixtures/storm.c (threads created and joined without end), built once per test
+/// binary.
+pub fn storm_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| c_bin("stormfixture", "storm.c", &[]))
+}
+
 /// A spawned fixture; killed (by pid) and reaped when dropped.
 pub struct Fixture {
     child: Child,

@@ -1,0 +1,230 @@
+//! How stacks end, and the frames around a signal: a thread inside a signal handler shows the
+//! handler, `<signal handler called>` on the trampoline, then the interrupted function by its
+//! exact address; threads caught at any point of their life in a thread-creation storm end at
+//! their root (or say why not), never in a run of garbage frames; every stack cut short says
+//! why, once, in the model, the JSON and the dump text.
+
+mod common;
+
+use common::{Fixture, run_cli, sigframe_bin, storm_bin, threads_bin};
+use rstack_tui::{Process, StackEnd, Thread, TraceOptions, Tracer, UnwindMethod};
+
+/// The names of the physical frames of `t`, `??` for none.
+fn names(t: &Thread) -> Vec<&str> {
+    t.frames()
+        .iter()
+        .filter(|f| !f.is_inlined())
+        .map(|f| f.symbol().map_or("??", |s| s.name()))
+        .collect()
+}
+
+/// Traces `pid` with the copy unwinder (blocked threads captured without a stop, or every
+/// thread stopped) and the ptrace one.
+fn three_ways(pid: u32) -> Vec<(&'static str, Process)> {
+    [
+        ("copy", UnwindMethod::Copy, false),
+        ("copy, stopped", UnwindMethod::Copy, true),
+        ("ptrace", UnwindMethod::Ptrace, false),
+    ]
+    .into_iter()
+    .map(|(how, method, stop)| {
+        let p = TraceOptions::new()
+            .unwind_method(method)
+            .stop_blocked(stop)
+            .trace(pid)
+            .unwrap();
+        (how, p)
+    })
+    .collect()
+}
+
+#[test]
+fn a_signal_frame_is_named_and_the_interrupted_frame_exact() {
+    let fx = Fixture::spawn(sigframe_bin(), &[]);
+    for (how, p) in three_ways(fx.pid()) {
+        let t = &p.threads()[0];
+        // trap_here was interrupted at its first byte: looked up at the byte before, it would
+        // be named after whatever precedes it. Its caller is looked up as a return address.
+        assert_eq!(
+            names(t),
+            [
+                "read",
+                "handler_waits",
+                "on_sigill",
+                "__restore_rt",
+                "trap_here",
+                "interrupted_here",
+                "main",
+                "__libc_start_call_main",
+                "__libc_start_main",
+                "_start"
+            ],
+            "{how}: {:#?}",
+            t.frames()
+        );
+        let physical: Vec<_> = t.frames().iter().filter(|f| !f.is_inlined()).collect();
+        let signal: Vec<bool> = physical.iter().map(|f| f.is_signal()).collect();
+        assert_eq!(
+            signal,
+            [
+                false, false, false, true, false, false, false, false, false, false
+            ],
+            "{how}"
+        );
+        let trap = physical[4];
+        assert_eq!(trap.symbol().unwrap().offset(), 0, "{how}: {trap:?}");
+        // The handler ran on an alternate stack above the interrupted frames: the stack
+        // pointer goes down across the signal frame, and that is no reason to stop.
+        assert_eq!(t.stack_end(), Some(&StackEnd::Root), "{how}");
+        assert!(!t.is_truncated(), "{how}");
+        assert_eq!(t.end_note(), None, "{how}");
+    }
+    let (code, out, err) = run_cli(&["dump", &fx.pid().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("  <signal handler called> __restore_rt+0x0  (")),
+        "{out}"
+    );
+    assert!(!out.contains("  ... ("), "{out}");
+    fx.assert_running();
+}
+
+/// The functions of storm.c's threads and the libc functions they run in: a thread of the
+/// storm is never deeper than this many physical frames.
+const STORM_DEPTH: usize = 12;
+
+/// Whether `t` is the thread that called clone3 and is stopped right after it: there glibc
+/// has no unwind info, and its callers are not found. Said so, truthfully.
+fn is_parent_in_clone3(t: &Thread) -> bool {
+    names(t) == ["clone3"]
+        && matches!(
+            t.stack_end(),
+            Some(StackEnd::NoUnwindInfo { module: Some(m), .. }) if m.ends_with("libc.so.6")
+        )
+}
+
+#[test]
+fn a_thread_creation_storm_gives_no_garbage_frames() {
+    let fx = Fixture::spawn_busy(storm_bin(), &[]);
+    let traces = common::env_count("STORM_TRACES", 200);
+    let (mut threads, mut new_at_clone3, mut parents_in_clone3) = (0, 0, 0);
+    for method in [UnwindMethod::Copy, UnwindMethod::Ptrace] {
+        let mut tracer = Tracer::new(TraceOptions::new().unwind_method(method).clone());
+        for _ in 0..traces {
+            let p = tracer.trace(fx.pid()).unwrap();
+            for t in p.threads() {
+                threads += 1;
+                let names = names(t);
+                let what = format!("{method:?}, thread {}: {:#?}", t.id(), t.frames());
+                assert!(t.error().is_none(), "{what}");
+                assert!(names.len() <= STORM_DEPTH, "{what}");
+                assert!(!names.contains(&"??"), "{what}");
+                let physical: Vec<u64> = t
+                    .frames()
+                    .iter()
+                    .filter(|f| !f.is_inlined())
+                    .map(|f| f.ip())
+                    .collect();
+                assert!(physical.windows(2).all(|w| w[0] != w[1]), "{what}");
+                if is_parent_in_clone3(t) {
+                    parents_in_clone3 += 1;
+                    assert!(t.is_truncated(), "{what}");
+                    assert!(
+                        t.end_note()
+                            .is_some_and(|n| n.contains("no unwind info for")),
+                        "{what}"
+                    );
+                    continue;
+                }
+                assert_eq!(t.stack_end(), Some(&StackEnd::Root), "{what}");
+                assert!(!t.is_truncated(), "{what}");
+                assert_eq!(t.end_note(), None, "{what}");
+                if names == ["clone3"] {
+                    new_at_clone3 += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "storm: {threads} threads in {} traces; {new_at_clone3} new threads caught right \
+         after clone3, {parents_in_clone3} creators inside it",
+        2 * traces
+    );
+    // The case the storm is for: a thread caught before it left clone3.
+    assert!(new_at_clone3 > 0, "no thread caught just after clone3");
+    fx.assert_running();
+}
+
+#[test]
+fn every_cut_stack_says_why_once() {
+    let fx = Fixture::spawn(threads_bin(), &["deep", "300"]);
+    let deep_of = |p: &Process| {
+        p.threads()
+            .iter()
+            .find(|t| t.name() == Some("deep"))
+            .unwrap()
+            .clone()
+    };
+    // The frame limit.
+    let p = TraceOptions::new().max_frames(10).trace(fx.pid()).unwrap();
+    let deep = deep_of(&p);
+    assert_eq!(deep.stack_end(), Some(&StackEnd::FrameLimit { limit: 10 }));
+    assert!(deep.is_truncated());
+    assert_eq!(
+        deep.end_note().as_deref(),
+        Some("stack cut at the frame limit (10 frames)")
+    );
+    // A copy too short: how much was copied, and how much would do.
+    let p = TraceOptions::new()
+        .stack_copy_limit(16 * 1024)
+        .trace(fx.pid())
+        .unwrap();
+    let deep = deep_of(&p);
+    match deep.stack_end() {
+        Some(StackEnd::CopyTooShort {
+            copied,
+            needed: Some(needed),
+        }) => {
+            assert_eq!(*copied, 16 * 1024);
+            assert!(*needed > 300 * 512, "{needed}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(deep.is_truncated());
+    // Shallow threads reach their root.
+    for t in p.threads().iter().filter(|t| t.name() != Some("deep")) {
+        assert_eq!(t.stack_end(), Some(&StackEnd::Root), "{:#?}", t.frames());
+    }
+
+    // The same through the binary, in the JSON (the note in words and typed) and the text
+    // (one note per stack).
+    let pid = fx.pid().to_string();
+    let (code, out, err) = run_cli(&["dump", "--json", "--max-frames", "10", &pid]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let deep = doc["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "deep")
+        .unwrap();
+    assert_eq!(deep["truncated"], true);
+    assert_eq!(deep["end_note"], "stack cut at the frame limit (10 frames)");
+    assert_eq!(
+        deep["end"],
+        serde_json::json!({"reason": "frame_limit", "limit": 10})
+    );
+    let (code, out, err) = run_cli(&["dump", "--max-frames", "10", &pid]);
+    assert_eq!(code, 0, "{err}");
+    let deep_text = out
+        .split("\n\n")
+        .find(|block| block.contains(" \"deep\" ("))
+        .unwrap();
+    assert_eq!(
+        deep_text.matches("  ... (").count(),
+        1,
+        "one reason per stack:\n{deep_text}"
+    );
+    fx.assert_running();
+}
