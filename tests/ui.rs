@@ -880,3 +880,69 @@ fn module_notes_show_under_the_stack_that_uses_the_module() {
     assert!(note.contains("libbroken.so"), "{note}");
     assert!(!screen.contains("libother.so"), "{screen}");
 }
+
+/// The stack pane ends a stack cut short with its one reason (typed in the snapshot, or a note
+/// of an older snapshot as written), and a stack that reached its root with nothing; the
+/// signal trampoline is labelled as gdb does.
+#[test]
+fn stack_pane_says_once_why_a_stack_ends() {
+    let frame = |ip: u64, symbol: &str, is_signal: bool| {
+        serde_json::json!({"ip": ip, "symbol": symbol, "raw_symbol": symbol, "offset": 0,
+            "module": "/srv/srv", "module_offset": ip, "is_signal": is_signal})
+    };
+    let thread = |tid: u32, name: &str, end: serde_json::Value, end_note: serde_json::Value| {
+        serde_json::json!({"tid": tid, "name": name, "state": "S", "wchan": null,
+            "syscall": null, "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0,
+            "truncated": !end_note.is_null(), "error": null, "end_note": end_note, "end": end,
+            "frames": [frame(0x10, "on_signal", false), frame(0x20, "__restore_rt", true),
+                frame(0x30, "interrupted", false)]})
+    };
+    let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+        "version": 1, "pid": 7, "command": "srv", "taken_at": "", "taken_at_unix_ms": 0,
+        "mode": "rolling", "elapsed_us": 0, "longest_stop_us": 0,
+        "threads": [
+            thread(7, "limited", serde_json::json!({"reason": "frame_limit", "limit": 3}),
+                serde_json::json!("stack cut at the frame limit (3 frames)")),
+            thread(8, "whole", serde_json::json!({"reason": "root"}), serde_json::Value::Null),
+            thread(9, "old", serde_json::Value::Null,
+                serde_json::json!("unwinding stopped: no unwind info")),
+        ]
+    }))
+    .unwrap();
+    let process = doc.to_process();
+    let mut app = App::new();
+    app.inspect(7);
+    app.update(Action::Snapshot(Arc::new(process.clone())));
+    let screen = render(&app, 200, 30);
+    assert!(
+        screen.contains("<signal handler called> __restore_rt+0x0"),
+        "{screen}"
+    );
+    let cut: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("cut at the frame limit"))
+        .collect();
+    assert_eq!(cut.len(), 1, "{screen}");
+    assert!(cut[0].contains("3 frames"), "{screen}");
+    assert!(!screen.contains("repeating"), "{screen}");
+    let ends: Vec<(Option<String>, bool)> = process
+        .threads()
+        .iter()
+        .map(|t| (t.end_note(), t.is_truncated()))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (Some("stack cut at the frame limit (3 frames)".into()), true),
+            (None, false),
+            (Some("unwinding stopped: no unwind info".into()), true)
+        ]
+    );
+    // The same in the text dump: one line per cut stack.
+    let text = rstack_tui::dump::to_text(&process);
+    assert_eq!(text.matches("  ... (").count(), 2, "{text}");
+    assert!(
+        text.contains("  ... (stack cut at the frame limit (3 frames))"),
+        "{text}"
+    );
+}

@@ -109,9 +109,18 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             .style(theme.error),
         );
     }
-    // Why the stack ends short of the thread's root, once.
-    if let Some(n) = t.end_note() {
-        rows.push(Row::new(vec![Cell::from("…"), Cell::from(""), Cell::from(n)]).style(theme.dim));
+    // Why the stack ends short of the thread's root, once: the gist beside the frames'
+    // names, the module or figures beside their modules (the pane is narrow).
+    if let Some((gist, detail)) = end_cells(t) {
+        rows.push(
+            Row::new(vec![
+                Cell::from("…"),
+                Cell::from(""),
+                Cell::from(gist),
+                Cell::from(detail),
+            ])
+            .style(theme.dim),
+        );
     }
     // Why frames of this stack have no names: the trace's notes on its modules (no debuginfo,
     // an unreadable ELF file), each once, as "reason" beside the module's name.
@@ -152,6 +161,28 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .column_spacing(1);
     let mut state = TableState::new().with_selected(Some(target.selected_frame));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The reason a stack ends short of its root, for the pane: (gist, detail).
+fn end_cells(t: &crate::tracer::Thread) -> Option<(String, String)> {
+    use crate::tracer::StackEnd;
+    Some(match t.stack_end()? {
+        StackEnd::Root => return None,
+        StackEnd::NoUnwindInfo { module, address } => (
+            format!("cut: no unwind info at {address:#x}"),
+            module.as_deref().map(base).unwrap_or_default().to_string(),
+        ),
+        StackEnd::CopyTooShort { copied, needed } => (
+            format!("cut: stack copy too short ({} KiB)", copied / 1024),
+            needed
+                .map(|n| format!("{} KiB would do", n.div_ceil(1024)))
+                .unwrap_or_default(),
+        ),
+        StackEnd::FrameLimit { limit } => {
+            ("cut at the frame limit".into(), format!("{limit} frames"))
+        }
+        _ => (t.end_note()?, String::new()),
+    })
 }
 
 /// `file:line` with the file's last two path components.
