@@ -478,15 +478,15 @@ trait Steps {
     /// while stepping from that frame: asked before the step, it answers for the frame
     /// before.)
     fn was_signal(&mut self) -> bool;
-    /// Whether the unwinder had unwind info for the frame the last step left.
-    fn had_unwind_info(&mut self) -> bool;
+    /// Whether the unwinder has unwind info for code at `ip`.
+    fn has_unwind_info(&mut self, ip: u64) -> bool;
 }
 
-/// A libunwind cursor, and a copy of it from before its last step (to ask about the frame
-/// a walk ended at).
+/// A libunwind cursor, with what it was made from (to ask about the code a walk ended in).
 struct RawCursor {
     cursor: unw_cursor_t,
-    before: unw_cursor_t,
+    space: unw_addr_space_t,
+    arg: *mut c_void,
 }
 
 fn unw_error(code: c_int) -> String {
@@ -505,10 +505,7 @@ impl RawCursor {
         if ret < 0 {
             return Err(format!("starting the unwind: {}", unw_error(ret)));
         }
-        Ok(RawCursor {
-            cursor,
-            before: cursor,
-        })
+        Ok(RawCursor { cursor, space, arg })
     }
 
     fn reg(cursor: &mut unw_cursor_t, reg: c_int) -> Result<u64, c_int> {
@@ -529,8 +526,6 @@ impl Steps for RawCursor {
         Self::reg(&mut self.cursor, unwind_sys::UNW_TDEP_SP).unwrap_or(0)
     }
     fn step(&mut self) -> Result<bool, String> {
-        // libunwind cursors are plain data, copied by assignment (its documentation).
-        self.before = self.cursor;
         // SAFETY: as above.
         match unsafe { unwind_sys::unw_step(&mut self.cursor) } {
             n if n > 0 => Ok(true),
@@ -542,16 +537,19 @@ impl Steps for RawCursor {
         // SAFETY: as above.
         unsafe { unwind_sys::unw_is_signal_frame(&mut self.cursor) > 0 }
     }
-    fn had_unwind_info(&mut self) -> bool {
-        let Ok(ip) = Self::reg(&mut self.before, unwind_sys::UNW_TDEP_IP) else {
+    fn has_unwind_info(&mut self, ip: u64) -> bool {
+        // The address space's own lookup, without building the unwind info: cheap (a table
+        // search), unlike unw_get_proc_info, which interprets the frame's CFI.
+        // SAFETY: the space is live; libunwind returns its accessor table.
+        let Some(find) = (unsafe { (*unwind_sys::unw_get_accessors(self.space)).find_proc_info })
+        else {
             return false;
         };
-        // SAFETY: zero is a valid bit pattern for the plain struct libunwind fills.
+        // SAFETY: zero is a valid bit pattern for the plain struct the lookup fills.
         let mut info: unw_proc_info_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `before` is an initialized cursor; `info` lives across the call.
-        let ret = unsafe { unwind_sys::unw_get_proc_info(&mut self.before, &mut info) };
-        // Without unwind info libunwind answers with a one-byte procedure at the address.
-        ret == 0 && !(info.start_ip == ip && info.end_ip == ip.wrapping_add(1))
+        // SAFETY: the arguments are those the cursor was made with; nothing is allocated
+        // when no unwind info is asked for.
+        unsafe { find(self.space, ip, &mut info, 0, self.arg) == 0 }
     }
 }
 
@@ -804,6 +802,10 @@ fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64)
                 why: InvalidFrame::NotCode,
             };
         }
+        // Where the unwinder looks this frame up: a return address points after the call, so
+        // the byte before; the innermost frame and one a signal interrupted are exact.
+        let exact = walk.frames.len() == 1 || bounds.previous.is_some_and(|(_, signal)| signal);
+        let lookup = if exact { ip } else { ip.saturating_sub(1) };
         let stepped = cursor.step();
         let is_signal = cursor.was_signal();
         if let Some(last) = walk.frames.last_mut() {
@@ -818,7 +820,11 @@ fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64)
                 };
             }
             Ok(true) => {}
-            Ok(false) if cursor.had_unwind_info() => break StackEnd::Root,
+            // libunwind ends at a frame whose unwind info leaves the return address undefined
+            // (a thread's first function) with IP 0: no need to look the code up again.
+            Ok(false) if cursor.ip() == Ok(0) || cursor.has_unwind_info(lookup) => {
+                break StackEnd::Root;
+            }
             Ok(false) => {
                 break StackEnd::NoUnwindInfo {
                     module: None,
@@ -826,7 +832,7 @@ fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64)
                 };
             }
             // Outermost frames without unwind info end most walks of foreign code.
-            Err(_) if !cursor.had_unwind_info() => {
+            Err(_) if !cursor.has_unwind_info(lookup) => {
                 break StackEnd::NoUnwindInfo {
                     module: None,
                     address: ip,
@@ -909,11 +915,13 @@ mod tests {
         frames: Vec<(u64, u64, bool, bool)>,
         at: usize,
         last: Result<bool, String>,
+        /// The IP after the last step (libunwind's 0 when unwind info ended the stack).
+        end_ip: u64,
     }
 
     impl Steps for Fake {
         fn ip(&mut self) -> Result<u64, String> {
-            Ok(self.frames[self.at].0)
+            Ok(self.frames.get(self.at).map_or(self.end_ip, |f| f.0))
         }
         fn sp(&mut self) -> u64 {
             self.frames[self.at].1
@@ -929,8 +937,14 @@ mod tests {
         fn was_signal(&mut self) -> bool {
             self.frames[self.at - 1].2
         }
-        fn had_unwind_info(&mut self) -> bool {
-            self.frames[self.at - 1].3
+        fn has_unwind_info(&mut self, ip: u64) -> bool {
+            let frame = self.frames[self.at - 1];
+            // Looked up as libunwind does: the innermost frame and one after a signal frame
+            // exact, the others at ip-1.
+            let exact = self.at == 1 || self.frames[self.at - 2].2;
+            let want = if exact { frame.0 } else { frame.0 - 1 };
+            assert_eq!(ip, want);
+            frame.3
         }
     }
 
@@ -939,6 +953,7 @@ mod tests {
             frames: frames.to_vec(),
             at: 0,
             last,
+            end_ip: 0x30,
         }
     }
 
@@ -968,6 +983,10 @@ mod tests {
                 address: 0x30
             })
         );
+        // IP 0 after the end: unwind info said so.
+        let mut zero = fake(&no_info, Ok(false));
+        zero.end_ip = 0;
+        assert_eq!(walk(&mut zero, 10, &mut is_code).end, Some(StackEnd::Root));
         let w = walk(&mut fake(&chain, Err("bad frame".into())), 10, &mut is_code);
         assert_eq!(
             w.end,
