@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Fixture, run_cli, sigframe_bin, storm_bin, threads_bin};
+use common::{Fixture, nocfi_bin, run_cli, sigframe_bin, storm_bin, threads_bin};
 use rstack_tui::{Process, StackEnd, Thread, TraceOptions, Tracer, UnwindMethod};
 
 /// The names of the physical frames of `t`, `??` for none.
@@ -226,5 +226,54 @@ fn every_cut_stack_says_why_once() {
         1,
         "one reason per stack:\n{deep_text}"
     );
+    fx.assert_running();
+}
+
+#[test]
+fn code_without_unwind_info_is_named_where_the_stack_stops() {
+    let fx = Fixture::spawn(nocfi_bin(), &[]);
+    for (how, p) in three_ways(fx.pid()) {
+        assert_eq!(p.threads().len(), 2, "{how}");
+        for t in p.threads() {
+            assert_eq!(
+                names(t),
+                ["pause", "parked_here"],
+                "{how}: {:#?}",
+                t.frames()
+            );
+            let stop = t.frames()[1].ip();
+            let Some(StackEnd::NoUnwindInfo {
+                module: Some(module),
+                address,
+            }) = t.stack_end()
+            else {
+                panic!("{how}: {:?}", t.stack_end());
+            };
+            assert!(module.ends_with("/nocfifixture"), "{how}: {module}");
+            assert_eq!(*address, stop, "{how}");
+            assert!(t.is_truncated(), "{how}");
+            assert_eq!(
+                t.end_note(),
+                Some(format!(
+                    "stack cut: no unwind info for {module} at {stop:#x}"
+                )),
+                "{how}"
+            );
+        }
+    }
+    let (code, out, err) = run_cli(&["dump", "--json", &fx.pid().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for t in doc["threads"].as_array().unwrap() {
+        assert_eq!(t["truncated"], true);
+        assert_eq!(t["end"]["reason"], "no_unwind_info");
+        assert!(
+            t["end"]["module"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("/nocfifixture")),
+            "{t}"
+        );
+        assert_eq!(t["end"]["address"], t["frames"][1]["ip"]);
+    }
     fx.assert_running();
 }

@@ -125,6 +125,26 @@ pub fn storm_bin() -> &'static Path {
     BIN.get_or_init(|| c_bin("stormfixture", "storm.c", &[]))
 }
 
+/// tests/fixtures/nocfi.c, built without unwind tables or debug info (no CFI at all for its
+/// own code), once per test binary.
+pub fn nocfi_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = fixtures_dir().join("nocfi.c");
+        let args: Vec<&std::ffi::OsStr> = [
+            "-O1",
+            "-pthread",
+            "-fno-asynchronous-unwind-tables",
+            "-fno-unwind-tables",
+        ]
+        .iter()
+        .map(std::ffi::OsStr::new)
+        .chain([src.as_os_str()])
+        .collect();
+        gcc("nocfifixture", &args)
+    })
+}
+
 /// A spawned fixture; killed (by pid) and reaped when dropped.
 pub struct Fixture {
     child: Child,
