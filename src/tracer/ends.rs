@@ -5,7 +5,9 @@
 use super::maps::MemoryMaps;
 use super::model::{Frame, StackEnd};
 
-/// Functions a thread starts in: nothing real lies beyond them. (glibc and musl, Go.)
+/// Functions a thread starts in: nothing real lies beyond them. (glibc and musl, Go; Go's
+/// `mcall` switches to the thread's own stack and calls the scheduler there, which never
+/// returns: it is the first frame on that stack, as gdb shows.)
 const ROOTS: &[&str] = &[
     "_start",
     "start_thread",
@@ -13,6 +15,7 @@ const ROOTS: &[&str] = &[
     "runtime.mstart",
     "runtime.clone",
     "runtime.rt0_go",
+    "runtime.mcall",
 ];
 
 /// The system call wrappers that create threads: the new thread starts in them, right after
@@ -124,10 +127,21 @@ mod tests {
         ];
         assert_eq!(finish(&mut frames, ASTRAY, None, &maps), StackEnd::Root);
         assert_eq!(names(&frames), ["storm_work", "start_thread", "__clone3"]);
-        // Go's ELF names.
+        // Go's ELF names; the scheduler's frames on a thread's own stack.
         let mut frames = vec![frame(1, Some("runtime.goexit.abi0")), frame(2, None)];
         assert_eq!(finish(&mut frames, ASTRAY, None, &maps), StackEnd::Root);
         assert_eq!(frames.len(), 1);
+        let mut frames = vec![
+            frame(1, Some("runtime.park_m")),
+            frame(2, Some("runtime.mcall")),
+            frame(3, Some("runtime.gcBgMarkWorker")),
+        ];
+        let no_info = StackEnd::NoUnwindInfo {
+            module: None,
+            address: 2,
+        };
+        assert_eq!(finish(&mut frames, no_info, None, &maps), StackEnd::Root);
+        assert_eq!(names(&frames), ["runtime.park_m", "runtime.mcall"]);
         // A walk that ended well, or at the frame limit, is left as it is.
         let mut frames = vec![frame(1, Some("_start")), frame(2, None)];
         let limit = StackEnd::FrameLimit { limit: 2 };
