@@ -22,6 +22,7 @@ mod linecache;
 mod lines;
 mod maps;
 mod model;
+mod mutex;
 mod procinfo;
 pub mod schema;
 mod sigmask;
@@ -392,13 +393,14 @@ impl Tracer {
         let reused = captured.iter().filter(|c| c.reused.is_some()).count();
         let marks: Vec<Option<(u64, Vec<u8>)>> =
             captured.iter_mut().map(|c| c.mark.take()).collect();
+        let libc = mutex::Libc::of(&maps);
         let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, maps, keys);
         self.symbolizer.end_trace();
         let (lines_remembered, lines_looked_up) = self.symbolizer.take_line_counts();
         self.remember_unchanged(pid, &threads, marks, &missing_debuginfo);
         let symbolize = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
-        let deadlocks = waits::explain(pid, &mut threads);
+        let deadlocks = waits::explain(pid, libc, &mut threads);
         let timings = Timings {
             prepare,
             capture,

@@ -294,7 +294,7 @@ pub struct ThreadFacts {
 pub struct LockHint {
     /// The futex word's address.
     pub address: u64,
-    /// The owner's thread id, read from a glibc `pthread_mutex_t` (never guessed).
+    /// The owner's thread id, read from a glibc or musl `pthread_mutex_t` (never guessed).
     pub owner: Option<u32>,
     /// Why there is no owner: e.g. "not a glibc mutex (a condition variable or a Rust lock)".
     pub note: Option<String>,

@@ -1,19 +1,13 @@
 //! What blocked threads wait for: the blocking system call with its arguments decoded (read
 //! from `/proc` before a thread is stopped), the kernel stack of threads in uninterruptible
-//! sleep, and, after the trace while the target runs again, which glibc mutex a futex waiter
-//! waits on, who owns it, and the cycles of that wait-for graph (deadlocks).
-//!
-//! Nothing here guesses: an owner is reported only when the futex word is, by every check we
-//! can make, a glibc `pthread_mutex_t` whose owner is a thread of the traced process.
+//! sleep, and, after the trace while the target runs again, which mutex a futex waiter waits
+//! on, who owns it (see [`super::mutex`]), and the cycles of that wait-for graph (deadlocks).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::IoSliceMut;
-
-use nix::sys::uio::{RemoteIoVec, process_vm_readv};
-use nix::unistd::Pid;
 
 use super::model::{LockHint, Syscall, Thread};
+use super::mutex::{self, Held, Libc};
 use crate::text;
 
 /// Longest fd target (`readlink /proc/PID/fd/N`) we keep; a path can be long.
@@ -21,10 +15,6 @@ const MAX_FD_TARGET: usize = 256;
 
 /// Most lines of a kernel stack we keep.
 const MAX_KERNEL_STACK: usize = 64;
-
-/// The note for a futex that is not (by our checks) a glibc mutex.
-pub(crate) const NOT_A_MUTEX: &str =
-    "not a glibc mutex (a condition variable, a Rust or other lock)";
 
 const FUTEX_PRIVATE_FLAG: u64 = 128;
 const FUTEX_CLOCK_REALTIME: u64 = 256;
@@ -232,67 +222,29 @@ fn parse_kernel_stack(raw: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// glibc's mutex kinds (`__kind`): TIMED, RECURSIVE, ERRORCHECK, ADAPTIVE, with the robust
-/// (16), priority-inheritance (32), priority-protect (64) and elision (256, 512) bits.
-fn is_glibc_mutex_kind(kind: i32) -> bool {
-    const FLAGS: i32 = 16 | 32 | 64 | 256 | 512;
-    kind >= 0 && (kind & !FLAGS) <= 3
-}
-
-/// Reads `len` bytes at `address` of process `pid` (never while a thread is stopped).
-fn read_memory(pid: i32, address: u64, buf: &mut [u8]) -> bool {
-    let Ok(base) = usize::try_from(address) else {
-        return false;
-    };
-    let len = buf.len();
-    let remote = [RemoteIoVec { base, len }];
-    let mut local = [IoSliceMut::new(buf)];
-    matches!(process_vm_readv(Pid::from_raw(pid), &mut local, &remote), Ok(n) if n == len)
-}
-
-/// The owner of the glibc `pthread_mutex_t` at `address`, when it is one (x86_64 layout:
-/// `int __lock` at +0, `unsigned __count` +4, `int __owner` +8, `unsigned __nusers` +12,
-/// `int __kind` +16) and its owner is one of `tids`.
-fn mutex_owner(pid: i32, address: u64, tids: &HashSet<u32>) -> Option<u32> {
-    let mut buf = [0u8; 20];
-    if !read_memory(pid, address, &mut buf) {
-        return None;
-    }
-    let int = |at: usize| i32::from_ne_bytes(buf[at..at + 4].try_into().unwrap());
-    let (lock, owner, kind) = (int(0), int(8), int(16));
-    if lock == 0 || owner <= 0 || !is_glibc_mutex_kind(kind) {
-        return None;
-    }
-    let owner = owner as u32;
-    tids.contains(&owner).then_some(owner)
-}
-
 /// Fills the lock hint of every thread blocked in a futex wait, reading the futex words of
-/// the (running again) process `pid`, and returns the deadlocks: the cycles of the wait-for
-/// graph, each starting at its smallest tid, in wait order.
-pub(crate) fn explain(pid: i32, threads: &mut [Thread]) -> Vec<Vec<u32>> {
+/// the (running again) process `pid`, whose C library is `libc`, and returns the deadlocks:
+/// the cycles of the wait-for graph, each starting at its smallest tid, in wait order.
+pub(crate) fn explain(pid: i32, libc: Libc, threads: &mut [Thread]) -> Vec<Vec<u32>> {
     let tids: HashSet<u32> = threads.iter().map(|t| t.id).collect();
     let mut edges = Vec::new();
     for t in threads.iter_mut() {
         let Some(address) = t.facts.syscall.as_ref().and_then(futex_wait_address) else {
             continue;
         };
-        let hint = match mutex_owner(pid, address, &tids) {
-            Some(owner) => {
+        let (owner, note) = match mutex::held(pid, libc, address, &tids) {
+            Held::By(owner, note) => {
                 edges.push((t.id, owner));
-                LockHint {
-                    address,
-                    owner: Some(owner),
-                    note: None,
-                }
+                (Some(owner), note)
             }
-            None => LockHint {
-                address,
-                owner: None,
-                note: Some(NOT_A_MUTEX.into()),
-            },
+            Held::Unrecorded(note) => (None, Some(note)),
+            Held::Unknown => (None, Some(libc.no_owner_note())),
         };
-        t.facts.lock = Some(hint);
+        t.facts.lock = Some(LockHint {
+            address,
+            owner,
+            note: note.map(String::from),
+        });
     }
     find_cycles(&edges)
 }
@@ -495,15 +447,5 @@ mod tests {
         );
         let many = "[<0>] f+0x1/0x2\n".repeat(100);
         assert_eq!(parse_kernel_stack(many.as_bytes()).len(), MAX_KERNEL_STACK);
-    }
-
-    #[test]
-    fn mutex_kinds() {
-        for k in [0, 1, 2, 3, 16, 17, 32, 35, 16 | 32 | 2, 64, 256, 512] {
-            assert!(is_glibc_mutex_kind(k), "kind {k}");
-        }
-        for k in [4, 7, 128, -1, 1024, 0x7fff_ffff] {
-            assert!(!is_glibc_mutex_kind(k), "kind {k}");
-        }
     }
 }

@@ -35,7 +35,7 @@ fn build(out: &Path, mut cmd: Command, tmp: &Path) -> PathBuf {
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         result.status.success(),
-        "building fixture failed (scripts/deps.sh installs gcc, g++ and gcc-multilib): {cmd:?}: {}",
+        "building fixture failed (scripts/deps.sh installs gcc, g++, gcc-multilib and musl-tools): {cmd:?}: {}",
         String::from_utf8_lossy(&result.stderr)
     );
     std::fs::rename(tmp, out).unwrap();
@@ -142,6 +142,31 @@ pub fn nocfi_bin() -> &'static Path {
         .chain([src.as_os_str()])
         .collect();
         gcc("nocfifixture", &args)
+    })
+}
+
+/// tests/fixtures/musl_deadlock.c, built once per test binary with musl-gcc -O1 -g -pthread,
+/// static (`static_link`) or dynamic (musl's loader, /lib/ld-musl-x86_64.so.1).
+pub fn musl_deadlock_bin(static_link: bool) -> &'static Path {
+    static STATIC: OnceLock<PathBuf> = OnceLock::new();
+    static DYNAMIC: OnceLock<PathBuf> = OnceLock::new();
+    let (cell, name) = if static_link {
+        (&STATIC, "musldeadlock-static")
+    } else {
+        (&DYNAMIC, "musldeadlock-dynamic")
+    };
+    cell.get_or_init(|| {
+        let out = out_dir().join(name);
+        let tmp = tmp_name(&out);
+        let mut cmd = Command::new("musl-gcc");
+        cmd.args(["-O1", "-g", "-pthread"]);
+        if static_link {
+            cmd.arg("-static");
+        }
+        cmd.arg(fixtures_dir().join("musl_deadlock.c"))
+            .arg("-o")
+            .arg(&tmp);
+        build(&out, cmd, &tmp)
     })
 }
 
