@@ -228,6 +228,8 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
                 kernel_stack: Vec::new(),
                 lock: None,
                 end: None,
+                state_before: None,
+                leaving: None,
             }
         })
         .collect();

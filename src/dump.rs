@@ -128,7 +128,11 @@ fn write_thread(out: &mut String, p: &Process, t: &Thread) {
     }
 }
 
-/// "S sleeping, futex_wait_queue, in futex" — the state and what the thread waits on.
+/// "S sleeping, futex_wait_queue, in futex" — the state and what the thread waits on; "S
+/// sleeping (R just before the capture), in clock_nanosleep(CLOCK_MONOTONIC)" when the thread
+/// was caught otherwise than /proc showed it; "R running, leaving clock_nanosleep (it
+/// returned)" for a thread caught on its way out of a call, "R running, just back from a system
+/// call" for one caught at the instruction after it.
 pub fn waiting_on(t: &Thread) -> String {
     let facts = t.facts();
     let mut s = match facts.state {
@@ -139,6 +143,13 @@ pub fn waiting_on(t: &Thread) -> String {
         ),
         None => "state unknown".into(),
     };
+    if let Some(before) = facts.state_before {
+        let _ = write!(
+            s,
+            " ({} just before the capture)",
+            inert(before.encode_utf8(&mut [0; 4]))
+        );
+    }
     if let Some(w) = &facts.wchan {
         let _ = write!(s, ", wchan {}", inert(w));
     }
@@ -154,7 +165,46 @@ pub fn waiting_on(t: &Thread) -> String {
             }
         }
     }
+    if let Some(leaving) = &facts.leaving {
+        match &leaving.call {
+            Some(sc) => match sc.name() {
+                Some(name) => {
+                    let _ = write!(s, ", leaving {name} (it returned)");
+                }
+                None => {
+                    let _ = write!(s, ", leaving syscall {} (it returned)", sc.number);
+                }
+            },
+            None => s.push_str(", just back from a system call"),
+        }
+    }
     s
+}
+
+/// "S at the capture, R just before; leaving clock_nanosleep (it returned)": what the capture
+/// found that /proc, read just before the thread's stop, did not show. For the inspector.
+pub fn capture_note(t: &Thread) -> Option<String> {
+    let facts = t.facts();
+    let mut parts = Vec::new();
+    if let (Some(now), Some(before)) = (facts.state, facts.state_before) {
+        let mut a = [0; 4];
+        let mut b = [0; 4];
+        parts.push(format!(
+            "{} at the capture, {} just before",
+            inert(now.encode_utf8(&mut a)),
+            inert(before.encode_utf8(&mut b))
+        ));
+    }
+    if let Some(leaving) = &facts.leaving {
+        parts.push(match leaving.call.as_ref() {
+            Some(sc) => match sc.name() {
+                Some(name) => format!("leaving {name} (it returned)"),
+                None => format!("leaving syscall {} (it returned)", sc.number),
+            },
+            None => "just back from a system call".into(),
+        });
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn write_frame(out: &mut String, i: usize, f: &Frame) {
@@ -495,5 +545,76 @@ Groups:
             "watchdog: could not be started (Resource temporarily unavailable (os error 11)); \
              3 attaches of this trace had no guard against a killed tracer"
         );
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+    use crate::tracer::{Leaving, Syscall, ThreadFacts};
+
+    fn thread(facts: ThreadFacts) -> Thread {
+        Thread {
+            id: 7,
+            name: None,
+            facts,
+            frames: Vec::new().into(),
+            truncated: false,
+            error: None,
+            end_note: None,
+            stopped_for: std::time::Duration::ZERO,
+        }
+    }
+
+    const SLEEP: Syscall = Syscall {
+        number: 230,
+        args: [1, 0, 0, 0, 0, 0],
+    };
+
+    #[test]
+    fn the_state_at_the_capture_and_the_one_before() {
+        let asleep = thread(ThreadFacts {
+            state: Some('S'),
+            state_before: Some('R'),
+            syscall: Some(SLEEP),
+            wait: Some("clock_nanosleep(CLOCK_MONOTONIC)".into()),
+            ..ThreadFacts::default()
+        });
+        assert_eq!(
+            waiting_on(&asleep),
+            "S sleeping (R just before the capture), in clock_nanosleep(CLOCK_MONOTONIC)"
+        );
+        let leaving = thread(ThreadFacts {
+            state: Some('R'),
+            leaving: Some(Leaving { call: Some(SLEEP) }),
+            ..ThreadFacts::default()
+        });
+        assert_eq!(
+            waiting_on(&leaving),
+            "R running, leaving clock_nanosleep (it returned)"
+        );
+        let back = thread(ThreadFacts {
+            state: Some('R'),
+            state_before: Some('S'),
+            leaving: Some(Leaving { call: None }),
+            ..ThreadFacts::default()
+        });
+        assert_eq!(
+            waiting_on(&back),
+            "R running (S just before the capture), just back from a system call"
+        );
+        assert_eq!(
+            capture_note(&back).as_deref(),
+            Some("R at the capture, S just before; just back from a system call")
+        );
+        assert_eq!(
+            capture_note(&asleep).as_deref(),
+            Some("S at the capture, R just before")
+        );
+        assert_eq!(
+            capture_note(&leaving).as_deref(),
+            Some("leaving clock_nanosleep (it returned)")
+        );
+        assert_eq!(capture_note(&thread(ThreadFacts::default())), None);
     }
 }

@@ -762,6 +762,47 @@ fn history_is_bounded() {
 }
 
 #[test]
+fn a_state_changed_at_the_capture_is_shown() {
+    let mut doc: serde_json::Value =
+        serde_json::to_value(SnapshotDoc::from(first_snapshot().as_ref())).unwrap();
+    doc["threads"][1]["state"] = serde_json::json!("S");
+    doc["threads"][1]["state_before"] = serde_json::json!("R");
+    doc["threads"][1]["syscall"] =
+        serde_json::json!({"number": 230, "name": "clock_nanosleep", "args": [1, 0, 0, 0, 0, 0]});
+    doc["threads"][1]["wait"] = serde_json::json!("clock_nanosleep(CLOCK_MONOTONIC)");
+    doc["threads"][2]["state"] = serde_json::json!("R");
+    doc["threads"][2]["syscall"] = serde_json::Value::Null;
+    doc["threads"][2]["leaving"] = serde_json::json!({"call": {"number": 230,
+        "name": "clock_nanosleep", "args": [1, 0, 0, 0, 0, 0]}});
+    let p: SnapshotDoc = serde_json::from_value(doc).unwrap();
+    let mut app = App::new();
+    app.inspect(4242);
+    app.update(Action::Snapshot(Arc::new(p.to_process())));
+    cmd(&mut app, Command::Down);
+    let screen = render(&app, 160, 48);
+    // Below the selected thread's frames: the state the capture found, and the one before.
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains(" --   ") && l.contains("  S at the capture, R just before  ")),
+        "{screen}"
+    );
+    // The threads pane: the call the other thread was leaving (cut to the column).
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("\"4244    worker-1     R      ← clock_nano ")),
+        "{screen}"
+    );
+    cmd(&mut app, Command::Down);
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("  leaving clock_nanosleep (it returned)  "),
+        "{screen}"
+    );
+}
+
+#[test]
 fn deadlocks_locks_and_kernel_stacks_are_shown() {
     let mut doc: serde_json::Value =
         serde_json::to_value(SnapshotDoc::from(first_snapshot().as_ref())).unwrap();

@@ -9,6 +9,7 @@ use nix::sys::ptrace;
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
+use super::atstop::AtStop;
 use super::maps::MemoryMaps;
 use super::procinfo::BlockedAt;
 
@@ -56,6 +57,8 @@ pub struct Capture {
     pub regs: [Option<u64>; REG_COUNT],
     pub stack: StackCopy,
     pub how: How,
+    /// Where a ptrace stop found the thread (`None` for a thread captured without one).
+    pub at_stop: Option<AtStop>,
 }
 
 impl Capture {
@@ -71,6 +74,7 @@ impl Capture {
             regs: values.map(Some),
             stack: copy_stack(tid, r.rsp, maps, limit),
             how: How::Stopped,
+            at_stop: Some(AtStop::from_regs(&r)),
         })
     }
 
@@ -91,8 +95,20 @@ impl Capture {
             regs,
             stack: copy_stack(tid, at.sp, maps, limit),
             how: How::Blocked,
+            at_stop: None,
         }
     }
+}
+
+/// Reads exactly `buf.len()` bytes at `address` of process (or thread) `pid`.
+pub(crate) fn read_memory(pid: i32, address: u64, buf: &mut [u8]) -> bool {
+    let Ok(base) = usize::try_from(address) else {
+        return false;
+    };
+    let len = buf.len();
+    let remote = [RemoteIoVec { base, len }];
+    let mut local = [IoSliceMut::new(buf)];
+    matches!(process_vm_readv(Pid::from_raw(pid), &mut local, &remote), Ok(n) if n == len)
 }
 
 const PAGE: u64 = 4096;

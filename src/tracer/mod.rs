@@ -6,6 +6,7 @@
 //! re-traces the same process every few seconds). Every thread we stop is resumed on every
 //! path: success, error, cancellation and panic (see [`attach`]).
 
+mod atstop;
 mod attach;
 mod cachedir;
 mod capture;
@@ -45,11 +46,12 @@ pub use cachedir::{CacheRefusal, CacheRefused};
 pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use model::{
-    Frame, InvalidFrame, Location, LockHint, Mode, Module, Process, StackEnd, Symbol, Syscall,
-    Thread, ThreadFacts, Timings, Unguarded,
+    Frame, InvalidFrame, Leaving, Location, LockHint, Mode, Module, Process, StackEnd, Symbol,
+    Syscall, Thread, ThreadFacts, Timings, Unguarded,
 };
 pub use watchdog::NoGuard;
 
+use atstop::AtStop;
 use attach::{AttachError, StoppedThread};
 use capture::Capture;
 use maps::MemoryMaps;
@@ -480,15 +482,23 @@ impl Tracer {
         self.options.unwind_method == UnwindMethod::Copy && self.options.ptrace_attach
     }
 
-    /// What to do with a thread in a ptrace stop: capture it (copy mode), or walk it now.
-    fn take(&self, tid: i32, unwinder: &Unwinder, maps: &MemoryMaps) -> Taken {
+    /// What to do with a thread in a ptrace stop: capture it (copy mode), or walk it now. Also
+    /// where the stop found it, to settle its facts with once it runs again.
+    fn take(&self, tid: i32, unwinder: &Unwinder, maps: &MemoryMaps) -> (Taken, Option<AtStop>) {
         if self.copying() {
             match Capture::stopped(tid, maps, self.options.stack_copy_limit) {
-                Ok(c) => Taken::Capture(Box::new(c)),
-                Err(e) => Taken::Failed(e),
+                Ok(c) => {
+                    let at = c.at_stop;
+                    (Taken::Capture(Box::new(c)), at)
+                }
+                Err(e) => (Taken::Failed(e), None),
             }
         } else {
-            Taken::Walk(unwinder.unwind(tid, self.options.max_frames))
+            let at = AtStop::read(tid);
+            (
+                Taken::Walk(unwinder.unwind(tid, self.options.max_frames)),
+                at,
+            )
         }
     }
 
@@ -545,6 +555,8 @@ impl Tracer {
                     user_time: stat.user_time,
                     system_time: stat.system_time,
                     lock: None,
+                    state_before: None,
+                    leaving: None,
                     ..prev.facts.clone()
                 };
                 out.push(Pending {
@@ -558,7 +570,7 @@ impl Tracer {
                 continue;
             }
             let start = stat.start;
-            let facts = procinfo::thread_facts_after(&task, stat);
+            let mut facts = procinfo::thread_facts_after(&task, stat);
             if blocked_ok && let Some(c) = self.take_blocked(&task, before.clone(), &facts, maps) {
                 out.push(Pending {
                     tid,
@@ -572,8 +584,12 @@ impl Tracer {
             }
             let (taken, stopped_for) = match self.stop(pid, tid)? {
                 Stop::Stopped(s) => {
-                    let taken = self.take(tid, unwinder, maps);
-                    (taken, s.detach())
+                    let (taken, at) = self.take(tid, unwinder, maps);
+                    let stopped_for = s.detach();
+                    if let Some(at) = at {
+                        atstop::settle(pid, &mut facts.facts, at);
+                    }
+                    (taken, stopped_for)
                 }
                 Stop::Gone => continue,
                 Stop::Failed(error) => (Taken::Failed(error), Duration::ZERO),
@@ -647,7 +663,7 @@ impl Tracer {
                 }
             }
         }
-        let taken: Vec<Taken> = held
+        let taken: Vec<(Taken, Option<AtStop>)> = held
             .iter()
             .map(|(s, _)| self.take(s.tid(), unwinder, maps))
             .collect();
@@ -655,9 +671,12 @@ impl Tracer {
         let mut out: Vec<Pending> = held
             .into_iter()
             .zip(taken)
-            .map(|((stopped, facts), taken)| {
+            .map(|((stopped, mut facts), (taken, at))| {
                 let tid = stopped.tid();
                 let stopped_for = stopped.detach();
+                if let Some(at) = at {
+                    atstop::settle(pid, &mut facts.facts, at);
+                }
                 Pending {
                     tid,
                     name: facts.name,
@@ -688,7 +707,7 @@ impl Tracer {
         maps: &MemoryMaps,
     ) -> Result<Vec<Captured>> {
         let mut out = Vec::with_capacity(pending.len());
-        for p in pending {
+        for mut p in pending {
             let mut stopped_for = p.stopped_for;
             let mut mark = p.mark;
             let mut reused = None;
@@ -705,7 +724,12 @@ impl Tracer {
                     if walk.missing_register && how == capture::How::Blocked {
                         // Stopped after all: its run record no longer tells whether it ran.
                         mark = None;
-                        self.retake(pid, p.tid, walk, unwinder, maps, &mut stopped_for)?
+                        let (walk, error, at) =
+                            self.retake(pid, p.tid, walk, unwinder, maps, &mut stopped_for)?;
+                        if let Some(at) = at {
+                            atstop::settle(pid, &mut p.facts, at);
+                        }
+                        (walk, error)
                     } else {
                         (walk, None)
                     }
@@ -727,7 +751,7 @@ impl Tracer {
 
     /// A blocked thread whose `walk` needed a register it was not captured with: stopped,
     /// captured again with every register and unwound from that. If it cannot be, the first
-    /// walk stands (with the error, if the capture failed).
+    /// walk stands (with the error, if the capture failed). Also where the stop found it.
     fn retake(
         &mut self,
         pid: i32,
@@ -736,24 +760,25 @@ impl Tracer {
         unwinder: &Unwinder,
         maps: &MemoryMaps,
         stopped_for: &mut Duration,
-    ) -> Result<(Walk, Option<String>)> {
+    ) -> Result<(Walk, Option<String>, Option<AtStop>)> {
         if self.cancelled() {
             return Err(Error::Cancelled { pid });
         }
         let Stop::Stopped(s) = self.stop(pid, tid)? else {
             // Gone meanwhile, or not stopping: keep what the capture gave.
-            return Ok((walk, None));
+            return Ok((walk, None, None));
         };
-        let taken = self.take(tid, unwinder, maps);
+        let (taken, at) = self.take(tid, unwinder, maps);
         *stopped_for = s.detach();
         Ok(match taken {
             // Every register was captured this time: no walk of it misses one.
             Taken::Capture(c) => (
                 unwinder.unwind_capture(tid, *c, self.options.max_frames),
                 None,
+                at,
             ),
-            Taken::Walk(w) => (w, None),
-            Taken::Failed(e) => (walk, Some(e)),
+            Taken::Walk(w) => (w, None, at),
+            Taken::Failed(e) => (walk, Some(e), None),
         })
     }
 

@@ -222,7 +222,8 @@ impl Thread {
         &self.frames
     }
 
-    /// What `/proc` said about the thread just before it was stopped.
+    /// What `/proc` said about the thread just before it was stopped, corrected by what the
+    /// stop found (the state and system call at the capture).
     pub fn facts(&self) -> &ThreadFacts {
         &self.facts
     }
@@ -267,7 +268,8 @@ impl Thread {
     }
 }
 
-/// Facts about a thread from `/proc`, read before it was stopped (stopping changes them).
+/// Facts about a thread from `/proc`, read before it was stopped (stopping changes them), and
+/// brought in line with what the stop found (see `state_before`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ThreadFacts {
     /// The state letter of `/proc/PID/task/TID/stat`: R, S, D, T, t, Z, X, I, ...
@@ -287,6 +289,20 @@ pub struct ThreadFacts {
     pub kernel_stack: Vec<String>,
     /// For a thread waiting on a lock: which lock and who holds it, as far as can be told.
     pub lock: Option<LockHint>,
+    /// The state `/proc` showed just before the thread was stopped for its capture, when the
+    /// stop found it otherwise (`state`, `syscall` and `wait` are then those of the capture).
+    pub state_before: Option<char>,
+    /// A system call the thread was leaving when it was captured: it had returned, and the
+    /// innermost frame is still at its call (the thread is running, not blocked in it).
+    pub leaving: Option<Leaving>,
+}
+
+/// A system call a thread had just returned from when it was captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaving {
+    /// The call, while the registers still say which: `None` once the thread was back in user
+    /// code, at the instruction after its `syscall`.
+    pub call: Option<Syscall>,
 }
 
 /// What a thread waiting on a futex waits for.

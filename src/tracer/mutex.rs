@@ -6,12 +6,9 @@
 //! the owner is a thread of the traced process. Nothing here guesses.
 
 use std::collections::HashSet;
-use std::io::IoSliceMut;
 use std::path::Path;
 
-use nix::sys::uio::{RemoteIoVec, process_vm_readv};
-use nix::unistd::Pid;
-
+use super::capture::read_memory;
 use super::maps::{MappingKind, MemoryMaps};
 
 /// The C library a process runs on, as its mappings tell.
@@ -198,17 +195,6 @@ fn musl_held(
     }
     let note = (lock & OWNER_DIED != 0).then_some(OWNER_DIED_NOTE);
     Held::By(owner, note)
-}
-
-/// Reads `buf.len()` bytes at `address` of process `pid` (never while a thread is stopped).
-fn read_memory(pid: i32, address: u64, buf: &mut [u8]) -> bool {
-    let Ok(base) = usize::try_from(address) else {
-        return false;
-    };
-    let len = buf.len();
-    let remote = [RemoteIoVec { base, len }];
-    let mut local = [IoSliceMut::new(buf)];
-    matches!(process_vm_readv(Pid::from_raw(pid), &mut local, &remote), Ok(n) if n == len)
 }
 
 #[cfg(test)]

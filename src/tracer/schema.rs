@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Frame, InvalidFrame, Process, StackEnd, Thread};
+use super::model::{Frame, InvalidFrame, Process, StackEnd, Syscall, Thread};
 
 /// The schema version this build writes.
 pub const VERSION: u32 = 1;
@@ -65,6 +65,14 @@ pub struct ThreadDoc {
     /// is no stack.
     #[serde(default)]
     pub end: Option<EndDoc>,
+    /// The state letter /proc showed just before the capture, when the capture found the
+    /// thread in another (`state`).
+    #[serde(default)]
+    pub state_before: Option<String>,
+    /// A system call the thread was leaving at the capture (it had returned): {"call"}, the
+    /// call or null when the registers no longer said which.
+    #[serde(default)]
+    pub leaving: Option<LeavingDoc>,
 }
 
 /// Why a stack walk ended: `reason` is one of "root" (the thread's first frame: the stack is
@@ -272,6 +280,12 @@ fn end_of(t: &ThreadDoc) -> Option<StackEnd> {
     }
 }
 
+/// A system call a thread was leaving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeavingDoc {
+    pub call: Option<SyscallDoc>,
+}
+
 /// A lock a thread waits for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LockDoc {
@@ -358,7 +372,31 @@ impl From<&Thread> for ThreadDoc {
                 note: l.note.clone(),
             }),
             end: t.end.as_ref().map(EndDoc::from),
+            state_before: t.facts.state_before.map(String::from),
+            leaving: t.facts.leaving.as_ref().map(leaving_doc),
         }
+    }
+}
+
+/// A state letter from a document: anything but one ASCII letter (a format character would go
+/// out raw, as a char is not text to make inert) is unknown.
+fn state_letter(s: &Option<String>) -> Option<char> {
+    s.as_deref()
+        .and_then(|s| s.chars().next())
+        .filter(char::is_ascii_alphabetic)
+}
+
+fn leaving_doc(l: &super::model::Leaving) -> LeavingDoc {
+    LeavingDoc {
+        call: l.call.as_ref().map(syscall_doc),
+    }
+}
+
+fn syscall_doc(s: &Syscall) -> SyscallDoc {
+    SyscallDoc {
+        number: s.number,
+        name: s.name().map(String::from),
+        args: s.args,
     }
 }
 
@@ -487,7 +525,7 @@ impl Serialize for ThreadView<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let t = self.0;
-        let mut st = s.serialize_struct("ThreadDoc", 16)?;
+        let mut st = s.serialize_struct("ThreadDoc", 18)?;
         st.serialize_field("tid", &t.id)?;
         st.serialize_field("name", &t.name)?;
         let mut state = [0u8; 4];
@@ -519,6 +557,12 @@ impl Serialize for ThreadView<'_, '_> {
             }),
         )?;
         st.serialize_field("end", &t.end.as_ref().map(EndDoc::from))?;
+        let mut before = [0u8; 4];
+        st.serialize_field(
+            "state_before",
+            &t.facts.state_before.map(|c| &*c.encode_utf8(&mut before)),
+        )?;
+        st.serialize_field("leaving", &t.facts.leaving.as_ref().map(leaving_doc))?;
         st.end()
     }
 }
@@ -582,7 +626,7 @@ impl SnapshotDoc {
     /// The model of a snapshot document (a saved file is untrusted: every string is made
     /// inert again).
     pub fn to_process(&self) -> Process {
-        use super::model::{Mode, Module, Symbol, Syscall, ThreadFacts};
+        use super::model::{Mode, Module, Symbol, ThreadFacts};
         let inert = |s: &str| crate::text::inert(s).into_owned();
         let opt = |s: &Option<String>| s.as_deref().map(inert);
         Process {
@@ -607,13 +651,7 @@ impl SnapshotDoc {
                     id: t.tid,
                     name: opt(&t.name),
                     facts: ThreadFacts {
-                        // A state is one letter; anything else (a format character
-                        // would go out raw, as a char is not text to make inert) is unknown.
-                        state: t
-                            .state
-                            .as_deref()
-                            .and_then(|s| s.chars().next())
-                            .filter(char::is_ascii_alphabetic),
+                        state: state_letter(&t.state),
                         wchan: opt(&t.wchan),
                         syscall: t.syscall.as_ref().map(|s| Syscall {
                             number: s.number,
@@ -627,6 +665,13 @@ impl SnapshotDoc {
                             address: l.address,
                             owner: l.owner,
                             note: opt(&l.note),
+                        }),
+                        state_before: state_letter(&t.state_before),
+                        leaving: t.leaving.as_ref().map(|l| super::model::Leaving {
+                            call: l.call.as_ref().map(|s| Syscall {
+                                number: s.number,
+                                args: s.args,
+                            }),
                         }),
                     },
                     frames: t
@@ -721,5 +766,61 @@ mod tests {
         assert_eq!(view, owned);
         let compact = serde_json::to_string(&DocView::compact(&p)).unwrap();
         assert_eq!(compact, owned);
+    }
+
+    #[test]
+    fn state_before_and_leaving_round_trip() {
+        let thread = |tid: u32, state: &str, rest: &str| {
+            format!(
+                r#"{{"tid": {tid}, "name": null, "state": "{state}", "wchan": null,
+                "syscall": null, "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 40,
+                "truncated": false, "error": null, "end_note": null, "frames": [],
+                "wait": null, "kernel_stack": [], "lock": null, {rest}}}"#
+            )
+        };
+        let threads = [
+            thread(7, "S", r#""state_before": "R", "leaving": null"#),
+            thread(
+                8,
+                "R",
+                r#""leaving": {"call": {"number": 230, "name": "clock_nanosleep",
+                   "args": [1, 0, 0, 0, 0, 0]}}"#,
+            ),
+            thread(
+                9,
+                "R",
+                r#""state_before": "\u202e", "leaving": {"call": null}"#,
+            ),
+        ];
+        let text = format!(
+            r#"{{"version": 1, "pid": 42, "command": "x", "taken_at": "2026-11-29T14:00:00.123Z",
+            "taken_at_unix_ms": 1795960800123, "mode": "rolling", "elapsed_us": 1,
+            "longest_stop_us": 1, "threads": [{}]}}"#,
+            threads.join(",")
+        );
+        let doc: SnapshotDoc = serde_json::from_str(&text).unwrap();
+        let p = doc.to_process();
+        let facts = |i: usize| p.threads[i].facts.clone();
+        assert_eq!(facts(0).state_before, Some('R'));
+        assert_eq!(facts(0).leaving, None);
+        let call = facts(1).leaving.and_then(|l| l.call);
+        assert_eq!(call.map(|c| (c.number, c.args[0])), Some((230, 1)));
+        // A state that is not a letter is unknown; a call the registers did not name stays
+        // unnamed.
+        assert_eq!(facts(2).state_before, None);
+        assert_eq!(
+            facts(2).leaving,
+            Some(super::super::model::Leaving { call: None })
+        );
+        let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
+        let view = serde_json::to_string(&DocView::new(&p)).unwrap();
+        assert_eq!(view, owned);
+        let back: SnapshotDoc = serde_json::from_str(&owned).unwrap();
+        assert_eq!(back.to_process(), p);
+        assert!(
+            owned.contains(r#""state_before":"R","leaving":null"#),
+            "{owned}"
+        );
+        assert!(owned.contains(r#""leaving":{"call":null}"#), "{owned}");
     }
 }

@@ -78,6 +78,14 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             }
         })
         .collect();
+    // A thread caught otherwise than /proc showed it just before its stop, or on its way out
+    // of a call: its state as the capture found it ("S
+    // at the capture, R just before").
+    if let Some(note) = crate::dump::capture_note(t) {
+        rows.push(
+            Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(note)]).style(theme.header),
+        );
+    }
     // What it waits for, and its kernel stack (read for threads in D), below the user frames.
     if let Some(lock) = app
         .target

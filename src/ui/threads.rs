@@ -86,8 +86,8 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// The thread's error, else the blocking syscall by name (futex, epoll_wait, read...),
-/// else the wchan.
+/// The thread's error, else the blocking syscall by name (futex, epoll_wait, read...), or
+/// "← name" for a call the thread was leaving when captured, else the wchan.
 pub fn waiting_on(t: &Thread) -> String {
     if let Some(e) = t.error() {
         return format!("! {e}");
@@ -95,6 +95,16 @@ pub fn waiting_on(t: &Thread) -> String {
     let f = t.facts();
     if let Some(owner) = f.lock.as_ref().and_then(|l| l.owner) {
         return format!("held by {owner}");
+    }
+    if let Some(leaving) = &f.leaving {
+        // Caught on its way out of the call: running, its top frame still at the call.
+        return match &leaving.call {
+            Some(sc) => match sc.name() {
+                Some(name) => format!("← {name}"),
+                None => format!("← syscall {}", sc.number),
+            },
+            None => "← syscall".into(),
+        };
     }
     let name = f.syscall.as_ref().and_then(|s| s.name());
     match (name, &f.wchan, &f.syscall) {

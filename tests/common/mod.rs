@@ -145,6 +145,12 @@ pub fn nocfi_bin() -> &'static Path {
     })
 }
 
+/// tests/fixtures/flipper.c, built once per test binary with gcc -O1 -g -pthread.
+pub fn flipper_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| c_bin("flipperfixture", "flipper.c", &[]))
+}
+
 /// tests/fixtures/musl_deadlock.c, built once per test binary with musl-gcc -O1 -g -pthread,
 /// static (`static_link`) or dynamic (musl's loader, /lib/ld-musl-x86_64.so.1).
 pub fn musl_deadlock_bin(static_link: bool) -> &'static Path {
