@@ -315,6 +315,19 @@ impl App {
         vec![Effect::Inspect(pid)]
     }
 
+    /// Opens the process view on `t`'s process; when the id given was a thread's, that thread
+    /// is selected and the status line says so.
+    pub fn inspect_target(&mut self, t: &crate::tracer::TargetId) -> Vec<Effect> {
+        let effects = self.inspect(t.pid);
+        if let Some(tid) = t.thread {
+            if let Some(target) = &mut self.target {
+                target.selected_tid = Some(tid);
+            }
+            self.message = crate::dump::thread_selected_text(t);
+        }
+        effects
+    }
+
     /// Shows loaded snapshots (oldest first) offline: no tracing, the same panes.
     pub fn open_offline(&mut self, history: Vec<Arc<Process>>) {
         let Some(pid) = history.last().map(|p| p.id()) else {

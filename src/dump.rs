@@ -6,10 +6,16 @@ use std::fmt::Write;
 
 use crate::text::{inert, to_json_inert_sized};
 use crate::tracer::schema::DocView;
-use crate::tracer::{CacheRefused, Frame, NoGuard, Process, Thread, Unguarded};
+use crate::tracer::{CacheRefused, Frame, NoGuard, Process, TargetId, Thread, Unguarded};
 
 /// The text listing of a traced process.
 pub fn to_text(p: &Process) -> String {
+    to_text_selected(p, None)
+}
+
+/// The text listing with thread `selected` (the thread id the user gave) marked "* Thread",
+/// as gdb marks the current thread.
+pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -25,6 +31,9 @@ pub fn to_text(p: &Process) -> String {
     );
     for t in p.threads() {
         out.push('\n');
+        if selected == Some(t.id()) {
+            out.push_str("* ");
+        }
         write_thread(&mut out, p, t);
     }
     if !p.deadlocks().is_empty() || !p.missing_debuginfo().is_empty() || p.unguarded().is_some() {
@@ -40,6 +49,17 @@ pub fn to_text(p: &Process) -> String {
         let _ = writeln!(out, "{}", unguarded_text(u));
     }
     out
+}
+
+/// "thread 1234 belongs to process 1200 (server): showing the process, thread 1234 selected":
+/// said by `dump` and on the inspector's status line when the id given was a thread's.
+pub fn thread_selected_text(t: &TargetId) -> Option<String> {
+    let tid = t.thread?;
+    Some(format!(
+        "thread {tid} belongs to process {} ({}): showing the process, thread {tid} selected",
+        t.pid,
+        inert(&t.name)
+    ))
 }
 
 /// "line cache not used: /home/u/.cache/rstack-tui is a symbolic link": said once, by `dump`

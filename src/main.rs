@@ -404,6 +404,15 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         .stop_blocked(args.stop_blocked)
         .line_cache(args.tracer.line_cache())
         .cancel_flag(cancel);
+    // A thread id names its process: show the process, and say so.
+    let target = match rstack_tui::tracer::target_of(pid) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    if let Some(line) = dump::thread_selected_text(&target) {
+        eprintln!("rstack-tui: {line}");
+    }
+    let pid = target.pid;
     let mut tracer = Tracer::new(options);
     let mut traced = tracer.trace(pid);
     for i in 2..=args.repeat {
@@ -432,7 +441,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
     } else if args.group {
         dump::groups_to_text(&process)
     } else {
-        dump::to_text(&process)
+        dump::to_text_selected(&process, target.thread)
     };
     if args.timings {
         eprintln!(

@@ -142,7 +142,13 @@ pub fn run(opts: Options) -> io::Result<()> {
         app.open_offline(history);
         lister_active.store(false, Ordering::Relaxed);
     } else if let Some(pid) = opts.pid {
-        for effect in app.inspect(pid) {
+        // A thread id opens its process with the thread selected; an id that names nothing
+        // traceable goes to the worker as given, whose trace says why.
+        let effects = match crate::tracer::target_of(pid) {
+            Ok(t) => app.inspect_target(&t),
+            Err(_) => app.inspect(pid),
+        };
+        for effect in effects {
             apply(effect, &worker, &lister_active, &results);
         }
     }

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{Fixture, expected_worker_chain, run_cli, threads_bin, wait_until};
+use common::{Fixture, expected_worker_chain, run_cli, threads_bin, tid_named, wait_until};
 use nix::sys::ptrace;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
@@ -59,6 +59,45 @@ fn text_dump_lists_every_thread_with_frames() {
             "{block:#?}"
         );
     }
+    fx.assert_running();
+}
+
+#[test]
+fn a_thread_id_dumps_its_process_with_the_thread_marked() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "3"]);
+    let tid = tid_named(fx.pid(), "worker-1");
+    let (code, out, err) = run_cli(&["dump", &tid.to_string()]);
+    assert_eq!(code, 0, "stderr: {err}");
+    assert_eq!(
+        err,
+        format!(
+            "rstack-tui: thread {tid} belongs to process {} (rsfixture): showing the process, \
+             thread {tid} selected\n",
+            fx.pid()
+        )
+    );
+    assert!(out.starts_with(&format!("Process {} ", fx.pid())), "{out}");
+    assert!(out.contains(" 4 threads, "), "{out}");
+    // The thread asked for is marked as gdb marks the current thread, and only it.
+    let marked: Vec<&str> = out.lines().filter(|l| l.starts_with("* ")).collect();
+    assert_eq!(marked.len(), 1, "{out}");
+    assert!(
+        marked[0].starts_with(&format!("* Thread {tid} \"worker-1\" (S sleeping")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("\nThread {} \"rsfixture\" (", fx.pid())),
+        "{out}"
+    );
+    // The process's own id: no message, no mark; JSON is the process's, the message on stderr.
+    let (code, out, err) = run_cli(&["dump", &fx.pid().to_string()]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("* ")), "{out}");
+    let (code, json, err) = run_cli(&["dump", "--json", &tid.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("thread {tid} belongs to process {}", fx.pid())));
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["pid"], fx.pid());
     fx.assert_running();
 }
 

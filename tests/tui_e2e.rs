@@ -8,7 +8,7 @@ mod common;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::tmux::{DEADLINE, POLL, Tmux};
-use common::{Fixture, expected_worker_chain, gone, thread_states, threads_bin};
+use common::{Fixture, expected_worker_chain, gone, thread_states, threads_bin, tid_named};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -371,6 +371,55 @@ fn small_terminal_80x24_shows_everything_essential() {
     assert!(screen.contains("EXITED rc=0"), "{screen}");
     tmux.assert_terminal_restored();
     assert_fixture_untouched(&fx, "after q at 80x24");
+}
+
+/// `rstack-tui -p TID` opens the thread's process with that thread selected, and says so.
+#[test]
+fn a_thread_id_opens_its_process_with_the_thread_selected() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "3"]);
+    let tid = tid_named(fx.pid(), "worker-1");
+    let tmux = Tmux::exec(140, 30, &[BIN, "-p", &tid.to_string()]);
+    let ui = tmux.pane_pid();
+    let _reaper = Reaper(ui);
+    let note = format!(
+        "thread {tid} belongs to process {} (rsfixture): showing the process, thread {tid} \
+         selected",
+        fx.pid()
+    );
+    let screen = tmux.wait_screen("the thread's process with the thread selected", |s| {
+        s.contains(&format!(" Stack of {tid} \"worker-1\" "))
+            && fixture_frames(s).contains(&"threads_fixture::worker_main".to_string())
+    });
+    assert!(
+        screen.starts_with(&format!(" pid {} 4 threads", fx.pid())),
+        "{screen}"
+    );
+    // The status line (the one with the refresh facts) says why.
+    let status = screen
+        .lines()
+        .find(|l| l.contains(" · "))
+        .unwrap_or_else(|| panic!("no status line in\n{screen}"));
+    assert!(status.starts_with(&format!(" {note} ")), "{screen}");
+    assert_eq!(
+        fixture_frames(&screen),
+        expected_worker_chain(1),
+        "{screen}"
+    );
+    // It is the threads pane's selection: one row down selects the thread listed below it.
+    let below: String = screen
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("{tid} ")))
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no row below {tid}'s in\n{screen}"))
+        .to_string();
+    tmux.send_keys(&["j"]);
+    tmux.wait_screen("the row below selected", |s| {
+        line_with(s, " Stack of ").is_some_and(|l| l.contains(&format!(" Stack of {below} ")))
+    });
+    tmux.send_keys(&["q"]);
+    wait_gone(ui, Some(&tmux));
+    assert_fixture_untouched(&fx, "after q");
 }
 
 /// `rstack-tui demo` starts the demo as its child, opens it, and ends it on quit.

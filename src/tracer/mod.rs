@@ -49,6 +49,7 @@ pub use model::{
     Frame, InvalidFrame, Leaving, Location, LockHint, Mode, Module, Process, StackEnd, Symbol,
     Syscall, Thread, ThreadFacts, Timings, Unguarded,
 };
+pub use procinfo::{TargetId, target_of};
 pub use watchdog::NoGuard;
 
 use atstop::AtStop;

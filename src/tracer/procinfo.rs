@@ -54,6 +54,31 @@ pub fn check_target(pid: i32) -> Result<i32> {
     Ok(status.tgid)
 }
 
+/// What an id given as a pid names: a process, and, when it is the id of another of the
+/// process's threads than its main one, that thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetId {
+    /// The process (thread group) id.
+    pub pid: u32,
+    /// The thread the id named, when it is not the main thread.
+    pub thread: Option<u32>,
+    /// The process's name (`/proc/PID/comm`, made inert).
+    pub name: String,
+}
+
+/// Checks `id` as [`check_target`] does and says which process it names, and which thread
+/// of it when it is a thread id: `dump TID` shows the thread's whole process, and says so.
+pub fn target_of(id: u32) -> Result<TargetId> {
+    let requested = i32::try_from(id).map_err(|_| Error::NoSuchProcess { pid: -1 })?;
+    let pid = check_target(requested)?;
+    let comm = fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
+    Ok(TargetId {
+        pid: pid as u32,
+        thread: (pid != requested).then_some(id),
+        name: text::inert_bounded(&text::from_bytes(trim_newline(&comm)), 64),
+    })
+}
+
 /// Refuses 32-bit processes early: libunwind here unwinds x86_64 only.
 fn check_architecture(pid: i32) -> Result<()> {
     use std::io::Read;

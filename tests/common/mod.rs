@@ -311,6 +311,18 @@ pub fn thread_states(pid: u32) -> Vec<(u32, char)> {
     .collect()
 }
 
+/// The id of the thread of `pid` named `name` (its comm).
+pub fn tid_named(pid: u32, name: &str) -> u32 {
+    thread_states(pid)
+        .into_iter()
+        .map(|(tid, _)| tid)
+        .find(|tid| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+                .is_ok_and(|c| c.trim_end() == name)
+        })
+        .unwrap_or_else(|| panic!("no thread {name} in process {pid}"))
+}
+
 /// TracerPid of /proc/PID/status.
 pub fn tracer_pid(pid: u32) -> u32 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
