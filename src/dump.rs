@@ -579,9 +579,8 @@ mod state_tests {
             name: None,
             facts,
             frames: Vec::new().into(),
-            truncated: false,
+            end: None,
             error: None,
-            end_note: None,
             stopped_for: std::time::Duration::ZERO,
         }
     }
