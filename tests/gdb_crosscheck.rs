@@ -13,7 +13,7 @@ mod common;
 use std::collections::HashMap;
 use std::process::Command;
 
-use common::Fixture;
+use common::{Chains, Fixture};
 use rstack_tui::{Process, TraceOptions};
 
 /// glibc symbols gdb names by their DWARF (internal) name where our symbol table picks the
@@ -34,6 +34,8 @@ const ALIASES: &[(&str, &str)] = &[
     // glibc 2.34+ defines these as `___pthread_*` and exports versioned `pthread_*` aliases.
     ("___pthread_mutex_lock", "pthread_mutex_lock"),
     ("___pthread_cond_wait", "pthread_cond_wait"),
+    // A static glibc has both `clone3` and `__clone3` at one address; gdb shows the first.
+    ("__clone3", "clone3"),
 ];
 
 /// How gdb names a signal trampoline's frame; ours is the frame marked as a signal frame
@@ -227,13 +229,16 @@ fn ours(p: &Process) -> HashMap<u32, Vec<Option<String>>> {
         .collect()
 }
 
-fn crosscheck(fx: &Fixture) {
+/// Each thread's frame names from gdb and from us (both normalised), by LWP id, with gdb's
+/// whole output; asserts both list the same threads.
+#[allow(clippy::type_complexity)]
+fn both(fx: &Fixture) -> (Vec<(u32, Vec<Option<String>>, Vec<Option<String>>)>, String) {
     let (gdb, text) = gdb_backtraces(fx.pid());
     fx.assert_running();
     assert!(!gdb.is_empty(), "no threads in gdb's output:\n{text}");
     let p = TraceOptions::new().trace(fx.pid()).expect("trace");
     fx.assert_running();
-    let ours = ours(&p);
+    let mut ours = ours(&p);
     let mut tids: Vec<_> = gdb.keys().copied().collect();
     tids.sort_unstable();
     let ours_tids = {
@@ -242,21 +247,32 @@ fn crosscheck(fx: &Fixture) {
         t
     };
     assert_eq!(tids, ours_tids, "threads (LWP ids):\n{text}");
-    for tid in tids {
-        let theirs: Vec<Option<String>> = gdb[&tid]
-            .iter()
-            .map(|n| {
-                n.as_deref().map(|n| {
-                    if n == SIGNAL_FRAME {
-                        n.into()
-                    } else {
-                        normalise(n)
-                    }
+    let pairs = tids
+        .into_iter()
+        .map(|tid| {
+            let theirs: Vec<Option<String>> = gdb[&tid]
+                .iter()
+                .map(|n| {
+                    n.as_deref().map(|n| {
+                        if n == SIGNAL_FRAME {
+                            n.into()
+                        } else {
+                            normalise(n)
+                        }
+                    })
                 })
-            })
-            .collect();
+                .collect();
+            (tid, ours.remove(&tid).unwrap_or_default(), theirs)
+        })
+        .collect();
+    (pairs, text)
+}
+
+fn crosscheck(fx: &Fixture) {
+    let (pairs, text) = both(fx);
+    for (tid, ours, theirs) in pairs {
         assert_eq!(
-            ours[&tid], theirs,
+            ours, theirs,
             "thread {tid}: ours (left) vs gdb (right)\n{text}"
         );
     }
@@ -286,6 +302,36 @@ fn c_fixture_matches_gdb() {
 fn signal_fixture_matches_gdb() {
     let fx = Fixture::spawn(common::sigframe_bin(), &[]);
     crosscheck(&fx);
+}
+
+#[test]
+fn static_glibc_fixture_matches_gdb() {
+    crosscheck(&Fixture::spawn(Chains::GlibcStatic.bin(), &[]));
+}
+
+#[test]
+fn debug_frame_only_fixture_matches_gdb() {
+    crosscheck(&Fixture::spawn(Chains::DebugFrameOnly.bin(), &[]));
+}
+
+/// musl has no unwind tables of its own: below the fixture's frames gdb goes on by prologue
+/// analysis into frames that are not there (`builtin_tls`, a data object, then address 0),
+/// where ours end at the first musl frame. Every frame of ours must be gdb's, in order, and
+/// ours must end in musl's start code.
+#[test]
+fn static_musl_fixture_matches_gdb_as_far_as_tables_go() {
+    let (pairs, text) = both(&Fixture::spawn(Chains::MuslStatic.bin(), &[]));
+    for (tid, ours, theirs) in pairs {
+        let last = ours.last().cloned().flatten().unwrap_or_default();
+        assert!(
+            ["start", "libc_start_main_stage2"].contains(&last.as_str()),
+            "thread {tid}: ours end at {last}\n{text}"
+        );
+        assert!(
+            ours.len() >= 4 && theirs.starts_with(&ours),
+            "thread {tid}: ours (left) vs gdb (right): {ours:?} {theirs:?}\n{text}"
+        );
+    }
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod atstop;
 mod attach;
 mod cachedir;
 mod capture;
+mod cfi_index;
 mod debuginfo;
 mod demangle;
 pub mod diff;

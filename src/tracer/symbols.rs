@@ -22,6 +22,7 @@ use nix::unistd::Pid;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 use super::cachedir::CacheRefused;
+use super::cfi_index::{self, CfiIndex};
 use super::debuginfo::{self, DebugLookup, DebugSource};
 use super::demangle::demangle;
 use super::filebytes::{FileBytes, FileId};
@@ -71,6 +72,9 @@ pub struct ModuleSymbols {
     entries: Vec<Entry>,
     /// The `.eh_frame_hdr` binary-search table, for the unwinder.
     eh: Option<EhFrameHdr>,
+    /// Tables we built for what `.eh_frame_hdr` does not index (see [`cfi_index`]),
+    /// consulted after it in this order.
+    cfi: Vec<CfiIndex>,
     /// Demangled names, filled on first use (most symbols are never looked up).
     demangled: HashMap<usize, Arc<str>>,
     /// The report line if the module has no symbols beyond `.dynsym` (files only).
@@ -184,6 +188,7 @@ impl ModuleSymbols {
             })
             .collect();
         let eh = eh_frame_hdr(data);
+        let cfi = cfi_index::build(&file, eh.is_some(), debug_file.as_ref());
         let missing = match debug {
             Some((_, path)) if !has_symtab && debug_file.is_none() => {
                 let build_id = file.build_id().ok().flatten();
@@ -215,6 +220,7 @@ impl ModuleSymbols {
             segments,
             entries,
             eh,
+            cfi,
             demangled: HashMap::new(),
             missing,
             lines: None,
@@ -383,8 +389,9 @@ fn eh_frame_hdr(data: &[u8]) -> Option<EhFrameHdr> {
 }
 
 /// A module's unwind table placed at its run-time address: what libunwind's
-/// `UNW_INFO_FORMAT_REMOTE_TABLE` needs to search it in the target's memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `UNW_INFO_FORMAT_REMOTE_TABLE` needs to search it in the target's memory, or in an image
+/// of ours that the unwinder serves at a synthetic address.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnwindTable {
     /// The executable mapping the table covers.
     pub start: u64,
@@ -395,6 +402,8 @@ pub struct UnwindTable {
     pub table_data: u64,
     /// Number of table entries.
     pub fde_count: u64,
+    /// A table we built: its image (table, and any records), and the address it is read at.
+    pub image: Option<(u64, Arc<[u8]>)>,
 }
 
 /// Resolves addresses of traced processes to modules and symbols.
@@ -494,7 +503,8 @@ impl Symbolizer {
     }
 
     /// Loads the modules of every executable mapping (before any thread is stopped, so the
-    /// stop is not spent parsing ELF) and returns their unwind tables at run-time addresses.
+    /// stop is not spent parsing ELF) and returns their unwind tables at run-time addresses:
+    /// per mapping, the module's `.eh_frame_hdr` first, then the tables we built for it.
     pub fn unwind_tables(&mut self, maps: &MemoryMaps, keys: &mut KeyCache) -> Vec<UnwindTable> {
         let mut tables = Vec::new();
         for mapping in maps.iter() {
@@ -504,16 +514,29 @@ impl Symbolizer {
             let Some(ms) = self.modules.get(&key) else {
                 continue;
             };
-            let (Some(eh), Some(bias)) = (ms.eh, ms.bias(mapping.start, mapping.offset)) else {
+            let Some(bias) = ms.bias(mapping.start, mapping.offset) else {
                 continue;
             };
-            tables.push(UnwindTable {
-                start: mapping.start,
-                end: mapping.end,
-                segbase: eh.hdr_vaddr.wrapping_add(bias),
-                table_data: eh.table_vaddr.wrapping_add(bias),
-                fde_count: eh.fde_count,
-            });
+            if let Some(eh) = ms.eh {
+                tables.push(UnwindTable {
+                    start: mapping.start,
+                    end: mapping.end,
+                    segbase: eh.hdr_vaddr.wrapping_add(bias),
+                    table_data: eh.table_vaddr.wrapping_add(bias),
+                    fde_count: eh.fde_count,
+                    image: None,
+                });
+            }
+            for placed in ms.cfi.iter().filter_map(|c| c.place(bias)) {
+                tables.push(UnwindTable {
+                    start: mapping.start,
+                    end: mapping.end,
+                    segbase: placed.segbase,
+                    table_data: placed.table_data,
+                    fde_count: placed.count,
+                    image: Some((placed.image_at, placed.image)),
+                });
+            }
         }
         tables
     }

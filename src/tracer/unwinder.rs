@@ -14,7 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{c_int, c_void};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
@@ -25,6 +25,7 @@ use unwind_sys::{
 };
 
 use super::capture::{Capture, REG_COUNT, StackCopy};
+use super::cfi_index::{EH_FRAME_SPACE, SYNTHETIC_END};
 use super::maps::MemoryMaps;
 use super::model::{InvalidFrame, StackEnd};
 use super::sigmask;
@@ -143,10 +144,55 @@ struct CopyView {
 /// What the accessors need while unwinding on this thread.
 #[derive(Default)]
 struct UnwindState {
-    /// Unwind tables of the process's modules, sorted by start.
+    /// Unwind tables of the process's modules, sorted by start (a mapping's in the order to
+    /// consult them).
     tables: Vec<UnwindTable>,
+    /// The images of the tables we built, at their synthetic addresses: sorted, disjoint.
+    images: Vec<(u64, Arc<[u8]>)>,
     memory: MemoryCache,
     copy: Option<CopyView>,
+}
+
+/// Places the images of `tables` (sorted by start), dropping a table whose image would
+/// overlap another's (only a hostile module's could) or is a duplicate of another mapping's.
+fn place_images(tables: &mut Vec<UnwindTable>) -> Vec<(u64, Arc<[u8]>)> {
+    let mut images: Vec<(u64, Arc<[u8]>)> = tables.iter().filter_map(|t| t.image.clone()).collect();
+    images.sort_by_key(|(at, image)| (*at, image.len()));
+    images.dedup_by(|b, a| a.0 == b.0 && Arc::ptr_eq(&a.1, &b.1));
+    let mut kept: Vec<(u64, Arc<[u8]>)> = Vec::with_capacity(images.len());
+    for (at, image) in images {
+        let clear = kept
+            .last()
+            .is_none_or(|(prev, p)| prev.saturating_add(p.len() as u64) <= at);
+        if clear {
+            kept.push((at, image));
+        }
+    }
+    tables.retain(|t| match &t.image {
+        None => true,
+        Some((at, image)) => kept
+            .binary_search_by_key(at, |k| k.0)
+            .is_ok_and(|i| Arc::ptr_eq(&kept[i].1, image)),
+    });
+    kept
+}
+
+/// The little-endian word at `addr` of the image that holds it (bytes past its end read as
+/// zero: libunwind reads aligned words around a record's last bytes).
+fn image_word(images: &[(u64, Arc<[u8]>)], addr: u64) -> Option<u64> {
+    let mut bytes = [0u8; 8];
+    let mut any = false;
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        let a = addr.checked_add(i as u64)?;
+        let at = images
+            .partition_point(|(start, _)| *start <= a)
+            .checked_sub(1);
+        if let Some(b) = at.and_then(|k| images[k].1.get((a - images[k].0) as usize)) {
+            *byte = *b;
+            any = true;
+        }
+    }
+    any.then(|| u64::from_le_bytes(bytes))
 }
 
 /// How a read of the target's memory went, from a copy or not.
@@ -160,6 +206,13 @@ enum Read {
 
 impl UnwindState {
     fn read(&mut self, addr: u64) -> Read {
+        // No process maps anything here: only our images.
+        if (EH_FRAME_SPACE..SYNTHETIC_END).contains(&addr) {
+            return match image_word(&self.images, addr) {
+                Some(v) => Read::Value(v),
+                None => Read::Refused,
+            };
+        }
         if let Some(copy) = &mut self.copy {
             let stack = &copy.stack;
             if addr >= stack.start && addr.saturating_add(8) <= stack.end() {
@@ -284,25 +337,40 @@ unsafe extern "C" fn find_proc_info(
     need_unwind_info: c_int,
     arg: *mut c_void,
 ) -> c_int {
-    let table = STATE.with(|s| {
+    // The tables of the mapping that holds `ip`, in the order to consult them.
+    let (first, last) = STATE.with(|s| {
         let t = &s.borrow().tables;
-        let i = t.partition_point(|e| e.start <= ip).checked_sub(1)?;
-        t.get(i).filter(|e| ip < e.end).copied()
+        let Some(i) = t.partition_point(|e| e.start <= ip).checked_sub(1) else {
+            return (0, 0);
+        };
+        if ip >= t[i].end {
+            return (0, 0);
+        }
+        (t[..i].partition_point(|e| e.start < t[i].start), i + 1)
     });
-    if let Some(t) = table {
+    for k in first..last {
+        let Some(t) = STATE.with(|s| {
+            s.borrow()
+                .tables
+                .get(k)
+                .map(|t| (t.start, t.end, t.segbase, t.table_data, t.fde_count))
+        }) else {
+            break;
+        };
+        let (start, end, segbase, table_data, fde_count) = t;
         let mut di = DynInfo {
             next: std::ptr::null_mut(),
             prev: std::ptr::null_mut(),
-            start_ip: t.start,
-            end_ip: t.end,
+            start_ip: start,
+            end_ip: end,
             gp: 0,
             format: UNW_INFO_FORMAT_REMOTE_TABLE,
             pad: 0,
             load_offset: 0,
             name_ptr: 0,
-            segbase: t.segbase,
-            table_len: t.fde_count * 8 / std::mem::size_of::<unw_word_t>() as u64,
-            table_data: t.table_data,
+            segbase,
+            table_len: fde_count * 8 / std::mem::size_of::<unw_word_t>() as u64,
+            table_data,
         };
         // SAFETY: libunwind calls us with valid pointers, which we pass on unchanged; `di`
         // lives across the call.
@@ -643,7 +711,9 @@ impl Unwinder {
             unsafe { unwind_sys::unw_destroy_addr_space(copy_space) };
             return Err("creating libunwind's ptrace state".into());
         }
+        // Stable: a mapping's tables keep the order they are to be consulted in.
         tables.sort_by_key(|t| t.start);
+        let images = place_images(&mut tables);
         let memory = MemoryCache {
             read_only: read_only.to_vec(),
             pid,
@@ -652,6 +722,7 @@ impl Unwinder {
         STATE.with(|s| {
             *s.borrow_mut() = UnwindState {
                 tables,
+                images,
                 memory,
                 copy: None,
             }

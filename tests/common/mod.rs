@@ -44,9 +44,14 @@ fn build(out: &Path, mut cmd: Command, tmp: &Path) -> PathBuf {
 
 /// Builds `name` with gcc and `args` (flags and sources), see [`build`].
 pub fn gcc(name: &str, args: &[&std::ffi::OsStr]) -> PathBuf {
+    cc("gcc", name, args)
+}
+
+/// Builds `name` with C compiler `compiler` and `args`, see [`build`].
+fn cc(compiler: &str, name: &str, args: &[&std::ffi::OsStr]) -> PathBuf {
     let out = out_dir().join(name);
     let tmp = tmp_name(&out);
-    let mut cmd = Command::new("gcc");
+    let mut cmd = Command::new(compiler);
     cmd.args(args).arg("-o").arg(&tmp);
     build(&out, cmd, &tmp)
 }
@@ -174,6 +179,52 @@ pub fn musl_deadlock_bin(static_link: bool) -> &'static Path {
             .arg(&tmp);
         build(&out, cmd, &tmp)
     })
+}
+
+/// The binaries of tests/fixtures/chains.c, each with another kind of unwind tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chains {
+    /// `gcc -static`: a non-PIE executable with `.eh_frame` and no `.eh_frame_hdr`.
+    GlibcStatic,
+    /// `musl-gcc -static`: the same with musl, whose own code has no unwind tables at all.
+    MuslStatic,
+    /// `gcc -fno-asynchronous-unwind-tables`: a PIE whose own functions are described only
+    /// in `.debug_frame`.
+    DebugFrameOnly,
+}
+
+impl Chains {
+    pub const ALL: [Chains; 3] = [
+        Chains::GlibcStatic,
+        Chains::MuslStatic,
+        Chains::DebugFrameOnly,
+    ];
+
+    /// The fixture, built once per test binary (all with -O1 -g).
+    pub fn bin(self) -> &'static Path {
+        static BINS: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        let (i, compiler, name, flags): (usize, &str, &str, &[&str]) = match self {
+            Chains::GlibcStatic => (0, "gcc", "chains-glibc-static", &["-pthread", "-static"]),
+            // scripts/deps.sh installs musl-tools.
+            Chains::MuslStatic => (1, "musl-gcc", "chains-musl-static", &["-static"]),
+            Chains::DebugFrameOnly => (
+                2,
+                "gcc",
+                "chains-debug-frame",
+                &["-pthread", "-fno-asynchronous-unwind-tables"],
+            ),
+        };
+        BINS[i].get_or_init(|| {
+            let src = fixtures_dir().join("chains.c");
+            let mut args: Vec<&std::ffi::OsStr> = ["-O1", "-g"]
+                .iter()
+                .chain(flags)
+                .map(std::ffi::OsStr::new)
+                .collect();
+            args.push(src.as_os_str());
+            cc(compiler, name, &args)
+        })
+    }
 }
 
 /// A spawned fixture; killed (by pid) and reaped when dropped.

@@ -1,0 +1,158 @@
+//! Binaries without `.eh_frame_hdr`: a static glibc executable (unindexed `.eh_frame`), a
+//! static musl one, and C built with `-fno-asynchronous-unwind-tables` (its functions only in
+//! `.debug_frame`). Each thread of tests/fixtures/chains.c parks in a known call chain; both
+//! unwinders must give exactly that chain, from the parking call down to the thread's start.
+
+mod common;
+
+use common::{Chains, Fixture};
+use rstack_tui::{Process, TraceOptions, UnwindMethod};
+
+/// Every frame's function name (`??` for none), innermost first, inlined frames left out.
+fn names(p: &Process, thread: &str) -> Vec<String> {
+    let t = p
+        .threads()
+        .iter()
+        .find(|t| t.name() == Some(thread))
+        .unwrap_or_else(|| panic!("no thread {thread}"));
+    assert!(!t.is_truncated(), "{thread}: {:#?}", t.frames());
+    t.frames()
+        .iter()
+        .filter(|f| !f.is_inlined())
+        .map(|f| f.symbol().map_or("??", |s| s.name()).to_string())
+        .collect()
+}
+
+/// The chain each thread of `kind` parks in: the fixture's functions between the libc frames
+/// on each side, as this machine's glibc 2.36 and musl 1.2 name them.
+fn expected(kind: Chains, thread: &str) -> Vec<&'static str> {
+    let fixture: &[&str] = match thread {
+        "main" => &["park", "main_park", "main"],
+        "deep" => &["park", "level_three", "level_two", "level_one", "deep_main"],
+        "shallow" => &["park", "level_three", "shallow_main"],
+        _ => unreachable!(),
+    };
+    let (top, main_bottom, thread_bottom): (&[&str], &[&str], &[&str]) = match kind {
+        // pause(2)'s glibc frame is there; static glibc names it by its strong symbol.
+        Chains::GlibcStatic => (
+            &["__libc_pause"],
+            &["__libc_start_call_main", "__libc_start_main", "_start"],
+            &["start_thread", "__clone3"],
+        ),
+        Chains::DebugFrameOnly => (
+            &["pause"],
+            &["__libc_start_call_main", "__libc_start_main", "_start"],
+            &["start_thread", "clone3"],
+        ),
+        // musl has no unwind tables of its own (the fixture makes the system call itself):
+        // the walk ends at the first musl frame, as gdb's reliable frames do.
+        Chains::MuslStatic => (&[], &["libc_start_main_stage2"], &["start"]),
+    };
+    let bottom = if thread == "main" {
+        main_bottom
+    } else {
+        thread_bottom
+    };
+    [top, fixture, bottom].concat()
+}
+
+fn trace(pid: u32, method: UnwindMethod, stop_blocked: bool) -> Process {
+    TraceOptions::new()
+        .unwind_method(method)
+        .stop_blocked(stop_blocked)
+        .trace(pid)
+        .unwrap()
+}
+
+/// Each thread's physical frames (ip, sp-independent) per thread id.
+fn ips(p: &Process) -> Vec<(u32, Vec<u64>)> {
+    let mut all: Vec<(u32, Vec<u64>)> = p
+        .threads()
+        .iter()
+        .map(|t| {
+            let ips = t
+                .frames()
+                .iter()
+                .filter(|f| !f.is_inlined())
+                .map(|f| f.ip())
+                .collect();
+            (t.id(), ips)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+fn assert_chains(kind: Chains) {
+    let fx = Fixture::spawn(kind.bin(), &[]);
+    let reference = trace(fx.pid(), UnwindMethod::Ptrace, false);
+    let main_name = reference.threads()[0].name().unwrap().to_string();
+    assert_eq!(reference.threads().len(), 3);
+    for thread in ["main", "deep", "shallow"] {
+        let name = if thread == "main" { &main_name } else { thread };
+        assert_eq!(
+            names(&reference, name),
+            expected(kind, thread),
+            "{kind:?}, thread {thread}, ptrace unwinder"
+        );
+    }
+    // The default unwinder, from a capture taken with and without stopping the thread,
+    // gives the very same frames.
+    for stop_blocked in [false, true] {
+        let copy = trace(fx.pid(), UnwindMethod::Copy, stop_blocked);
+        assert_eq!(
+            ips(&copy),
+            ips(&reference),
+            "{kind:?}: copy unwinder (stop_blocked {stop_blocked}) vs ptrace"
+        );
+        for thread in ["main", "deep", "shallow"] {
+            let name = if thread == "main" { &main_name } else { thread };
+            assert_eq!(
+                names(&copy, name),
+                expected(kind, thread),
+                "{kind:?} {thread}"
+            );
+        }
+    }
+    fx.assert_running();
+}
+
+#[test]
+fn static_glibc_unwinds_through_its_eh_frame() {
+    assert_chains(Chains::GlibcStatic);
+}
+
+#[test]
+fn static_musl_unwinds_through_its_eh_frame() {
+    assert_chains(Chains::MuslStatic);
+}
+
+#[test]
+fn debug_frame_only_code_unwinds() {
+    assert_chains(Chains::DebugFrameOnly);
+}
+
+/// What each fixture has: the premise of the tests above (a toolchain that started writing
+/// `.eh_frame_hdr` into static executables would make them test nothing new).
+#[test]
+fn fixtures_lack_what_they_are_meant_to_lack() {
+    use object::{Object, ObjectSection};
+    for kind in Chains::ALL {
+        let bytes = std::fs::read(kind.bin()).unwrap();
+        let file = object::File::parse(bytes.as_slice()).unwrap();
+        let has = |name: &str| file.section_by_name(name).is_some_and(|s| s.size() > 0);
+        assert!(
+            !has(".eh_frame_hdr") || kind == Chains::DebugFrameOnly,
+            "{kind:?}"
+        );
+        match kind {
+            Chains::GlibcStatic | Chains::MuslStatic => assert!(has(".eh_frame"), "{kind:?}"),
+            Chains::DebugFrameOnly => {
+                assert!(has(".debug_frame"));
+                // Only the C runtime's start code is in .eh_frame, not the fixture's functions.
+                let eh = file.section_by_name(".eh_frame").unwrap();
+                assert!(eh.size() < 0x100, "{:#x}", eh.size());
+            }
+        }
+    }
+}
