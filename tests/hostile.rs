@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::tmux::Tmux;
-use common::{Fixture, XorShift as Rng, fixtures_dir, gcc, gone, wait_until};
+use common::{Chains, Fixture, XorShift as Rng, fixtures_dir, gcc, gone, wait_until};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 use rstack_tui::{Process, Thread, TraceOptions};
 
@@ -952,7 +952,8 @@ fn fuzz_parsers(seeds: Vec<Vec<u8>>, executions: u64, seed: u64, hang: Duration)
     }
 }
 
-/// Small real ELF files: the fixtures (64-bit with DWARF, 32-bit, a 20 kB symbol name).
+/// Small real ELF files: the fixtures (64-bit with DWARF, 32-bit, a 20 kB symbol name, and
+/// the static and `.debug_frame`-only ones, whose unwind tables we index ourselves).
 fn small_seeds() -> Vec<Vec<u8>> {
     static BIN32: OnceLock<PathBuf> = OnceLock::new();
     let bin32 = BIN32.get_or_init(|| {
@@ -963,10 +964,18 @@ fn small_seeds() -> Vec<Vec<u8>> {
         )
     });
     let long = park_lib("liblong-fuzz.so", &format!("long_{}", "n".repeat(2000)));
-    [good_lib(), corrupt_bin(), bin32.as_path(), long.as_path()]
-        .iter()
-        .map(|p| std::fs::read(p).unwrap())
-        .collect()
+    [
+        good_lib(),
+        corrupt_bin(),
+        bin32.as_path(),
+        long.as_path(),
+        Chains::GlibcStatic.bin(),
+        Chains::MuslStatic.bin(),
+        Chains::DebugFrameOnly.bin(),
+    ]
+    .iter()
+    .map(|p| std::fs::read(p).unwrap())
+    .collect()
 }
 
 /// Run by `scripts/fuzz.sh` with RSTACK_FUZZ_EXECS (default here: a few seconds' worth) and

@@ -35,6 +35,10 @@ pub(super) const SYNTHETIC_END: u64 = 0xfff0_0000_0000_0000;
 /// Most FDEs one table indexes (glibc's debug file has about 20 000, a large C++ library a
 /// few hundred thousand).
 const MAX_ENTRIES: usize = 1 << 21;
+/// Most entries (CIEs and FDEs, taken or not) read from one section.
+const MAX_READ: usize = 4 * MAX_ENTRIES;
+/// Most distinct CIEs one section may use (compilers write one or a few per object file).
+const MAX_CIES: usize = 1 << 14;
 /// Largest `.debug_frame` converted (inflated size, if compressed).
 const MAX_DEBUG_FRAME: u64 = 128 << 20;
 
@@ -197,7 +201,12 @@ fn from_eh_frame(file: &object::File<'_>, code: &[(u64, u64)]) -> Option<CfiInde
     let mut cies = CieCache::default();
     let mut entries: Vec<(i32, i32)> = Vec::new();
     let mut iter = eh_frame.entries(&bases);
+    let mut read = 0;
     while let Ok(Some(entry)) = iter.next() {
+        read += 1;
+        if read > MAX_READ {
+            break;
+        }
         let CieOrFde::Fde(partial) = entry else {
             continue;
         };
@@ -233,7 +242,7 @@ fn from_eh_frame(file: &object::File<'_>, code: &[(u64, u64)]) -> Option<CfiInde
 }
 
 /// CIEs parsed once per offset (a hostile section could otherwise make every FDE re-read a
-/// long one).
+/// long one), at most [`MAX_CIES`] of them: an FDE whose CIE would be one more is refused.
 #[derive(Default)]
 struct CieCache<'d> {
     parsed: HashMap<usize, gimli::Result<CommonInformationEntry<EndianSlice<'d, LittleEndian>>>>,
@@ -249,8 +258,12 @@ impl<'d> CieCache<'d> {
     where
         S: UnwindSection<EndianSlice<'d, LittleEndian>>,
     {
+        let key = gimli::UnwindOffset::into(offset);
+        if self.parsed.len() >= MAX_CIES && !self.parsed.contains_key(&key) {
+            return Err(gimli::Error::TooManyIterations);
+        }
         self.parsed
-            .entry(gimli::UnwindOffset::into(offset))
+            .entry(key)
             .or_insert_with(|| section.cie_from_offset(bases, offset))
             .clone()
     }
@@ -294,7 +307,12 @@ fn from_debug_frame(section: &object::Section<'_, '_>, code: &[(u64, u64)]) -> O
     let mut cie_parts: HashMap<usize, Option<CieParts<'_>>> = HashMap::new();
     let mut chosen: Vec<(i32, Chosen<'_>)> = Vec::new();
     let mut iter = debug_frame.entries(&bases);
+    let mut read = 0;
     while let Ok(Some(entry)) = iter.next() {
+        read += 1;
+        if read > MAX_READ {
+            break;
+        }
         let CieOrFde::Fde(partial) = entry else {
             continue;
         };
