@@ -5,6 +5,10 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
 use common::{Chains, Fixture};
 use rstack_tui::{Process, TraceOptions, UnwindMethod};
 
@@ -15,7 +19,6 @@ fn names(p: &Process, thread: &str) -> Vec<String> {
         .iter()
         .find(|t| t.name() == Some(thread))
         .unwrap_or_else(|| panic!("no thread {thread}"));
-    assert!(!t.is_truncated(), "{thread}: {:#?}", t.frames());
     t.frames()
         .iter()
         .filter(|f| !f.is_inlined())
@@ -88,6 +91,9 @@ fn assert_chains(kind: Chains) {
     let reference = trace(fx.pid(), UnwindMethod::Ptrace, false);
     let main_name = reference.threads()[0].name().unwrap().to_string();
     assert_eq!(reference.threads().len(), 3);
+    for t in reference.threads() {
+        assert!(!t.is_truncated(), "{kind:?}: {:#?}", t.frames());
+    }
     for thread in ["main", "deep", "shallow"] {
         let name = if thread == "main" { &main_name } else { thread };
         assert_eq!(
@@ -155,4 +161,83 @@ fn fixtures_lack_what_they_are_meant_to_lack() {
             }
         }
     }
+}
+
+/// The `.debug_frame`-only fixture stripped (no symbols, no `.debug_frame`), with a
+/// `.gnu_debuglink` to its debug file next to it; and stripped with nothing else.
+fn stripped_debug_frame() -> &'static (PathBuf, PathBuf) {
+    static BINS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let out = target.join("debug-frame-stripped");
+        let tmp = target.join(format!("debug-frame-stripped.tmp{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join("alone")).unwrap();
+        let objcopy = |dir: &Path, args: &[&std::ffi::OsStr]| {
+            let status = Command::new("objcopy")
+                .current_dir(dir)
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "objcopy {args:?}");
+        };
+        let full = Chains::DebugFrameOnly.bin().as_os_str();
+        objcopy(
+            &tmp,
+            &["--only-keep-debug".as_ref(), full, "bin.debug".as_ref()],
+        );
+        // objcopy finds the debug file by the path given: run it in that directory.
+        objcopy(
+            &tmp,
+            &[
+                "--strip-all".as_ref(),
+                "--add-gnu-debuglink=bin.debug".as_ref(),
+                full,
+                "bin".as_ref(),
+            ],
+        );
+        objcopy(&tmp, &["--strip-all".as_ref(), full, "alone/bin".as_ref()]);
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::rename(&tmp, &out).unwrap();
+        (out.join("bin"), out.join("alone/bin"))
+    })
+}
+
+/// A stripped module's `.debug_frame` comes from its separate debug file; without that file
+/// the walk ends in the first of its functions.
+#[test]
+fn debug_frame_of_a_separate_debug_file() {
+    let (linked, alone) = stripped_debug_frame();
+    let has_debug_frame = |p: &Path| {
+        use object::Object;
+        let bytes = std::fs::read(p).unwrap();
+        let file = object::File::parse(bytes.as_slice()).unwrap();
+        file.section_by_name(".debug_frame").is_some()
+    };
+    assert!(!has_debug_frame(linked) && !has_debug_frame(alone));
+    assert!(has_debug_frame(&linked.with_file_name("bin.debug")));
+    let fx = Fixture::spawn(linked, &[]);
+    for method in [UnwindMethod::Ptrace, UnwindMethod::Copy] {
+        let p = trace(fx.pid(), method, false);
+        for thread in ["deep", "shallow"] {
+            assert_eq!(
+                names(&p, thread),
+                expected(Chains::DebugFrameOnly, thread),
+                "{method:?} {thread}"
+            );
+        }
+    }
+    fx.assert_running();
+    drop(fx);
+    let fx = Fixture::spawn(alone, &[]);
+    let p = trace(fx.pid(), UnwindMethod::Ptrace, false);
+    // The symbols are gone with the tables: `park` is an address in the binary now.
+    let deep = p
+        .threads()
+        .iter()
+        .find(|t| t.name() == Some("deep"))
+        .unwrap();
+    let physical = deep.frames().iter().filter(|f| !f.is_inlined()).count();
+    assert!(physical <= 3, "{:#?}", deep.frames());
+    fx.assert_running();
 }
