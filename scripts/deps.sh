@@ -3,10 +3,10 @@
 # libunwind (with its ptrace part and liblzma, which it needs), pkg-config, g++ for the
 # C++ test fixture, tmux for the end-to-end tests, gdb and glibc debuginfo for the gdb
 # cross-check, gcc-multilib (gcc -m32) for the 32-bit target of tests/hostile.rs, musl-tools
-# (musl-gcc) for the musl fixtures. Uses sudo
+# (musl-gcc) for the musl fixtures, golang-go for the Go fixtures. Uses sudo
 # when not run as root.
 set -euo pipefail
-packages=(libunwind-dev liblzma-dev pkg-config g++ make tmux gdb libc6-dbg gcc-multilib musl-tools)
+packages=(libunwind-dev liblzma-dev pkg-config g++ make tmux gdb libc6-dbg gcc-multilib musl-tools golang-go)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

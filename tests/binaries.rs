@@ -241,3 +241,103 @@ fn debug_frame_of_a_separate_debug_file() {
     assert!(physical <= 3, "{:#?}", deep.frames());
     fx.assert_running();
 }
+
+/// tests/fixtures/goparked.go, built once with the Go toolchain (scripts/deps.sh installs
+/// golang-go), its caches under the target directory. Go writes only `.debug_frame`.
+fn go_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let out = target.join("fixtures/goparked");
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let result = Command::new("go")
+            .arg("build")
+            .arg("-o")
+            .arg(&tmp)
+            .arg(common::fixtures_dir().join("goparked.go"))
+            .env("GOCACHE", target.join("go-cache"))
+            .env("GOPATH", target.join("go-path"))
+            .env("GOFLAGS", "")
+            .output()
+            .expect("running go (scripts/deps.sh installs golang-go)");
+        assert!(
+            result.status.success(),
+            "go build: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+}
+
+/// Function names of every thread, innermost first, with the ELF `.abi0` suffix of Go's
+/// assembly functions dropped (how they are named is not what is tested here).
+fn go_stacks(p: &Process) -> Vec<Vec<String>> {
+    p.threads()
+        .iter()
+        .map(|t| {
+            t.frames()
+                .iter()
+                .filter(|f| !f.is_inlined())
+                .map(|f| {
+                    let name = f.symbol().map_or("??", |s| s.name());
+                    name.strip_suffix(".abi0").unwrap_or(name).to_string()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Go code is described only by `.debug_frame`: the callers of the runtime's assembly leaves
+/// (`runtime.futex`, `runtime.epollwait`) and the threads' bottom frames (`runtime.clone`
+/// under `runtime.mstart`, `runtime.goexit` under a goroutine in a system call) are found,
+/// with both unwinders alike.
+#[test]
+fn go_threads_unwind_through_debug_frame() {
+    let fx = Fixture::spawn(go_bin(), &[]);
+    let reference = trace(fx.pid(), UnwindMethod::Ptrace, false);
+    for stop_blocked in [false, true] {
+        let copy = trace(fx.pid(), UnwindMethod::Copy, stop_blocked);
+        assert_eq!(ips(&copy), ips(&reference), "stop_blocked {stop_blocked}");
+    }
+    let stacks = go_stacks(&reference);
+    let all = format!("{stacks:#?}");
+    let mut futex_waits = 0;
+    for s in &stacks {
+        match s.first().map(String::as_str) {
+            Some("runtime.futex") => {
+                futex_waits += 1;
+                assert_eq!(s[1], "runtime.futexsleep", "{all}");
+                assert!(
+                    ["runtime.notesleep", "runtime.notetsleep_internal"].contains(&s[2].as_str()),
+                    "{all}"
+                );
+            }
+            Some("runtime.epollwait") => assert_eq!(s[1], "runtime.netpoll", "{all}"),
+            _ => {}
+        }
+    }
+    assert!(futex_waits >= 1, "{all}");
+    // sysmon's thread, from its clone(2).
+    assert!(
+        stacks
+            .iter()
+            .any(|s| s.ends_with(&["runtime.mstart".into(), "runtime.clone".into()])),
+        "{all}"
+    );
+    // The goroutine blocked in read(2) holds its thread; its stack ends where every
+    // goroutine's does.
+    let reader: [String; 3] = [
+        "main.readStdin".into(),
+        "main.main.func4".into(),
+        "runtime.goexit".into(),
+    ];
+    assert!(
+        stacks
+            .iter()
+            .any(|s| s.first().is_some_and(|f| f.contains("Syscall")) && s.ends_with(&reader)),
+        "{all}"
+    );
+    fx.assert_running();
+}
