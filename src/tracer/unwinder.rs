@@ -918,7 +918,56 @@ fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64)
 
 #[cfg(test)]
 mod tests {
-    use super::{Admit, Bounds, InvalidFrame, StackEnd, Steps, walk};
+    use std::sync::Arc;
+
+    use super::{
+        Admit, Bounds, InvalidFrame, StackEnd, Steps, UnwindTable, image_word, place_images, walk,
+    };
+
+    fn table(start: u64, image: Option<(u64, Arc<[u8]>)>) -> UnwindTable {
+        UnwindTable {
+            start,
+            end: start + 0x1000,
+            segbase: 0,
+            table_data: 0,
+            fde_count: 1,
+            image,
+        }
+    }
+
+    #[test]
+    fn overlapping_images_drop_their_tables() {
+        let a: Arc<[u8]> = vec![1; 16].into();
+        let b: Arc<[u8]> = vec![2; 16].into();
+        let base = 0x8000_0000_0000_1000;
+        let mut tables = vec![
+            table(0x1000, None),
+            table(0x1000, Some((base, a.clone()))),
+            // The same image for a second mapping of the module: kept, served once.
+            table(0x5000, Some((base, a.clone()))),
+            // Starts inside `a`: a hostile module's; dropped.
+            table(0x9000, Some((base + 8, b))),
+        ];
+        let images = place_images(&mut tables);
+        assert_eq!(images.len(), 1);
+        assert!(Arc::ptr_eq(&images[0].1, &a));
+        assert_eq!(
+            tables.iter().map(|t| t.start).collect::<Vec<_>>(),
+            [0x1000, 0x1000, 0x5000]
+        );
+    }
+
+    #[test]
+    fn image_words_are_bounded_by_their_image() {
+        let base = 0xa000_0000_0000_0003;
+        let images: Vec<(u64, Arc<[u8]>)> = vec![(base, (1..=10).collect::<Vec<u8>>().into())];
+        // An aligned word starting before the image, and one running past its end.
+        assert_eq!(image_word(&images, base - 3), Some(0x0504_0302_0100_0000));
+        assert_eq!(image_word(&images, base + 8), Some(0x0a09));
+        assert_eq!(image_word(&images, base + 10), None);
+        assert_eq!(image_word(&images, base - 16), None);
+        assert_eq!(image_word(&images, u64::MAX - 3), None);
+    }
 
     fn code(_: u64) -> bool {
         true
