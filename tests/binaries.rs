@@ -1,6 +1,6 @@
 //! Binaries without `.eh_frame_hdr`: a static glibc executable (unindexed `.eh_frame`), a
-//! static musl one, and C built with `-fno-asynchronous-unwind-tables` (its functions only in
-//! `.debug_frame`). Each thread of tests/fixtures/chains.c parks in a known call chain; both
+//! static musl one, a PIE linked without the header, C built with
+//! `-fno-asynchronous-unwind-tables` (its functions only in `.debug_frame`), and Go. Each thread of tests/fixtures/chains.c parks in a known call chain; both
 //! unwinders must give exactly that chain, from the parking call down to the thread's start.
 
 mod common;
@@ -42,7 +42,7 @@ fn expected(kind: Chains, thread: &str) -> Vec<&'static str> {
             &["__libc_start_call_main", "__libc_start_main", "_start"],
             &["start_thread", "__clone3"],
         ),
-        Chains::DebugFrameOnly => (
+        Chains::DebugFrameOnly | Chains::EhFramePie => (
             &["pause"],
             &["__libc_start_call_main", "__libc_start_main", "_start"],
             &["start_thread", "clone3"],
@@ -134,6 +134,11 @@ fn static_musl_unwinds_through_its_eh_frame() {
 }
 
 #[test]
+fn pie_without_eh_frame_hdr_unwinds_through_its_eh_frame() {
+    assert_chains(Chains::EhFramePie);
+}
+
+#[test]
 fn debug_frame_only_code_unwinds() {
     assert_chains(Chains::DebugFrameOnly);
 }
@@ -152,7 +157,9 @@ fn fixtures_lack_what_they_are_meant_to_lack() {
             "{kind:?}"
         );
         match kind {
-            Chains::GlibcStatic | Chains::MuslStatic => assert!(has(".eh_frame"), "{kind:?}"),
+            Chains::GlibcStatic | Chains::MuslStatic | Chains::EhFramePie => {
+                assert!(has(".eh_frame"), "{kind:?}")
+            }
             Chains::DebugFrameOnly => {
                 assert!(has(".debug_frame"));
                 // Only the C runtime's start code is in .eh_frame, not the fixture's functions.

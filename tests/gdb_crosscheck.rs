@@ -310,6 +310,11 @@ fn static_glibc_fixture_matches_gdb() {
 }
 
 #[test]
+fn pie_without_eh_frame_hdr_matches_gdb() {
+    crosscheck(&Fixture::spawn(Chains::EhFramePie.bin(), &[]));
+}
+
+#[test]
 fn debug_frame_only_fixture_matches_gdb() {
     crosscheck(&Fixture::spawn(Chains::DebugFrameOnly.bin(), &[]));
 }

@@ -191,6 +191,9 @@ pub enum Chains {
     /// `gcc -fno-asynchronous-unwind-tables`: a PIE whose own functions are described only
     /// in `.debug_frame`.
     DebugFrameOnly,
+    /// `gcc -Wl,--no-eh-frame-hdr`: a PIE (loaded at a random address) with `.eh_frame` and
+    /// no `.eh_frame_hdr`.
+    EhFramePie,
 }
 
 impl Chains {
@@ -202,7 +205,7 @@ impl Chains {
 
     /// The fixture, built once per test binary (all with -O1 -g).
     pub fn bin(self) -> &'static Path {
-        static BINS: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static BINS: [OnceLock<PathBuf>; 4] = [const { OnceLock::new() }; 4];
         let (i, compiler, name, flags): (usize, &str, &str, &[&str]) = match self {
             Chains::GlibcStatic => (0, "gcc", "chains-glibc-static", &["-pthread", "-static"]),
             // scripts/deps.sh installs musl-tools.
@@ -212,6 +215,12 @@ impl Chains {
                 "gcc",
                 "chains-debug-frame",
                 &["-pthread", "-fno-asynchronous-unwind-tables"],
+            ),
+            Chains::EhFramePie => (
+                3,
+                "gcc",
+                "chains-eh-frame-pie",
+                &["-pthread", "-Wl,--no-eh-frame-hdr"],
             ),
         };
         BINS[i].get_or_init(|| {
