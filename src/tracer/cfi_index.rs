@@ -39,8 +39,8 @@ const MAX_ENTRIES: usize = 1 << 21;
 const MAX_READ: usize = 4 * MAX_ENTRIES;
 /// Most distinct CIEs one section may use (compilers write one or a few per object file).
 const MAX_CIES: usize = 1 << 14;
-/// Largest `.debug_frame` converted (inflated size, if compressed).
-const MAX_DEBUG_FRAME: u64 = 128 << 20;
+/// Largest `.debug_frame` converted (inflated size, if compressed; Go's are a few hundred KiB).
+const MAX_DEBUG_FRAME: u64 = 64 << 20;
 
 /// Where a table's FDEs are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,11 +116,13 @@ impl CfiIndex {
 /// The tables a module needs besides its `.eh_frame_hdr` (`has_hdr`): one over `.eh_frame`
 /// when it has no header, and one over `.debug_frame` (its own, else `debug_file`'s) when it
 /// has one, consulted after the others. A module with a header and no `.debug_frame` costs
-/// two section-name lookups.
+/// two section-name lookups. A compressed `.debug_frame` is inflated only if what it claims
+/// fits in `budget` (bytes the tracer may still inflate), which is then charged.
 pub(super) fn build<'d, 'f>(
     file: &'f object::File<'d>,
     has_hdr: bool,
     debug_file: Option<&'f object::File<'d>>,
+    budget: &mut u64,
 ) -> Vec<CfiIndex> {
     let mut out = Vec::new();
     let debug_frame = file
@@ -136,7 +138,7 @@ pub(super) fn build<'d, 'f>(
     if !has_hdr && let Some(index) = from_eh_frame(file, &code) {
         out.push(index);
     }
-    if let Some(index) = debug_frame.and_then(|s| from_debug_frame(&s, &code)) {
+    if let Some(index) = debug_frame.and_then(|s| from_debug_frame(&s, &code, budget)) {
         out.push(index);
     }
     out
@@ -289,13 +291,19 @@ struct CieParts<'d> {
 /// form. FDEs outside the module's code, or whose CIE has an augmentation or whose
 /// instructions use `DW_CFA_set_loc` (an absolute address we would have to relocate), are
 /// left out.
-fn from_debug_frame(section: &object::Section<'_, '_>, code: &[(u64, u64)]) -> Option<CfiIndex> {
-    let claimed = section
-        .compressed_file_range()
-        .ok()
-        .map_or(section.size(), |r| r.uncompressed_size);
-    if claimed > MAX_DEBUG_FRAME {
+fn from_debug_frame(
+    section: &object::Section<'_, '_>,
+    code: &[(u64, u64)],
+    budget: &mut u64,
+) -> Option<CfiIndex> {
+    let range = section.compressed_file_range().ok()?;
+    let compressed = range.format != object::CompressionFormat::None;
+    if range.uncompressed_size > MAX_DEBUG_FRAME || compressed && range.uncompressed_size > *budget
+    {
         return None;
+    }
+    if compressed {
+        *budget -= range.uncompressed_size;
     }
     let data = section.uncompressed_data().ok()?;
     let anchor = code.first()?.0;

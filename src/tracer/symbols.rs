@@ -97,19 +97,23 @@ pub struct ModuleSymbols {
 }
 
 impl ModuleSymbols {
-    /// Parses an ELF image. A file that is not ELF, or is malformed, yields no symbols.
+    /// Parses an ELF image (a vDSO, a fuzzer's input). A file that is not ELF, or is
+    /// malformed, yields no symbols. At most 4 MiB of compressed sections are inflated.
     pub fn parse(data: &[u8]) -> ModuleSymbols {
-        ModuleSymbols::parse_with(data, None, None)
+        let mut inflated = MAX_INFLATED_TOTAL - (4 << 20);
+        ModuleSymbols::parse_with(data, None, None, &mut inflated)
     }
 
     /// Parses an ELF image and, if it has no `.symtab` and `debug` says where to look (and
     /// the module's display path), merges the function symbols of its separate debuginfo.
     /// With `keep`, the shared bytes of `data` itself, the file that holds the module's DWARF
-    /// (`data`, or its separate debug file) is kept in `dwarf_bytes`.
+    /// (`data`, or its separate debug file) is kept in `dwarf_bytes`. `inflated` counts what
+    /// the tracer has inflated (see [`MAX_INFLATED_TOTAL`]), here a compressed `.debug_frame`.
     fn parse_with(
         data: &[u8],
         debug: Option<(&DebugLookup<'_>, &str)>,
         keep: Option<&FileBytes>,
+        inflated: &mut u64,
     ) -> ModuleSymbols {
         let file = match object::File::parse(data) {
             Ok(file) => file,
@@ -188,7 +192,9 @@ impl ModuleSymbols {
             })
             .collect();
         let eh = eh_frame_hdr(data);
-        let cfi = cfi_index::build(&file, eh.is_some(), debug_file.as_ref());
+        let mut left = MAX_INFLATED_TOTAL.saturating_sub(*inflated);
+        let cfi = cfi_index::build(&file, eh.is_some(), debug_file.as_ref(), &mut left);
+        *inflated = MAX_INFLATED_TOTAL.saturating_sub(left);
         let missing = match debug {
             Some((_, path)) if !has_symtab && debug_file.is_none() => {
                 let build_id = file.build_id().ok().flatten();
@@ -508,7 +514,12 @@ impl Symbolizer {
     pub fn unwind_tables(&mut self, maps: &MemoryMaps, keys: &mut KeyCache) -> Vec<UnwindTable> {
         let mut tables = Vec::new();
         for mapping in maps.iter() {
-            let Some(key) = keys.key_for(mapping, &mut self.modules, &self.debug_dirs) else {
+            let Some(key) = keys.key_for(
+                mapping,
+                &mut self.modules,
+                &self.debug_dirs,
+                &mut self.inflated,
+            ) else {
                 continue;
             };
             let Some(ms) = self.modules.get(&key) else {
@@ -555,7 +566,12 @@ impl Symbolizer {
     ) -> Resolved {
         let Want { symbols, lines } = want;
         let path = mapping.display_path();
-        let key = keys.key_for(mapping, &mut self.modules, &self.debug_dirs);
+        let key = keys.key_for(
+            mapping,
+            &mut self.modules,
+            &self.debug_dirs,
+            &mut self.inflated,
+        );
         let module_syms = key.as_ref().and_then(|k| self.modules.get_mut(k));
         let file_offset = |a: u64| a - mapping.start + mapping.offset;
         let Some(ms) = module_syms else {
@@ -728,10 +744,14 @@ impl KeyCache {
         mapping: &Mapping,
         modules: &mut HashMap<ModuleKey, ModuleSymbols>,
         debug_dirs: &[PathBuf],
+        inflated: &mut u64,
     ) -> Option<ModuleKey> {
         self.keys
             .entry(mapping.start)
-            .or_insert_with(|| load(&self.fs, mapping, modules, debug_dirs, self.keep_dwarf))
+            .or_insert_with(|| {
+                let keep = self.keep_dwarf;
+                load(&self.fs, mapping, modules, debug_dirs, keep, inflated)
+            })
             .clone()
     }
 }
@@ -743,6 +763,7 @@ fn load(
     modules: &mut HashMap<ModuleKey, ModuleSymbols>,
     debug_dirs: &[PathBuf],
     keep_dwarf: bool,
+    inflated: &mut u64,
 ) -> Option<ModuleKey> {
     match &mapping.kind {
         MappingKind::File(path) => {
@@ -767,6 +788,7 @@ fn load(
                     &data,
                     Some((&lookup, &display)),
                     keep_dwarf.then_some(&data),
+                    inflated,
                 );
                 modules.insert(key.clone(), parsed);
             }
