@@ -11,8 +11,10 @@
 //! image does not depend on where the module is loaded) and served with the table.
 //!
 //! Every image lives at a non-canonical address (bit 63 set, bits 47..62 not all set), which
-//! no user-space mapping can have; its low 32 bits follow the module's own addresses, so the
-//! table's int32 offsets keep their order wherever the module is loaded.
+//! no user-space mapping can have: its space's base (a multiple of 2^32) plus the run-time
+//! address of the module's `.eh_frame` or lowest code. For `.debug_frame` that address is
+//! also the table's base, so the int32 offsets from it keep their order and the pc-relative
+//! FDE addresses hold wherever the module is loaded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,8 +34,8 @@ pub(super) const DEBUG_FRAME_SPACE: u64 = 0xa000_0000_0000_0000;
 /// The end of the space images may occupy (still non-canonical).
 pub(super) const SYNTHETIC_END: u64 = 0xfff0_0000_0000_0000;
 
-/// Most FDEs one table indexes (glibc's debug file has about 20 000, a large C++ library a
-/// few hundred thousand).
+/// Most FDEs one table indexes (libc.so.6 has about 3 700, a large C++ library a few hundred
+/// thousand).
 const MAX_ENTRIES: usize = 1 << 21;
 /// Most entries (CIEs and FDEs, taken or not) read from one section.
 const MAX_READ: usize = 4 * MAX_ENTRIES;
@@ -65,7 +67,7 @@ pub(super) struct CfiIndex {
 /// A table placed for one process: what libunwind's `UNW_INFO_FORMAT_REMOTE_TABLE` needs, and
 /// the image to serve at `image_at`.
 #[derive(Debug, Clone)]
-pub struct PlacedIndex {
+pub(super) struct PlacedIndex {
     pub segbase: u64,
     pub table_data: u64,
     pub count: u64,
@@ -175,6 +177,7 @@ fn sorted_table<T>(entries: &mut Vec<(i32, T)>) {
     entries.dedup_by_key(|e| e.0);
 }
 
+/// Appends the table: each entry's start and record as little-endian int32.
 fn put_table(image: &mut Vec<u8>, entries: impl Iterator<Item = (i32, i32)>) {
     for (start, record) in entries {
         image.extend_from_slice(&start.to_le_bytes());
@@ -339,7 +342,7 @@ fn from_debug_frame(
         let parts = cie_parts
             .entry(cie_offset)
             .or_insert_with(|| cie_parts_of(data, cie, &debug_frame, &bases));
-        if parts.is_none() || uses_set_loc(fde.instructions(&debug_frame, &bases)) {
+        if parts.is_none() || set_loc_or_invalid(fde.instructions(&debug_frame, &bases)) {
             continue;
         }
         let Some(instructions) = fde_instructions(data, fde.offset()) else {
@@ -405,7 +408,9 @@ fn from_debug_frame(
     })
 }
 
-fn uses_set_loc(
+/// True when the instructions use `DW_CFA_set_loc` or do not parse: such an entry is left
+/// out rather than handed to libunwind.
+fn set_loc_or_invalid(
     mut instructions: gimli::CallFrameInstructionIter<'_, EndianSlice<'_, LittleEndian>>,
 ) -> bool {
     loop {
@@ -427,7 +432,7 @@ fn cie_parts_of<'d>(
 ) -> Option<CieParts<'d>> {
     if cie.augmentation().is_some()
         || cie.address_size() != 8
-        || uses_set_loc(cie.instructions(section, bases))
+        || set_loc_or_invalid(cie.instructions(section, bases))
     {
         return None;
     }
