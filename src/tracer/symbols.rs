@@ -26,6 +26,7 @@ use super::cfi_index::{self, CfiIndex};
 use super::debuginfo::{self, DebugLookup, DebugSource};
 use super::demangle::demangle;
 use super::filebytes::{FileBytes, FileId};
+use super::gopclntab::{self, GoTable};
 use super::linecache::{CacheDir, LineCache};
 use super::lines::{LineFrame, MAX_INFLATED, MAX_INFLATED_TOTAL, ModuleLines, NoLines};
 use super::maps::{Mapping, MappingKind, MemoryMaps};
@@ -94,6 +95,9 @@ pub struct ModuleSymbols {
     dwarf_id: Option<FileId>,
     /// Lookups remembered on disk for that file (loaded on the first lookup).
     remembered: Option<LineCache>,
+    /// A Go binary's `.gopclntab`: its names when `.symtab` is stripped, its lines when DWARF
+    /// is, and its frame sizes for walking goroutine stacks.
+    go: Option<Arc<GoTable>>,
 }
 
 impl ModuleSymbols {
@@ -181,6 +185,23 @@ impl ModuleSymbols {
                 ))
             })
             .collect();
+        let go = GoTable::parse(&file).map(Arc::new);
+        // A stripped Go binary still names every function in its own table.
+        let go_names = !has_symtab && go.is_some();
+        if let Some(table) = go.as_ref().filter(|_| go_names) {
+            ranked.extend(table.functions().filter_map(|f| {
+                let name = text::from_bytes(table.name(f)?);
+                let underscores = name.bytes().take_while(|&b| b == b'_').count();
+                Some((
+                    f.entry,
+                    f.end - f.entry,
+                    0,
+                    underscores,
+                    name.len(),
+                    Cow::Owned(name),
+                ))
+            }));
+        }
         ranked.sort_unstable();
         ranked.dedup_by_key(|e| e.0);
         let entries = ranked
@@ -196,7 +217,7 @@ impl ModuleSymbols {
         let cfi = cfi_index::build(&file, eh.is_some(), debug_file.as_ref(), &mut left);
         *inflated = MAX_INFLATED_TOTAL.saturating_sub(left);
         let missing = match debug {
-            Some((_, path)) if !has_symtab && debug_file.is_none() => {
+            Some((_, path)) if !has_symtab && debug_file.is_none() && !go_names => {
                 let build_id = file.build_id().ok().flatten();
                 Some(Arc::from(debuginfo::missing_line(path, build_id)))
             }
@@ -235,6 +256,7 @@ impl ModuleSymbols {
             dwarf_bytes,
             dwarf_id,
             remembered: None,
+            go,
         }
     }
 
@@ -338,9 +360,18 @@ impl ModuleSymbols {
 
     pub(super) fn demangled(&mut self, index: usize) -> Arc<str> {
         let raw = &self.entries[index].name;
+        let is_go = self.go.is_some();
         self.demangled
             .entry(index)
-            .or_insert_with(|| Arc::from(text::inert_bounded(&demangle(raw), MAX_NAME)))
+            .or_insert_with(|| {
+                // Go shows assembly functions without the ELF symbol's ABI suffix.
+                let name = if is_go {
+                    Cow::Borrowed(gopclntab::go_name(raw))
+                } else {
+                    demangle(raw)
+                };
+                Arc::from(text::inert_bounded(&name, MAX_NAME))
+            })
             .clone()
     }
 }
@@ -646,7 +677,12 @@ impl Symbolizer {
             } else {
                 self.line_counts.1 += 1;
             }
-            split_line_frames(found, ip)
+            let (location, inlined) = split_line_frames(found, ip);
+            // Without DWARF, a Go binary's own table still knows the line.
+            match (&ms.go, location) {
+                (Some(go), None) if inlined.is_empty() => (go_location(go, lookup_vaddr), inlined),
+                (_, location) => (location, inlined),
+            }
         } else {
             (None, Vec::new())
         };
@@ -713,6 +749,16 @@ fn split_line_frames(
         })
         .collect();
     (bound_location(physical.location), inlined)
+}
+
+/// The file and line `.gopclntab` gives for a module address.
+fn go_location(go: &GoTable, vaddr: u64) -> Option<Location> {
+    let (file, line) = go.location(vaddr)?;
+    Some(Location {
+        file: text::inert_bounded(&text::from_bytes(file), MAX_NAME),
+        line,
+        column: None,
+    })
 }
 
 /// How far around a frame's own address (in bytes, each way, within its function) lookups
