@@ -6,7 +6,9 @@ use std::fmt::Write;
 
 use crate::text::{inert, to_json_inert_sized};
 use crate::tracer::schema::DocView;
-use crate::tracer::{CacheRefused, Frame, NoGuard, Process, TargetId, Thread, Unguarded};
+use crate::tracer::{
+    CacheRefused, Frame, Goroutine, NoGuard, Process, TargetId, Thread, Unguarded,
+};
 
 /// The text listing of a traced process.
 pub fn to_text(p: &Process) -> String {
@@ -36,6 +38,7 @@ pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
         }
         write_thread(&mut out, p, t);
     }
+    write_goroutines(&mut out, p);
     if !p.deadlocks().is_empty() || !p.missing_debuginfo().is_empty() || p.unguarded().is_some() {
         out.push('\n');
     }
@@ -146,6 +149,45 @@ fn write_thread(out: &mut String, p: &Process, t: &Thread) {
             let _ = writeln!(out, "    {}", inert(k));
         }
     }
+}
+
+/// A Go process's "goroutines" section: a count, then each goroutine like a thread.
+fn write_goroutines(out: &mut String, p: &Process) {
+    if p.goroutines().is_empty() && p.goroutines_note().is_none() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", goroutines_header(p));
+    for g in p.goroutines() {
+        let _ = writeln!(out, "\nGoroutine {} [{}]:", g.id(), goroutine_state(g));
+        for (i, f) in g.frames().iter().enumerate() {
+            write_frame(out, i, f);
+        }
+        if let Some(note) = g.end_note() {
+            let _ = writeln!(out, "  ... ({})", inert(note));
+        }
+    }
+}
+
+/// "Goroutines: 9" with the note, if any, after a semicolon.
+fn goroutines_header(p: &Process) -> String {
+    let mut s = format!("Goroutines: {}", p.goroutines().len());
+    if let Some(note) = p.goroutines_note() {
+        let _ = write!(s, " ({})", inert(note));
+    }
+    s
+}
+
+/// "chan receive, 3 minutes, thread 1234": what Go shows in brackets, how long it has
+/// waited (when the runtime knows) and its thread.
+pub fn goroutine_state(g: &Goroutine) -> String {
+    let mut s = inert(g.state()).into_owned();
+    if let Some(w) = g.waiting_for() {
+        let _ = write!(s, ", {} minutes", w.as_secs() / 60);
+    }
+    if let Some(tid) = g.thread() {
+        let _ = write!(s, ", thread {tid}");
+    }
+    s
 }
 
 /// "S sleeping, futex_wait_queue, in futex" — the state and what the thread waits on; "S
@@ -351,6 +393,32 @@ pub fn groups_to_text(p: &Process) -> String {
             "\n{n} thread{}: {}",
             if n == 1 { "" } else { "s" },
             thread_list(&g.threads)
+        );
+        write_key(&mut out, &g.key, |_| "  ");
+    }
+    let go_groups = crate::tracer::group::group_goroutines(p);
+    if !go_groups.is_empty() || p.goroutines_note().is_some() {
+        let _ = writeln!(
+            out,
+            "\n{} in {} groups",
+            goroutines_header(p),
+            go_groups.len()
+        );
+    }
+    for g in &go_groups {
+        let n = g.ids.len();
+        let ids: Vec<String> = g.ids.iter().take(16).map(u64::to_string).collect();
+        let more = if n > 16 {
+            format!(" and {} more", n - 16)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "\n{n} goroutine{} [{}]: {}{more}",
+            if n == 1 { "" } else { "s" },
+            inert(&g.state),
+            ids.join(", ")
         );
         write_key(&mut out, &g.key, |_| "  ");
     }

@@ -15,7 +15,7 @@ pub mod ui;
 pub mod worker;
 
 pub use tracer::{
-    AttachMethod, Error, Frame, InvalidFrame, Mode, Module, NoGuard, Process, Result, StackEnd,
-    Symbol, Syscall, Thread, ThreadFacts, TraceOptions, Tracer, Unguarded, UnwindMethod,
+    AttachMethod, Error, Frame, Goroutine, InvalidFrame, Mode, Module, NoGuard, Process, Result,
+    StackEnd, Symbol, Syscall, Thread, ThreadFacts, TraceOptions, Tracer, Unguarded, UnwindMethod,
     default_line_cache, trace,
 };

@@ -136,3 +136,153 @@ fn stripped_go_frames_named_and_placed_from_gopclntab_like_the_plain_build() {
         );
     }
 }
+
+#[test]
+fn the_per_version_runtime_g_layouts_equal_the_binaries_dwarf() {
+    for (label, go) in toolchains() {
+        let plain = build(label, &go, false);
+        let (dwarf, table) = rstack_tui::tracer::golayout::layouts_of(&plain);
+        assert!(dwarf.is_some(), "{label}: no runtime.g in DWARF");
+        assert_eq!(table, dwarf, "{label}");
+    }
+}
+
+/// One goroutine of Go's own `runtime.Stack(all)` dump: id, what it shows in brackets (the
+/// wait reason or status, without the minutes), and its frames' function names.
+#[derive(Debug)]
+struct Dumped {
+    id: u64,
+    state: String,
+    functions: Vec<String>,
+}
+
+/// Sends SIGUSR1 and parses the dump the fixture prints.
+fn own_dump(fx: &Fixture) -> Vec<Dumped> {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(fx.pid() as i32),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .unwrap();
+    while fx.next_line() != "dump begin" {}
+    let mut out: Vec<Dumped> = Vec::new();
+    loop {
+        let line = fx.next_line();
+        if line == "dump end" {
+            return out;
+        }
+        if let Some(rest) = line.strip_prefix("goroutine ") {
+            let (id, bracket) = rest.split_once(" [").expect(&line);
+            let state = bracket.split([',', ']']).next().unwrap();
+            out.push(Dumped {
+                id: id.parse().unwrap(),
+                state: state.to_string(),
+                functions: Vec::new(),
+            });
+        } else if !line.is_empty()
+            && !line.starts_with('\t')
+            && !line.starts_with("created by ")
+            && !line.starts_with("...")
+        {
+            let name = &line[..line.rfind('(').expect(&line)];
+            out.last_mut()
+                .expect(&line)
+                .functions
+                .push(name.to_string());
+        }
+    }
+}
+
+/// The frames Go's traceback shows at its default level (runtime/traceback.go, showfuncinfo):
+/// not runtime internals, only exported runtime functions.
+fn shown_by_go(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("runtime.") else {
+        return name.contains('.');
+    };
+    let (receiver, func) = match rest.rfind('.') {
+        Some(i) => (
+            rest[..i].trim_start_matches("(*").trim_end_matches(')'),
+            &rest[i + 1..],
+        ),
+        None => ("", rest),
+    };
+    let upper = |s: &str| s.starts_with(|c: char| c.is_ascii_uppercase());
+    upper(func) && (receiver.is_empty() || upper(receiver))
+}
+
+#[test]
+fn goroutines_equal_the_programs_own_runtime_stack_dump() {
+    for (label, go) in toolchains() {
+        let bin = build(label, &go, false);
+        let fx = Fixture::spawn(&bin, &[]);
+        let p = trace(fx.pid());
+        let dumped = own_dump(&fx);
+        assert_eq!(p.goroutines_note(), None, "{label}");
+        let ours: HashMap<u64, &rstack_tui::Goroutine> =
+            p.goroutines().iter().map(|g| (g.id(), g)).collect();
+        let mut compared = Vec::new();
+        for d in &dumped {
+            // The goroutine that writes the dump runs; when we looked it waited for the signal.
+            if d.state == "running" {
+                continue;
+            }
+            let g = ours
+                .get(&d.id)
+                .unwrap_or_else(|| panic!("{label}: goroutine {} not listed: {d:?}", d.id));
+            let functions: Vec<&str> = g
+                .frames()
+                .iter()
+                .filter_map(|f| f.symbol().map(|s| s.name()))
+                .filter(|n| shown_by_go(n))
+                .collect();
+            assert_eq!(
+                (g.state(), functions),
+                (
+                    d.state.as_str(),
+                    d.functions.iter().map(String::as_str).collect()
+                ),
+                "{label}: goroutine {}",
+                d.id
+            );
+            assert_eq!(g.end_note(), None, "{label}: goroutine {}", d.id);
+            let root = g.frames().last().and_then(|f| f.symbol()).map(|s| s.name());
+            assert_eq!(root, Some("runtime.goexit"), "{label}: goroutine {}", d.id);
+            compared.push(d.state.as_str());
+        }
+        compared.sort_unstable();
+        let mutex = if label == "debian" {
+            "semacquire"
+        } else {
+            "sync.Mutex.Lock"
+        };
+        let mut want = vec![
+            "chan receive",
+            "chan send",
+            mutex,
+            "select",
+            "select",
+            "sleep",
+            "syscall",
+        ];
+        want.sort_unstable();
+        assert_eq!(compared, want, "{label}");
+        // Ours has the runtime's own goroutines too, which Go's dump leaves out.
+        assert!(p.goroutines().len() > dumped.len(), "{label}");
+        assert!(
+            p.goroutines().iter().any(|g| g.state() == "GC sweep wait"),
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn a_stripped_go_binary_says_why_its_goroutines_are_not_listed() {
+    let (label, go) = toolchains().remove(1);
+    let bin = build(label, &go, true);
+    let fx = Fixture::spawn(&bin, &[]);
+    let p = trace(fx.pid());
+    assert!(p.goroutines().is_empty());
+    assert_eq!(
+        p.goroutines_note(),
+        Some("goroutines not listed: runtime.allgs not found (the binary has no .symtab)")
+    );
+}

@@ -206,7 +206,6 @@ impl GoTable {
 
     /// How far the stack pointer at `vaddr` in `f` is below the function's frame on entry
     /// (its return address), in bytes: the `pcsp` table.
-    #[allow(dead_code)] // for the goroutine walk, to come
     pub fn sp_delta(&self, f: GoFunc, vaddr: u64) -> Option<u64> {
         let v = self.pcvalue(f, self.u32_at(f.off + F_PCSP)?, vaddr)?;
         u64::try_from(v).ok()

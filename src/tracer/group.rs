@@ -42,6 +42,40 @@ pub fn group(p: &Process) -> Vec<Group> {
     groups
 }
 
+/// Goroutines in one state on one stack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoroutineGroup {
+    /// What Go's traceback shows in brackets ([`super::model::Goroutine::state`]).
+    pub state: String,
+    /// The shared stack, as [`stack_key`] makes it.
+    pub key: Vec<String>,
+    /// Goroutine ids, in the runtime's order.
+    pub ids: Vec<u64>,
+}
+
+/// Goroutines with the same state and stack collapsed, like [`group`]'s threads.
+pub fn group_goroutines(p: &Process) -> Vec<GoroutineGroup> {
+    let mut groups: Vec<GoroutineGroup> = Vec::new();
+    let mut index: HashMap<(String, Vec<String>), usize> = HashMap::new();
+    for g in p.goroutines() {
+        let key = g.frames().iter().map(super::diff::frame_key).collect();
+        let both = (g.state().to_string(), key);
+        match index.get(&both) {
+            Some(&i) => groups[i].ids.push(g.id()),
+            None => {
+                index.insert(both.clone(), groups.len());
+                groups.push(GoroutineGroup {
+                    state: both.0,
+                    key: both.1,
+                    ids: vec![g.id()],
+                });
+            }
+        }
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.ids.len()));
+    groups
+}
+
 /// How many threads were on one stack in each of two snapshots.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupChange {

@@ -19,7 +19,10 @@ mod error;
 mod filebytes;
 #[doc(hidden)]
 pub mod fuzz;
+#[doc(hidden)]
+pub mod golayout;
 mod gopclntab;
+mod goroutines;
 pub mod group;
 mod linecache;
 mod lines;
@@ -48,8 +51,8 @@ pub use cachedir::{CacheRefusal, CacheRefused};
 pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use model::{
-    Frame, InvalidFrame, Leaving, Location, LockHint, Mode, Module, Process, StackEnd, Symbol,
-    Syscall, Thread, ThreadFacts, Timings, Unguarded,
+    Frame, Goroutine, InvalidFrame, Leaving, Location, LockHint, Mode, Module, Process, StackEnd,
+    Symbol, Syscall, Thread, ThreadFacts, Timings, Unguarded,
 };
 pub use procinfo::{TargetId, target_of};
 pub use watchdog::NoGuard;
@@ -399,7 +402,15 @@ impl Tracer {
         let marks: Vec<Option<(u64, Vec<u8>)>> =
             captured.iter_mut().map(|c| c.mark.take()).collect();
         let libc = mutex::Libc::of(&maps);
-        let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, maps, keys);
+        let (mut maps, mut keys) = (maps, keys);
+        let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, &mut maps, &mut keys);
+        // Every thread runs again: read the Go runtime's goroutines.
+        let want = Want {
+            symbols: self.options.symbols,
+            lines: self.options.symbols && self.options.lines,
+        };
+        let (goroutines, goroutines_note) =
+            goroutines::list(pid, &mut self.symbolizer, &maps, &mut keys, want).unwrap_or_default();
         self.symbolizer.end_trace();
         let (lines_remembered, lines_looked_up) = self.symbolizer.take_line_counts();
         self.remember_unchanged(pid, &threads, marks, &missing_debuginfo);
@@ -438,6 +449,8 @@ impl Tracer {
             missing_debuginfo,
             unguarded: self.unguarded.take(),
             timings,
+            goroutines,
+            goroutines_note,
         })
     }
 
@@ -859,8 +872,8 @@ impl Tracer {
         &mut self,
         pid: i32,
         captured: Vec<Captured>,
-        mut maps: MemoryMaps,
-        mut keys: KeyCache,
+        maps: &mut MemoryMaps,
+        keys: &mut KeyCache,
     ) -> (Vec<Thread>, Vec<String>) {
         let mut reread = false;
         let want_symbols = self.options.symbols;
@@ -892,9 +905,9 @@ impl Tracer {
                         // A library loaded after our first read of the maps.
                         reread = true;
                         if let Ok(fresh) = MemoryMaps::read(pid) {
-                            maps = fresh;
+                            *maps = fresh;
                         }
-                        keys = KeyCache::new(pid, want_lines);
+                        *keys = KeyCache::new(pid, want_lines);
                     }
                     let (module, symbol, location, inlined) = match maps.find(raw.ip) {
                         // Threads parked in the same code share almost every address:
@@ -909,7 +922,7 @@ impl Tracer {
                                         symbols: want_symbols,
                                         lines: want_lines,
                                     },
-                                    &mut keys,
+                                    keys,
                                 );
                                 if let Some(line) = &r.missing_debuginfo {
                                     note_once(&mut missing, line);

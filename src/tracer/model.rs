@@ -39,6 +39,8 @@ pub struct Process {
     pub(crate) missing_debuginfo: Vec<String>,
     pub(crate) unguarded: Option<Unguarded>,
     pub(crate) timings: Timings,
+    pub(crate) goroutines: Vec<Goroutine>,
+    pub(crate) goroutines_note: Option<String>,
 }
 
 /// PTRACE_ATTACHes of a trace that went without the watchdog's guard: had the tracer been
@@ -140,6 +142,19 @@ impl Process {
     /// snapshot loaded from a file).
     pub fn unguarded(&self) -> Option<Unguarded> {
         self.unguarded
+    }
+
+    /// A Go process's goroutines (not dead ones), in the order of the runtime's `allgs`: read
+    /// after the threads were resumed, so each is as it was a moment after the threads' stacks.
+    /// Empty for other processes.
+    pub fn goroutines(&self) -> &[Goroutine] {
+        &self.goroutines
+    }
+
+    /// Why a Go process's goroutines are not listed, or not all of them (e.g. the list was
+    /// cut at its bound, or the binary is stripped of what finds them).
+    pub fn goroutines_note(&self) -> Option<&str> {
+        self.goroutines_note.as_deref()
     }
 
     /// True when every thread was traced without an error.
@@ -265,6 +280,65 @@ impl Thread {
                 let reason = note.strip_prefix(m.path.as_str())?.strip_prefix(": ")?;
                 Some((m, reason))
             })
+    }
+}
+
+/// A goroutine of a Go process, read from the Go runtime's own records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Goroutine {
+    pub(crate) id: u64,
+    pub(crate) status: String,
+    pub(crate) wait_reason: Option<String>,
+    pub(crate) waiting_for: Option<Duration>,
+    pub(crate) thread: Option<u32>,
+    pub(crate) frames: Arc<[Frame]>,
+    pub(crate) end_note: Option<String>,
+}
+
+impl Goroutine {
+    /// The goroutine id (`goid`), as Go's own tracebacks number them.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The runtime's status word, as Go names it: "waiting", "runnable", "running",
+    /// "syscall", ...
+    pub fn status(&self) -> &str {
+        &self.status
+    }
+
+    /// Why a waiting goroutine waits, as Go prints it ("chan receive", "select", "sleep",
+    /// "sync.Mutex.Lock", ...).
+    pub fn wait_reason(&self) -> Option<&str> {
+        self.wait_reason.as_deref()
+    }
+
+    /// What Go's own traceback shows in brackets: the wait reason of a waiting goroutine,
+    /// else the status.
+    pub fn state(&self) -> &str {
+        self.wait_reason.as_deref().unwrap_or(&self.status)
+    }
+
+    /// How long it has been waiting, when the runtime recorded when it started (it does
+    /// only for goroutines that have been waiting through a garbage collection).
+    pub fn waiting_for(&self) -> Option<Duration> {
+        self.waiting_for
+    }
+
+    /// The OS thread it is on (running or in a system call), if any.
+    pub fn thread(&self) -> Option<u32> {
+        self.thread
+    }
+
+    /// Its stack, innermost frame first (empty for a running goroutine: its stack is its
+    /// thread's).
+    pub fn frames(&self) -> &[Frame] {
+        &self.frames
+    }
+
+    /// Why its stack ends where it does, when not at the goroutine's root.
+    pub fn end_note(&self) -> Option<&str> {
+        self.end_note.as_deref()
     }
 }
 

@@ -644,6 +644,8 @@ impl SnapshotDoc {
             missing_debuginfo: self.missing_debuginfo.iter().map(|m| inert(m)).collect(),
             unguarded: None,
             timings: Default::default(),
+            goroutines: Vec::new(),
+            goroutines_note: None,
             threads: self
                 .threads
                 .iter()

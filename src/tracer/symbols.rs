@@ -26,6 +26,7 @@ use super::cfi_index::{self, CfiIndex};
 use super::debuginfo::{self, DebugLookup, DebugSource};
 use super::demangle::demangle;
 use super::filebytes::{FileBytes, FileId};
+use super::golayout::GoRuntime;
 use super::gopclntab::{self, GoTable};
 use super::linecache::{CacheDir, LineCache};
 use super::lines::{LineFrame, MAX_INFLATED, MAX_INFLATED_TOTAL, ModuleLines, NoLines};
@@ -98,6 +99,8 @@ pub struct ModuleSymbols {
     /// A Go binary's `.gopclntab`: its names when `.symtab` is stripped, its lines when DWARF
     /// is, and its frame sizes for walking goroutine stacks.
     go: Option<Arc<GoTable>>,
+    /// What a Go binary says about its runtime's goroutines.
+    go_runtime: Option<Arc<GoRuntime>>,
 }
 
 impl ModuleSymbols {
@@ -186,6 +189,7 @@ impl ModuleSymbols {
             })
             .collect();
         let go = GoTable::parse(&file).map(Arc::new);
+        let go_runtime = go.as_ref().map(|_| Arc::new(GoRuntime::read(&file)));
         // A stripped Go binary still names every function in its own table.
         let go_names = !has_symtab && go.is_some();
         if let Some(table) = go.as_ref().filter(|_| go_names) {
@@ -257,6 +261,7 @@ impl ModuleSymbols {
             dwarf_id,
             remembered: None,
             go,
+            go_runtime,
         }
     }
 
@@ -461,6 +466,16 @@ pub struct Symbolizer {
     inflated: u64,
 }
 
+/// A process's Go binary: its `.gopclntab`, what it says about the runtime, and where it is
+/// loaded.
+#[derive(Debug, Clone)]
+pub struct GoModule {
+    pub table: Arc<GoTable>,
+    pub runtime: Arc<GoRuntime>,
+    /// Run-time address minus the module's own.
+    pub bias: u64,
+}
+
 /// What to resolve besides the module.
 #[derive(Debug, Clone, Copy)]
 pub struct Want {
@@ -581,6 +596,24 @@ impl Symbolizer {
             }
         }
         tables
+    }
+
+    /// The first module of `maps` that is a Go binary, if any.
+    pub fn go_module(&mut self, maps: &MemoryMaps, keys: &mut KeyCache) -> Option<GoModule> {
+        maps.iter().find_map(|mapping| {
+            let key = keys.key_for(
+                mapping,
+                &mut self.modules,
+                &self.debug_dirs,
+                &mut self.inflated,
+            )?;
+            let ms = self.modules.get(&key)?;
+            Some(GoModule {
+                table: ms.go.clone()?,
+                runtime: ms.go_runtime.clone()?,
+                bias: ms.bias(mapping.start, mapping.offset)?,
+            })
+        })
     }
 
     /// Resolves `ip` in `mapping` of the process of `keys`. `lookup_ip` is the address used to find
