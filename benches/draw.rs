@@ -245,6 +245,8 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
         threads,
         deadlocks: Vec::new(),
         missing_debuginfo: Vec::new(),
+        goroutines: Vec::new(),
+        goroutines_note: None,
     }
     .to_process()
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Frame, InvalidFrame, Process, StackEnd, Syscall, Thread};
+use super::model::{Frame, Goroutine, InvalidFrame, Process, StackEnd, Syscall, Thread};
 
 /// The schema version this build writes.
 pub const VERSION: u32 = 1;
@@ -35,6 +35,27 @@ pub struct SnapshotDoc {
     /// Modules without debuginfo, with what would provide it.
     #[serde(default)]
     pub missing_debuginfo: Vec<String>,
+    /// A Go process's goroutines (absent for other processes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goroutines: Vec<GoroutineDoc>,
+    /// Why a Go process's goroutines are not (all) listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines_note: Option<String>,
+}
+
+/// One goroutine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoroutineDoc {
+    pub goid: u64,
+    /// "waiting", "runnable", "running", "syscall", ...
+    pub status: String,
+    /// As Go prints it: "chan receive", "select", ...
+    pub wait_reason: Option<String>,
+    pub waiting_ms: Option<u64>,
+    /// The OS thread it is on, if any.
+    pub thread: Option<u32>,
+    pub end_note: Option<String>,
+    pub frames: Vec<FrameDoc>,
 }
 
 /// One thread.
@@ -341,6 +362,22 @@ impl From<&Process> for SnapshotDoc {
             threads: p.threads.iter().map(ThreadDoc::from).collect(),
             deadlocks: p.deadlocks.clone(),
             missing_debuginfo: p.missing_debuginfo.clone(),
+            goroutines: p.goroutines.iter().map(GoroutineDoc::from).collect(),
+            goroutines_note: p.goroutines_note.clone(),
+        }
+    }
+}
+
+impl From<&Goroutine> for GoroutineDoc {
+    fn from(g: &Goroutine) -> GoroutineDoc {
+        GoroutineDoc {
+            goid: g.id,
+            status: g.status.clone(),
+            wait_reason: g.wait_reason.clone(),
+            waiting_ms: g.waiting_for.map(|d| d.as_millis() as u64),
+            thread: g.thread,
+            end_note: g.end_note.clone(),
+            frames: g.frames.iter().map(FrameDoc::from).collect(),
         }
     }
 }
@@ -490,6 +527,16 @@ impl Serialize for DocView<'_> {
         st.serialize_field("threads", &ThreadsView(&p.threads, self.memo.as_ref()))?;
         st.serialize_field("deadlocks", &p.deadlocks)?;
         st.serialize_field("missing_debuginfo", &p.missing_debuginfo)?;
+        if p.goroutines.is_empty() {
+            st.skip_field("goroutines")?;
+        } else {
+            let docs: Vec<GoroutineDoc> = p.goroutines.iter().map(GoroutineDoc::from).collect();
+            st.serialize_field("goroutines", &docs)?;
+        }
+        match &p.goroutines_note {
+            Some(note) => st.serialize_field("goroutines_note", note)?,
+            None => st.skip_field("goroutines_note")?,
+        }
         st.end()
     }
 }
@@ -626,7 +673,7 @@ impl SnapshotDoc {
     /// The model of a snapshot document (a saved file is untrusted: every string is made
     /// inert again).
     pub fn to_process(&self) -> Process {
-        use super::model::{Mode, Module, Symbol, ThreadFacts};
+        use super::model::{Mode, Syscall, ThreadFacts};
         let inert = |s: &str| crate::text::inert(s).into_owned();
         let opt = |s: &Option<String>| s.as_deref().map(inert);
         Process {
@@ -644,8 +691,20 @@ impl SnapshotDoc {
             missing_debuginfo: self.missing_debuginfo.iter().map(|m| inert(m)).collect(),
             unguarded: None,
             timings: Default::default(),
-            goroutines: Vec::new(),
-            goroutines_note: None,
+            goroutines: self
+                .goroutines
+                .iter()
+                .map(|g| Goroutine {
+                    id: g.goid,
+                    status: inert(&g.status),
+                    wait_reason: opt(&g.wait_reason),
+                    waiting_for: g.waiting_ms.map(Duration::from_millis),
+                    thread: g.thread,
+                    end_note: opt(&g.end_note),
+                    frames: g.frames.iter().map(frame_of).collect(),
+                })
+                .collect(),
+            goroutines_note: opt(&self.goroutines_note),
             threads: self
                 .threads
                 .iter()
@@ -676,46 +735,47 @@ impl SnapshotDoc {
                             }),
                         }),
                     },
-                    frames: t
-                        .frames
-                        .iter()
-                        .map(|f| Frame {
-                            ip: f.ip,
-                            is_signal: f.is_signal,
-                            symbol: f.symbol.as_deref().map(|name| {
-                                let offset = f.offset.unwrap_or(0);
-                                Symbol {
-                                    name: inert(name),
-                                    raw_name: f
-                                        .raw_symbol
-                                        .as_deref()
-                                        .map(inert)
-                                        .unwrap_or_else(|| inert(name)),
-                                    offset,
-                                    address: f.ip.wrapping_sub(offset),
-                                    size: 0,
-                                }
-                            }),
-                            module: f.module.as_deref().map(|path| Module {
-                                path: inert(path),
-                                offset: f.module_offset.unwrap_or(0),
-                            }),
-                            location: f.file.as_deref().zip(f.line).map(|(file, line)| {
-                                super::model::Location {
-                                    file: inert(file),
-                                    line,
-                                    column: None,
-                                }
-                            }),
-                            inlined: f.inlined,
-                        })
-                        .collect(),
+                    frames: t.frames.iter().map(frame_of).collect(),
                     error: opt(&t.error),
                     end: end_of(t),
                     stopped_for: Duration::from_micros(t.stopped_us),
                 })
                 .collect(),
         }
+    }
+}
+
+/// The model of a saved frame (untrusted: every string made inert again).
+fn frame_of(f: &FrameDoc) -> Frame {
+    use super::model::{Location, Module, Symbol};
+    let inert = |s: &str| crate::text::inert(s).into_owned();
+    Frame {
+        ip: f.ip,
+        is_signal: f.is_signal,
+        symbol: f.symbol.as_deref().map(|name| {
+            let offset = f.offset.unwrap_or(0);
+            Symbol {
+                name: inert(name),
+                raw_name: f
+                    .raw_symbol
+                    .as_deref()
+                    .map(inert)
+                    .unwrap_or_else(|| inert(name)),
+                offset,
+                address: f.ip.wrapping_sub(offset),
+                size: 0,
+            }
+        }),
+        module: f.module.as_deref().map(|path| Module {
+            path: inert(path),
+            offset: f.module_offset.unwrap_or(0),
+        }),
+        location: f.file.as_deref().zip(f.line).map(|(file, line)| Location {
+            file: inert(file),
+            line,
+            column: None,
+        }),
+        inlined: f.inlined,
     }
 }
 
@@ -824,5 +884,44 @@ mod tests {
             "{owned}"
         );
         assert!(owned.contains(r#""leaving":{"call":null}"#), "{owned}");
+    }
+
+    #[test]
+    fn goroutines_round_trip_and_the_view_writes_them_the_same() {
+        let json = r#"{"version": 1, "pid": 42, "command": "srv", "taken_at": "x",
+            "taken_at_unix_ms": 0, "mode": "rolling", "elapsed_us": 0, "longest_stop_us": 0,
+            "threads": [],
+            "goroutines": [{"goid": 7, "status": "waiting", "wait_reason": "chan\u202ereceive",
+                "waiting_ms": 60000, "thread": null, "end_note": null,
+                "frames": [{"ip": 100, "symbol": "main.f", "raw_symbol": "main.f", "offset": 4,
+                    "module": "/bin/srv", "module_offset": 90, "is_signal": false,
+                    "file": "a.go", "line": 3, "inlined": false}]},
+                {"goid": 9, "status": "running", "wait_reason": null, "waiting_ms": null,
+                "thread": 43, "end_note": "running on thread 43", "frames": []}],
+            "goroutines_note": "goroutines cut at 100000 of the 100001 runtime.allgs claims"}"#;
+        let doc: SnapshotDoc = serde_json::from_str(json).unwrap();
+        let p = doc.to_process();
+        let g = &p.goroutines()[0];
+        assert_eq!(g.state(), "chan\\u{202e}receive");
+        assert_eq!(g.waiting_for(), Some(Duration::from_secs(60)));
+        assert_eq!(g.frames()[0].location().map(|l| l.line), Some(3));
+        assert_eq!(p.goroutines()[1].thread(), Some(43));
+        let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
+        assert_eq!(serde_json::to_string(&DocView::new(&p)).unwrap(), owned);
+        assert_eq!(serde_json::to_string(&DocView::compact(&p)).unwrap(), owned);
+        assert_eq!(
+            serde_json::from_str::<SnapshotDoc>(&owned)
+                .unwrap()
+                .to_process(),
+            p
+        );
+        // A process without goroutines writes neither field, as before.
+        let plain = SnapshotDoc {
+            goroutines: Vec::new(),
+            goroutines_note: None,
+            ..doc
+        };
+        let text = serde_json::to_string(&DocView::new(&plain.to_process())).unwrap();
+        assert!(!text.contains("goroutines"), "{text}");
     }
 }
