@@ -286,3 +286,23 @@ fn a_stripped_go_binary_says_why_its_goroutines_are_not_listed() {
         Some("goroutines not listed: runtime.allgs not found (the binary has no .symtab)")
     );
 }
+
+#[test]
+fn a_hostile_allgs_is_read_within_bounds() {
+    let src = common::fixtures_dir().join("fakego.c");
+    let bin = common::gcc("fakego", &["-O0".as_ref(), src.as_os_str()]);
+    let fx = Fixture::spawn(&bin, &[]);
+    let started = std::time::Instant::now();
+    let p = trace(fx.pid());
+    let took = started.elapsed();
+    assert_eq!(
+        p.goroutines_note(),
+        Some("goroutines cut at 100000 of the 1099511627776 runtime.allgs claims")
+    );
+    assert_eq!(p.goroutines().len(), 100_000);
+    let g = &p.goroutines()[0];
+    assert_eq!((g.id(), g.status(), g.wait_reason()), (42, "waiting", None));
+    assert!(g.frames().is_empty());
+    assert_eq!(g.end_note(), Some("no Go function at 0x10"));
+    assert!(took.as_secs() < 20, "{took:?}");
+}
