@@ -137,8 +137,11 @@ fn for_version(version: &str) -> Option<GoLayout> {
 /// The layout from the binary's DWARF: the member offsets of `runtime.g`, `runtime.gobuf`
 /// and `runtime.m`.
 pub fn from_dwarf(file: &object::File<'_>) -> Option<GoLayout> {
+    use gimli::SectionId::{DebugAbbrev, DebugInfo, DebugStr};
     let load = |id: gimli::SectionId| -> Result<Cow<'_, [u8]>, gimli::Error> {
-        let Some(section) = file.section_by_name(id.name()) else {
+        // Only what names and member offsets need: no line or location tables are inflated.
+        let wanted = matches!(id, DebugAbbrev | DebugInfo | DebugStr);
+        let Some(section) = file.section_by_name(id.name()).filter(|_| wanted) else {
             return Ok(Cow::Borrowed(&[]));
         };
         let claimed = section
@@ -156,10 +159,27 @@ pub fn from_dwarf(file: &object::File<'_>) -> Option<GoLayout> {
     let mut found: [Option<Vec<(String, u64)>>; 3] = Default::default();
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else {
+        // The entries alone: a full unit would parse its line program too.
+        let Ok(abbrevs) = dwarf.abbreviations(&header) else {
             continue;
         };
-        let mut entries = unit.entries();
+        let mut entries = header.entries(&abbrevs);
+        let string = |v: gimli::AttributeValue<_>| match v {
+            gimli::AttributeValue::String(s) => Some(s),
+            gimli::AttributeValue::DebugStrRef(o) => dwarf.debug_str.get_str(o).ok(),
+            _ => None,
+        };
+        // Go's linker puts each type in the unit of its package: only "runtime" is read.
+        let is_runtime = match entries.next_dfs() {
+            Ok(Some(root)) => root
+                .attr_value(gimli::DW_AT_name)
+                .and_then(string)
+                .is_some_and(|n| n.slice() == b"runtime"),
+            _ => false,
+        };
+        if !is_runtime {
+            continue;
+        }
         let mut current: Option<(usize, Vec<(String, u64)>)> = None;
         while let Ok(Some(entry)) = entries.next_dfs() {
             let depth = entry.depth();
@@ -170,7 +190,7 @@ pub fn from_dwarf(file: &object::File<'_>) -> Option<GoLayout> {
             }
             let name = || -> Option<String> {
                 let v = entry.attr_value(gimli::DW_AT_name)?;
-                let s = dwarf.attr_string(&unit, v).ok()?;
+                let s = string(v)?;
                 Some(String::from_utf8_lossy(&s).into_owned())
             };
             match entry.tag() {
