@@ -306,3 +306,64 @@ fn a_hostile_allgs_is_read_within_bounds() {
     assert_eq!(g.end_note(), Some("no Go function at 0x10"));
     assert!(took.as_secs() < 20, "{took:?}");
 }
+
+#[test]
+fn dump_shows_goroutines_in_text_groups_and_json() {
+    let (label, go) = toolchains().remove(1);
+    let bin = build(label, &go, false);
+    let fx = Fixture::spawn(&bin, &[]);
+    let pid = fx.pid().to_string();
+
+    let (code, json, _) = common::run_cli(&["dump", "--json", &pid]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let goroutines = doc["goroutines"]
+        .as_array()
+        .expect("goroutines in the JSON");
+    let names = |g: &serde_json::Value| -> Vec<String> {
+        g["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["inlined"] == false)
+            .map(|f| f["symbol"].as_str().unwrap_or("??").to_string())
+            .collect()
+    };
+    let sleeper = goroutines
+        .iter()
+        .find(|g| g["wait_reason"] == "sleep")
+        .expect("the sleeping goroutine");
+    assert_eq!(sleeper["status"], "waiting");
+    assert_eq!(
+        names(sleeper),
+        [
+            "runtime.gopark",
+            "time.Sleep",
+            "main.sleeper",
+            "runtime.goexit"
+        ]
+    );
+    assert!(doc.get("goroutines_note").is_none(), "{json}");
+
+    let (code, text, _) = common::run_cli(&["dump", &pid]);
+    assert_eq!(code, 0);
+    let id = sleeper["goid"].as_u64().unwrap();
+    let block = format!("\nGoroutine {id} [sleep]:\n  #0   ");
+    assert!(text.contains(&block), "{text}");
+    let count = text.matches("\nGoroutine ").count();
+    assert!(text.contains(&format!("\nGoroutines: {count}\n")), "{text}");
+    assert_eq!(count, goroutines.len());
+
+    let (code, grouped, _) = common::run_cli(&["dump", "--group", &pid]);
+    assert_eq!(code, 0);
+    let selectors: Vec<String> = goroutines
+        .iter()
+        .filter(|g| names(g).iter().any(|n| n == "main.selector"))
+        .map(|g| g["goid"].to_string())
+        .collect();
+    let group = format!(
+        "\n2 goroutines [select]: {}\n  #0  runtime.gopark\n  #1  runtime.selectgo\n  #2  main.selector\n  #3  runtime.goexit\n",
+        selectors.join(", ")
+    );
+    assert!(grouped.contains(&group), "{grouped}");
+}
