@@ -19,10 +19,23 @@ const F_PCFILE: usize = 20;
 const F_PCLN: usize = 24;
 const F_CU: usize = 32;
 
+/// `_func.pcdata` and `_func.funcdata` slots of the inline tree (internal/abi/symtab.go).
+const PCDATA_INL_TREE_INDEX: usize = 2;
+const FUNCDATA_INL_TREE: usize = 3;
+
+/// Most inlined calls expanded at one address (a loop in a hostile tree ends there).
+const MAX_INLINE_DEPTH: usize = 64;
+
 /// A parsed `.gopclntab`, with its bytes.
 #[derive(Debug)]
 pub struct GoTable {
     data: Box<[u8]>,
+    /// 1.20 and later add `startLine` to `_func` and change the inline tree's entries.
+    go120: bool,
+    /// The bytes of `go:func.*` (where `_func.funcdata` offsets point) from its module
+    /// address to the end of its section, when the module data that says where it is was
+    /// found: for the inline trees.
+    gofunc: Option<(u64, Box<[u8]>)>,
     /// The module's address of `.text`, which the table's entry offsets count from.
     text_start: u64,
     quantum: u64,
@@ -56,7 +69,9 @@ impl GoTable {
         if section.size() > MAX_TABLE {
             return None;
         }
-        GoTable::from_bytes(section.data().ok()?.into(), text_start)
+        let mut table = GoTable::from_bytes(section.data().ok()?.into(), text_start)?;
+        table.gofunc = gofunc(file, section.address(), text_start);
+        Some(table)
     }
 
     /// Parses table bytes whose entry offsets count from `text_start`.
@@ -87,6 +102,8 @@ impl GoTable {
         }
         Some(GoTable {
             data,
+            go120: magic == MAGIC_120,
+            gofunc: None,
             text_start,
             quantum,
             nfunc,
@@ -212,6 +229,120 @@ impl GoTable {
     }
 }
 
+impl GoTable {
+    /// What Go's traceback shows at module address `vaddr`: the functions inlined there,
+    /// innermost first, each with its name and its own file:line, then the file:line in the
+    /// function that holds the code (at the call of the outermost inlined function).
+    #[allow(clippy::type_complexity)]
+    pub fn inlined(
+        &self,
+        vaddr: u64,
+    ) -> (Vec<(&[u8], Option<(&[u8], u32)>)>, Option<(&[u8], u32)>) {
+        let mut out = Vec::new();
+        let mut pc = vaddr;
+        if let (Some(f), Some((base, bytes))) = (self.find(vaddr), &self.gofunc) {
+            let tree = self
+                .funcdata(f, FUNCDATA_INL_TREE)
+                .and_then(|off| bytes.get(usize::try_from(off.checked_sub(*base)?).ok()?..));
+            let index_table = self.pcdata(f, PCDATA_INL_TREE_INDEX);
+            if let (Some(tree), Some(index_table)) = (tree, index_table) {
+                while out.len() < MAX_INLINE_DEPTH {
+                    let Some(ix) = self
+                        .pcvalue(f, index_table, pc)
+                        .and_then(|i| usize::try_from(i).ok())
+                    else {
+                        break;
+                    };
+                    let Some((name_off, parent_pc)) = self.inlined_call(tree, ix) else {
+                        break;
+                    };
+                    let Some(name) = self.cstr(self.funcnametab.saturating_add(name_off)) else {
+                        break;
+                    };
+                    out.push((name, self.location(pc)));
+                    pc = f.entry.wrapping_add(parent_pc);
+                }
+            }
+        }
+        (out, self.location(pc))
+    }
+
+    /// Entry `ix` of an inline tree: (name offset, parent pc offset from the entry).
+    fn inlined_call(&self, tree: &[u8], ix: usize) -> Option<(usize, u64)> {
+        let (size, name_at, parent_at) = if self.go120 { (16, 4, 8) } else { (20, 12, 16) };
+        let e = tree.get(ix.checked_mul(size)?..)?.get(..size)?;
+        let i32_at = |at: usize| i32::from_le_bytes(e[at..at + 4].try_into().unwrap_or_default());
+        let name = usize::try_from(i32_at(name_at)).ok()?;
+        let parent = u64::try_from(i32_at(parent_at)).ok()?;
+        Some((name, parent))
+    }
+
+    /// Size of `_func` before its `pcdata` array.
+    fn func_fixed(&self) -> usize {
+        if self.go120 { 44 } else { 40 }
+    }
+
+    /// `_func.pcdata[i]`: a pc-value table offset.
+    fn pcdata(&self, f: GoFunc, i: usize) -> Option<u32> {
+        let npcdata = self.u32_at(f.off + 28)? as usize;
+        (i < npcdata).then_some(())?;
+        self.u32_at(f.off + self.func_fixed() + i * 4)
+            .filter(|&t| t != 0)
+    }
+
+    /// `_func.funcdata[i]`, as a module address (`go:func.*` plus the offset).
+    fn funcdata(&self, f: GoFunc, i: usize) -> Option<u64> {
+        let fixed = self.func_fixed();
+        let nfuncdata = *self.data.get(f.off + fixed - 1)? as usize;
+        (i < nfuncdata).then_some(())?;
+        let npcdata = self.u32_at(f.off + 28)? as usize;
+        let at = f.off + fixed + npcdata.checked_mul(4)? + i * 4;
+        let off = self.u32_at(at).filter(|&o| o != u32::MAX)?;
+        Some(self.gofunc.as_ref()?.0.wrapping_add(off as u64))
+    }
+}
+
+/// Finds the runtime's module data (it starts with the address of `.gopclntab` and holds
+/// `.text`'s 22 words in) and returns its `gofunc`, the word after `rodata` (so in every
+/// layout from Go 1.18 on), with the bytes from there to the end of its section.
+fn gofunc(file: &object::File<'_>, pclntab: u64, text: u64) -> Option<(u64, Box<[u8]>)> {
+    use object::SectionKind;
+    let rodata = file.section_by_name(".rodata")?.address();
+    for section in file.sections() {
+        if !matches!(
+            section.kind(),
+            SectionKind::Data | SectionKind::ReadOnlyData
+        ) || section.size() > MAX_TABLE
+        {
+            continue;
+        }
+        let Ok(data) = section.data() else { continue };
+        let words: Vec<u64> = data
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        for (i, _) in words.iter().enumerate().filter(|(_, w)| **w == pclntab) {
+            let Some(md) = words.get(i..i + 64) else {
+                continue;
+            };
+            if md[22] != text {
+                continue;
+            }
+            let Some(j) = (32..60).rev().find(|&j| md[j] == rodata) else {
+                continue;
+            };
+            let at = md[j + 1];
+            let holder = file
+                .sections()
+                .find(|s| s.address() <= at && at - s.address() < s.size())?;
+            let bytes = holder.data().ok()?;
+            let from = usize::try_from(at - holder.address()).ok()?;
+            return Some((at, bytes.get(from..)?.into()));
+        }
+    }
+    None
+}
+
 /// An unsigned LEB128 of at most 32 bits.
 fn varint(p: &mut &[u8]) -> Option<u32> {
     let mut v = 0u32;
@@ -294,6 +425,88 @@ mod tests {
         assert_eq!(t.name(g), Some(&b"runtime.b"[..]));
         assert!(t.find(0x1010).is_none() && t.find(0xfff).is_none());
         assert_eq!(t.functions().count(), 2);
+    }
+
+    /// One function, `main.outer`, whose code is all `main.inner` inlined (inline tree entry
+    /// 0 throughout), with the inline tree `tree` in `go:func.*`.
+    fn inline_table(tree: Vec<u8>) -> GoTable {
+        let mut d = vec![0u8; 8 + 8 * 8];
+        d[0..4].copy_from_slice(&MAGIC_120.to_le_bytes());
+        d[6] = 1;
+        d[7] = 8;
+        d[8] = 1;
+        let mut offsets = vec![];
+        offsets.push(d.len());
+        d.extend_from_slice(b"main.outer\0main.inner\0");
+        offsets.push(d.len());
+        d.extend_from_slice(&0u32.to_le_bytes());
+        offsets.push(d.len());
+        d.extend_from_slice(b"/a.go\0");
+        let pctab = d.len();
+        offsets.push(pctab);
+        d.push(0);
+        let line = (d.len() - pctab) as u32;
+        d.extend_from_slice(&[22, 16, 0]);
+        let zero = (d.len() - pctab) as u32;
+        d.extend_from_slice(&[2, 16, 0]);
+        let pcln = d.len();
+        offsets.push(pcln);
+        for (entry, off) in [(0u32, 16u32), (16, 0)] {
+            d.extend_from_slice(&entry.to_le_bytes());
+            d.extend_from_slice(&off.to_le_bytes());
+        }
+        let mut f = vec![0u8; 72];
+        let put =
+            |f: &mut Vec<u8>, at: usize, v: u32| f[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        put(&mut f, 16, line);
+        put(&mut f, 20, zero);
+        put(&mut f, 24, line);
+        put(&mut f, 28, 3);
+        f[43] = 4;
+        put(&mut f, 44 + 8, zero);
+        for i in 0..3 {
+            put(&mut f, 56 + i * 4, u32::MAX);
+        }
+        put(&mut f, 68, 0);
+        d.extend_from_slice(&f);
+        for (i, v) in (3..8).zip(offsets) {
+            d[8 + i * 8..16 + i * 8].copy_from_slice(&(v as u64).to_le_bytes());
+        }
+        let mut t = GoTable::from_bytes(d.into(), 0x1000).unwrap();
+        t.gofunc = Some((0x9000, tree.into()));
+        t
+    }
+
+    /// A Go 1.20 inline tree entry.
+    fn inlined_call(name_off: i32, parent_pc: i32) -> Vec<u8> {
+        let mut e = vec![0u8; 16];
+        e[4..8].copy_from_slice(&name_off.to_le_bytes());
+        e[8..12].copy_from_slice(&parent_pc.to_le_bytes());
+        e
+    }
+
+    #[test]
+    fn inlined_calls_expand_innermost_first_and_a_looping_tree_is_bounded() {
+        let file = (&b"/a.go"[..], 10);
+        // The call's parent pc is past the function: the walk ends after one inlined frame.
+        let t = inline_table(inlined_call(11, 16));
+        let (inlined, physical) = t.inlined(0x1004);
+        assert_eq!(inlined, vec![(&b"main.inner"[..], Some(file))]);
+        assert_eq!(physical, None);
+        // An entry whose parent is itself loops: cut at MAX_INLINE_DEPTH.
+        let t = inline_table(inlined_call(11, 0));
+        assert_eq!(t.inlined(0x1004).0.len(), MAX_INLINE_DEPTH);
+        // A tree cut short, a name offset past the table, a negative parent: nothing read out
+        // of bounds, at most the physical frame.
+        for tree in [
+            vec![0u8; 7],
+            inlined_call(1 << 30, 16),
+            inlined_call(11, -5),
+        ] {
+            let t = inline_table(tree);
+            let (inlined, physical) = t.inlined(0x1004);
+            assert!(inlined.len() <= 1 && physical.is_none_or(|p| p == file));
+        }
     }
 
     #[test]

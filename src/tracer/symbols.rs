@@ -711,9 +711,9 @@ impl Symbolizer {
                 self.line_counts.1 += 1;
             }
             let (location, inlined) = split_line_frames(found, ip);
-            // Without DWARF, a Go binary's own table still knows the line.
+            // Without DWARF, a Go binary's own table still knows the lines and inlined calls.
             match (&ms.go, location) {
-                (Some(go), None) if inlined.is_empty() => (go_location(go, lookup_vaddr), inlined),
+                (Some(go), None) if inlined.is_empty() => go_frames(go, lookup_vaddr, ip),
                 (_, location) => (location, inlined),
             }
         } else {
@@ -784,14 +784,38 @@ fn split_line_frames(
     (bound_location(physical.location), inlined)
 }
 
-/// The file and line `.gopclntab` gives for a module address.
-fn go_location(go: &GoTable, vaddr: u64) -> Option<Location> {
-    let (file, line) = go.location(vaddr)?;
-    Some(Location {
-        file: text::inert_bounded(&text::from_bytes(file), MAX_NAME),
-        line,
-        column: None,
-    })
+/// What `.gopclntab` says of a module address: the physical frame's file:line and the
+/// functions inlined there, innermost first, each with its symbol at `ip`.
+#[allow(clippy::type_complexity)]
+fn go_frames(
+    go: &GoTable,
+    vaddr: u64,
+    ip: u64,
+) -> (Option<Location>, Vec<(Option<Symbol>, Option<Location>)>) {
+    let bound = |b: &[u8]| text::inert_bounded(&text::from_bytes(b), MAX_NAME);
+    let location = |l: Option<(&[u8], u32)>| {
+        l.map(|(file, line)| Location {
+            file: bound(file),
+            line,
+            column: None,
+        })
+    };
+    let (inlined, physical) = go.inlined(vaddr);
+    let inlined = inlined
+        .into_iter()
+        .map(|(name, at)| {
+            let name = bound(name);
+            let symbol = Symbol {
+                raw_name: name.clone(),
+                name,
+                offset: 0,
+                address: ip,
+                size: 0,
+            };
+            (Some(symbol), location(at))
+        })
+        .collect();
+    (location(physical), inlined)
 }
 
 /// How far around a frame's own address (in bytes, each way, within its function) lookups
