@@ -177,12 +177,16 @@ fn goroutines_header(p: &Process) -> String {
     s
 }
 
-/// "chan receive, 3 minutes, thread 1234": what Go shows in brackets, how long it has
-/// waited (when the runtime knows) and its thread.
+/// "chan receive, 3 minutes, thread 1234": what Go shows in brackets (the minutes only from
+/// the first, as Go does), and its thread.
 pub fn goroutine_state(g: &Goroutine) -> String {
     let mut s = inert(g.state()).into_owned();
-    if let Some(w) = g.waiting_for() {
-        let _ = write!(s, ", {} minutes", w.as_secs() / 60);
+    if let Some(minutes) = g
+        .waiting_for()
+        .map(|w| w.as_secs() / 60)
+        .filter(|&m| m >= 1)
+    {
+        let _ = write!(s, ", {minutes} minutes");
     }
     if let Some(tid) = g.thread() {
         let _ = write!(s, ", thread {tid}");
@@ -703,5 +707,70 @@ mod state_tests {
             Some("leaving clock_nanosleep (it returned)")
         );
         assert_eq!(capture_note(&thread(ThreadFacts::default())), None);
+    }
+}
+
+#[cfg(test)]
+mod goroutine_tests {
+    use super::*;
+    use crate::tracer::schema::SnapshotDoc;
+
+    fn go_process() -> Process {
+        let frame = |symbol: &str| {
+            format!(
+                r#"{{"ip": 4096, "symbol": "{symbol}", "raw_symbol": "{symbol}", "offset": 16,
+                "module": "/srv/app", "module_offset": 4096, "is_signal": false,
+                "file": null, "line": null, "inlined": false}}"#
+            )
+        };
+        let parked = |id: u64, ms: &str| {
+            format!(
+                r#"{{"goid": {id}, "status": "waiting", "wait_reason": "chan receive",
+                "waiting_ms": {ms}, "thread": null, "end_note": null,
+                "frames": [{}, {}]}}"#,
+                frame("runtime.gopark"),
+                frame("main.worker")
+            )
+        };
+        let json = format!(
+            r#"{{"version": 1, "pid": 42, "command": "app", "taken_at": "x",
+            "taken_at_unix_ms": 0, "mode": "rolling", "elapsed_us": 0, "longest_stop_us": 0,
+            "threads": [], "goroutines": [{}, {}, {}]}}"#,
+            parked(7, "59000"),
+            parked(8, "180000"),
+            r#"{"goid": 1, "status": "running", "wait_reason": null, "waiting_ms": null,
+                "thread": 42, "end_note": "running on thread 42: its stack is that thread's",
+                "frames": []}"#
+        );
+        serde_json::from_str::<SnapshotDoc>(&json)
+            .unwrap()
+            .to_process()
+    }
+
+    #[test]
+    fn goroutines_listed_after_the_threads_and_grouped() {
+        let p = go_process();
+        let text = to_text(&p);
+        let listing = &text[text.find("Goroutines").unwrap()..];
+        assert_eq!(
+            listing,
+            "Goroutines: 3\n\n\
+             Goroutine 7 [chan receive]:\n\
+             \x20 #0   0x0000000000001000  runtime.gopark+0x10  (/srv/app)\n\
+             \x20 #1   0x0000000000001000  main.worker+0x10  (/srv/app)\n\n\
+             Goroutine 8 [chan receive, 3 minutes]:\n\
+             \x20 #0   0x0000000000001000  runtime.gopark+0x10  (/srv/app)\n\
+             \x20 #1   0x0000000000001000  main.worker+0x10  (/srv/app)\n\n\
+             Goroutine 1 [running, thread 42]:\n\
+             \x20 ... (running on thread 42: its stack is that thread's)\n"
+        );
+        let grouped = groups_to_text(&p);
+        let groups = &grouped[grouped.find("Goroutines").unwrap()..];
+        assert_eq!(
+            groups,
+            "Goroutines: 3 in 2 groups\n\n\
+             2 goroutines [chan receive]: 7, 8\n  #0  runtime.gopark\n  #1  main.worker\n\n\
+             1 goroutine [running]: 1\n  (no frames)\n"
+        );
     }
 }
