@@ -79,6 +79,8 @@ pub enum View {
     Diff,
     /// Threads with identical stacks collapsed.
     Groups,
+    /// A Go process's goroutines.
+    Goroutines,
 }
 
 /// Order of the threads pane.
@@ -171,6 +173,8 @@ pub struct Target {
     pub diff_back: usize,
     /// The selected group, by its stack (survives refreshes).
     pub selected_group: Option<Vec<String>>,
+    /// The selected goroutine, by its id (survives refreshes).
+    pub selected_goroutine: Option<u64>,
     /// Per thread of the newest snapshot: for how many snapshots, and since when, its stack
     /// has not changed; updated as each snapshot arrives.
     pub stuck: HashMap<u32, Stuck>,
@@ -307,6 +311,7 @@ impl App {
             thread_sort: ThreadSort::Tid,
             diff_back: 1,
             selected_group: None,
+            selected_goroutine: None,
             stuck: HashMap::new(),
         });
         self.screen = Screen::Process;
@@ -477,6 +482,29 @@ impl App {
     }
 
     /// The groups of identical stacks in the newest snapshot, largest first.
+    /// The selected goroutine of the goroutine view (the first when none is selected yet, or
+    /// the selected one is gone).
+    pub fn selected_goroutine(&self) -> Option<&crate::tracer::Goroutine> {
+        let t = self.target.as_ref()?;
+        let list = t.snapshot()?.goroutines();
+        t.selected_goroutine
+            .and_then(|id| list.iter().find(|g| g.id() == id))
+            .or(list.first())
+    }
+
+    /// The frames of the lower pane: the selected goroutine's in the goroutine view, else the
+    /// selected thread's.
+    fn selected_frames(&self) -> usize {
+        if self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.view == View::Goroutines)
+        {
+            return self.selected_goroutine().map_or(0, |g| g.frames().len());
+        }
+        self.selected_thread().map_or(0, |th| th.frames().len())
+    }
+
     pub fn groups(&self) -> Vec<crate::tracer::group::Group> {
         self.target
             .as_ref()
@@ -688,12 +716,12 @@ impl App {
                 self.snapshot_mode = !self.snapshot_mode;
                 return vec![Effect::SetSnapshotMode(self.snapshot_mode)];
             }
-            Command::DiffView | Command::GroupView => {
+            Command::DiffView | Command::GroupView | Command::GoroutineView => {
                 if let Some(t) = &mut self.target {
-                    let view = if c == Command::DiffView {
-                        View::Diff
-                    } else {
-                        View::Groups
+                    let view = match c {
+                        Command::DiffView => View::Diff,
+                        Command::GroupView => View::Groups,
+                        _ => View::Goroutines,
                     };
                     t.view = if t.view == view { View::Threads } else { view };
                 }
@@ -812,7 +840,7 @@ impl App {
             t.history.pop_front();
         }
         t.received_at = Some(Instant::now());
-        let frames = self.selected_thread().map_or(0, |th| th.frames().len());
+        let frames = self.selected_frames();
         if let Some(t) = &mut self.target {
             t.selected_frame = t.selected_frame.min(frames.saturating_sub(1));
         }
@@ -841,6 +869,31 @@ impl App {
     }
 
     fn move_thread(&mut self, m: Move) {
+        if self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.view == View::Goroutines)
+        {
+            let ids: Vec<u64> = self
+                .target
+                .as_ref()
+                .and_then(|t| t.snapshot())
+                .map(|p| p.goroutines().iter().map(|g| g.id()).collect())
+                .unwrap_or_default();
+            let current = self
+                .selected_goroutine()
+                .and_then(|g| ids.iter().position(|id| *id == g.id()));
+            let Some(i) = m.apply(current, ids.len()) else {
+                return;
+            };
+            if let Some(t) = &mut self.target {
+                if t.selected_goroutine != Some(ids[i]) {
+                    t.selected_frame = 0;
+                }
+                t.selected_goroutine = Some(ids[i]);
+            }
+            return;
+        }
         if self.target.as_ref().is_some_and(|t| t.view == View::Groups) {
             let groups = self.groups();
             let current = self
@@ -879,7 +932,7 @@ impl App {
     }
 
     fn move_frame(&mut self, m: Move) {
-        let n = self.selected_thread().map_or(0, |th| th.frames().len());
+        let n = self.selected_frames();
         if let Some(t) = &mut self.target
             && let Some(i) = m.apply(Some(t.selected_frame), n)
         {

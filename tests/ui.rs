@@ -987,3 +987,74 @@ fn stack_pane_says_once_why_a_stack_ends() {
         "{text}"
     );
 }
+
+/// The first snapshot with three goroutines, as a Go process's: two parked on a channel in
+/// `main.worker`, one running on thread 4242.
+fn go_snapshot() -> Arc<Process> {
+    let mut doc = SnapshotDoc::from(&*first_snapshot());
+    let frame = |symbol: &str, line: u32| {
+        serde_json::json!({"ip": 0x40_1000u64 + line as u64, "symbol": symbol, "raw_symbol": symbol,
+            "offset": 0x10, "module": "/srv/goserver", "module_offset": 0x1000,
+            "is_signal": false, "file": "/src/server/main.go", "line": line, "inlined": false})
+    };
+    let parked = |id: u64| {
+        serde_json::json!({"goid": id, "status": "waiting", "wait_reason": "chan receive",
+            "waiting_ms": null, "thread": null, "end_note": null,
+            "frames": [frame("runtime.gopark", 1), frame("main.worker", 20), frame("runtime.goexit", 3)]})
+    };
+    doc.goroutines = serde_json::from_value(serde_json::json!([
+        parked(7),
+        parked(8),
+        {"goid": 1, "status": "running", "wait_reason": null, "waiting_ms": null,
+         "thread": 4242, "end_note": "running on thread 4242: its stack is that thread's",
+         "frames": []}
+    ]))
+    .unwrap();
+    Arc::new(doc.to_process())
+}
+
+#[test]
+fn goroutine_view_lists_goroutines_and_shows_the_selected_ones_stack() {
+    let mut app = inspecting();
+    app.update(Action::Snapshot(go_snapshot()));
+    cmd(&mut app, Command::GoroutineView);
+    let screen = render(&app, 100, 30);
+    let line = |text: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(text))
+            .unwrap_or_else(|| panic!("no line with {text:?} in\n{screen}"))
+            .to_string()
+    };
+    line(" Goroutines (3) ");
+    assert!(line("\"GOID").contains("STATE     "));
+    let seven = line("\"7 ");
+    assert!(
+        seven.contains(" chan receive ") && seven.contains(" main.worker "),
+        "{seven}"
+    );
+    let one = line("\"1 ");
+    assert!(one.contains(" running ") && one.contains(" 4242 "), "{one}");
+    assert!(
+        screen.contains(" Stack of goroutine 7 [chan receive] "),
+        "{screen}"
+    );
+    assert!(line("#1").contains("main.worker+0x10") && line("#1").contains("server/main.go:20"));
+
+    // Down selects the next goroutine, and a refresh keeps it; the frames pane follows.
+    cmd(&mut app, Command::Down);
+    cmd(&mut app, Command::Down);
+    app.update(Action::Snapshot(go_snapshot()));
+    let screen = render(&app, 100, 30);
+    assert!(
+        screen.contains(" Stack of goroutine 1 [running, thread 4242] "),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("…                   running on thread 4242: its stack is"),
+        "{screen}"
+    );
+    // The key toggles back to the threads.
+    cmd(&mut app, Command::GoroutineView);
+    assert!(render(&app, 100, 30).contains(" Threads ("));
+}

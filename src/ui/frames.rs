@@ -40,27 +40,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let symbol = match f.symbol() {
-                Some(s) if f.is_inlined() => format!("[i] {}", s.name()),
-                Some(s) => format!("{}+{:#x}", s.name(), s.offset()),
-                None if f.is_inlined() => "[i] ??".to_string(),
-                None => "??".to_string(),
-            };
-            let module = f.location().map(short_location).or_else(|| {
-                f.module().map(|m| {
-                    if f.symbol().is_some() {
-                        base(&m.path).to_string()
-                    } else {
-                        format!("{}+{:#x}", base(&m.path), m.offset)
-                    }
-                })
-            });
-            let module = module.unwrap_or_default();
-            let symbol = if f.is_signal() {
-                format!("<signal handler called> {symbol}")
-            } else {
-                symbol
-            };
+            let (symbol, module) = frame_cells(f);
             let row = Row::new(vec![
                 Cell::from(if i < changed {
                     format!("!{i}")
@@ -191,6 +171,32 @@ fn end_cells(t: &crate::tracer::Thread) -> Option<(String, String)> {
         }
         _ => (t.end_note()?, String::new()),
     })
+}
+
+/// A frame's symbol cell (`name+0xoff`, `[i] name` for an inlined function) and place cell
+/// (`dir/file:line`, else the module's name).
+pub fn frame_cells(f: &crate::tracer::Frame) -> (String, String) {
+    let symbol = match f.symbol() {
+        Some(s) if f.is_inlined() => format!("[i] {}", s.name()),
+        Some(s) => format!("{}+{:#x}", s.name(), s.offset()),
+        None if f.is_inlined() => "[i] ??".to_string(),
+        None => "??".to_string(),
+    };
+    let module = f.location().map(short_location).or_else(|| {
+        f.module().map(|m| {
+            if f.symbol().is_some() {
+                base(&m.path).to_string()
+            } else {
+                format!("{}+{:#x}", base(&m.path), m.offset)
+            }
+        })
+    });
+    let symbol = if f.is_signal() {
+        format!("<signal handler called> {symbol}")
+    } else {
+        symbol
+    };
+    (symbol, module.unwrap_or_default())
 }
 
 /// `file:line` with the file's last two path components.

@@ -29,6 +29,7 @@ pub enum Command {
     ToggleMode,
     DiffView,
     GroupView,
+    GoroutineView,
     OlderBase,
     NewerBase,
     SortThreads,
@@ -221,6 +222,15 @@ pub const KEYMAP: &[Binding] = &[
         help: "Group view: threads with identical stacks collapsed into one row, largest first",
         context: Context::Process,
         footer: true,
+    },
+    Binding {
+        keys: &[k('o')],
+        label: "o",
+        command: Command::GoroutineView,
+        short: "goroutines",
+        help: "Goroutine view: a Go process's goroutines and their stacks",
+        context: Context::Process,
+        footer: false,
     },
     Binding {
         keys: &[k('[')],

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod frames;
+pub mod goroutines;
 pub mod groups;
 pub mod help;
 pub mod keymap;
@@ -92,9 +93,15 @@ pub fn render(app: &App, frame: &mut Frame) {
             match app.target.as_ref().map(|t| t.view) {
                 Some(crate::app::View::Diff) => diff::render(app, &theme, frame, areas.threads),
                 Some(crate::app::View::Groups) => groups::render(app, &theme, frame, areas.threads),
+                Some(crate::app::View::Goroutines) => {
+                    goroutines::render(app, &theme, frame, areas.threads);
+                    goroutines::render_frames(app, &theme, frame, areas.frames);
+                }
                 _ => threads::render(app, &theme, frame, areas.threads),
             }
-            frames::render(app, &theme, frame, areas.frames);
+            if app.target.as_ref().map(|t| t.view) != Some(crate::app::View::Goroutines) {
+                frames::render(app, &theme, frame, areas.frames);
+            }
         }
     }
     status::render_status(app, &theme, frame, areas.status);
