@@ -1,7 +1,6 @@
-//! Where a Go binary's runtime keeps its goroutines: the addresses of `runtime.allgs` and of
-//! its status and wait-reason names (from `.symtab`), the offsets of the `runtime.g` fields a
-//! listing reads (from the binary's DWARF, else a table per Go version), and the Go version
-//! (from `.go.buildinfo`).
+//! Where a Go binary's runtime keeps its goroutines: `runtime.allgs` and the status and
+//! wait-reason names (`.symtab`), the `runtime.g` field offsets (DWARF, else a table per Go
+//! version) and the Go version (`.go.buildinfo`).
 
 use std::borrow::Cow;
 

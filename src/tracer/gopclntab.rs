@@ -1,7 +1,6 @@
-//! Go's own symbol table, `.gopclntab`: function names, file:line and frame sizes for every PC
-//! of a Go binary, there even when `go build -ldflags=-s -w` stripped `.symtab` and DWARF.
-//! The layouts of Go 1.18–1.19 (magic 0xfffffff0) and 1.20 onward (0xfffffff1), as
-//! `debug/gosym` and `runtime/symtab.go` read them; every read is bounded by the section.
+//! Go's own symbol table, `.gopclntab`: names, file:line, inlined calls and frame sizes for
+//! every PC of a Go binary, even one stripped with `-ldflags=-s -w`. The layouts of Go 1.18-1.19
+//! and 1.20 on, as `debug/gosym` and `runtime/symtab.go` read them; every read bounded.
 
 use object::{Object, ObjectSection};
 

@@ -1,8 +1,6 @@
-//! A Go process's goroutines, read from its runtime while it runs (after the threads were
-//! resumed): `runtime.allgs`, each `g`'s id, status, wait reason and saved registers, and its
-//! stack walked as Go walks it, by the frame sizes of `.gopclntab` (not by DWARF CFI).
-//! Every read is bounded: a hostile `allgs` costs at most [`MAX_GOROUTINES`] goroutines and
-//! [`MAX_FRAMES_TOTAL`] frames.
+//! A Go process's goroutines, read from its runtime after the threads resumed: each `g` of
+//! `runtime.allgs` and its stack, walked by `.gopclntab`'s frame sizes as Go walks it. Bounded:
+//! at most [`MAX_GOROUTINES`] goroutines and [`MAX_FRAMES_TOTAL`] frames.
 
 use std::collections::HashMap;
 use std::io::IoSliceMut;
