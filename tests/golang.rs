@@ -31,33 +31,42 @@ fn toolchains() -> Vec<(&'static str, PathBuf)> {
     vec![("debian", debian), ("current", current)]
 }
 
-/// Builds tests/fixtures/goparked.go with `go`, stripped or not, into the test's directory:
-/// once per test binary (tests run in parallel, and one build at a time).
-fn build(label: &str, go: &Path, stripped: bool) -> PathBuf {
-    static BUILT: Mutex<Vec<(String, bool, PathBuf)>> = Mutex::new(Vec::new());
+/// How a fixture is linked: as is, without DWARF (`-ldflags=-w`: the goroutine listing needs
+/// the per-version layout table), or stripped of `.symtab` and DWARF (`-ldflags=-s -w`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Plain,
+    NoDwarf,
+    Stripped,
+}
+
+/// Builds tests/fixtures/goparked.go with `go`, linked as `link` says, into the test's
+/// directory: once per test binary (tests run in parallel, and one build at a time).
+fn build(label: &str, go: &Path, link: Link) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, Link, PathBuf)>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, _, out)) = built.iter().find(|(l, s, _)| l == label && *s == stripped) {
+    if let Some((_, _, out)) = built.iter().find(|(l, k, _)| l == label && *k == link) {
         return out.clone();
     }
-    let out = build_now(label, go, stripped);
-    built.push((label.to_string(), stripped, out.clone()));
+    let out = build_now(label, go, link);
+    built.push((label.to_string(), link, out.clone()));
     out
 }
 
-fn build_now(label: &str, go: &Path, stripped: bool) -> PathBuf {
+fn build_now(label: &str, go: &Path, link: Link) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go");
     std::fs::create_dir_all(&dir).unwrap();
-    let name = format!(
-        "goparked-{label}{}",
-        if stripped { "-stripped" } else { "" }
-    );
+    let (suffix, ldflags) = match link {
+        Link::Plain => ("", None),
+        Link::NoDwarf => ("-nodwarf", Some("-ldflags=-w")),
+        Link::Stripped => ("-stripped", Some("-ldflags=-s -w")),
+    };
+    let name = format!("goparked-{label}{suffix}");
     let out = dir.join(&name);
     let tmp = dir.join(format!("{name}.tmp{}", std::process::id()));
     let mut cmd = Command::new(go);
     cmd.arg("build").arg("-o").arg(&tmp);
-    if stripped {
-        cmd.arg("-ldflags=-s -w");
-    }
+    cmd.args(ldflags);
     cmd.arg(common::fixtures_dir().join("goparked.go"))
         .env("GOCACHE", dir.join("cache"))
         .env("GOPATH", dir.join("gopath"))
@@ -107,8 +116,8 @@ fn named_addresses(p: &Process) -> HashMap<u64, Vec<Named>> {
 #[test]
 fn stripped_go_frames_named_and_placed_from_gopclntab_like_the_plain_build() {
     for (label, go) in toolchains() {
-        let plain = build(label, &go, false);
-        let stripped = build(label, &go, true);
+        let plain = build(label, &go, Link::Plain);
+        let stripped = build(label, &go, Link::Stripped);
         let bytes = std::fs::read(&stripped).unwrap();
         let elf = object::File::parse(&*bytes).unwrap();
         assert!(
@@ -157,7 +166,7 @@ fn stripped_go_frames_named_and_placed_from_gopclntab_like_the_plain_build() {
 #[test]
 fn the_per_version_runtime_g_layouts_equal_the_binaries_dwarf() {
     for (label, go) in toolchains() {
-        let plain = build(label, &go, false);
+        let plain = build(label, &go, Link::Plain);
         let (dwarf, table) = rstack_tui::tracer::golayout::layouts_of(&plain);
         assert!(dwarf.is_some(), "{label}: no runtime.g in DWARF");
         assert_eq!(table, dwarf, "{label}");
@@ -228,8 +237,21 @@ fn shown_by_go(name: &str) -> bool {
 
 #[test]
 fn goroutines_equal_the_programs_own_runtime_stack_dump() {
-    for (label, go) in toolchains() {
-        let bin = build(label, &go, false);
+    // Without DWARF, runtime.g's layout comes from the table of the binary's Go version.
+    let builds = toolchains()
+        .into_iter()
+        .flat_map(|(label, go)| [(label, go.clone(), Link::Plain), (label, go, Link::NoDwarf)]);
+    for (label, go, link) in builds {
+        let bin = build(label, &go, link);
+        let label = format!("{label} {link:?}");
+        let label = label.as_str();
+        let bytes = std::fs::read(&bin).unwrap();
+        let elf = object::File::parse(&*bytes).unwrap();
+        assert_eq!(
+            elf.section_by_name(".debug_info").is_some(),
+            link == Link::Plain,
+            "{label}"
+        );
         let fx = Fixture::spawn(&bin, &[]);
         let p = trace(fx.pid());
         let dumped = own_dump(&fx);
@@ -267,7 +289,7 @@ fn goroutines_equal_the_programs_own_runtime_stack_dump() {
             compared.push(d.state.as_str());
         }
         compared.sort_unstable();
-        let mutex = if label == "debian" {
+        let mutex = if label.starts_with("debian") {
             "semacquire"
         } else {
             "sync.Mutex.Lock"
@@ -294,7 +316,7 @@ fn goroutines_equal_the_programs_own_runtime_stack_dump() {
 #[test]
 fn a_stripped_go_binary_says_why_its_goroutines_are_not_listed() {
     let (label, go) = toolchains().remove(1);
-    let bin = build(label, &go, true);
+    let bin = build(label, &go, Link::Stripped);
     let fx = Fixture::spawn(&bin, &[]);
     let p = trace(fx.pid());
     assert!(p.goroutines().is_empty());
@@ -327,7 +349,7 @@ fn a_hostile_allgs_is_read_within_bounds() {
 #[test]
 fn dump_shows_goroutines_in_text_groups_and_json() {
     let (label, go) = toolchains().remove(1);
-    let bin = build(label, &go, false);
+    let bin = build(label, &go, Link::Plain);
     let fx = Fixture::spawn(&bin, &[]);
     let pid = fx.pid().to_string();
 
