@@ -969,7 +969,7 @@ impl Tracer {
                     let end = c.walk.end.unwrap_or(StackEnd::Root);
                     (
                         c.error,
-                        Some(ends::finish(&mut frames, end, c.walk.first_rax, &maps)),
+                        Some(ends::finish(&mut frames, end, c.walk.first_rax, maps)),
                     )
                 };
                 Thread {
