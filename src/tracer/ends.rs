@@ -16,7 +16,13 @@ const ROOTS: &[&str] = &[
     "runtime.clone",
     "runtime.rt0_go",
     "runtime.mcall",
+    // musl's main thread: its start code has no unwind info, and this calls `main`.
+    "libc_start_main_stage2",
 ];
+
+/// musl's thread entries (`pthread_create.c`, `thrd_create`): too common a name to trust
+/// anywhere but as the last frame of a walk that found no unwind info past it.
+const LAST_ROOTS: &[&str] = &["start", "start_c11"];
 
 /// The system call wrappers that create threads: the new thread starts in them, right after
 /// the system call, where they have no unwind info (glibc ends it before the call: the
@@ -38,7 +44,9 @@ fn is_root_frame(frames: &[Frame], i: usize, innermost: bool, first_rax: Option<
     if f.inlined {
         return false;
     }
-    ROOTS.contains(&name) || (CLONES.contains(&name) && (!innermost || first_rax == Some(0)))
+    ROOTS.contains(&name)
+        || (LAST_ROOTS.contains(&name) && i + 1 == frames.len())
+        || (CLONES.contains(&name) && (!innermost || first_rax == Some(0)))
 }
 
 /// The end of a walk over `frames` (symbolized): a walk that went astray is cut after the
@@ -169,5 +177,33 @@ mod tests {
             address: 1,
         };
         assert_eq!(finish(&mut frames, end.clone(), Some(7), &maps), end);
+    }
+
+    #[test]
+    fn musl_thread_entries_are_roots_only_as_the_last_frame() {
+        let maps = MemoryMaps::default();
+        let no_info = StackEnd::NoUnwindInfo {
+            module: None,
+            address: 3,
+        };
+        // musl's start code has no unwind info: the walk stops in its first function.
+        for root in ["start", "start_c11", "libc_start_main_stage2"] {
+            let mut frames = vec![frame(1, Some("park")), frame(2, Some(root))];
+            assert_eq!(
+                finish(&mut frames, no_info.clone(), None, &maps),
+                StackEnd::Root
+            );
+        }
+        // A function of the program called `start`, with more frames after it, is not.
+        let mut frames = vec![
+            frame(1, Some("start")),
+            frame(2, Some("caller")),
+            frame(3, None),
+        ];
+        assert!(matches!(
+            finish(&mut frames, no_info, None, &maps),
+            StackEnd::NoUnwindInfo { .. }
+        ));
+        assert_eq!(frames.len(), 3);
     }
 }
