@@ -5,12 +5,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::proclist::ProcessInfo;
-use crate::tracer::diff::stack_key;
-use crate::tracer::{CacheRefused, Frame, Process, Thread};
-use crate::ui::keymap::{self, Command, Context};
+use crate::tracer::diff::StackRun;
+use crate::tracer::{CacheRefused, Process, Thread};
+use keymap::{Command, Context};
+
+pub mod keymap;
 
 /// Refresh interval bounds and default.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -177,25 +179,7 @@ pub struct Target {
     pub selected_goroutine: Option<u64>,
     /// Per thread of the newest snapshot: for how many snapshots, and since when, its stack
     /// has not changed; updated as each snapshot arrives.
-    pub stuck: HashMap<u32, Stuck>,
-}
-
-/// How long a thread's stack has stayed the same.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stuck {
-    /// Consecutive snapshots (ending with the newest) with this stack.
-    pub snapshots: usize,
-    /// When the first of them was taken.
-    pub since: SystemTime,
-    /// The stack's identity.
-    pub key: Vec<String>,
-}
-
-impl Stuck {
-    /// How long, as of snapshot time `now`.
-    pub fn duration(&self, now: SystemTime) -> Duration {
-        now.duration_since(self.since).unwrap_or_default()
-    }
+    pub stuck: HashMap<u32, StackRun>,
 }
 
 impl Target {
@@ -220,7 +204,7 @@ pub struct ThreadRow<'a> {
     /// CPU use since the previous snapshot, in percent of one core.
     pub cpu_percent: Option<f64>,
     /// How long its stack has not changed (live threads).
-    pub stuck: Option<&'a Stuck>,
+    pub stuck: Option<&'a StackRun>,
 }
 
 /// The app state: model and view state.
@@ -328,7 +312,7 @@ impl App {
             if let Some(target) = &mut self.target {
                 target.selected_tid = Some(tid);
             }
-            self.message = crate::dump::thread_selected_text(t);
+            self.message = crate::describe::thread_selected_text(t);
         }
         effects
     }
@@ -600,7 +584,7 @@ impl App {
                 Vec::new()
             }
             Action::LineCacheRefused(r) => {
-                self.message = Some(crate::dump::line_cache_refused(&r));
+                self.message = Some(crate::describe::line_cache_refused(&r));
                 Vec::new()
             }
             Action::Saved(Ok(path)) => {
@@ -804,19 +788,7 @@ impl App {
             .threads()
             .iter()
             .map(|th| {
-                let key = stack_key(th);
-                let run = match t.stuck.get(&th.id()) {
-                    Some(old) if old.key == key && !th.frames().is_empty() => Stuck {
-                        snapshots: old.snapshots + 1,
-                        since: old.since,
-                        key,
-                    },
-                    _ => Stuck {
-                        snapshots: 1,
-                        since: p.taken_at(),
-                        key,
-                    },
-                };
+                let run = StackRun::next(t.stuck.get(&th.id()), th, p.taken_at());
                 (th.id(), run)
             })
             .collect();
@@ -967,46 +939,4 @@ impl Move {
             Move::To(i) => i.min(len - 1),
         })
     }
-}
-
-/// The innermost frame worth showing for a thread: the first one outside libc, pthread, the
-/// dynamic loader, the vDSO, the Rust standard library and the futex wrappers.
-pub fn interesting_frame(t: &Thread) -> Option<&Frame> {
-    const WRAPPERS: [&str; 9] = [
-        "std::",
-        "<std::",
-        "core::",
-        "<core::",
-        "alloc::",
-        "<alloc::",
-        "parking_lot",
-        "syscall",
-        "__",
-    ];
-    let boring_module = |f: &Frame| {
-        f.module().is_some_and(|m| {
-            let base = m.path.rsplit('/').next().unwrap_or(&m.path);
-            base.starts_with("libc.so")
-                || base.starts_with("libpthread")
-                || base.starts_with("ld-linux")
-                || base == "[vdso]"
-        })
-    };
-    t.frames()
-        .iter()
-        .find(|f| {
-            let name = f.symbol().map(|s| s.name()).unwrap_or("");
-            f.symbol().is_some()
-                && !boring_module(f)
-                && !name.contains("futex")
-                && !name.contains(" as core::")
-                && !name.contains(" as std::")
-                && !WRAPPERS.iter().any(|w| name.starts_with(w))
-        })
-        .or_else(|| {
-            t.frames()
-                .iter()
-                .find(|f| f.symbol().is_some() && !boring_module(f))
-        })
-        .or_else(|| t.frames().first())
 }

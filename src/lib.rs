@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod demo;
+pub mod describe;
 pub mod dump;
 pub mod proclist;
 pub mod text;

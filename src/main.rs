@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use rstack_tui::{AttachMethod, Error, TraceOptions, Tracer, UnwindMethod, dump, text};
+use rstack_tui::{AttachMethod, Error, TraceOptions, Tracer, UnwindMethod, describe, dump, text};
 
 /// Exit codes: documented in `--help` and the README.
 const EXIT_PARTIAL: u8 = 1;
@@ -409,7 +409,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
-    if let Some(line) = dump::thread_selected_text(&target) {
+    if let Some(line) = describe::thread_selected_text(&target) {
         eprintln!("rstack-tui: {line}");
     }
     let pid = target.pid;
@@ -426,7 +426,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
     if let Some(refused) = tracer.take_line_cache_refused() {
         eprintln!(
             "rstack-tui: {}; --no-line-cache skips it",
-            dump::line_cache_refused(&refused)
+            describe::line_cache_refused(&refused)
         );
     }
     // We exit next: resume what must be resumed, and skip freeing the caches.
@@ -461,7 +461,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         && let Some(u) = process.unguarded()
     {
         // The JSON and the groups have no place for it; the text listing has it at its end.
-        eprintln!("rstack-tui: {}", dump::unguarded_text(u));
+        eprintln!("rstack-tui: {}", describe::unguarded_text(u));
     }
     let failed: Vec<_> = process
         .threads()

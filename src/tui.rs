@@ -244,7 +244,7 @@ fn to_actions(ev: AppEvent, app: &App, area: Rect) -> Vec<Action> {
             vec![Action::TraceFailed { message, exited }]
         }
         AppEvent::Worker(WorkerEvent::LineCacheRefused(r)) => vec![Action::LineCacheRefused(r)],
-        AppEvent::Stop => vec![Action::Command(crate::ui::keymap::Command::Quit)],
+        AppEvent::Stop => vec![Action::Command(crate::app::keymap::Command::Quit)],
         AppEvent::Saved(r) => vec![Action::Saved(r)],
     }
 }

@@ -3,7 +3,7 @@
 //! Pure functions over [`Process`] values; no tracing, no I/O.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -162,25 +162,61 @@ pub fn diff(old: &Process, new: &Process) -> Diff {
     }
 }
 
+/// How long a thread's stack has stayed the same: a run of consecutive snapshots, advanced
+/// one snapshot at a time so it can outlast any history kept. The one definition of "stuck",
+/// for the inspector's SAME column and for [`unchanged_run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackRun {
+    /// Consecutive snapshots (ending with the newest) with this stack.
+    pub snapshots: usize,
+    /// When the first of them was taken.
+    pub since: SystemTime,
+    /// The stack's identity ([`stack_key`]).
+    pub key: Vec<String>,
+}
+
+impl StackRun {
+    /// The run of thread `t` in a snapshot taken at `taken_at`, given its run in the previous
+    /// snapshot (None when it was not there): one longer when the stack is the same, else a
+    /// new run. A thread without frames starts anew: an empty stack says nothing of where the
+    /// thread is.
+    pub fn next(before: Option<&StackRun>, t: &Thread, taken_at: SystemTime) -> StackRun {
+        let key = stack_key(t);
+        match before {
+            Some(old) if old.key == key && !t.frames().is_empty() => StackRun {
+                snapshots: old.snapshots + 1,
+                since: old.since,
+                key,
+            },
+            _ => StackRun {
+                snapshots: 1,
+                since: taken_at,
+                key,
+            },
+        }
+    }
+
+    /// How long, as of snapshot time `now`.
+    pub fn duration(&self, now: SystemTime) -> Duration {
+        now.duration_since(self.since).unwrap_or_default()
+    }
+}
+
 /// How long thread `tid` has had the same stack: over `history` (oldest first, newest last),
 /// the number of consecutive snapshots ending with the newest in which `tid` exists with an
 /// identical [`stack_key`], and the time from the first of those to the newest. None if tid is
 /// not in the newest snapshot. (1, 0s) when it changed in the newest one.
 pub fn unchanged_run(history: &[&Process], tid: u32) -> Option<(usize, Duration)> {
-    let (newest, earlier) = history.split_last()?;
-    let key = stack_key(newest.threads().iter().find(|t| t.id() == tid)?);
-    let mut count = 1;
-    let mut first = *newest;
-    for p in earlier.iter().rev() {
-        match p.threads().iter().find(|t| t.id() == tid) {
-            Some(t) if stack_key(t) == key => {
-                count += 1;
-                first = p;
-            }
-            _ => break,
-        }
+    let newest = history.last()?;
+    let mut run: Option<StackRun> = None;
+    for p in history {
+        run = p
+            .threads()
+            .iter()
+            .find(|t| t.id() == tid)
+            .map(|t| StackRun::next(run.as_ref(), t, p.taken_at()));
     }
-    Some((count, between(first, newest)))
+    run.map(|r| (r.snapshots, r.duration(newest.taken_at())))
 }
 
 /// Hand-built snapshots for the tests of this module, [`super::group`] and [`crate::dump`].
@@ -448,5 +484,25 @@ mod tests {
             Some((3, Duration::from_millis(3000)))
         );
         assert_eq!(unchanged_run(&[], 1), None);
+    }
+
+    #[test]
+    fn a_stack_run_grows_step_by_step_and_an_empty_stack_restarts_it() {
+        let a: &[&str] = &["read", "loop", "main"];
+        let t = |i: u64| T0 + i * 1000;
+        let at = |i: u64| std::time::UNIX_EPOCH + Duration::from_millis(t(i));
+        let mut run: Option<StackRun> = None;
+        for i in 1..=40 {
+            let p = snapshot(t(i), &[(1, "main", 0, a)]);
+            run = Some(StackRun::next(run.as_ref(), &p.threads()[0], p.taken_at()));
+        }
+        let run = run.unwrap();
+        // Longer than any history kept: the run does not need the old snapshots.
+        assert_eq!((run.snapshots, run.since), (40, at(1)));
+        assert_eq!(run.duration(at(40)), Duration::from_secs(39));
+        let empty = snapshot(t(41), &[(1, "main", 0, &[])]);
+        let restarted = StackRun::next(Some(&run), &empty.threads()[0], empty.taken_at());
+        let again = StackRun::next(Some(&restarted), &empty.threads()[0], at(42));
+        assert_eq!((again.snapshots, again.since), (1, at(42)));
     }
 }

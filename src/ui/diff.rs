@@ -8,8 +8,8 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 use super::theme::Theme;
 use super::threads::stuck_label;
 use crate::app::{App, Pane};
+use crate::describe::clock;
 use crate::tracer::diff::{Change, diff};
-use crate::tracer::schema::rfc3339;
 
 pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(target) = &app.target else { return };
@@ -23,8 +23,8 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let count = |f: fn(&Change) -> bool| d.threads.iter().filter(|t| f(&t.change)).count();
     let title = format!(
         " Diff {} → {} ({:.1} s): {} changed, {} new, {} exited, {} same ",
-        &rfc3339(old.taken_at())[11..19],
-        &rfc3339(new.taken_at())[11..19],
+        clock(old.taken_at()),
+        clock(new.taken_at()),
         d.wall_ms as f64 / 1000.0,
         count(|c| matches!(c, Change::Changed { .. })),
         count(|c| matches!(c, Change::New)),

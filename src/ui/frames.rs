@@ -7,8 +7,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::theme::Theme;
-use super::threads::base;
 use crate::app::{App, Pane};
+use crate::describe::{self, basename};
 
 pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(target) = &app.target else { return };
@@ -61,7 +61,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     // A thread caught otherwise than /proc showed it just before its stop, or on its way out
     // of a call: its state as the capture found it ("S
     // at the capture, R just before").
-    if let Some(note) = crate::dump::capture_note(t) {
+    if let Some(note) = describe::capture_note(t) {
         rows.push(
             Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(note)]).style(theme.header),
         );
@@ -71,7 +71,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .target
         .as_ref()
         .and_then(|x| x.snapshot())
-        .and_then(|p| crate::dump::lock_text(p, t))
+        .and_then(|p| describe::lock_text(p, t))
     {
         rows.push(
             Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(lock)]).style(theme.header),
@@ -99,7 +99,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     // Why the stack ends short of the thread's root, once: the gist beside the frames'
     // names, the module or figures beside their modules (the pane is narrow).
-    if let Some((gist, detail)) = end_cells(t) {
+    if let Some((gist, detail)) = describe::stack_end_gist(t) {
         rows.push(
             Row::new(vec![
                 Cell::from("…"),
@@ -118,7 +118,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 // The gist; the details in parentheses (the parse error, the build-id and the
                 // package path) are in `dump`, the pane is narrow.
                 let reason = without_parentheses(reason);
-                let name = base(&m.path);
+                let name = basename(&m.path);
                 rows.push(
                     Row::new(vec![
                         Cell::from("i"),
@@ -151,28 +151,6 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// The reason a stack ends short of its root, for the pane: (gist, detail).
-fn end_cells(t: &crate::tracer::Thread) -> Option<(String, String)> {
-    use crate::tracer::StackEnd;
-    Some(match t.stack_end()? {
-        StackEnd::Root => return None,
-        StackEnd::NoUnwindInfo { module, address } => (
-            format!("cut: no unwind info at {address:#x}"),
-            module.as_deref().map(base).unwrap_or_default().to_string(),
-        ),
-        StackEnd::CopyTooShort { copied, needed } => (
-            format!("cut: stack copy too short ({} KiB)", copied / 1024),
-            needed
-                .map(|n| format!("{} KiB would do", n.div_ceil(1024)))
-                .unwrap_or_default(),
-        ),
-        StackEnd::FrameLimit { limit } => {
-            ("cut at the frame limit".into(), format!("{limit} frames"))
-        }
-        _ => (t.end_note()?, String::new()),
-    })
-}
-
 /// A frame's symbol cell (`name+0xoff`, `[i] name` for an inlined function) and place cell
 /// (`dir/file:line`, else the module's name).
 pub fn frame_cells(f: &crate::tracer::Frame) -> (String, String) {
@@ -185,9 +163,9 @@ pub fn frame_cells(f: &crate::tracer::Frame) -> (String, String) {
     let module = f.location().map(short_location).or_else(|| {
         f.module().map(|m| {
             if f.symbol().is_some() {
-                base(&m.path).to_string()
+                basename(&m.path).to_string()
             } else {
-                format!("{}+{:#x}", base(&m.path), m.offset)
+                format!("{}+{:#x}", basename(&m.path), m.offset)
             }
         })
     });

@@ -72,7 +72,7 @@ pub fn render_frames(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let title = format!(
         " Stack of goroutine {} [{}] ",
         g.id(),
-        crate::dump::goroutine_state(g)
+        crate::describe::goroutine_state(g)
     );
     let mut rows: Vec<Row> = g
         .frames()

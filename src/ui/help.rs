@@ -5,8 +5,8 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::keymap::{Context, KEYMAP};
 use super::theme::Theme;
+use crate::app::keymap::{Context, KEYMAP};
 
 pub fn render(theme: &Theme, scroll: u16, frame: &mut Frame, area: Rect) {
     let mut lines = Vec::new();

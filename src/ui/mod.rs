@@ -1,12 +1,12 @@
 //! Rendering: a pure function of the app state ([`render`]), one module per pane or overlay,
-//! the theme and the keymap table. Nothing here calls ptrace or reads `/proc`.
+//! the theme; the footer and help render the app's keymap table. Nothing here calls ptrace
+//! or reads `/proc`.
 
 pub mod diff;
 pub mod frames;
 pub mod goroutines;
 pub mod groups;
 pub mod help;
-pub mod keymap;
 pub mod processes;
 pub mod status;
 pub mod theme;
@@ -15,6 +15,8 @@ pub mod threads;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 
+/// The keymap table lives with the app, which dispatches on it; the footer and help render it.
+pub use crate::app::keymap;
 use crate::app::{App, Pane, Screen};
 use theme::Theme;
 

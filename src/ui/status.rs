@@ -6,9 +6,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::keymap;
 use super::theme::Theme;
+use crate::app::keymap;
 use crate::app::{App, Screen};
+use crate::describe;
 
 pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let line = match (&app.target, app.screen) {
@@ -28,7 +29,7 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             // A deadlock goes right after the pid: it must not be cut off by a long command.
             if let Some(snap) = t.snapshot() {
                 for cycle in snap.deadlocks().iter().rev() {
-                    let text = format!(" DEADLOCK {} ", crate::dump::cycle_text(snap, cycle));
+                    let text = format!(" DEADLOCK {} ", describe::cycle_text(snap, cycle));
                     spans.insert(1, Span::styled(text, theme.error));
                 }
             }
@@ -56,7 +57,7 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         // A warning about the last trace: before the facts, which a narrow terminal cuts.
         if let Some(u) = snapshot.and_then(|s| s.unguarded()) {
             spans.push(Span::styled(
-                format!(" ! {} ", crate::dump::unguarded_text(u)),
+                format!(" ! {} ", describe::unguarded_text(u)),
                 theme.error,
             ));
         }
@@ -78,8 +79,8 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::raw(format!(" {mode} · {refresh}")));
         if let Some(snap) = snapshot {
             spans.push(Span::raw(format!(
-                " · taken {} · took {:.1} ms · stopped {}/{} ≤ {:.2} ms",
-                clock(snap.taken_at()),
+                " · taken {} UTC · took {:.1} ms · stopped {}/{} ≤ {:.2} ms",
+                describe::clock(snap.taken_at()),
                 snap.elapsed().as_secs_f64() * 1000.0,
                 snap.stopped_threads(),
                 snap.threads().len(),
@@ -114,10 +115,4 @@ pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
-}
-
-/// HH:MM:SS UTC of a time.
-fn clock(t: std::time::SystemTime) -> String {
-    let s = crate::tracer::schema::rfc3339(t);
-    format!("{} UTC", &s[11..19])
 }

@@ -6,7 +6,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::theme::Theme;
-use crate::app::{App, Pane, interesting_frame};
+use crate::app::{App, Pane};
+use crate::describe::{basename, interesting_frame};
 use crate::tracer::Thread;
 
 pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -122,7 +123,7 @@ pub fn top_frame(t: &Thread) -> String {
             Some(s) => s.name().to_string(),
             None => f
                 .module()
-                .map(|m| format!("?? ({}+{:#x})", base(&m.path), m.offset))
+                .map(|m| format!("?? ({}+{:#x})", basename(&m.path), m.offset))
                 .unwrap_or_else(|| format!("{:#x}", f.ip())),
         },
         None => String::new(),
@@ -131,7 +132,10 @@ pub fn top_frame(t: &Thread) -> String {
 
 /// "42s/21": how long and for how many snapshots a stack has not changed (shown from the
 /// second identical snapshot on).
-pub fn stuck_label(stuck: Option<&crate::app::Stuck>, now: std::time::SystemTime) -> String {
+pub fn stuck_label(
+    stuck: Option<&crate::tracer::diff::StackRun>,
+    now: std::time::SystemTime,
+) -> String {
     match stuck {
         Some(s) if s.snapshots >= 2 => {
             let secs = s.duration(now).as_secs();
@@ -146,9 +150,4 @@ pub fn stuck_label(stuck: Option<&crate::app::Stuck>, now: std::time::SystemTime
         }
         _ => String::new(),
     }
-}
-
-/// The file name of a path.
-pub fn base(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
 }
