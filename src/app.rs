@@ -3,26 +3,24 @@
 //! [`Effect`]s the event loop must carry out. Views hold ids (pid, tid), not row indexes, so
 //! selections survive refreshes.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::proclist::ProcessInfo;
-use crate::tracer::diff::StackRun;
+use crate::tracer::diff::{Diff, StackRun};
+use crate::tracer::group::{Group, GroupChange};
 use crate::tracer::{CacheRefused, Process, Thread};
 use keymap::{Command, Context};
 
+pub mod history;
 pub mod keymap;
 
 /// Refresh interval bounds and default.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
-/// Snapshots kept per inspected process.
-pub const HISTORY: usize = 32;
-/// Frames kept across the whole history: with very many threads fewer snapshots are kept, so
-/// memory stays bounded (a frame costs a few hundred bytes).
-pub const HISTORY_FRAMES: usize = 150_000;
+pub use history::{HISTORY, HISTORY_FRAMES, History};
 
 /// Columns of the process list, in the order `s` cycles through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,9 +101,26 @@ pub enum Pane {
     Frames,
 }
 
+/// How the inspector was started (the command line's choices).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub interval: Duration,
+    pub snapshot_mode: bool,
+    pub mouse: bool,
+    pub no_color: bool,
+}
+
 /// Everything that can happen to the app.
 #[derive(Debug, Clone)]
 pub enum Action {
+    /// The settings the inspector starts with.
+    Start(Settings),
+    /// Inspect the process of an id the user gave (a thread's id selects that thread).
+    InspectTarget(crate::tracer::TargetId),
+    /// Inspect `pid` as given (it names nothing traceable yet: the worker's trace says why).
+    Inspect(u32),
+    /// Show loaded snapshots (oldest first) offline.
+    OpenOffline(Vec<Arc<Process>>),
     /// A key's command (from the keymap).
     Command(Command),
     /// A character typed while the filter is being edited.
@@ -159,8 +174,9 @@ pub struct Target {
     pub pid: u32,
     /// The command line from the process list, until the first snapshot says it.
     pub command: String,
-    /// The last snapshots, oldest first, at most [`HISTORY`] (bounded memory).
-    pub history: VecDeque<Arc<Process>>,
+    /// The last snapshots, oldest first, at most [`HISTORY`] (bounded memory), with the
+    /// groups and the diff derived from them.
+    pub history: History,
     /// When the current snapshot arrived (for its age).
     pub received_at: Option<Instant>,
     /// Threads of the previous snapshot that are gone from the current one.
@@ -171,8 +187,6 @@ pub struct Target {
     pub exited: bool,
     pub view: View,
     pub thread_sort: ThreadSort,
-    /// The old side of the diff: how many snapshots before the newest (1 = the previous one).
-    pub diff_back: usize,
     /// The selected group, by its stack (survives refreshes).
     pub selected_group: Option<Vec<String>>,
     /// The selected goroutine, by its id (survives refreshes).
@@ -185,15 +199,12 @@ pub struct Target {
 impl Target {
     /// The newest snapshot.
     pub fn snapshot(&self) -> Option<&Arc<Process>> {
-        self.history.back()
+        self.history.newest()
     }
 
     /// The snapshot before the newest.
     pub fn previous(&self) -> Option<&Arc<Process>> {
-        self.history
-            .len()
-            .checked_sub(2)
-            .and_then(|i| self.history.get(i))
+        self.history.previous()
     }
 }
 
@@ -273,7 +284,8 @@ impl App {
         }
     }
 
-    /// Opens the process view on `pid` directly (`rstack-tui PID`).
+    /// Opens the process view on `pid` directly (`rstack-tui PID`): what [`Action::Inspect`]
+    /// does, callable on its own to set up a view.
     pub fn inspect(&mut self, pid: u32) -> Vec<Effect> {
         let command = self
             .processes
@@ -284,7 +296,7 @@ impl App {
         self.target = Some(Target {
             pid,
             command,
-            history: VecDeque::new(),
+            history: History::default(),
             received_at: None,
             exited_threads: Vec::new(),
             selected_tid: None,
@@ -293,7 +305,6 @@ impl App {
             exited: false,
             view: View::Threads,
             thread_sort: ThreadSort::Tid,
-            diff_back: 1,
             selected_group: None,
             selected_goroutine: None,
             stuck: HashMap::new(),
@@ -306,7 +317,7 @@ impl App {
 
     /// Opens the process view on `t`'s process; when the id given was a thread's, that thread
     /// is selected and the status line says so.
-    pub fn inspect_target(&mut self, t: &crate::tracer::TargetId) -> Vec<Effect> {
+    fn inspect_target(&mut self, t: &crate::tracer::TargetId) -> Vec<Effect> {
         let effects = self.inspect(t.pid);
         if let Some(tid) = t.thread {
             if let Some(target) = &mut self.target {
@@ -317,7 +328,8 @@ impl App {
         effects
     }
 
-    /// Shows loaded snapshots (oldest first) offline: no tracing, the same panes.
+    /// Shows loaded snapshots (oldest first) offline: no tracing, the same panes. What
+    /// [`Action::OpenOffline`] does, callable on its own to set up a view.
     pub fn open_offline(&mut self, history: Vec<Arc<Process>>) {
         let Some(pid) = history.last().map(|p| p.id()) else {
             return;
@@ -457,12 +469,7 @@ impl App {
 
     /// The two snapshots the diff view compares: (older, newest).
     pub fn diff_pair(&self) -> Option<(&Arc<Process>, &Arc<Process>)> {
-        let t = self.target.as_ref()?;
-        let newest = t.history.len().checked_sub(1)?;
-        let old = newest
-            .checked_sub(t.diff_back.max(1))
-            .or(newest.checked_sub(1))?;
-        Some((t.history.get(old)?, t.history.get(newest)?))
+        self.target.as_ref()?.history.diff_pair()
     }
 
     /// The groups of identical stacks in the newest snapshot, largest first.
@@ -489,25 +496,30 @@ impl App {
         self.selected_thread().map_or(0, |th| th.frames().len())
     }
 
-    pub fn groups(&self) -> Vec<crate::tracer::group::Group> {
+    /// The groups of identical stacks in the newest snapshot, largest first.
+    pub fn groups(&self) -> &[Group] {
+        self.target.as_ref().map_or(&[], |t| t.history.groups())
+    }
+
+    /// The diff of [`App::diff_pair`], derived when the snapshot arrived or the base moved.
+    pub fn diff(&self) -> Option<&Diff> {
+        self.target.as_ref()?.history.diff()
+    }
+
+    /// How group counts changed between the two snapshots of [`App::diff_pair`].
+    pub fn group_changes(&self) -> &[GroupChange] {
         self.target
             .as_ref()
-            .and_then(|t| t.snapshot())
-            .map(|p| crate::tracer::group::group(p))
-            .unwrap_or_default()
+            .map_or(&[], |t| t.history.group_changes())
     }
 
     /// The tids of the upper pane's rows, in order, for the threads and diff views.
     fn row_tids(&self) -> Vec<u32> {
         match self.target.as_ref().map(|t| t.view) {
-            Some(View::Diff) => match self.diff_pair() {
-                Some((old, new)) => crate::tracer::diff::diff(old, new)
-                    .threads
-                    .iter()
-                    .map(|t| t.tid)
-                    .collect(),
-                None => Vec::new(),
-            },
+            Some(View::Diff) => self
+                .diff()
+                .map(|d| d.threads.iter().map(|t| t.tid).collect())
+                .unwrap_or_default(),
             _ => self.thread_rows().iter().map(|r| r.thread.id()).collect(),
         }
     }
@@ -515,6 +527,19 @@ impl App {
     /// Applies one action.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         match action {
+            Action::Start(s) => {
+                self.interval = s.interval;
+                self.snapshot_mode = s.snapshot_mode;
+                self.mouse = s.mouse;
+                self.no_color = s.no_color;
+                Vec::new()
+            }
+            Action::InspectTarget(t) => self.inspect_target(&t),
+            Action::Inspect(pid) => self.inspect(pid),
+            Action::OpenOffline(history) => {
+                self.open_offline(history);
+                Vec::new()
+            }
             Action::Command(c) => self.command(c),
             Action::FilterChar(c) => {
                 self.filter.push(c);
@@ -712,13 +737,8 @@ impl App {
             }
             Command::OlderBase | Command::NewerBase => {
                 if let Some(t) = &mut self.target {
-                    let max = t.history.len().saturating_sub(1).max(1);
-                    t.diff_back = if c == Command::OlderBase {
-                        t.diff_back + 1
-                    } else {
-                        t.diff_back.saturating_sub(1)
-                    };
-                    t.diff_back = t.diff_back.clamp(1, max);
+                    t.history
+                        .move_diff_base(if c == Command::OlderBase { 1 } else { -1 });
                     t.view = View::Diff;
                 }
             }
@@ -795,22 +815,7 @@ impl App {
         if t.selected_tid.is_none() {
             t.selected_tid = p.threads().first().map(|th| th.id());
         }
-        t.history.push_back(p);
-        let frames = |h: &VecDeque<Arc<Process>>| -> usize {
-            h.iter()
-                .map(|s| {
-                    s.threads()
-                        .iter()
-                        .map(|th| th.frames().len())
-                        .sum::<usize>()
-                })
-                .sum()
-        };
-        while t.history.len() > HISTORY
-            || (t.history.len() > 2 && frames(&t.history) > HISTORY_FRAMES)
-        {
-            t.history.pop_front();
-        }
+        t.history.push(p);
         t.received_at = Some(Instant::now());
         let frames = self.selected_frames();
         if let Some(t) = &mut self.target {
@@ -938,5 +943,47 @@ impl Move {
             Move::Down(n) => cur.saturating_add(n).min(len - 1),
             Move::To(i) => i.min(len - 1),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer::diff::fixture::snapshot;
+
+    const T0: u64 = 1_795_953_600_000;
+    const MAIN: &[&str] = &["epoll_wait", "main"];
+
+    #[test]
+    fn start_up_goes_through_update() {
+        let mut app = App::new();
+        let settings = Settings {
+            interval: Duration::from_secs(5),
+            snapshot_mode: true,
+            mouse: false,
+            no_color: true,
+        };
+        assert!(app.update(Action::Start(settings)).is_empty());
+        assert_eq!(
+            (app.interval, app.snapshot_mode, app.mouse, app.no_color),
+            (Duration::from_secs(5), true, false, true)
+        );
+        assert_eq!(app.update(Action::Inspect(4242)), [Effect::Inspect(4242)]);
+        assert_eq!(app.screen, Screen::Process);
+
+        let mut offline = App::new();
+        let history: Vec<Arc<Process>> = (0..3)
+            .map(|i| Arc::new(snapshot(T0 + i * 1000, &[(1, "main", 0, MAIN)])))
+            .collect();
+        assert!(offline.update(Action::OpenOffline(history)).is_empty());
+        assert!(offline.offline && offline.paused && !offline.tracing);
+        let t = offline.target.as_ref().unwrap();
+        assert_eq!(
+            (t.pid, t.history.len(), t.stuck[&1].snapshots),
+            (4242, 3, 3)
+        );
+        // Derived as the snapshots arrived: the render reads them.
+        assert_eq!(offline.groups().len(), 1);
+        assert_eq!(offline.diff().map(|d| d.threads.len()), Some(1));
     }
 }

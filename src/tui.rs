@@ -23,7 +23,7 @@ use ratatui::crossterm::terminal::{
 };
 use ratatui::{Terminal, layout::Rect};
 
-use crate::app::{Action, App, Effect};
+use crate::app::{Action, App, Effect, Settings};
 use crate::proclist::ProcessLister;
 use crate::ui;
 use crate::worker::{TracerCmd, Worker, WorkerEvent};
@@ -134,19 +134,21 @@ pub fn run(opts: Options) -> io::Result<()> {
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
 
     let mut app = App::new();
-    app.interval = opts.interval;
-    app.snapshot_mode = opts.snapshot;
-    app.mouse = opts.mouse;
-    app.no_color = opts.no_color;
+    app.update(Action::Start(Settings {
+        interval: opts.interval,
+        snapshot_mode: opts.snapshot,
+        mouse: opts.mouse,
+        no_color: opts.no_color,
+    }));
     if let Some(history) = opts.history {
-        app.open_offline(history);
+        app.update(Action::OpenOffline(history));
         lister_active.store(false, Ordering::Relaxed);
     } else if let Some(pid) = opts.pid {
         // A thread id opens its process with the thread selected; an id that names nothing
         // traceable goes to the worker as given, whose trace says why.
         let effects = match crate::tracer::target_of(pid) {
-            Ok(t) => app.inspect_target(&t),
-            Err(_) => app.inspect(pid),
+            Ok(t) => app.update(Action::InspectTarget(t)),
+            Err(_) => app.update(Action::Inspect(pid)),
         };
         for effect in effects {
             apply(effect, &worker, &lister_active, &results);

@@ -9,17 +9,16 @@ use super::theme::Theme;
 use super::threads::stuck_label;
 use crate::app::{App, Pane};
 use crate::describe::clock;
-use crate::tracer::diff::{Change, diff};
+use crate::tracer::diff::Change;
 
 pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(target) = &app.target else { return };
     let focused = target.pane == Pane::Threads;
-    let Some((old, new)) = app.diff_pair() else {
+    let (Some((old, new)), Some(d)) = (app.diff_pair(), app.diff()) else {
         let msg = " Diff: needs two snapshots (r takes one now) ";
         frame.render_widget(theme.pane(msg, focused), area);
         return;
     };
-    let d = diff(old, new);
     let count = |f: fn(&Change) -> bool| d.threads.iter().filter(|t| f(&t.change)).count();
     let title = format!(
         " Diff {} → {} ({:.1} s): {} changed, {} new, {} exited, {} same ",

@@ -210,7 +210,7 @@ fn short_location(l: &crate::tracer::Location) -> String {
 /// How many innermost frames of `t` differ from the same thread's stack in the diff's older
 /// snapshot (0 outside the diff view, or when the thread is new or unchanged).
 fn changed_inner_frames(app: &App, t: &crate::tracer::Thread) -> usize {
-    use crate::tracer::diff::stack_key;
+    use crate::tracer::diff::Change;
     if app
         .target
         .as_ref()
@@ -218,18 +218,12 @@ fn changed_inner_frames(app: &App, t: &crate::tracer::Thread) -> usize {
     {
         return 0;
     }
-    let Some((old, _)) = app.diff_pair() else {
-        return 0;
-    };
-    let Some(before) = old.threads().iter().find(|o| o.id() == t.id()) else {
-        return 0;
-    };
-    let (a, b) = (stack_key(before), stack_key(t));
-    let common = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    if a == b { 0 } else { b.len() - common }
+    let change = app
+        .diff()
+        .and_then(|d| d.threads.iter().find(|td| td.tid == t.id()))
+        .map(|td| &td.change);
+    match change {
+        Some(Change::Changed { common_outer }) => t.frames().len().saturating_sub(*common_outer),
+        _ => 0,
+    }
 }

@@ -7,17 +7,13 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::theme::Theme;
 use crate::app::{App, Pane};
-use crate::tracer::group::group_diff;
 
 pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(target) = &app.target else { return };
     let focused = target.pane == Pane::Threads;
     let groups = app.groups();
     // Against the diff's older side, so `[` and `]` pick what the counts are compared with.
-    let changes = app
-        .diff_pair()
-        .map(|(old, new)| group_diff(old, new))
-        .unwrap_or_default();
+    let changes = app.group_changes();
     let title = format!(
         " Groups ({} stacks, {} threads) ",
         groups.len(),

@@ -1,0 +1,202 @@
+//! The inspected process's last snapshots, oldest first and bounded, with what the panes show
+//! of them derived once: when a snapshot arrives or the diff's older side moves, never on a
+//! draw or a key press. Rendering only reads it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::tracer::Process;
+use crate::tracer::diff::{Diff, diff};
+use crate::tracer::group::{Group, GroupChange, group, group_diff};
+
+/// Snapshots kept per inspected process.
+pub const HISTORY: usize = 32;
+/// Frames kept across the whole history: with very many threads fewer snapshots are kept, so
+/// memory stays bounded (a frame costs a few hundred bytes).
+pub const HISTORY_FRAMES: usize = 150_000;
+
+/// The snapshots and their derived data.
+#[derive(Debug, Clone)]
+pub struct History {
+    snapshots: VecDeque<Arc<Process>>,
+    /// The old side of the diff: how many snapshots before the newest (1 = the previous one).
+    diff_back: usize,
+    /// Groups of identical stacks in the newest snapshot, largest first.
+    groups: Vec<Group>,
+    /// The diff of the older side against the newest, with two snapshots or more.
+    diff: Option<Diff>,
+    /// How the group counts changed between the same two snapshots.
+    group_changes: Vec<GroupChange>,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            snapshots: VecDeque::new(),
+            diff_back: 1,
+            groups: Vec::new(),
+            diff: None,
+            group_changes: Vec::new(),
+        }
+    }
+}
+
+impl History {
+    /// Adds the newest snapshot, drops the oldest beyond [`HISTORY`] snapshots or
+    /// [`HISTORY_FRAMES`] frames (keeping two, for a diff), and derives the views anew.
+    pub fn push(&mut self, p: Arc<Process>) {
+        self.snapshots.push_back(p);
+        let frames = |s: &Arc<Process>| -> usize {
+            s.threads()
+                .iter()
+                .map(|th| th.frames().len())
+                .sum::<usize>()
+        };
+        let mut kept: usize = self.snapshots.iter().map(frames).sum();
+        while self.snapshots.len() > HISTORY || (self.snapshots.len() > 2 && kept > HISTORY_FRAMES)
+        {
+            if let Some(old) = self.snapshots.pop_front() {
+                kept -= frames(&old);
+            }
+        }
+        self.groups = self.newest().map(|p| group(p)).unwrap_or_default();
+        self.derive_diff();
+    }
+
+    /// Moves the diff's older side `older` snapshots further back (negative: nearer), within
+    /// the history.
+    pub fn move_diff_base(&mut self, older: isize) {
+        let max = self.snapshots.len().saturating_sub(1).max(1);
+        self.diff_back = self.diff_back.saturating_add_signed(older).clamp(1, max);
+        self.derive_diff();
+    }
+
+    fn derive_diff(&mut self) {
+        let pair = self
+            .diff_pair()
+            .map(|(o, n)| (diff(o, n), group_diff(o, n)));
+        (self.diff, self.group_changes) = match pair {
+            Some((d, g)) => (Some(d), g),
+            None => (None, Vec::new()),
+        };
+    }
+
+    pub fn len(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.snapshots.is_empty()
+    }
+
+    /// The snapshots, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Process>> {
+        self.snapshots.iter()
+    }
+
+    pub fn newest(&self) -> Option<&Arc<Process>> {
+        self.snapshots.back()
+    }
+
+    /// The snapshot before the newest.
+    pub fn previous(&self) -> Option<&Arc<Process>> {
+        self.snapshots
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.snapshots.get(i))
+    }
+
+    /// The two snapshots the diff view compares: (older, newest).
+    pub fn diff_pair(&self) -> Option<(&Arc<Process>, &Arc<Process>)> {
+        let newest = self.snapshots.len().checked_sub(1)?;
+        let old = newest
+            .checked_sub(self.diff_back.max(1))
+            .or(newest.checked_sub(1))?;
+        Some((self.snapshots.get(old)?, self.snapshots.get(newest)?))
+    }
+
+    /// The groups of identical stacks in the newest snapshot, largest first.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// The diff of [`History::diff_pair`], if there are two snapshots.
+    pub fn diff(&self) -> Option<&Diff> {
+        self.diff.as_ref()
+    }
+
+    /// How group counts changed between the two snapshots of [`History::diff_pair`].
+    pub fn group_changes(&self) -> &[GroupChange] {
+        &self.group_changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer::diff::Change;
+    use crate::tracer::diff::fixture::snapshot;
+
+    const T0: u64 = 1_795_953_600_000;
+    const A: &[&str] = &["read", "loop", "main"];
+    const B: &[&str] = &["park", "loop", "main"];
+
+    #[test]
+    fn views_are_derived_when_a_snapshot_arrives_and_when_the_base_moves() {
+        let mut h = History::default();
+        h.push(Arc::new(snapshot(T0, &[(1, "main", 0, A), (2, "w", 0, A)])));
+        assert_eq!(h.groups().len(), 1);
+        assert!(h.diff().is_none() && h.group_changes().is_empty());
+        h.push(Arc::new(snapshot(
+            T0 + 1000,
+            &[(1, "main", 0, B), (2, "w", 0, A)],
+        )));
+        h.push(Arc::new(snapshot(
+            T0 + 2000,
+            &[(1, "main", 0, B), (2, "w", 0, A)],
+        )));
+        assert_eq!(h.groups().len(), 2);
+        // Against the previous snapshot: nothing moved.
+        let changes = |h: &History| -> Vec<Change> {
+            h.diff()
+                .unwrap()
+                .threads
+                .iter()
+                .map(|t| t.change.clone())
+                .collect()
+        };
+        assert_eq!(changes(&h), [Change::Unchanged, Change::Unchanged]);
+        h.move_diff_base(1);
+        assert_eq!(
+            changes(&h),
+            [Change::Changed { common_outer: 2 }, Change::Unchanged]
+        );
+        let moved: Vec<(usize, usize)> = h
+            .group_changes()
+            .iter()
+            .map(|c| (c.old_count, c.new_count))
+            .collect();
+        assert_eq!(moved, [(2, 1), (0, 1)]);
+        // The base stays within the history.
+        h.move_diff_base(5);
+        assert!(Arc::ptr_eq(
+            h.diff_pair().unwrap().0,
+            h.iter().next().unwrap()
+        ));
+        h.move_diff_base(-9);
+        assert!(Arc::ptr_eq(h.diff_pair().unwrap().0, h.previous().unwrap()));
+    }
+
+    #[test]
+    fn the_history_is_bounded() {
+        let mut h = History::default();
+        for i in 0..HISTORY as u64 + 5 {
+            h.push(Arc::new(snapshot(T0 + i, &[(1, "main", 0, A)])));
+        }
+        assert_eq!(h.len(), HISTORY);
+        assert_eq!(
+            h.iter().next().unwrap().taken_at(),
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(T0 + 5)
+        );
+    }
+}
