@@ -624,64 +624,114 @@ impl App {
     }
 
     fn command(&mut self, c: Command) -> Vec<Effect> {
-        if self.help {
-            // While help is open, movement scrolls it and other keys do nothing.
-            let page = self.page_size as u16;
-            match c {
-                Command::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
-                Command::Down => self.help_scroll = self.help_scroll.saturating_add(1),
-                Command::PageUp => self.help_scroll = self.help_scroll.saturating_sub(page),
-                Command::PageDown => self.help_scroll = self.help_scroll.saturating_add(page),
-                Command::Top => self.help_scroll = 0,
-                Command::Help | Command::Back | Command::Quit => {}
-                _ => return Vec::new(),
-            }
-            if !matches!(c, Command::Help | Command::Back | Command::Quit) {
-                return Vec::new();
-            }
+        if self.help && !self.help_command(c) {
+            return Vec::new();
         }
         match c {
             Command::Quit => {
                 self.quit = true;
-                return vec![Effect::Quit];
+                vec![Effect::Quit]
             }
             Command::Help => {
                 self.help = !self.help;
                 self.help_scroll = 0;
+                Vec::new()
             }
-            Command::Back => {
-                if self.help {
-                    self.help = false;
-                } else if self.filter_editing
-                    || (!self.filter.is_empty() && self.screen == Screen::Processes)
-                {
-                    self.filter_editing = false;
-                    self.filter.clear();
-                    self.keep_process_selection();
-                } else if self.screen == Screen::Process {
-                    self.screen = Screen::Processes;
-                    if let Some(t) = self.target.take() {
-                        self.selected_pid = Some(t.pid);
-                    }
-                    self.last_error = None;
-                    self.tracing = false;
-                    return vec![Effect::StopInspecting];
-                }
+            Command::Back => self.back(),
+            Command::Enter => self.enter(),
+            Command::Filter | Command::Sort | Command::InvertSort | Command::ToggleKernel => {
+                self.list_command(c);
+                Vec::new()
             }
-            Command::Enter => {
-                if self.filter_editing {
-                    self.filter_editing = false;
-                } else if self.screen == Screen::Processes {
-                    let rows = self.visible_processes();
-                    let pid = self
-                        .selected_process_index(&rows)
-                        .or((!rows.is_empty()).then_some(0))
-                        .map(|i| rows[i].pid);
-                    if let Some(pid) = pid {
-                        return self.inspect(pid);
-                    }
-                }
+            Command::SnapshotNow
+            | Command::TogglePause
+            | Command::Faster
+            | Command::Slower
+            | Command::ToggleMode => self.refresh_command(c),
+            Command::DiffView
+            | Command::GroupView
+            | Command::GoroutineView
+            | Command::OlderBase
+            | Command::NewerBase
+            | Command::SortThreads
+            | Command::NextPane
+            | Command::PrevPane => {
+                self.view_command(c);
+                Vec::new()
             }
+            Command::Save | Command::SaveHistory => self.save(c == Command::SaveHistory),
+            Command::Up => self.moved(Move::Up(1)),
+            Command::Down => self.moved(Move::Down(1)),
+            Command::PageUp => self.moved(Move::Up(self.page_size)),
+            Command::PageDown => self.moved(Move::Down(self.page_size)),
+            Command::Top => self.moved(Move::To(0)),
+            Command::Bottom => self.moved(Move::To(usize::MAX)),
+        }
+    }
+
+    /// While help is open, movement scrolls it and other keys do nothing: true for the keys
+    /// that still act (closing help, quitting).
+    fn help_command(&mut self, c: Command) -> bool {
+        let page = self.page_size as u16;
+        self.help_scroll = match c {
+            Command::Up => self.help_scroll.saturating_sub(1),
+            Command::Down => self.help_scroll.saturating_add(1),
+            Command::PageUp => self.help_scroll.saturating_sub(page),
+            Command::PageDown => self.help_scroll.saturating_add(page),
+            Command::Top => 0,
+            Command::Help | Command::Back | Command::Quit => return true,
+            _ => return false,
+        };
+        false
+    }
+
+    fn moved(&mut self, m: Move) -> Vec<Effect> {
+        self.move_selection(m);
+        Vec::new()
+    }
+
+    /// Esc: closes help, else clears the filter, else leaves the process view.
+    fn back(&mut self) -> Vec<Effect> {
+        if self.help {
+            self.help = false;
+        } else if self.filter_editing
+            || (!self.filter.is_empty() && self.screen == Screen::Processes)
+        {
+            self.filter_editing = false;
+            self.filter.clear();
+            self.keep_process_selection();
+        } else if self.screen == Screen::Process {
+            self.screen = Screen::Processes;
+            if let Some(t) = self.target.take() {
+                self.selected_pid = Some(t.pid);
+            }
+            self.last_error = None;
+            self.tracing = false;
+            return vec![Effect::StopInspecting];
+        }
+        Vec::new()
+    }
+
+    /// Enter: keeps the filter being edited, or inspects the selected (else the first) process.
+    fn enter(&mut self) -> Vec<Effect> {
+        if self.filter_editing {
+            self.filter_editing = false;
+        } else if self.screen == Screen::Processes {
+            let rows = self.visible_processes();
+            let pid = self
+                .selected_process_index(&rows)
+                .or((!rows.is_empty()).then_some(0))
+                .map(|i| rows[i].pid);
+            if let Some(pid) = pid {
+                return self.inspect(pid);
+            }
+        }
+        Vec::new()
+    }
+
+    /// The process list's filter, sort and kernel-thread toggle.
+    fn list_command(&mut self, c: Command) {
+        match c {
             Command::Filter => self.filter_editing = true,
             Command::Sort => {
                 self.sort = self.sort.next();
@@ -696,15 +746,20 @@ impl App {
                 self.show_kernel = !self.show_kernel;
                 self.keep_process_selection();
             }
-            Command::SnapshotNow => {
-                if self.target.is_some() && !self.offline {
-                    self.tracing = true;
-                    return vec![Effect::SnapshotNow];
-                }
+            _ => {}
+        }
+    }
+
+    /// Snapshot now, pause, the refresh interval and the snapshot mode: what the worker does.
+    fn refresh_command(&mut self, c: Command) -> Vec<Effect> {
+        match c {
+            Command::SnapshotNow if self.target.is_some() && !self.offline => {
+                self.tracing = true;
+                vec![Effect::SnapshotNow]
             }
             Command::TogglePause => {
                 self.paused = !self.paused;
-                return vec![Effect::SetPaused(self.paused)];
+                vec![Effect::SetPaused(self.paused)]
             }
             Command::Faster | Command::Slower => {
                 let steps = [500u64, 1000, 2000, 5000, 10_000, 30_000, 60_000];
@@ -719,67 +774,66 @@ impl App {
                     (i + 1).min(steps.len() - 1)
                 };
                 self.interval = Duration::from_millis(steps[i]).clamp(MIN_INTERVAL, MAX_INTERVAL);
-                return vec![Effect::SetInterval(self.interval)];
+                vec![Effect::SetInterval(self.interval)]
             }
             Command::ToggleMode => {
                 self.snapshot_mode = !self.snapshot_mode;
-                return vec![Effect::SetSnapshotMode(self.snapshot_mode)];
+                vec![Effect::SetSnapshotMode(self.snapshot_mode)]
             }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The process view's views, diff base, thread order and pane focus.
+    fn view_command(&mut self, c: Command) {
+        let Some(t) = &mut self.target else { return };
+        match c {
             Command::DiffView | Command::GroupView | Command::GoroutineView => {
-                if let Some(t) = &mut self.target {
-                    let view = match c {
-                        Command::DiffView => View::Diff,
-                        Command::GroupView => View::Groups,
-                        _ => View::Goroutines,
-                    };
-                    t.view = if t.view == view { View::Threads } else { view };
-                }
+                let view = match c {
+                    Command::DiffView => View::Diff,
+                    Command::GroupView => View::Groups,
+                    _ => View::Goroutines,
+                };
+                t.view = if t.view == view { View::Threads } else { view };
             }
             Command::OlderBase | Command::NewerBase => {
-                if let Some(t) = &mut self.target {
-                    t.history
-                        .move_diff_base(if c == Command::OlderBase { 1 } else { -1 });
-                    t.view = View::Diff;
-                }
+                t.history
+                    .move_diff_base(if c == Command::OlderBase { 1 } else { -1 });
+                t.view = View::Diff;
             }
             Command::SortThreads => {
-                if let Some(t) = &mut self.target {
-                    t.thread_sort = match t.thread_sort {
-                        ThreadSort::Tid => ThreadSort::Stuck,
-                        ThreadSort::Stuck => ThreadSort::Cpu,
-                        ThreadSort::Cpu => ThreadSort::Tid,
-                    };
-                }
-            }
-            Command::Save | Command::SaveHistory => {
-                if let Some(t) = &self.target {
-                    let docs: Vec<Arc<Process>> = if c == Command::Save {
-                        t.snapshot().cloned().into_iter().collect()
-                    } else {
-                        t.history.iter().cloned().collect()
-                    };
-                    if !docs.is_empty() {
-                        return vec![Effect::Save(docs)];
-                    }
-                }
+                t.thread_sort = match t.thread_sort {
+                    ThreadSort::Tid => ThreadSort::Stuck,
+                    ThreadSort::Stuck => ThreadSort::Cpu,
+                    ThreadSort::Cpu => ThreadSort::Tid,
+                };
             }
             Command::NextPane | Command::PrevPane => {
-                if let Some(t) = &mut self.target {
-                    t.pane = if t.pane == Pane::Threads {
-                        Pane::Frames
-                    } else {
-                        Pane::Threads
-                    };
-                }
+                t.pane = if t.pane == Pane::Threads {
+                    Pane::Frames
+                } else {
+                    Pane::Threads
+                };
             }
-            Command::Up => self.move_selection(Move::Up(1)),
-            Command::Down => self.move_selection(Move::Down(1)),
-            Command::PageUp => self.move_selection(Move::Up(self.page_size)),
-            Command::PageDown => self.move_selection(Move::Down(self.page_size)),
-            Command::Top => self.move_selection(Move::To(0)),
-            Command::Bottom => self.move_selection(Move::To(usize::MAX)),
+            _ => {}
         }
-        Vec::new()
+    }
+
+    /// Writes the newest snapshot, or the whole history.
+    fn save(&self, history: bool) -> Vec<Effect> {
+        let Some(t) = &self.target else {
+            return Vec::new();
+        };
+        let docs: Vec<Arc<Process>> = if history {
+            t.history.iter().cloned().collect()
+        } else {
+            t.snapshot().cloned().into_iter().collect()
+        };
+        if docs.is_empty() {
+            Vec::new()
+        } else {
+            vec![Effect::Save(docs)]
+        }
     }
 
     /// The command a key means now (the keymap, in the current screen's context).

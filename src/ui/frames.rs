@@ -9,12 +9,42 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 use super::theme::Theme;
 use crate::app::{App, Pane};
 use crate::describe::{self, basename};
+use crate::tracer::{Process, Thread};
 
 pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(target) = &app.target else { return };
     let focused = target.pane == Pane::Frames;
     let thread = app.selected_thread();
-    let title = match thread {
+    let block = theme.pane(title(thread), focused);
+    let Some(t) = thread else {
+        frame.render_widget(block, area);
+        return;
+    };
+    let mut rows = frame_rows(app, theme, t);
+    rows.extend(note_rows(target.snapshot().map(|p| &**p), theme, t));
+    // `file:line` needs more room than a module's base name.
+    let place = if t.frames().iter().any(|f| f.location().is_some()) {
+        2
+    } else {
+        1
+    };
+    let widths = [
+        Constraint::Length(4),
+        Constraint::Length(14),
+        Constraint::Fill(3),
+        Constraint::Fill(place),
+    ];
+    let table = Table::new(rows, widths)
+        .block(block)
+        .row_highlight_style(theme.highlight(focused))
+        .column_spacing(1);
+    let mut state = TableState::new().with_selected(Some(target.selected_frame));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// " Stack of 4243 "worker-1" in futex_wait(0x7f…) ".
+fn title(thread: Option<&Thread>) -> String {
+    match thread {
         Some(t) => format!(
             " Stack of {} {}{} ",
             t.id(),
@@ -26,17 +56,14 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 .unwrap_or_default()
         ),
         None => " Stack ".to_string(),
-    };
-    let block = theme.pane(title, focused);
-    let Some(t) = thread else {
-        frame.render_widget(block, area);
-        return;
-    };
-    // In the diff view, the inner frames that differ from the older snapshot's stack of the
-    // same thread are marked; the common outer frames stay plain.
+    }
+}
+
+/// One row per frame; in the diff view, the inner frames that differ from the older
+/// snapshot's stack of the same thread are marked, the common outer frames stay plain.
+fn frame_rows<'a>(app: &App, theme: &Theme, t: &Thread) -> Vec<Row<'a>> {
     let changed = changed_inner_frames(app, t);
-    let mut rows: Vec<Row> = t
-        .frames()
+    t.frames()
         .iter()
         .enumerate()
         .map(|(i, f)| {
@@ -57,22 +84,22 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 row
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The rows below the frames: the state the capture found, the lock waited for, the kernel
+/// stack, the thread's error, why the stack ends, and the notes on its modules.
+fn note_rows<'a>(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Vec<Row<'a>> {
+    let mut rows = Vec::new();
     // A thread caught otherwise than /proc showed it just before its stop, or on its way out
-    // of a call: its state as the capture found it ("S
-    // at the capture, R just before").
+    // of a call: its state as the capture found it ("S at the capture, R just before").
     if let Some(note) = describe::capture_note(t) {
         rows.push(
             Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(note)]).style(theme.header),
         );
     }
     // What it waits for, and its kernel stack (read for threads in D), below the user frames.
-    if let Some(lock) = app
-        .target
-        .as_ref()
-        .and_then(|x| x.snapshot())
-        .and_then(|p| describe::lock_text(p, t))
-    {
+    if let Some(lock) = snap.and_then(|p| describe::lock_text(p, t)) {
         rows.push(
             Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(lock)]).style(theme.header),
         );
@@ -110,45 +137,31 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             .style(theme.dim),
         );
     }
-    // Why frames of this stack have no names: the trace's notes on its modules (no debuginfo,
-    // an unreadable ELF file), each once, as "reason" beside the module's name.
-    if let Some(snap) = target.snapshot() {
-        for note in snap.missing_debuginfo() {
-            if let Some((m, reason)) = t.module_note(note) {
-                // The gist; the details in parentheses (the parse error, the build-id and the
-                // package path) are in `dump`, the pane is narrow.
-                let reason = without_parentheses(reason);
-                let name = basename(&m.path);
-                rows.push(
-                    Row::new(vec![
-                        Cell::from("i"),
-                        Cell::from(""),
-                        Cell::from(reason),
-                        Cell::from(name.to_string()),
-                    ])
-                    .style(theme.dim),
-                );
-            }
-        }
-    }
-    // `file:line` needs more room than a module's base name.
-    let place = if t.frames().iter().any(|f| f.location().is_some()) {
-        2
-    } else {
-        1
+    rows.extend(module_note_rows(snap, theme, t));
+    rows
+}
+
+/// Why frames of this stack have no names: the trace's notes on its modules (no debuginfo,
+/// an unreadable ELF file), each once, as "reason" beside the module's name.
+fn module_note_rows<'a>(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Vec<Row<'a>> {
+    let Some(snap) = snap else {
+        return Vec::new();
     };
-    let widths = [
-        Constraint::Length(4),
-        Constraint::Length(14),
-        Constraint::Fill(3),
-        Constraint::Fill(place),
-    ];
-    let table = Table::new(rows, widths)
-        .block(block)
-        .row_highlight_style(theme.highlight(focused))
-        .column_spacing(1);
-    let mut state = TableState::new().with_selected(Some(target.selected_frame));
-    frame.render_stateful_widget(table, area, &mut state);
+    snap.missing_debuginfo()
+        .iter()
+        .filter_map(|note| t.module_note(note))
+        .map(|(m, reason)| {
+            // The gist; the details in parentheses (the parse error, the build-id and the
+            // package path) are in `dump`, the pane is narrow.
+            Row::new(vec![
+                Cell::from("i"),
+                Cell::from(""),
+                Cell::from(without_parentheses(reason)),
+                Cell::from(basename(&m.path).to_string()),
+            ])
+            .style(theme.dim)
+        })
+        .collect()
 }
 
 /// A frame's symbol cell (`name+0xoff`, `[i] name` for an inlined function) and place cell
@@ -209,7 +222,7 @@ fn short_location(l: &crate::tracer::Location) -> String {
 
 /// How many innermost frames of `t` differ from the same thread's stack in the diff's older
 /// snapshot (0 outside the diff view, or when the thread is new or unchanged).
-fn changed_inner_frames(app: &App, t: &crate::tracer::Thread) -> usize {
+fn changed_inner_frames(app: &App, t: &Thread) -> usize {
     use crate::tracer::diff::Change;
     if app
         .target
