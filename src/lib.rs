@@ -9,11 +9,13 @@ pub mod demo;
 pub mod describe;
 pub mod dump;
 pub mod proclist;
-pub mod text;
 pub mod tracer;
 pub mod tui;
 pub mod ui;
 pub mod worker;
+
+/// The inert-text filter, at the root for the inspector's code (it lives in the tracer).
+pub use tracer::text;
 
 pub use tracer::{
     AttachMethod, Error, Frame, Goroutine, InvalidFrame, Mode, Module, NoGuard, Process, Result,

@@ -6,7 +6,7 @@
 //!
 //! Every path is looked up inside the target's root (resolved there by [`TargetFs`], so
 //! containers work and their symlinks cannot lead out), then in the extra debug directories
-//! of [`crate::TraceOptions::debug_dirs`], each of which stands for a `/usr/lib/debug`.
+//! of [`super::TraceOptions::debug_dirs`], each of which stands for a `/usr/lib/debug`.
 
 use std::ffi::OsStr;
 use std::io;

@@ -219,7 +219,7 @@ pub fn unchanged_run(history: &[&Process], tid: u32) -> Option<(usize, Duration)
     run.map(|r| (r.snapshots, r.duration(newest.taken_at())))
 }
 
-/// Hand-built snapshots for the tests of this module, [`super::group`] and [`crate::dump`].
+/// Hand-built snapshots for the tests of this module, [`super::group`] and the text output's.
 #[cfg(test)]
 pub(crate) mod fixture {
     use crate::tracer::Process;

@@ -3,7 +3,7 @@
 
 use std::io;
 
-/// Errors of [`crate::trace`] and friends.
+/// Errors of [`super::trace`] and friends.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The pid does not name a process (or names pid 0 / a negative number).

@@ -13,7 +13,7 @@ use super::golayout::GoLayout;
 use super::maps::MemoryMaps;
 use super::model::{Frame, Goroutine};
 use super::symbols::{GoModule, KeyCache, Resolved, Symbolizer, Want};
-use crate::text;
+use super::text;
 
 /// Most goroutines listed; the rest are counted in the note.
 pub const MAX_GOROUTINES: usize = 100_000;

@@ -17,7 +17,7 @@ pub(super) use super::cachedir::CacheDir;
 use super::filebytes::FileId;
 use super::lines::LineFrame;
 use super::model::Location;
-use crate::text;
+use super::text;
 
 /// Bumped whenever what a lookup returns, or the file's layout, changes, so old entries are
 /// not reused.

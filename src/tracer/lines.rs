@@ -17,7 +17,7 @@ use super::demangle::demangle;
 use super::filebytes::{FileBytes, Inflater};
 use super::model::Location;
 use super::symbols::MAX_NAME;
-use crate::text;
+use super::text;
 
 type Reader = gimli::EndianReader<gimli::RunTimeEndian, FileBytes>;
 

@@ -34,9 +34,9 @@ impl Mapping {
     /// The name to show for the module.
     pub fn display_path(&self) -> String {
         match &self.kind {
-            MappingKind::File(p) => crate::text::from_bytes(p.as_os_str().as_encoded_bytes()),
+            MappingKind::File(p) => super::text::from_bytes(p.as_os_str().as_encoded_bytes()),
             MappingKind::Vdso => "[vdso]".into(),
-            MappingKind::Other(s) => crate::text::inert(s).into_owned(),
+            MappingKind::Other(s) => super::text::inert(s).into_owned(),
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod snapfile;
 mod symbols;
 mod syscalls;
 mod targetfs;
+pub mod text;
 mod unwinder;
 mod waits;
 mod watchdog;

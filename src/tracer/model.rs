@@ -69,7 +69,7 @@ pub struct Timings {
     /// Threads whose stack was carried over from the tracer's previous trace: blocked, and
     /// not run since (their scheduler run record unchanged).
     pub reused: usize,
-    /// Addresses whose source lines came from the disk cache ([`crate::TraceOptions::line_cache`]).
+    /// Addresses whose source lines came from the disk cache ([`super::TraceOptions::line_cache`]).
     pub lines_remembered: usize,
     /// Addresses whose source lines were looked up in DWARF.
     pub lines_looked_up: usize,

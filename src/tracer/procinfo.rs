@@ -16,8 +16,8 @@ use procfs::process::Process as ProcProcess;
 
 use super::error::{Error, Result};
 use super::model::{Syscall, ThreadFacts};
+use super::text;
 use super::waits;
-use crate::text;
 
 /// `PF_KTHREAD` in the flags field of `/proc/PID/stat`.
 const PF_KTHREAD: u32 = 0x0020_0000;

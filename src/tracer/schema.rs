@@ -187,7 +187,7 @@ impl EndDoc {
     /// The reason this document names, with its strings made inert; `None` for a reason
     /// this build does not know or one missing its fields.
     fn to_end(&self) -> Option<StackEnd> {
-        let inert = |s: &str| crate::text::inert(s).into_owned();
+        let inert = |s: &str| super::text::inert(s).into_owned();
         Some(match self.reason.as_str() {
             "root" => StackEnd::Root,
             "no_unwind_info" => StackEnd::NoUnwindInfo {
@@ -287,7 +287,7 @@ pub fn end_words(end: &StackEnd) -> Option<String> {
 /// The end of a stack as a document gives it: typed if it can be read, else from the older
 /// fields (`end_note`, `truncated`).
 fn end_of(t: &ThreadDoc) -> Option<StackEnd> {
-    let inert = |s: &str| crate::text::inert(s).into_owned();
+    let inert = |s: &str| super::text::inert(s).into_owned();
     if let Some(end) = t.end.as_ref().and_then(EndDoc::to_end) {
         return Some(end);
     }
@@ -674,7 +674,7 @@ impl SnapshotDoc {
     /// inert again).
     pub fn to_process(&self) -> Process {
         use super::model::{Mode, Syscall, ThreadFacts};
-        let inert = |s: &str| crate::text::inert(s).into_owned();
+        let inert = |s: &str| super::text::inert(s).into_owned();
         let opt = |s: &Option<String>| s.as_deref().map(inert);
         Process {
             id: self.pid,
@@ -748,7 +748,7 @@ impl SnapshotDoc {
 /// The model of a saved frame (untrusted: every string made inert again).
 fn frame_of(f: &FrameDoc) -> Frame {
     use super::model::{Location, Module, Symbol};
-    let inert = |s: &str| crate::text::inert(s).into_owned();
+    let inert = |s: &str| super::text::inert(s).into_owned();
     Frame {
         ip: f.ip,
         is_signal: f.is_signal,

@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::schema::{SnapshotDoc, VERSION, rfc3339};
-use crate::text::{inert, inert_bounded, to_json_inert};
+use super::text::{inert, inert_bounded, to_json_inert};
 
 /// The largest file we read.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;

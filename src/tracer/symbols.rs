@@ -33,7 +33,7 @@ use super::lines::{LineFrame, MAX_INFLATED, MAX_INFLATED_TOTAL, ModuleLines, NoL
 use super::maps::{Mapping, MappingKind, MemoryMaps};
 use super::model::{Location, Module, Symbol};
 use super::targetfs::{Opened, TargetFs};
-use crate::text;
+use super::text;
 
 /// Largest vDSO image we copy out of a target (it is a page or two).
 const MAX_VDSO: u64 = 1 << 20;

@@ -8,7 +8,7 @@ use std::fs;
 
 use super::model::{LockHint, Syscall, Thread};
 use super::mutex::{self, Held, Libc};
-use crate::text;
+use super::text;
 
 /// Longest fd target (`readlink /proc/PID/fd/N`) we keep; a path can be long.
 const MAX_FD_TARGET: usize = 256;

@@ -1,9 +1,10 @@
 //! Untrusted text made inert.
 //!
 //! Thread names, command lines, symbol names and paths come from other processes. Everything
-//! that leaves the program goes through [`inert`] (or [`from_bytes`] for raw bytes), so no
-//! control character, invisible or bidi format character, or line separator (Unicode
-//! categories Cc, Cf, Zl, Zp) reaches a terminal or file.
+//! that leaves the tracer (and the inspector) goes through [`inert`] (or [`from_bytes`] for raw
+//! bytes), so no control character, invisible or bidi format character, or line separator
+//! (Unicode categories Cc, Cf, Zl, Zp) reaches a terminal or file. Part of the tracer, which
+//! imports nothing from the rest of the crate.
 
 mod unsafe_chars;
 
