@@ -1,6 +1,8 @@
 //! The `rstack-tui` binary: command-line parsing, signal handling and wiring; the work is done
 //! by the library.
 
+mod sigprocmask;
+
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};

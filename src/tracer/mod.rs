@@ -31,7 +31,8 @@ mod model;
 mod mutex;
 mod procinfo;
 pub mod schema;
-mod sigmask;
+#[doc(hidden)]
+pub mod sigmask;
 pub mod snapfile;
 mod symbols;
 mod syscalls;
