@@ -305,7 +305,17 @@ struct Pending {
 }
 
 /// A long-lived tracer: the same options for every trace, and caches (symbol tables) that
-/// survive between traces. Must stay on the thread that created it (ptrace is per thread).
+/// survive between traces.
+///
+/// It stays on the thread that created it: a ptrace attachment belongs to the attaching
+/// thread, and threads that stopped late are resumed when the tracer drops. So it is neither
+/// `Send` nor `Sync`; a program that traces in the background creates its tracer on the
+/// background thread (as the inspector's worker does) and sends the [`Process`]es back.
+///
+/// ```compile_fail,E0277
+/// fn send<T: Send>(_: T) {}
+/// send(rstack_tui::Tracer::new(rstack_tui::TraceOptions::new()));
+/// ```
 pub struct Tracer {
     options: TraceOptions,
     symbolizer: Symbolizer,
@@ -318,6 +328,8 @@ pub struct Tracer {
     kept: procinfo::KeptFiles,
     /// The current trace's attaches without the watchdog's guard.
     unguarded: Option<Unguarded>,
+    /// Not `Send` or `Sync` (see above).
+    _this_thread: std::marker::PhantomData<*const ()>,
 }
 
 impl Tracer {
@@ -330,6 +342,7 @@ impl Tracer {
             unchanged_pid: 0,
             kept: Default::default(),
             unguarded: None,
+            _this_thread: std::marker::PhantomData,
         }
     }
 
