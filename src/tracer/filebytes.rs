@@ -82,8 +82,8 @@ impl Drop for Backing {
     fn drop(&mut self) {
         match *self {
             Backing::Heap(_) => {}
-            // SAFETY: the range was mapped by `map` and nothing borrows it any more.
             Backing::Mapped { ptr, len } => {
+                // SAFETY: the range was mapped by `map` and nothing borrows it any more.
                 let _ = unsafe { munmap(ptr.cast(), len) };
             }
             // SAFETY: allocated by `Inflater::new` with this layout; nothing borrows it.

@@ -358,6 +358,8 @@ fn spawn() -> Result<Child, i32> {
     // and never returns.
     match unsafe { libc::fork() } {
         -1 => Err(errno()),
+        // SAFETY: we are the freshly forked child, which is what `watch` requires; `theirs`
+        // stays open because `watch` never returns.
         0 => unsafe { watch(theirs.as_raw_fd()) },
         pid => {
             drop(theirs);
@@ -376,8 +378,14 @@ fn spawn() -> Result<Child, i32> {
 /// dequeued (JOBCTL_STOP_DEQUEUED), so it is right at any moment after the last attach.
 /// A target armed with a pidfd gets it through the pidfd only: if that process is gone, the
 /// signal is not sent to whoever has its number now.
+///
+/// # Safety
+/// Only in a child just forked by `spawn`, with `sock` its end of the socket pair: it takes
+/// over the process's fds, signal dispositions and mask, and exits instead of returning.
 unsafe fn watch(sock: libc::c_int) -> ! {
-    // SAFETY (whole body): raw system calls on integers and stack buffers only.
+    // SAFETY: the whole body makes raw system calls on integers, on C string literals and on
+    // stack buffers that outlive each call; the fds it closes or replaces are this forked
+    // child's own, which nothing else in it uses (see `# Safety`).
     unsafe {
         libc::prctl(libc::PR_SET_NAME, c"rstack-watchdog".as_ptr());
         // Signals meant for the tracer's terminal or session must not take us down with it.
@@ -477,6 +485,9 @@ unsafe fn watch(sock: libc::c_int) -> ! {
 }
 
 /// Closes `fd` unless it is -1 (none).
+///
+/// # Safety
+/// `fd` is -1 or an fd the caller owns and no longer uses.
 unsafe fn close_fd(fd: libc::c_int) {
     if fd >= 0 {
         // SAFETY: closes an fd the caller owns.
@@ -485,10 +496,15 @@ unsafe fn close_fd(fd: libc::c_int) {
 }
 
 /// The first fd a message carried (-1: none); any others are closed.
+///
+/// # Safety
+/// `hdr` is as `recvmsg` just filled it: its control pointer and length describe a live
+/// buffer holding the control messages the kernel wrote.
 unsafe fn received_fd(hdr: &libc::msghdr) -> libc::c_int {
     let mut first = -1;
-    // SAFETY (whole body): walks the control messages within the buffer `hdr` points to,
-    // as the kernel filled it.
+    // SAFETY: the whole body walks the control messages with the CMSG macros, which stay
+    // within the buffer `hdr` describes (see `# Safety`); the fds read from SCM_RIGHTS
+    // messages were installed in this process by that receive and are ours to keep or close.
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
         while !cmsg.is_null() {
