@@ -103,7 +103,138 @@ pub struct ModuleSymbols {
     go_runtime: Option<Arc<GoRuntime>>,
 }
 
+/// A candidate function symbol with the keys that rank aliases at one address (see
+/// [`elf_symbols`]): address, size, binding, leading underscores, name length, name.
+type Ranked<'a> = (u64, u64, u8, usize, usize, Cow<'a, str>);
+
+/// The function symbols of `file` (`.symtab` and `.dynsym`) and of its separate debug file,
+/// ranked so that among aliases at one address the most telling name wins: global before
+/// weak before local, then fewer leading underscores, then shorter.
+fn elf_symbols<'data>(
+    file: &object::File<'data>,
+    debug_file: Option<&object::File<'data>>,
+) -> Vec<Ranked<'data>> {
+    let debug_symbols = debug_file.into_iter().flat_map(|f| f.symbols());
+    file.symbols()
+        .chain(file.dynamic_symbols())
+        .chain(debug_symbols)
+        .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+        .filter_map(|s| {
+            // A name that is not UTF-8 is kept (escaped): dropping it would credit its
+            // code to the symbol before it.
+            let bytes = s.name_bytes().ok().filter(|n| !n.is_empty())?;
+            let name = match std::str::from_utf8(bytes) {
+                Ok(n) => Cow::Borrowed(n),
+                Err(_) => Cow::Owned(text::from_bytes(bytes)),
+            };
+            let binding = if s.is_weak() {
+                1
+            } else if s.is_global() {
+                0
+            } else {
+                2
+            };
+            let underscores = name.bytes().take_while(|&b| b == b'_').count();
+            Some((
+                s.address(),
+                s.size(),
+                binding,
+                underscores,
+                name.len(),
+                name,
+            ))
+        })
+        .collect()
+}
+
+/// The functions a Go binary's own table names, ranked as global symbols.
+fn go_symbols<'n>(table: &GoTable) -> impl Iterator<Item = Ranked<'n>> {
+    table.functions().filter_map(|f| {
+        let name = text::from_bytes(table.name(f)?);
+        let underscores = name.bytes().take_while(|&b| b == b'_').count();
+        Some((
+            f.entry,
+            f.end - f.entry,
+            0,
+            underscores,
+            name.len(),
+            Cow::Owned(name),
+        ))
+    })
+}
+
+/// One entry per address, the best-ranked name of its aliases, sorted by address.
+fn best_per_address(mut ranked: Vec<Ranked<'_>>) -> Vec<Entry> {
+    ranked.sort_unstable();
+    ranked.dedup_by_key(|e| e.0);
+    ranked
+        .into_iter()
+        .map(|(address, size, _, _, _, name)| Entry {
+            address,
+            size,
+            name: name.as_ref().into(),
+        })
+        .collect()
+}
+
+/// What a module keeps from its symbol load for its DWARF load (see
+/// [`ModuleSymbols::dwarf_bytes`]).
+struct KeptDwarf {
+    bytes: Option<FileBytes>,
+    id: Option<FileId>,
+    debug_source: Option<DebugSource>,
+}
+
+impl KeptDwarf {
+    /// The bytes and identity of the file that holds the DWARF: the module's own (`keep`)
+    /// when it has DWARF, else the separate debug file `found` when that has it; and where
+    /// the debug file was found in any case.
+    fn choose(
+        keep: Option<&FileBytes>,
+        own_dwarf: bool,
+        debug_dwarf: bool,
+        found: Option<(FileBytes, DebugSource)>,
+    ) -> KeptDwarf {
+        let id = if own_dwarf {
+            keep.and_then(FileBytes::id)
+        } else if debug_dwarf {
+            found.as_ref().and_then(|(bytes, _)| bytes.id())
+        } else {
+            None
+        };
+        let (debug_bytes, debug_source) = match found {
+            Some((bytes, source)) => (debug_dwarf.then_some(bytes), Some(source)),
+            None => (None, None),
+        };
+        let bytes = if own_dwarf {
+            keep.cloned()
+        } else {
+            debug_bytes
+        };
+        KeptDwarf {
+            bytes,
+            id,
+            debug_source,
+        }
+    }
+}
+
 impl ModuleSymbols {
+    /// No symbols, for a file that is not ELF or is malformed. A mapped file (`debug` gives
+    /// its display path) is worth a note: its frames will have no names.
+    fn unreadable(debug: Option<(&DebugLookup<'_>, &str)>, e: &object::Error) -> ModuleSymbols {
+        let missing = debug.map(|(_, path)| {
+            Arc::from(format!(
+                "{path}: unreadable ELF file ({}): no symbols",
+                text::inert(&e.to_string())
+            ))
+        });
+        ModuleSymbols {
+            missing,
+            ..ModuleSymbols::default()
+        }
+    }
+
     /// Parses an ELF image (a vDSO, a fuzzer's input). A file that is not ELF, or is
     /// malformed, yields no symbols. At most 4 MiB of compressed sections are inflated.
     pub fn parse(data: &[u8]) -> ModuleSymbols {
@@ -124,19 +255,7 @@ impl ModuleSymbols {
     ) -> ModuleSymbols {
         let file = match object::File::parse(data) {
             Ok(file) => file,
-            Err(e) => {
-                // A mapped file we cannot read is worth a note: its frames will have no names.
-                let missing = debug.map(|(_, path)| {
-                    Arc::from(format!(
-                        "{path}: unreadable ELF file ({}): no symbols",
-                        text::inert(&e.to_string())
-                    ))
-                });
-                return ModuleSymbols {
-                    missing,
-                    ..ModuleSymbols::default()
-                };
-            }
+            Err(e) => return ModuleSymbols::unreadable(debug, &e),
         };
         let has_symtab = file.symbol_table().is_some();
         let found = if has_symtab {
@@ -154,68 +273,15 @@ impl ModuleSymbols {
                 (off, size, s.address())
             })
             .collect();
-        // Rank aliases at one address so the most telling name wins: global before weak
-        // before local, then fewer leading underscores, then shorter.
-        let debug_symbols = debug_file.iter().flat_map(|f| f.symbols());
-        let mut ranked: Vec<(u64, u64, u8, usize, usize, Cow<'_, str>)> = file
-            .symbols()
-            .chain(file.dynamic_symbols())
-            .chain(debug_symbols)
-            .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
-            .filter_map(|s| {
-                // A name that is not UTF-8 is kept (escaped): dropping it would credit its
-                // code to the symbol before it.
-                let bytes = s.name_bytes().ok().filter(|n| !n.is_empty())?;
-                let name = match std::str::from_utf8(bytes) {
-                    Ok(n) => Cow::Borrowed(n),
-                    Err(_) => Cow::Owned(text::from_bytes(bytes)),
-                };
-                let binding = if s.is_weak() {
-                    1
-                } else if s.is_global() {
-                    0
-                } else {
-                    2
-                };
-                let underscores = name.bytes().take_while(|&b| b == b'_').count();
-                Some((
-                    s.address(),
-                    s.size(),
-                    binding,
-                    underscores,
-                    name.len(),
-                    name,
-                ))
-            })
-            .collect();
+        let mut ranked = elf_symbols(&file, debug_file.as_ref());
         let go = GoTable::parse(&file).map(Arc::new);
         let go_runtime = go.as_ref().map(|_| Arc::new(GoRuntime::read(&file)));
         // A stripped Go binary still names every function in its own table.
         let go_names = !has_symtab && go.is_some();
         if let Some(table) = go.as_ref().filter(|_| go_names) {
-            ranked.extend(table.functions().filter_map(|f| {
-                let name = text::from_bytes(table.name(f)?);
-                let underscores = name.bytes().take_while(|&b| b == b'_').count();
-                Some((
-                    f.entry,
-                    f.end - f.entry,
-                    0,
-                    underscores,
-                    name.len(),
-                    Cow::Owned(name),
-                ))
-            }));
+            ranked.extend(go_symbols(table));
         }
-        ranked.sort_unstable();
-        ranked.dedup_by_key(|e| e.0);
-        let entries = ranked
-            .into_iter()
-            .map(|(address, size, _, _, _, name)| Entry {
-                address,
-                size,
-                name: name.as_ref().into(),
-            })
-            .collect();
+        let entries = best_per_address(ranked);
         let eh = eh_frame_hdr(data);
         let mut left = MAX_INFLATED_TOTAL.saturating_sub(*inflated);
         let cfi = cfi_index::build(&file, eh.is_some(), debug_file.as_ref(), &mut left);
@@ -230,23 +296,13 @@ impl ModuleSymbols {
         let own_dwarf = keep.is_some() && super::lines::has_dwarf(&file);
         let debug_dwarf =
             keep.is_some() && debug_file.as_ref().is_some_and(super::lines::has_dwarf);
+        // `debug_file` borrows the bytes of `found`, which `KeptDwarf::choose` takes.
         drop(debug_file);
-        let dwarf_id = if own_dwarf {
-            keep.and_then(FileBytes::id)
-        } else if debug_dwarf {
-            found.as_ref().and_then(|(bytes, _)| bytes.id())
-        } else {
-            None
-        };
-        let (debug_bytes, debug_source) = match found {
-            Some((bytes, source)) => (debug_dwarf.then_some(bytes), Some(source)),
-            None => (None, None),
-        };
-        let dwarf_bytes = if own_dwarf {
-            keep.cloned()
-        } else {
-            debug_bytes
-        };
+        let KeptDwarf {
+            bytes: dwarf_bytes,
+            id: dwarf_id,
+            debug_source,
+        } = KeptDwarf::choose(keep, own_dwarf, debug_dwarf, found);
         ModuleSymbols {
             segments,
             entries,
@@ -500,6 +556,75 @@ pub struct Resolved {
     pub inlined: Vec<(Option<Symbol>, Option<Location>)>,
 }
 
+impl Resolved {
+    /// The module alone: no symbol (none asked for, or none found) and so no source lines.
+    fn module_only(module: Module, missing_debuginfo: Option<Arc<str>>) -> Resolved {
+        Resolved {
+            module: Some(module),
+            symbol: None,
+            missing_debuginfo,
+            location: None,
+            inlined: Vec::new(),
+        }
+    }
+}
+
+/// The functions inlined at an address, innermost first, each with its symbol and location.
+type InlinedFrames = Vec<(Option<Symbol>, Option<Location>)>;
+
+/// The addresses of a frame for a source-line lookup (see [`Symbolizer::resolve`]).
+#[derive(Clone, Copy)]
+struct SourceAt {
+    /// The frame's address.
+    ip: u64,
+    /// The address that finds its function (one byte back for a return address).
+    lookup_ip: u64,
+    /// `lookup_ip` in the module's own address space.
+    lookup_vaddr: u64,
+}
+
+impl ModuleSymbols {
+    /// The source location of a frame and the functions inlined there, from the module's
+    /// DWARF (or, without DWARF, a Go binary's own table); true when the lookup was answered
+    /// by the line cache.
+    fn source_at(
+        &mut self,
+        from: &mut DwarfFrom<'_>,
+        mapping: &Mapping,
+        cache: Option<&CacheDir>,
+        at: SourceAt,
+    ) -> (Option<Location>, InlinedFrames, bool) {
+        let SourceAt {
+            ip,
+            lookup_ip,
+            lookup_vaddr,
+        } = at;
+        // A running thread is seldom caught at the same address twice: for a frame's own
+        // address (not a return address), remember the code around it in its function too,
+        // so that the next run finds it there instead of loading the DWARF again.
+        let window = (lookup_ip == ip)
+            .then(|| self.lookup(lookup_vaddr).map(|(_, e)| (e.address, e.size)))
+            .flatten()
+            .filter(|&(_, size)| size > 0)
+            .map(|(start, size)| {
+                (
+                    lookup_vaddr.saturating_sub(RUNNING_WINDOW).max(start),
+                    lookup_vaddr
+                        .saturating_add(RUNNING_WINDOW)
+                        .min(start.saturating_add(size)),
+                )
+            });
+        let (found, remembered) = self.line_frames(from, mapping, cache, lookup_vaddr, window);
+        let (location, inlined) = split_line_frames(found, ip);
+        // Without DWARF, a Go binary's own table still knows the lines and inlined calls.
+        let (location, inlined) = match (&self.go, location) {
+            (Some(go), None) if inlined.is_empty() => go_frames(go, lookup_vaddr, ip),
+            (_, location) => (location, inlined),
+        };
+        (location, inlined, remembered)
+    }
+}
+
 impl Symbolizer {
     pub fn new() -> Symbolizer {
         Symbolizer::default()
@@ -639,95 +764,53 @@ impl Symbolizer {
         let module_syms = key.as_ref().and_then(|k| self.modules.get_mut(k));
         let file_offset = |a: u64| a - mapping.start + mapping.offset;
         let Some(ms) = module_syms else {
-            return Resolved {
-                module: Some(Module {
-                    path,
-                    offset: file_offset(ip),
-                }),
-                symbol: None,
-                missing_debuginfo: None,
-                location: None,
-                inlined: Vec::new(),
+            let module = Module {
+                path,
+                offset: file_offset(ip),
             };
+            return Resolved::module_only(module, None);
         };
         let Some(bias) = ms.bias(mapping.start, mapping.offset) else {
-            return Resolved {
-                module: Some(Module {
-                    path,
-                    offset: file_offset(ip),
-                }),
-                symbol: None,
-                missing_debuginfo: ms.missing.clone().filter(|_| symbols),
-                location: None,
-                inlined: Vec::new(),
+            let module = Module {
+                path,
+                offset: file_offset(ip),
             };
+            return Resolved::module_only(module, ms.missing.clone().filter(|_| symbols));
         };
         let vaddr = ip.wrapping_sub(bias);
-        let module = Some(Module {
+        let module = Module {
             path,
             offset: vaddr,
-        });
+        };
         if !symbols {
-            return Resolved {
-                module,
-                symbol: None,
-                missing_debuginfo: None,
-                location: None,
-                inlined: Vec::new(),
-            };
+            return Resolved::module_only(module, None);
         }
         let lookup_vaddr = lookup_ip.wrapping_sub(bias);
         let (location, inlined) = if lines {
-            // A running thread is seldom caught at the same address twice: for a frame's own
-            // address (not a return address), remember the code around it in its function too,
-            // so that the next run finds it there instead of loading the DWARF again.
-            let window = (lookup_ip == ip)
-                .then(|| ms.lookup(lookup_vaddr).map(|(_, e)| (e.address, e.size)))
-                .flatten()
-                .filter(|&(_, size)| size > 0)
-                .map(|(start, size)| {
-                    (
-                        lookup_vaddr.saturating_sub(RUNNING_WINDOW).max(start),
-                        lookup_vaddr
-                            .saturating_add(RUNNING_WINDOW)
-                            .min(start.saturating_add(size)),
-                    )
-                });
             let mut from = DwarfFrom {
                 fs: &keys.fs,
                 debug_dirs: &self.debug_dirs,
                 inflated: &mut self.inflated,
             };
-            let (found, remembered) = ms.line_frames(
-                &mut from,
-                mapping,
-                self.line_cache.as_ref(),
+            let at = SourceAt {
+                ip,
+                lookup_ip,
                 lookup_vaddr,
-                window,
-            );
+            };
+            let (location, inlined, remembered) =
+                ms.source_at(&mut from, mapping, self.line_cache.as_ref(), at);
             if remembered {
                 self.line_counts.0 += 1;
             } else {
                 self.line_counts.1 += 1;
             }
-            let (location, inlined) = split_line_frames(found, ip);
-            // Without DWARF, a Go binary's own table still knows the lines and inlined calls.
-            match (&ms.go, location) {
-                (Some(go), None) if inlined.is_empty() => go_frames(go, lookup_vaddr, ip),
-                (_, location) => (location, inlined),
-            }
+            (location, inlined)
         } else {
             (None, Vec::new())
         };
         let missing_debuginfo = ms.missing.clone().or_else(|| ms.lines_note.clone());
         let Some((index, entry)) = ms.lookup(lookup_vaddr) else {
-            return Resolved {
-                module,
-                symbol: None,
-                missing_debuginfo,
-                location: None,
-                inlined: Vec::new(),
-            };
+            return Resolved::module_only(module, missing_debuginfo);
         };
         let (address, size) = (entry.address, entry.size);
         let raw_name = text::inert_bounded(&entry.name, MAX_NAME);
@@ -741,7 +824,7 @@ impl Symbolizer {
             size,
         });
         Resolved {
-            module,
+            module: Some(module),
             symbol,
             missing_debuginfo,
             location,
