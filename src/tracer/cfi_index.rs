@@ -290,6 +290,9 @@ struct CieParts<'d> {
     instructions: &'d [u8],
 }
 
+/// The CIEs of `.debug_frame` by offset, as the image needs them (`None`: left out).
+type CieTable<'d> = HashMap<usize, Option<CieParts<'d>>>;
+
 /// Converts `.debug_frame` into an image holding the table and the entries in `.eh_frame`
 /// form. FDEs outside the module's code, or whose CIE has an augmentation or whose
 /// instructions use `DW_CFA_set_loc` (an absolute address we would have to relocate), are
@@ -310,12 +313,26 @@ fn from_debug_frame(
     }
     let data = section.uncompressed_data().ok()?;
     let anchor = code.first()?.0;
-    let data: &[u8] = &data;
+    let (mut chosen, cie_parts) = choose_fdes(&data, code, anchor);
+    sorted_table(&mut chosen);
+    if chosen.is_empty() {
+        return None;
+    }
+    debug_frame_image(&chosen, &cie_parts, anchor)
+}
+
+/// The FDEs of `.debug_frame` (`data`) that the image can hold, each with its offset from
+/// `anchor` (unsorted), and the CIEs they were checked against (`None`: one left out).
+fn choose_fdes<'d>(
+    data: &'d [u8],
+    code: &[(u64, u64)],
+    anchor: u64,
+) -> (Vec<(i32, Chosen<'d>)>, CieTable<'d>) {
     let mut debug_frame = gimli::DebugFrame::new(data, LittleEndian);
     debug_frame.set_address_size(8);
     let bases = BaseAddresses::default();
     let mut cies = CieCache::default();
-    let mut cie_parts: HashMap<usize, Option<CieParts<'_>>> = HashMap::new();
+    let mut cie_parts: CieTable<'_> = HashMap::new();
     let mut chosen: Vec<(i32, Chosen<'_>)> = Vec::new();
     let mut iter = debug_frame.entries(&bases);
     let mut read = 0;
@@ -361,15 +378,21 @@ fn from_debug_frame(
             break;
         }
     }
-    sorted_table(&mut chosen);
-    if chosen.is_empty() {
-        return None;
-    }
+    (chosen, cie_parts)
+}
+
+/// The image of the `chosen` FDEs, sorted by start: the table, then each CIE before the
+/// first FDE that uses it, then the FDEs in table order.
+fn debug_frame_image(
+    chosen: &[(i32, Chosen<'_>)],
+    cie_parts: &CieTable<'_>,
+    anchor: u64,
+) -> Option<CfiIndex> {
     let table_len = chosen.len() * 8;
     let mut records: Vec<u8> = Vec::new();
     let mut emitted: HashMap<usize, usize> = HashMap::new();
     let mut table = Vec::with_capacity(chosen.len());
-    for (rel, fde) in &chosen {
+    for (rel, fde) in chosen {
         let cie_at = match emitted.get(&fde.cie) {
             Some(&at) => at,
             None => {

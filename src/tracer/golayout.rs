@@ -154,8 +154,34 @@ pub fn from_dwarf(file: &object::File<'_>) -> Option<GoLayout> {
     };
     let sections = gimli::DwarfSections::load(load).ok()?;
     let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
-    // runtime.g, runtime.gobuf, runtime.m: their members' names and offsets.
-    let mut found: [Option<Vec<(String, u64)>>; 3] = Default::default();
+    let [g, gobuf, m] = runtime_members(&dwarf);
+    let (g, gobuf, m) = (g?, gobuf?, m?);
+    let at =
+        |list: &[(String, u64)], name: &str| list.iter().find(|(n, _)| n == name).map(|(_, o)| *o);
+    let sched = at(&g, "sched")?;
+    Some(GoLayout {
+        goid: at(&g, "goid")?,
+        status: at(&g, "atomicstatus")?,
+        wait_reason: at(&g, "waitreason")?,
+        wait_since: at(&g, "waitsince")?,
+        sched_sp: sched.checked_add(at(&gobuf, "sp")?)?,
+        sched_pc: sched.checked_add(at(&gobuf, "pc")?)?,
+        syscall_sp: at(&g, "syscallsp")?,
+        syscall_pc: at(&g, "syscallpc")?,
+        m: at(&g, "m")?,
+        m_procid: at(&m, "procid")?,
+    })
+}
+
+/// The members of one struct type: names and offsets.
+type Members = Vec<(String, u64)>;
+
+/// The members of `runtime.g`, `runtime.gobuf` and `runtime.m` (in that order), as the
+/// "runtime" units of `dwarf` declare them; at most 1024 each.
+fn runtime_members(
+    dwarf: &gimli::Dwarf<gimli::EndianSlice<'_, gimli::LittleEndian>>,
+) -> [Option<Members>; 3] {
+    let mut found: [Option<Members>; 3] = Default::default();
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
         // The entries alone: a full unit would parse its line program too.
@@ -179,7 +205,7 @@ pub fn from_dwarf(file: &object::File<'_>) -> Option<GoLayout> {
         if !is_runtime {
             continue;
         }
-        let mut current: Option<(usize, Vec<(String, u64)>)> = None;
+        let mut current: Option<(usize, Members)> = None;
         while let Ok(Some(entry)) = entries.next_dfs() {
             let depth = entry.depth();
             if depth <= 1
@@ -224,23 +250,7 @@ pub fn from_dwarf(file: &object::File<'_>) -> Option<GoLayout> {
             break;
         }
     }
-    let [g, gobuf, m] = found;
-    let (g, gobuf, m) = (g?, gobuf?, m?);
-    let at =
-        |list: &[(String, u64)], name: &str| list.iter().find(|(n, _)| n == name).map(|(_, o)| *o);
-    let sched = at(&g, "sched")?;
-    Some(GoLayout {
-        goid: at(&g, "goid")?,
-        status: at(&g, "atomicstatus")?,
-        wait_reason: at(&g, "waitreason")?,
-        wait_since: at(&g, "waitsince")?,
-        sched_sp: sched.checked_add(at(&gobuf, "sp")?)?,
-        sched_pc: sched.checked_add(at(&gobuf, "pc")?)?,
-        syscall_sp: at(&g, "syscallsp")?,
-        syscall_pc: at(&g, "syscallpc")?,
-        m: at(&g, "m")?,
-        m_procid: at(&m, "procid")?,
-    })
+    found
 }
 
 /// The layout of the Go binary at `path` from its DWARF, and from the table of its version:

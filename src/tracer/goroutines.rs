@@ -68,27 +68,16 @@ pub fn list(
     let rt = &go.runtime;
     let version = rt.version.as_deref().unwrap_or("an unknown Go version");
     let Some(allgs) = rt.allgs else {
-        return Some((
-            Vec::new(),
-            Some(
-                "goroutines not listed: runtime.allgs not found (the binary has no .symtab)".into(),
-            ),
-        ));
+        return not_listed("runtime.allgs not found (the binary has no .symtab)".into());
     };
     let Some(layout) = rt.layout else {
-        return Some((
-            Vec::new(),
-            Some(format!(
-                "goroutines not listed: the binary has no DWARF for runtime.g, and {version} has no table here"
-            )),
+        return not_listed(format!(
+            "the binary has no DWARF for runtime.g, and {version} has no table here"
         ));
     };
     let mem = Memory(pid);
     let Some(header) = mem.words(allgs.wrapping_add(go.bias), 2) else {
-        return Some((
-            Vec::new(),
-            Some("goroutines not listed: runtime.allgs unreadable".into()),
-        ));
+        return not_listed("runtime.allgs unreadable".into());
     };
     let (array, len) = (header[0], header[1]);
     let count = usize::try_from(len)
@@ -97,20 +86,9 @@ pub fn list(
     let mut note = (len > count as u64)
         .then(|| format!("goroutines cut at {MAX_GOROUTINES} of the {len} runtime.allgs claims"));
     let Some(gs) = mem.words(array, count) else {
-        return Some((
-            Vec::new(),
-            Some("goroutines not listed: runtime.allgs unreadable".into()),
-        ));
+        return not_listed("runtime.allgs unreadable".into());
     };
-    let reasons = rt
-        .wait_reasons
-        .map(|t| mem.strings(t, go.bias))
-        .unwrap_or_default();
-    let statuses = rt
-        .statuses
-        .map(|t| mem.strings(t, go.bias))
-        .unwrap_or_default();
-    let now = monotonic_ns();
+    let names = RuntimeNames::read(&mem, &go);
     let mut budget = MAX_FRAMES_TOTAL;
     let mut memo = HashMap::new();
     let mut out = Vec::new();
@@ -122,36 +100,11 @@ pub fn list(
         if status == G_DEAD || fields.goid == 0 {
             continue;
         }
-        let status_name = statuses
-            .get(status as usize)
-            .filter(|s| !s.is_empty())
-            .cloned()
-            .or_else(|| STATUSES.get(status as usize).map(|s| s.to_string()))
-            .unwrap_or_else(|| format!("status {status}"));
-        let wait_reason =
-            ((status == G_WAITING || status == G_LEAKED) && fields.reason != 0).then(|| {
-                reasons
-                    .get(fields.reason as usize)
-                    .filter(|r| !r.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| format!("wait reason {}", fields.reason))
-            });
-        let waiting_for = (fields.since > 0 && (status == G_WAITING || status == G_SYSCALL))
-            .then(|| {
-                now.checked_sub(fields.since as u64)
-                    .map(Duration::from_nanos)
-            })
-            .flatten();
         let thread = (fields.m != 0)
             .then(|| mem.words(fields.m.wrapping_add(layout.m_procid), 1))
             .flatten()
             .and_then(|w| u32::try_from(w[0]).ok())
             .filter(|&tid| tid != 0);
-        let (pc, sp) = if status == G_SYSCALL && fields.syscall_sp != 0 {
-            (fields.syscall_pc, fields.syscall_sp)
-        } else {
-            (fields.sched_pc, fields.sched_sp)
-        };
         let (raw, end_note) = if status == G_RUNNING {
             (Vec::new(), Some(running_note(thread)))
         } else if budget == 0 {
@@ -160,14 +113,15 @@ pub fn list(
                 Some("stack not walked: the trace's frame budget is spent".into()),
             )
         } else {
+            let (pc, sp) = fields.stack_top(status);
             walk(&mem, &go, pc, sp, &mut budget)
         };
         let frames = symbolize(symbolizer, maps, keys, want, &raw, &mut memo);
         out.push(Goroutine {
             id: fields.goid,
-            status: status_name,
-            wait_reason,
-            waiting_for,
+            status: names.status(status),
+            wait_reason: names.wait_reason(status, fields.reason),
+            waiting_for: names.waiting_for(status, fields.since),
             thread,
             frames: frames.into(),
             end_note,
@@ -179,6 +133,67 @@ pub fn list(
         ));
     }
     Some((out, note))
+}
+
+/// No goroutines, and the note that says why.
+fn not_listed(why: String) -> Option<(Vec<Goroutine>, Option<String>)> {
+    Some((Vec::new(), Some(format!("goroutines not listed: {why}"))))
+}
+
+/// What a listing reads once for all goroutines: the runtime's own names of its statuses and
+/// wait reasons (empty when unreadable), and the clock that `g.waitsince` counts on.
+struct RuntimeNames {
+    statuses: Vec<String>,
+    reasons: Vec<String>,
+    now: u64,
+}
+
+impl RuntimeNames {
+    fn read(mem: &Memory, go: &GoModule) -> RuntimeNames {
+        let rt = &go.runtime;
+        let reasons = rt
+            .wait_reasons
+            .map(|t| mem.strings(t, go.bias))
+            .unwrap_or_default();
+        let statuses = rt
+            .statuses
+            .map(|t| mem.strings(t, go.bias))
+            .unwrap_or_default();
+        RuntimeNames {
+            statuses,
+            reasons,
+            now: monotonic_ns(),
+        }
+    }
+
+    /// The name of `status` (without the scan bit): the binary's own, else the current Go's.
+    fn status(&self, status: u32) -> String {
+        self.statuses
+            .get(status as usize)
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .or_else(|| STATUSES.get(status as usize).map(|s| s.to_string()))
+            .unwrap_or_else(|| format!("status {status}"))
+    }
+
+    /// Why a waiting (or leaked) goroutine waits.
+    fn wait_reason(&self, status: u32, reason: u8) -> Option<String> {
+        ((status == G_WAITING || status == G_LEAKED) && reason != 0).then(|| {
+            self.reasons
+                .get(reason as usize)
+                .filter(|r| !r.is_empty())
+                .cloned()
+                .unwrap_or_else(|| format!("wait reason {reason}"))
+        })
+    }
+
+    /// How long a waiting goroutine, or one in a system call, has been so (when the runtime
+    /// recorded since when).
+    fn waiting_for(&self, status: u32, since: i64) -> Option<Duration> {
+        (since > 0 && (status == G_WAITING || status == G_SYSCALL))
+            .then(|| self.now.checked_sub(since as u64).map(Duration::from_nanos))
+            .flatten()
+    }
 }
 
 fn running_note(thread: Option<u32>) -> String {
@@ -199,6 +214,18 @@ struct GFields {
     syscall_sp: u64,
     syscall_pc: u64,
     m: u64,
+}
+
+impl GFields {
+    /// Where the walk of a goroutine of `status` starts (pc, sp): where it entered its system
+    /// call, or where it was last switched out.
+    fn stack_top(&self, status: u32) -> (u64, u64) {
+        if status == G_SYSCALL && self.syscall_sp != 0 {
+            (self.syscall_pc, self.syscall_sp)
+        } else {
+            (self.sched_pc, self.sched_sp)
+        }
+    }
 }
 
 fn read_g(mem: &Memory, g: u64, l: &GoLayout) -> Option<GFields> {
