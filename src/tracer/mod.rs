@@ -4,7 +4,7 @@
 //! Public shape of the `rstack` crate: [`trace`], [`TraceOptions`], [`Process`], [`Thread`],
 //! [`Frame`], [`Symbol`]. A [`Tracer`] keeps its symbol cache across traces (a live view
 //! re-traces the same process every few seconds). Every thread we stop is resumed on every
-//! path: success, error, cancellation and panic (see [`attach`]).
+//! path: success, error, cancellation and panic (see the `attach` module).
 
 mod atstop;
 mod attach;
@@ -890,115 +890,142 @@ impl Tracer {
         maps: &mut MemoryMaps,
         keys: &mut KeyCache,
     ) -> (Vec<Thread>, Vec<String>) {
-        let mut reread = false;
         let want_symbols = self.options.symbols;
-        let want_lines = want_symbols && self.options.lines;
-        let mut missing: Vec<Arc<str>> = Vec::new();
-        let mut memo: std::collections::HashMap<(u64, u64), symbols::Resolved> =
-            std::collections::HashMap::new();
-        let threads = captured
-            .into_iter()
-            .map(|c| {
-                if let Some(u) = c.reused {
-                    for note in &u.notes {
-                        note_once(&mut missing, note);
+        let mut pass = SymbolizePass {
+            symbolizer: &mut self.symbolizer,
+            pid,
+            want: Want {
+                symbols: want_symbols,
+                lines: want_symbols && self.options.lines,
+            },
+            maps,
+            keys,
+            reread: false,
+            missing: Vec::new(),
+            memo: std::collections::HashMap::new(),
+        };
+        let threads = captured.into_iter().map(|c| pass.thread(c)).collect();
+        (
+            threads,
+            pass.missing.iter().map(|l| l.to_string()).collect(),
+        )
+    }
+}
+
+/// One symbolization of a trace's captured stacks (see [`Tracer::symbolize`]).
+struct SymbolizePass<'a> {
+    symbolizer: &'a mut Symbolizer,
+    pid: i32,
+    want: Want,
+    maps: &'a mut MemoryMaps,
+    keys: &'a mut KeyCache,
+    /// The maps were read again for an address they lacked (done at most once).
+    reread: bool,
+    /// The notes on modules without symbols or lines, each once.
+    missing: Vec<Arc<str>>,
+    /// Threads parked in the same code share almost every address: each (ip, lookup
+    /// address) is resolved once.
+    memo: std::collections::HashMap<(u64, u64), symbols::Resolved>,
+}
+
+impl SymbolizePass<'_> {
+    /// The thread of a capture, with its symbolized frames (or those of an earlier trace,
+    /// still true) and how its stack ends.
+    fn thread(&mut self, c: Captured) -> Thread {
+        if let Some(u) = c.reused {
+            for note in &u.notes {
+                note_once(&mut self.missing, note);
+            }
+            return Thread {
+                id: c.tid as u32,
+                name: c.name,
+                facts: c.facts,
+                frames: u.frames,
+                error: u.error,
+                end: u.end,
+                stopped_for: Duration::ZERO,
+            };
+        }
+        let mut frames = Vec::with_capacity(c.walk.frames.len());
+        for i in 0..c.walk.frames.len() {
+            self.push_frames(&mut frames, &c.walk.frames, i);
+        }
+        let (error, end) = if frames.is_empty() {
+            let why = c
+                .walk
+                .error
+                .or_else(|| c.walk.end.as_ref().and_then(schema::end_words));
+            (c.error.or(why), None)
+        } else {
+            let end = c.walk.end.unwrap_or(StackEnd::Root);
+            (
+                c.error,
+                Some(ends::finish(&mut frames, end, c.walk.first_rax, self.maps)),
+            )
+        };
+        Thread {
+            id: c.tid as u32,
+            name: c.name,
+            facts: c.facts,
+            frames: frames.into(),
+            error,
+            end,
+            stopped_for: c.stopped_for,
+        }
+    }
+
+    /// Appends the frames of walked frame `i` of `raw_frames`: like gdb, the functions
+    /// inlined there first (innermost first), each a frame at the same ip, then the physical
+    /// frame with the call's line.
+    fn push_frames(&mut self, frames: &mut Vec<Frame>, raw_frames: &[RawFrame], i: usize) {
+        let raw = raw_frames[i];
+        let lookup_ip = lookup_address(raw_frames, i);
+        if self.maps.find(raw.ip).is_none() && !self.reread {
+            // A library loaded after our first read of the maps.
+            self.reread = true;
+            if let Ok(fresh) = MemoryMaps::read(self.pid) {
+                *self.maps = fresh;
+            }
+            *self.keys = KeyCache::new(self.pid, self.want.lines);
+        }
+        let (module, symbol, location, inlined) = match self.maps.find(raw.ip) {
+            Some(m) => {
+                let r = self.memo.entry((raw.ip, lookup_ip)).or_insert_with(|| {
+                    let r = self
+                        .symbolizer
+                        .resolve(m, raw.ip, lookup_ip, self.want, self.keys);
+                    if let Some(line) = &r.missing_debuginfo {
+                        note_once(&mut self.missing, line);
                     }
-                    return Thread {
-                        id: c.tid as u32,
-                        name: c.name,
-                        facts: c.facts,
-                        frames: u.frames,
-                        error: u.error,
-                        end: u.end,
-                        stopped_for: Duration::ZERO,
-                    };
-                }
-                let mut frames = Vec::with_capacity(c.walk.frames.len());
-                for (i, raw) in c.walk.frames.iter().enumerate() {
-                    let lookup_ip = lookup_address(&c.walk.frames, i);
-                    if maps.find(raw.ip).is_none() && !reread {
-                        // A library loaded after our first read of the maps.
-                        reread = true;
-                        if let Ok(fresh) = MemoryMaps::read(pid) {
-                            *maps = fresh;
-                        }
-                        *keys = KeyCache::new(pid, want_lines);
-                    }
-                    let (module, symbol, location, inlined) = match maps.find(raw.ip) {
-                        // Threads parked in the same code share almost every address:
-                        // resolve each once.
-                        Some(m) => {
-                            let r = memo.entry((raw.ip, lookup_ip)).or_insert_with(|| {
-                                let r = self.symbolizer.resolve(
-                                    m,
-                                    raw.ip,
-                                    lookup_ip,
-                                    Want {
-                                        symbols: want_symbols,
-                                        lines: want_lines,
-                                    },
-                                    keys,
-                                );
-                                if let Some(line) = &r.missing_debuginfo {
-                                    note_once(&mut missing, line);
-                                }
-                                r
-                            });
-                            (
-                                r.module.clone(),
-                                r.symbol.clone(),
-                                r.location.clone(),
-                                r.inlined.clone(),
-                            )
-                        }
-                        None => (None, None, None, Vec::new()),
-                    };
-                    // Like gdb: the inlined functions first (innermost first), each a frame
-                    // at the same ip, then the physical frame with the call's line.
-                    for (symbol, location) in inlined {
-                        frames.push(Frame {
-                            ip: raw.ip,
-                            is_signal: false,
-                            symbol,
-                            module: module.clone(),
-                            location,
-                            inlined: true,
-                        });
-                    }
-                    frames.push(Frame {
-                        ip: raw.ip,
-                        is_signal: raw.is_signal,
-                        symbol,
-                        module,
-                        location,
-                        inlined: false,
-                    });
-                }
-                let (error, end) = if frames.is_empty() {
-                    let why = c
-                        .walk
-                        .error
-                        .or_else(|| c.walk.end.as_ref().and_then(schema::end_words));
-                    (c.error.or(why), None)
-                } else {
-                    let end = c.walk.end.unwrap_or(StackEnd::Root);
-                    (
-                        c.error,
-                        Some(ends::finish(&mut frames, end, c.walk.first_rax, maps)),
-                    )
-                };
-                Thread {
-                    id: c.tid as u32,
-                    name: c.name,
-                    facts: c.facts,
-                    frames: frames.into(),
-                    error,
-                    end,
-                    stopped_for: c.stopped_for,
-                }
-            })
-            .collect();
-        (threads, missing.iter().map(|l| l.to_string()).collect())
+                    r
+                });
+                (
+                    r.module.clone(),
+                    r.symbol.clone(),
+                    r.location.clone(),
+                    r.inlined.clone(),
+                )
+            }
+            None => (None, None, None, Vec::new()),
+        };
+        for (symbol, location) in inlined {
+            frames.push(Frame {
+                ip: raw.ip,
+                is_signal: false,
+                symbol,
+                module: module.clone(),
+                location,
+                inlined: true,
+            });
+        }
+        frames.push(Frame {
+            ip: raw.ip,
+            is_signal: raw.is_signal,
+            symbol,
+            module,
+            location,
+            inlined: false,
+        });
     }
 }
 
