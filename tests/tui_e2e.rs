@@ -113,6 +113,40 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// Selects `pid` in the filtered process list and inspects it; returns the inspector's screen.
+/// Other tests' fixtures match the filter too: ours is picked by its row, and the header must
+/// name it (the list may reorder between reading and pressing; then go back and retry).
+fn inspect_row_of(tmux: &Tmux, pid: &str) -> String {
+    let mut attempts = 0;
+    loop {
+        let screen = tmux.capture();
+        let rows: Vec<&str> = screen
+            .lines()
+            .skip_while(|l| !l.starts_with("PID "))
+            .skip(1)
+            .collect();
+        let row = rows
+            .iter()
+            .position(|l| l.split_whitespace().next() == Some(pid))
+            .unwrap_or_else(|| panic!("fixture {pid} not listed; the screen:\n{screen}"));
+        let mut keys = vec!["g"];
+        keys.extend(std::iter::repeat_n("j", row));
+        keys.push("Enter");
+        tmux.send_keys(&keys);
+        let screen = tmux.wait_for(" Threads (");
+        if screen.starts_with(&format!(" pid {pid} ")) {
+            break screen;
+        }
+        attempts += 1;
+        assert!(
+            attempts < 5,
+            "could not select {pid}; the screen:\n{screen}"
+        );
+        tmux.send_keys(&["Escape"]);
+        tmux.wait_for("Enter inspect");
+    }
+}
+
 #[test]
 fn find_inspect_snapshot_quit() {
     let fx = Fixture::spawn(threads_bin(), &["park", "3"]);
@@ -133,36 +167,7 @@ fn find_inspect_snapshot_quit() {
     tmux.send_keys(&["Enter"]);
     tmux.wait_for("Enter inspect");
 
-    // Other tests' fixtures match too: select ours by its row, inspect, and check the header
-    // names it (the list may reorder between reading and pressing; then go back and retry).
-    let mut attempts = 0;
-    let screen = loop {
-        let screen = tmux.capture();
-        let rows: Vec<&str> = screen
-            .lines()
-            .skip_while(|l| !l.starts_with("PID "))
-            .skip(1)
-            .collect();
-        let row = rows
-            .iter()
-            .position(|l| l.split_whitespace().next() == Some(&pid))
-            .unwrap_or_else(|| panic!("fixture {pid} not listed; the screen:\n{screen}"));
-        let mut keys = vec!["g"];
-        keys.extend(std::iter::repeat_n("j", row));
-        keys.push("Enter");
-        tmux.send_keys(&keys);
-        let screen = tmux.wait_for(" Threads (");
-        if screen.starts_with(&format!(" pid {pid} ")) {
-            break screen;
-        }
-        attempts += 1;
-        assert!(
-            attempts < 5,
-            "could not select {pid}; the screen:\n{screen}"
-        );
-        tmux.send_keys(&["Escape"]);
-        tmux.wait_for("Enter inspect");
-    };
+    let screen = inspect_row_of(&tmux, &pid);
     assert!(
         screen.lines().next().unwrap().contains("rsfixture park 3"),
         "{screen}"
