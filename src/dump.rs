@@ -252,7 +252,7 @@ pub fn groups_to_text(p: &Process) -> String {
 }
 
 /// `diff A B`: a header "Diff of process PID: OLD_TIME -> NEW_TIME (W ms)"; then per thread a
-/// line "  \[new\]/\[exited\]/\[changed\]/\[same\] TID "name"  cpu +X ms (busy|blocked)", and for a
+/// line `  [new]/[exited]/[changed]/[same] TID "name"  cpu +X ms (busy|blocked)`, and for a
 /// changed thread the NEW stack with the differing inner frames prefixed "  ! " and the common
 /// outer frames "    "; then a "Groups:" section with lines "  OLD -> NEW  name" (the
 /// innermost interesting frame) for groups whose count changed.

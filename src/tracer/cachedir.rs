@@ -20,7 +20,7 @@ use nix::unistd::{UnlinkatFlags, unlinkat};
 /// What temporary files are called: `.tmp-<pid>-<hex>`.
 const TEMP_PREFIX: &str = ".tmp-";
 
-/// Why a cache directory was not used (see [`CacheDir::open`]).
+/// Why a cache directory was not used (see `CacheDir::open`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheRefused {
     /// The directory asked for.

@@ -66,7 +66,7 @@ pub struct TargetId {
     pub name: String,
 }
 
-/// Checks `id` as [`check_target`] does and says which process it names, and which thread
+/// Checks `id` as `check_target` does and says which process it names, and which thread
 /// of it when it is a thread id: `dump TID` shows the thread's whole process, and says so.
 pub fn target_of(id: u32) -> Result<TargetId> {
     let requested = i32::try_from(id).map_err(|_| Error::NoSuchProcess { pid: -1 })?;

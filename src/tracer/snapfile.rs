@@ -204,7 +204,7 @@ pub fn save(path: &Path, docs: &[SnapshotDoc]) -> Result<(), FileError> {
     Ok(())
 }
 
-/// A default file name "rstack-<pid>-<comm-or-name>-<YYYYMMDDTHHMMSSZ>.json", made of
+/// A default file name `rstack-<pid>-<comm-or-name>-<YYYYMMDDTHHMMSSZ>.json`, made of
 /// `[A-Za-z0-9._-]` only (anything else becomes `_`), the name part cut to 32 characters.
 pub fn default_file_name(doc: &SnapshotDoc) -> String {
     let command = doc.command.trim();
