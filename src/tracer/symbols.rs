@@ -835,11 +835,7 @@ impl Symbolizer {
 
 /// Splits what DWARF says about an address into the physical frame's location and the
 /// inlined functions (innermost first) with their symbols at `ip`.
-#[allow(clippy::type_complexity)]
-fn split_line_frames(
-    mut found: Vec<LineFrame>,
-    ip: u64,
-) -> (Option<Location>, Vec<(Option<Symbol>, Option<Location>)>) {
+fn split_line_frames(mut found: Vec<LineFrame>, ip: u64) -> (Option<Location>, InlinedFrames) {
     // DWARF names and paths are as long as the module likes: bound them like symbol names.
     let bound = |s: String| text::inert_bounded(&s, MAX_NAME);
     let bound_location = |l: Option<Location>| {
@@ -869,12 +865,7 @@ fn split_line_frames(
 
 /// What `.gopclntab` says of a module address: the physical frame's file:line and the
 /// functions inlined there, innermost first, each with its symbol at `ip`.
-#[allow(clippy::type_complexity)]
-fn go_frames(
-    go: &GoTable,
-    vaddr: u64,
-    ip: u64,
-) -> (Option<Location>, Vec<(Option<Symbol>, Option<Location>)>) {
+fn go_frames(go: &GoTable, vaddr: u64, ip: u64) -> (Option<Location>, InlinedFrames) {
     let bound = |b: &[u8]| text::inert_bounded(&text::from_bytes(b), MAX_NAME);
     let location = |l: Option<(&[u8], u32)>| {
         l.map(|(file, line)| Location {
