@@ -95,7 +95,7 @@ fn imports_run_one_way() {
         wrong.join("\n")
     );
     // The scan saw the crate's paths (a broken scan passes vacuously otherwise).
-    assert!(checked > 100, "only {checked} crate:: paths found");
+    assert!(checked > 50, "only {checked} crate:: paths found");
 }
 
 #[test]
