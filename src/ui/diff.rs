@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, TableState};
 
 use super::theme::Theme;
 use super::threads::stuck_label;
@@ -81,10 +81,8 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let selected = target
         .selected_tid
         .and_then(|tid| d.threads.iter().position(|t| t.tid == tid));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(theme.pane(title, focused))
-        .row_highlight_style(theme.highlight(focused))
-        .column_spacing(1);
+    let table = theme
+        .pane_table(rows, widths, title, focused)
+        .header(header);
     frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
 }

@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, TableState};
 
 use super::frames::frame_cells;
 use super::theme::Theme;
@@ -38,11 +38,9 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let selected = app
         .selected_goroutine()
         .and_then(|s| list.iter().position(|g| g.id() == s.id()));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(theme.pane(title, focused))
-        .row_highlight_style(theme.highlight(focused))
-        .column_spacing(1);
+    let table = theme
+        .pane_table(rows, widths, title, focused)
+        .header(header);
     frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
 }
 
@@ -104,10 +102,7 @@ pub fn render_frames(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Fill(3),
         Constraint::Fill(2),
     ];
-    let table = Table::new(rows, widths)
-        .block(theme.pane(title, focused))
-        .row_highlight_style(theme.highlight(focused))
-        .column_spacing(1);
+    let table = theme.pane_table(rows, widths, title, focused);
     let mut state = TableState::new().with_selected(Some(target.selected_frame));
     frame.render_stateful_widget(table, area, &mut state);
 }

@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, TableState};
 
 use super::theme::Theme;
 use crate::app::{App, Pane};
@@ -64,10 +64,8 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .as_ref()
         .and_then(|k| groups.iter().position(|g| &g.key == k))
         .or(Some(0));
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(theme.pane(title, focused))
-        .row_highlight_style(theme.highlight(focused))
-        .column_spacing(1);
+    let table = theme
+        .pane_table(rows, widths, title, focused)
+        .header(header);
     frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
 }

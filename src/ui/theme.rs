@@ -1,9 +1,10 @@
 //! Named styles. With `NO_COLOR` set the monochrome theme marks selection and focus with
 //! REVERSED and BOLD only.
 
+use ratatui::layout::Constraint;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders};
+use ratatui::widgets::{Block, Borders, Row, Table};
 
 /// The styles every pane draws with.
 #[derive(Debug, Clone, Copy)]
@@ -88,5 +89,20 @@ impl Theme {
         } else {
             self.selected_unfocused
         }
+    }
+
+    /// A pane's table: its block with `title`, the selected row styled as focus says, one
+    /// column of space between cells.
+    pub fn pane_table<'a>(
+        &self,
+        rows: impl IntoIterator<Item = Row<'a>>,
+        widths: impl IntoIterator<Item = Constraint>,
+        title: impl Into<String>,
+        focused: bool,
+    ) -> Table<'a> {
+        Table::new(rows, widths)
+            .block(self.pane(title, focused))
+            .row_highlight_style(self.highlight(focused))
+            .column_spacing(1)
     }
 }

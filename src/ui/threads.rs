@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, TableState};
 
 use super::theme::Theme;
 use crate::app::{App, Pane};
@@ -75,11 +75,9 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         " Threads ({}{sort}) ",
         rows.iter().filter(|r| !r.exited).count()
     );
-    let table = Table::new(body, widths)
-        .header(header)
-        .block(theme.pane(title, focused))
-        .row_highlight_style(theme.highlight(focused))
-        .column_spacing(1);
+    let table = theme
+        .pane_table(body, widths, title, focused)
+        .header(header);
     let selected = target
         .selected_tid
         .and_then(|tid| rows.iter().position(|r| r.thread.id() == tid));
