@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::trace_with;
 use common::{Chains, Fixture};
-use rstack_tui::{Process, TraceOptions, UnwindMethod};
+use rstack_tui::{Process, UnwindMethod};
 
 /// Every frame's function name (`??` for none), innermost first, inlined frames left out.
 fn names(p: &Process, thread: &str) -> Vec<String> {
@@ -59,14 +60,6 @@ fn expected(kind: Chains, thread: &str) -> Vec<&'static str> {
     [top, fixture, bottom].concat()
 }
 
-fn trace(pid: u32, method: UnwindMethod, stop_blocked: bool) -> Process {
-    TraceOptions::new()
-        .unwind_method(method)
-        .stop_blocked(stop_blocked)
-        .trace(pid)
-        .unwrap()
-}
-
 /// Each thread's physical frames (ip, sp-independent) per thread id.
 fn ips(p: &Process) -> Vec<(u32, Vec<u64>)> {
     let mut all: Vec<(u32, Vec<u64>)> = p
@@ -88,7 +81,7 @@ fn ips(p: &Process) -> Vec<(u32, Vec<u64>)> {
 
 fn assert_chains(kind: Chains) {
     let fx = Fixture::spawn(kind.bin(), &[]);
-    let reference = trace(fx.pid(), UnwindMethod::Ptrace, false);
+    let reference = trace_with(fx.pid(), UnwindMethod::Ptrace, false);
     let main_name = reference.threads()[0].name().unwrap().to_string();
     assert_eq!(reference.threads().len(), 3);
     for t in reference.threads() {
@@ -105,7 +98,7 @@ fn assert_chains(kind: Chains) {
     // The default unwinder, from a capture taken with and without stopping the thread,
     // gives the very same frames.
     for stop_blocked in [false, true] {
-        let copy = trace(fx.pid(), UnwindMethod::Copy, stop_blocked);
+        let copy = trace_with(fx.pid(), UnwindMethod::Copy, stop_blocked);
         assert_eq!(
             ips(&copy),
             ips(&reference),
@@ -225,7 +218,7 @@ fn debug_frame_of_a_separate_debug_file() {
     assert!(has_debug_frame(&linked.with_file_name("bin.debug")));
     let fx = Fixture::spawn(linked, &[]);
     for method in [UnwindMethod::Ptrace, UnwindMethod::Copy] {
-        let p = trace(fx.pid(), method, false);
+        let p = trace_with(fx.pid(), method, false);
         for thread in ["deep", "shallow"] {
             assert_eq!(
                 names(&p, thread),
@@ -237,7 +230,7 @@ fn debug_frame_of_a_separate_debug_file() {
     fx.assert_running();
     drop(fx);
     let fx = Fixture::spawn(alone, &[]);
-    let p = trace(fx.pid(), UnwindMethod::Ptrace, false);
+    let p = trace_with(fx.pid(), UnwindMethod::Ptrace, false);
     // The symbols are gone with the tables: `park` is an address in the binary now.
     let deep = p
         .threads()
@@ -303,9 +296,9 @@ fn go_stacks(p: &Process) -> Vec<Vec<String>> {
 #[test]
 fn go_threads_unwind_through_debug_frame() {
     let fx = Fixture::spawn(go_bin(), &[]);
-    let reference = trace(fx.pid(), UnwindMethod::Ptrace, false);
+    let reference = trace_with(fx.pid(), UnwindMethod::Ptrace, false);
     for stop_blocked in [false, true] {
-        let copy = trace(fx.pid(), UnwindMethod::Copy, stop_blocked);
+        let copy = trace_with(fx.pid(), UnwindMethod::Copy, stop_blocked);
         assert_eq!(ips(&copy), ips(&reference), "stop_blocked {stop_blocked}");
     }
     let stacks = go_stacks(&reference);

@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::trace_with;
 use common::{Fixture, cpp_bin, deadlock_bin, frames_with_prefix, threads_bin};
 use rstack_tui::{Process, TraceOptions, UnwindMethod};
 
@@ -28,22 +29,14 @@ fn walks(p: &Process) -> Walks {
         .collect()
 }
 
-fn trace(pid: u32, method: UnwindMethod, stop_blocked: bool) -> Process {
-    TraceOptions::new()
-        .unwind_method(method)
-        .stop_blocked(stop_blocked)
-        .trace(pid)
-        .unwrap()
-}
-
 /// Traces `fx` three ways and asserts the same frames for every thread. `unstopped`: every
 /// thread is blocked in code whose unwind needs no callee-saved register (C without frame
 /// pointers), so the default capture never stops one. Rust's std is built with frame pointers:
 /// its frames need RBP, which /proc does not show, so those threads are stopped after all.
 fn assert_unwinders_agree(fx: &Fixture, min_frames: usize, unstopped: bool) {
-    let reference = trace(fx.pid(), UnwindMethod::Ptrace, false);
-    let blocked = trace(fx.pid(), UnwindMethod::Copy, false);
-    let stopped = trace(fx.pid(), UnwindMethod::Copy, true);
+    let reference = trace_with(fx.pid(), UnwindMethod::Ptrace, false);
+    let blocked = trace_with(fx.pid(), UnwindMethod::Copy, false);
+    let stopped = trace_with(fx.pid(), UnwindMethod::Copy, true);
     let want = walks(&reference);
     assert!(want.len() >= 3, "{want:?}");
     for (tid, (frames, _)) in &want {
@@ -79,7 +72,7 @@ fn inlined_frames_same_both_ways() {
 fn deep_stack_and_signal_frame_same_both_ways() {
     let fx = Fixture::spawn(threads_bin(), &["deep", "300"]);
     assert_unwinders_agree(&fx, 5, false);
-    let p = trace(fx.pid(), UnwindMethod::Copy, false);
+    let p = trace_with(fx.pid(), UnwindMethod::Copy, false);
     let by_name = |name: &str| {
         p.threads()
             .iter()
@@ -124,7 +117,7 @@ fn c_fixture_same_frames_both_ways() {
 #[test]
 fn a_short_stack_copy_says_so() {
     let fx = Fixture::spawn(threads_bin(), &["deep", "300"]);
-    let full = trace(fx.pid(), UnwindMethod::Ptrace, false);
+    let full = trace_with(fx.pid(), UnwindMethod::Ptrace, false);
     for stop_blocked in [false, true] {
         let p = TraceOptions::new()
             .stack_copy_limit(16 * 1024)

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rstack_tui::{Process, Thread};
+use rstack_tui::{Process, Thread, TraceOptions, UnwindMethod};
 
 /// How long a fixture may take to print "ready" (building it is not included).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -727,4 +727,13 @@ impl Fixture {
 pub fn mover_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| c_bin("moverfixture", "mover.c", &[]))
+}
+
+/// Traces `pid` with `method`, stopping blocked threads too if `stop_blocked`.
+pub fn trace_with(pid: u32, method: UnwindMethod, stop_blocked: bool) -> Process {
+    TraceOptions::new()
+        .unwind_method(method)
+        .stop_blocked(stop_blocked)
+        .trace(pid)
+        .unwrap()
 }
