@@ -17,11 +17,12 @@
 //! FDE addresses hold wherever the module is loaded.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use gimli::{
     BaseAddresses, CallFrameInstruction, CieOrFde, CommonInformationEntry, EndianSlice,
-    LittleEndian, Reader, UnwindSection,
+    FrameDescriptionEntry, LittleEndian, Reader, UnwindSection,
 };
 use object::{Object, ObjectSection, ObjectSegment, SegmentFlags};
 
@@ -203,35 +204,18 @@ fn from_eh_frame(file: &object::File<'_>, code: &[(u64, u64)]) -> Option<CfiInde
     }
     let mut eh_frame = gimli::EhFrame::new(data, LittleEndian);
     eh_frame.set_address_size(8);
-    let mut cies = CieCache::default();
     let mut entries: Vec<(i32, i32)> = Vec::new();
-    let mut iter = eh_frame.entries(&bases);
-    let mut read = 0;
-    while let Ok(Some(entry)) = iter.next() {
-        read += 1;
-        if read > MAX_READ {
-            break;
+    for_each_fde_in_code(&eh_frame, &bases, code, |fde| {
+        let start = rel32(fde.initial_address(), eh_vaddr);
+        if let (Some(start), Some(record)) = (start, i32::try_from(fde.offset()).ok()) {
+            entries.push((start, record));
         }
-        let CieOrFde::Fde(partial) = entry else {
-            continue;
-        };
-        let Ok(fde) = partial.parse(|s, b, o| cies.get(s, b, o)) else {
-            continue;
-        };
-        let (start, len) = (fde.initial_address(), fde.len());
-        if !in_code(code, start, len) {
-            continue;
-        }
-        let (Some(start), Some(record)) =
-            (rel32(start, eh_vaddr), i32::try_from(fde.offset()).ok())
-        else {
-            continue;
-        };
-        entries.push((start, record));
         if entries.len() >= MAX_ENTRIES {
-            break;
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
-    }
+    });
     sorted_table(&mut entries);
     if entries.is_empty() {
         return None;
@@ -244,6 +228,36 @@ fn from_eh_frame(file: &object::File<'_>, code: &[(u64, u64)]) -> Option<CfiInde
         anchor: eh_vaddr,
         records: Records::EhFrame(eh_vaddr),
     })
+}
+
+/// Gives `each` every FDE of `section` that lies within the module's `code`, its CIE parsed
+/// once per offset, until `each` breaks; at most [`MAX_READ`] entries are read.
+fn for_each_fde_in_code<'d, S>(
+    section: &S,
+    bases: &BaseAddresses,
+    code: &[(u64, u64)],
+    mut each: impl FnMut(FrameDescriptionEntry<EndianSlice<'d, LittleEndian>>) -> ControlFlow<()>,
+) where
+    S: UnwindSection<EndianSlice<'d, LittleEndian>>,
+{
+    let mut cies = CieCache::default();
+    let mut iter = section.entries(bases);
+    let mut read = 0;
+    while let Ok(Some(entry)) = iter.next() {
+        read += 1;
+        if read > MAX_READ {
+            break;
+        }
+        let CieOrFde::Fde(partial) = entry else {
+            continue;
+        };
+        let Ok(fde) = partial.parse(|s, b, o| cies.get(s, b, o)) else {
+            continue;
+        };
+        if in_code(code, fde.initial_address(), fde.len()) && each(fde).is_break() {
+            break;
+        }
+    }
 }
 
 /// CIEs parsed once per offset (a hostile section could otherwise make every FDE re-read a
@@ -331,28 +345,12 @@ fn choose_fdes<'d>(
     let mut debug_frame = gimli::DebugFrame::new(data, LittleEndian);
     debug_frame.set_address_size(8);
     let bases = BaseAddresses::default();
-    let mut cies = CieCache::default();
     let mut cie_parts: CieTable<'_> = HashMap::new();
     let mut chosen: Vec<(i32, Chosen<'_>)> = Vec::new();
-    let mut iter = debug_frame.entries(&bases);
-    let mut read = 0;
-    while let Ok(Some(entry)) = iter.next() {
-        read += 1;
-        if read > MAX_READ {
-            break;
-        }
-        let CieOrFde::Fde(partial) = entry else {
-            continue;
-        };
-        let Ok(fde) = partial.parse(|s, b, o| cies.get(s, b, o)) else {
-            continue;
-        };
+    for_each_fde_in_code(&debug_frame, &bases, code, |fde| {
         let (start, len) = (fde.initial_address(), fde.len());
-        if !in_code(code, start, len) || len > i32::MAX as u64 {
-            continue;
-        }
-        let Some(rel) = rel32(start, anchor).filter(|r| *r >= 0) else {
-            continue;
+        let Some(rel) = rel32(start, anchor).filter(|r| *r >= 0 && len <= i32::MAX as u64) else {
+            return ControlFlow::Continue(());
         };
         let cie = fde.cie();
         let cie_offset = cie.offset();
@@ -360,10 +358,10 @@ fn choose_fdes<'d>(
             .entry(cie_offset)
             .or_insert_with(|| cie_parts_of(data, cie, &debug_frame, &bases));
         if parts.is_none() || set_loc_or_invalid(fde.instructions(&debug_frame, &bases)) {
-            continue;
+            return ControlFlow::Continue(());
         }
         let Some(instructions) = fde_instructions(data, fde.offset()) else {
-            continue;
+            return ControlFlow::Continue(());
         };
         chosen.push((
             rel,
@@ -375,9 +373,11 @@ fn choose_fdes<'d>(
             },
         ));
         if chosen.len() >= MAX_ENTRIES {
-            break;
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
-    }
+    });
     (chosen, cie_parts)
 }
 
