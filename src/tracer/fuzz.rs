@@ -5,11 +5,11 @@
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
-use super::debuginfo::{self, DebugLookup};
-use super::filebytes::FileBytes;
-use super::lines::ModuleLines;
-use super::symbols::ModuleSymbols;
-use super::targetfs::TargetFs;
+use crate::tracer::procfs::targetfs::TargetFs;
+use crate::tracer::symbolize::debuginfo::{self, DebugLookup};
+use crate::tracer::symbolize::filebytes::FileBytes;
+use crate::tracer::symbolize::lines::ModuleLines;
+use crate::tracer::symbolize::symbols::ModuleSymbols;
 
 /// Largest MiniDebugInfo the fuzzer lets a mutated file decompress: the real cap allows more,
 /// and a mutated length field must not turn every run into a 64 MiB allocation.
@@ -95,7 +95,7 @@ pub fn lines(data: &[u8]) -> usize {
     let Ok(lines) = ModuleLines::load(
         &file,
         Some(&bytes),
-        &mut super::lines::MAX_INFLATED_TOTAL.clone(),
+        &mut crate::tracer::symbolize::lines::MAX_INFLATED_TOTAL.clone(),
     ) else {
         return 0;
     };

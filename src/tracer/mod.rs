@@ -4,46 +4,40 @@
 //! Public shape of the `rstack` crate: [`trace`], [`TraceOptions`], [`Process`], [`Thread`],
 //! [`Frame`], [`Symbol`]. A [`Tracer`] keeps its symbol cache across traces (a live view
 //! re-traces the same process every few seconds). Every thread we stop is resumed on every
-//! path: success, error, cancellation and panic (see the `attach` module).
+//! path: success, error, cancellation and panic (see the `stop` module).
 
-mod atstop;
-mod attach;
-mod cachedir;
+mod analysis;
+mod arch;
 mod capture;
-mod cfi_index;
-mod debuginfo;
-mod demangle;
-pub mod diff;
-mod ends;
 mod error;
-mod filebytes;
 #[doc(hidden)]
 pub mod fuzz;
-#[doc(hidden)]
-pub mod golayout;
-mod gopclntab;
-mod goroutines;
-pub mod group;
-mod linecache;
-mod lines;
-mod maps;
+mod golang;
 mod model;
-mod mutex;
-mod procinfo;
-pub mod schema;
-#[doc(hidden)]
-pub mod sigmask;
-pub mod snapfile;
-mod symbols;
-mod syscalls;
-mod targetfs;
+mod options;
+mod procfs;
+mod snapshot;
+mod stop;
+mod symbolize;
 pub mod text;
-mod unwinder;
-mod waits;
-mod watchdog;
+mod unwind;
+
+pub use analysis::{diff, group};
+#[doc(hidden)]
+pub use golang::golayout;
+pub use snapshot::{schema, snapfile};
+#[doc(hidden)]
+pub use unwind::sigmask;
+
+use analysis::{mutex, waits};
+use capture::atstop;
+use golang::goroutines;
+use procfs::{maps, procinfo};
+use stop::{attach, watchdog};
+use symbolize::{cachedir, demangle, symbols};
+use unwind::{ends, unwinder};
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -56,198 +50,21 @@ pub use model::{
     Frame, Goroutine, InvalidFrame, Leaving, Location, LockHint, Mode, Module, Process, StackEnd,
     Symbol, Syscall, Thread, ThreadFacts, Timings, Unguarded,
 };
+pub use options::{TraceOptions, UnwindMethod, default_line_cache};
 pub use procinfo::{TargetId, target_of};
 pub use watchdog::NoGuard;
 
 use atstop::AtStop;
 use attach::{AttachError, StoppedThread};
-use capture::Capture;
+use capture::thread::Capture;
 use maps::MemoryMaps;
 use procinfo::{TaskDir, TaskDirs, TaskFacts};
 use symbols::{KeyCache, Symbolizer, Want};
 use unwinder::{RawFrame, Unwinder, Walk};
 
-/// The usual place for [`TraceOptions::line_cache`]: `$XDG_CACHE_HOME/rstack-tui`, else
-/// `~/.cache/rstack-tui`.
-pub fn default_line_cache() -> Option<PathBuf> {
-    cachedir::CacheDir::default_path()
-}
-
 /// Traces `pid` with the default options (rolling mode, names and symbols on).
 pub fn trace(pid: u32) -> Result<Process> {
     TraceOptions::new().trace(pid)
-}
-
-/// Options for a trace, set builder-style as in `rstack`.
-#[derive(Debug, Clone)]
-pub struct TraceOptions {
-    snapshot: bool,
-    thread_names: bool,
-    symbols: bool,
-    lines: bool,
-    ptrace_attach: bool,
-    method: AttachMethod,
-    max_frames: usize,
-    stop_timeout: Duration,
-    cancel: Option<Arc<AtomicBool>>,
-    panic_after_stops: Option<usize>,
-    debug_dirs: Vec<PathBuf>,
-    unwind_method: UnwindMethod,
-    stack_copy_limit: usize,
-    stop_blocked: bool,
-    line_cache: Option<PathBuf>,
-}
-
-/// How stacks are unwound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum UnwindMethod {
-    /// Capture registers and a copy of the stack, resume the thread, then unwind the copy
-    /// (the default: a thread is stopped only for the capture).
-    #[default]
-    Copy,
-    /// libunwind's ptrace accessors, walking while the thread is stopped (the reference).
-    Ptrace,
-}
-
-impl Default for TraceOptions {
-    fn default() -> Self {
-        TraceOptions {
-            snapshot: false,
-            thread_names: true,
-            symbols: true,
-            lines: true,
-            ptrace_attach: true,
-            method: AttachMethod::Seize,
-            max_frames: 1024,
-            stop_timeout: Duration::from_secs(1),
-            cancel: None,
-            panic_after_stops: None,
-            debug_dirs: Vec::new(),
-            unwind_method: UnwindMethod::Copy,
-            stack_copy_limit: 1 << 20,
-            stop_blocked: false,
-            line_cache: None,
-        }
-    }
-}
-
-impl TraceOptions {
-    /// Default options: rolling mode, thread names and symbols on, we attach ourselves.
-    pub fn new() -> TraceOptions {
-        TraceOptions::default()
-    }
-
-    /// Stop every thread before unwinding any (a consistent picture, a longer stop) instead
-    /// of one thread at a time.
-    pub fn snapshot(&mut self, snapshot: bool) -> &mut TraceOptions {
-        self.snapshot = snapshot;
-        self
-    }
-
-    /// Read thread names.
-    pub fn thread_names(&mut self, thread_names: bool) -> &mut TraceOptions {
-        self.thread_names = thread_names;
-        self
-    }
-
-    /// Resolve symbols.
-    pub fn symbols(&mut self, symbols: bool) -> &mut TraceOptions {
-        self.symbols = symbols;
-        self
-    }
-
-    /// Resolve source lines and expand inlined functions from DWARF (default on; needs
-    /// symbols). Off saves loading each module's DWARF.
-    pub fn lines(&mut self, lines: bool) -> &mut TraceOptions {
-        self.lines = lines;
-        self
-    }
-
-    /// Attach to (and detach from) the threads. With `false` the caller has already attached
-    /// every thread from the thread that calls `trace`, and they are in a ptrace stop.
-    pub fn ptrace_attach(&mut self, ptrace_attach: bool) -> &mut TraceOptions {
-        self.ptrace_attach = ptrace_attach;
-        self
-    }
-
-    /// How to attach: PTRACE_SEIZE (default, with PTRACE_ATTACH as fallback) or PTRACE_ATTACH.
-    pub fn attach_method(&mut self, method: AttachMethod) -> &mut TraceOptions {
-        self.method = method;
-        self
-    }
-
-    /// The deepest stack we walk (default 1024 frames; inlined functions listed as frames
-    /// of their own do not count).
-    pub fn max_frames(&mut self, max_frames: usize) -> &mut TraceOptions {
-        self.max_frames = max_frames.max(1);
-        self
-    }
-
-    /// How long to wait for a thread to stop before reporting it as not stopped (default 1 s;
-    /// a thread in uninterruptible sleep stops only when it wakes).
-    pub fn stop_timeout(&mut self, timeout: Duration) -> &mut TraceOptions {
-        self.stop_timeout = timeout;
-        self
-    }
-
-    /// A flag that, once raised (e.g. by a SIGINT handler), ends the trace early with
-    /// [`Error::Cancelled`] after resuming every thread.
-    pub fn cancel_flag(&mut self, flag: Arc<AtomicBool>) -> &mut TraceOptions {
-        self.cancel = Some(flag);
-        self
-    }
-
-    /// Extra directories to search for separate debuginfo, each treated like
-    /// `/usr/lib/debug` (so `DIR/.build-id/xx/rest.debug` and `DIR/<module dir>/<debuglink>`),
-    /// after the target's own `/usr/lib/debug`. A tracer looks a module's debuginfo up once,
-    /// when it first loads the module.
-    pub fn debug_dirs(&mut self, dirs: Vec<PathBuf>) -> &mut TraceOptions {
-        self.debug_dirs = dirs;
-        self
-    }
-
-    /// How to unwind (default [`UnwindMethod::Copy`]).
-    pub fn unwind_method(&mut self, method: UnwindMethod) -> &mut TraceOptions {
-        self.unwind_method = method;
-        self
-    }
-
-    /// The most stack copied per thread with [`UnwindMethod::Copy`] (default 1 MiB); a deeper
-    /// stack's walk ends with a note that the copy was too short.
-    pub fn stack_copy_limit(&mut self, bytes: usize) -> &mut TraceOptions {
-        self.stack_copy_limit = bytes.max(64);
-        self
-    }
-
-    /// Stop threads blocked in a system call too. By default (rolling mode, copy unwinding) a
-    /// blocked thread is captured without a ptrace stop: no stall, and no system call of its
-    /// that returns EINTR because we looked (epoll_wait does, after any ptrace stop).
-    pub fn stop_blocked(&mut self, stop: bool) -> &mut TraceOptions {
-        self.stop_blocked = stop;
-        self
-    }
-
-    /// Remember what DWARF says about each address in files under `dir`, between runs: the
-    /// next trace of any process using the same module files skips inflating and parsing
-    /// their DWARF. `None` (the default): remember only within this tracer. A directory that
-    /// anyone but us or root could redirect or write to is not used (see
-    /// [`Tracer::take_line_cache_refused`]). See [`default_line_cache`].
-    pub fn line_cache(&mut self, dir: Option<PathBuf>) -> &mut TraceOptions {
-        self.line_cache = dir;
-        self
-    }
-
-    /// For tests of the panic path only: panic once `n` threads are held in snapshot mode.
-    #[doc(hidden)]
-    pub fn panic_after_stops_for_tests(&mut self, n: usize) -> &mut TraceOptions {
-        self.panic_after_stops = Some(n);
-        self
-    }
-
-    /// Traces `pid` with these options.
-    pub fn trace(&self, pid: u32) -> Result<Process> {
-        Tracer::new(self.clone()).trace(pid)
-    }
 }
 
 /// A thread's stack as captured, before symbolization (which runs after the thread resumed).
@@ -752,7 +569,7 @@ impl Tracer {
                 Got::Taken(Taken::Capture(c)) => {
                     let how = c.how;
                     let walk = unwinder.unwind_capture(p.tid, *c, self.options.max_frames);
-                    if walk.missing_register && how == capture::How::Blocked {
+                    if walk.missing_register && how == capture::thread::How::Blocked {
                         // Stopped after all: its run record no longer tells whether it ran.
                         mark = None;
                         let (walk, error, at) =

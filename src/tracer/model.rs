@@ -177,7 +177,7 @@ pub struct Thread {
 }
 
 /// Why a stack walk ended: exactly one reason per stack. Worded by the output (see
-/// [`crate::tracer::schema::end_words`]).
+/// [`crate::tracer::snapshot::schema::end_words`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StackEnd {
     /// The walk reached the thread's first frame (`_start`, `clone3`, `start_thread`,
@@ -421,7 +421,7 @@ pub struct Syscall {
 impl Syscall {
     /// The system call's name, for the calls a blocked thread is commonly in.
     pub fn name(&self) -> Option<&'static str> {
-        crate::tracer::syscalls::name(self.number)
+        crate::tracer::arch::x86_64::syscalls::name(self.number)
     }
 }
 

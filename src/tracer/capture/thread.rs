@@ -1,0 +1,158 @@
+//! A thread captured for a later unwind: its registers and a copy of its live stack. Taken in a
+//! ptrace stop (then the thread resumes at once), or, for a thread blocked in a system call,
+//! without stopping it: the kernel shows where it entered the call, and the scheduler's record
+//! proves it did not run while we copied.
+
+use std::io::IoSliceMut;
+
+use nix::sys::ptrace;
+use nix::sys::uio::{RemoteIoVec, process_vm_readv};
+use nix::unistd::Pid;
+
+use crate::tracer::capture::atstop::AtStop;
+use crate::tracer::procfs::maps::MemoryMaps;
+use crate::tracer::procfs::procinfo::BlockedAt;
+
+/// libunwind's x86_64 register numbers: RAX, RDX, RCX, RBX, RSI, RDI, RBP, RSP, R8–R15, RIP.
+pub const REG_COUNT: usize = 17;
+const RDX: usize = 1;
+const RCX: usize = 2;
+const RSI: usize = 4;
+const RDI: usize = 5;
+const RSP: usize = 7;
+const R8: usize = 8;
+const R9: usize = 9;
+const R10: usize = 10;
+const RIP: usize = 16;
+
+/// How a thread was captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// In a ptrace stop: every register is known.
+    Stopped,
+    /// Blocked in a system call, never stopped: only the registers the kernel shows are known.
+    Blocked,
+}
+
+/// A copy of the top of a thread's stack.
+#[derive(Debug, Default)]
+pub struct StackCopy {
+    /// The address of `bytes[0]` (the stack pointer).
+    pub start: u64,
+    pub bytes: Vec<u8>,
+    /// The stack's mapping: a read inside it but past the copy means the copy was too short.
+    pub region: Option<(u64, u64)>,
+}
+
+impl StackCopy {
+    /// The address one past the copy.
+    pub fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
+}
+
+/// A thread's registers (those known) and stack, ready to unwind while the thread runs on.
+#[derive(Debug)]
+pub struct Capture {
+    pub regs: [Option<u64>; REG_COUNT],
+    pub stack: StackCopy,
+    pub how: How,
+    /// Where a ptrace stop found the thread (`None` for a thread captured without one).
+    pub at_stop: Option<AtStop>,
+}
+
+impl Capture {
+    /// Captures thread `tid`, which must be in a ptrace stop we hold.
+    pub fn stopped(tid: i32, maps: &MemoryMaps, limit: usize) -> Result<Capture, String> {
+        let r =
+            ptrace::getregs(Pid::from_raw(tid)).map_err(|e| format!("reading registers: {e}"))?;
+        let values = [
+            r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11,
+            r.r12, r.r13, r.r14, r.r15, r.rip,
+        ];
+        Ok(Capture {
+            regs: values.map(Some),
+            stack: copy_stack(tid, r.rsp, maps, limit),
+            how: How::Stopped,
+            at_stop: Some(AtStop::from_regs(&r)),
+        })
+    }
+
+    /// Captures thread `tid`, blocked in the system call `at`, without stopping it. The caller
+    /// must check that the thread did not run meanwhile (see `procinfo::run_record`).
+    pub fn blocked(tid: i32, at: &BlockedAt, maps: &MemoryMaps, limit: usize) -> Capture {
+        let mut regs = [None; REG_COUNT];
+        regs[RIP] = Some(at.pc);
+        regs[RSP] = Some(at.sp);
+        // The `syscall` instruction leaves the return address in RCX; the arguments stay in
+        // their registers. The callee-saved ones are unknown: a walk that needs one falls back
+        // to stopping the thread.
+        regs[RCX] = Some(at.pc);
+        for (reg, value) in [RDI, RSI, RDX, R10, R8, R9].into_iter().zip(at.args) {
+            regs[reg] = Some(value);
+        }
+        Capture {
+            regs,
+            stack: copy_stack(tid, at.sp, maps, limit),
+            how: How::Blocked,
+            at_stop: None,
+        }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes at `address` of process (or thread) `pid`.
+pub(crate) fn read_memory(pid: i32, address: u64, buf: &mut [u8]) -> bool {
+    let Ok(base) = usize::try_from(address) else {
+        return false;
+    };
+    let len = buf.len();
+    let remote = [RemoteIoVec { base, len }];
+    let mut local = [IoSliceMut::new(buf)];
+    matches!(process_vm_readv(Pid::from_raw(pid), &mut local, &remote), Ok(n) if n == len)
+}
+
+const PAGE: u64 = 4096;
+
+/// Copies the stack of `tid` from `sp` up to the end of its mapping, at most `limit` bytes.
+fn copy_stack(tid: i32, sp: u64, maps: &MemoryMaps, limit: usize) -> StackCopy {
+    let region = maps.region(sp);
+    let want = match region {
+        Some((_, end)) => (end - sp).min(limit as u64) as usize,
+        None => limit,
+    };
+    let mut bytes = vec![0u8; want];
+    let pid = Pid::from_raw(tid);
+    let whole = [RemoteIoVec {
+        base: sp as usize,
+        len: want,
+    }];
+    let got = match process_vm_readv(pid, &mut [IoSliceMut::new(&mut bytes)], &whole) {
+        Ok(n) => n,
+        // The mapping changed since we read the maps, or we never knew it: copy page by page,
+        // so the read stops at the first unmapped page instead of failing whole.
+        Err(_) => read_pages(pid, sp, &mut bytes),
+    };
+    bytes.truncate(got);
+    StackCopy {
+        start: sp,
+        bytes,
+        region,
+    }
+}
+
+fn read_pages(pid: Pid, start: u64, buf: &mut [u8]) -> usize {
+    let mut remote = Vec::new();
+    let mut addr = start;
+    let end = start + buf.len() as u64;
+    while addr < end && remote.len() < 1024 {
+        let next = ((addr / PAGE) + 1) * PAGE;
+        let to = next.min(end);
+        remote.push(RemoteIoVec {
+            base: addr as usize,
+            len: (to - addr) as usize,
+        });
+        addr = to;
+    }
+    let len: usize = remote.iter().map(|r| r.len).sum();
+    process_vm_readv(pid, &mut [IoSliceMut::new(&mut buf[..len])], &remote).unwrap_or(0)
+}

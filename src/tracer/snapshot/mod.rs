@@ -1,0 +1,5 @@
+//! The versioned JSON form of a traced process and saved snapshot files: what `dump --json`
+//! writes and `load`/`diff` read back. Loaded files are untrusted: bounded before parsing.
+
+pub mod schema;
+pub mod snapfile;

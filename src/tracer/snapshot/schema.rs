@@ -1,0 +1,927 @@
+//! The versioned JSON form of a traced process: what `dump --json` prints and what saved
+//! snapshots hold. Field names are a contract (`version`, `pid`, `taken_at`, `threads[]` with
+//! `tid`, `name`, `state`, `wchan`, `frames[]` with `ip`, `symbol`, `offset`, `module`); new
+//! fields may be added, none renamed.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::tracer::model::{Frame, Goroutine, InvalidFrame, Process, StackEnd, Syscall, Thread};
+
+/// The schema version this build writes.
+pub const VERSION: u32 = 1;
+
+/// A snapshot of one process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotDoc {
+    pub version: u32,
+    pub pid: u32,
+    pub command: String,
+    /// RFC 3339, UTC.
+    pub taken_at: String,
+    pub taken_at_unix_ms: u64,
+    /// "rolling" or "snapshot".
+    pub mode: String,
+    pub elapsed_us: u64,
+    pub longest_stop_us: u64,
+    pub threads: Vec<ThreadDoc>,
+    /// Mutex wait-for cycles: lists of tids.
+    #[serde(default)]
+    pub deadlocks: Vec<Vec<u32>>,
+    /// Modules without debuginfo, with what would provide it.
+    #[serde(default)]
+    pub missing_debuginfo: Vec<String>,
+    /// A Go process's goroutines (absent for other processes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goroutines: Vec<GoroutineDoc>,
+    /// Why a Go process's goroutines are not (all) listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines_note: Option<String>,
+}
+
+/// One goroutine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoroutineDoc {
+    pub goid: u64,
+    /// "waiting", "runnable", "running", "syscall", ...
+    pub status: String,
+    /// As Go prints it: "chan receive", "select", ...
+    pub wait_reason: Option<String>,
+    pub waiting_ms: Option<u64>,
+    /// The OS thread it is on, if any.
+    pub thread: Option<u32>,
+    pub end_note: Option<String>,
+    pub frames: Vec<FrameDoc>,
+}
+
+/// One thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadDoc {
+    pub tid: u32,
+    pub name: Option<String>,
+    /// The /proc state letter.
+    pub state: Option<String>,
+    pub wchan: Option<String>,
+    pub syscall: Option<SyscallDoc>,
+    pub user_time_ms: u64,
+    pub system_time_ms: u64,
+    pub stopped_us: u64,
+    pub truncated: bool,
+    pub error: Option<String>,
+    pub end_note: Option<String>,
+    pub frames: Vec<FrameDoc>,
+    /// The blocking call decoded.
+    #[serde(default)]
+    pub wait: Option<String>,
+    #[serde(default)]
+    pub kernel_stack: Vec<String>,
+    /// The lock waited for: {"address", "owner", "note"}.
+    #[serde(default)]
+    pub lock: Option<LockDoc>,
+    /// Why the walk of the stack ended, typed (`end_note` has it in words); null when there
+    /// is no stack.
+    #[serde(default)]
+    pub end: Option<EndDoc>,
+    /// The state letter /proc showed just before the capture, when the capture found the
+    /// thread in another (`state`).
+    #[serde(default)]
+    pub state_before: Option<String>,
+    /// A system call the thread was leaving at the capture (it had returned): {"call"}, the
+    /// call or null when the registers no longer said which.
+    #[serde(default)]
+    pub leaving: Option<LeavingDoc>,
+}
+
+/// Why a stack walk ended: `reason` is one of "root" (the thread's first frame: the stack is
+/// whole), "no_unwind_info" (`module`, `address`), "copy_too_short" (`copied`, `needed`
+/// bytes), "frame_limit" (`limit`), "repeating" (`address`), "invalid_frame" (`address`,
+/// `why`: "not_code", or "stack_backwards" with `sp` and `previous`), "read_failed"
+/// (`address`), "register_unknown", "unwinder" (`message`), "noted" (`message`: a note
+/// without a typed reason).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndDoc {
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl From<&StackEnd> for EndDoc {
+    fn from(end: &StackEnd) -> EndDoc {
+        let doc = |reason: &str| EndDoc {
+            reason: reason.into(),
+            ..EndDoc::default()
+        };
+        match end {
+            StackEnd::Root => doc("root"),
+            StackEnd::NoUnwindInfo { module, address } => EndDoc {
+                module: module.clone(),
+                address: Some(*address),
+                ..doc("no_unwind_info")
+            },
+            StackEnd::CopyTooShort { copied, needed } => EndDoc {
+                copied: Some(*copied),
+                needed: *needed,
+                ..doc("copy_too_short")
+            },
+            StackEnd::FrameLimit { limit } => EndDoc {
+                limit: Some(*limit as u64),
+                ..doc("frame_limit")
+            },
+            StackEnd::Repeating { address } => EndDoc {
+                address: Some(*address),
+                ..doc("repeating")
+            },
+            StackEnd::InvalidFrame { address, why } => {
+                let (why, sp, previous) = match why {
+                    InvalidFrame::NotCode => ("not_code", None, None),
+                    InvalidFrame::StackBackwards { sp, previous } => {
+                        ("stack_backwards", Some(*sp), Some(*previous))
+                    }
+                };
+                EndDoc {
+                    address: Some(*address),
+                    why: Some(why.into()),
+                    sp,
+                    previous,
+                    ..doc("invalid_frame")
+                }
+            }
+            StackEnd::ReadFailed { address } => EndDoc {
+                address: Some(*address),
+                ..doc("read_failed")
+            },
+            StackEnd::RegisterUnknown => doc("register_unknown"),
+            StackEnd::Unwinder { message } => EndDoc {
+                message: Some(message.clone()),
+                ..doc("unwinder")
+            },
+            StackEnd::Noted { note } => EndDoc {
+                message: Some(note.clone()),
+                ..doc("noted")
+            },
+        }
+    }
+}
+
+impl EndDoc {
+    /// The reason this document names, with its strings made inert; `None` for a reason
+    /// this build does not know or one missing its fields.
+    fn to_end(&self) -> Option<StackEnd> {
+        let inert = |s: &str| crate::tracer::text::inert(s).into_owned();
+        Some(match self.reason.as_str() {
+            "root" => StackEnd::Root,
+            "no_unwind_info" => StackEnd::NoUnwindInfo {
+                module: self.module.as_deref().map(inert),
+                address: self.address?,
+            },
+            "copy_too_short" => StackEnd::CopyTooShort {
+                copied: self.copied?,
+                needed: self.needed,
+            },
+            "frame_limit" => StackEnd::FrameLimit {
+                limit: usize::try_from(self.limit?).ok()?,
+            },
+            "repeating" => StackEnd::Repeating {
+                address: self.address?,
+            },
+            "invalid_frame" => StackEnd::InvalidFrame {
+                address: self.address?,
+                why: match self.why.as_deref()? {
+                    "not_code" => InvalidFrame::NotCode,
+                    "stack_backwards" => InvalidFrame::StackBackwards {
+                        sp: self.sp?,
+                        previous: self.previous?,
+                    },
+                    _ => return None,
+                },
+            },
+            "read_failed" => StackEnd::ReadFailed {
+                address: self.address?,
+            },
+            "register_unknown" => StackEnd::RegisterUnknown,
+            "unwinder" => StackEnd::Unwinder {
+                message: inert(self.message.as_deref()?),
+            },
+            "noted" => StackEnd::Noted {
+                note: inert(self.message.as_deref()?),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A stack's end in words, for every output (`None` for a stack that reached its root).
+pub fn end_words(end: &StackEnd) -> Option<String> {
+    Some(match end {
+        StackEnd::Root => return None,
+        StackEnd::NoUnwindInfo {
+            module: Some(module),
+            address,
+        } => format!("stack cut: no unwind info for {module} at {address:#x}"),
+        StackEnd::NoUnwindInfo {
+            module: None,
+            address,
+        } => format!("stack cut: no unwind info for the code at {address:#x}"),
+        StackEnd::CopyTooShort {
+            copied,
+            needed: Some(needed),
+        } => format!(
+            "the stack copy ({} KiB) ends before the stack does ({} KiB would hold it)",
+            copied / 1024,
+            needed.div_ceil(1024)
+        ),
+        StackEnd::CopyTooShort {
+            copied,
+            needed: None,
+        } => format!(
+            "the stack copy ({} KiB) ends before the stack does",
+            copied / 1024
+        ),
+        StackEnd::FrameLimit { limit } => format!("stack cut at the frame limit ({limit} frames)"),
+        StackEnd::Repeating { address } => {
+            format!("stack cut: the frame at {address:#x} repeats (a looping stack)")
+        }
+        StackEnd::InvalidFrame {
+            address,
+            why: InvalidFrame::NotCode,
+        } => format!("stack cut: {address:#x} is not in executable memory (a corrupt stack?)"),
+        StackEnd::InvalidFrame {
+            address,
+            why: InvalidFrame::StackBackwards { sp, previous },
+        } => format!(
+            "stack cut: the caller at {address:#x} has its stack pointer {sp:#x} below the \
+             callee's {previous:#x} (a corrupt stack?)"
+        ),
+        StackEnd::ReadFailed { address } => {
+            format!("stack cut: the target's memory at {address:#x} could not be read")
+        }
+        StackEnd::RegisterUnknown => {
+            "stack cut: the unwind needs a register not captured (the thread was not stopped)"
+                .into()
+        }
+        StackEnd::Unwinder { message } => format!("unwinding stopped: {message}"),
+        StackEnd::Noted { note } => note.clone(),
+    })
+}
+
+/// The end of a stack as a document gives it: typed if it can be read, else from the older
+/// fields (`end_note`, `truncated`).
+fn end_of(t: &ThreadDoc) -> Option<StackEnd> {
+    let inert = |s: &str| crate::tracer::text::inert(s).into_owned();
+    if let Some(end) = t.end.as_ref().and_then(EndDoc::to_end) {
+        return Some(end);
+    }
+    match (&t.end_note, t.truncated) {
+        (Some(note), _) => Some(StackEnd::Noted { note: inert(note) }),
+        (None, true) => Some(StackEnd::Noted {
+            note: "stack cut: frame limit or a repeating frame".into(),
+        }),
+        (None, false) if t.frames.is_empty() => None,
+        (None, false) => Some(StackEnd::Root),
+    }
+}
+
+/// A system call a thread was leaving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeavingDoc {
+    pub call: Option<SyscallDoc>,
+}
+
+/// A lock a thread waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockDoc {
+    pub address: u64,
+    pub owner: Option<u32>,
+    pub note: Option<String>,
+}
+
+/// The system call a thread is blocked in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyscallDoc {
+    pub number: i64,
+    pub name: Option<String>,
+    pub args: [u64; 6],
+}
+
+/// One frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameDoc {
+    pub ip: u64,
+    /// Demangled function name.
+    pub symbol: Option<String>,
+    /// The name as in the symbol table.
+    pub raw_symbol: Option<String>,
+    /// `ip` minus the function's start.
+    pub offset: Option<u64>,
+    pub module: Option<String>,
+    /// The address in the module's own address space (for `addr2line -e MODULE`).
+    pub module_offset: Option<u64>,
+    pub is_signal: bool,
+    /// Source file of the frame's address (DWARF line info), when known.
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub line: Option<u32>,
+    /// A function inlined into the next frame (same `ip`).
+    #[serde(default)]
+    pub inlined: bool,
+}
+
+impl From<&Process> for SnapshotDoc {
+    fn from(p: &Process) -> SnapshotDoc {
+        let since_epoch = p.taken_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        SnapshotDoc {
+            version: VERSION,
+            pid: p.id,
+            command: p.command.clone(),
+            taken_at: rfc3339(p.taken_at),
+            taken_at_unix_ms: since_epoch.as_millis() as u64,
+            mode: p.mode.as_str().into(),
+            elapsed_us: micros(p.elapsed),
+            longest_stop_us: micros(p.longest_stop),
+            threads: p.threads.iter().map(ThreadDoc::from).collect(),
+            deadlocks: p.deadlocks.clone(),
+            missing_debuginfo: p.missing_debuginfo.clone(),
+            goroutines: p.goroutines.iter().map(GoroutineDoc::from).collect(),
+            goroutines_note: p.goroutines_note.clone(),
+        }
+    }
+}
+
+impl From<&Goroutine> for GoroutineDoc {
+    fn from(g: &Goroutine) -> GoroutineDoc {
+        GoroutineDoc {
+            goid: g.id,
+            status: g.status.clone(),
+            wait_reason: g.wait_reason.clone(),
+            waiting_ms: g.waiting_for.map(|d| d.as_millis() as u64),
+            thread: g.thread,
+            end_note: g.end_note.clone(),
+            frames: g.frames.iter().map(FrameDoc::from).collect(),
+        }
+    }
+}
+
+impl From<&Thread> for ThreadDoc {
+    fn from(t: &Thread) -> ThreadDoc {
+        ThreadDoc {
+            tid: t.id,
+            name: t.name.clone(),
+            state: t.facts.state.map(String::from),
+            wchan: t.facts.wchan.clone(),
+            syscall: t.facts.syscall.as_ref().map(|s| SyscallDoc {
+                number: s.number,
+                name: s.name().map(String::from),
+                args: s.args,
+            }),
+            user_time_ms: t.facts.user_time.as_millis() as u64,
+            system_time_ms: t.facts.system_time.as_millis() as u64,
+            stopped_us: micros(t.stopped_for),
+            truncated: t.is_truncated(),
+            error: t.error.clone(),
+            end_note: t.end_note(),
+            frames: t.frames.iter().map(FrameDoc::from).collect(),
+            wait: t.facts.wait.clone(),
+            kernel_stack: t.facts.kernel_stack.clone(),
+            lock: t.facts.lock.as_ref().map(|l| LockDoc {
+                address: l.address,
+                owner: l.owner,
+                note: l.note.clone(),
+            }),
+            end: t.end.as_ref().map(EndDoc::from),
+            state_before: t.facts.state_before.map(String::from),
+            leaving: t.facts.leaving.as_ref().map(leaving_doc),
+        }
+    }
+}
+
+/// A state letter from a document: anything but one ASCII letter (a format character would go
+/// out raw, as a char is not text to make inert) is unknown.
+fn state_letter(s: &Option<String>) -> Option<char> {
+    s.as_deref()
+        .and_then(|s| s.chars().next())
+        .filter(char::is_ascii_alphabetic)
+}
+
+fn leaving_doc(l: &crate::tracer::model::Leaving) -> LeavingDoc {
+    LeavingDoc {
+        call: l.call.as_ref().map(syscall_doc),
+    }
+}
+
+fn syscall_doc(s: &Syscall) -> SyscallDoc {
+    SyscallDoc {
+        number: s.number,
+        name: s.name().map(String::from),
+        args: s.args,
+    }
+}
+
+impl From<&Frame> for FrameDoc {
+    fn from(f: &Frame) -> FrameDoc {
+        FrameDoc {
+            ip: f.ip,
+            symbol: f.symbol.as_ref().map(|s| s.name.clone()),
+            raw_symbol: f.symbol.as_ref().map(|s| s.raw_name.clone()),
+            offset: f.symbol.as_ref().map(|s| s.offset),
+            module: f.module.as_ref().map(|m| m.path.clone()),
+            module_offset: f.module.as_ref().map(|m| m.offset),
+            is_signal: f.is_signal,
+            file: f.location.as_ref().map(|l| l.file.clone()),
+            line: f.location.as_ref().map(|l| l.line),
+            inlined: f.inlined,
+        }
+    }
+}
+
+/// The same document as [`SnapshotDoc`], serialized straight from the model without copying
+/// its strings (a 1000-thread dump has tens of thousands of frames). A test holds the two
+/// byte-for-byte equal.
+pub struct DocView<'a> {
+    process: &'a Process,
+    /// Compact JSON of each distinct frame, written once and then copied: 1000 threads parked
+    /// in the same code share a few dozen frames among tens of thousands.
+    memo: Option<RefCell<FrameMemo<'a>>>,
+}
+
+type FrameMemo<'a> = HashMap<FrameKey<'a>, Box<serde_json::value::RawValue>>;
+
+impl<'a> DocView<'a> {
+    /// A view for any serializer.
+    pub fn new(process: &'a Process) -> DocView<'a> {
+        DocView {
+            process,
+            memo: None,
+        }
+    }
+
+    /// A view for compact JSON only (frames are copied as compact JSON, which would not be
+    /// indented in pretty output), much faster when threads share frames.
+    pub fn compact(process: &'a Process) -> DocView<'a> {
+        DocView {
+            process,
+            memo: Some(RefCell::default()),
+        }
+    }
+}
+
+/// A frame compared by value; hashed on a few cheap fields (equal frames agree on them).
+struct FrameKey<'a>(&'a Frame);
+
+impl PartialEq for FrameKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for FrameKey<'_> {}
+
+impl Hash for FrameKey<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let f = self.0;
+        (f.ip, f.inlined, f.is_signal).hash(h);
+        f.symbol.as_ref().map(|s| (s.offset, s.name.len())).hash(h);
+        f.location.as_ref().map(|l| l.line).hash(h);
+    }
+}
+
+struct ThreadView<'a, 'm>(&'a Thread, Option<&'m RefCell<FrameMemo<'a>>>);
+struct FrameView<'a>(&'a Frame);
+struct FramesView<'a, 'm>(&'a [Frame], Option<&'m RefCell<FrameMemo<'a>>>);
+struct ThreadsView<'a, 'm>(&'a [Thread], Option<&'m RefCell<FrameMemo<'a>>>);
+
+impl Serialize for DocView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let p = self.process;
+        let since_epoch = p.taken_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let mut st = s.serialize_struct("SnapshotDoc", 11)?;
+        st.serialize_field("version", &VERSION)?;
+        st.serialize_field("pid", &p.id)?;
+        st.serialize_field("command", &p.command)?;
+        st.serialize_field("taken_at", &rfc3339(p.taken_at))?;
+        st.serialize_field("taken_at_unix_ms", &(since_epoch.as_millis() as u64))?;
+        st.serialize_field("mode", p.mode.as_str())?;
+        st.serialize_field("elapsed_us", &micros(p.elapsed))?;
+        st.serialize_field("longest_stop_us", &micros(p.longest_stop))?;
+        st.serialize_field("threads", &ThreadsView(&p.threads, self.memo.as_ref()))?;
+        st.serialize_field("deadlocks", &p.deadlocks)?;
+        st.serialize_field("missing_debuginfo", &p.missing_debuginfo)?;
+        if p.goroutines.is_empty() {
+            st.skip_field("goroutines")?;
+        } else {
+            let docs: Vec<GoroutineDoc> = p.goroutines.iter().map(GoroutineDoc::from).collect();
+            st.serialize_field("goroutines", &docs)?;
+        }
+        match &p.goroutines_note {
+            Some(note) => st.serialize_field("goroutines_note", note)?,
+            None => st.skip_field("goroutines_note")?,
+        }
+        st.end()
+    }
+}
+
+impl Serialize for ThreadsView<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|t| ThreadView(t, self.1)))
+    }
+}
+
+impl Serialize for FramesView<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let Some(memo) = self.1 else {
+            return s.collect_seq(self.0.iter().map(FrameView));
+        };
+        let mut memo = memo.borrow_mut();
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for f in self.0 {
+            let raw = match memo.entry(FrameKey(f)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    serde_json::value::to_raw_value(&FrameView(f)).map_err(S::Error::custom)?,
+                ),
+            };
+            seq.serialize_element(&**raw)?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for ThreadView<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let t = self.0;
+        let mut st = s.serialize_struct("ThreadDoc", 18)?;
+        st.serialize_field("tid", &t.id)?;
+        st.serialize_field("name", &t.name)?;
+        let mut state = [0u8; 4];
+        st.serialize_field("state", &t.facts.state.map(|c| &*c.encode_utf8(&mut state)))?;
+        st.serialize_field("wchan", &t.facts.wchan)?;
+        st.serialize_field(
+            "syscall",
+            &t.facts.syscall.as_ref().map(|sc| SyscallDoc {
+                number: sc.number,
+                name: sc.name().map(String::from),
+                args: sc.args,
+            }),
+        )?;
+        st.serialize_field("user_time_ms", &(t.facts.user_time.as_millis() as u64))?;
+        st.serialize_field("system_time_ms", &(t.facts.system_time.as_millis() as u64))?;
+        st.serialize_field("stopped_us", &micros(t.stopped_for))?;
+        st.serialize_field("truncated", &t.is_truncated())?;
+        st.serialize_field("error", &t.error)?;
+        st.serialize_field("end_note", &t.end_note())?;
+        st.serialize_field("frames", &FramesView(&t.frames, self.1))?;
+        st.serialize_field("wait", &t.facts.wait)?;
+        st.serialize_field("kernel_stack", &t.facts.kernel_stack)?;
+        st.serialize_field(
+            "lock",
+            &t.facts.lock.as_ref().map(|l| LockDoc {
+                address: l.address,
+                owner: l.owner,
+                note: l.note.clone(),
+            }),
+        )?;
+        st.serialize_field("end", &t.end.as_ref().map(EndDoc::from))?;
+        let mut before = [0u8; 4];
+        st.serialize_field(
+            "state_before",
+            &t.facts.state_before.map(|c| &*c.encode_utf8(&mut before)),
+        )?;
+        st.serialize_field("leaving", &t.facts.leaving.as_ref().map(leaving_doc))?;
+        st.end()
+    }
+}
+
+impl Serialize for FrameView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let f = self.0;
+        let mut st = s.serialize_struct("FrameDoc", 10)?;
+        st.serialize_field("ip", &f.ip)?;
+        st.serialize_field("symbol", &f.symbol.as_ref().map(|x| x.name.as_str()))?;
+        st.serialize_field(
+            "raw_symbol",
+            &f.symbol.as_ref().map(|x| x.raw_name.as_str()),
+        )?;
+        st.serialize_field("offset", &f.symbol.as_ref().map(|x| x.offset))?;
+        st.serialize_field("module", &f.module.as_ref().map(|m| m.path.as_str()))?;
+        st.serialize_field("module_offset", &f.module.as_ref().map(|m| m.offset))?;
+        st.serialize_field("is_signal", &f.is_signal)?;
+        st.serialize_field("file", &f.location.as_ref().map(|l| l.file.as_str()))?;
+        st.serialize_field("line", &f.location.as_ref().map(|l| l.line))?;
+        st.serialize_field("inlined", &f.inlined)?;
+        st.end()
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}
+
+/// Formats a time as RFC 3339 in UTC with millisecond precision.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+impl SnapshotDoc {
+    /// The model of a snapshot document (a saved file is untrusted: every string is made
+    /// inert again).
+    pub fn to_process(&self) -> Process {
+        use crate::tracer::model::{Mode, Syscall, ThreadFacts};
+        let inert = |s: &str| crate::tracer::text::inert(s).into_owned();
+        let opt = |s: &Option<String>| s.as_deref().map(inert);
+        Process {
+            id: self.pid,
+            command: inert(&self.command),
+            taken_at: UNIX_EPOCH + Duration::from_millis(self.taken_at_unix_ms),
+            mode: if self.mode == "snapshot" {
+                Mode::Snapshot
+            } else {
+                Mode::Rolling
+            },
+            elapsed: Duration::from_micros(self.elapsed_us),
+            longest_stop: Duration::from_micros(self.longest_stop_us),
+            deadlocks: self.deadlocks.clone(),
+            missing_debuginfo: self.missing_debuginfo.iter().map(|m| inert(m)).collect(),
+            unguarded: None,
+            timings: Default::default(),
+            goroutines: self
+                .goroutines
+                .iter()
+                .map(|g| Goroutine {
+                    id: g.goid,
+                    status: inert(&g.status),
+                    wait_reason: opt(&g.wait_reason),
+                    waiting_for: g.waiting_ms.map(Duration::from_millis),
+                    thread: g.thread,
+                    end_note: opt(&g.end_note),
+                    frames: g.frames.iter().map(frame_of).collect(),
+                })
+                .collect(),
+            goroutines_note: opt(&self.goroutines_note),
+            threads: self
+                .threads
+                .iter()
+                .map(|t| Thread {
+                    id: t.tid,
+                    name: opt(&t.name),
+                    facts: ThreadFacts {
+                        state: state_letter(&t.state),
+                        wchan: opt(&t.wchan),
+                        syscall: t.syscall.as_ref().map(|s| Syscall {
+                            number: s.number,
+                            args: s.args,
+                        }),
+                        user_time: Duration::from_millis(t.user_time_ms),
+                        system_time: Duration::from_millis(t.system_time_ms),
+                        wait: opt(&t.wait),
+                        kernel_stack: t.kernel_stack.iter().map(|k| inert(k)).collect(),
+                        lock: t.lock.as_ref().map(|l| crate::tracer::model::LockHint {
+                            address: l.address,
+                            owner: l.owner,
+                            note: opt(&l.note),
+                        }),
+                        state_before: state_letter(&t.state_before),
+                        leaving: t.leaving.as_ref().map(|l| crate::tracer::model::Leaving {
+                            call: l.call.as_ref().map(|s| Syscall {
+                                number: s.number,
+                                args: s.args,
+                            }),
+                        }),
+                    },
+                    frames: t.frames.iter().map(frame_of).collect(),
+                    error: opt(&t.error),
+                    end: end_of(t),
+                    stopped_for: Duration::from_micros(t.stopped_us),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The model of a saved frame (untrusted: every string made inert again).
+fn frame_of(f: &FrameDoc) -> Frame {
+    use crate::tracer::model::{Location, Module, Symbol};
+    let inert = |s: &str| crate::tracer::text::inert(s).into_owned();
+    Frame {
+        ip: f.ip,
+        is_signal: f.is_signal,
+        symbol: f.symbol.as_deref().map(|name| {
+            let offset = f.offset.unwrap_or(0);
+            Symbol {
+                name: inert(name),
+                raw_name: f
+                    .raw_symbol
+                    .as_deref()
+                    .map(inert)
+                    .unwrap_or_else(|| inert(name)),
+                offset,
+                address: f.ip.wrapping_sub(offset),
+                size: 0,
+            }
+        }),
+        module: f.module.as_deref().map(|path| Module {
+            path: inert(path),
+            offset: f.module_offset.unwrap_or(0),
+        }),
+        location: f.file.as_deref().zip(f.line).map(|(file, line)| Location {
+            file: inert(file),
+            line,
+            column: None,
+        }),
+        inlined: f.inlined,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_960_800_123);
+        assert_eq!(rfc3339(t), "2026-11-29T14:00:00.123Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_borrowed_view_writes_the_same_document() {
+        let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+            "version": 1, "pid": 42, "command": "srv --x", "taken_at": "2026-11-29T14:00:00.123Z",
+            "taken_at_unix_ms": 1_795_960_800_123u64, "mode": "rolling", "elapsed_us": 3100,
+            "longest_stop_us": 85, "deadlocks": [[7, 8, 7]],
+            "missing_debuginfo": ["/lib/x.so: no debuginfo"],
+            "threads": [{
+                "tid": 7, "name": "worker", "state": "S", "wchan": "futex_do_wait",
+                "syscall": {"number": 202, "name": "futex", "args": [1, 2, 3, 4, 5, 6]},
+                "user_time_ms": 10, "system_time_ms": 2, "stopped_us": 0, "truncated": true,
+                "error": null, "end_note": "unwinding stopped: x", "wait": "futex_wait(0x1)",
+                "kernel_stack": ["a+0x1/0x2"],
+                "lock": {"address": 4096, "owner": 8, "note": null},
+                "frames": [
+                    {"ip": 100, "symbol": "f", "raw_symbol": "_Z1fv", "offset": 4,
+                     "module": "/bin/srv", "module_offset": 90, "is_signal": false,
+                     "file": "a.rs", "line": 3, "inlined": true},
+                    {"ip": 100, "symbol": null, "raw_symbol": null, "offset": null,
+                     "module": null, "module_offset": null, "is_signal": true,
+                     "file": null, "line": null, "inlined": false}
+                ]
+            }, {
+                "tid": 8, "name": null, "state": null, "wchan": null, "syscall": null,
+                "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 40, "truncated": false,
+                "error": "not stopped", "end_note": null, "frames": [], "wait": null,
+                "kernel_stack": [], "lock": null
+            }]
+        }))
+        .unwrap();
+        let p = doc.to_process();
+        let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
+        let view = serde_json::to_string(&DocView::new(&p)).unwrap();
+        assert_eq!(view, owned);
+        let compact = serde_json::to_string(&DocView::compact(&p)).unwrap();
+        assert_eq!(compact, owned);
+    }
+
+    #[test]
+    fn state_before_and_leaving_round_trip() {
+        let thread = |tid: u32, state: &str, rest: &str| {
+            format!(
+                r#"{{"tid": {tid}, "name": null, "state": "{state}", "wchan": null,
+                "syscall": null, "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 40,
+                "truncated": false, "error": null, "end_note": null, "frames": [],
+                "wait": null, "kernel_stack": [], "lock": null, {rest}}}"#
+            )
+        };
+        let threads = [
+            thread(7, "S", r#""state_before": "R", "leaving": null"#),
+            thread(
+                8,
+                "R",
+                r#""leaving": {"call": {"number": 230, "name": "clock_nanosleep",
+                   "args": [1, 0, 0, 0, 0, 0]}}"#,
+            ),
+            thread(
+                9,
+                "R",
+                r#""state_before": "\u202e", "leaving": {"call": null}"#,
+            ),
+        ];
+        let text = format!(
+            r#"{{"version": 1, "pid": 42, "command": "x", "taken_at": "2026-11-29T14:00:00.123Z",
+            "taken_at_unix_ms": 1795960800123, "mode": "rolling", "elapsed_us": 1,
+            "longest_stop_us": 1, "threads": [{}]}}"#,
+            threads.join(",")
+        );
+        let doc: SnapshotDoc = serde_json::from_str(&text).unwrap();
+        let p = doc.to_process();
+        let facts = |i: usize| p.threads[i].facts.clone();
+        assert_eq!(facts(0).state_before, Some('R'));
+        assert_eq!(facts(0).leaving, None);
+        let call = facts(1).leaving.and_then(|l| l.call);
+        assert_eq!(call.map(|c| (c.number, c.args[0])), Some((230, 1)));
+        // A state that is not a letter is unknown; a call the registers did not name stays
+        // unnamed.
+        assert_eq!(facts(2).state_before, None);
+        assert_eq!(
+            facts(2).leaving,
+            Some(crate::tracer::model::Leaving { call: None })
+        );
+        let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
+        let view = serde_json::to_string(&DocView::new(&p)).unwrap();
+        assert_eq!(view, owned);
+        let back: SnapshotDoc = serde_json::from_str(&owned).unwrap();
+        assert_eq!(back.to_process(), p);
+        assert!(
+            owned.contains(r#""state_before":"R","leaving":null"#),
+            "{owned}"
+        );
+        assert!(owned.contains(r#""leaving":{"call":null}"#), "{owned}");
+    }
+
+    #[test]
+    fn goroutines_round_trip_and_the_view_writes_them_the_same() {
+        let json = r#"{"version": 1, "pid": 42, "command": "srv", "taken_at": "x",
+            "taken_at_unix_ms": 0, "mode": "rolling", "elapsed_us": 0, "longest_stop_us": 0,
+            "threads": [],
+            "goroutines": [{"goid": 7, "status": "waiting", "wait_reason": "chan\u202ereceive",
+                "waiting_ms": 60000, "thread": null, "end_note": null,
+                "frames": [{"ip": 100, "symbol": "main.f", "raw_symbol": "main.f", "offset": 4,
+                    "module": "/bin/srv", "module_offset": 90, "is_signal": false,
+                    "file": "a.go", "line": 3, "inlined": false}]},
+                {"goid": 9, "status": "running", "wait_reason": null, "waiting_ms": null,
+                "thread": 43, "end_note": "running on thread 43", "frames": []}],
+            "goroutines_note": "goroutines cut at 100000 of the 100001 runtime.allgs claims"}"#;
+        let doc: SnapshotDoc = serde_json::from_str(json).unwrap();
+        let p = doc.to_process();
+        let g = &p.goroutines()[0];
+        assert_eq!(g.state(), "chan\\u{202e}receive");
+        assert_eq!(g.waiting_for(), Some(Duration::from_secs(60)));
+        assert_eq!(g.frames()[0].location().map(|l| l.line), Some(3));
+        assert_eq!(p.goroutines()[1].thread(), Some(43));
+        let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
+        assert_eq!(serde_json::to_string(&DocView::new(&p)).unwrap(), owned);
+        assert_eq!(serde_json::to_string(&DocView::compact(&p)).unwrap(), owned);
+        assert_eq!(
+            serde_json::from_str::<SnapshotDoc>(&owned)
+                .unwrap()
+                .to_process(),
+            p
+        );
+        // A process without goroutines writes neither field, as before.
+        let plain = SnapshotDoc {
+            goroutines: Vec::new(),
+            goroutines_note: None,
+            ..doc
+        };
+        let text = serde_json::to_string(&DocView::new(&plain.to_process())).unwrap();
+        assert!(!text.contains("goroutines"), "{text}");
+    }
+}
