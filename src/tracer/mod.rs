@@ -13,6 +13,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzz;
 mod golang;
+mod memory;
 mod model;
 mod options;
 mod procfs;

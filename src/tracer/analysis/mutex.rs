@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::tracer::capture::thread::read_memory;
+use crate::tracer::memory::RemoteMemory;
 use crate::tracer::procfs::maps::{MappingKind, MemoryMaps};
 
 /// The C library a process runs on, as its mappings tell.
@@ -95,7 +95,8 @@ const OWNER_DIED_NOTE: &str =
 /// Who holds the mutex whose futex word is at `address` in process `pid`, read in `libc`'s
 /// layout (in both self-proving ones when it is unknown). `tids`: the process's threads.
 pub(crate) fn held(pid: i32, libc: Libc, address: u64, tids: &HashSet<u32>) -> Held {
-    let mem = |at: u64, buf: &mut [u8]| read_memory(pid, at, buf);
+    let memory = RemoteMemory::new(pid);
+    let mem = |at: u64, buf: &mut [u8]| memory.read_exact(at, buf);
     match libc {
         Libc::Glibc => {
             glibc_owner(&mem, address, tids).map_or(Held::Unknown, |o| Held::By(o, None))

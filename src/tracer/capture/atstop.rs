@@ -7,7 +7,7 @@ use nix::sys::ptrace;
 use nix::unistd::Pid;
 
 use crate::tracer::analysis::waits;
-use crate::tracer::capture::thread::read_memory;
+use crate::tracer::memory::RemoteMemory;
 use crate::tracer::model::{Leaving, Syscall, ThreadFacts};
 
 /// Where the stop found the thread.
@@ -86,9 +86,9 @@ pub fn settle(pid: i32, facts: &mut ThreadFacts, at: AtStop) {
         AtStop::User => ('R', None, None),
         AtStop::AfterCall(rip) => {
             let mut code = [0u8; 2];
-            let after_call = rip
-                .checked_sub(2)
-                .is_some_and(|at| read_memory(pid, at, &mut code) && code == SYSCALL);
+            let after_call = rip.checked_sub(2).is_some_and(|at| {
+                RemoteMemory::new(pid).read_exact(at, &mut code) && code == SYSCALL
+            });
             ('R', None, after_call.then_some(Leaving { call: None }))
         }
         AtStop::Interrupted(c) => ('S', Some(syscall(c)), None),

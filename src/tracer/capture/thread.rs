@@ -3,13 +3,11 @@
 //! without stopping it: the kernel shows where it entered the call, and the scheduler's record
 //! proves it did not run while we copied.
 
-use std::io::IoSliceMut;
-
 use nix::sys::ptrace;
-use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
 use crate::tracer::capture::atstop::AtStop;
+use crate::tracer::memory::RemoteMemory;
 use crate::tracer::procfs::maps::MemoryMaps;
 use crate::tracer::procfs::procinfo::BlockedAt;
 
@@ -100,19 +98,6 @@ impl Capture {
     }
 }
 
-/// Reads exactly `buf.len()` bytes at `address` of process (or thread) `pid`.
-pub(crate) fn read_memory(pid: i32, address: u64, buf: &mut [u8]) -> bool {
-    let Ok(base) = usize::try_from(address) else {
-        return false;
-    };
-    let len = buf.len();
-    let remote = [RemoteIoVec { base, len }];
-    let mut local = [IoSliceMut::new(buf)];
-    matches!(process_vm_readv(Pid::from_raw(pid), &mut local, &remote), Ok(n) if n == len)
-}
-
-const PAGE: u64 = 4096;
-
 /// Copies the stack of `tid` from `sp` up to the end of its mapping, at most `limit` bytes.
 fn copy_stack(tid: i32, sp: u64, maps: &MemoryMaps, limit: usize) -> StackCopy {
     let region = maps.region(sp);
@@ -121,16 +106,12 @@ fn copy_stack(tid: i32, sp: u64, maps: &MemoryMaps, limit: usize) -> StackCopy {
         None => limit,
     };
     let mut bytes = vec![0u8; want];
-    let pid = Pid::from_raw(tid);
-    let whole = [RemoteIoVec {
-        base: sp as usize,
-        len: want,
-    }];
-    let got = match process_vm_readv(pid, &mut [IoSliceMut::new(&mut bytes)], &whole) {
-        Ok(n) => n,
+    let memory = RemoteMemory::new(tid);
+    let got = match memory.read_once(sp, &mut bytes) {
+        Some(n) => n,
         // The mapping changed since we read the maps, or we never knew it: copy page by page,
         // so the read stops at the first unmapped page instead of failing whole.
-        Err(_) => read_pages(pid, sp, &mut bytes),
+        None => memory.read_pages(sp, &mut bytes),
     };
     bytes.truncate(got);
     StackCopy {
@@ -138,21 +119,4 @@ fn copy_stack(tid: i32, sp: u64, maps: &MemoryMaps, limit: usize) -> StackCopy {
         bytes,
         region,
     }
-}
-
-fn read_pages(pid: Pid, start: u64, buf: &mut [u8]) -> usize {
-    let mut remote = Vec::new();
-    let mut addr = start;
-    let end = start + buf.len() as u64;
-    while addr < end && remote.len() < 1024 {
-        let next = ((addr / PAGE) + 1) * PAGE;
-        let to = next.min(end);
-        remote.push(RemoteIoVec {
-            base: addr as usize,
-            len: (to - addr) as usize,
-        });
-        addr = to;
-    }
-    let len: usize = remote.iter().map(|r| r.len).sum();
-    process_vm_readv(pid, &mut [IoSliceMut::new(&mut buf[..len])], &remote).unwrap_or(0)
 }

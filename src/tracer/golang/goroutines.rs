@@ -3,13 +3,10 @@
 //! at most [`MAX_GOROUTINES`] goroutines and [`MAX_FRAMES_TOTAL`] frames.
 
 use std::collections::HashMap;
-use std::io::IoSliceMut;
 use std::time::Duration;
 
-use nix::sys::uio::{RemoteIoVec, process_vm_readv};
-use nix::unistd::Pid;
-
 use crate::tracer::golang::golayout::GoLayout;
+use crate::tracer::memory::RemoteMemory;
 use crate::tracer::model::{Frame, Goroutine};
 use crate::tracer::procfs::maps::MemoryMaps;
 use crate::tracer::symbolize::symbols::{GoModule, KeyCache, Resolved, Symbolizer, Want};
@@ -75,7 +72,7 @@ pub fn list(
             "the binary has no DWARF for runtime.g, and {version} has no table here"
         ));
     };
-    let mem = Memory(pid);
+    let mem = Memory(RemoteMemory::new(pid));
     let Some(header) = mem.words(allgs.wrapping_add(go.bias), 2) else {
         return not_listed("runtime.allgs unreadable".into());
     };
@@ -363,26 +360,16 @@ fn symbolize(
 }
 
 /// The target's memory, read with `process_vm_readv` while it runs.
-struct Memory(i32);
+struct Memory(RemoteMemory);
 
 impl Memory {
     fn read(&self, address: u64, buf: &mut [u8]) -> Option<()> {
-        let base = usize::try_from(address).ok()?;
-        let len = buf.len();
-        let remote = [RemoteIoVec { base, len }];
-        let got = process_vm_readv(Pid::from_raw(self.0), &mut [IoSliceMut::new(buf)], &remote);
-        (got.ok()? == len).then_some(())
+        self.0.read_exact(address, buf).then_some(())
     }
 
     /// `n` little-endian words at `address`.
     fn words(&self, address: u64, n: usize) -> Option<Vec<u64>> {
-        let mut buf = vec![0u8; n.checked_mul(8)?];
-        self.read(address, &mut buf)?;
-        Some(
-            buf.chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-                .collect(),
-        )
+        self.0.words(address, n)
     }
 
     /// A Go `[N]string` at module address `table.0` (N = `table.1`, at most 256): each made

@@ -17,12 +17,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nix::sys::uio::{RemoteIoVec, process_vm_readv};
-use nix::unistd::Pid;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 use crate::tracer::golang::golayout::GoRuntime;
 use crate::tracer::golang::gopclntab::{self, GoTable};
+use crate::tracer::memory::{PAGE, RemoteMemory};
 use crate::tracer::model::{Location, Module, Symbol};
 use crate::tracer::procfs::maps::{Mapping, MappingKind, MemoryMaps};
 use crate::tracer::procfs::targetfs::{Opened, TargetFs};
@@ -331,7 +330,6 @@ impl ModuleSymbols {
     /// whose aligned offset equals the mapping's offset tells the bias (the segment's address
     /// and offset may differ, as in lld-linked binaries).
     pub(crate) fn bias(&self, start: u64, offset: u64) -> Option<u64> {
-        const PAGE: u64 = 4096;
         self.segments
             .iter()
             .find(|(off, _, _)| off & !(PAGE - 1) == offset)
@@ -978,16 +976,7 @@ fn load(
         MappingKind::Vdso => {
             let size = (mapping.end - mapping.start).min(MAX_VDSO) as usize;
             let mut data = vec![0u8; size];
-            let remote = [RemoteIoVec {
-                base: mapping.start as usize,
-                len: size,
-            }];
-            let read = process_vm_readv(
-                Pid::from_raw(fs.pid()),
-                &mut [std::io::IoSliceMut::new(&mut data)],
-                &remote,
-            )
-            .ok()?;
+            let read = RemoteMemory::new(fs.pid()).read_once(mapping.start, &mut data)?;
             data.truncate(read);
             let mut head = [0u8; 64];
             let n = head.len().min(data.len());

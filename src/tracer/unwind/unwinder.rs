@@ -16,8 +16,6 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::{c_int, c_void};
 use std::sync::{Arc, OnceLock};
 
-use nix::sys::uio::{RemoteIoVec, process_vm_readv};
-use nix::unistd::Pid;
 use unwind::{Accessors, AddressSpace, Byteorder, PTraceStateRef};
 use unwind_sys::{
     UNW_EBADREG, UNW_EINVAL, UNW_ENOINFO, unw_accessors_t, unw_addr_space_t, unw_cursor_t,
@@ -25,6 +23,7 @@ use unwind_sys::{
 };
 
 use crate::tracer::capture::thread::{Capture, REG_COUNT, StackCopy};
+use crate::tracer::memory::{PAGE, RemoteMemory};
 use crate::tracer::model::{InvalidFrame, StackEnd};
 use crate::tracer::procfs::maps::MemoryMaps;
 use crate::tracer::unwind::cfi_index::{EH_FRAME_SPACE, SYNTHETIC_END};
@@ -70,8 +69,6 @@ unsafe extern "C" {
     ) -> c_int;
 }
 
-const PAGE: u64 = 4096;
-
 /// Copies of the target's memory, a page at a time: one `process_vm_readv` replaces the
 /// hundreds of one-word PTRACE_PEEKDATA calls libunwind makes per thread. Pages of read-only
 /// files (code, unwind tables) are kept for the whole trace; other pages (the stack) only while
@@ -100,18 +97,8 @@ impl MemoryCache {
         map.entry(page)
             .or_insert_with(|| {
                 let mut buf = vec![0u8; PAGE as usize].into_boxed_slice();
-                let remote = [RemoteIoVec {
-                    base: page as usize,
-                    len: PAGE as usize,
-                }];
-                let mut read = |who: i32| {
-                    let local = &mut [std::io::IoSliceMut::new(&mut buf)];
-                    process_vm_readv(Pid::from_raw(who), local, &remote)
-                };
-                match read(tid).or_else(|e| if pid != tid { read(pid) } else { Err(e) }) {
-                    Ok(n) if n == PAGE as usize => Some(buf),
-                    _ => None,
-                }
+                let mut read = |who: i32| RemoteMemory::new(who).read_exact(page, &mut buf);
+                (read(tid) || (pid != tid && read(pid))).then_some(buf)
             })
             .as_deref()
     }
