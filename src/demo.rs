@@ -7,6 +7,8 @@ use std::io::Write;
 use std::sync::{Barrier, Condvar, Mutex};
 use std::time::Duration;
 
+use crate::tracer::ProcStat;
+
 /// Number of pool workers, named "pool-0".."pool-7".
 const POOL_SIZE: usize = 8;
 
@@ -216,16 +218,10 @@ fn all_asleep(except: &[libc::pid_t]) -> bool {
         if tid.is_some_and(|t| except.contains(&t)) {
             return true;
         }
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+        let path = task.path().join("stat");
+        let Some(stat) = path.to_str().and_then(ProcStat::read) else {
             return true; // gone
         };
-        let state = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .chars()
-            .next();
-        state == Some('S')
+        stat.state == 'S'
     })
 }

@@ -9,9 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
 
 use crate::text;
-
-/// `PF_KTHREAD` in the flags field of `/proc/PID/stat`.
-const PF_KTHREAD: u32 = 0x0020_0000;
+use crate::tracer::{ProcStat as Stat, ProcStatus};
 
 /// Longest command line we keep, in characters.
 const MAX_COMMAND: usize = 4096;
@@ -19,9 +17,6 @@ const MAX_COMMAND: usize = 4096;
 /// Most bytes of `/proc/PID/cmdline` we read: enough for `MAX_COMMAND` characters of any width,
 /// without copying megabytes of arguments every refresh.
 const MAX_CMDLINE_BYTES: u64 = 64 * 1024;
-
-/// Most bytes of `/proc/PID/stat` we read (a real one is a few hundred bytes).
-const MAX_STAT_BYTES: u64 = 4096;
 
 /// One row of the process list.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,21 +38,6 @@ pub struct ProcessInfo {
     pub command: String,
     /// `PF_KTHREAD` is set (or the process is kthreadd or one of its children).
     pub kernel_thread: bool,
-}
-
-/// The fields of `/proc/PID/stat` that the process list uses.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatFields {
-    pub pid: u32,
-    /// comm, inert.
-    pub comm: String,
-    pub state: char,
-    pub ppid: u32,
-    pub flags: u32,
-    pub utime: u64,
-    pub stime: u64,
-    pub num_threads: u32,
-    pub rss_pages: u64,
 }
 
 /// Reads the process list; keeps the previous CPU times so CPU% is over the interval between
@@ -142,8 +122,8 @@ impl ProcessLister {
     /// One row (with CPU% still 0.0), the start time and utime + stime; `None` when the
     /// process is gone or its files cannot be read.
     fn read_process(&mut self, pid: u32) -> Option<(ProcessInfo, u64, u64)> {
-        read_limited(&format!("/proc/{pid}/stat"), MAX_STAT_BYTES, &mut self.buf).ok()?;
-        let (stat, start) = parse_stat_bytes(&self.buf)?;
+        let stat = Stat::read(&format!("/proc/{pid}/stat"))?;
+        let start = stat.start;
 
         let command = match read_limited(
             &format!("/proc/{pid}/cmdline"),
@@ -175,7 +155,7 @@ impl ProcessLister {
             threads: stat.num_threads,
             cpu_percent: 0.0,
             rss_bytes: stat.rss_pages.saturating_mul(self.page_size),
-            kernel_thread: stat.flags & PF_KTHREAD != 0 || pid == 2 || stat.ppid == 2,
+            kernel_thread: stat.is_kernel_thread(),
             name: stat.comm,
             command,
         };
@@ -184,22 +164,9 @@ impl ProcessLister {
 
     /// The real uid from the `Uid:` line of `/proc/PID/status`, or the owner of `/proc/PID`
     /// (the effective uid) when status cannot be parsed.
-    fn real_uid(&mut self, pid: u32) -> Option<u32> {
-        read_limited(&format!("/proc/{pid}/status"), 64 * 1024, &mut self.buf).ok()?;
-        let from_status = self
-            .buf
-            .split(|&b| b == b'\n')
-            .find_map(|line| line.strip_prefix(b"Uid:"))
-            .and_then(|rest| {
-                std::str::from_utf8(rest)
-                    .ok()?
-                    .split_ascii_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
-            });
-        match from_status {
-            Some(uid) => Some(uid),
+    fn real_uid(&self, pid: u32) -> Option<u32> {
+        match ProcStatus::read(pid as i32).ok()?.uids {
+            Some([real, ..]) => Some(real),
             None => std::fs::metadata(format!("/proc/{pid}"))
                 .ok()
                 .map(|m| m.uid()),
@@ -252,186 +219,9 @@ fn parse_passwd(bytes: &[u8]) -> HashMap<u32, String> {
     users
 }
 
-/// Parses the fields we need from the text of /proc/PID/stat, splitting at the LAST ')' so
-/// that a comm containing ')' or spaces or newlines cannot shift fields. None if malformed.
-pub fn parse_stat(text: &str) -> Option<StatFields> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    if close < open {
-        return None;
-    }
-    let comm = text::inert(&text[open + 1..close]).into_owned();
-    parse_parts(&text[..open], comm, &text[close + 1..]).map(|(s, _)| s)
-}
-
-/// [`parse_stat`] on the raw bytes of a stat file: the comm goes through
-/// [`text::from_bytes`], the rest through lossy UTF-8. Also returns the start time.
-fn parse_stat_bytes(bytes: &[u8]) -> Option<(StatFields, u64)> {
-    let open = bytes.iter().position(|&b| b == b'(')?;
-    let close = bytes.iter().rposition(|&b| b == b')')?;
-    if close < open {
-        return None;
-    }
-    let head = std::str::from_utf8(&bytes[..open]).ok()?;
-    let comm = text::from_bytes(&bytes[open + 1..close]);
-    let rest = String::from_utf8_lossy(&bytes[close + 1..]);
-    parse_parts(head, comm, &rest)
-}
-
-/// The fields from the pid (text before the comm), the comm (already inert) and the text
-/// after the comm's closing parenthesis; also returns the start time (field 22).
-fn parse_parts(head: &str, comm: String, rest: &str) -> Option<(StatFields, u64)> {
-    let pid = head.trim().parse().ok()?;
-    // Fields after the comm, numbered from 0 here (proc(5) numbers them from 3).
-    let fields: Vec<&str> = rest.split_ascii_whitespace().take(22).collect();
-    if fields.len() < 22 {
-        return None;
-    }
-    let mut state = fields[0].chars();
-    let (Some(state), None) = (state.next(), state.next()) else {
-        return None;
-    };
-    let rss: i64 = fields[21].parse().ok()?;
-    let stat = StatFields {
-        pid,
-        comm,
-        state,
-        ppid: fields[1].parse().ok()?,
-        flags: fields[6].parse().ok()?,
-        utime: fields[11].parse().ok()?,
-        stime: fields[12].parse().ok()?,
-        num_threads: fields[17].parse().ok()?,
-        rss_pages: rss.max(0) as u64,
-    };
-    let start = fields[19].parse().ok()?;
-    Some((stat, start))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A real stat line (from `cat /proc/self/stat`) with `comm` put in.
-    fn line(comm: &str) -> String {
-        format!(
-            "18448 ({comm}) R 18442 18442 17784 0 -1 4194304 101 0 0 0 7 3 0 0 20 0 1 0 390387 \
-             3133440 394 18446744073709551615 93950239371264 93950239391145 140730681954448 0 0 \
-             0 0 0 0 0 0 0 17 1 0 0 0 0 0 93950239407152 93950239408768 93951292792832 \
-             140730681961176 140730681961196 140730681961196 140730681962475 0\n"
-        )
-    }
-
-    fn expected(comm: &str) -> StatFields {
-        StatFields {
-            pid: 18448,
-            comm: comm.into(),
-            state: 'R',
-            ppid: 18442,
-            flags: 4194304,
-            utime: 7,
-            stime: 3,
-            num_threads: 1,
-            rss_pages: 394,
-        }
-    }
-
-    #[test]
-    fn real_line_has_52_fields() {
-        assert_eq!(line("cat").split_ascii_whitespace().count(), 52);
-        assert_eq!(parse_stat(&line("cat")), Some(expected("cat")));
-    }
-
-    #[test]
-    fn comm_with_parenthesis_does_not_shift_fields() {
-        assert_eq!(parse_stat(&line("a) b")), Some(expected("a) b")));
-        assert_eq!(
-            parse_stat(&line("x) R 1 2 3 (")),
-            Some(expected("x) R 1 2 3 ("))
-        );
-        assert_eq!(parse_stat(&line(")))")), Some(expected(")))")));
-    }
-
-    #[test]
-    fn comm_with_spaces_and_newline() {
-        assert_eq!(parse_stat(&line("a b  c")), Some(expected("a b  c")));
-        assert_eq!(
-            parse_stat(&line("two\nlines")),
-            Some(expected("two\\x0alines"))
-        );
-    }
-
-    #[test]
-    fn comm_escape_sequences_are_inert() {
-        let s = parse_stat(&line("\x1b[31mred\x7f")).unwrap();
-        assert_eq!(s.comm, "\\x1b[31mred\\x7f");
-        assert!(!s.comm.contains('\x1b'));
-        assert_eq!(s.utime, 7);
-    }
-
-    #[test]
-    fn empty_comm() {
-        assert_eq!(parse_stat(&line("")), Some(expected("")));
-    }
-
-    #[test]
-    fn kernel_thread_flags() {
-        let l = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 1 0 0 20 0 1 0 1 0 0 \
-                 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 3 0 0 0 0 0 0 0 0 0 0 0 \
-                 0 0\n";
-        let s = parse_stat(l).unwrap();
-        assert_eq!(s.pid, 2);
-        assert_eq!(s.ppid, 0);
-        assert_ne!(s.flags & PF_KTHREAD, 0);
-        assert_eq!(s.rss_pages, 0);
-    }
-
-    #[test]
-    fn truncated_lines_are_none() {
-        let full = line("cat");
-        assert!(parse_stat("").is_none());
-        assert!(parse_stat("18448").is_none());
-        assert!(parse_stat("18448 (cat").is_none());
-        assert!(parse_stat("18448 (cat)").is_none());
-        assert!(parse_stat("18448 (cat) R 18442 18442").is_none());
-        // Cut just before rss (field 24).
-        let cut: Vec<&str> = full.split_ascii_whitespace().take(23).collect();
-        assert!(parse_stat(&cut.join(" ")).is_none());
-        // Cut just after it: still enough.
-        let cut: Vec<&str> = full.split_ascii_whitespace().take(24).collect();
-        assert_eq!(parse_stat(&cut.join(" ")), Some(expected("cat")));
-        // Every prefix parses or not, never panics.
-        for i in 0..full.len() {
-            let _ = parse_stat(&full[..i]);
-        }
-    }
-
-    #[test]
-    fn non_numeric_fields_are_none() {
-        let full = line("cat");
-        assert!(parse_stat(&full.replacen("18448", "x18448", 1)).is_none());
-        assert!(parse_stat(&full.replace(" 18442 18442 ", " ppid 18442 ")).is_none());
-        assert!(parse_stat(&full.replace(" 4194304 ", " -4194304 ")).is_none());
-        assert!(parse_stat(&full.replace(" 101 0 0 0 7 3 ", " 101 0 0 0 7a 3 ")).is_none());
-        assert!(parse_stat(&full.replace(" 3133440 394 ", " 3133440 many ")).is_none());
-        assert!(parse_stat(&full.replace(") R ", ") RS ")).is_none());
-        assert!(parse_stat("-5 (cat) R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 1 1").is_none());
-    }
-
-    #[test]
-    fn missing_parentheses_are_none() {
-        assert!(parse_stat("18448 cat R 18442 18442 17784 0 -1 4194304").is_none());
-        assert!(parse_stat(")18448 (cat R 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 1 1").is_none());
-    }
-
-    #[test]
-    fn bytes_parser_escapes_invalid_utf8_in_comm() {
-        let mut raw = b"18448 (bad\xff)".to_vec();
-        raw.extend_from_slice(line("").split_once(')').unwrap().1.as_bytes());
-        let (s, start) = parse_stat_bytes(&raw).unwrap();
-        assert_eq!(s.comm, "bad\\xff");
-        assert_eq!(start, 390387);
-        assert_eq!(s.rss_pages, 394);
-    }
 
     #[test]
     fn cmdline_join() {

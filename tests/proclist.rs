@@ -5,7 +5,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rstack_tui::proclist::{ProcessInfo, ProcessLister, parse_stat};
+use rstack_tui::proclist::{ProcessInfo, ProcessLister};
+use rstack_tui::tracer::ProcStat;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(10);
@@ -69,8 +70,8 @@ fn current_user() -> String {
 
 /// utime + stime of `pid` in ticks, from its stat file.
 fn cpu_ticks(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let stat = parse_stat(&text).expect("parsing our child's stat");
+    let path = format!("/proc/{pid}/stat");
+    let stat = ProcStat::read(&path).expect("parsing our child's stat");
     stat.utime + stat.stime
 }
 

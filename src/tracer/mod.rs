@@ -52,6 +52,10 @@ pub use model::{
     Symbol, Syscall, Thread, ThreadFacts, Timings, Unguarded,
 };
 pub use options::{TraceOptions, UnwindMethod, default_line_cache};
+#[doc(hidden)]
+pub use procfs::stat::Stat as ProcStat;
+#[doc(hidden)]
+pub use procfs::status::Status as ProcStatus;
 pub use procinfo::{TargetId, target_of};
 pub use watchdog::NoGuard;
 

@@ -4,4 +4,6 @@
 
 pub(crate) mod maps;
 pub(crate) mod procinfo;
+pub(crate) mod stat;
+pub(crate) mod status;
 pub(crate) mod targetfs;

@@ -12,15 +12,13 @@ use std::time::Duration;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use procfs::ProcError;
-use procfs::process::Process as ProcProcess;
 
 use crate::tracer::analysis::waits;
 use crate::tracer::error::{Error, Result};
 use crate::tracer::model::{Syscall, ThreadFacts};
+use crate::tracer::procfs::stat::Stat;
+use crate::tracer::procfs::status::Status;
 use crate::tracer::text;
-
-/// `PF_KTHREAD` in the flags field of `/proc/PID/stat`.
-const PF_KTHREAD: u32 = 0x0020_0000;
 
 /// Longest thread name or command line we keep; a hostile process can make them huge.
 const MAX_TEXT: usize = 4096;
@@ -34,24 +32,24 @@ pub fn check_target(pid: i32) -> Result<i32> {
     if pid == std::process::id() as i32 {
         return Err(Error::TracingSelf { pid });
     }
-    let proc = ProcProcess::new(pid).map_err(|e| proc_error(pid, "stat", e))?;
-    let stat = proc.stat().map_err(|e| proc_error(pid, "stat", e))?;
-    if stat.flags & PF_KTHREAD != 0 || pid == 2 || stat.ppid == 2 {
+    let stat = Stat::read(&format!("/proc/{pid}/stat")).ok_or(Error::NoSuchProcess { pid })?;
+    if stat.is_kernel_thread() {
         return Err(Error::KernelThread {
             pid,
             name: text::inert_bounded(&stat.comm, 64),
         });
     }
-    let status = proc.status().map_err(|e| proc_error(pid, "status", e))?;
+    let status = Status::read(pid).map_err(|e| io_error(pid, "status", e))?;
+    let tgid = status.tgid.unwrap_or(pid);
     // A main thread that called pthread_exit is a zombie while its other threads live on.
-    if matches!(stat.state, 'Z' | 'X') && status.threads <= 1 {
+    if stat.is_dead() && status.threads.unwrap_or(1) <= 1 {
         return Err(Error::Zombie { pid });
     }
-    if status.tgid == std::process::id() as i32 {
+    if tgid == std::process::id() as i32 {
         return Err(Error::TracingSelf { pid });
     }
-    check_architecture(status.tgid)?;
-    Ok(status.tgid)
+    check_architecture(tgid)?;
+    Ok(tgid)
 }
 
 /// What an id given as a pid names: a process, and, when it is the id of another of the
@@ -105,35 +103,34 @@ pub fn proc_error(pid: i32, file: &str, e: ProcError) -> Error {
     }
 }
 
+/// The error for a failed read of `/proc/PID/FILE`.
+fn io_error(pid: i32, file: &str, e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::NotFound => Error::NoSuchProcess { pid },
+        _ => Error::Proc {
+            path: format!("/proc/{pid}/{file}"),
+            source: e,
+        },
+    }
+}
+
 /// True while `/proc/PID` exists and is not a zombie.
 pub fn is_alive(pid: i32) -> bool {
-    match ProcProcess::new(pid).and_then(|p| p.stat()) {
-        Ok(stat) => !matches!(stat.state, 'Z' | 'X'),
-        Err(_) => false,
-    }
+    Stat::read(&format!("/proc/{pid}/stat")).is_some_and(|s| !s.is_dead())
 }
 
 /// True while thread `tid` of `pid` exists and has not exited.
 pub fn is_alive_thread(pid: i32, tid: i32) -> bool {
-    match ProcProcess::new(pid)
-        .and_then(|p| p.task_from_tid(tid))
-        .and_then(|t| t.stat())
-    {
-        Ok(stat) => !matches!(stat.state, 'Z' | 'X'),
-        Err(_) => false,
-    }
+    Stat::read(&format!("/proc/{pid}/task/{tid}/stat")).is_some_and(|s| !s.is_dead())
 }
 
 /// The process that traces `pid`, if any: (tracer pid, tracer name).
 pub fn tracer_of(pid: i32) -> Option<(i32, String)> {
-    let status = ProcProcess::new(pid).ok()?.status().ok()?;
-    if status.tracerpid == 0 {
-        return None;
-    }
-    let name = fs::read(format!("/proc/{}/comm", status.tracerpid))
+    let tracer = Status::read(pid).ok()?.tracer_pid.filter(|&t| t != 0)?;
+    let name = fs::read(format!("/proc/{tracer}/comm"))
         .map(|b| text::from_bytes(trim_newline(&b)))
         .unwrap_or_else(|_| "an unknown process".into());
-    Some((status.tracerpid, name))
+    Some((tracer, name))
 }
 
 /// The value of `kernel.yama.ptrace_scope`, for the permission hint.
@@ -222,20 +219,11 @@ pub struct TaskStat {
 
 /// Reads a thread's `stat`: name (when asked for), state, CPU times and start time.
 pub fn thread_stat(task: &TaskDir, with_name: bool) -> Option<TaskStat> {
-    let stat = task.read_kept("stat")?;
-    let (comm, fields) = split_stat(&stat)?;
-    let state = fields.first().and_then(|f| f.first()).map(|&b| b as char)?;
-    let number = |i: usize| -> u64 {
-        fields
-            .get(i)
-            .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
-            .unwrap_or(0)
-    };
-    // Fields after the command: state is 3 in proc(5), utime 14, stime 15, starttime 22.
-    let (utime, stime, start) = (number(11), number(12), number(19));
+    let stat = Stat::parse(&task.read_kept("stat")?)?;
+    let (state, utime, stime, start) = (stat.state, stat.utime, stat.stime, stat.start);
     let tick = Duration::from_secs(1) / procfs::ticks_per_second().max(1) as u32;
     Some(TaskStat {
-        name: with_name.then(|| text::inert_bounded(&text::from_bytes(comm), MAX_TEXT)),
+        name: with_name.then(|| text::inert_bounded(&stat.comm, MAX_TEXT)),
         state,
         user_time: tick * utime.min(u32::MAX as u64) as u32,
         system_time: tick * stime.min(u32::MAX as u64) as u32,
@@ -282,20 +270,6 @@ pub fn thread_facts_after(task: &TaskDir, stat: TaskStat) -> TaskFacts {
         },
         blocked,
     }
-}
-
-/// Splits a `stat` line into the command (between the first `(` and the last `)`: a name may
-/// hold both) and the space-separated fields after it.
-fn split_stat(stat: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
-    let open = stat.iter().position(|&b| b == b'(')?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let comm = stat.get(open + 1..close)?;
-    let rest = trim_newline(stat.get(close + 1..)?);
-    let fields = rest
-        .split(|&b| b == b' ')
-        .filter(|f| !f.is_empty())
-        .collect();
-    Some((comm, fields))
 }
 
 /// Parses `/proc/PID/task/TID/syscall`: `NR ARG1..ARG6 SP PC` for a thread blocked in a
@@ -458,7 +432,7 @@ fn trim_newline(b: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::{BlockedAt, parse_syscall, split_stat};
+    use super::{BlockedAt, parse_syscall};
 
     #[test]
     fn a_blocked_syscall_line_gives_registers() {
@@ -474,13 +448,5 @@ mod tests {
         );
         assert_eq!(parse_syscall(b"running\n"), None);
         assert_eq!(parse_syscall(b"-1 0x7ffc10 0x7f1234\n"), None);
-    }
-
-    #[test]
-    fn a_name_with_parentheses_and_spaces_is_split_at_the_last_paren() {
-        let (comm, fields) = split_stat(b"42 (a) b (c) S 1 42 42 0\n").unwrap();
-        assert_eq!(comm, b"a) b (c");
-        assert_eq!(fields[0], b"S");
-        assert_eq!(fields.len(), 5);
     }
 }

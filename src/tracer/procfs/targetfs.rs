@@ -11,6 +11,8 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 
+use crate::tracer::procfs::status::Status;
+
 /// A file opened for reading, and whether it may be mapped rather than read.
 #[derive(Debug)]
 pub(crate) struct Opened {
@@ -104,15 +106,19 @@ fn checked(fd: OwnedFd, harmless: bool) -> io::Result<Opened> {
 /// capability, and our mount namespace (a container's root-owned files are its root's, who
 /// may be a different, compromised process of the same container).
 fn harmless(pid: i32) -> bool {
-    let Ok(status) = procfs::process::Process::new(pid).and_then(|p| p.status()) else {
+    let Ok(Status {
+        uids: Some(uids),
+        cap_eff: Some(cap_eff),
+        ..
+    }) = Status::read(pid)
+    else {
         return false;
     };
-    let uids = [status.ruid, status.euid, status.suid, status.fuid];
     let same_ns = |p: String| fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
     use std::os::unix::fs::MetadataExt;
     let ours = same_ns("/proc/self/ns/mnt".into());
     let theirs = same_ns(format!("/proc/{pid}/ns/mnt"));
-    uids.iter().all(|&u| u != 0) && status.capeff == 0 && ours.is_some() && ours == theirs
+    uids.iter().all(|&u| u != 0) && cap_eff == 0 && ours.is_some() && ours == theirs
 }
 
 /// `openat(dir, path, flags)` (`None`: relative to the working directory).

@@ -20,6 +20,7 @@ use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
 use nix::unistd::Pid;
 
+use crate::tracer::procfs::status::Status;
 use crate::tracer::stop::watchdog::{Armed, NoGuard};
 
 /// How to take hold of a thread.
@@ -246,15 +247,9 @@ fn attach_with_sigstop(
 
 /// The process of thread `tid`, and whether that thread is stopped (group stop) already.
 fn process_of(tid: i32) -> (i32, bool) {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    let tgid = field("Tgid:").and_then(|v| v.parse().ok()).unwrap_or(tid);
-    let stopped = field("State:").is_some_and(|s| s.starts_with('T'));
+    let status = Status::read(tid).unwrap_or_default();
+    let tgid = status.tgid.unwrap_or(tid);
+    let stopped = status.state == Some('T');
     (tgid, stopped)
 }
 

@@ -581,14 +581,9 @@ mod tests {
 
         /// The state letter of /proc/PID/stat.
         fn state(&self) -> char {
-            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
-            stat.rsplit(')')
-                .next()
-                .unwrap()
-                .trim_start()
-                .chars()
-                .next()
-                .unwrap()
+            crate::tracer::procfs::stat::Stat::read(&format!("/proc/{}/stat", self.pid()))
+                .expect("the target's stat")
+                .state
         }
     }
 
