@@ -35,8 +35,9 @@ pub(crate) struct FileBytes {
 }
 
 /// Which file, in which version: device, inode, size, and the modification and change times
-/// (a change time cannot be set back, so a new file in a reused inode differs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (a change time cannot be set back, so a new file in a reused inode differs). The one
+/// identity of a file: the symbol cache's key and the line cache's file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct FileId {
     pub dev: u64,
     pub ino: u64,

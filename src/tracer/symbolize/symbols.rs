@@ -46,13 +46,7 @@ pub(crate) const MAX_NAME: usize = 8192;
 /// Identity of a module's contents: same key, same symbols.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ModuleKey {
-    File {
-        dev: u64,
-        inode: u64,
-        size: u64,
-        mtime: i64,
-        mtime_ns: i64,
-    },
+    File(FileId),
     Vdso {
         size: u64,
         head: [u8; 64],
@@ -948,13 +942,7 @@ fn load(
         MappingKind::File(path) => {
             let opened = open_module(fs, mapping, path)?;
             let meta = &opened.meta;
-            let key = ModuleKey::File {
-                dev: meta.dev(),
-                inode: meta.ino(),
-                size: meta.len(),
-                mtime: meta.mtime(),
-                mtime_ns: meta.mtime_nsec(),
-            };
+            let key = ModuleKey::File(FileId::of(meta));
             if !modules.contains_key(&key) {
                 let data = FileBytes::read(opened).ok()?;
                 let lookup = DebugLookup {
