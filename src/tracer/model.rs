@@ -421,7 +421,7 @@ pub struct Syscall {
 impl Syscall {
     /// The system call's name, for the calls a blocked thread is commonly in.
     pub fn name(&self) -> Option<&'static str> {
-        crate::tracer::arch::x86_64::syscalls::name(self.number)
+        crate::tracer::arch::native::syscalls::name(self.number)
     }
 }
 

@@ -118,12 +118,12 @@ pub(crate) fn describe(pid: i32, sc: &Syscall) -> String {
         449 => format!("futex_waitv({} futexes)", a[1]),
         0 | 1 | 17 | 18 | 19 | 20 | 44 | 45 | 46 | 47 | 43 | 288 | 42 | 299 | 307 | 16 | 72
         | 73 | 74 | 426 => {
-            let name = crate::tracer::arch::x86_64::syscalls::name(sc.number).unwrap_or("syscall");
+            let name = crate::tracer::arch::native::syscalls::name(sc.number).unwrap_or("syscall");
             format!("{name}({})", fd(a[0]))
         }
         232 | 281 | 441 => {
             let name =
-                crate::tracer::arch::x86_64::syscalls::name(sc.number).unwrap_or("epoll_wait");
+                crate::tracer::arch::native::syscalls::name(sc.number).unwrap_or("epoll_wait");
             format!("{name}(ep{}, max {})", fd(a[0]), a[2] as u32 as i32)
         }
         7 => format!("poll({} fds)", a[1]),
@@ -138,7 +138,7 @@ pub(crate) fn describe(pid: i32, sc: &Syscall) -> String {
         128 => "rt_sigtimedwait()".into(),
         130 => "rt_sigsuspend()".into(),
         219 => "restart_syscall (an interrupted sleep resumed)".into(),
-        n => match crate::tracer::arch::x86_64::syscalls::name(n) {
+        n => match crate::tracer::arch::native::syscalls::name(n) {
             Some(name) => format!("{name}()"),
             None => format!("syscall {n}"),
         },

@@ -7,6 +7,7 @@ use nix::sys::ptrace;
 use nix::unistd::Pid;
 
 use crate::tracer::analysis::waits;
+use crate::tracer::arch::native::regs::{SYSCALL_INSN, SyscallRegs};
 use crate::tracer::memory::RemoteMemory;
 use crate::tracer::model::{Leaving, Syscall, ThreadFacts};
 
@@ -37,26 +38,23 @@ pub struct Call {
 /// system call interrupted in its sleep returns, as the registers show it during the stop.
 const INTERRUPTED: [i64; 5] = [-512, -513, -514, -516, -4];
 
-/// The x86_64 `syscall` instruction.
-const SYSCALL: [u8; 2] = [0x0f, 0x05];
-
 impl AtStop {
-    /// From the registers of a thread in a ptrace stop: `orig_rax` is the system call the
-    /// thread is in (-1 when it was stopped in user code), `rax` what that call returns.
+    /// From the registers of a thread in a ptrace stop ([`SyscallRegs`]): the system call the
+    /// thread is in (-1 when it was stopped in user code) and what that call returns.
     pub fn from_regs(r: &user_regs_struct) -> AtStop {
-        let number = r.orig_rax as i64;
-        if number < 0 {
-            return if r.rcx == r.rip {
-                AtStop::AfterCall(r.rip)
+        let r = SyscallRegs::of(r);
+        if r.number < 0 {
+            return if r.pc_in_rcx {
+                AtStop::AfterCall(r.pc)
             } else {
                 AtStop::User
             };
         }
         let call = Call {
-            number,
-            args: [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9],
+            number: r.number,
+            args: r.args,
         };
-        if INTERRUPTED.contains(&(r.rax as i64)) {
+        if INTERRUPTED.contains(&r.ret) {
             AtStop::Interrupted(call)
         } else {
             AtStop::Returning(call)
@@ -87,7 +85,7 @@ pub fn settle(pid: i32, facts: &mut ThreadFacts, at: AtStop) {
         AtStop::AfterCall(rip) => {
             let mut code = [0u8; 2];
             let after_call = rip.checked_sub(2).is_some_and(|at| {
-                RemoteMemory::new(pid).read_exact(at, &mut code) && code == SYSCALL
+                RemoteMemory::new(pid).read_exact(at, &mut code) && code == SYSCALL_INSN
             });
             ('R', None, after_call.then_some(Leaving { call: None }))
         }

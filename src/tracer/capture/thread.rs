@@ -6,22 +6,11 @@
 use nix::sys::ptrace;
 use nix::unistd::Pid;
 
+use crate::tracer::arch::native::regs::{self, REG_COUNT};
 use crate::tracer::capture::atstop::AtStop;
 use crate::tracer::memory::RemoteMemory;
 use crate::tracer::procfs::maps::MemoryMaps;
 use crate::tracer::procfs::procinfo::BlockedAt;
-
-/// libunwind's x86_64 register numbers: RAX, RDX, RCX, RBX, RSI, RDI, RBP, RSP, R8–R15, RIP.
-pub const REG_COUNT: usize = 17;
-const RDX: usize = 1;
-const RCX: usize = 2;
-const RSI: usize = 4;
-const RDI: usize = 5;
-const RSP: usize = 7;
-const R8: usize = 8;
-const R9: usize = 9;
-const R10: usize = 10;
-const RIP: usize = 16;
 
 /// How a thread was captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,13 +53,10 @@ impl Capture {
     pub fn stopped(tid: i32, maps: &MemoryMaps, limit: usize) -> Result<Capture, String> {
         let r =
             ptrace::getregs(Pid::from_raw(tid)).map_err(|e| format!("reading registers: {e}"))?;
-        let values = [
-            r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11,
-            r.r12, r.r13, r.r14, r.r15, r.rip,
-        ];
+        let values = regs::from_ptrace(&r);
         Ok(Capture {
             regs: values.map(Some),
-            stack: copy_stack(tid, r.rsp, maps, limit),
+            stack: copy_stack(tid, values[regs::RSP], maps, limit),
             how: How::Stopped,
             at_stop: Some(AtStop::from_regs(&r)),
         })
@@ -79,16 +65,9 @@ impl Capture {
     /// Captures thread `tid`, blocked in the system call `at`, without stopping it. The caller
     /// must check that the thread did not run meanwhile (see `procinfo::run_record`).
     pub fn blocked(tid: i32, at: &BlockedAt, maps: &MemoryMaps, limit: usize) -> Capture {
-        let mut regs = [None; REG_COUNT];
-        regs[RIP] = Some(at.pc);
-        regs[RSP] = Some(at.sp);
-        // The `syscall` instruction leaves the return address in RCX; the arguments stay in
-        // their registers. The callee-saved ones are unknown: a walk that needs one falls back
-        // to stopping the thread.
-        regs[RCX] = Some(at.pc);
-        for (reg, value) in [RDI, RSI, RDX, R10, R8, R9].into_iter().zip(at.args) {
-            regs[reg] = Some(value);
-        }
+        // The callee-saved registers are unknown: a walk that needs one falls back to
+        // stopping the thread.
+        let regs = regs::blocked(at.pc, at.sp, at.args);
         Capture {
             regs,
             stack: copy_stack(tid, at.sp, maps, limit),

@@ -47,10 +47,7 @@ pub(crate) const MAX_NAME: usize = 8192;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ModuleKey {
     File(FileId),
-    Vdso {
-        size: u64,
-        head: [u8; 64],
-    },
+    Vdso { size: u64, head: [u8; 64] },
 }
 
 /// One function symbol of a module, in the module's own address space.

@@ -22,7 +22,8 @@ use unwind_sys::{
     unw_proc_info_t, unw_word_t,
 };
 
-use crate::tracer::capture::thread::{Capture, REG_COUNT, StackCopy};
+use crate::tracer::arch::native::regs::{self, REG_COUNT};
+use crate::tracer::capture::thread::{Capture, StackCopy};
 use crate::tracer::memory::{PAGE, RemoteMemory};
 use crate::tracer::model::{InvalidFrame, StackEnd};
 use crate::tracer::procfs::maps::MemoryMaps;
@@ -766,7 +767,7 @@ impl Unwinder {
         let copied = capture.stack.bytes.len() as u64;
         // Not through the cursor: a register the capture lacks would count as one the walk
         // needed.
-        let first_rax = capture.regs[unwind_sys::UNW_X86_64_RAX as usize];
+        let first_rax = capture.regs[regs::RAX];
         let needed = capture
             .stack
             .region
