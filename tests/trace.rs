@@ -145,15 +145,27 @@ fn my_tid() -> u32 {
 }
 
 #[test]
-fn ptrace_attach_false_uses_the_callers_attachment() {
+fn caller_attached_uses_the_callers_attachment() {
     let fx = Fixture::spawn(threads_bin(), &["park", "4"]);
     let seized = Seized::all(fx.pid());
-    let result = TraceOptions::new().ptrace_attach(false).trace(fx.pid());
+    let result = TraceOptions::new().caller_attached(true).trace(fx.pid());
     // Still ours and still stopped: the tracer neither detached nor resumed them.
     assert_eq!(common::tracer_pid(fx.pid()), my_tid());
     assert!(fx.thread_states().iter().all(|(_, s)| *s == 't'));
     drop(seized);
     assert_parked_fixture(&result.unwrap(), 4);
+    fx.assert_running();
+}
+
+/// The `rstack` crate's spelling of the same option.
+#[test]
+fn ptrace_attach_false_is_caller_attached() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "2"]);
+    let seized = Seized::all(fx.pid());
+    let result = TraceOptions::new().ptrace_attach(false).trace(fx.pid());
+    assert_eq!(common::tracer_pid(fx.pid()), my_tid());
+    drop(seized);
+    assert_parked_fixture(&result.unwrap(), 2);
     fx.assert_running();
 }
 

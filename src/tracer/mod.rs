@@ -332,7 +332,7 @@ impl Tracer {
     }
 
     fn copying(&self) -> bool {
-        self.options.unwind_method == UnwindMethod::Copy && self.options.ptrace_attach
+        self.options.unwind_method == UnwindMethod::Copy && !self.options.caller_attached
     }
 
     /// What to do with a thread in a ptrace stop: capture it (copy mode), or walk it now. Also
@@ -638,7 +638,7 @@ impl Tracer {
     /// Stops one thread, turning attach failures into a process-level error (permission,
     /// another tracer) or a per-thread one (did not stop in time).
     fn stop(&mut self, pid: i32, tid: i32) -> Result<Stop> {
-        if !self.options.ptrace_attach {
+        if self.options.caller_attached {
             return Ok(Stop::Stopped(StoppedThread::borrowed(tid)));
         }
         let deadline = Instant::now() + self.options.stop_timeout;

@@ -23,7 +23,8 @@ pub struct TraceOptions {
     pub(super) thread_names: bool,
     pub(super) symbols: bool,
     pub(super) lines: bool,
-    pub(super) ptrace_attach: bool,
+    /// The caller has attached every thread already; we neither attach nor detach.
+    pub(super) caller_attached: bool,
     pub(super) method: AttachMethod,
     pub(super) max_frames: usize,
     pub(super) stop_timeout: Duration,
@@ -54,7 +55,7 @@ impl Default for TraceOptions {
             thread_names: true,
             symbols: true,
             lines: true,
-            ptrace_attach: true,
+            caller_attached: false,
             method: AttachMethod::Seize,
             max_frames: 1024,
             stop_timeout: Duration::from_secs(1),
@@ -101,11 +102,19 @@ impl TraceOptions {
         self
     }
 
-    /// Attach to (and detach from) the threads. With `false` the caller has already attached
-    /// every thread from the thread that calls `trace`, and they are in a ptrace stop.
-    pub fn ptrace_attach(&mut self, ptrace_attach: bool) -> &mut TraceOptions {
-        self.ptrace_attach = ptrace_attach;
+    /// The caller has already attached every thread, from the thread that calls `trace`, and
+    /// they are in a ptrace stop: we neither attach nor detach (default `false`).
+    pub fn caller_attached(&mut self, caller_attached: bool) -> &mut TraceOptions {
+        self.caller_attached = caller_attached;
         self
+    }
+
+    /// The `rstack` crate's name for the opposite of [`caller_attached`]: with `false` the
+    /// caller has attached (`ptrace_attach(false)` is `caller_attached(true)`).
+    ///
+    /// [`caller_attached`]: TraceOptions::caller_attached
+    pub fn ptrace_attach(&mut self, ptrace_attach: bool) -> &mut TraceOptions {
+        self.caller_attached(!ptrace_attach)
     }
 
     /// How to attach: PTRACE_SEIZE (default, with PTRACE_ATTACH as fallback) or PTRACE_ATTACH.
