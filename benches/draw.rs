@@ -153,6 +153,7 @@ fn frame(ip: u64, symbol: String, module: &str) -> FrameDoc {
         file: None,
         line: None,
         inlined: false,
+        frameless: false,
     }
 }
 

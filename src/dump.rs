@@ -122,6 +122,10 @@ fn write_frame(out: &mut String, i: usize, f: &Frame) {
         // As gdb names the signal trampoline; its own symbol follows.
         out.push_str("<signal handler called> ");
     }
+    if f.is_frameless() {
+        // No unwind info: the frame below is its return address at the stack pointer.
+        out.push_str("[frameless] ");
+    }
     match f.symbol() {
         Some(sym) => {
             let _ = write!(out, "{}+0x{:x}", inert(sym.name()), sym.offset());

@@ -838,6 +838,7 @@ impl SymbolizePass<'_> {
                 module: module.clone(),
                 location,
                 inlined: true,
+                frameless: false,
             });
         }
         frames.push(Frame {
@@ -847,6 +848,7 @@ impl SymbolizePass<'_> {
             module,
             location,
             inlined: false,
+            frameless: raw.frameless,
         });
     }
 }

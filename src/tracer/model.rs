@@ -434,6 +434,9 @@ pub struct Frame {
     pub(crate) module: Option<Module>,
     pub(crate) location: Option<Location>,
     pub(crate) inlined: bool,
+    /// No unwind info covers the frame: its caller was the word at its stack pointer, a
+    /// return address right after a call (as at glibc's `clone3` after the system call).
+    pub(crate) frameless: bool,
 }
 
 impl Frame {
@@ -467,6 +470,13 @@ impl Frame {
     /// own and shares that frame's `ip`.
     pub fn is_inlined(&self) -> bool {
         self.inlined
+    }
+
+    /// True when no unwind info covers this frame and its caller was found as a frameless
+    /// leaf's: the word at its stack pointer, checked to be a return address right after a
+    /// call (to this function, or indirect).
+    pub fn is_frameless(&self) -> bool {
+        self.frameless
     }
 }
 

@@ -184,6 +184,8 @@ pub fn frame_cells(f: &crate::tracer::Frame) -> (String, String) {
     });
     let symbol = if f.is_signal() {
         format!("<signal handler called> {symbol}")
+    } else if f.is_frameless() {
+        format!("[frameless] {symbol}")
     } else {
         symbol
     };

@@ -331,6 +331,7 @@ fn symbolize(
                 module: None,
                 location: None,
                 inlined: false,
+                frameless: false,
             });
             continue;
         };
@@ -345,6 +346,7 @@ fn symbolize(
                 module: r.module.clone(),
                 location: location.clone(),
                 inlined: true,
+                frameless: false,
             });
         }
         frames.push(Frame {
@@ -354,6 +356,7 @@ fn symbolize(
             module: r.module.clone(),
             location: r.location.clone(),
             inlined: false,
+            frameless: false,
         });
     }
     frames

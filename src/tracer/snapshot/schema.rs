@@ -345,6 +345,14 @@ pub struct FrameDoc {
     /// A function inlined into the next frame (same `ip`).
     #[serde(default)]
     pub inlined: bool,
+    /// No unwind info covers the frame: its caller was the return address at its stack
+    /// pointer. Written only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub frameless: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 impl From<&Process> for SnapshotDoc {
@@ -450,6 +458,7 @@ impl From<&Frame> for FrameDoc {
             file: f.location.as_ref().map(|l| l.file.clone()),
             line: f.location.as_ref().map(|l| l.line),
             inlined: f.inlined,
+            frameless: f.frameless,
         }
     }
 }
@@ -618,7 +627,7 @@ impl Serialize for FrameView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let f = self.0;
-        let mut st = s.serialize_struct("FrameDoc", 10)?;
+        let mut st = s.serialize_struct("FrameDoc", 10 + usize::from(f.frameless))?;
         st.serialize_field("ip", &f.ip)?;
         st.serialize_field("symbol", &f.symbol.as_ref().map(|x| x.name.as_str()))?;
         st.serialize_field(
@@ -632,6 +641,11 @@ impl Serialize for FrameView<'_> {
         st.serialize_field("file", &f.location.as_ref().map(|l| l.file.as_str()))?;
         st.serialize_field("line", &f.location.as_ref().map(|l| l.line))?;
         st.serialize_field("inlined", &f.inlined)?;
+        if f.frameless {
+            st.serialize_field("frameless", &true)?;
+        } else {
+            st.skip_field("frameless")?;
+        }
         st.end()
     }
 }
@@ -776,6 +790,7 @@ fn frame_of(f: &FrameDoc) -> Frame {
             column: None,
         }),
         inlined: f.inlined,
+        frameless: f.frameless,
     }
 }
 
@@ -822,12 +837,23 @@ mod tests {
             }]
         }))
         .unwrap();
+        let mut doc = doc;
+        let leaf: FrameDoc = serde_json::from_str(
+            r#"{"ip": 200, "symbol": "leaf", "raw_symbol": "leaf", "offset": 7,
+                "module": "/bin/srv", "module_offset": 190, "is_signal": false,
+                "file": null, "line": null, "inlined": false, "frameless": true}"#,
+        )
+        .unwrap();
+        doc.threads[0].frames.push(leaf);
         let p = doc.to_process();
         let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
         let view = serde_json::to_string(&DocView::new(&p)).unwrap();
         assert_eq!(view, owned);
         let compact = serde_json::to_string(&DocView::compact(&p)).unwrap();
         assert_eq!(compact, owned);
+        // The frameless mark is written where it is true only.
+        assert_eq!(owned.matches("\"frameless\"").count(), 1, "{owned}");
+        assert!(p.threads()[0].frames()[2].is_frameless());
     }
 
     #[test]

@@ -109,6 +109,7 @@ mod tests {
             module: None,
             location: None,
             inlined: false,
+            frameless: false,
         }
     }
 

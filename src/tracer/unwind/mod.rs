@@ -6,5 +6,6 @@
 
 pub(crate) mod cfi_index;
 pub(crate) mod ends;
+pub(crate) mod frameless;
 pub mod sigmask;
 pub(crate) mod unwinder;

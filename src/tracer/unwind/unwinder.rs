@@ -26,9 +26,9 @@ use crate::tracer::arch::native::regs::{self, REG_COUNT};
 use crate::tracer::capture::thread::{Capture, StackCopy};
 use crate::tracer::memory::{PAGE, RemoteMemory};
 use crate::tracer::model::{InvalidFrame, StackEnd};
-use crate::tracer::procfs::maps::MemoryMaps;
-use crate::tracer::unwind::cfi_index::{EH_FRAME_SPACE, SYNTHETIC_END};
-use crate::tracer::unwind::sigmask;
+use crate::tracer::procfs::maps::{MappingKind, MemoryMaps};
+use crate::tracer::unwind::cfi_index::EH_FRAME_SPACE;
+use crate::tracer::unwind::{frameless, sigmask};
 
 use crate::tracer::symbolize::symbols::UnwindTable;
 
@@ -139,6 +139,13 @@ struct UnwindState {
     images: Vec<(u64, Arc<[u8]>)>,
     memory: MemoryCache,
     copy: Option<CopyView>,
+    /// The executable mappings of files, sorted: where a return address may point.
+    module_code: Vec<(u64, u64)>,
+    /// The stack pointer of the frame libunwind is stepping from, while it steps: a lookup
+    /// that finds no FDE may then try the frameless fallback ([`frameless`]).
+    stepping_sp: Option<u64>,
+    /// The step took the frameless fallback.
+    took_frameless: bool,
 }
 
 /// Places the images of `tables` (sorted by start), dropping a table whose image would
@@ -195,7 +202,7 @@ enum Read {
 impl UnwindState {
     fn read(&mut self, addr: u64) -> Read {
         // No process maps anything here: only our images.
-        if (EH_FRAME_SPACE..SYNTHETIC_END).contains(&addr) {
+        if (EH_FRAME_SPACE..frameless::IMAGE_END).contains(&addr) {
             return match image_word(&self.images, addr) {
                 Some(v) => Read::Value(v),
                 None => Read::Refused,
@@ -325,6 +332,54 @@ unsafe extern "C" fn find_proc_info(
     need_unwind_info: c_int,
     arg: *mut c_void,
 ) -> c_int {
+    match search_tables(asp, ip, pip, need_unwind_info, arg) {
+        // SAFETY: as for the search, with the same arguments.
+        Some(ret) if ret == -UNW_ENOINFO && unsafe { frameless_caller(asp, ip, arg) } => {
+            let mut di = remote_table(0, u64::MAX, frameless::IMAGE_AT, frameless::IMAGE_AT, 1);
+            // SAFETY: as in `search_tables`; the image is served by `access_mem`.
+            let ret = unsafe {
+                _Ux86_64_dwarf_search_unwind_table(asp, ip, &mut di, pip, need_unwind_info, arg)
+            };
+            if ret == 0 {
+                STATE.with(|s| s.borrow_mut().took_frameless = true);
+            }
+            ret
+        }
+        Some(ret) => ret,
+        // Not libunwind's own lookup: it parses the mapped file with no bounds checks (a
+        // program header table past the end of the file crashes it).
+        None => -UNW_ENOINFO,
+    }
+}
+
+/// libunwind's description of a remote search table of `count` entries.
+fn remote_table(start: u64, end: u64, segbase: u64, table_data: u64, count: u64) -> DynInfo {
+    DynInfo {
+        next: std::ptr::null_mut(),
+        prev: std::ptr::null_mut(),
+        start_ip: start,
+        end_ip: end,
+        gp: 0,
+        format: UNW_INFO_FORMAT_REMOTE_TABLE,
+        pad: 0,
+        load_offset: 0,
+        name_ptr: 0,
+        segbase,
+        table_len: count * 8 / std::mem::size_of::<unw_word_t>() as u64,
+        table_data,
+    }
+}
+
+/// Searches the unwind tables of the mapping that holds `ip`, in order: libunwind's answer
+/// from the first that has an FDE for it (or fails), `-UNW_ENOINFO` if none has; `None` when
+/// the mapping has no tables.
+fn search_tables(
+    asp: unw_addr_space_t,
+    ip: unw_word_t,
+    pip: *mut unw_proc_info_t,
+    need_unwind_info: c_int,
+    arg: *mut c_void,
+) -> Option<c_int> {
     // The tables of the mapping that holds `ip`, in the order to consult them.
     let (first, last) = STATE.with(|s| {
         let t = &s.borrow().tables;
@@ -346,32 +401,46 @@ unsafe extern "C" fn find_proc_info(
             break;
         };
         let (start, end, segbase, table_data, fde_count) = t;
-        let mut di = DynInfo {
-            next: std::ptr::null_mut(),
-            prev: std::ptr::null_mut(),
-            start_ip: start,
-            end_ip: end,
-            gp: 0,
-            format: UNW_INFO_FORMAT_REMOTE_TABLE,
-            pad: 0,
-            load_offset: 0,
-            name_ptr: 0,
-            segbase,
-            table_len: fde_count * 8 / std::mem::size_of::<unw_word_t>() as u64,
-            table_data,
-        };
+        let mut di = remote_table(start, end, segbase, table_data, fde_count);
         // SAFETY: libunwind calls us with valid pointers, which we pass on unchanged; `di`
         // lives across the call.
         let ret = unsafe {
             _Ux86_64_dwarf_search_unwind_table(asp, ip, &mut di, pip, need_unwind_info, arg)
         };
         if ret != -UNW_ENOINFO {
-            return ret;
+            return Some(ret);
         }
     }
-    // Not libunwind's own lookup: it parses the mapped file with no bounds checks (a program
-    // header table past the end of the file crashes it).
-    -UNW_ENOINFO
+    (first < last).then_some(-UNW_ENOINFO)
+}
+
+/// Whether a step from the frame at `ip`, which no FDE of its module covers, may take its
+/// caller from the word at its stack pointer (see [`frameless`]).
+///
+/// # Safety
+/// `asp` and `arg` are those libunwind passed to `find_proc_info`.
+unsafe fn frameless_caller(asp: unw_addr_space_t, ip: u64, arg: *mut c_void) -> bool {
+    let Some((sp, code)) = STATE.with(|s| {
+        let s = s.borrow();
+        s.stepping_sp.map(|sp| (sp, s.module_code.clone()))
+    }) else {
+        return false;
+    };
+    let mut read = |addr: u64| {
+        let mut v: unw_word_t = 0;
+        // SAFETY: our accessor, with the arguments libunwind gave us and a valid pointer.
+        (unsafe { access_mem(asp, addr, &mut v, 0, arg) } == 0).then_some(v)
+    };
+    let Some(ret) = read(sp) else {
+        return false;
+    };
+    let mut fde_at = |addr: u64| {
+        // SAFETY: zero is a valid bit pattern for the plain struct the search fills.
+        let mut info: unw_proc_info_t = unsafe { std::mem::zeroed() };
+        (search_tables(asp, addr, &mut info, 0, arg) == Some(0))
+            .then_some((info.start_ip, info.end_ip))
+    };
+    frameless::is_return_address(ip, ret, &code, &mut read, &mut fde_at)
 }
 
 /// An accessor table with room to spare: libunwind 1.7 and 1.8 append members to
@@ -434,6 +503,9 @@ pub struct RawFrame {
     pub ip: u64,
     pub sp: u64,
     pub is_signal: bool,
+    /// No unwind info covers the frame: its caller was taken from the word at its stack
+    /// pointer, a return address right after a call (see [`frameless`]).
+    pub frameless: bool,
 }
 
 /// The outcome of one unwind: the frames found and why the walk ended.
@@ -534,6 +606,9 @@ trait Steps {
     /// while stepping from that frame: asked before the step, it answers for the frame
     /// before.)
     fn was_signal(&mut self) -> bool;
+    /// Whether the last step took the caller from the word at the stack pointer, there being
+    /// no unwind info for the frame (see [`frameless`]).
+    fn was_frameless(&mut self) -> bool;
     /// Whether the unwinder has unwind info for code at `ip`.
     fn has_unwind_info(&mut self, ip: u64) -> bool;
 }
@@ -543,6 +618,8 @@ struct RawCursor {
     cursor: unw_cursor_t,
     space: unw_addr_space_t,
     arg: *mut c_void,
+    /// The last step took the frameless fallback.
+    frameless: bool,
 }
 
 fn unw_error(code: c_int) -> String {
@@ -561,7 +638,12 @@ impl RawCursor {
         if ret < 0 {
             return Err(format!("starting the unwind: {}", unw_error(ret)));
         }
-        Ok(RawCursor { cursor, space, arg })
+        Ok(RawCursor {
+            cursor,
+            space,
+            arg,
+            frameless: false,
+        })
     }
 
     fn reg(cursor: &mut unw_cursor_t, reg: c_int) -> Result<u64, c_int> {
@@ -582,8 +664,26 @@ impl Steps for RawCursor {
         Self::reg(&mut self.cursor, unwind_sys::UNW_TDEP_SP).unwrap_or(0)
     }
     fn step(&mut self) -> Result<bool, String> {
+        let sp = self.sp();
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.stepping_sp = Some(sp);
+            s.took_frameless = false;
+        });
         // SAFETY: as above.
-        match unsafe { unwind_sys::unw_step(&mut self.cursor) } {
+        let ret = unsafe { unwind_sys::unw_step(&mut self.cursor) };
+        self.frameless = STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            s.stepping_sp = None;
+            s.took_frameless
+        });
+        if self.frameless {
+            // libunwind keeps the frame's rules by its IP alone: the next thread there must
+            // be checked again.
+            // SAFETY: the space is live.
+            unsafe { unwind_sys::unw_flush_cache(self.space, 0, 0) };
+        }
+        match ret {
             n if n > 0 => Ok(true),
             0 => Ok(false),
             e => Err(unw_error(e)),
@@ -592,6 +692,9 @@ impl Steps for RawCursor {
     fn was_signal(&mut self) -> bool {
         // SAFETY: as above.
         unsafe { unwind_sys::unw_is_signal_frame(&mut self.cursor) > 0 }
+    }
+    fn was_frameless(&mut self) -> bool {
+        self.frameless
     }
     fn has_unwind_info(&mut self, ip: u64) -> bool {
         // The address space's own lookup, without building the unwind info: cheap (a table
@@ -701,7 +804,9 @@ impl Unwinder {
         }
         // Stable: a mapping's tables keep the order they are to be consulted in.
         tables.sort_by_key(|t| t.start);
-        let images = place_images(&mut tables);
+        let mut images = place_images(&mut tables);
+        // Past every built table's image (see `frameless::IMAGE_AT`): the order holds.
+        images.push((frameless::IMAGE_AT, Arc::from(&frameless::IMAGE[..])));
         let memory = MemoryCache {
             read_only: read_only.to_vec(),
             pid,
@@ -713,6 +818,9 @@ impl Unwinder {
                 images,
                 memory,
                 copy: None,
+                module_code: Vec::new(),
+                stepping_sp: None,
+                took_frameless: false,
             }
         });
         Ok(Unwinder {
@@ -730,6 +838,12 @@ impl Unwinder {
     /// Tells where the process's code is (its executable mappings), as read for this trace.
     pub fn know_code(&mut self, maps: &MemoryMaps) {
         *self.code.ranges.get_mut() = code_ranges(maps);
+        let files = maps
+            .iter()
+            .filter(|m| matches!(m.kind, MappingKind::File(_)))
+            .map(|m| (m.start, m.end))
+            .collect();
+        STATE.with(|s| s.borrow_mut().module_code = files);
     }
 
     /// Unwinds stopped thread `tid` through ptrace, at most `max_frames` deep.
@@ -854,6 +968,7 @@ fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64)
             ip,
             sp,
             is_signal: false,
+            frameless: false,
         });
         if admit == Admit::TakeNotCode {
             break StackEnd::InvalidFrame {
@@ -869,6 +984,7 @@ fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64)
         let is_signal = cursor.was_signal();
         if let Some(last) = walk.frames.last_mut() {
             last.is_signal = is_signal;
+            last.frameless = cursor.was_frameless();
         }
         bounds.taken(sp, is_signal);
         match stepped {
@@ -1025,6 +1141,8 @@ mod tests {
         last: Result<bool, String>,
         /// The IP after the last step (libunwind's 0 when unwind info ended the stack).
         end_ip: u64,
+        /// The frame whose step took the frameless fallback, if any.
+        frameless: Option<usize>,
     }
 
     impl Steps for Fake {
@@ -1045,6 +1163,9 @@ mod tests {
         fn was_signal(&mut self) -> bool {
             self.frames[self.at - 1].2
         }
+        fn was_frameless(&mut self) -> bool {
+            self.frameless == Some(self.at - 1)
+        }
         fn has_unwind_info(&mut self, ip: u64) -> bool {
             let frame = self.frames[self.at - 1];
             // Looked up as libunwind does: the innermost frame and one after a signal frame
@@ -1062,6 +1183,7 @@ mod tests {
             at: 0,
             last,
             end_ip: 0x30,
+            frameless: None,
         }
     }
 
@@ -1080,6 +1202,12 @@ mod tests {
         // Only the trampoline is a signal frame (the SP may go down after it).
         let signal: Vec<bool> = w.frames.iter().map(|f| f.is_signal).collect();
         assert_eq!(signal, [false, true, false]);
+        // A frame passed through its return address at the stack pointer is marked.
+        let mut leaf = fake(&chain, Ok(false));
+        leaf.frameless = Some(0);
+        let w = walk(&mut leaf, 10, &mut is_code);
+        let marked: Vec<bool> = w.frames.iter().map(|f| f.frameless).collect();
+        assert_eq!(marked, [true, false, false]);
         // The same end at code without unwind info: a cut stack, said so.
         let mut no_info = chain;
         no_info[2].3 = false;
