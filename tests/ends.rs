@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Fixture, nocfi_bin, run_cli, sigframe_bin, storm_bin, threads_bin};
+use common::{Fixture, frameless_bin, nocfi_bin, run_cli, sigframe_bin, storm_bin, threads_bin};
 use rstack_tui::{Process, StackEnd, Thread, TraceOptions, Tracer, UnwindMethod};
 
 /// The names of the physical frames of `t`, `??` for none.
@@ -292,6 +292,95 @@ fn code_without_unwind_info_is_named_where_the_stack_stops() {
             "{t}"
         );
         assert_eq!(t["end"]["address"], t["frames"][1]["ip"]);
+    }
+    fx.assert_running();
+}
+
+#[test]
+fn a_frameless_leaf_without_unwind_info_is_passed_through_its_return_address() {
+    let fx = Fixture::spawn(frameless_bin(), &[]);
+    let main = [
+        "leaf_pause",
+        "direct_inner",
+        "main",
+        "__libc_start_call_main",
+    ];
+    let main = [&main[..], &["__libc_start_main", "_start"]].concat();
+    let direct = [
+        "leaf_pause",
+        "direct_inner",
+        "direct_thread",
+        "start_thread",
+        "clone3",
+    ];
+    let indirect = ["leaf_pause", "indirect_thread", "start_thread", "clone3"];
+    for (how, p) in three_ways(fx.pid()) {
+        assert_eq!(p.threads().len(), 4, "{how}");
+        for t in p.threads() {
+            let what = format!("{how}, {:?}: {:#?}", t.name(), t.frames());
+            let want: &[&str] = match t.name() {
+                Some("direct") => &direct,
+                Some("indirect") => &indirect,
+                Some("pushed") => continue,
+                _ => &main,
+            };
+            // Called directly (e8 to leaf_pause) and through a pointer (ff d0): the leaf is
+            // marked, its callers are exact, and the stack reaches its root.
+            assert_eq!(names(t), want, "{what}");
+            let mut marked = vec![false; want.len()];
+            marked[0] = true;
+            assert_eq!(frameless(t), marked, "{what}");
+            assert_eq!(t.stack_end(), Some(&StackEnd::Root), "{what}");
+            assert!(!t.is_truncated(), "{what}");
+        }
+        // The word at the stack pointer is code (leaf_pushed's own address), but no call
+        // precedes it: the walk ends at the leaf, as without the fallback.
+        let pushed = p
+            .threads()
+            .iter()
+            .find(|t| t.name() == Some("pushed"))
+            .unwrap();
+        let what = format!("{how}: {:#?}", pushed.frames());
+        assert_eq!(names(pushed), ["leaf_pushed"], "{what}");
+        assert_eq!(frameless(pushed), [false], "{what}");
+        let leaf = pushed.frames()[0].ip();
+        match pushed.stack_end() {
+            Some(StackEnd::NoUnwindInfo {
+                module: Some(module),
+                address,
+            }) => {
+                assert!(module.ends_with("/framelessfixture"), "{what}");
+                assert_eq!(*address, leaf, "{what}");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+        assert!(pushed.is_truncated(), "{how}");
+    }
+    // The mark in the text and the JSON (written only where it is true).
+    let pid = fx.pid().to_string();
+    let (code, out, err) = run_cli(&["dump", &pid]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.matches("  [frameless] leaf_pause+0x7  (").count(),
+        3,
+        "{out}"
+    );
+    assert_eq!(out.matches("[frameless]").count(), 3, "{out}");
+    let (code, out, err) = run_cli(&["dump", "--json", &pid]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for t in doc["threads"].as_array().unwrap() {
+        let frames = t["frames"].as_array().unwrap();
+        let marked: Vec<bool> = frames
+            .iter()
+            .map(|f| f.get("frameless").is_some())
+            .collect();
+        let leaf_pause = frames[0]["symbol"] == "leaf_pause";
+        assert_eq!(marked[0], leaf_pause, "{t}");
+        assert!(!marked[1..].contains(&true), "{t}");
+        if leaf_pause {
+            assert_eq!(frames[0]["frameless"], true, "{t}");
+        }
     }
     fx.assert_running();
 }

@@ -339,6 +339,28 @@ fn static_musl_fixture_matches_gdb_as_far_as_tables_go() {
     }
 }
 
+/// Assembly leaves without CFI: called directly or through a pointer (and glibc's `clone3`
+/// below every thread), gdb takes the return address at the stack pointer, as we do. Where the
+/// word there is no return address (leaf_pushed), gdb goes on to a frame that is not there
+/// (address 0); ours end at the leaf.
+#[test]
+fn frameless_leaves_match_gdb() {
+    let (pairs, text) = both(&Fixture::spawn(common::frameless_bin(), &[]));
+    let mut pushed = 0;
+    for (tid, ours, theirs) in pairs {
+        let what = format!("thread {tid}: ours (left) vs gdb (right)\n{text}");
+        if ours.first() == Some(&Some("leaf_pushed".into())) {
+            pushed += 1;
+            assert_eq!(ours.len(), 1, "{what}");
+            assert!(theirs.starts_with(&ours), "{ours:?} {theirs:?}: {what}");
+            continue;
+        }
+        assert_eq!(ours.first(), Some(&Some("leaf_pause".into())), "{what}");
+        assert_eq!(ours, theirs, "{what}");
+    }
+    assert_eq!(pushed, 1, "{text}");
+}
+
 #[test]
 fn normalisation() {
     assert_eq!(normalise("threads_fixture::main::{closure#1}"), "{closure}");

@@ -130,6 +130,13 @@ pub fn storm_bin() -> &'static Path {
     BIN.get_or_init(|| c_bin("stormfixture", "storm.c", &[]))
 }
 
+/// tests/fixtures/frameless.c (assembly leaves without CFI in a program with unwind tables),
+/// built once per test binary.
+pub fn frameless_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| c_bin("framelessfixture", "frameless.c", &[]))
+}
+
 /// tests/fixtures/nocfi.c, built without unwind tables or debug info (no CFI at all for its
 /// own code), once per test binary.
 pub fn nocfi_bin() -> &'static Path {
