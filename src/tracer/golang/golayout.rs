@@ -101,36 +101,55 @@ fn minor(version: &str) -> Option<&str> {
     })
 }
 
-/// The layouts of the Go versions the tests build (Debian's 1.19 and the current one), read
-/// from their DWARF; for a binary without DWARF of another version there is none.
+/// `runtime.g` from Go 1.19 to 1.22 (go1.19.8, go1.21.13 and go1.22.10 read from DWARF;
+/// go1.20, which no toolchain here builds, between two that agree).
+const G_119: GoLayout = GoLayout {
+    goid: 152,
+    status: 144,
+    wait_reason: 176,
+    wait_since: 168,
+    sched_sp: 56,
+    sched_pc: 64,
+    syscall_sp: 112,
+    syscall_pc: 120,
+    m: 48,
+    m_procid: 72,
+};
+
+/// Go 1.23 and 1.24 (go1.23.9, go1.24.11): `g.syscallbp` moves the fields after it by 8.
+const G_123: GoLayout = GoLayout {
+    goid: 160,
+    status: 152,
+    wait_reason: 184,
+    wait_since: 176,
+    ..G_119
+};
+
+/// Go 1.25 to 1.27 (go1.25.5, go1.26.6, go1.27.3): `gobuf.ret` gone (from `g` and `m.morebuf`).
+const G_125: GoLayout = GoLayout {
+    syscall_sp: 104,
+    syscall_pc: 112,
+    m_procid: 64,
+    ..G_119
+};
+
+/// The layout of each Go version supported without DWARF.
+const TABLES: [(&str, GoLayout); 9] = [
+    ("go1.19", G_119),
+    ("go1.20", G_119),
+    ("go1.21", G_119),
+    ("go1.22", G_119),
+    ("go1.23", G_123),
+    ("go1.24", G_123),
+    ("go1.25", G_125),
+    ("go1.26", G_125),
+    ("go1.27", G_125),
+];
+
+/// The table of a Go version ("go1.24.3"); none for another version.
 fn for_version(version: &str) -> Option<GoLayout> {
-    match minor(version)? {
-        "go1.19" => Some(GoLayout {
-            goid: 152,
-            status: 144,
-            wait_reason: 176,
-            wait_since: 168,
-            sched_sp: 56,
-            sched_pc: 64,
-            syscall_sp: 112,
-            syscall_pc: 120,
-            m: 48,
-            m_procid: 72,
-        }),
-        "go1.27" => Some(GoLayout {
-            goid: 152,
-            status: 144,
-            wait_reason: 176,
-            wait_since: 168,
-            sched_sp: 56,
-            sched_pc: 64,
-            syscall_sp: 104,
-            syscall_pc: 112,
-            m: 48,
-            m_procid: 64,
-        }),
-        _ => None,
-    }
+    let minor = minor(version)?;
+    TABLES.iter().find(|(v, _)| *v == minor).map(|(_, l)| *l)
 }
 
 /// The layout from the binary's DWARF: the member offsets of `runtime.g`, `runtime.gobuf`
@@ -275,7 +294,10 @@ mod tests {
     fn versions_and_tables() {
         assert_eq!(minor("go1.19.8"), Some("go1.19"));
         assert_eq!(minor("go1.27"), Some("go1.27"));
-        assert!(for_version("go1.19.13").is_some());
-        assert!(for_version("go1.22.1").is_none());
+        assert_eq!(for_version("go1.19.13"), Some(G_119));
+        assert_eq!(for_version("go1.24.1"), Some(G_123));
+        assert_eq!(for_version("go1.27"), Some(G_125));
+        assert!(for_version("go1.18.1").is_none());
+        assert!(for_version("go1.28").is_none());
     }
 }
