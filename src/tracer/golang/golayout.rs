@@ -1,10 +1,13 @@
 //! Where a Go binary's runtime keeps its goroutines: `runtime.allgs` and the status and
-//! wait-reason names (`.symtab`), the `runtime.g` field offsets (DWARF, else a table per Go
-//! version) and the Go version (`.go.buildinfo`).
+//! wait-reason names (`.symtab`, else candidates from its code and data), the `runtime.g`
+//! field offsets (DWARF, else a table per Go version) and the Go version (`.go.buildinfo`).
 
 use std::borrow::Cow;
 
 use object::{Object, ObjectSection, ObjectSymbol};
+
+use super::gopclntab::GoTable;
+use crate::tracer::golang::gostripped;
 
 /// Most DWARF we inflate to find three structures (a large Go binary's is ~100 MiB).
 const MAX_DWARF: u64 = 256 << 20;
@@ -29,6 +32,8 @@ pub struct GoLayout {
 pub struct GoRuntime {
     /// `runtime.allgs`, a `[]*g`.
     pub allgs: Option<u64>,
+    /// Without `.symtab`: where `runtime.allgs` may be, for the live process to tell.
+    pub allgs_candidates: Vec<u64>,
     /// `runtime.waitReasonStrings` and `runtime.gStatusStrings`: (address, count) of `[N]string`.
     pub wait_reasons: Option<(u64, u64)>,
     pub statuses: Option<(u64, u64)>,
@@ -40,8 +45,8 @@ pub struct GoRuntime {
 }
 
 impl GoRuntime {
-    /// Reads what `file` (a Go binary) says about its runtime.
-    pub fn read(file: &object::File<'_>) -> GoRuntime {
+    /// Reads what `file` (a Go binary whose `.gopclntab` is `table`) says about its runtime.
+    pub fn read(file: &object::File<'_>, table: &GoTable) -> GoRuntime {
         let mut rt = GoRuntime {
             version: build_version(file),
             ..GoRuntime::default()
@@ -57,6 +62,11 @@ impl GoRuntime {
                 _ => continue,
             };
             *slot = Some((s.address(), s.size() / 16));
+        }
+        // A stripped binary: the symbols' addresses are found from what uses them.
+        if file.symbol_table().is_none() {
+            rt.allgs_candidates = gostripped::allgs_candidates(file, table);
+            rt.wait_reasons = gostripped::wait_reason_table(file);
         }
         if let Some(layout) = from_dwarf(file) {
             rt.layout = Some(layout);

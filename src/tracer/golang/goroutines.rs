@@ -1,11 +1,13 @@
 //! A Go process's goroutines, read from its runtime after the threads resumed: each `g` of
-//! `runtime.allgs` and its stack, walked by `.gopclntab`'s frame sizes as Go walks it. Bounded:
-//! at most [`MAX_GOROUTINES`] goroutines and [`MAX_FRAMES_TOTAL`] frames.
+//! `runtime.allgs` (in a stripped binary, the one candidate that holds goroutines) and its
+//! stack, walked by `.gopclntab`'s frame sizes as Go walks it. Bounded: at most
+//! [`MAX_GOROUTINES`] goroutines and [`MAX_FRAMES_TOTAL`] frames.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::tracer::golang::golayout::GoLayout;
+use crate::tracer::golang::gostripped::MAX_CANDIDATES;
 use crate::tracer::memory::RemoteMemory;
 use crate::tracer::model::{Frame, Goroutine};
 use crate::tracer::procfs::maps::MemoryMaps;
@@ -18,6 +20,12 @@ pub const MAX_GOROUTINES: usize = 100_000;
 const MAX_FRAMES: usize = 256;
 /// Most frames walked for all goroutines together.
 pub const MAX_FRAMES_TOTAL: usize = 1_000_000;
+/// Most entries of a candidate `allgs` checked before it is believed.
+const CHECKED_GS: usize = 64;
+/// Largest capacity of a candidate `allgs` believed.
+const MAX_CAP: u64 = 1 << 32;
+/// Largest goroutine stack (Go's limit on 64-bit systems is 1 GB).
+const MAX_STACK: u64 = 1 << 30;
 /// Longest wait reason or status name read from the target.
 const MAX_NAME: usize = 128;
 
@@ -64,16 +72,23 @@ pub fn list(
     let go = symbolizer.go_module(maps, keys)?;
     let rt = &go.runtime;
     let version = rt.version.as_deref().unwrap_or("an unknown Go version");
-    let Some(allgs) = rt.allgs else {
+    if rt.allgs.is_none() && rt.allgs_candidates.is_empty() {
         return not_listed("runtime.allgs not found (the binary has no .symtab)".into());
-    };
+    }
     let Some(layout) = rt.layout else {
         return not_listed(format!(
             "the binary has no DWARF for runtime.g, and {version} has no table here"
         ));
     };
     let mem = Memory(RemoteMemory::new(pid));
-    let Some(header) = mem.words(allgs.wrapping_add(go.bias), 2) else {
+    let allgs = match rt.allgs {
+        Some(allgs) => allgs.wrapping_add(go.bias),
+        None => match pick_allgs(&mem, &rt.allgs_candidates, go.bias, &layout) {
+            Ok(allgs) => allgs,
+            Err(why) => return not_listed(why),
+        },
+    };
+    let Some(header) = mem.words(allgs, 2) else {
         return not_listed("runtime.allgs unreadable".into());
     };
     let (array, len) = (header[0], header[1]);
@@ -130,6 +145,82 @@ pub fn list(
         ));
     }
     Some((out, note))
+}
+
+/// Of a stripped binary's candidates for `runtime.allgs` (module addresses), the run-time
+/// address of the one that holds goroutines: candidates that read as the same slice are one.
+fn pick_allgs(
+    mem: &Memory,
+    candidates: &[u64],
+    bias: u64,
+    layout: &GoLayout,
+) -> Result<u64, String> {
+    let mut found: Vec<(u64, u64, u64)> = Vec::new();
+    for &candidate in candidates.iter().take(MAX_CANDIDATES) {
+        let at = candidate.wrapping_add(bias);
+        let Some(header) = mem.words(at, 3) else {
+            continue;
+        };
+        let (array, len, cap) = (header[0], header[1], header[2]);
+        if holds_gs(mem, array, len, cap, layout)
+            && !found.iter().any(|&(_, a, l)| (a, l) == (array, len))
+        {
+            found.push((at, array, len));
+        }
+    }
+    let from = "the code of runtime.allgadd and runtime.forEachG (the binary has no .symtab)";
+    match found.as_slice() {
+        [(at, _, _)] => Ok(*at),
+        [] => Err(format!(
+            "runtime.allgs not found: none of the {} candidates from {from} holds goroutines",
+            candidates.len()
+        )),
+        more => Err(format!(
+            "runtime.allgs not found: {} candidates from {from} hold different goroutines",
+            more.len()
+        )),
+    }
+}
+
+/// Whether the slice (`array`, `len`, `cap`) looks like `allgs` under `layout`: its first
+/// [`CHECKED_GS`] entries are readable `g`s with known statuses, stacks that are stacks, and
+/// distinct goroutine ids.
+fn holds_gs(mem: &Memory, array: u64, len: u64, cap: u64, layout: &GoLayout) -> bool {
+    if array == 0 || !array.is_multiple_of(8) || len == 0 || len > cap || cap > MAX_CAP {
+        return false;
+    }
+    let Some(gs) = mem.words(array, len.min(CHECKED_GS as u64) as usize) else {
+        return false;
+    };
+    let mut ids = Vec::with_capacity(gs.len());
+    for g in gs {
+        if !g.is_multiple_of(8) {
+            return false;
+        }
+        let (Some(fields), Some(stack)) = (read_g(mem, g, layout), mem.words(g, 2)) else {
+            return false;
+        };
+        let status = fields.status & !G_SCAN;
+        // g.stack (lo, hi) leads runtime.g in every version; a dead g's may be freed (0, 0),
+        // and its id is given when it is reused.
+        let (lo, hi) = (stack[0], stack[1]);
+        let live = status != G_DEAD;
+        let stack_ok = if live {
+            lo < hi && hi - lo <= MAX_STACK
+        } else {
+            lo <= hi
+        };
+        if status as usize >= STATUSES.len() || !stack_ok {
+            return false;
+        }
+        if live && fields.goid != 0 {
+            if ids.contains(&fields.goid) {
+                return false;
+            }
+            ids.push(fields.goid);
+        }
+    }
+    !ids.is_empty()
 }
 
 /// No goroutines, and the note that says why.

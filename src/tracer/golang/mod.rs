@@ -5,3 +5,4 @@
 pub mod golayout;
 pub(crate) mod gopclntab;
 pub(crate) mod goroutines;
+pub(crate) mod gostripped;

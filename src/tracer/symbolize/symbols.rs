@@ -267,7 +267,7 @@ impl ModuleSymbols {
             .collect();
         let mut ranked = elf_symbols(&file, debug_file.as_ref());
         let go = GoTable::parse(&file).map(Arc::new);
-        let go_runtime = go.as_ref().map(|_| Arc::new(GoRuntime::read(&file)));
+        let go_runtime = go.as_ref().map(|t| Arc::new(GoRuntime::read(&file, t)));
         // A stripped Go binary still names every function in its own table.
         let go_names = !has_symtab && go.is_some();
         if let Some(table) = go.as_ref().filter(|_| go_names) {
