@@ -399,3 +399,76 @@ fn dump_shows_goroutines_in_text_groups_and_json() {
     );
     assert!(grouped.contains(&group), "{grouped}");
 }
+
+/// Builds tests/fixtures/fakegostripped.c, with `-DTWO` when `two`.
+fn fake_stripped(two: bool) -> std::path::PathBuf {
+    let src = common::fixtures_dir().join("fakegostripped.c");
+    let mut args: Vec<&std::ffi::OsStr> = [
+        "-O0",
+        "-static",
+        "-nostdlib",
+        "-fno-stack-protector",
+        "-no-pie",
+        "-s",
+    ]
+    .iter()
+    .map(|a| a.as_ref())
+    .collect();
+    if two {
+        args.push("-DTWO".as_ref());
+    }
+    args.push(src.as_os_str());
+    common::gcc(
+        if two {
+            "fakegostripped2"
+        } else {
+            "fakegostripped"
+        },
+        &args,
+    )
+}
+
+#[test]
+fn a_hostile_stripped_allgs_is_chosen_and_read_within_bounds() {
+    // Of 700 and more loads in its runtime.allgadd, one slice passes as allgs; it claims 2^32
+    // goroutines, of which 100000 are read.
+    let bin = fake_stripped(false);
+    let bytes = std::fs::read(&bin).unwrap();
+    assert!(
+        object::File::parse(&*bytes)
+            .unwrap()
+            .symbol_table()
+            .is_none()
+    );
+    let fx = Fixture::spawn(&bin, &[]);
+    let started = std::time::Instant::now();
+    let p = trace(fx.pid());
+    let took = started.elapsed();
+    assert_eq!(
+        p.goroutines_note(),
+        Some("goroutines cut at 100000 of the 4294967296 runtime.allgs claims")
+    );
+    assert_eq!(p.goroutines().len(), 100_000);
+    let ids: Vec<u64> = p.goroutines().iter().take(66).map(|g| g.id()).collect();
+    let want: Vec<u64> = (100..164).chain([100, 100]).collect();
+    assert_eq!(ids, want);
+    let g = &p.goroutines()[0];
+    assert_eq!((g.status(), g.wait_reason()), ("waiting", None));
+    assert_eq!(g.end_note(), Some("no Go function at 0x10"));
+    assert!(took.as_secs() < 20, "{took:?}");
+}
+
+#[test]
+fn a_stripped_binary_with_two_goroutine_lists_says_so() {
+    let fx = Fixture::spawn(&fake_stripped(true), &[]);
+    let p = trace(fx.pid());
+    assert!(p.goroutines().is_empty());
+    assert_eq!(
+        p.goroutines_note(),
+        Some(
+            "goroutines not listed: runtime.allgs not found: 2 candidates from the code of \
+             runtime.allgadd and runtime.forEachG (the binary has no .symtab) hold different \
+             goroutines"
+        )
+    );
+}
