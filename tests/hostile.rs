@@ -952,8 +952,9 @@ fn fuzz_parsers(seeds: Vec<Vec<u8>>, executions: u64, seed: u64, hang: Duration)
     }
 }
 
-/// Small real ELF files: the fixtures (64-bit with DWARF, 32-bit, a 20 kB symbol name, and
-/// the static and `.debug_frame`-only ones, whose unwind tables we index ourselves).
+/// Small real ELF files: the fixtures (64-bit with DWARF, a stripped "Go" one, 32-bit, a 20 kB
+/// symbol name, and the static and `.debug_frame`-only ones, whose unwind tables we index
+/// ourselves).
 fn small_seeds() -> Vec<Vec<u8>> {
     static BIN32: OnceLock<PathBuf> = OnceLock::new();
     let bin32 = BIN32.get_or_init(|| {
@@ -964,8 +965,22 @@ fn small_seeds() -> Vec<Vec<u8>> {
         )
     });
     let long = park_lib("liblong-fuzz.so", &format!("long_{}", "n".repeat(2000)));
+    // A stripped "Go" binary: .gopclntab and .go.buildinfo without .symtab.
+    let go = fixtures_dir().join("fakegostripped.c");
+    let flags = [
+        "-O0",
+        "-static",
+        "-nostdlib",
+        "-fno-stack-protector",
+        "-no-pie",
+        "-s",
+    ];
+    let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
+    args.push(go.as_os_str());
+    let go = gcc("fakegostripped-fuzz", &args);
     [
         good_lib(),
+        go.as_path(),
         corrupt_bin(),
         bin32.as_path(),
         long.as_path(),
