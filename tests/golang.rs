@@ -400,8 +400,8 @@ fn dump_shows_goroutines_in_text_groups_and_json() {
     assert!(grouped.contains(&group), "{grouped}");
 }
 
-/// Builds tests/fixtures/fakegostripped.c, with `-DTWO` when `two`.
-fn fake_stripped(two: bool) -> std::path::PathBuf {
+/// Builds tests/fixtures/fakegostripped.c, with `variant` (`-DTWO`, `-DNONE`) if any.
+fn fake_stripped(variant: Option<&str>) -> std::path::PathBuf {
     let src = common::fixtures_dir().join("fakegostripped.c");
     let mut args: Vec<&std::ffi::OsStr> = [
         "-O0",
@@ -414,25 +414,17 @@ fn fake_stripped(two: bool) -> std::path::PathBuf {
     .iter()
     .map(|a| a.as_ref())
     .collect();
-    if two {
-        args.push("-DTWO".as_ref());
-    }
+    args.extend(variant.map(std::ffi::OsStr::new));
     args.push(src.as_os_str());
-    common::gcc(
-        if two {
-            "fakegostripped2"
-        } else {
-            "fakegostripped"
-        },
-        &args,
-    )
+    let name = format!("fakegostripped{}", variant.unwrap_or_default());
+    common::gcc(&name, &args)
 }
 
 #[test]
 fn a_hostile_stripped_allgs_is_chosen_and_read_within_bounds() {
     // Of 700 and more loads in its runtime.allgadd, one slice passes as allgs; it claims 2^32
     // goroutines, of which 100000 are read.
-    let bin = fake_stripped(false);
+    let bin = fake_stripped(None);
     let bytes = std::fs::read(&bin).unwrap();
     assert!(
         object::File::parse(&*bytes)
@@ -460,7 +452,7 @@ fn a_hostile_stripped_allgs_is_chosen_and_read_within_bounds() {
 
 #[test]
 fn a_stripped_binary_with_two_goroutine_lists_says_so() {
-    let fx = Fixture::spawn(&fake_stripped(true), &[]);
+    let fx = Fixture::spawn(&fake_stripped(Some("-DTWO")), &[]);
     let p = trace(fx.pid());
     assert!(p.goroutines().is_empty());
     assert_eq!(
@@ -468,6 +460,22 @@ fn a_stripped_binary_with_two_goroutine_lists_says_so() {
         Some(
             "goroutines not listed: runtime.allgs not found: 2 candidates from the code of \
              runtime.allgadd and runtime.forEachG (the binary has no .symtab) hold different \
+             goroutines"
+        )
+    );
+}
+
+#[test]
+fn a_stripped_binary_whose_candidates_hold_no_goroutines_says_so() {
+    let fx = Fixture::spawn(&fake_stripped(Some("-DNONE")), &[]);
+    let p = trace(fx.pid());
+    assert!(p.goroutines().is_empty());
+    // The slices at `one` (now empty), `huge` (2^40) and `huge`+8 (not a slice).
+    assert_eq!(
+        p.goroutines_note(),
+        Some(
+            "goroutines not listed: runtime.allgs not found: none of the 3 candidates from the \
+             code of runtime.allgadd and runtime.forEachG (the binary has no .symtab) holds \
              goroutines"
         )
     );
