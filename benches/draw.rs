@@ -337,7 +337,7 @@ fn main() {
     let lists: Vec<Vec<ProcessInfo>> = (0..4).map(|k| process_list(0x5eed + k)).collect();
     let mut app = App::new();
     app.update(Action::Processes(lists[0].clone()));
-    let visible = app.visible_processes().len();
+    let visible = app.process_list().visible().len();
 
     println!(
         "{PROCESSES} processes ({visible} shown, kernel threads hidden); \
@@ -363,13 +363,18 @@ fn main() {
     // The process view: inspect the 1000-thread process, two snapshots 2 s apart.
     let first = Arc::new(snapshot(1_795_953_600_000, 0));
     let second = Arc::new(snapshot(1_795_953_602_000, 1));
-    app.inspect(TARGET_PID);
+    app.update(Action::Inspect(TARGET_PID));
     app.update(Action::Snapshot(first.clone()));
     app.update(Action::Snapshot(second.clone()));
-    assert_eq!(app.screen, Screen::Process);
-    assert_eq!(app.thread_rows().len(), THREADS as usize + 1);
+    assert_eq!(app.screen(), Screen::Process);
+    assert_eq!(
+        app.inspector().expect("inspecting").thread_rows().len(),
+        THREADS as usize + 1
+    );
     assert!(
-        app.thread_rows()
+        app.inspector()
+            .expect("inspecting")
+            .thread_rows()
             .iter()
             .any(|r| r.cpu_percent.unwrap_or(0.0) > 1.0),
         "CPU% since the previous snapshot is computed"

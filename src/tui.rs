@@ -181,7 +181,7 @@ fn event_loop(
     let mut size = terminal.size()?;
     app.update(Action::PageSize(ui::page_size(
         Rect::new(0, 0, size.width, size.height),
-        app.screen,
+        app.screen(),
     )));
     terminal.draw(|f| ui::render(app, f))?;
     while let Ok(first) = rx.recv() {
@@ -192,14 +192,14 @@ fn event_loop(
                     apply(effect, worker, lister_active, results);
                 }
             }
-            if app.quit {
+            if app.quit_requested() {
                 return Ok(());
             }
         }
         size = terminal.size()?;
         app.update(Action::PageSize(ui::page_size(
             Rect::new(0, 0, size.width, size.height),
-            app.screen,
+            app.screen(),
         )));
         terminal.draw(|f| ui::render(app, f))?;
     }
@@ -210,7 +210,7 @@ fn event_loop(
 fn to_actions(ev: AppEvent, app: &App, area: Rect) -> Vec<Action> {
     match ev {
         AppEvent::Key(key) => {
-            if app.filter_editing {
+            if app.typing_filter() {
                 return match key.code {
                     KeyCode::Char(c) if !key.modifiers.contains(event::KeyModifiers::CONTROL) => {
                         vec![Action::FilterChar(c)]
@@ -229,8 +229,8 @@ fn to_actions(ev: AppEvent, app: &App, area: Rect) -> Vec<Action> {
                 .collect()
         }
         AppEvent::Mouse(m) => match m.kind {
-            MouseEventKind::Down(_) => ui::layout(area, app.screen)
-                .hit(m.column, m.row, app.screen)
+            MouseEventKind::Down(_) => ui::layout(area, app.screen())
+                .hit(m.column, m.row, app.screen())
                 .map(|(pane, row)| Action::ClickRow { pane, row })
                 .into_iter()
                 .collect(),

@@ -9,7 +9,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Modifier;
 use rstack_tui::Process;
-use rstack_tui::app::{Action, App, Effect, Pane, ProcColumn, Screen};
+use rstack_tui::app::{Action, App, Effect, Inspector, Pane, ProcColumn, Screen, Settings};
 use rstack_tui::proclist::ProcessInfo;
 use rstack_tui::tracer::schema::SnapshotDoc;
 use rstack_tui::ui::{self, keymap::Command};
@@ -174,6 +174,21 @@ fn app_with_processes() -> App {
     app
 }
 
+/// The inspector of an app that inspects a process.
+fn inspector(app: &App) -> &Inspector {
+    app.inspector().expect("a process is inspected")
+}
+
+/// Colour or not, as `NO_COLOR` would set it at the start (the other settings the defaults).
+fn set_no_color(app: &mut App, no_color: bool) {
+    app.update(Action::Start(Settings {
+        interval: rstack_tui::app::DEFAULT_INTERVAL,
+        snapshot_mode: false,
+        mouse: true,
+        no_color,
+    }));
+}
+
 fn cmd(app: &mut App, c: Command) -> Vec<Effect> {
     app.update(Action::Command(c))
 }
@@ -205,24 +220,25 @@ fn process_list_screens() {
 fn process_list_sorts_by_cpu_first_and_cycles_columns() {
     let mut app = app_with_processes();
     let pids = |app: &App| {
-        app.visible_processes()
+        app.process_list()
+            .visible()
             .iter()
             .map(|p| p.pid)
             .collect::<Vec<_>>()
     };
-    assert_eq!(app.sort, ProcColumn::Cpu);
+    assert_eq!(app.process_list().sort(), ProcColumn::Cpu);
     assert_eq!(
         pids(&app),
         [4242, 813, 5001, 1, 812, 6100],
         "CPU% descending, kernel threads hidden"
     );
     cmd(&mut app, Command::Sort);
-    assert_eq!(app.sort, ProcColumn::Rss);
+    assert_eq!(app.process_list().sort(), ProcColumn::Rss);
     assert_eq!(pids(&app)[0], 4242);
     cmd(&mut app, Command::InvertSort);
     assert_eq!(pids(&app)[0], 6100);
     cmd(&mut app, Command::Sort);
-    assert_eq!(app.sort, ProcColumn::Command);
+    assert_eq!(app.process_list().sort(), ProcColumn::Command);
     assert_eq!(pids(&app)[0], 6100, "-bash sorts first");
     cmd(&mut app, Command::ToggleKernel);
     assert!(pids(&app).contains(&2));
@@ -232,12 +248,13 @@ fn process_list_sorts_by_cpu_first_and_cycles_columns() {
 fn filter_matches_name_command_user_and_pid() {
     let mut app = app_with_processes();
     type_filter(&mut app, "nginx");
-    assert_eq!(app.visible_processes().len(), 2);
+    assert_eq!(app.process_list().visible().len(), 2);
     assert_snapshot!("processes_filtered_80x24", render(&app, 80, 24));
     cmd(&mut app, Command::Back);
     type_filter(&mut app, "www-data");
     assert_eq!(
-        app.visible_processes()
+        app.process_list()
+            .visible()
             .iter()
             .map(|p| p.pid)
             .collect::<Vec<_>>(),
@@ -246,15 +263,16 @@ fn filter_matches_name_command_user_and_pid() {
     cmd(&mut app, Command::Back);
     type_filter(&mut app, "5001");
     assert_eq!(
-        app.visible_processes()
+        app.process_list()
+            .visible()
             .iter()
             .map(|p| p.pid)
             .collect::<Vec<_>>(),
         [5001]
     );
     cmd(&mut app, Command::Back);
-    assert!(app.filter.is_empty() && !app.filter_editing);
-    assert_eq!(app.visible_processes().len(), 6);
+    assert!(app.process_list().filter().text().is_empty() && !app.typing_filter());
+    assert_eq!(app.process_list().visible().len(), 6);
 }
 
 #[test]
@@ -262,7 +280,7 @@ fn selection_in_process_list_survives_a_refresh() {
     let mut app = app_with_processes();
     cmd(&mut app, Command::Down);
     cmd(&mut app, Command::Down);
-    let selected = app.selected_pid.unwrap();
+    let selected = app.process_list().selected_pid().unwrap();
     let mut fresh = processes();
     fresh.reverse();
     fresh.retain(|p| p.pid != 1);
@@ -270,13 +288,13 @@ fn selection_in_process_list_survives_a_refresh() {
         p.cpu_percent = 0.0;
     }
     app.update(Action::Processes(fresh));
-    assert_eq!(app.selected_pid, Some(selected));
+    assert_eq!(app.process_list().selected_pid(), Some(selected));
 }
 
 #[test]
 fn drill_in_shows_threads_and_frames() {
     let app = inspecting();
-    assert_eq!(app.screen, Screen::Process);
+    assert_eq!(app.screen(), Screen::Process);
     assert_snapshot!("process_view_80x24", render(&app, 80, 24));
     assert_snapshot!("process_view_160x48", render(&app, 160, 48));
 }
@@ -288,15 +306,15 @@ fn refresh_keeps_the_selected_thread_and_marks_exited_ones() {
     for _ in 0..3 {
         cmd(&mut app, Command::Down);
     }
-    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4245));
+    assert_eq!(inspector(&app).selected_tid(), Some(4245));
     app.update(Action::Snapshot(second_snapshot()));
-    let t = app.target.as_ref().unwrap();
+    let t = inspector(&app);
     assert_eq!(
-        t.selected_tid,
+        t.selected_tid(),
         Some(4245),
         "the cursor stays on the exited thread"
     );
-    let rows = app.thread_rows();
+    let rows = inspector(&app).thread_rows();
     let exited: Vec<u32> = rows
         .iter()
         .filter(|r| r.exited)
@@ -316,23 +334,23 @@ fn refresh_keeps_the_selected_thread_and_marks_exited_ones() {
     cmd(&mut app, Command::Down);
     cmd(&mut app, Command::Down);
     cmd(&mut app, Command::Down);
-    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4244));
+    assert_eq!(inspector(&app).selected_tid(), Some(4244));
     app.update(Action::Snapshot(first_snapshot()));
-    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4244));
+    assert_eq!(inspector(&app).selected_tid(), Some(4244));
 }
 
 #[test]
 fn frames_pane_takes_focus_and_moves() {
     let mut app = inspecting();
     cmd(&mut app, Command::NextPane);
-    assert_eq!(app.target.as_ref().unwrap().pane, Pane::Frames);
+    assert_eq!(inspector(&app).focus(), Pane::Frames);
     cmd(&mut app, Command::Bottom);
-    assert_eq!(app.target.as_ref().unwrap().selected_frame, MAIN.len() - 1);
+    assert_eq!(inspector(&app).selected_frame(), MAIN.len() - 1);
     cmd(&mut app, Command::PrevPane);
     cmd(&mut app, Command::Down);
-    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4243));
+    assert_eq!(inspector(&app).selected_tid(), Some(4243));
     assert_eq!(
-        app.target.as_ref().unwrap().selected_frame,
+        inspector(&app).selected_frame(),
         0,
         "a new thread starts at its innermost frame"
     );
@@ -345,7 +363,7 @@ fn refresh_pause_interval_and_mode_reach_the_worker() {
         cmd(&mut app, Command::SnapshotNow),
         vec![Effect::SnapshotNow]
     );
-    assert!(app.tracing);
+    assert!(app.refresh().tracing());
     assert_snapshot!(
         "process_view_tracing_80x24",
         render(&app, 80, 24).lines().nth(22).unwrap().to_string()
@@ -371,7 +389,7 @@ fn refresh_pause_interval_and_mode_reach_the_worker() {
         cmd(&mut app, Command::Slower);
     }
     assert_eq!(
-        app.interval,
+        app.refresh().interval(),
         std::time::Duration::from_secs(60),
         "60 s is the ceiling"
     );
@@ -395,7 +413,10 @@ fn errors_show_in_the_status_line_and_exit_is_kept() {
         screen.contains("process 4242 exited during the trace"),
         "{screen}"
     );
-    assert!(app.selected_thread().is_some(), "the last snapshot is kept");
+    assert!(
+        inspector(&app).selected_thread().is_some(),
+        "the last snapshot is kept"
+    );
     assert_snapshot!("process_view_exited_80x24", screen);
     let mut app = inspecting();
     let msg =
@@ -411,8 +432,8 @@ fn errors_show_in_the_status_line_and_exit_is_kept() {
 fn back_returns_to_the_list_with_the_process_selected() {
     let mut app = inspecting();
     assert_eq!(cmd(&mut app, Command::Back), vec![Effect::StopInspecting]);
-    assert_eq!(app.screen, Screen::Processes);
-    assert_eq!(app.selected_pid, Some(4242));
+    assert_eq!(app.screen(), Screen::Processes);
+    assert_eq!(app.process_list().selected_pid(), Some(4242));
 }
 
 #[test]
@@ -429,21 +450,21 @@ fn help_lists_every_binding_and_scrolls() {
         );
     }
     cmd(&mut app, Command::Down);
-    assert_eq!(app.help_scroll, 1);
+    assert_eq!(app.help().scroll(), 1);
     cmd(&mut app, Command::Sort);
     assert_eq!(
-        app.sort,
+        app.process_list().sort(),
         ProcColumn::Cpu,
         "keys other than scrolling do nothing under help"
     );
     cmd(&mut app, Command::Back);
-    assert!(!app.help);
+    assert!(!app.help().is_open());
 }
 
 #[test]
 fn no_color_marks_selection_with_reverse() {
     let mut app = app_with_processes();
-    app.no_color = true;
+    set_no_color(&mut app, true);
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
     terminal.draw(|f| ui::render(&app, f)).unwrap();
     let buf = terminal.backend().buffer();
@@ -453,7 +474,7 @@ fn no_color_marks_selection_with_reverse() {
     assert_eq!(cell.fg, ratatui::style::Color::Reset);
     assert_eq!(cell.bg, ratatui::style::Color::Reset);
     // And in colour, the selection is a colour, not reverse video.
-    app.no_color = false;
+    set_no_color(&mut app, false);
     terminal.draw(|f| ui::render(&app, f)).unwrap();
     assert_ne!(
         terminal.backend().buffer()[(0, 3)].bg,
@@ -469,13 +490,13 @@ fn clicks_and_wheel_select_rows() {
     let (pane, row) = areas.hit(10, areas.threads.y + 4, Screen::Process).unwrap();
     assert_eq!((pane, row), (Some(Pane::Threads), 2));
     app.update(Action::ClickRow { pane, row });
-    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4244));
+    assert_eq!(inspector(&app).selected_tid(), Some(4244));
     let (pane, row) = areas.hit(10, areas.frames.y + 3, Screen::Process).unwrap();
     app.update(Action::ClickRow { pane, row });
-    assert_eq!(app.target.as_ref().unwrap().pane, Pane::Frames);
-    assert_eq!(app.target.as_ref().unwrap().selected_frame, 2);
+    assert_eq!(inspector(&app).focus(), Pane::Frames);
+    assert_eq!(inspector(&app).selected_frame(), 2);
     app.update(Action::Scroll(-3));
-    assert_eq!(app.target.as_ref().unwrap().selected_frame, 0);
+    assert_eq!(inspector(&app).selected_frame(), 0);
 }
 
 #[test]
@@ -506,7 +527,7 @@ fn hostile_text_is_drawn_inert() {
     }))
     .unwrap();
     let mut app = App::new();
-    app.inspect(7);
+    app.update(Action::Inspect(7));
     app.update(Action::Snapshot(Arc::new(doc.to_process())));
     let screen = render(&app, 160, 48);
     assert!(
@@ -533,7 +554,7 @@ fn render_styled(app: &App, w: u16, h: u16) -> String {
 fn colour_and_no_color_styles() {
     for no_color in [false, true] {
         let mut app = inspecting();
-        app.no_color = no_color;
+        set_no_color(&mut app, no_color);
         app.update(Action::Snapshot(second_snapshot()));
         let name = if no_color {
             "process_view_styles_no_color_80x24"
@@ -542,7 +563,7 @@ fn colour_and_no_color_styles() {
         };
         assert_snapshot!(name, render_styled(&app, 80, 24));
         let mut list = app_with_processes();
-        list.no_color = no_color;
+        set_no_color(&mut list, no_color);
         let name = if no_color {
             "processes_styles_no_color_80x24"
         } else {
@@ -565,7 +586,7 @@ fn diff_view_between_the_newest_two_and_any_older_pick() {
     cmd(&mut app, Command::DiffView);
     assert!(render(&app, 80, 24).contains("Diff: needs two snapshots"));
     app.update(Action::Snapshot(second_snapshot()));
-    let (old, new) = app.diff_pair().unwrap();
+    let (old, new) = inspector(&app).history().diff_pair().unwrap();
     assert_eq!(
         (old.taken_at(), new.taken_at()),
         (first_snapshot().taken_at(), second_snapshot().taken_at())
@@ -585,35 +606,37 @@ fn diff_view_between_the_newest_two_and_any_older_pick() {
     )));
     cmd(&mut app, Command::OlderBase);
     assert_eq!(
-        app.diff_pair().unwrap().0.taken_at(),
+        inspector(&app).history().diff_pair().unwrap().0.taken_at(),
         first_snapshot().taken_at()
     );
     let screen = render(&app, 160, 48);
     assert!(screen.contains("Diff 12:00:00 → 12:00:04"), "{screen}");
     cmd(&mut app, Command::OlderBase);
     assert_eq!(
-        app.diff_pair().unwrap().0.taken_at(),
+        inspector(&app).history().diff_pair().unwrap().0.taken_at(),
         first_snapshot().taken_at(),
         "no older snapshot"
     );
     cmd(&mut app, Command::NewerBase);
     assert_eq!(
-        app.diff_pair().unwrap().0.taken_at(),
+        inspector(&app).history().diff_pair().unwrap().0.taken_at(),
         second_snapshot().taken_at()
     );
     // The changed thread's frames: the differing inner frames are marked, the outer ones not.
-    let tids: Vec<u32> =
-        rstack_tui::tracer::diff::diff(app.diff_pair().unwrap().0, app.diff_pair().unwrap().1)
-            .threads
-            .iter()
-            .map(|t| t.tid)
-            .collect();
+    let tids: Vec<u32> = rstack_tui::tracer::diff::diff(
+        inspector(&app).history().diff_pair().unwrap().0,
+        inspector(&app).history().diff_pair().unwrap().1,
+    )
+    .threads
+    .iter()
+    .map(|t| t.tid)
+    .collect();
     let busy_row = tids.iter().position(|t| *t == 4244).unwrap();
     cmd(&mut app, Command::Top);
     for _ in 0..busy_row {
         cmd(&mut app, Command::Down);
     }
-    assert_eq!(app.target.as_ref().unwrap().selected_tid, Some(4244));
+    assert_eq!(inspector(&app).selected_tid(), Some(4244));
     let screen = render(&app, 160, 48);
     // worker-1 went from the hash code back to the pool: only __clone3 is common.
     assert!(
@@ -622,17 +645,14 @@ fn diff_view_between_the_newest_two_and_any_older_pick() {
     );
     assert_snapshot!("diff_view_changed_thread_160x48", screen);
     cmd(&mut app, Command::DiffView);
-    assert_eq!(
-        app.target.as_ref().unwrap().view,
-        rstack_tui::app::View::Threads
-    );
+    assert_eq!(inspector(&app).view(), rstack_tui::app::View::Threads);
 }
 
 #[test]
 fn stuck_threads_show_for_how_long_and_sort_first() {
     let mut app = inspecting();
     app.update(Action::Snapshot(second_snapshot()));
-    let rows = app.thread_rows();
+    let rows = inspector(&app).thread_rows();
     let stuck = |tid: u32| {
         rows.iter()
             .find(|r| r.thread.id() == tid)
@@ -651,10 +671,10 @@ fn stuck_threads_show_for_how_long_and_sort_first() {
     );
     cmd(&mut app, Command::SortThreads);
     assert_eq!(
-        app.target.as_ref().unwrap().thread_sort,
+        inspector(&app).thread_sort(),
         rstack_tui::app::ThreadSort::Stuck
     );
-    let first = app.thread_rows()[0].thread.id();
+    let first = inspector(&app).thread_rows()[0].thread.id();
     assert_ne!(first, 4247, "the new thread is not the longest stuck");
     assert!(render(&app, 80, 24).contains("longest unchanged first"));
 }
@@ -664,18 +684,18 @@ fn group_view_collapses_identical_stacks() {
     let mut app = inspecting();
     cmd(&mut app, Command::GroupView);
     assert_snapshot!("group_view_80x24", render(&app, 80, 24));
-    let groups = app.groups();
+    let groups = inspector(&app).history().groups();
     assert_eq!(
         groups.iter().map(|g| g.threads.len()).collect::<Vec<_>>(),
         [3, 1, 1]
     );
     // The frames pane shows the selected group's stack; moving selects the next group.
-    assert_eq!(app.selected_thread().unwrap().id(), 4243);
+    assert_eq!(inspector(&app).selected_thread().unwrap().id(), 4243);
     cmd(&mut app, Command::Down);
-    assert_eq!(app.selected_thread().unwrap().id(), 4242);
+    assert_eq!(inspector(&app).selected_thread().unwrap().id(), 4242);
     // After a refresh the counts that changed are shown, and the selection is kept by stack.
     app.update(Action::Snapshot(second_snapshot()));
-    assert_eq!(app.selected_thread().unwrap().id(), 4242);
+    assert_eq!(inspector(&app).selected_thread().unwrap().id(), 4242);
     assert_snapshot!("group_view_after_refresh_160x48", render(&app, 160, 48));
 }
 
@@ -722,8 +742,11 @@ fn a_refused_line_cache_is_said_on_the_status_line() {
 #[test]
 fn offline_history_opens_in_the_same_panes() {
     let mut app = App::new();
-    app.open_offline(vec![first_snapshot(), second_snapshot()]);
-    assert!(app.offline && app.screen == Screen::Process);
+    app.update(Action::OpenOffline(vec![
+        first_snapshot(),
+        second_snapshot(),
+    ]));
+    assert!(app.refresh().offline() && app.screen() == Screen::Process);
     assert!(
         cmd(&mut app, Command::SnapshotNow).is_empty(),
         "no tracing offline"
@@ -753,10 +776,11 @@ fn history_is_bounded() {
             &[(4242, "server", 'S', 10, MAIN)],
         )));
     }
-    let t = app.target.as_ref().unwrap();
-    assert_eq!(t.history.len(), rstack_tui::app::HISTORY);
+    let t = inspector(&app);
+    assert_eq!(t.history().len(), rstack_tui::app::HISTORY);
     assert_eq!(
-        t.stuck[&4242].snapshots, 41,
+        t.history().stuck(4242).map(|s| s.snapshots),
+        Some(41),
         "the stuck count outlives the history window"
     );
 }
@@ -776,7 +800,7 @@ fn a_state_changed_at_the_capture_is_shown() {
         "name": "clock_nanosleep", "args": [1, 0, 0, 0, 0, 0]}});
     let p: SnapshotDoc = serde_json::from_value(doc).unwrap();
     let mut app = App::new();
-    app.inspect(4242);
+    app.update(Action::Inspect(4242));
     app.update(Action::Snapshot(Arc::new(p.to_process())));
     cmd(&mut app, Command::Down);
     let screen = render(&app, 160, 48);
@@ -817,7 +841,7 @@ fn deadlocks_locks_and_kernel_stacks_are_shown() {
         serde_json::json!(["futex_wait_queue+0x6b/0xa0", "do_futex+0x11f/0x1a0"]);
     let p: SnapshotDoc = serde_json::from_value(doc).unwrap();
     let mut app = App::new();
-    app.inspect(4242);
+    app.update(Action::Inspect(4242));
     app.update(Action::Snapshot(Arc::new(p.to_process())));
     cmd(&mut app, Command::Down);
     let screen = render(&app, 100, 30);
@@ -874,7 +898,7 @@ fn frames_pane_shows_lines_and_inlined_frames() {
     }))
     .unwrap();
     let mut app = App::new();
-    app.inspect(9);
+    app.update(Action::Inspect(9));
     app.update(Action::Snapshot(Arc::new(doc.to_process())));
     let screen = render(&app, 160, 30);
     assert!(screen.contains("[i] server::pool::wait_job"), "{screen}");
@@ -911,7 +935,7 @@ fn module_notes_show_under_the_stack_that_uses_the_module() {
     }))
     .unwrap();
     let mut app = App::new();
-    app.inspect(7);
+    app.update(Action::Inspect(7));
     app.update(Action::Snapshot(Arc::new(doc.to_process())));
     let screen = render(&app, 160, 48);
     let note = screen
@@ -952,7 +976,7 @@ fn stack_pane_says_once_why_a_stack_ends() {
     .unwrap();
     let process = doc.to_process();
     let mut app = App::new();
-    app.inspect(7);
+    app.update(Action::Inspect(7));
     app.update(Action::Snapshot(Arc::new(process.clone())));
     let screen = render(&app, 200, 30);
     assert!(

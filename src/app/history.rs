@@ -2,12 +2,12 @@
 //! of them derived once: when a snapshot arrives or the diff's older side moves, never on a
 //! draw or a key press. Rendering only reads it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use crate::tracer::Process;
-use crate::tracer::diff::{Diff, diff};
+use crate::tracer::diff::{Diff, StackRun, diff};
 use crate::tracer::group::{Group, GroupChange, group, group_diff};
+use crate::tracer::{Process, Thread};
 
 /// Snapshots kept per inspected process.
 pub const HISTORY: usize = 32;
@@ -27,6 +27,11 @@ pub struct History {
     diff: Option<Diff>,
     /// How the group counts changed between the same two snapshots.
     group_changes: Vec<GroupChange>,
+    /// Per thread of the newest snapshot: for how many snapshots, and since when, its stack
+    /// has not changed (counted on past the snapshots kept).
+    stuck: HashMap<u32, StackRun>,
+    /// Threads of the snapshot before the newest that are gone from the newest.
+    exited_threads: Vec<Thread>,
 }
 
 impl Default for History {
@@ -37,6 +42,8 @@ impl Default for History {
             groups: Vec::new(),
             diff: None,
             group_changes: Vec::new(),
+            stuck: HashMap::new(),
+            exited_threads: Vec::new(),
         }
     }
 }
@@ -45,6 +52,25 @@ impl History {
     /// Adds the newest snapshot, drops the oldest beyond [`HISTORY`] snapshots or
     /// [`HISTORY_FRAMES`] frames (keeping two, for a diff), and derives the views anew.
     pub fn push(&mut self, p: Arc<Process>) {
+        let live: HashSet<u32> = p.threads().iter().map(|th| th.id()).collect();
+        self.exited_threads = self
+            .newest()
+            .map(|old| {
+                old.threads()
+                    .iter()
+                    .filter(|th| !live.contains(&th.id()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.stuck = p
+            .threads()
+            .iter()
+            .map(|th| {
+                let run = StackRun::next(self.stuck.get(&th.id()), th, p.taken_at());
+                (th.id(), run)
+            })
+            .collect();
         self.snapshots.push_back(p);
         let frames = |s: &Arc<Process>| -> usize {
             s.threads()
@@ -128,6 +154,16 @@ impl History {
     /// How group counts changed between the two snapshots of [`History::diff_pair`].
     pub fn group_changes(&self) -> &[GroupChange] {
         &self.group_changes
+    }
+
+    /// How long thread `tid`'s stack has not changed, as of the newest snapshot.
+    pub fn stuck(&self, tid: u32) -> Option<&StackRun> {
+        self.stuck.get(&tid)
+    }
+
+    /// Threads of the previous snapshot that are gone from the newest.
+    pub fn exited_threads(&self) -> &[Thread] {
+        &self.exited_threads
     }
 }
 

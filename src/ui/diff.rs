@@ -7,14 +7,14 @@ use ratatui::widgets::{Cell, Row, TableState};
 
 use super::theme::Theme;
 use super::threads::stuck_label;
-use crate::app::{App, Pane};
+use crate::app::{Inspector, Pane};
 use crate::describe::clock;
 use crate::tracer::diff::Change;
 
-pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(target) = &app.target else { return };
-    let focused = target.pane == Pane::Threads;
-    let (Some((old, new)), Some(d)) = (app.diff_pair(), app.diff()) else {
+pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let focused = inspector.focus() == Pane::Threads;
+    let history = inspector.history();
+    let (Some((old, new)), Some(d)) = (history.diff_pair(), history.diff()) else {
         let msg = " Diff: needs two snapshots (r takes one now) ";
         frame.render_widget(theme.pane(msg, focused), area);
         return;
@@ -55,7 +55,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             .find(|t| t.id() == td.tid);
         let same = match td.change {
             Change::Exited => String::new(),
-            _ => stuck_label(target.stuck.get(&td.tid), new.taken_at()),
+            _ => stuck_label(history.stuck(td.tid), new.taken_at()),
         };
         let top = thread.map(super::threads::top_frame).unwrap_or_default();
         Row::new(vec![
@@ -78,8 +78,8 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Length(if narrow { 7 } else { 9 }),
         Constraint::Fill(1),
     ];
-    let selected = target
-        .selected_tid
+    let selected = inspector
+        .selected_tid()
         .and_then(|tid| d.threads.iter().position(|t| t.tid == tid));
     let table = theme
         .pane_table(rows, widths, title, focused)

@@ -7,21 +7,20 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::theme::Theme;
-use crate::app::{App, Pane};
+use crate::app::{Inspector, Pane, View};
 use crate::describe::{self, basename};
 use crate::tracer::{Process, Thread};
 
-pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(target) = &app.target else { return };
-    let focused = target.pane == Pane::Frames;
-    let thread = app.selected_thread();
+pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let focused = inspector.focus() == Pane::Frames;
+    let thread = inspector.selected_thread();
     let block = theme.pane(title(thread), focused);
     let Some(t) = thread else {
         frame.render_widget(block, area);
         return;
     };
-    let mut rows = frame_rows(app, theme, t);
-    rows.extend(note_rows(target.snapshot().map(|p| &**p), theme, t));
+    let mut rows = frame_rows(inspector, theme, t);
+    rows.extend(note_rows(inspector.snapshot().map(|p| &**p), theme, t));
     // `file:line` needs more room than a module's base name.
     let place = if t.frames().iter().any(|f| f.location().is_some()) {
         2
@@ -38,7 +37,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .block(block)
         .row_highlight_style(theme.highlight(focused))
         .column_spacing(1);
-    let mut state = TableState::new().with_selected(Some(target.selected_frame));
+    let mut state = TableState::new().with_selected(Some(inspector.selected_frame()));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
@@ -61,8 +60,8 @@ fn title(thread: Option<&Thread>) -> String {
 
 /// One row per frame; in the diff view, the inner frames that differ from the older
 /// snapshot's stack of the same thread are marked, the common outer frames stay plain.
-fn frame_rows<'a>(app: &App, theme: &Theme, t: &Thread) -> Vec<Row<'a>> {
-    let changed = changed_inner_frames(app, t);
+fn frame_rows<'a>(inspector: &Inspector, theme: &Theme, t: &Thread) -> Vec<Row<'a>> {
+    let changed = changed_inner_frames(inspector, t);
     t.frames()
         .iter()
         .enumerate()
@@ -224,16 +223,13 @@ fn short_location(l: &crate::tracer::Location) -> String {
 
 /// How many innermost frames of `t` differ from the same thread's stack in the diff's older
 /// snapshot (0 outside the diff view, or when the thread is new or unchanged).
-fn changed_inner_frames(app: &App, t: &Thread) -> usize {
+fn changed_inner_frames(inspector: &Inspector, t: &Thread) -> usize {
     use crate::tracer::diff::Change;
-    if app
-        .target
-        .as_ref()
-        .is_none_or(|x| x.view != crate::app::View::Diff)
-    {
+    if inspector.view() != View::Diff {
         return 0;
     }
-    let change = app
+    let change = inspector
+        .history()
         .diff()
         .and_then(|d| d.threads.iter().find(|td| td.tid == t.id()))
         .map(|td| &td.change);

@@ -7,14 +7,13 @@ use ratatui::widgets::{Cell, Row, TableState};
 
 use super::frames::frame_cells;
 use super::theme::Theme;
-use crate::app::{App, Pane};
+use crate::app::{Inspector, Pane};
 use crate::tracer::Goroutine;
 
-pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(target) = &app.target else { return };
-    let focused = target.pane == Pane::Threads;
-    let list = target.snapshot().map(|p| p.goroutines()).unwrap_or(&[]);
-    let note = target
+pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let focused = inspector.focus() == Pane::Threads;
+    let list = inspector.snapshot().map(|p| p.goroutines()).unwrap_or(&[]);
+    let note = inspector
         .snapshot()
         .and_then(|p| p.goroutines_note())
         .map(|n| format!(": {n}"))
@@ -35,7 +34,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Length(8),
         Constraint::Fill(1),
     ];
-    let selected = app
+    let selected = inspector
         .selected_goroutine()
         .and_then(|s| list.iter().position(|g| g.id() == s.id()));
     let table = theme
@@ -60,10 +59,9 @@ fn top_frame(g: &Goroutine) -> String {
 }
 
 /// The selected goroutine's stack, like a thread's, with why it ends where it does.
-pub fn render_frames(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(target) = &app.target else { return };
-    let focused = target.pane == Pane::Frames;
-    let Some(g) = app.selected_goroutine() else {
+pub fn render_frames(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let focused = inspector.focus() == Pane::Frames;
+    let Some(g) = inspector.selected_goroutine() else {
         frame.render_widget(theme.pane(" Stack ".to_string(), focused), area);
         return;
     };
@@ -103,6 +101,6 @@ pub fn render_frames(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Fill(2),
     ];
     let table = theme.pane_table(rows, widths, title, focused);
-    let mut state = TableState::new().with_selected(Some(target.selected_frame));
+    let mut state = TableState::new().with_selected(Some(inspector.selected_frame()));
     frame.render_stateful_widget(table, area, &mut state);
 }

@@ -6,21 +6,20 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, TableState};
 
 use super::theme::Theme;
-use crate::app::{App, Pane};
+use crate::app::{Inspector, Pane};
 
-pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(target) = &app.target else { return };
-    let focused = target.pane == Pane::Threads;
-    let groups = app.groups();
+pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let focused = inspector.focus() == Pane::Threads;
+    let groups = inspector.history().groups();
     // Against the diff's older side, so `[` and `]` pick what the counts are compared with.
-    let changes = app.group_changes();
+    let changes = inspector.history().group_changes();
     let title = format!(
         " Groups ({} stacks, {} threads) ",
         groups.len(),
         groups.iter().map(|g| g.threads.len()).sum::<usize>()
     );
     let header = Row::new(["COUNT", "CHANGE", "THREADS", "TOP FRAME"]).style(theme.header);
-    let snap = target.snapshot();
+    let snap = inspector.snapshot();
     let rows = groups.iter().map(|g| {
         let change = changes
             .iter()
@@ -59,11 +58,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Fill(2),
         Constraint::Fill(2),
     ];
-    let selected = target
-        .selected_group
-        .as_ref()
-        .and_then(|k| groups.iter().position(|g| &g.key == k))
-        .or(Some(0));
+    let selected = inspector.groups_pane().selected_index(groups).or(Some(0));
     let table = theme
         .pane_table(rows, widths, title, focused)
         .header(header);

@@ -17,7 +17,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 
 /// The keymap table lives with the app, which dispatches on it; the footer and help render it.
 pub use crate::app::keymap;
-use crate::app::{App, Pane, Screen};
+use crate::app::{App, Pane, Screen, View};
 use theme::Theme;
 
 /// Where each part of the screen goes.
@@ -86,30 +86,33 @@ pub fn layout(area: Rect, screen: Screen) -> Areas {
 
 /// Draws the whole screen from the app state.
 pub fn render(app: &App, frame: &mut Frame) {
-    let theme = Theme::for_no_color(app.no_color);
-    let areas = layout(frame.area(), app.screen);
+    let theme = Theme::for_no_color(app.no_color());
+    let areas = layout(frame.area(), app.screen());
     status::render_header(app, &theme, frame, areas.header);
-    match app.screen {
-        Screen::Processes => processes::render(app, &theme, frame, areas.processes),
-        Screen::Process => {
-            match app.target.as_ref().map(|t| t.view) {
-                Some(crate::app::View::Diff) => diff::render(app, &theme, frame, areas.threads),
-                Some(crate::app::View::Groups) => groups::render(app, &theme, frame, areas.threads),
-                Some(crate::app::View::Goroutines) => {
-                    goroutines::render(app, &theme, frame, areas.threads);
-                    goroutines::render_frames(app, &theme, frame, areas.frames);
+    match (app.screen(), app.inspector()) {
+        (Screen::Processes, _) => {
+            processes::render(app.process_list(), &theme, frame, areas.processes)
+        }
+        (Screen::Process, Some(inspector)) => {
+            match inspector.view() {
+                View::Diff => diff::render(inspector, &theme, frame, areas.threads),
+                View::Groups => groups::render(inspector, &theme, frame, areas.threads),
+                View::Goroutines => {
+                    goroutines::render(inspector, &theme, frame, areas.threads);
+                    goroutines::render_frames(inspector, &theme, frame, areas.frames);
                 }
-                _ => threads::render(app, &theme, frame, areas.threads),
+                View::Threads => threads::render(inspector, &theme, frame, areas.threads),
             }
-            if app.target.as_ref().map(|t| t.view) != Some(crate::app::View::Goroutines) {
-                frames::render(app, &theme, frame, areas.frames);
+            if inspector.view() != View::Goroutines {
+                frames::render(inspector, &theme, frame, areas.frames);
             }
         }
+        (Screen::Process, None) => {}
     }
     status::render_status(app, &theme, frame, areas.status);
     status::render_footer(app, &theme, frame, areas.footer);
-    if app.help {
-        help::render(&theme, app.help_scroll, frame, frame.area());
+    if app.help().is_open() {
+        help::render(&theme, app.help().scroll(), frame, frame.area());
     }
 }
 

@@ -7,13 +7,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::theme::Theme;
-use crate::app::{App, ProcColumn};
+use crate::app::{ProcColumn, ProcessList};
 
-pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let rows = app.visible_processes();
-    let arrow = if app.sort_descending { "▼" } else { "▲" };
+pub fn render(list: &ProcessList, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let rows = list.visible();
+    let arrow = if list.sort_descending() { "▼" } else { "▲" };
     let header = Row::new(ProcColumn::ALL.iter().map(|c| {
-        let title = if *c == app.sort {
+        let title = if *c == list.sort() {
             format!("{}{arrow}", c.title())
         } else {
             c.title().to_string()
@@ -45,11 +45,12 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         format!(" Processes ({}) ", rows.len()),
         theme.title,
     )];
-    if app.filter_editing || !app.filter.is_empty() {
-        let cursor = if app.filter_editing { "█" } else { "" };
-        title.push(Span::raw(format!(" filter: {}{cursor} ", app.filter)));
+    let filter = list.filter();
+    if filter.is_shown() {
+        let cursor = if filter.is_editing() { "█" } else { "" };
+        title.push(Span::raw(format!(" filter: {}{cursor} ", filter.text())));
     }
-    if app.show_kernel {
+    if list.show_kernel() {
         title.push(Span::styled(" +kernel threads ", theme.dim));
     }
     let table = Table::new(body, widths)
@@ -62,7 +63,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         )
         .row_highlight_style(theme.selected)
         .column_spacing(1);
-    let mut state = TableState::new().with_selected(app.selected_process_index(&rows));
+    let mut state = TableState::new().with_selected(list.selected_index(&rows));
     frame.render_stateful_widget(table, area, &mut state);
 }
 

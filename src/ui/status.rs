@@ -12,18 +12,18 @@ use crate::app::{App, Screen};
 use crate::describe;
 
 pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let line = match (&app.target, app.screen) {
+    let line = match (app.inspector(), app.screen()) {
         (Some(t), Screen::Process) => {
             let threads = t
                 .snapshot()
                 .map(|s| s.threads().len().to_string())
                 .unwrap_or_else(|| "?".into());
             let mut spans = vec![
-                Span::styled(format!(" pid {} ", t.pid), theme.title),
+                Span::styled(format!(" pid {} ", t.pid()), theme.title),
                 Span::raw(format!("{} threads  ", threads)),
-                Span::raw(t.command.clone()),
+                Span::raw(t.command_line().to_string()),
             ];
-            if t.exited {
+            if t.exited() {
                 spans.insert(1, Span::styled(" EXITED ", theme.error));
             }
             // A deadlock goes right after the pid: it must not be cut off by a long command.
@@ -46,14 +46,15 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     // The error first: on a narrow terminal it is what must not be cut off.
-    if let Some(e) = &app.last_error {
+    if let Some(e) = app.last_error() {
         spans.push(Span::styled(format!(" ! {e} "), theme.error));
     }
-    if let Some(m) = &app.message {
+    if let Some(m) = app.status_note() {
         spans.push(Span::styled(format!(" {m} "), theme.busy));
     }
-    if app.screen == Screen::Process {
-        let snapshot = app.target.as_ref().and_then(|t| t.snapshot());
+    let refresh = app.refresh();
+    if app.screen() == Screen::Process {
+        let snapshot = app.inspector().and_then(|t| t.snapshot());
         // A warning about the last trace: before the facts, which a narrow terminal cuts.
         if let Some(u) = snapshot.and_then(|s| s.unguarded()) {
             spans.push(Span::styled(
@@ -61,22 +62,22 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.error,
             ));
         }
-        let mode = if app.snapshot_mode {
+        let mode = if refresh.snapshot_mode() {
             "snapshot"
         } else {
             "rolling"
         };
-        let refresh = if app.offline {
+        let when = if refresh.offline() {
             format!(
                 "offline, {} snapshots",
-                app.target.as_ref().map_or(0, |t| t.history.len())
+                app.inspector().map_or(0, |t| t.history().len())
             )
-        } else if app.paused {
+        } else if refresh.paused() {
             "paused".to_string()
         } else {
-            format!("auto {:.1}s", app.interval.as_secs_f64())
+            format!("auto {:.1}s", refresh.interval().as_secs_f64())
         };
-        spans.push(Span::raw(format!(" {mode} · {refresh}")));
+        spans.push(Span::raw(format!(" {mode} · {when}")));
         if let Some(snap) = snapshot {
             spans.push(Span::raw(format!(
                 " · taken {} UTC · took {:.1} ms · stopped {}/{} ≤ {:.2} ms",
@@ -87,11 +88,14 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 snap.longest_stop().as_secs_f64() * 1000.0
             )));
         }
-        if app.tracing {
+        if refresh.tracing() {
             spans.push(Span::styled(" · tracing…", theme.busy));
         }
     } else {
-        spans.push(Span::raw(format!(" {} processes", app.processes.len())));
+        spans.push(Span::raw(format!(
+            " {} processes",
+            app.process_list().all().len()
+        )));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -103,14 +107,14 @@ pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(label.to_string(), theme.key));
         spans.push(Span::raw(format!(" {what}  ")));
     };
-    if app.filter_editing {
+    if app.typing_filter() {
         key("Enter", "keep filter");
         key("Esc", "clear");
     } else {
         for (label, short) in keymap::footer(app.context()) {
             key(label, short);
         }
-        if app.screen == Screen::Process {
+        if app.screen() == Screen::Process {
             key("Esc", "back");
         }
     }

@@ -6,14 +6,13 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, TableState};
 
 use super::theme::Theme;
-use crate::app::{App, Pane};
+use crate::app::{Inspector, Pane, ThreadSort};
 use crate::describe::{basename, interesting_frame};
 use crate::tracer::Thread;
 
-pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(target) = &app.target else { return };
-    let rows = app.thread_rows();
-    let focused = target.pane == Pane::Threads;
+pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let rows = inspector.thread_rows();
+    let focused = inspector.focus() == Pane::Threads;
     let header = Row::new([
         "TID",
         "NAME",
@@ -24,7 +23,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         "TOP FRAME",
     ])
     .style(theme.header);
-    let now = target.snapshot().map(|s| s.taken_at());
+    let now = inspector.snapshot().map(|s| s.taken_at());
     let body = rows.iter().map(|r| {
         let t = r.thread;
         let state = if r.exited {
@@ -66,10 +65,10 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Length(if narrow { 7 } else { 9 }),
         Constraint::Fill(1),
     ];
-    let sort = match target.thread_sort {
-        crate::app::ThreadSort::Tid => "",
-        crate::app::ThreadSort::Stuck => ", longest unchanged first",
-        crate::app::ThreadSort::Cpu => ", busiest first",
+    let sort = match inspector.thread_sort() {
+        ThreadSort::Tid => "",
+        ThreadSort::Stuck => ", longest unchanged first",
+        ThreadSort::Cpu => ", busiest first",
     };
     let title = format!(
         " Threads ({}{sort}) ",
@@ -78,8 +77,8 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let table = theme
         .pane_table(body, widths, title, focused)
         .header(header);
-    let selected = target
-        .selected_tid
+    let selected = inspector
+        .selected_tid()
         .and_then(|tid| rows.iter().position(|r| r.thread.id() == tid));
     let mut state = TableState::new().with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);

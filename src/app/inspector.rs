@@ -1,0 +1,306 @@
+//! The inspector screen's state: the inspected process, its snapshot history, which view the
+//! upper pane shows, which pane has the focus, and each pane's selection (by id, not row, so
+//! selections survive refreshes).
+
+pub mod frames;
+pub mod goroutines;
+pub mod groups;
+pub mod threads;
+
+use std::sync::Arc;
+
+use super::Move;
+use super::history::History;
+use super::keymap::Command;
+use crate::tracer::{Goroutine, Process, Thread};
+use frames::FramesPane;
+use goroutines::GoroutinesPane;
+use groups::GroupsPane;
+use threads::{ThreadRow, ThreadSort, ThreadsPane};
+
+/// What the inspector's upper pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Every thread of the newest snapshot.
+    Threads,
+    /// What changed between two snapshots of the history.
+    Diff,
+    /// Threads with identical stacks collapsed.
+    Groups,
+    /// A Go process's goroutines.
+    Goroutines,
+}
+
+/// Which pane of the inspector has the focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Threads,
+    Frames,
+}
+
+/// The inspected process and how it is shown.
+#[derive(Debug, Clone)]
+pub struct Inspector {
+    pid: u32,
+    /// The command line from the process list, until the first snapshot says it.
+    command_line: String,
+    /// The last snapshots with what is derived from them.
+    history: History,
+    /// The process is gone (a trace said so).
+    exited: bool,
+    view: View,
+    focus: Pane,
+    threads: ThreadsPane,
+    frames: FramesPane,
+    groups: GroupsPane,
+    goroutines: GoroutinesPane,
+}
+
+impl Inspector {
+    pub(super) fn new(pid: u32, command_line: String) -> Inspector {
+        Inspector {
+            pid,
+            command_line,
+            history: History::default(),
+            exited: false,
+            view: View::Threads,
+            focus: Pane::Threads,
+            threads: ThreadsPane::default(),
+            frames: FramesPane::default(),
+            groups: GroupsPane::default(),
+            goroutines: GoroutinesPane::default(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The process's command line.
+    pub fn command_line(&self) -> &str {
+        &self.command_line
+    }
+
+    /// The snapshots, oldest first, bounded, with the groups, diff and stuck runs derived
+    /// from them.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The newest snapshot.
+    pub fn snapshot(&self) -> Option<&Arc<Process>> {
+        self.history.newest()
+    }
+
+    /// The process is gone.
+    pub fn exited(&self) -> bool {
+        self.exited
+    }
+
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// The pane with the focus.
+    pub fn focus(&self) -> Pane {
+        self.focus
+    }
+
+    /// The selected thread's id (threads and diff views).
+    pub fn selected_tid(&self) -> Option<u32> {
+        self.threads.selected_tid()
+    }
+
+    pub fn thread_sort(&self) -> ThreadSort {
+        self.threads.sort()
+    }
+
+    /// The selected frame of the lower pane.
+    pub fn selected_frame(&self) -> usize {
+        self.frames.selected()
+    }
+
+    /// The group view's selection.
+    pub fn groups_pane(&self) -> &GroupsPane {
+        &self.groups
+    }
+
+    /// The rows of the threads pane: the newest snapshot's threads, then the ones that exited
+    /// since the previous snapshot (marked).
+    pub fn thread_rows(&self) -> Vec<ThreadRow<'_>> {
+        self.threads.rows(&self.history)
+    }
+
+    /// The selected thread: in the group view the first thread of the selected group; in the
+    /// diff view a thread of either side.
+    pub fn selected_thread(&self) -> Option<&Thread> {
+        if self.view == View::Groups {
+            let g = self.groups.selected(self.history.groups())?;
+            let tid = g.threads.first()?.0;
+            return self.snapshot()?.threads().iter().find(|th| th.id() == tid);
+        }
+        let tid = self.threads.selected_tid()?;
+        if let Some(th) = self
+            .thread_rows()
+            .into_iter()
+            .find(|r| r.thread.id() == tid)
+            .map(|r| r.thread)
+        {
+            return Some(th);
+        }
+        self.history
+            .diff_pair()?
+            .0
+            .threads()
+            .iter()
+            .find(|th| th.id() == tid)
+    }
+
+    /// The selected goroutine of the goroutine view (the first when none is selected yet, or
+    /// the selected one is gone).
+    pub fn selected_goroutine(&self) -> Option<&Goroutine> {
+        self.goroutines.selected(self.snapshot()?.goroutines())
+    }
+
+    /// How many frames the lower pane shows: the selected goroutine's in the goroutine view,
+    /// else the selected thread's.
+    fn selected_frames(&self) -> usize {
+        if self.view == View::Goroutines {
+            return self.selected_goroutine().map_or(0, |g| g.frames().len());
+        }
+        self.selected_thread().map_or(0, |th| th.frames().len())
+    }
+
+    /// The tids of the upper pane's rows, in order, for the threads and diff views.
+    fn row_tids(&self) -> Vec<u32> {
+        match self.view {
+            View::Diff => self
+                .history
+                .diff()
+                .map(|d| d.threads.iter().map(|t| t.tid).collect())
+                .unwrap_or_default(),
+            _ => self.thread_rows().iter().map(|r| r.thread.id()).collect(),
+        }
+    }
+
+    /// Takes a snapshot of this process into the history (another process's is ignored);
+    /// the first thread is selected if none is.
+    pub(super) fn accept_snapshot(&mut self, p: Arc<Process>) {
+        if p.id() != self.pid {
+            return;
+        }
+        self.command_line = p.command().to_string();
+        if self.threads.selected_tid().is_none()
+            && let Some(th) = p.threads().first()
+        {
+            self.threads.select(th.id());
+        }
+        self.history.push(p);
+        let frames = self.selected_frames();
+        self.frames.clamp(frames);
+    }
+
+    pub(super) fn mark_exited(&mut self, exited: bool) {
+        self.exited |= exited;
+    }
+
+    pub(super) fn select_thread(&mut self, tid: u32) {
+        self.threads.select(tid);
+    }
+
+    /// The views, the diff base, the thread order and the pane focus.
+    pub(super) fn command(&mut self, c: Command) {
+        match c {
+            Command::DiffView | Command::GroupView | Command::GoroutineView => {
+                let view = match c {
+                    Command::DiffView => View::Diff,
+                    Command::GroupView => View::Groups,
+                    _ => View::Goroutines,
+                };
+                self.view = if self.view == view {
+                    View::Threads
+                } else {
+                    view
+                };
+            }
+            Command::OlderBase | Command::NewerBase => {
+                self.history
+                    .move_diff_base(if c == Command::OlderBase { 1 } else { -1 });
+                self.view = View::Diff;
+            }
+            Command::SortThreads => self.threads.cycle_sort(),
+            Command::NextPane | Command::PrevPane => {
+                self.focus = match self.focus {
+                    Pane::Threads => Pane::Frames,
+                    Pane::Frames => Pane::Threads,
+                };
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves the selection of the focused pane.
+    pub(super) fn move_selection(&mut self, m: Move) {
+        match self.focus {
+            Pane::Frames => self.move_frame(m),
+            Pane::Threads => self.move_row(m),
+        }
+    }
+
+    /// A click on row `row` of `pane`: focuses it and selects the row.
+    pub(super) fn click(&mut self, pane: Pane, row: usize) {
+        self.focus = pane;
+        match pane {
+            Pane::Threads => self.move_row(Move::To(row)),
+            Pane::Frames => self.move_frame(Move::To(row)),
+        }
+    }
+
+    /// Moves the upper pane's selection; a different thread, group or goroutine starts its
+    /// stack at the top.
+    fn move_row(&mut self, m: Move) {
+        let changed = match self.view {
+            View::Goroutines => {
+                let ids: Vec<u64> = self
+                    .snapshot()
+                    .map(|p| p.goroutines().iter().map(|g| g.id()).collect())
+                    .unwrap_or_default();
+                let current = self
+                    .selected_goroutine()
+                    .and_then(|g| ids.iter().position(|id| *id == g.id()));
+                let Some(i) = m.apply(current, ids.len()) else {
+                    return;
+                };
+                self.goroutines.select(ids[i])
+            }
+            View::Groups => {
+                let groups = self.history.groups();
+                let current = self.groups.selected_index(groups);
+                let Some(i) = m.apply(current, groups.len()) else {
+                    return;
+                };
+                let key = groups[i].key.clone();
+                self.groups.select(&key)
+            }
+            View::Threads | View::Diff => {
+                let rows = self.row_tids();
+                let current = self
+                    .threads
+                    .selected_tid()
+                    .and_then(|tid| rows.iter().position(|r| *r == tid));
+                let Some(i) = m.apply(current, rows.len()) else {
+                    return;
+                };
+                self.threads.select(rows[i])
+            }
+        };
+        if changed {
+            self.frames.reset();
+        }
+    }
+
+    fn move_frame(&mut self, m: Move) {
+        let n = self.selected_frames();
+        self.frames.move_selection(m, n);
+    }
+}
