@@ -336,7 +336,7 @@ fn main() {
     };
     let lists: Vec<Vec<ProcessInfo>> = (0..4).map(|k| process_list(0x5eed + k)).collect();
     let mut app = App::new();
-    app.update(Action::Processes(lists[0].clone()));
+    app.update(Action::ProcessesListed(lists[0].clone()));
     let visible = app.process_list().visible().len();
 
     println!(
@@ -355,10 +355,10 @@ fn main() {
         iters,
         |i| lists[i % lists.len()].clone(),
         |list| {
-            black_box(app.update(Action::Processes(list)));
+            black_box(app.update(Action::ProcessesListed(list)));
         },
     );
-    row("update: Processes(2000)", "-", &s);
+    row("update: ProcessesListed(2000)", "-", &s);
 
     // The process view: inspect the 1000-thread process, two snapshots 2 s apart.
     let first = Arc::new(snapshot(1_795_953_600_000, 0));
@@ -366,7 +366,7 @@ fn main() {
     app.update(Action::Inspect(TARGET_PID));
     app.update(Action::Snapshot(first.clone()));
     app.update(Action::Snapshot(second.clone()));
-    assert_eq!(app.screen(), Screen::Process);
+    assert_eq!(app.screen(), Screen::Inspector);
     assert_eq!(
         app.inspector().expect("inspecting").thread_rows().len(),
         THREADS as usize + 1

@@ -32,8 +32,10 @@ pub use refresh::Refresh;
 /// Which screen is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
-    Processes,
-    Process,
+    /// The list of processes to pick from.
+    ProcessList,
+    /// One process's threads and stacks.
+    Inspector,
 }
 
 /// How the inspector was started (the command line's choices).
@@ -62,7 +64,7 @@ pub enum Action {
     FilterChar(char),
     FilterBackspace,
     /// A fresh process list.
-    Processes(Vec<ProcessInfo>),
+    ProcessesListed(Vec<ProcessInfo>),
     /// The tracer worker started a snapshot.
     TraceStarted,
     /// A finished snapshot.
@@ -126,7 +128,7 @@ pub struct App {
 impl App {
     pub fn new() -> App {
         App {
-            screen: Screen::Processes,
+            screen: Screen::ProcessList,
             process_list: ProcessList::default(),
             inspector: None,
             help: HelpOverlay::default(),
@@ -194,8 +196,8 @@ impl App {
     /// The keymap context of the current screen.
     pub fn context(&self) -> Context {
         match self.screen {
-            Screen::Processes => Context::Processes,
-            Screen::Process => Context::Process,
+            Screen::ProcessList => Context::ProcessList,
+            Screen::Inspector => Context::Inspector,
         }
     }
 
@@ -224,7 +226,7 @@ impl App {
                 self.process_list.filter_mut().pop();
                 self.process_list.keep_selection();
             }
-            Action::Processes(list) => self.process_list.replace(list),
+            Action::ProcessesListed(list) => self.process_list.replace(list),
             Action::TraceStarted => self.refresh.set_tracing(true),
             Action::Snapshot(p) => {
                 self.refresh.set_tracing(false);
@@ -241,13 +243,13 @@ impl App {
                 }
             }
             Action::ClickRow { pane, row } => match (self.screen, pane) {
-                (Screen::Processes, _) => self.process_list.click(row),
-                (Screen::Process, Some(pane)) => {
+                (Screen::ProcessList, _) => self.process_list.click(row),
+                (Screen::Inspector, Some(pane)) => {
                     if let Some(i) = &mut self.inspector {
                         i.click(pane, row);
                     }
                 }
-                (Screen::Process, None) => {}
+                (Screen::Inspector, None) => {}
             },
             Action::Scroll(delta) => self.move_selection(if delta > 0 {
                 Move::Down(delta as usize)
@@ -268,7 +270,7 @@ impl App {
     fn inspect(&mut self, pid: u32) -> Vec<Effect> {
         let command = self.process_list.command_of(pid).unwrap_or_default();
         self.inspector = Some(Inspector::new(pid, command));
-        self.screen = Screen::Process;
+        self.screen = Screen::Inspector;
         self.last_error = None;
         self.refresh.set_tracing(true);
         vec![Effect::Inspect(pid)]
@@ -353,12 +355,12 @@ impl App {
         if self.help.is_open() {
             self.help.close();
         } else if filter.is_editing()
-            || (!filter.text().is_empty() && self.screen == Screen::Processes)
+            || (!filter.text().is_empty() && self.screen == Screen::ProcessList)
         {
             self.process_list.filter_mut().clear();
             self.process_list.keep_selection();
-        } else if self.screen == Screen::Process {
-            self.screen = Screen::Processes;
+        } else if self.screen == Screen::Inspector {
+            self.screen = Screen::ProcessList;
             if let Some(i) = self.inspector.take() {
                 self.process_list.select(i.pid());
             }
@@ -373,7 +375,7 @@ impl App {
     fn enter(&mut self) -> Vec<Effect> {
         if self.process_list.filter().is_editing() {
             self.process_list.filter_mut().keep();
-        } else if self.screen == Screen::Processes
+        } else if self.screen == Screen::ProcessList
             && let Some(pid) = self.process_list.pid_to_inspect()
         {
             return self.inspect(pid);
@@ -400,12 +402,12 @@ impl App {
 
     fn move_selection(&mut self, m: Move) {
         match self.screen {
-            Screen::Process => {
+            Screen::Inspector => {
                 if let Some(i) = &mut self.inspector {
                     i.move_selection(m);
                 }
             }
-            Screen::Processes => self.process_list.move_selection(m),
+            Screen::ProcessList => self.process_list.move_selection(m),
         }
     }
 }
@@ -467,7 +469,7 @@ mod tests {
             (Duration::from_secs(5), true, false, true)
         );
         assert_eq!(app.update(Action::Inspect(4242)), [Effect::Inspect(4242)]);
-        assert_eq!(app.screen(), Screen::Process);
+        assert_eq!(app.screen(), Screen::Inspector);
 
         let mut offline = App::new();
         let history: Vec<Arc<Process>> = (0..3)

@@ -48,7 +48,7 @@ enum AppEvent {
     Key(event::KeyEvent),
     Mouse(event::MouseEvent),
     Resize,
-    Processes(Vec<crate::proclist::ProcessInfo>),
+    ProcessesListed(Vec<crate::proclist::ProcessInfo>),
     Worker(WorkerEvent),
     /// A terminating signal, or the terminal went away: quit in order.
     Stop,
@@ -239,7 +239,7 @@ fn to_actions(ev: AppEvent, app: &App, area: Rect) -> Vec<Action> {
             _ => Vec::new(),
         },
         AppEvent::Resize => Vec::new(),
-        AppEvent::Processes(list) => vec![Action::Processes(list)],
+        AppEvent::ProcessesListed(list) => vec![Action::ProcessesListed(list)],
         AppEvent::Worker(WorkerEvent::Started) => vec![Action::TraceStarted],
         AppEvent::Worker(WorkerEvent::Snapshot(p)) => vec![Action::Snapshot(p)],
         AppEvent::Worker(WorkerEvent::Failed { message, exited }) => {
@@ -333,7 +333,9 @@ fn spawn_lister(tx: Sender<AppEvent>, active: Arc<AtomicBool>) {
             let mut lister = ProcessLister::new();
             loop {
                 if active.load(Ordering::Relaxed)
-                    && tx.send(AppEvent::Processes(lister.refresh())).is_err()
+                    && tx
+                        .send(AppEvent::ProcessesListed(lister.refresh()))
+                        .is_err()
                 {
                     return;
                 }

@@ -170,7 +170,7 @@ fn render(app: &App, w: u16, h: u16) -> String {
 
 fn app_with_processes() -> App {
     let mut app = App::new();
-    app.update(Action::Processes(processes()));
+    app.update(Action::ProcessesListed(processes()));
     app
 }
 
@@ -287,14 +287,14 @@ fn selection_in_process_list_survives_a_refresh() {
     for p in &mut fresh {
         p.cpu_percent = 0.0;
     }
-    app.update(Action::Processes(fresh));
+    app.update(Action::ProcessesListed(fresh));
     assert_eq!(app.process_list().selected_pid(), Some(selected));
 }
 
 #[test]
 fn drill_in_shows_threads_and_frames() {
     let app = inspecting();
-    assert_eq!(app.screen(), Screen::Process);
+    assert_eq!(app.screen(), Screen::Inspector);
     assert_snapshot!("process_view_80x24", render(&app, 80, 24));
     assert_snapshot!("process_view_160x48", render(&app, 160, 48));
 }
@@ -432,7 +432,7 @@ fn errors_show_in_the_status_line_and_exit_is_kept() {
 fn back_returns_to_the_list_with_the_process_selected() {
     let mut app = inspecting();
     assert_eq!(cmd(&mut app, Command::Back), vec![Effect::StopInspecting]);
-    assert_eq!(app.screen(), Screen::Processes);
+    assert_eq!(app.screen(), Screen::ProcessList);
     assert_eq!(app.process_list().selected_pid(), Some(4242));
 }
 
@@ -485,13 +485,17 @@ fn no_color_marks_selection_with_reverse() {
 #[test]
 fn clicks_and_wheel_select_rows() {
     let mut app = inspecting();
-    let areas = ui::layout(ratatui::layout::Rect::new(0, 0, 80, 24), Screen::Process);
+    let areas = ui::layout(ratatui::layout::Rect::new(0, 0, 80, 24), Screen::Inspector);
     // The pane's title line, the column header, then rows 0, 1, 2...
-    let (pane, row) = areas.hit(10, areas.threads.y + 4, Screen::Process).unwrap();
+    let (pane, row) = areas
+        .hit(10, areas.threads.y + 4, Screen::Inspector)
+        .unwrap();
     assert_eq!((pane, row), (Some(Pane::Threads), 2));
     app.update(Action::ClickRow { pane, row });
     assert_eq!(inspector(&app).selected_tid(), Some(4244));
-    let (pane, row) = areas.hit(10, areas.frames.y + 3, Screen::Process).unwrap();
+    let (pane, row) = areas
+        .hit(10, areas.frames.y + 3, Screen::Inspector)
+        .unwrap();
     app.update(Action::ClickRow { pane, row });
     assert_eq!(inspector(&app).focus(), Pane::Frames);
     assert_eq!(inspector(&app).selected_frame(), 2);
@@ -512,7 +516,7 @@ fn hostile_text_is_drawn_inert() {
         1,
     );
     evil.command = rstack_tui::text::inert(&evil.command).into_owned();
-    app.update(Action::Processes(vec![evil]));
+    app.update(Action::ProcessesListed(vec![evil]));
     let screen = render(&app, 80, 24);
     assert!(!screen.contains('\u{1b}'), "{screen:?}");
     assert!(screen.contains(r"\x1b]0;pwned\x07"), "{screen}");
@@ -746,7 +750,7 @@ fn offline_history_opens_in_the_same_panes() {
         first_snapshot(),
         second_snapshot(),
     ]));
-    assert!(app.refresh().offline() && app.screen() == Screen::Process);
+    assert!(app.refresh().offline() && app.screen() == Screen::Inspector);
     assert!(
         cmd(&mut app, Command::SnapshotNow).is_empty(),
         "no tracing offline"

@@ -43,9 +43,9 @@ pub enum Context {
     /// Every screen.
     Global,
     /// The process list.
-    Processes,
-    /// The inspected process (threads and frames).
-    Process,
+    ProcessList,
+    /// The inspector of one process (threads and frames).
+    Inspector,
 }
 
 /// A key: its code and whether Ctrl is held.
@@ -121,7 +121,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::Enter,
         short: "inspect",
         help: "Inspect the selected process",
-        context: Context::Processes,
+        context: Context::ProcessList,
         footer: true,
     },
     Binding {
@@ -130,7 +130,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::Filter,
         short: "filter",
         help: "Filter by name, command line, user or pid as you type (Enter keeps it, Esc clears it)",
-        context: Context::Processes,
+        context: Context::ProcessList,
         footer: true,
     },
     Binding {
@@ -139,7 +139,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::Sort,
         short: "sort",
         help: "Sort by the next column",
-        context: Context::Processes,
+        context: Context::ProcessList,
         footer: true,
     },
     Binding {
@@ -148,7 +148,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::InvertSort,
         short: "invert",
         help: "Invert the sort order",
-        context: Context::Processes,
+        context: Context::ProcessList,
         footer: false,
     },
     Binding {
@@ -157,7 +157,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::ToggleKernel,
         short: "kthreads",
         help: "Show or hide kernel threads",
-        context: Context::Processes,
+        context: Context::ProcessList,
         footer: false,
     },
     Binding {
@@ -166,7 +166,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::SnapshotNow,
         short: "snap",
         help: "Take a snapshot now",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: true,
     },
     Binding {
@@ -175,7 +175,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::TogglePause,
         short: "pause",
         help: "Pause or resume auto-refresh",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: true,
     },
     Binding {
@@ -184,7 +184,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::Slower,
         short: "slower",
         help: "Refresh less often (interval up to 60 s)",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -193,7 +193,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::Faster,
         short: "faster",
         help: "Refresh more often (interval down to 0.5 s)",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -202,7 +202,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::ToggleMode,
         short: "mode",
         help: "Switch between rolling (one thread stopped at a time) and consistent snapshot mode",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -211,7 +211,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::DiffView,
         short: "diff",
         help: "Diff view: what changed between two snapshots (new, exited, changed, unchanged threads)",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: true,
     },
     Binding {
@@ -220,7 +220,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::GroupView,
         short: "group",
         help: "Group view: threads with identical stacks collapsed into one row, largest first",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: true,
     },
     Binding {
@@ -229,7 +229,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::GoroutineView,
         short: "goroutines",
         help: "Goroutine view: a Go process's goroutines and their stacks",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -238,7 +238,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::OlderBase,
         short: "older",
         help: "Diff against an older snapshot of the history",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -247,7 +247,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::NewerBase,
         short: "newer",
         help: "Diff against a newer snapshot of the history",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -256,7 +256,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::SortThreads,
         short: "sort",
         help: "Sort threads: by id, by how long their stack has not changed (longest first), by CPU",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -265,7 +265,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::Save,
         short: "save",
         help: "Save the current snapshot as JSON (same schema as dump --json) in the current directory",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -274,7 +274,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::SaveHistory,
         short: "save all",
         help: "Save the whole snapshot history as one JSON file",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -283,7 +283,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::NextPane,
         short: "pane",
         help: "Focus the next pane (Shift-Tab: the previous one)",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: true,
     },
     Binding {
@@ -292,7 +292,7 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::PrevPane,
         short: "pane",
         help: "Focus the previous pane",
-        context: Context::Process,
+        context: Context::Inspector,
         footer: false,
     },
     Binding {
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn every_command_has_a_key_and_no_key_is_bound_twice_in_one_context() {
-        for screen in [Context::Processes, Context::Process] {
+        for screen in [Context::ProcessList, Context::Inspector] {
             let mut seen = Vec::new();
             for b in KEYMAP.iter().filter(|b| active(b.context, screen)) {
                 for key in b.keys {
@@ -398,23 +398,23 @@ mod tests {
     #[test]
     fn lookup_respects_context_and_ctrl() {
         let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
-        assert_eq!(lookup(Context::Processes, key('s')), Some(Command::Sort));
+        assert_eq!(lookup(Context::ProcessList, key('s')), Some(Command::Sort));
         assert_eq!(
-            lookup(Context::Process, key('s')),
+            lookup(Context::Inspector, key('s')),
             Some(Command::SortThreads)
         );
-        assert_eq!(lookup(Context::Processes, key('d')), None);
+        assert_eq!(lookup(Context::ProcessList, key('d')), None);
         assert_eq!(
-            lookup(Context::Process, key('r')),
+            lookup(Context::Inspector, key('r')),
             Some(Command::SnapshotNow)
         );
         assert_eq!(
             lookup(
-                Context::Processes,
+                Context::ProcessList,
                 KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
             ),
             Some(Command::Quit)
         );
-        assert_eq!(lookup(Context::Processes, key('c')), None);
+        assert_eq!(lookup(Context::ProcessList, key('c')), None);
     }
 }

@@ -12,8 +12,8 @@ pub fn render(theme: &Theme, scroll: u16, frame: &mut Frame, area: Rect) {
     let mut lines = Vec::new();
     for (context, title) in [
         (Context::Global, "Everywhere"),
-        (Context::Processes, "Process list"),
-        (Context::Process, "Process view"),
+        (Context::ProcessList, "Process list"),
+        (Context::Inspector, "Process view"),
     ] {
         lines.push(Line::styled(title, theme.header));
         for b in KEYMAP.iter().filter(|b| b.context == context) {

@@ -7,7 +7,7 @@ pub mod frames;
 pub mod goroutines;
 pub mod groups;
 pub mod help;
-pub mod processes;
+pub mod process_list;
 pub mod status;
 pub mod theme;
 pub mod threads;
@@ -24,7 +24,7 @@ use theme::Theme;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Areas {
     pub header: Rect,
-    pub processes: Rect,
+    pub process_list: Rect,
     pub threads: Rect,
     pub frames: Rect,
     pub status: Rect,
@@ -38,13 +38,13 @@ impl Areas {
         let inside = |r: Rect| x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
         let row = |r: Rect, skip: u16| y.checked_sub(r.y + skip).map(usize::from);
         match screen {
-            Screen::Processes if inside(self.processes) => {
-                row(self.processes, 2).map(|r| (None, r))
+            Screen::ProcessList if inside(self.process_list) => {
+                row(self.process_list, 2).map(|r| (None, r))
             }
-            Screen::Process if inside(self.threads) => {
+            Screen::Inspector if inside(self.threads) => {
                 row(self.threads, 2).map(|r| (Some(Pane::Threads), r))
             }
-            Screen::Process if inside(self.frames) => {
+            Screen::Inspector if inside(self.frames) => {
                 row(self.frames, 1).map(|r| (Some(Pane::Frames), r))
             }
             _ => None,
@@ -52,7 +52,7 @@ impl Areas {
     }
 }
 
-/// Lays out the screen: header, body, status line, footer. The process view stacks threads
+/// Lays out the screen: header, body, status line, footer. The inspector stacks threads
 /// over frames, or puts them side by side on wide terminals.
 pub fn layout(area: Rect, screen: Screen) -> Areas {
     let [header, body, status, footer] = Layout::vertical([
@@ -69,13 +69,13 @@ pub fn layout(area: Rect, screen: Screen) -> Areas {
         ..Areas::default()
     };
     match screen {
-        Screen::Processes => a.processes = body,
-        Screen::Process if area.width >= 160 => {
+        Screen::ProcessList => a.process_list = body,
+        Screen::Inspector if area.width >= 160 => {
             [a.threads, a.frames] =
                 Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                     .areas(body);
         }
-        Screen::Process => {
+        Screen::Inspector => {
             [a.threads, a.frames] =
                 Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)])
                     .areas(body);
@@ -90,10 +90,10 @@ pub fn render(app: &App, frame: &mut Frame) {
     let areas = layout(frame.area(), app.screen());
     status::render_header(app, &theme, frame, areas.header);
     match (app.screen(), app.inspector()) {
-        (Screen::Processes, _) => {
-            processes::render(app.process_list(), &theme, frame, areas.processes)
+        (Screen::ProcessList, _) => {
+            process_list::render(app.process_list(), &theme, frame, areas.process_list)
         }
-        (Screen::Process, Some(inspector)) => {
+        (Screen::Inspector, Some(inspector)) => {
             match inspector.view() {
                 View::Diff => diff::render(inspector, &theme, frame, areas.threads),
                 View::Groups => groups::render(inspector, &theme, frame, areas.threads),
@@ -107,7 +107,7 @@ pub fn render(app: &App, frame: &mut Frame) {
                 frames::render(inspector, &theme, frame, areas.frames);
             }
         }
-        (Screen::Process, None) => {}
+        (Screen::Inspector, None) => {}
     }
     status::render_status(app, &theme, frame, areas.status);
     status::render_footer(app, &theme, frame, areas.footer);
@@ -119,8 +119,8 @@ pub fn render(app: &App, frame: &mut Frame) {
 /// Rows visible in the main list, for PgUp/PgDn.
 pub fn page_size(area: Rect, screen: Screen) -> usize {
     let a = layout(area, screen);
-    let pane = if screen == Screen::Processes {
-        a.processes
+    let pane = if screen == Screen::ProcessList {
+        a.process_list
     } else {
         a.threads
     };

@@ -1,4 +1,4 @@
-//! The header line of the process view, the status line (snapshot time, cost, mode,
+//! The header line of the inspector, the status line (snapshot time, cost, mode,
 //! auto-refresh, last error) and the footer of keys from the keymap.
 
 use ratatui::Frame;
@@ -13,7 +13,7 @@ use crate::describe;
 
 pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let line = match (app.inspector(), app.screen()) {
-        (Some(t), Screen::Process) => {
+        (Some(t), Screen::Inspector) => {
             let threads = t
                 .snapshot()
                 .map(|s| s.threads().len().to_string())
@@ -53,7 +53,7 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {m} "), theme.busy));
     }
     let refresh = app.refresh();
-    if app.screen() == Screen::Process {
+    if app.screen() == Screen::Inspector {
         let snapshot = app.inspector().and_then(|t| t.snapshot());
         // A warning about the last trace: before the facts, which a narrow terminal cuts.
         if let Some(u) = snapshot.and_then(|s| s.unguarded()) {
@@ -101,7 +101,7 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    // Compact so that the process view's keys fit in 80 columns.
+    // Compact so that the inspector's keys fit in 80 columns.
     let mut spans = vec![Span::raw(" ")];
     let mut key = |label: &str, what: &str| {
         spans.push(Span::styled(label.to_string(), theme.key));
@@ -114,7 +114,7 @@ pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         for (label, short) in keymap::footer(app.context()) {
             key(label, short);
         }
-        if app.screen() == Screen::Process {
+        if app.screen() == Screen::Inspector {
             key("Esc", "back");
         }
     }
