@@ -51,7 +51,7 @@ impl Default for History {
 impl History {
     /// Adds the newest snapshot, drops the oldest beyond [`HISTORY`] snapshots or
     /// [`HISTORY_FRAMES`] frames (keeping two, for a diff), and derives the views anew.
-    pub fn push(&mut self, p: Arc<Process>) {
+    pub(super) fn push(&mut self, p: Arc<Process>) {
         let live: HashSet<u32> = p.threads().iter().map(|th| th.id()).collect();
         self.exited_threads = self
             .newest()
@@ -91,7 +91,7 @@ impl History {
 
     /// Moves the diff's older side `older` snapshots further back (negative: nearer), within
     /// the history.
-    pub fn move_diff_base(&mut self, older: isize) {
+    pub(super) fn move_diff_base(&mut self, older: isize) {
         let max = self.snapshots.len().saturating_sub(1).max(1);
         self.diff_back = self.diff_back.saturating_add_signed(older).clamp(1, max);
         self.derive_diff();
