@@ -224,6 +224,32 @@ mod tests {
     }
 
     #[test]
+    fn stuck_runs_and_exited_threads_are_derived_when_a_snapshot_arrives() {
+        let mut h = History::default();
+        h.push(Arc::new(snapshot(T0, &[(1, "main", 0, A), (2, "w", 0, A)])));
+        assert!(h.exited_threads().is_empty());
+        h.push(Arc::new(snapshot(T0 + 1000, &[(1, "main", 0, A)])));
+        let ids = |h: &History| -> Vec<u32> { h.exited_threads().iter().map(|t| t.id()).collect() };
+        assert_eq!(ids(&h), [2]);
+        assert_eq!(h.stuck(1).map(|r| r.snapshots), Some(2));
+        h.push(Arc::new(snapshot(
+            T0 + 2000,
+            &[(1, "main", 0, B), (3, "new", 0, A)],
+        )));
+        let runs = |h: &History| [1, 2, 3].map(|tid| h.stuck(tid).map(|r| r.snapshots));
+        // Thread 1 moved in the newest snapshot; 2 is gone; 3 is new.
+        assert_eq!(runs(&h), [Some(1), None, Some(1)]);
+        assert!(h.exited_threads().is_empty(), "2 left one snapshot earlier");
+        h.push(Arc::new(snapshot(T0 + 3000, &[(1, "main", 0, B)])));
+        assert_eq!(runs(&h), [Some(2), None, None]);
+        assert_eq!(ids(&h), [3]);
+        assert_eq!(
+            h.stuck(1).map(|r| r.since),
+            Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(T0 + 2000))
+        );
+    }
+
+    #[test]
     fn the_history_is_bounded() {
         let mut h = History::default();
         for i in 0..HISTORY as u64 + 5 {
