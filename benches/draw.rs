@@ -141,13 +141,13 @@ fn process_list(seed: u64) -> Vec<ProcessInfo> {
         .collect()
 }
 
-fn frame(ip: u64, symbol: String, module: &str) -> FrameDoc {
+fn frame(ip: u64, symbol: String, module: &str) -> FrameDoc<'static> {
     FrameDoc {
         ip,
-        raw_symbol: Some(symbol.clone()),
-        symbol: Some(symbol),
+        raw_symbol: Some(symbol.clone().into()),
+        symbol: Some(symbol.into()),
         offset: Some(ip & 0xff),
-        module: Some(module.into()),
+        module: Some(module.to_owned().into()),
         module_offset: Some(ip & 0xf_ffff),
         is_signal: false,
         file: None,
@@ -209,7 +209,7 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
                 name: Some(if i == 0 {
                     "server".into()
                 } else {
-                    format!("worker-{}", i - 1)
+                    format!("worker-{}", i - 1).into()
                 }),
                 state: Some(if busy { "R" } else { "S" }.into()),
                 wchan: (!busy).then(|| "futex_do_wait".into()),
@@ -226,7 +226,7 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
                 end_note: None,
                 frames,
                 wait: None,
-                kernel_stack: Vec::new(),
+                kernel_stack: Default::default(),
                 lock: None,
                 end: None,
                 state_before: None,
@@ -238,14 +238,14 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
         version: 1,
         pid: TARGET_PID,
         command: "/srv/app/bin/server --port 8080 --workers 1000".into(),
-        taken_at: String::new(),
+        taken_at: "".into(),
         taken_at_unix_ms: taken_ms,
         mode: "rolling".into(),
         elapsed_us: 250_000,
         longest_stop_us: 85,
         threads,
-        deadlocks: Vec::new(),
-        missing_debuginfo: Vec::new(),
+        deadlocks: Default::default(),
+        missing_debuginfo: Default::default(),
         goroutines: Vec::new(),
         goroutines_note: None,
     }

@@ -8,7 +8,7 @@ use crate::describe::{
     cycle_text, goroutine_state, interesting_frame, lock_text, quoted, unguarded_text, waiting_on,
 };
 use crate::text::{inert, to_json_inert_sized};
-use crate::tracer::schema::DocView;
+use crate::tracer::schema::SnapshotDoc;
 use crate::tracer::{Frame, Process, Thread};
 
 /// The text listing of a traced process.
@@ -156,12 +156,7 @@ pub fn to_json(p: &Process, pretty: bool) -> String {
     // About 250 bytes per frame, 400 per thread.
     let frames: usize = p.threads().iter().map(|t| t.frames().len()).sum();
     let capacity = frames * 250 + p.threads().len() * 400;
-    let view = if pretty {
-        DocView::new(p)
-    } else {
-        DocView::compact(p)
-    };
-    to_json_inert_sized(&view, pretty, capacity)
+    to_json_inert_sized(&SnapshotDoc::from(p), pretty, capacity)
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 

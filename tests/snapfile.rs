@@ -50,7 +50,7 @@ fn doc_value(taken_ms: u64, threads: Vec<Value>) -> Value {
     })
 }
 
-fn doc(taken_ms: u64) -> SnapshotDoc {
+fn doc(taken_ms: u64) -> SnapshotDoc<'static> {
     serde_json::from_value(doc_value(
         taken_ms,
         vec![thread(4242, "main", 3), thread(4243, "worker-1", 2)],

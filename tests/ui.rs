@@ -1019,7 +1019,8 @@ fn stack_pane_says_once_why_a_stack_ends() {
 /// The first snapshot with three goroutines, as a Go process's: two parked on a channel in
 /// `main.worker`, one running on thread 4242.
 fn go_snapshot() -> Arc<Process> {
-    let mut doc = SnapshotDoc::from(&*first_snapshot());
+    let first = first_snapshot();
+    let mut doc = SnapshotDoc::from(&*first);
     let frame = |symbol: &str, line: u32| {
         serde_json::json!({"ip": 0x40_1000u64 + line as u64, "symbol": symbol, "raw_symbol": symbol,
             "offset": 0x10, "module": "/srv/goserver", "module_offset": 0x1000,

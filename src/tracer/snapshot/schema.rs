@@ -3,9 +3,7 @@
 //! `tid`, `name`, `state`, `wchan`, `frames[]` with `ip`, `symbol`, `offset`, `module`); new
 //! fields may be added, none renamed.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -15,73 +13,74 @@ use crate::tracer::model::{Frame, Goroutine, InvalidFrame, Process, StackEnd, Sy
 /// The schema version this build writes.
 pub const VERSION: u32 = 1;
 
-/// A snapshot of one process.
+/// A snapshot of one process: borrowed from a [`Process`] to be written
+/// (`SnapshotDoc::from(&process)`), owned when read (`SnapshotDoc<'static>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SnapshotDoc {
+pub struct SnapshotDoc<'a> {
     pub version: u32,
     pub pid: u32,
-    pub command: String,
+    pub command: Cow<'a, str>,
     /// RFC 3339, UTC.
-    pub taken_at: String,
+    pub taken_at: Cow<'a, str>,
     pub taken_at_unix_ms: u64,
     /// "rolling" or "snapshot".
-    pub mode: String,
+    pub mode: Cow<'a, str>,
     pub elapsed_us: u64,
     pub longest_stop_us: u64,
-    pub threads: Vec<ThreadDoc>,
+    pub threads: Vec<ThreadDoc<'a>>,
     /// Mutex wait-for cycles: lists of tids.
     #[serde(default)]
-    pub deadlocks: Vec<Vec<u32>>,
+    pub deadlocks: Cow<'a, [Vec<u32>]>,
     /// Modules without debuginfo, with what would provide it.
     #[serde(default)]
-    pub missing_debuginfo: Vec<String>,
+    pub missing_debuginfo: Cow<'a, [String]>,
     /// A Go process's goroutines (absent for other processes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub goroutines: Vec<GoroutineDoc>,
+    pub goroutines: Vec<GoroutineDoc<'a>>,
     /// Why a Go process's goroutines are not (all) listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub goroutines_note: Option<String>,
+    pub goroutines_note: Option<Cow<'a, str>>,
 }
 
 /// One goroutine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GoroutineDoc {
+pub struct GoroutineDoc<'a> {
     pub goid: u64,
     /// "waiting", "runnable", "running", "syscall", ...
-    pub status: String,
+    pub status: Cow<'a, str>,
     /// As Go prints it: "chan receive", "select", ...
-    pub wait_reason: Option<String>,
+    pub wait_reason: Option<Cow<'a, str>>,
     pub waiting_ms: Option<u64>,
     /// The OS thread it is on, if any.
     pub thread: Option<u32>,
-    pub end_note: Option<String>,
-    pub frames: Vec<FrameDoc>,
+    pub end_note: Option<Cow<'a, str>>,
+    pub frames: Vec<FrameDoc<'a>>,
 }
 
 /// One thread.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThreadDoc {
+pub struct ThreadDoc<'a> {
     pub tid: u32,
-    pub name: Option<String>,
+    pub name: Option<Cow<'a, str>>,
     /// The /proc state letter.
-    pub state: Option<String>,
-    pub wchan: Option<String>,
-    pub syscall: Option<SyscallDoc>,
+    pub state: Option<Cow<'a, str>>,
+    pub wchan: Option<Cow<'a, str>>,
+    pub syscall: Option<SyscallDoc<'a>>,
     pub user_time_ms: u64,
     pub system_time_ms: u64,
     pub stopped_us: u64,
     pub truncated: bool,
-    pub error: Option<String>,
-    pub end_note: Option<String>,
-    pub frames: Vec<FrameDoc>,
+    pub error: Option<Cow<'a, str>>,
+    pub end_note: Option<Cow<'a, str>>,
+    pub frames: Vec<FrameDoc<'a>>,
     /// The blocking call decoded.
     #[serde(default)]
-    pub wait: Option<String>,
+    pub wait: Option<Cow<'a, str>>,
     #[serde(default)]
-    pub kernel_stack: Vec<String>,
+    pub kernel_stack: Cow<'a, [String]>,
     /// The lock waited for: {"address", "owner", "note"}.
     #[serde(default)]
-    pub lock: Option<LockDoc>,
+    pub lock: Option<LockDoc<'a>>,
     /// Why the walk of the stack ended, typed (`end_note` has it in words); null when there
     /// is no stack.
     #[serde(default)]
@@ -89,11 +88,11 @@ pub struct ThreadDoc {
     /// The state letter /proc showed just before the capture, when the capture found the
     /// thread in another (`state`).
     #[serde(default)]
-    pub state_before: Option<String>,
+    pub state_before: Option<Cow<'a, str>>,
     /// A system call the thread was leaving at the capture (it had returned): {"call"}, the
     /// call or null when the registers no longer said which.
     #[serde(default)]
-    pub leaving: Option<LeavingDoc>,
+    pub leaving: Option<LeavingDoc<'a>>,
 }
 
 /// Why a stack walk ended: `reason` is one of "root" (the thread's first frame: the stack is
@@ -303,43 +302,43 @@ fn end_of(t: &ThreadDoc) -> Option<StackEnd> {
 
 /// A system call a thread was leaving.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LeavingDoc {
-    pub call: Option<SyscallDoc>,
+pub struct LeavingDoc<'a> {
+    pub call: Option<SyscallDoc<'a>>,
 }
 
 /// A lock a thread waits for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LockDoc {
+pub struct LockDoc<'a> {
     pub address: u64,
     pub owner: Option<u32>,
-    pub note: Option<String>,
+    pub note: Option<Cow<'a, str>>,
 }
 
 /// The system call a thread is blocked in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SyscallDoc {
+pub struct SyscallDoc<'a> {
     pub number: i64,
-    pub name: Option<String>,
+    pub name: Option<Cow<'a, str>>,
     pub args: [u64; 6],
 }
 
 /// One frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FrameDoc {
+pub struct FrameDoc<'a> {
     pub ip: u64,
     /// Demangled function name.
-    pub symbol: Option<String>,
+    pub symbol: Option<Cow<'a, str>>,
     /// The name as in the symbol table.
-    pub raw_symbol: Option<String>,
+    pub raw_symbol: Option<Cow<'a, str>>,
     /// `ip` minus the function's start.
     pub offset: Option<u64>,
-    pub module: Option<String>,
+    pub module: Option<Cow<'a, str>>,
     /// The address in the module's own address space (for `addr2line -e MODULE`).
     pub module_offset: Option<u64>,
     pub is_signal: bool,
     /// Source file of the frame's address (DWARF line info), when known.
     #[serde(default)]
-    pub file: Option<String>,
+    pub file: Option<Cow<'a, str>>,
     #[serde(default)]
     pub line: Option<u32>,
     /// A function inlined into the next frame (same `ip`).
@@ -355,298 +354,106 @@ fn is_false(b: &bool) -> bool {
     !b
 }
 
-impl From<&Process> for SnapshotDoc {
-    fn from(p: &Process) -> SnapshotDoc {
+impl<'a> From<&'a Process> for SnapshotDoc<'a> {
+    fn from(p: &'a Process) -> SnapshotDoc<'a> {
         let since_epoch = p.taken_at.duration_since(UNIX_EPOCH).unwrap_or_default();
         SnapshotDoc {
             version: VERSION,
             pid: p.id,
-            command: p.command.clone(),
-            taken_at: rfc3339(p.taken_at),
+            command: Cow::Borrowed(&p.command),
+            taken_at: Cow::Owned(rfc3339(p.taken_at)),
             taken_at_unix_ms: since_epoch.as_millis() as u64,
-            mode: p.mode.as_str().into(),
+            mode: Cow::Borrowed(p.mode.as_str()),
             elapsed_us: micros(p.elapsed),
             longest_stop_us: micros(p.longest_stop),
             threads: p.threads.iter().map(ThreadDoc::from).collect(),
-            deadlocks: p.deadlocks.clone(),
-            missing_debuginfo: p.missing_debuginfo.clone(),
+            deadlocks: Cow::Borrowed(&p.deadlocks),
+            missing_debuginfo: Cow::Borrowed(&p.missing_debuginfo),
             goroutines: p.goroutines.iter().map(GoroutineDoc::from).collect(),
-            goroutines_note: p.goroutines_note.clone(),
+            goroutines_note: p.goroutines_note.as_deref().map(Cow::Borrowed),
         }
     }
 }
 
-impl From<&Goroutine> for GoroutineDoc {
-    fn from(g: &Goroutine) -> GoroutineDoc {
+impl<'a> From<&'a Goroutine> for GoroutineDoc<'a> {
+    fn from(g: &'a Goroutine) -> GoroutineDoc<'a> {
         GoroutineDoc {
             goid: g.id,
-            status: g.status.clone(),
-            wait_reason: g.wait_reason.clone(),
+            status: Cow::Borrowed(&g.status),
+            wait_reason: g.wait_reason.as_deref().map(Cow::Borrowed),
             waiting_ms: g.waiting_for.map(|d| d.as_millis() as u64),
             thread: g.thread,
-            end_note: g.end_note.clone(),
+            end_note: g.end_note.as_deref().map(Cow::Borrowed),
             frames: g.frames.iter().map(FrameDoc::from).collect(),
         }
     }
 }
 
-impl From<&Thread> for ThreadDoc {
-    fn from(t: &Thread) -> ThreadDoc {
+impl<'a> From<&'a Thread> for ThreadDoc<'a> {
+    fn from(t: &'a Thread) -> ThreadDoc<'a> {
         ThreadDoc {
             tid: t.id,
-            name: t.name.clone(),
-            state: t.facts.state.map(String::from),
-            wchan: t.facts.wchan.clone(),
-            syscall: t.facts.syscall.as_ref().map(|s| SyscallDoc {
-                number: s.number,
-                name: s.name().map(String::from),
-                args: s.args,
-            }),
+            name: t.name.as_deref().map(Cow::Borrowed),
+            state: t.facts.state.map(|c| Cow::Owned(c.to_string())),
+            wchan: t.facts.wchan.as_deref().map(Cow::Borrowed),
+            syscall: t.facts.syscall.as_ref().map(syscall_doc),
             user_time_ms: t.facts.user_time.as_millis() as u64,
             system_time_ms: t.facts.system_time.as_millis() as u64,
             stopped_us: micros(t.stopped_for),
             truncated: t.is_truncated(),
-            error: t.error.clone(),
-            end_note: t.end_note(),
+            error: t.error.as_deref().map(Cow::Borrowed),
+            end_note: t.end_note().map(Cow::Owned),
             frames: t.frames.iter().map(FrameDoc::from).collect(),
-            wait: t.facts.wait.clone(),
-            kernel_stack: t.facts.kernel_stack.clone(),
+            wait: t.facts.wait.as_deref().map(Cow::Borrowed),
+            kernel_stack: Cow::Borrowed(&t.facts.kernel_stack),
             lock: t.facts.lock.as_ref().map(|l| LockDoc {
                 address: l.address,
                 owner: l.owner,
-                note: l.note.clone(),
+                note: l.note.as_deref().map(Cow::Borrowed),
             }),
             end: t.end.as_ref().map(EndDoc::from),
-            state_before: t.facts.state_before.map(String::from),
-            leaving: t.facts.leaving.as_ref().map(leaving_doc),
+            state_before: t.facts.state_before.map(|c| Cow::Owned(c.to_string())),
+            leaving: t.facts.leaving.as_ref().map(|l| LeavingDoc {
+                call: l.call.as_ref().map(syscall_doc),
+            }),
         }
     }
 }
 
 /// A state letter from a document: anything but one ASCII letter (a format character would go
 /// out raw, as a char is not text to make inert) is unknown.
-fn state_letter(s: &Option<String>) -> Option<char> {
+fn state_letter(s: &Option<Cow<'_, str>>) -> Option<char> {
     s.as_deref()
         .and_then(|s| s.chars().next())
         .filter(char::is_ascii_alphabetic)
 }
 
-fn leaving_doc(l: &crate::tracer::model::Leaving) -> LeavingDoc {
-    LeavingDoc {
-        call: l.call.as_ref().map(syscall_doc),
-    }
-}
-
-fn syscall_doc(s: &Syscall) -> SyscallDoc {
+fn syscall_doc<'a>(s: &Syscall) -> SyscallDoc<'a> {
     SyscallDoc {
         number: s.number,
-        name: s.name().map(String::from),
+        name: s.name().map(Cow::Borrowed),
         args: s.args,
     }
 }
 
-impl From<&Frame> for FrameDoc {
-    fn from(f: &Frame) -> FrameDoc {
+impl<'a> From<&'a Frame> for FrameDoc<'a> {
+    fn from(f: &'a Frame) -> FrameDoc<'a> {
         FrameDoc {
             ip: f.ip,
-            symbol: f.symbol.as_ref().map(|s| s.name.clone()),
-            raw_symbol: f.symbol.as_ref().map(|s| s.raw_name.clone()),
+            symbol: f.symbol.as_ref().map(|s| Cow::Borrowed(s.name.as_str())),
+            raw_symbol: f
+                .symbol
+                .as_ref()
+                .map(|s| Cow::Borrowed(s.raw_name.as_str())),
             offset: f.symbol.as_ref().map(|s| s.offset),
-            module: f.module.as_ref().map(|m| m.path.clone()),
+            module: f.module.as_ref().map(|m| Cow::Borrowed(m.path.as_str())),
             module_offset: f.module.as_ref().map(|m| m.offset),
             is_signal: f.is_signal,
-            file: f.location.as_ref().map(|l| l.file.clone()),
+            file: f.location.as_ref().map(|l| Cow::Borrowed(l.file.as_str())),
             line: f.location.as_ref().map(|l| l.line),
             inlined: f.inlined,
             frameless: f.frameless,
         }
-    }
-}
-
-/// The same document as [`SnapshotDoc`], serialized straight from the model without copying
-/// its strings (a 1000-thread dump has tens of thousands of frames). A test holds the two
-/// byte-for-byte equal.
-pub struct DocView<'a> {
-    process: &'a Process,
-    /// Compact JSON of each distinct frame, written once and then copied: 1000 threads parked
-    /// in the same code share a few dozen frames among tens of thousands.
-    memo: Option<RefCell<FrameMemo<'a>>>,
-}
-
-type FrameMemo<'a> = HashMap<FrameKey<'a>, Box<serde_json::value::RawValue>>;
-
-impl<'a> DocView<'a> {
-    /// A view for any serializer.
-    pub fn new(process: &'a Process) -> DocView<'a> {
-        DocView {
-            process,
-            memo: None,
-        }
-    }
-
-    /// A view for compact JSON only (frames are copied as compact JSON, which would not be
-    /// indented in pretty output), much faster when threads share frames.
-    pub fn compact(process: &'a Process) -> DocView<'a> {
-        DocView {
-            process,
-            memo: Some(RefCell::default()),
-        }
-    }
-}
-
-/// A frame compared by value; hashed on a few cheap fields (equal frames agree on them).
-struct FrameKey<'a>(&'a Frame);
-
-impl PartialEq for FrameKey<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-
-impl Eq for FrameKey<'_> {}
-
-impl Hash for FrameKey<'_> {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        let f = self.0;
-        (f.ip, f.inlined, f.is_signal).hash(h);
-        f.symbol.as_ref().map(|s| (s.offset, s.name.len())).hash(h);
-        f.location.as_ref().map(|l| l.line).hash(h);
-    }
-}
-
-struct ThreadView<'a, 'm>(&'a Thread, Option<&'m RefCell<FrameMemo<'a>>>);
-struct FrameView<'a>(&'a Frame);
-struct FramesView<'a, 'm>(&'a [Frame], Option<&'m RefCell<FrameMemo<'a>>>);
-struct ThreadsView<'a, 'm>(&'a [Thread], Option<&'m RefCell<FrameMemo<'a>>>);
-
-impl Serialize for DocView<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let p = self.process;
-        let since_epoch = p.taken_at.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let mut st = s.serialize_struct("SnapshotDoc", 11)?;
-        st.serialize_field("version", &VERSION)?;
-        st.serialize_field("pid", &p.id)?;
-        st.serialize_field("command", &p.command)?;
-        st.serialize_field("taken_at", &rfc3339(p.taken_at))?;
-        st.serialize_field("taken_at_unix_ms", &(since_epoch.as_millis() as u64))?;
-        st.serialize_field("mode", p.mode.as_str())?;
-        st.serialize_field("elapsed_us", &micros(p.elapsed))?;
-        st.serialize_field("longest_stop_us", &micros(p.longest_stop))?;
-        st.serialize_field("threads", &ThreadsView(&p.threads, self.memo.as_ref()))?;
-        st.serialize_field("deadlocks", &p.deadlocks)?;
-        st.serialize_field("missing_debuginfo", &p.missing_debuginfo)?;
-        if p.goroutines.is_empty() {
-            st.skip_field("goroutines")?;
-        } else {
-            let docs: Vec<GoroutineDoc> = p.goroutines.iter().map(GoroutineDoc::from).collect();
-            st.serialize_field("goroutines", &docs)?;
-        }
-        match &p.goroutines_note {
-            Some(note) => st.serialize_field("goroutines_note", note)?,
-            None => st.skip_field("goroutines_note")?,
-        }
-        st.end()
-    }
-}
-
-impl Serialize for ThreadsView<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|t| ThreadView(t, self.1)))
-    }
-}
-
-impl Serialize for FramesView<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeSeq};
-        let Some(memo) = self.1 else {
-            return s.collect_seq(self.0.iter().map(FrameView));
-        };
-        let mut memo = memo.borrow_mut();
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for f in self.0 {
-            let raw = match memo.entry(FrameKey(f)) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                    serde_json::value::to_raw_value(&FrameView(f)).map_err(S::Error::custom)?,
-                ),
-            };
-            seq.serialize_element(&**raw)?;
-        }
-        seq.end()
-    }
-}
-
-impl Serialize for ThreadView<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let t = self.0;
-        let mut st = s.serialize_struct("ThreadDoc", 18)?;
-        st.serialize_field("tid", &t.id)?;
-        st.serialize_field("name", &t.name)?;
-        let mut state = [0u8; 4];
-        st.serialize_field("state", &t.facts.state.map(|c| &*c.encode_utf8(&mut state)))?;
-        st.serialize_field("wchan", &t.facts.wchan)?;
-        st.serialize_field(
-            "syscall",
-            &t.facts.syscall.as_ref().map(|sc| SyscallDoc {
-                number: sc.number,
-                name: sc.name().map(String::from),
-                args: sc.args,
-            }),
-        )?;
-        st.serialize_field("user_time_ms", &(t.facts.user_time.as_millis() as u64))?;
-        st.serialize_field("system_time_ms", &(t.facts.system_time.as_millis() as u64))?;
-        st.serialize_field("stopped_us", &micros(t.stopped_for))?;
-        st.serialize_field("truncated", &t.is_truncated())?;
-        st.serialize_field("error", &t.error)?;
-        st.serialize_field("end_note", &t.end_note())?;
-        st.serialize_field("frames", &FramesView(&t.frames, self.1))?;
-        st.serialize_field("wait", &t.facts.wait)?;
-        st.serialize_field("kernel_stack", &t.facts.kernel_stack)?;
-        st.serialize_field(
-            "lock",
-            &t.facts.lock.as_ref().map(|l| LockDoc {
-                address: l.address,
-                owner: l.owner,
-                note: l.note.clone(),
-            }),
-        )?;
-        st.serialize_field("end", &t.end.as_ref().map(EndDoc::from))?;
-        let mut before = [0u8; 4];
-        st.serialize_field(
-            "state_before",
-            &t.facts.state_before.map(|c| &*c.encode_utf8(&mut before)),
-        )?;
-        st.serialize_field("leaving", &t.facts.leaving.as_ref().map(leaving_doc))?;
-        st.end()
-    }
-}
-
-impl Serialize for FrameView<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let f = self.0;
-        let mut st = s.serialize_struct("FrameDoc", 10 + usize::from(f.frameless))?;
-        st.serialize_field("ip", &f.ip)?;
-        st.serialize_field("symbol", &f.symbol.as_ref().map(|x| x.name.as_str()))?;
-        st.serialize_field(
-            "raw_symbol",
-            &f.symbol.as_ref().map(|x| x.raw_name.as_str()),
-        )?;
-        st.serialize_field("offset", &f.symbol.as_ref().map(|x| x.offset))?;
-        st.serialize_field("module", &f.module.as_ref().map(|m| m.path.as_str()))?;
-        st.serialize_field("module_offset", &f.module.as_ref().map(|m| m.offset))?;
-        st.serialize_field("is_signal", &f.is_signal)?;
-        st.serialize_field("file", &f.location.as_ref().map(|l| l.file.as_str()))?;
-        st.serialize_field("line", &f.location.as_ref().map(|l| l.line))?;
-        st.serialize_field("inlined", &f.inlined)?;
-        if f.frameless {
-            st.serialize_field("frameless", &true)?;
-        } else {
-            st.skip_field("frameless")?;
-        }
-        st.end()
     }
 }
 
@@ -683,13 +490,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-impl SnapshotDoc {
+impl SnapshotDoc<'_> {
     /// The model of a snapshot document (a saved file is untrusted: every string is made
     /// inert again).
     pub fn to_process(&self) -> Process {
         use crate::tracer::model::{Mode, Syscall, ThreadFacts};
         let inert = |s: &str| crate::tracer::text::inert(s).into_owned();
-        let opt = |s: &Option<String>| s.as_deref().map(inert);
+        let opt = |s: &Option<Cow<'_, str>>| s.as_deref().map(inert);
         Process {
             id: self.pid,
             command: inert(&self.command),
@@ -701,7 +508,7 @@ impl SnapshotDoc {
             },
             elapsed: Duration::from_micros(self.elapsed_us),
             longest_stop: Duration::from_micros(self.longest_stop_us),
-            deadlocks: self.deadlocks.clone(),
+            deadlocks: self.deadlocks.to_vec(),
             missing_debuginfo: self.missing_debuginfo.iter().map(|m| inert(m)).collect(),
             unguarded: None,
             timings: Default::default(),
@@ -808,7 +615,7 @@ mod tests {
     }
 
     #[test]
-    fn the_borrowed_view_writes_the_same_document() {
+    fn a_document_read_back_writes_the_same_text() {
         let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
             "version": 1, "pid": 42, "command": "srv --x", "taken_at": "2026-11-29T14:00:00.123Z",
             "taken_at_unix_ms": 1_795_960_800_123u64, "mode": "rolling", "elapsed_us": 3100,
@@ -847,10 +654,9 @@ mod tests {
         doc.threads[0].frames.push(leaf);
         let p = doc.to_process();
         let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
-        let view = serde_json::to_string(&DocView::new(&p)).unwrap();
-        assert_eq!(view, owned);
-        let compact = serde_json::to_string(&DocView::compact(&p)).unwrap();
-        assert_eq!(compact, owned);
+        let again: SnapshotDoc = serde_json::from_str(&owned).unwrap();
+        let rewritten = serde_json::to_string(&SnapshotDoc::from(&again.to_process())).unwrap();
+        assert_eq!(rewritten, owned);
         // The frameless mark is written where it is true only.
         assert_eq!(owned.matches("\"frameless\"").count(), 1, "{owned}");
         assert!(p.threads()[0].frames()[2].is_frameless());
@@ -901,8 +707,6 @@ mod tests {
             Some(crate::tracer::model::Leaving { call: None })
         );
         let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
-        let view = serde_json::to_string(&DocView::new(&p)).unwrap();
-        assert_eq!(view, owned);
         let back: SnapshotDoc = serde_json::from_str(&owned).unwrap();
         assert_eq!(back.to_process(), p);
         assert!(
@@ -913,7 +717,7 @@ mod tests {
     }
 
     #[test]
-    fn goroutines_round_trip_and_the_view_writes_them_the_same() {
+    fn goroutines_round_trip() {
         let json = r#"{"version": 1, "pid": 42, "command": "srv", "taken_at": "x",
             "taken_at_unix_ms": 0, "mode": "rolling", "elapsed_us": 0, "longest_stop_us": 0,
             "threads": [],
@@ -933,8 +737,6 @@ mod tests {
         assert_eq!(g.frames()[0].location().map(|l| l.line), Some(3));
         assert_eq!(p.goroutines()[1].thread(), Some(43));
         let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
-        assert_eq!(serde_json::to_string(&DocView::new(&p)).unwrap(), owned);
-        assert_eq!(serde_json::to_string(&DocView::compact(&p)).unwrap(), owned);
         assert_eq!(
             serde_json::from_str::<SnapshotDoc>(&owned)
                 .unwrap()
@@ -947,7 +749,8 @@ mod tests {
             goroutines_note: None,
             ..doc
         };
-        let text = serde_json::to_string(&DocView::new(&plain.to_process())).unwrap();
+        let plain = plain.to_process();
+        let text = serde_json::to_string(&SnapshotDoc::from(&plain)).unwrap();
         assert!(!text.contains("goroutines"), "{text}");
     }
 }

@@ -83,7 +83,7 @@ pub enum FileError {
 
 /// Reads a file: a single snapshot or a history. Returns the snapshots oldest first (sorted by
 /// `taken_at_unix_ms`, stable).
-pub fn load(path: &Path) -> Result<Vec<SnapshotDoc>, FileError> {
+pub fn load(path: &Path) -> Result<Vec<SnapshotDoc<'static>>, FileError> {
     let shown = show_path(path);
     let io_error = |what, source: io::Error| match source.kind() {
         io::ErrorKind::NotFound => FileError::NotFound {
@@ -135,7 +135,7 @@ pub fn load(path: &Path) -> Result<Vec<SnapshotDoc>, FileError> {
 }
 
 /// Parses bytes (for tests and fuzzing); `name` is used in messages.
-pub fn parse(name: &str, bytes: &[u8]) -> Result<Vec<SnapshotDoc>, FileError> {
+pub fn parse(name: &str, bytes: &[u8]) -> Result<Vec<SnapshotDoc<'static>>, FileError> {
     parse_shown(inert(name).into_owned(), bytes)
 }
 
@@ -246,21 +246,21 @@ pub fn default_file_name(doc: &SnapshotDoc) -> String {
 }
 
 #[derive(Serialize)]
-struct HistoryOut<'a> {
+struct HistoryOut<'a, 'p> {
     version: u32,
-    snapshots: &'a [SnapshotDoc],
+    snapshots: &'a [SnapshotDoc<'p>],
 }
 
 #[derive(Deserialize)]
 struct HistoryIn {
-    snapshots: Vec<SnapshotDoc>,
+    snapshots: Vec<SnapshotDoc<'static>>,
 }
 
 fn show_path(path: &Path) -> String {
     inert(&path.to_string_lossy()).into_owned()
 }
 
-fn parse_shown(path: String, bytes: &[u8]) -> Result<Vec<SnapshotDoc>, FileError> {
+fn parse_shown(path: String, bytes: &[u8]) -> Result<Vec<SnapshotDoc<'static>>, FileError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(FileError::TooLarge {
             path,
@@ -812,7 +812,7 @@ mod tests {
             default_file_name(&doc),
             "rstack-42-kworker_0_1_-20261129T140000Z.json"
         );
-        doc.command = format!("/bin/{}", "é".repeat(50));
+        doc.command = format!("/bin/{}", "é".repeat(50)).into();
         doc.taken_at_unix_ms = u64::MAX;
         let name = default_file_name(&doc);
         assert!(
@@ -821,7 +821,7 @@ mod tests {
             "{name}"
         );
         assert!(name.contains(&format!("-{}-", "_".repeat(32))), "{name}");
-        doc.command = String::new();
+        doc.command = "".into();
         assert!(default_file_name(&doc).starts_with("rstack-42-process-"));
     }
 }
