@@ -47,7 +47,7 @@ pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
         let _ = writeln!(out, "deadlock: {}", cycle_text(p, cycle));
     }
     for m in p.missing_debuginfo() {
-        let _ = writeln!(out, "debuginfo missing: {}", inert(m));
+        let _ = writeln!(out, "debuginfo missing: {}", inert(&m.to_string()));
     }
     if let Some(u) = p.unguarded() {
         let _ = writeln!(out, "{}", unguarded_text(u));
@@ -65,7 +65,7 @@ fn write_thread(out: &mut String, p: &Process, t: &Thread) {
         let _ = writeln!(out, "  -- {lock}");
     }
     if let Some(err) = t.error() {
-        let _ = writeln!(out, "  !! {}", inert(err));
+        let _ = writeln!(out, "  !! {}", inert(&err.to_string()));
     }
     for (i, f) in t.frames().iter().enumerate() {
         write_frame(out, i, f);

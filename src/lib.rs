@@ -64,7 +64,8 @@ pub mod worker;
 pub use tracer::text;
 
 pub use tracer::{
-    AttachMethod, Error, Frame, Goroutine, InvalidFrame, Mode, Module, NoGuard, Process, Result,
-    StackEnd, Symbol, Syscall, Thread, ThreadFacts, TraceOptions, Tracer, Unguarded, UnwindMethod,
-    default_line_cache, trace,
+    AttachMethod, Error, Frame, Goroutine, InflateLimit, InvalidFrame, Mode, Module, ModuleNote,
+    ModuleProblem, NoGuard, Process, Result, StackEnd, Symbol, Syscall, Thread, ThreadError,
+    ThreadFacts, TraceOptions, Tracer, Unguarded, UnwindFailure, UnwindMethod, default_line_cache,
+    trace,
 };

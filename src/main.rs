@@ -477,7 +477,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         eprintln!(
             "rstack-tui: thread {} not traced: {}",
             t.id(),
-            text::inert(t.error().unwrap_or_default())
+            text::inert(&t.error().map(ToString::to_string).unwrap_or_default())
         );
     }
     ExitCode::from(EXIT_PARTIAL)

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use common::Fixture;
 use object::Object;
-use rstack_tui::{Process, Thread, TraceOptions};
+use rstack_tui::{ModuleNote, ModuleProblem, Process, Thread, TraceOptions};
 
 /// The fixture's own functions, innermost first, as each worker thread parks in them.
 const CHAIN: [&str; 3] = ["hidden_wait", "hidden_level", "thread_main"];
@@ -212,13 +212,13 @@ fn assert_chain(p: &Process) {
     }
 }
 
-/// The missing-debuginfo lines that name `bin`.
+/// The missing-debuginfo notes about `bin`, in words.
 fn missing_for(p: &Process, bin: &Path) -> Vec<String> {
-    let prefix = format!("{}: ", bin.display());
+    let path = bin.display().to_string();
     p.missing_debuginfo()
         .iter()
-        .filter(|l| l.starts_with(&prefix))
-        .cloned()
+        .filter(|n| n.module == path)
+        .map(ToString::to_string)
         .collect()
 }
 
@@ -311,6 +311,20 @@ fn no_debuginfo_anywhere() {
         "only {fixture_frames} fixture frames: {p:#?}"
     );
     let lines = missing_for(&p, &v.stripped);
+    // As a library user sees it: the module and its build-id, typed.
+    let path = v.stripped.display().to_string();
+    let notes: Vec<&ModuleNote> = p
+        .missing_debuginfo()
+        .iter()
+        .filter(|n| n.module == path)
+        .collect();
+    assert!(
+        matches!(notes[..], [ModuleNote {
+            problem: ModuleProblem::NoDebuginfo { build_id: Some(b) },
+            ..
+        }] if *b == build_id(&v.stripped)),
+        "{notes:?}"
+    );
     let id = hex(&build_id(&v.stripped));
     assert_eq!(
         lines,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::{
     CHECKER_THREADS, Fixture, Report, Rng, checker_bin, env_count, traced_tasks, wait_until,
 };
-use rstack_tui::{AttachMethod, Process, TraceOptions, Tracer};
+use rstack_tui::{AttachMethod, Process, ThreadError, TraceOptions, Tracer};
 
 #[derive(Debug, Clone, Copy)]
 struct Mode {
@@ -516,9 +516,10 @@ fn a_thread_that_never_stopped_is_not_stopped_later() {
                     .find(|t| t.name() == Some("vforker"))
                     .unwrap();
                 assert!(
-                    vforker
-                        .error()
-                        .is_some_and(|e| e.contains("not stopped within 200 ms")),
+                    vforker.error()
+                        == Some(&ThreadError::StopTimeout {
+                            timeout: Duration::from_millis(200)
+                        }),
                     "{:?}",
                     vforker.error()
                 );

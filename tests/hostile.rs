@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::tmux::Tmux;
 use common::{Chains, Fixture, XorShift as Rng, fixtures_dir, gcc, gone, wait_until};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
-use rstack_tui::{Process, Thread, TraceOptions};
+use rstack_tui::{ModuleProblem, Process, Thread, TraceOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
 
@@ -323,9 +323,10 @@ fn malformed_mapped_elf_is_noted_and_other_stacks_exact() {
             // Section headers unusable: no symbols, and a note says why.
             "trunc" | "shoff" | "shnum" => {
                 assert!(first.symbol().is_none(), "{tag}: {first:?}");
-                let prefix = format!("{path}: unreadable ELF file (");
                 assert!(
-                    p.missing_debuginfo().iter().any(|m| m.starts_with(&prefix)),
+                    p.missing_debuginfo().iter().any(|m| m.module == path
+                        && matches!(&m.problem, ModuleProblem::UnreadableElf { cause }
+                            if !cause.is_empty())),
                     "{tag}: no note in {:?}",
                     p.missing_debuginfo()
                 );

@@ -5,6 +5,7 @@
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
+use crate::tracer::failures::ModuleProblem;
 use crate::tracer::procfs::targetfs::TargetFs;
 use crate::tracer::symbolize::debuginfo::{self, DebugLookup};
 use crate::tracer::symbolize::filebytes::FileBytes;
@@ -60,7 +61,10 @@ pub fn debuginfo(data: &[u8]) -> usize {
         if id.len() >= 2 {
             found += debuginfo::build_id_path(id).as_os_str().len().min(1);
         }
-        found += debuginfo::missing_line("/fuzz", Some(id)).len().min(1);
+        let problem = ModuleProblem::NoDebuginfo {
+            build_id: Some(id.to_vec()),
+        };
+        found += problem.to_string().len().min(1);
     }
     if let Ok(Some((name, crc))) = file.gnu_debuglink() {
         found += 1 + name.len().min(1) + usize::from(crc != 0);

@@ -10,6 +10,7 @@ mod analysis;
 mod arch;
 mod capture;
 mod error;
+mod failures;
 #[doc(hidden)]
 pub mod fuzz;
 mod golang;
@@ -47,6 +48,7 @@ pub use attach::AttachMethod;
 pub use cachedir::{CacheRefusal, CacheRefused};
 pub use demangle::demangle;
 pub use error::{Error, Result};
+pub use failures::{InflateLimit, ModuleNote, ModuleProblem, ThreadError, UnwindFailure};
 pub use model::{
     Frame, Goroutine, InvalidFrame, Leaving, Location, LockHint, Mode, Module, Process, StackEnd,
     Symbol, Syscall, Thread, ThreadFacts, Timings, Unguarded,
@@ -78,7 +80,7 @@ struct Captured {
     name: Option<String>,
     facts: ThreadFacts,
     walk: Walk,
-    error: Option<String>,
+    error: Option<ThreadError>,
     stopped_for: Duration,
     /// The symbolized stack of an earlier trace, still true (see [`Unchanged`]).
     reused: Option<Unchanged>,
@@ -97,17 +99,17 @@ struct Unchanged {
     record: Vec<u8>,
     frames: Arc<[Frame]>,
     end: Option<StackEnd>,
-    error: Option<String>,
+    error: Option<ThreadError>,
     facts: ThreadFacts,
     /// The trace's notes on the modules of this stack (no debuginfo, unreadable ELF).
-    notes: Vec<Arc<str>>,
+    notes: Vec<Arc<ModuleNote>>,
 }
 
 /// What was taken of a stopped (or blocked) thread: a capture to unwind, or a finished walk.
 enum Taken {
     Capture(Box<Capture>),
     Walk(Walk),
-    Failed(String),
+    Failed(ThreadError),
 }
 
 /// What the capture pass has of a thread: something taken now, or its stack carried over.
@@ -297,7 +299,7 @@ impl Tracer {
         pid: i32,
         threads: &[Thread],
         marks: Vec<Option<(u64, Vec<u8>)>>,
-        notes: &[String],
+        notes: &[ModuleNote],
     ) {
         self.unchanged.clear();
         self.unchanged_pid = pid;
@@ -315,7 +317,7 @@ impl Tracer {
                         notes: notes
                             .iter()
                             .filter(|n| t.module_note(n).is_some())
-                            .map(|n| Arc::from(n.as_str()))
+                            .map(|n| Arc::new(n.clone()))
                             .collect(),
                     },
                 );
@@ -613,7 +615,7 @@ impl Tracer {
         unwinder: &Unwinder,
         maps: &MemoryMaps,
         stopped_for: &mut Duration,
-    ) -> Result<(Walk, Option<String>, Option<AtStop>)> {
+    ) -> Result<(Walk, Option<ThreadError>, Option<AtStop>)> {
         if self.cancelled() {
             return Err(Error::Cancelled { pid });
         }
@@ -665,10 +667,7 @@ impl Tracer {
                     return Ok(Stop::Gone);
                 }
                 if attach::is_lingering(tid) {
-                    return Ok(Stop::Failed(
-                        "still not stopped since an earlier trace (a thread in uninterruptible sleep stops only when it wakes)"
-                            .into(),
-                    ));
+                    return Ok(Stop::Failed(ThreadError::StillStopping));
                 }
                 if let Some((tracer_pid, tracer)) =
                     procinfo::tracer_of(pid).or_else(|| procinfo::tracer_of(tid))
@@ -685,16 +684,15 @@ impl Tracer {
                     source: errno.into(),
                 })
             }
-            Err(AttachError::Failed(what, errno)) => Ok(Stop::Failed(format!(
-                "{what}: {}",
-                std::io::Error::from(errno)
-            ))),
+            Err(AttachError::Failed(call, errno)) => Ok(Stop::Failed(ThreadError::Stop {
+                call,
+                errno: errno as i32,
+            })),
             Err(AttachError::Timeout(l)) => {
                 attach::linger(l);
-                Ok(Stop::Failed(format!(
-                    "not stopped within {} ms (a thread in uninterruptible sleep stops only when it wakes)",
-                    self.options.stop_timeout.as_millis()
-                )))
+                Ok(Stop::Failed(ThreadError::StopTimeout {
+                    timeout: self.options.stop_timeout,
+                }))
             }
             Err(AttachError::Cancelled(l)) => {
                 attach::linger(l);
@@ -703,15 +701,15 @@ impl Tracer {
         }
     }
 
-    /// Turns captured stacks into frames with modules and symbols. Also returns one line per
-    /// module in some stack that has no symbols beyond its exported ones (missing debuginfo).
+    /// Turns captured stacks into frames with modules and symbols. Also returns one note per
+    /// module in some stack whose frames lack names or lines (e.g. missing debuginfo).
     fn symbolize(
         &mut self,
         pid: i32,
         captured: Vec<Captured>,
         maps: &mut MemoryMaps,
         keys: &mut KeyCache,
-    ) -> (Vec<Thread>, Vec<String>) {
+    ) -> (Vec<Thread>, Vec<ModuleNote>) {
         let want_symbols = self.options.symbols;
         let mut pass = SymbolizePass {
             symbolizer: &mut self.symbolizer,
@@ -729,7 +727,7 @@ impl Tracer {
         let threads = captured.into_iter().map(|c| pass.thread(c)).collect();
         (
             threads,
-            pass.missing.iter().map(|l| l.to_string()).collect(),
+            pass.missing.iter().map(|n| ModuleNote::clone(n)).collect(),
         )
     }
 }
@@ -744,7 +742,7 @@ struct SymbolizePass<'a> {
     /// The maps were read again for an address they lacked (done at most once).
     reread: bool,
     /// The notes on modules without symbols or lines, each once.
-    missing: Vec<Arc<str>>,
+    missing: Vec<Arc<ModuleNote>>,
     /// Threads parked in the same code share almost every address: each (ip, lookup
     /// address) is resolved once.
     memo: std::collections::HashMap<(u64, u64), symbols::Resolved>,
@@ -773,10 +771,13 @@ impl SymbolizePass<'_> {
             self.push_frames(&mut frames, &c.walk.frames, i);
         }
         let (error, end) = if frames.is_empty() {
-            let why = c
-                .walk
-                .error
-                .or_else(|| c.walk.end.as_ref().and_then(schema::end_words));
+            // No frame: why the walk found none is the thread's error.
+            let why = c.walk.error.map(ThreadError::Unwind).or_else(|| {
+                c.walk
+                    .end
+                    .filter(|end| *end != StackEnd::Root)
+                    .map(ThreadError::NoFrames)
+            });
             (c.error.or(why), None)
         } else {
             let end = c.walk.end.unwrap_or(StackEnd::Root);
@@ -862,7 +863,7 @@ impl Drop for Tracer {
 }
 
 /// Adds `note` to the trace's notes on modules unless it is there already.
-fn note_once(notes: &mut Vec<Arc<str>>, note: &Arc<str>) {
+fn note_once(notes: &mut Vec<Arc<ModuleNote>>, note: &Arc<ModuleNote>) {
     if !notes.contains(note) {
         notes.push(note.clone());
     }
@@ -885,7 +886,7 @@ impl Lap {
 enum Stop {
     Stopped(StoppedThread),
     Gone,
-    Failed(String),
+    Failed(ThreadError),
 }
 
 /// The address to look a frame's function up by: a return address points after the call, and

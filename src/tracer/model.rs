@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::failures::{ModuleNote, ThreadError};
 use super::watchdog::NoGuard;
 
 /// How the threads were stopped.
@@ -36,7 +37,7 @@ pub struct Process {
     pub(crate) elapsed: Duration,
     pub(crate) longest_stop: Duration,
     pub(crate) deadlocks: Vec<Vec<u32>>,
-    pub(crate) missing_debuginfo: Vec<String>,
+    pub(crate) missing_debuginfo: Vec<ModuleNote>,
     pub(crate) unguarded: Option<Unguarded>,
     pub(crate) timings: Timings,
     pub(crate) goroutines: Vec<Goroutine>,
@@ -133,8 +134,9 @@ impl Process {
         &self.deadlocks
     }
 
-    /// Modules of the stacks whose symbols had no debuginfo, each with what would provide it.
-    pub fn missing_debuginfo(&self) -> &[String] {
+    /// Modules of the stacks whose frames lack names or source lines, each once, with why
+    /// (no debuginfo, and what would provide it; an unreadable ELF file; DWARF too large).
+    pub fn missing_debuginfo(&self) -> &[ModuleNote] {
         &self.missing_debuginfo
     }
 
@@ -170,7 +172,7 @@ pub struct Thread {
     pub(crate) name: Option<String>,
     pub(crate) facts: ThreadFacts,
     pub(crate) frames: Arc<[Frame]>,
-    pub(crate) error: Option<String>,
+    pub(crate) error: Option<ThreadError>,
     /// How the walk ended; `None` when there is no stack (the thread could not be traced).
     pub(crate) end: Option<StackEnd>,
     pub(crate) stopped_for: Duration,
@@ -255,8 +257,8 @@ impl Thread {
     }
 
     /// Why the thread could not be (fully) traced, if it could not.
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
+    pub fn error(&self) -> Option<&ThreadError> {
+        self.error.as_ref()
     }
 
     /// Why the unwind ended before the outermost frame, when it did (e.g. code without
@@ -270,16 +272,13 @@ impl Thread {
         self.stopped_for
     }
 
-    /// If `note` (a line of [`Process::missing_debuginfo`]: `PATH: reason`) is about a module
-    /// of this stack: that module, and the reason.
-    pub fn module_note<'n>(&self, note: &'n str) -> Option<(&Module, &'n str)> {
+    /// If `note` (one of [`Process::missing_debuginfo`]) is about a module of this stack:
+    /// that module.
+    pub fn module_note(&self, note: &ModuleNote) -> Option<&Module> {
         self.frames
             .iter()
             .filter_map(|f| f.module.as_ref())
-            .find_map(|m| {
-                let reason = note.strip_prefix(m.path.as_str())?.strip_prefix(": ")?;
-                Some((m, reason))
-            })
+            .find(|m| m.path == note.module)
     }
 }
 

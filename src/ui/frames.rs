@@ -9,7 +9,7 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 use super::theme::Theme;
 use crate::app::{Inspector, Pane, View};
 use crate::describe::{self, basename};
-use crate::tracer::{Process, Thread};
+use crate::tracer::{ModuleProblem, Process, Thread};
 
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
     let focused = inspector.focus() == Pane::Frames;
@@ -148,19 +148,29 @@ fn module_note_rows<'a>(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Ve
     };
     snap.missing_debuginfo()
         .iter()
-        .filter_map(|note| t.module_note(note))
-        .map(|(m, reason)| {
-            // The gist; the details in parentheses (the parse error, the build-id and the
-            // package path) are in `dump`, the pane is narrow.
+        .filter_map(|note| Some((t.module_note(note)?, &note.problem)))
+        .map(|(m, problem)| {
             Row::new(vec![
                 Cell::from("i"),
                 Cell::from(""),
-                Cell::from(without_parentheses(reason)),
+                Cell::from(problem_gist(problem)),
                 Cell::from(basename(&m.path).to_string()),
             ])
             .style(theme.dim)
         })
         .collect()
+}
+
+/// A module's problem in short: the details (the parse error, the build-id and the package
+/// path) are in `dump`, the pane is narrow.
+fn problem_gist(problem: &ModuleProblem) -> String {
+    match problem {
+        ModuleProblem::NoDebuginfo { .. } => "no debuginfo".into(),
+        ModuleProblem::UnreadableElf { .. } => "unreadable ELF file: no symbols".into(),
+        ModuleProblem::DebugInfoTooLarge { .. } => problem.to_string(),
+        // A saved snapshot's words, not typed: its parenthesized details left out.
+        ModuleProblem::Noted { reason } => without_parentheses(reason),
+    }
 }
 
 /// A frame's symbol cell (`name+0xoff`, `[i] name` for an inlined function) and place cell

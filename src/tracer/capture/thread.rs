@@ -8,6 +8,7 @@ use nix::unistd::Pid;
 
 use crate::tracer::arch::native::regs::{self, REG_COUNT};
 use crate::tracer::capture::atstop::AtStop;
+use crate::tracer::failures::ThreadError;
 use crate::tracer::memory::RemoteMemory;
 use crate::tracer::procfs::maps::MemoryMaps;
 use crate::tracer::procfs::procinfo::BlockedAt;
@@ -50,9 +51,9 @@ pub struct Capture {
 
 impl Capture {
     /// Captures thread `tid`, which must be in a ptrace stop we hold.
-    pub fn stopped(tid: i32, maps: &MemoryMaps, limit: usize) -> Result<Capture, String> {
-        let r =
-            ptrace::getregs(Pid::from_raw(tid)).map_err(|e| format!("reading registers: {e}"))?;
+    pub fn stopped(tid: i32, maps: &MemoryMaps, limit: usize) -> Result<Capture, ThreadError> {
+        let r = ptrace::getregs(Pid::from_raw(tid))
+            .map_err(|e| ThreadError::Registers { errno: e as i32 })?;
         let values = regs::from_ptrace(&r);
         Ok(Capture {
             regs: values.map(Some),

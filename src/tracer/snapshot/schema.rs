@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::tracer::failures::{ModuleNote, ThreadError};
 use crate::tracer::model::{Frame, Goroutine, InvalidFrame, Process, StackEnd, Syscall, Thread};
 
 /// The schema version this build writes.
@@ -229,6 +230,11 @@ impl EndDoc {
     }
 }
 
+/// The notes on modules in words, as `dump` prints them and the JSON form holds them.
+fn notes_words(notes: &[ModuleNote]) -> Vec<String> {
+    notes.iter().map(ModuleNote::to_string).collect()
+}
+
 /// A stack's end in words, for every output (`None` for a stack that reached its root).
 pub fn end_words(end: &StackEnd) -> Option<String> {
     Some(match end {
@@ -368,7 +374,7 @@ impl<'a> From<&'a Process> for SnapshotDoc<'a> {
             longest_stop_us: micros(p.longest_stop),
             threads: p.threads.iter().map(ThreadDoc::from).collect(),
             deadlocks: Cow::Borrowed(&p.deadlocks),
-            missing_debuginfo: Cow::Borrowed(&p.missing_debuginfo),
+            missing_debuginfo: Cow::Owned(notes_words(&p.missing_debuginfo)),
             goroutines: p.goroutines.iter().map(GoroutineDoc::from).collect(),
             goroutines_note: p.goroutines_note.as_deref().map(Cow::Borrowed),
         }
@@ -401,7 +407,7 @@ impl<'a> From<&'a Thread> for ThreadDoc<'a> {
             system_time_ms: t.facts.system_time.as_millis() as u64,
             stopped_us: micros(t.stopped_for),
             truncated: t.is_truncated(),
-            error: t.error.as_deref().map(Cow::Borrowed),
+            error: t.error.as_ref().map(|e| Cow::Owned(e.to_string())),
             end_note: t.end_note().map(Cow::Owned),
             frames: t.frames.iter().map(FrameDoc::from).collect(),
             wait: t.facts.wait.as_deref().map(Cow::Borrowed),
@@ -494,9 +500,21 @@ impl SnapshotDoc<'_> {
     /// The model of a snapshot document (a saved file is untrusted: every string is made
     /// inert again).
     pub fn to_process(&self) -> Process {
-        use crate::tracer::model::{Mode, Syscall, ThreadFacts};
+        use crate::tracer::model::Mode;
         let inert = |s: &str| crate::tracer::text::inert(s).into_owned();
         let opt = |s: &Option<Cow<'_, str>>| s.as_deref().map(inert);
+        let threads: Vec<Thread> = self.threads.iter().map(thread_of).collect();
+        // Each note about the module of a saved frame it starts with (a path may hold ": ").
+        let modules: std::collections::HashSet<&str> = threads
+            .iter()
+            .flat_map(|t| t.frames.iter())
+            .filter_map(|f| f.module.as_ref().map(|m| m.path.as_str()))
+            .collect();
+        let missing_debuginfo = self
+            .missing_debuginfo
+            .iter()
+            .map(|m| ModuleNote::noted(&inert(m), modules.iter().copied()))
+            .collect();
         Process {
             id: self.pid,
             command: inert(&self.command),
@@ -509,7 +527,7 @@ impl SnapshotDoc<'_> {
             elapsed: Duration::from_micros(self.elapsed_us),
             longest_stop: Duration::from_micros(self.longest_stop_us),
             deadlocks: self.deadlocks.to_vec(),
-            missing_debuginfo: self.missing_debuginfo.iter().map(|m| inert(m)).collect(),
+            missing_debuginfo,
             unguarded: None,
             timings: Default::default(),
             goroutines: self
@@ -526,43 +544,47 @@ impl SnapshotDoc<'_> {
                 })
                 .collect(),
             goroutines_note: opt(&self.goroutines_note),
-            threads: self
-                .threads
-                .iter()
-                .map(|t| Thread {
-                    id: t.tid,
-                    name: opt(&t.name),
-                    facts: ThreadFacts {
-                        state: state_letter(&t.state),
-                        wchan: opt(&t.wchan),
-                        syscall: t.syscall.as_ref().map(|s| Syscall {
-                            number: s.number,
-                            args: s.args,
-                        }),
-                        user_time: Duration::from_millis(t.user_time_ms),
-                        system_time: Duration::from_millis(t.system_time_ms),
-                        wait: opt(&t.wait),
-                        kernel_stack: t.kernel_stack.iter().map(|k| inert(k)).collect(),
-                        lock: t.lock.as_ref().map(|l| crate::tracer::model::LockHint {
-                            address: l.address,
-                            owner: l.owner,
-                            note: opt(&l.note),
-                        }),
-                        state_before: state_letter(&t.state_before),
-                        leaving: t.leaving.as_ref().map(|l| crate::tracer::model::Leaving {
-                            call: l.call.as_ref().map(|s| Syscall {
-                                number: s.number,
-                                args: s.args,
-                            }),
-                        }),
-                    },
-                    frames: t.frames.iter().map(frame_of).collect(),
-                    error: opt(&t.error),
-                    end: end_of(t),
-                    stopped_for: Duration::from_micros(t.stopped_us),
-                })
-                .collect(),
+            threads,
         }
+    }
+}
+
+/// The model of a saved thread (untrusted: every string made inert again).
+fn thread_of(t: &ThreadDoc) -> Thread {
+    use crate::tracer::model::{Syscall, ThreadFacts};
+    let inert = |s: &str| crate::tracer::text::inert(s).into_owned();
+    let opt = |s: &Option<Cow<'_, str>>| s.as_deref().map(inert);
+    Thread {
+        id: t.tid,
+        name: opt(&t.name),
+        facts: ThreadFacts {
+            state: state_letter(&t.state),
+            wchan: opt(&t.wchan),
+            syscall: t.syscall.as_ref().map(|s| Syscall {
+                number: s.number,
+                args: s.args,
+            }),
+            user_time: Duration::from_millis(t.user_time_ms),
+            system_time: Duration::from_millis(t.system_time_ms),
+            wait: opt(&t.wait),
+            kernel_stack: t.kernel_stack.iter().map(|k| inert(k)).collect(),
+            lock: t.lock.as_ref().map(|l| crate::tracer::model::LockHint {
+                address: l.address,
+                owner: l.owner,
+                note: opt(&l.note),
+            }),
+            state_before: state_letter(&t.state_before),
+            leaving: t.leaving.as_ref().map(|l| crate::tracer::model::Leaving {
+                call: l.call.as_ref().map(|s| Syscall {
+                    number: s.number,
+                    args: s.args,
+                }),
+            }),
+        },
+        frames: t.frames.iter().map(frame_of).collect(),
+        error: opt(&t.error).map(|text| ThreadError::Noted { text }),
+        end: end_of(t),
+        stopped_for: Duration::from_micros(t.stopped_us),
     }
 }
 
@@ -660,6 +682,51 @@ mod tests {
         // The frameless mark is written where it is true only.
         assert_eq!(owned.matches("\"frameless\"").count(), 1, "{owned}");
         assert!(p.threads()[0].frames()[2].is_frameless());
+    }
+
+    #[test]
+    fn saved_notes_and_errors_load_as_noted_and_are_written_as_read() {
+        let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+            "version": 1, "pid": 42, "command": "x", "taken_at": "2026-11-29T14:00:00.123Z",
+            "taken_at_unix_ms": 1_795_960_800_123u64, "mode": "rolling", "elapsed_us": 1,
+            "longest_stop_us": 1,
+            "missing_debuginfo": ["/opt/a: b.so: no debuginfo (no build-id; x)", "odd"],
+            "threads": [{
+                "tid": 7, "name": null, "state": "S", "wchan": null, "syscall": null,
+                "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0, "truncated": false,
+                "error": "PTRACE_SEIZE: \u{202e}", "end_note": null, "wait": null,
+                "kernel_stack": [], "lock": null,
+                "frames": [{"ip": 100, "symbol": null, "raw_symbol": null, "offset": null,
+                    "module": "/opt/a: b.so", "module_offset": 90, "is_signal": false,
+                    "file": null, "line": null, "inlined": false}]
+            }]
+        }))
+        .unwrap();
+        let p = doc.to_process();
+        let t = &p.threads()[0];
+        // The loaded error's words, made inert, kept as written.
+        assert!(
+            matches!(t.error(), Some(ThreadError::Noted { text }) if text == "PTRACE_SEIZE: \\u{202e}"),
+            "{:?}",
+            t.error()
+        );
+        let [note, odd] = p.missing_debuginfo() else {
+            panic!("{:?}", p.missing_debuginfo());
+        };
+        // About the saved frame's module, although its path holds ": ".
+        assert_eq!(note.module, "/opt/a: b.so");
+        assert_eq!(t.module_note(note).map(|m| m.offset), Some(90));
+        assert!(
+            matches!(&note.problem, crate::tracer::ModuleProblem::Noted { reason }
+            if reason == "no debuginfo (no build-id; x)")
+        );
+        assert_eq!((odd.module.as_str(), odd.to_string().as_str()), ("", "odd"));
+        let written = SnapshotDoc::from(&p);
+        assert_eq!(written.missing_debuginfo, doc.missing_debuginfo);
+        assert_eq!(
+            written.threads[0].error.as_deref(),
+            Some("PTRACE_SEIZE: \\u{202e}")
+        );
     }
 
     #[test]

@@ -149,18 +149,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The line reported for a module whose symbols come only from `.dynsym`.
-pub(crate) fn missing_line(path: &str, build_id: Option<&[u8]>) -> String {
-    match build_id.filter(|id| id.len() >= 2) {
-        Some(id) => format!(
-            "{path}: no debuginfo (build-id {}; a -dbg/-dbgsym package provides /usr/lib/debug/{})",
-            hex(id),
-            build_id_path(id).display()
-        ),
-        None => format!("{path}: no debuginfo (no build-id; only exported symbols are known)"),
-    }
-}
-
 fn read_with_symtab(place: &Place, fs: &TargetFs) -> Option<FileBytes> {
     let data = FileBytes::read(place.open(fs).ok()?).ok()?;
     has_symtab(&data).then_some(data)
@@ -225,10 +213,6 @@ mod tests {
         assert_eq!(
             build_id_path(&[0x93, 0xac, 0x61]),
             PathBuf::from(".build-id/93/ac61.debug")
-        );
-        assert_eq!(
-            missing_line("/lib/x", Some(&[0x93, 0xac])),
-            "/lib/x: no debuginfo (build-id 93ac; a -dbg/-dbgsym package provides /usr/lib/debug/.build-id/93/ac.debug)"
         );
     }
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
+use crate::tracer::failures::{InflateLimit, ModuleNote, ModuleProblem};
 use crate::tracer::golang::golayout::GoRuntime;
 use crate::tracer::golang::gopclntab::{self, GoTable};
 use crate::tracer::memory::{PAGE, RemoteMemory};
@@ -71,12 +72,12 @@ pub struct ModuleSymbols {
     cfi: Vec<CfiIndex>,
     /// Demangled names, filled on first use (most symbols are never looked up).
     demangled: HashMap<usize, Arc<str>>,
-    /// The report line if the module has no symbols beyond `.dynsym` (files only).
-    missing: Option<Arc<str>>,
+    /// The note if the module has no symbols beyond `.dynsym` (files only).
+    missing: Option<Arc<ModuleNote>>,
     /// DWARF for lines and inline frames: `None` until first needed, then what was found.
     lines: Option<Option<ModuleLines>>,
-    /// The report line if the module's DWARF was too large to load.
-    lines_note: Option<Arc<str>>,
+    /// The note if the module's DWARF was too large to load.
+    lines_note: Option<Arc<ModuleNote>>,
     /// Where the separate debuginfo was found at symbol load, so the DWARF load does not
     /// search (and checksum) again.
     debug_source: Option<DebugSource>,
@@ -216,10 +217,12 @@ impl ModuleSymbols {
     /// its display path) is worth a note: its frames will have no names.
     fn unreadable(debug: Option<(&DebugLookup<'_>, &str)>, e: &object::Error) -> ModuleSymbols {
         let missing = debug.map(|(_, path)| {
-            Arc::from(format!(
-                "{path}: unreadable ELF file ({}): no symbols",
-                text::inert(&e.to_string())
-            ))
+            Arc::new(ModuleNote {
+                module: path.to_string(),
+                problem: ModuleProblem::UnreadableElf {
+                    cause: text::inert(&e.to_string()).into_owned(),
+                },
+            })
         });
         ModuleSymbols {
             missing,
@@ -281,7 +284,12 @@ impl ModuleSymbols {
         let missing = match debug {
             Some((_, path)) if !has_symtab && debug_file.is_none() && !go_names => {
                 let build_id = file.build_id().ok().flatten();
-                Some(Arc::from(debuginfo::missing_line(path, build_id)))
+                Some(Arc::new(ModuleNote {
+                    module: path.to_string(),
+                    problem: ModuleProblem::NoDebuginfo {
+                        build_id: build_id.filter(|id| id.len() >= 2).map(<[u8]>::to_vec),
+                    },
+                }))
             }
             _ => None,
         };
@@ -368,8 +376,8 @@ impl ModuleSymbols {
         );
         *from.inflated = MAX_INFLATED_TOTAL - left;
         if let Err(NoLines::TooLarge { claimed }) = loaded {
-            self.lines_note = Some(Arc::from(too_large_line(
-                &mapping.display_path(),
+            self.lines_note = Some(Arc::new(too_large_note(
+                mapping.display_path(),
                 claimed,
                 left,
             )));
@@ -539,8 +547,9 @@ pub struct Want {
 pub struct Resolved {
     pub module: Option<Module>,
     pub symbol: Option<Symbol>,
-    /// With symbols requested: the report line if the module has only exported symbols.
-    pub missing_debuginfo: Option<Arc<str>>,
+    /// With symbols requested: the note if the module has only exported symbols, or its
+    /// frames no names or lines for another reason.
+    pub missing_debuginfo: Option<Arc<ModuleNote>>,
     /// With lines requested: the source line of the address (of the call, for a frame with
     /// inlined functions), when DWARF covers it.
     pub location: Option<Location>,
@@ -551,7 +560,7 @@ pub struct Resolved {
 
 impl Resolved {
     /// The module alone: no symbol (none asked for, or none found) and so no source lines.
-    fn module_only(module: Module, missing_debuginfo: Option<Arc<str>>) -> Resolved {
+    fn module_only(module: Module, missing_debuginfo: Option<Arc<ModuleNote>>) -> Resolved {
         Resolved {
             module: Some(module),
             symbol: None,
@@ -1022,18 +1031,19 @@ fn load_lines(
     ModuleLines::load(&debug_file, Some(&debug), budget)
 }
 
-/// The report line for a module whose DWARF claims to inflate to more than we allow.
-fn too_large_line(path: &str, claimed: u64, left: u64) -> String {
-    let mib = |b: u64| b.div_ceil(1 << 20);
+/// The note for a module whose DWARF claims to inflate to more than we allow.
+fn too_large_note(module: String, claimed: u64, left: u64) -> ModuleNote {
     let limit = if claimed > MAX_INFLATED {
-        format!("over the {} MiB limit", mib(MAX_INFLATED))
+        InflateLimit::PerFile {
+            bytes: MAX_INFLATED,
+        }
     } else {
-        format!("over the {} MiB this tracer has left", mib(left))
+        InflateLimit::TracerLeft { bytes: left }
     };
-    format!(
-        "{path}: debug info too large: {} MiB claimed uncompressed, {limit}; symbols without source lines",
-        mib(claimed)
-    )
+    ModuleNote {
+        module,
+        problem: ModuleProblem::DebugInfoTooLarge { claimed, limit },
+    }
 }
 
 /// Opens the file behind a mapping: first as the target mapped it, then by its path inside

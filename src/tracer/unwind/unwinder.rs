@@ -24,6 +24,7 @@ use unwind_sys::{
 
 use crate::tracer::arch::native::regs::{self, REG_COUNT};
 use crate::tracer::capture::thread::{Capture, StackCopy};
+use crate::tracer::failures::UnwindFailure;
 use crate::tracer::memory::{PAGE, RemoteMemory};
 use crate::tracer::model::{InvalidFrame, StackEnd};
 use crate::tracer::procfs::maps::{MappingKind, MemoryMaps};
@@ -515,7 +516,7 @@ pub struct Walk {
     /// How the walk ended; `None` only when it failed before its first frame (`error`).
     pub end: Option<StackEnd>,
     /// Why there is no frame at all.
-    pub error: Option<String>,
+    pub error: Option<UnwindFailure>,
     /// RAX of the innermost frame, when known: 0 right after `clone` returned in the new
     /// thread (which has no caller), the new thread's id in the thread that called it.
     pub first_rax: Option<u64>,
@@ -525,7 +526,7 @@ pub struct Walk {
 }
 
 impl Walk {
-    fn failed(error: String) -> Walk {
+    fn failed(error: UnwindFailure) -> Walk {
         Walk {
             error: Some(error),
             ..Walk::default()
@@ -629,14 +630,15 @@ fn unw_error(code: c_int) -> String {
 }
 
 impl RawCursor {
-    /// A cursor on the thread of `arg` in `space`, from libunwind's `unw_init_remote`.
+    /// A cursor on the thread of `arg` in `space`, from libunwind's `unw_init_remote` (or
+    /// libunwind's words for why not).
     fn new(space: unw_addr_space_t, arg: *mut c_void) -> Result<RawCursor, String> {
         // SAFETY: unw_init_remote fills the cursor; zero is a valid starting bit pattern.
         let mut cursor: unw_cursor_t = unsafe { std::mem::zeroed() };
         // SAFETY: the caller keeps `space` and `arg` alive for the cursor's life.
         let ret = unsafe { unwind_sys::unw_init_remote(&mut cursor, space, arg) };
         if ret < 0 {
-            return Err(format!("starting the unwind: {}", unw_error(ret)));
+            return Err(unw_error(ret));
         }
         Ok(RawCursor {
             cursor,
@@ -853,7 +855,7 @@ impl Unwinder {
         // SAFETY: allocates libunwind's ptrace state for `tid`; it attaches nothing.
         let upt = unsafe { unwind_sys::_UPT_create(tid) };
         let walk = if upt.is_null() {
-            Walk::failed("creating libunwind's ptrace state".into())
+            Walk::failed(UnwindFailure::PtraceState)
         } else {
             let space = &*self.space as *const _ as unw_addr_space_t;
             let walk = match RawCursor::new(space, upt) {
@@ -864,7 +866,7 @@ impl Unwinder {
                         ..walk(&mut cursor, max_frames, &mut |ip| self.code.contains(ip))
                     }
                 }
-                Err(e) => Walk::failed(e),
+                Err(message) => Walk::failed(UnwindFailure::Start { message }),
             };
             // SAFETY: created above; the cursor that used it is gone.
             unsafe { unwind_sys::_UPT_destroy(upt) };
@@ -898,7 +900,7 @@ impl Unwinder {
         // SAFETY: the address space and the ptrace state live as long as `self`.
         let mut walk = match RawCursor::new(self.copy_space, self.upt) {
             Ok(mut cursor) => walk(&mut cursor, max_frames, &mut |ip| self.code.contains(ip)),
-            Err(e) => Walk::failed(e),
+            Err(message) => Walk::failed(UnwindFailure::Start { message }),
         };
         walk.first_rax = first_rax;
         let view = STATE.with(|s| s.borrow_mut().copy.take());
@@ -950,7 +952,7 @@ fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64)
         let ip = match cursor.ip() {
             Ok(ip) => ip,
             Err(e) if walk.frames.is_empty() => {
-                walk.error = Some(format!("reading IP: {e}"));
+                walk.error = Some(UnwindFailure::ReadingIp { message: e });
                 return walk;
             }
             Err(e) => {
