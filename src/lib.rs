@@ -9,7 +9,10 @@
 //! - A [`Process`] holds its [`Thread`]s; a thread its [`Frame`]s, innermost first; a frame
 //!   its instruction pointer, module and [`Symbol`] (name and offset), or source location.
 //! - Failures that end a trace are an [`Error`], one variant per cause; a thread that could
-//!   not be stopped or unwound is reported in its [`Thread`] and the others are traced.
+//!   not be stopped or unwound is reported in its [`Thread`] (a [`ThreadError`]) and the
+//!   others are traced. Why a stack ends early is a [`StackEnd`]; why a module's frames lack
+//!   names or lines, a [`ModuleNote`] of [`Process::missing_debuginfo`]. Each is data to
+//!   match on, worded by `Display`.
 //!
 //! Every thread the tracer stops is resumed on every path (success, error, cancellation,
 //! panic). Text from the target (names, paths, symbols) is made inert: no control or
