@@ -224,7 +224,7 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
                 truncated: false,
                 error: None,
                 end_note: None,
-                frames,
+                frames: frames.into_iter().collect(),
                 wait: None,
                 kernel_stack: Default::default(),
                 lock: None,

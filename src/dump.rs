@@ -156,8 +156,9 @@ pub fn to_json(p: &Process, pretty: bool) -> String {
     // About 250 bytes per frame, 400 per thread.
     let frames: usize = p.threads().iter().map(|t| t.frames().len()).sum();
     let capacity = frames * 250 + p.threads().len() * 400;
-    to_json_inert_sized(&SnapshotDoc::from(p), pretty, capacity)
-        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    let doc = SnapshotDoc::from(p);
+    let doc = if pretty { doc } else { doc.with_frame_memo() };
+    to_json_inert_sized(&doc, pretty, capacity).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 fn millis(d: std::time::Duration) -> String {

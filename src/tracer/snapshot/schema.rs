@@ -4,9 +4,13 @@
 //! fields may be added, none renamed.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use crate::tracer::failures::{ModuleNote, ThreadError};
 use crate::tracer::model::{Frame, Goroutine, InvalidFrame, Process, StackEnd, Syscall, Thread};
@@ -55,7 +59,7 @@ pub struct GoroutineDoc<'a> {
     /// The OS thread it is on, if any.
     pub thread: Option<u32>,
     pub end_note: Option<Cow<'a, str>>,
-    pub frames: Vec<FrameDoc<'a>>,
+    pub frames: FramesDoc<'a>,
 }
 
 /// One thread.
@@ -73,7 +77,7 @@ pub struct ThreadDoc<'a> {
     pub truncated: bool,
     pub error: Option<Cow<'a, str>>,
     pub end_note: Option<Cow<'a, str>>,
-    pub frames: Vec<FrameDoc<'a>>,
+    pub frames: FramesDoc<'a>,
     /// The blocking call decoded.
     #[serde(default)]
     pub wait: Option<Cow<'a, str>>,
@@ -329,7 +333,7 @@ pub struct SyscallDoc<'a> {
 }
 
 /// One frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrameDoc<'a> {
     pub ip: u64,
     /// Demangled function name.
@@ -354,6 +358,151 @@ pub struct FrameDoc<'a> {
     /// pointer. Written only when true.
     #[serde(default, skip_serializing_if = "is_false")]
     pub frameless: bool,
+}
+
+/// A stack's frames in a document: read from a file, or borrowed from the model to be
+/// written, where [`SnapshotDoc::with_frame_memo`] copies a frame equal to one written before
+/// as that one's JSON (1000 threads parked in the same code share a few dozen frames among
+/// tens of thousands).
+#[derive(Debug, Clone)]
+pub struct FramesDoc<'a>(Stack<'a>);
+
+#[derive(Debug, Clone)]
+enum Stack<'a> {
+    Docs(Vec<FrameDoc<'a>>),
+    Model {
+        frames: &'a [Frame],
+        memo: Option<FrameMemo<'a>>,
+    },
+}
+
+/// Compact JSON of each distinct frame written so far, shared by a document's stacks.
+type FrameMemo<'a> = Arc<Mutex<HashMap<FrameKey<'a>, Box<RawValue>>>>;
+
+/// A frame compared by value, hashed on a few cheap fields (equal frames agree on them).
+#[derive(Debug)]
+struct FrameKey<'a>(&'a Frame);
+
+impl PartialEq for FrameKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for FrameKey<'_> {}
+
+impl Hash for FrameKey<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let f = self.0;
+        (f.ip, f.inlined, f.is_signal, f.frameless).hash(h);
+        f.symbol.as_ref().map(|s| (s.offset, s.name.len())).hash(h);
+        f.location.as_ref().map(|l| l.line).hash(h);
+    }
+}
+
+impl<'a> FramesDoc<'a> {
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Stack::Docs(d) => d.len(),
+            Stack::Model { frames, .. } => frames.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each frame's document, innermost first.
+    pub fn iter(&self) -> impl Iterator<Item = FrameDoc<'_>> {
+        let (docs, model): (&[FrameDoc<'a>], &[Frame]) = match &self.0 {
+            Stack::Docs(d) => (d, &[]),
+            Stack::Model { frames, .. } => (&[], frames),
+        };
+        docs.iter()
+            .map(FrameDoc::reborrow)
+            .chain(model.iter().map(FrameDoc::from))
+    }
+
+    /// Adds a frame at the outer end.
+    pub fn push(&mut self, frame: FrameDoc<'a>) {
+        if let Stack::Model { frames, .. } = &self.0 {
+            self.0 = Stack::Docs(frames.iter().map(FrameDoc::from).collect());
+        }
+        if let Stack::Docs(d) = &mut self.0 {
+            d.push(frame);
+        }
+    }
+}
+
+impl<'a> From<&'a [Frame]> for FramesDoc<'a> {
+    fn from(frames: &'a [Frame]) -> FramesDoc<'a> {
+        FramesDoc(Stack::Model { frames, memo: None })
+    }
+}
+
+impl<'a> FromIterator<FrameDoc<'a>> for FramesDoc<'a> {
+    fn from_iter<I: IntoIterator<Item = FrameDoc<'a>>>(iter: I) -> FramesDoc<'a> {
+        FramesDoc(Stack::Docs(iter.into_iter().collect()))
+    }
+}
+
+impl PartialEq for FramesDoc<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Serialize for FramesDoc<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let (frames, memo) = match &self.0 {
+            Stack::Docs(d) => return d.serialize(s),
+            Stack::Model { frames, memo: None } => {
+                return s.collect_seq(frames.iter().map(FrameDoc::from));
+            }
+            Stack::Model {
+                frames,
+                memo: Some(memo),
+            } => (frames, memo),
+        };
+        let mut memo = memo
+            .lock()
+            .map_err(|_| S::Error::custom("the frame memo was poisoned"))?;
+        let mut seq = s.serialize_seq(Some(frames.len()))?;
+        for f in frames.iter() {
+            let raw = match memo.entry(FrameKey(f)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    serde_json::value::to_raw_value(&FrameDoc::from(f))
+                        .map_err(S::Error::custom)?,
+                ),
+            };
+            seq.serialize_element(&**raw)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for FramesDoc<'_> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<FrameDoc>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+impl FrameDoc<'_> {
+    /// The same document, its strings borrowed from this one.
+    fn reborrow(&self) -> FrameDoc<'_> {
+        fn b<'s>(s: &'s Option<Cow<'_, str>>) -> Option<Cow<'s, str>> {
+            s.as_deref().map(Cow::Borrowed)
+        }
+        FrameDoc {
+            symbol: b(&self.symbol),
+            raw_symbol: b(&self.raw_symbol),
+            module: b(&self.module),
+            file: b(&self.file),
+            ..*self
+        }
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -390,7 +539,7 @@ impl<'a> From<&'a Goroutine> for GoroutineDoc<'a> {
             waiting_ms: g.waiting_for.map(|d| d.as_millis() as u64),
             thread: g.thread,
             end_note: g.end_note.as_deref().map(Cow::Borrowed),
-            frames: g.frames.iter().map(FrameDoc::from).collect(),
+            frames: FramesDoc::from(&*g.frames),
         }
     }
 }
@@ -409,7 +558,7 @@ impl<'a> From<&'a Thread> for ThreadDoc<'a> {
             truncated: t.is_truncated(),
             error: t.error.as_ref().map(|e| Cow::Owned(e.to_string())),
             end_note: t.end_note().map(Cow::Owned),
-            frames: t.frames.iter().map(FrameDoc::from).collect(),
+            frames: FramesDoc::from(&*t.frames),
             wait: t.facts.wait.as_deref().map(Cow::Borrowed),
             kernel_stack: Cow::Borrowed(&t.facts.kernel_stack),
             lock: t.facts.lock.as_ref().map(|l| LockDoc {
@@ -497,6 +646,20 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 impl SnapshotDoc<'_> {
+    /// The same document, its stacks sharing one memo of written frames: for compact JSON only
+    /// (a copied frame would not be indented in pretty output), much faster when threads share
+    /// frames.
+    pub fn with_frame_memo(mut self) -> Self {
+        let memo = FrameMemo::default();
+        let stacks = self.threads.iter_mut().map(|t| &mut t.frames);
+        for frames in stacks.chain(self.goroutines.iter_mut().map(|g| &mut g.frames)) {
+            if let Stack::Model { memo: m, .. } = &mut frames.0 {
+                *m = Some(memo.clone());
+            }
+        }
+        self
+    }
+
     /// The model of a snapshot document (a saved file is untrusted: every string is made
     /// inert again).
     pub fn to_process(&self) -> Process {
@@ -540,7 +703,7 @@ impl SnapshotDoc<'_> {
                     waiting_for: g.waiting_ms.map(Duration::from_millis),
                     thread: g.thread,
                     end_note: opt(&g.end_note),
-                    frames: g.frames.iter().map(frame_of).collect(),
+                    frames: g.frames.iter().map(|f| frame_of(&f)).collect(),
                 })
                 .collect(),
             goroutines_note: opt(&self.goroutines_note),
@@ -581,7 +744,7 @@ fn thread_of(t: &ThreadDoc) -> Thread {
                 }),
             }),
         },
-        frames: t.frames.iter().map(frame_of).collect(),
+        frames: t.frames.iter().map(|f| frame_of(&f)).collect(),
         error: opt(&t.error).map(|text| ThreadError::Noted { text }),
         end: end_of(t),
         stopped_for: Duration::from_micros(t.stopped_us),
@@ -679,6 +842,9 @@ mod tests {
         let again: SnapshotDoc = serde_json::from_str(&owned).unwrap();
         let rewritten = serde_json::to_string(&SnapshotDoc::from(&again.to_process())).unwrap();
         assert_eq!(rewritten, owned);
+        // Frames copied from the memo: the same text.
+        let memo = serde_json::to_string(&SnapshotDoc::from(&p).with_frame_memo()).unwrap();
+        assert_eq!(memo, owned);
         // The frameless mark is written where it is true only.
         assert_eq!(owned.matches("\"frameless\"").count(), 1, "{owned}");
         assert!(p.threads()[0].frames()[2].is_frameless());
@@ -804,6 +970,8 @@ mod tests {
         assert_eq!(g.frames()[0].location().map(|l| l.line), Some(3));
         assert_eq!(p.goroutines()[1].thread(), Some(43));
         let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
+        let memo = serde_json::to_string(&SnapshotDoc::from(&p).with_frame_memo()).unwrap();
+        assert_eq!(memo, owned);
         assert_eq!(
             serde_json::from_str::<SnapshotDoc>(&owned)
                 .unwrap()
