@@ -402,22 +402,8 @@ fn dump_shows_goroutines_in_text_groups_and_json() {
 
 /// Builds tests/fixtures/fakegostripped.c, with `variant` (`-DTWO`, `-DNONE`) if any.
 fn fake_stripped(variant: Option<&str>) -> std::path::PathBuf {
-    let src = common::fixtures_dir().join("fakegostripped.c");
-    let mut args: Vec<&std::ffi::OsStr> = [
-        "-O0",
-        "-static",
-        "-nostdlib",
-        "-fno-stack-protector",
-        "-no-pie",
-        "-s",
-    ]
-    .iter()
-    .map(|a| a.as_ref())
-    .collect();
-    args.extend(variant.map(std::ffi::OsStr::new));
-    args.push(src.as_os_str());
     let name = format!("fakegostripped{}", variant.unwrap_or_default());
-    common::gcc(&name, &args)
+    common::fake_go_stripped(&name, variant)
 }
 
 #[test]

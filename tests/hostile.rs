@@ -967,18 +967,7 @@ fn small_seeds() -> Vec<Vec<u8>> {
     });
     let long = park_lib("liblong-fuzz.so", &format!("long_{}", "n".repeat(2000)));
     // A stripped "Go" binary: .gopclntab and .go.buildinfo without .symtab.
-    let go = fixtures_dir().join("fakegostripped.c");
-    let flags = [
-        "-O0",
-        "-static",
-        "-nostdlib",
-        "-fno-stack-protector",
-        "-no-pie",
-        "-s",
-    ];
-    let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
-    args.push(go.as_os_str());
-    let go = gcc("fakegostripped-fuzz", &args);
+    let go = common::fake_go_stripped("fakegostripped-fuzz", None);
     [
         good_lib(),
         go.as_path(),

@@ -47,6 +47,24 @@ pub fn gcc(name: &str, args: &[&std::ffi::OsStr]) -> PathBuf {
     cc("gcc", name, args)
 }
 
+/// Builds tests/fixtures/fakegostripped.c (a stripped "Go" binary: .gopclntab and
+/// .go.buildinfo without .symtab, no libc) as `name`, with `variant` (`-DTWO`, `-DNONE`) if any.
+pub fn fake_go_stripped(name: &str, variant: Option<&str>) -> PathBuf {
+    let src = fixtures_dir().join("fakegostripped.c");
+    let flags = [
+        "-O0",
+        "-static",
+        "-nostdlib",
+        "-fno-stack-protector",
+        "-no-pie",
+        "-s",
+    ];
+    let mut args: Vec<&std::ffi::OsStr> = flags.iter().map(std::ffi::OsStr::new).collect();
+    args.extend(variant.map(std::ffi::OsStr::new));
+    args.push(src.as_os_str());
+    gcc(name, &args)
+}
+
 /// Builds `name` with C compiler `compiler` and `args`, see [`build`].
 fn cc(compiler: &str, name: &str, args: &[&std::ffi::OsStr]) -> PathBuf {
     let out = out_dir().join(name);
