@@ -133,14 +133,7 @@ impl Tracer {
                 Stop::Gone => continue,
                 Stop::Failed(error) => (Taken::Failed(error), Duration::ZERO),
             };
-            out.push(TakenThread {
-                tid,
-                name: facts.name,
-                facts: facts.facts,
-                source: Source::Taken(taken),
-                stopped_for,
-                mark: None,
-            });
+            out.push(TakenThread::taken(tid, facts, taken, stopped_for));
         }
         self.kept = dirs.into_kept(&tids);
         Ok((out, Duration::ZERO))
@@ -191,14 +184,12 @@ impl Tracer {
                         }
                     }
                     Stop::Gone => {}
-                    Stop::Failed(error) => failed.push(TakenThread {
+                    Stop::Failed(error) => failed.push(TakenThread::taken(
                         tid,
-                        name: facts.name,
-                        facts: facts.facts,
-                        source: Source::Taken(Taken::Failed(error)),
-                        stopped_for: Duration::ZERO,
-                        mark: None,
-                    }),
+                        facts,
+                        Taken::Failed(error),
+                        Duration::ZERO,
+                    )),
                 }
             }
         }
@@ -216,14 +207,7 @@ impl Tracer {
                 if let Some(at) = at {
                     atstop::settle(pid, &mut facts.facts, at);
                 }
-                TakenThread {
-                    tid,
-                    name: facts.name,
-                    facts: facts.facts,
-                    source: Source::Taken(taken),
-                    stopped_for,
-                    mark: None,
-                }
+                TakenThread::taken(tid, facts, taken, stopped_for)
             })
             .collect();
         out.extend(failed);

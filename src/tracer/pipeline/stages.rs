@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::tracer::capture::thread::Capture;
+use crate::tracer::procfs::procinfo::TaskFacts;
 use crate::tracer::unwind::unwinder::Walk;
 use crate::tracer::{Frame, ModuleNote, StackEnd, ThreadError, ThreadFacts};
 
@@ -64,4 +65,18 @@ pub(super) struct TakenThread {
     pub(super) source: Source,
     pub(super) stopped_for: Duration,
     pub(super) mark: Option<(u64, Vec<u8>)>,
+}
+
+impl TakenThread {
+    /// A thread taken now (not carried over), with no mark for the next trace.
+    pub(super) fn taken(tid: i32, facts: TaskFacts, taken: Taken, stopped_for: Duration) -> Self {
+        TakenThread {
+            tid,
+            name: facts.name,
+            facts: facts.facts,
+            source: Source::Taken(taken),
+            stopped_for,
+            mark: None,
+        }
+    }
 }
