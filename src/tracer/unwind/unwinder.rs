@@ -14,6 +14,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{c_int, c_void};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use unwind::{Accessors, AddressSpace, Byteorder, PTraceStateRef};
@@ -546,10 +547,35 @@ enum Admit {
     Stop(StackEnd),
 }
 
+/// Room made up front for a walk's frames: most stacks are shallower, and growing the set of
+/// seen frames and the frame list step by step cost more than the steps themselves.
+const USUAL_DEPTH: usize = 32;
+
+/// Hashes (IP, SP) pairs for [`Bounds`]: a multiply-rotate (FxHash's), several times cheaper
+/// than SipHash for a set probed at every frame. The pairs come from the target, so it could
+/// make them collide; the set never holds more than the frame limit, so that costs at most
+/// a quadratic number of probes of a bounded set, not a hang.
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 /// The limits of one walk, so a corrupt or looping stack cannot hang or flood us.
 struct Bounds {
     max_frames: usize,
-    seen: HashSet<(u64, u64)>,
+    seen: HashSet<(u64, u64), BuildHasherDefault<PairHasher>>,
     /// The stack pointer of the frame before, and whether that frame was a signal frame
     /// (after which the stack may switch: a handler on an alternate stack).
     previous: Option<(u64, bool)>,
@@ -559,7 +585,10 @@ impl Bounds {
     fn new(max_frames: usize) -> Bounds {
         Bounds {
             max_frames: max_frames.max(1),
-            seen: HashSet::new(),
+            seen: HashSet::with_capacity_and_hasher(
+                max_frames.clamp(1, USUAL_DEPTH),
+                BuildHasherDefault::default(),
+            ),
             previous: None,
         }
     }
@@ -720,24 +749,38 @@ struct Code {
     pid: i32,
     ranges: RefCell<Vec<(u64, u64)>>,
     reread: Cell<bool>,
+    /// The range of the last hit: asked for every frame of every thread, and stacks run
+    /// through the same few modules, so most questions are answered here.
+    last: Cell<(u64, u64)>,
 }
 
 impl Code {
     fn contains(&self, ip: u64) -> bool {
-        let inside = |ranges: &[(u64, u64)]| {
-            let i = ranges.partition_point(|r| r.0 <= ip);
-            i > 0 && ip < ranges[i - 1].1
-        };
-        if inside(&self.ranges.borrow()) {
+        let (start, end) = self.last.get();
+        if start <= ip && ip < end {
             return true;
         }
-        if self.reread.replace(true) {
-            return false;
+        let inside = |ranges: &[(u64, u64)]| {
+            let i = ranges.partition_point(|r| r.0 <= ip);
+            (i > 0 && ip < ranges[i - 1].1).then(|| ranges[i - 1])
+        };
+        let hit = inside(&self.ranges.borrow());
+        let hit = match hit {
+            Some(range) => Some(range),
+            None if self.reread.replace(true) => None,
+            None => {
+                if let Ok(maps) = MemoryMaps::read(self.pid) {
+                    *self.ranges.borrow_mut() = code_ranges(&maps);
+                }
+                // The ranges changed: the last hit may be gone from them.
+                self.last.set((0, 0));
+                inside(&self.ranges.borrow())
+            }
+        };
+        if let Some(range) = hit {
+            self.last.set(range);
         }
-        if let Ok(maps) = MemoryMaps::read(self.pid) {
-            *self.ranges.borrow_mut() = code_ranges(&maps);
-        }
-        inside(&self.ranges.borrow())
+        hit.is_some()
     }
 }
 
@@ -833,6 +876,7 @@ impl Unwinder {
                 pid,
                 ranges: RefCell::default(),
                 reread: Cell::new(false),
+                last: Cell::new((0, 0)),
             },
         })
     }
@@ -840,6 +884,7 @@ impl Unwinder {
     /// Tells where the process's code is (its executable mappings), as read for this trace.
     pub fn know_code(&mut self, maps: &MemoryMaps) {
         *self.code.ranges.get_mut() = code_ranges(maps);
+        self.code.last.set((0, 0));
         let files = maps
             .iter()
             .filter(|m| matches!(m.kind, MappingKind::File(_)))
@@ -946,7 +991,10 @@ fn copy_end(end: StackEnd, view: &CopyView, too_short: StackEnd) -> StackEnd {
 
 /// Walks `cursor` to the outermost frame, or to the first reason to stop.
 fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64) -> bool) -> Walk {
-    let mut walk = Walk::default();
+    let mut walk = Walk {
+        frames: Vec::with_capacity(max_frames.clamp(1, USUAL_DEPTH)),
+        ..Walk::default()
+    };
     let mut bounds = Bounds::new(max_frames);
     let end = loop {
         let ip = match cursor.ip() {
@@ -1026,8 +1074,11 @@ fn walk(cursor: &mut impl Steps, max_frames: usize, is_code: &mut dyn FnMut(u64)
 mod tests {
     use std::sync::Arc;
 
+    use std::cell::{Cell, RefCell};
+
     use super::{
-        Admit, Bounds, InvalidFrame, StackEnd, Steps, UnwindTable, image_word, place_images, walk,
+        Admit, Bounds, Code, InvalidFrame, StackEnd, Steps, UnwindTable, image_word, place_images,
+        walk,
     };
 
     fn table(start: u64, image: Option<(u64, Arc<[u8]>)>) -> UnwindTable {
@@ -1077,6 +1128,28 @@ mod tests {
 
     fn code(_: u64) -> bool {
         true
+    }
+
+    #[test]
+    fn code_answers_from_its_last_hit_and_its_ranges_alike() {
+        let code = Code {
+            pid: 0,
+            ranges: RefCell::new(vec![(0x1000, 0x2000), (0x5000, 0x6000)]),
+            // No re-read of the maps in a unit test.
+            reread: Cell::new(true),
+            last: Cell::new((0, 0)),
+        };
+        let asked = [
+            0x1000, 0x1fff, 0x2000, 0x5000, 0x5fff, 0x1800, 0x6000, 0xfff, 0, 0x5800, 0x4fff,
+        ];
+        let answers: Vec<bool> = asked.iter().map(|&ip| code.contains(ip)).collect();
+        assert_eq!(
+            answers,
+            [
+                true, true, false, true, true, true, false, false, false, true, false
+            ]
+        );
+        assert_eq!(code.last.get(), (0x5000, 0x6000));
     }
 
     #[test]
