@@ -68,7 +68,7 @@ pub use tracer::text;
 
 pub use tracer::{
     AttachMethod, Error, Frame, Goroutine, InflateLimit, InvalidFrame, Mode, Module, ModuleNote,
-    ModuleProblem, NoGuard, Process, Result, StackEnd, Symbol, Syscall, Thread, ThreadError,
-    ThreadFacts, TraceOptions, Tracer, Unguarded, UnwindFailure, UnwindMethod, default_line_cache,
-    trace,
+    ModuleProblem, NoGuard, Process, Result, StackEnd, StopPriority, Symbol, Syscall, Thread,
+    ThreadError, ThreadFacts, TraceOptions, Tracer, Unguarded, UnwindFailure, UnwindMethod,
+    default_line_cache, trace,
 };

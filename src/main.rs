@@ -484,7 +484,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
 }
 
 /// "trace 2: 41.3 ms = prepare 1.2 + capture 20.1 + unwind 9.9 + symbolize 8.0 + waits 2.1;
-/// 1002 threads, 4 stopped, longest stop 0.05 ms; output 3.2 ms".
+/// 1002 threads, 4 stopped, longest stop 0.05 ms; held at SCHED_FIFO; output 3.2 ms".
 fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let t = p.timings();
@@ -507,6 +507,12 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
             t.lines_remembered, t.lines_looked_up
         );
     }
+    line += match t.stop_priority {
+        rstack_tui::StopPriority::NoStop => "",
+        rstack_tui::StopPriority::Raised => "; held at SCHED_FIFO",
+        rstack_tui::StopPriority::AlreadyRealTime => "; held at our real-time priority",
+        rstack_tui::StopPriority::NotPermitted => "; held at normal priority (SCHED_FIFO refused)",
+    };
     if let Some(out) = output {
         line += &format!("; output {:.1} ms", ms(out));
     }

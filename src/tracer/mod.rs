@@ -33,7 +33,7 @@ pub use snapshot::{schema, snapfile};
 pub use unwind::sigmask;
 
 use procfs::procinfo;
-use stop::{attach, watchdog};
+use stop::{attach, priority, watchdog};
 use symbolize::{cachedir, demangle};
 
 pub use attach::AttachMethod;
@@ -47,6 +47,7 @@ pub use model::{
 };
 pub use options::{TraceOptions, UnwindMethod, default_line_cache};
 pub use pipeline::Tracer;
+pub use priority::StopPriority;
 #[doc(hidden)]
 pub use procfs::stat::Stat as ProcStat;
 #[doc(hidden)]

@@ -74,6 +74,8 @@ pub struct Timings {
     pub lines_remembered: usize,
     /// Addresses whose source lines were looked up in DWARF.
     pub lines_looked_up: usize,
+    /// How the tracer ran while it held threads stopped (raised above ordinary load, or not).
+    pub stop_priority: super::StopPriority,
 }
 
 impl Process {

@@ -11,6 +11,7 @@ use crate::tracer::capture::thread::Capture;
 use crate::tracer::procfs::maps::MemoryMaps;
 use crate::tracer::procfs::procinfo::{self, TaskDir, TaskDirs, TaskFacts};
 use crate::tracer::stop::attach::{self, AttachError, StoppedThread};
+use crate::tracer::stop::priority::{Raised, StopPriority};
 use crate::tracer::unwind::unwinder::Unwinder;
 use crate::tracer::{Error, Result, ThreadError, ThreadFacts, Unguarded};
 use std::collections::HashSet;
@@ -121,18 +122,19 @@ impl Tracer {
                 });
                 continue;
             }
-            let (taken, stopped_for) = match self.stop(pid, tid)? {
+            let raised = self.hold();
+            let (taken, stopped_for, at) = match self.stop(pid, tid)? {
                 Stop::Stopped(s) => {
                     let (taken, at) = self.take(tid, unwinder, maps);
-                    let stopped_for = s.detach();
-                    if let Some(at) = at {
-                        atstop::settle(pid, &mut facts.facts, at);
-                    }
-                    (taken, stopped_for)
+                    (taken, s.detach(), at)
                 }
                 Stop::Gone => continue,
-                Stop::Failed(error) => (Taken::Failed(error), Duration::ZERO),
+                Stop::Failed(error) => (Taken::Failed(error), Duration::ZERO, None),
             };
+            drop(raised);
+            if let Some(at) = at {
+                atstop::settle(pid, &mut facts.facts, at);
+            }
             out.push(TakenThread::taken(tid, facts, taken, stopped_for));
         }
         self.kept = dirs.into_kept(&tids);
@@ -152,6 +154,8 @@ impl Tracer {
         let mut seen = HashSet::new();
         let mut seen_order = Vec::new();
         let mut first_stop: Option<Instant> = None;
+        // From the first stop to the last resume; dropped (restored) on every way out.
+        let mut raised: Option<Raised> = None;
         let Some(dirs) = TaskDirs::open(pid, Default::default()) else {
             return Err(Error::ProcessExited { pid });
         };
@@ -175,6 +179,9 @@ impl Tracer {
                 else {
                     continue;
                 };
+                if raised.is_none() {
+                    raised = Some(self.hold());
+                }
                 match self.stop(pid, tid)? {
                     Stop::Stopped(s) => {
                         first_stop.get_or_insert_with(Instant::now);
@@ -210,6 +217,7 @@ impl Tracer {
                 TakenThread::taken(tid, facts, taken, stopped_for)
             })
             .collect();
+        drop(raised);
         out.extend(failed);
         // Report threads in the order the kernel listed them, as rolling mode does.
         let order: std::collections::HashMap<i32, usize> = seen_order
@@ -219,6 +227,16 @@ impl Tracer {
             .collect();
         out.sort_by_key(|c| order.get(&c.tid).copied().unwrap_or(usize::MAX));
         Ok((out, window))
+    }
+
+    /// The calling thread raised above ordinary load until the guard drops, for a hold: the
+    /// outcome is noted for [`crate::tracer::Timings::stop_priority`] (a refusal sticks).
+    pub(super) fn hold(&mut self) -> Raised {
+        let raised = Raised::raise();
+        if self.stop_priority != StopPriority::NotPermitted {
+            self.stop_priority = raised.outcome();
+        }
+        raised
     }
 
     /// Stops one thread, turning attach failures into a process-level error (permission,

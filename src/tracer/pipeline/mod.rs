@@ -19,6 +19,7 @@ use crate::tracer::golang::goroutines;
 use crate::tracer::procfs::maps::MemoryMaps;
 use crate::tracer::procfs::procinfo::{self};
 use crate::tracer::stop::attach::{self};
+use crate::tracer::stop::priority::StopPriority;
 use crate::tracer::symbolize::cachedir::CacheRefused;
 use crate::tracer::symbolize::symbols::{KeyCache, Symbolizer, Want};
 use crate::tracer::unwind::unwinder::Unwinder;
@@ -49,6 +50,8 @@ pub struct Tracer {
     kept: procinfo::KeptFiles,
     /// The current trace's attaches without the watchdog's guard.
     unguarded: Option<Unguarded>,
+    /// How the current trace ran while it held threads stopped.
+    stop_priority: StopPriority,
     /// Not `Send` or `Sync` (see above).
     _this_thread: std::marker::PhantomData<*const ()>,
 }
@@ -63,6 +66,7 @@ impl Tracer {
             unchanged_pid: 0,
             kept: Default::default(),
             unguarded: None,
+            stop_priority: StopPriority::NoStop,
             _this_thread: std::marker::PhantomData,
         }
     }
@@ -96,6 +100,7 @@ impl Tracer {
         let taken_at = SystemTime::now();
         attach::release_lingering(Duration::ZERO);
         self.unguarded = None;
+        self.stop_priority = StopPriority::NoStop;
         let requested = i32::try_from(pid).map_err(|_| Error::NoSuchProcess { pid: -1 })?;
         let pid = procinfo::check_target(requested)?;
         if pid != self.unchanged_pid {
@@ -162,6 +167,7 @@ impl Tracer {
             reused,
             lines_remembered,
             lines_looked_up,
+            stop_priority: self.stop_priority,
         };
         let longest_stop = threads
             .iter()

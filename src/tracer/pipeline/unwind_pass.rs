@@ -79,12 +79,14 @@ impl Tracer {
         if self.cancelled() {
             return Err(Error::Cancelled { pid });
         }
+        let raised = self.hold();
         let Stop::Stopped(s) = self.stop(pid, tid)? else {
             // Gone meanwhile, or not stopping: keep what the capture gave.
             return Ok((walk, None, None));
         };
         let (taken, at) = self.take(tid, unwinder, maps);
         *stopped_for = s.detach();
+        drop(raised);
         Ok(match taken {
             // Every register was captured this time: no walk of it misses one.
             Taken::Capture(c) => (

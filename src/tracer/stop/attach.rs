@@ -320,6 +320,7 @@ fn wait_for_stop(
     armed: &mut Option<Armed>,
 ) -> Result<(), AttachError> {
     let mut polls: u32 = 0;
+    let started = Instant::now();
     loop {
         match look(pid, true) {
             Ok(Seen::Nothing) => {
@@ -335,7 +336,7 @@ fn wait_for_stop(
                 if Instant::now() >= deadline {
                     return Err(AttachError::Timeout(lingering()));
                 }
-                backoff(polls);
+                backoff(polls, started.elapsed());
                 polls += 1;
             }
             // SEIZE: interrupt stop, or a group stop (the process was or got stopped). Its
@@ -395,15 +396,22 @@ fn detach(tid: Pid, pending: &[i32]) {
 }
 
 /// Polling keeps the wait bounded; a parked thread stops within tens of microseconds, so spin
-/// briefly before sleeping, and never sleep more than a millisecond.
-fn backoff(polls: u32) {
+/// briefly before sleeping, and never sleep more than a millisecond. For the first scheduler
+/// slices the sleeps stay short: a thread queued behind other load stops only once it gets a
+/// CPU, and from then on every microsecond we take to notice stretches its stop (a 1 ms sleep
+/// here made stops of 1 ms under a CPU hog).
+fn backoff(polls: u32, waited: Duration) {
     if polls < 32 {
         std::thread::yield_now();
     } else {
+        let cap = if waited < SHORT_SLEEPS_FOR { 50 } else { 1000 };
         let micros = 10u64 << (polls - 32).min(7);
-        std::thread::sleep(Duration::from_micros(micros.min(1000)));
+        std::thread::sleep(Duration::from_micros(micros.min(cap)));
     }
 }
+
+/// How long the wait for a stop polls at least every 50 µs: a few scheduler slices.
+const SHORT_SLEEPS_FOR: Duration = Duration::from_millis(20);
 
 /// Sends signals back to a thread after we took them from it (tgkill to the thread itself).
 fn reinject(tid: Pid, signals: &[i32]) {
