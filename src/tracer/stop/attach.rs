@@ -396,16 +396,17 @@ fn detach(tid: Pid, pending: &[i32]) {
 }
 
 /// Polling keeps the wait bounded; a parked thread stops within tens of microseconds, so spin
-/// briefly before sleeping, and never sleep more than a millisecond. For the first scheduler
-/// slices the sleeps stay short: a thread queued behind other load stops only once it gets a
-/// CPU, and from then on every microsecond we take to notice stretches its stop (a 1 ms sleep
-/// here made stops of 1 ms under a CPU hog).
+/// briefly before sleeping. The sleeps stay short: a thread queued behind other load stops
+/// only once it gets a CPU (after hundreds of milliseconds under a CPU hog on a busy box),
+/// and from then on every microsecond we take to notice stretches its stop (sleeps of up to
+/// 1 ms made stops of 1-1.5 ms under a hog). After the first scheduler slices they grow to
+/// 250 µs, which bounds the polling of a thread that does not stop (state D) to ~4000 a second.
 fn backoff(polls: u32, waited: Duration) {
     if polls < 32 {
         std::thread::yield_now();
     } else {
-        let cap = if waited < SHORT_SLEEPS_FOR { 50 } else { 1000 };
-        let micros = 10u64 << (polls - 32).min(7);
+        let cap = if waited < SHORT_SLEEPS_FOR { 50 } else { 250 };
+        let micros = 10u64 << (polls - 32).min(5);
         std::thread::sleep(Duration::from_micros(micros.min(cap)));
     }
 }
