@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use object::{Object, ObjectSection};
 
 use crate::tracer::procfs::targetfs::{self, Opened, TargetFs};
+use crate::tracer::symbolize::elfparts::Parts;
 use crate::tracer::symbolize::filebytes::FileBytes;
 
 /// Largest MiniDebugInfo we decompress.
@@ -150,7 +151,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 fn read_with_symtab(place: &Place, fs: &TargetFs) -> Option<FileBytes> {
-    let data = FileBytes::read(place.open(fs).ok()?).ok()?;
+    let data = FileBytes::read_parts(place.open(fs).ok()?, Parts::Symbols).ok()?;
     has_symtab(&data).then_some(data)
 }
 

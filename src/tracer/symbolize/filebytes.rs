@@ -1,20 +1,24 @@
 //! The bytes of a module or debug file, shared between the symbol load and the DWARF load:
 //! mapped from the page cache when no one but root can change the file and the target is not
 //! root ([`Opened::may_map`]), read into memory otherwise, so a file that shrinks can never
-//! SIGBUS us. Also compressed sections inflated only as far as lookups need ([`Inflater`]).
+//! SIGBUS us. Read means only the parts a load needs ([`FileBytes::read_parts`]), into
+//! zeroed memory of our own laid out like the file. Also compressed sections inflated only as
+//! far as lookups need ([`Inflater`]).
 
 use std::fmt;
 use std::fs;
 use std::io::Read;
 use std::num::NonZeroUsize;
 use std::ops::Deref;
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::MetadataExt;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap, mmap_anonymous, munmap};
 
 use crate::tracer::procfs::targetfs::Opened;
+use crate::tracer::symbolize::elfparts::{self, Parts, Plan};
 
 /// The biggest module or debug file we map: a target can map (or put in its root) a huge
 /// sparse file.
@@ -32,6 +36,10 @@ pub(crate) struct FileBytes {
     len: usize,
     /// The file they were read from, when they were.
     id: Option<FileId>,
+    /// The DWARF sections were not read (the bytes hold a symbol load's parts): the file to
+    /// read them from. Only for as long as these bytes live: a module's DWARF, once read,
+    /// holds no descriptor.
+    without_dwarf: Option<Arc<fs::File>>,
 }
 
 /// Which file, in which version: device, inode, size, and the modification and change times
@@ -61,6 +69,8 @@ impl FileId {
 
 enum Backing {
     Heap(Box<[u8]>),
+    /// A file's private read-only mapping, or (read in parts) zeroed anonymous memory of
+    /// ours, written before any view of it was made.
     Mapped {
         ptr: NonNull<u8>,
         len: usize,
@@ -132,6 +142,7 @@ impl From<Vec<u8>> for FileBytes {
             len: bytes.len(),
             bytes: Arc::new(Backing::Heap(bytes.into_boxed_slice())),
             id: None,
+            without_dwarf: None,
         }
     }
 }
@@ -156,6 +167,7 @@ impl FileBytes {
                 bytes,
                 len: len.get(),
                 id,
+                without_dwarf: None,
             });
         }
         if meta.len() > MAX_READ {
@@ -174,10 +186,136 @@ impl FileBytes {
         })
     }
 
+    /// The parts of an opened file that `parts` needs (see [`elfparts`]), the rest zeros:
+    /// mapped whole where [`FileBytes::read`] would map, else read with bounded `pread`s into
+    /// zeroed anonymous memory as long as the file (at most [`MAX_READ`]), of which only the
+    /// pages written cost memory. A file that is not ELF, or a Go binary, is read whole.
+    pub(crate) fn read_parts(opened: Opened, parts: Parts) -> std::io::Result<FileBytes> {
+        if opened.may_map && is_sealed(&opened.meta) {
+            return FileBytes::read(opened);
+        }
+        let id = FileId::of(&opened.meta);
+        FileBytes::read_sparse(Arc::new(opened.file), id, parts)
+    }
+
+    /// These bytes with the DWARF sections too: themselves if they hold the whole file, else
+    /// the file (kept open from the first read) read again in parts.
+    pub(crate) fn with_dwarf(&self) -> std::io::Result<FileBytes> {
+        match (&self.without_dwarf, self.id) {
+            (Some(file), Some(id)) => FileBytes::read_sparse(file.clone(), id, Parts::Dwarf),
+            _ => Ok(self.clone()),
+        }
+    }
+
+    fn read_sparse(file: Arc<fs::File>, id: FileId, parts: Parts) -> std::io::Result<FileBytes> {
+        if id.size > MAX_READ {
+            return Err(std::io::Error::other("file too big to read"));
+        }
+        let Some(len) = NonZeroUsize::new(id.size as usize) else {
+            return Ok(FileBytes {
+                id: Some(id),
+                ..FileBytes::from(Vec::new())
+            });
+        };
+        // SAFETY: a fresh private anonymous mapping (zeroed by the kernel), which `Backing`
+        // unmaps on drop; untouched pages take no memory.
+        let ptr = unsafe {
+            mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_PRIVATE | MapFlags::MAP_NORESERVE,
+            )
+        }
+        .map_err(std::io::Error::from)?;
+        let backing = Arc::new(Backing::Mapped {
+            ptr: ptr.cast(),
+            len: len.get(),
+        });
+        // SAFETY: the mapping is ours alone until it is returned: no view of it exists yet.
+        let image = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr().cast::<u8>(), len.get()) };
+        fill_parts(&file, image, parts)?;
+        Ok(FileBytes {
+            bytes: backing,
+            len: len.get(),
+            id: Some(id),
+            without_dwarf: (parts == Parts::Symbols).then_some(file),
+        })
+    }
+
     /// The file the bytes were read from (`None` for bytes made in memory).
     pub(crate) fn id(&self) -> Option<FileId> {
         self.id
     }
+}
+
+/// Most rounds of reads: the first page, then each [`elfparts::plan`] follows from bytes the
+/// one before read (tables, names, sections, and one to spare for extended numbering).
+const MAX_ROUNDS: usize = 7;
+
+/// Reads into `image` (as long as the file was, zeros) what `parts` needs of `file`, round by
+/// round, never a page twice: whatever the headers claim, at most the image's length is read.
+/// A file that shrank since it was measured leaves zeros where its bytes are gone.
+fn fill_parts(file: &fs::File, image: &mut [u8], parts: Parts) -> std::io::Result<()> {
+    let page = crate::tracer::memory::PAGE as usize;
+    let len = image.len();
+    let mut done = vec![false; len.div_ceil(page)];
+    for round in 0..MAX_ROUNDS {
+        // The first page says what the file is.
+        let plan = match round {
+            0 => Plan::Ranges(vec![(0, elfparts::FIRST)]),
+            _ => elfparts::plan(image, parts),
+        };
+        let mut ranges = match plan {
+            Plan::Whole => vec![(0, len as u64)],
+            Plan::Ranges(ranges) => ranges,
+        };
+        // Pages, clipped to the file, merged: a thousand sections claiming the whole file
+        // cost one pass over it.
+        for r in &mut ranges {
+            let end = r.1.min(len as u64) as usize;
+            let start = (r.0.min(len as u64) as usize).min(end);
+            *r = ((start / page) as u64, end.div_ceil(page) as u64);
+        }
+        ranges.sort_unstable();
+        let mut new = false;
+        let mut next = 0usize;
+        for (first, end) in ranges {
+            let mut p = (first as usize).max(next);
+            let end = end as usize;
+            while p < end {
+                if done[p] {
+                    p += 1;
+                    continue;
+                }
+                let run = p + done[p..end].iter().take_while(|&&d| !d).count();
+                let (from, to) = (p * page, (run * page).min(len));
+                read_at_most(file, &mut image[from..to], from as u64)?;
+                done[p..run].fill(true);
+                new = true;
+                p = run;
+            }
+            next = next.max(end);
+        }
+        if !new {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Fills `buf` from `offset` as far as the file goes (a short file leaves the rest as it was).
+fn read_at_most(file: &fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// True when only root can change the file. A mapped file that shrinks under us would kill
@@ -294,6 +432,7 @@ impl Inflater {
             bytes: self.buf.clone(),
             len: self.filled,
             id: None,
+            without_dwarf: None,
         }
     }
 
@@ -337,6 +476,87 @@ mod tests {
         std::fs::remove_file(&own).unwrap();
         let empty = FileBytes::from(Vec::new());
         assert!(empty.is_empty());
+    }
+
+    /// A copy of glibc's first 64 KiB whose four section headers each claim the file from
+    /// byte 1 to the end of the address space.
+    fn huge_sections() -> Vec<u8> {
+        let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
+        let mut elf = libc[..64 << 10].to_vec();
+        let shoff = 8192u64;
+        elf[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
+        elf[0x3c..0x3e].copy_from_slice(&4u16.to_le_bytes());
+        elf[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
+        for i in 0..4usize {
+            let at = shoff as usize + i * 64;
+            elf[at + 4..at + 8].copy_from_slice(&3u32.to_le_bytes()); // SHT_STRTAB
+            elf[at + 0x18..at + 0x20].copy_from_slice(&1u64.to_le_bytes());
+            elf[at + 0x20..at + 0x28].copy_from_slice(&u64::MAX.to_le_bytes());
+        }
+        elf
+    }
+
+    #[test]
+    fn parts_are_read_within_the_file_whatever_it_claims_or_does() {
+        use crate::tracer::procfs::targetfs::open_host;
+        use crate::tracer::symbolize::elfparts::Parts;
+        use object::{Object, ObjectSection};
+        let libc = std::path::Path::new("/lib/x86_64-linux-gnu/libc.so.6");
+        let whole = std::fs::read(libc).unwrap();
+        let unmappable = |path: &std::path::Path| {
+            let mut opened = open_host(path).unwrap();
+            opened.may_map = false;
+            opened
+        };
+        let parts = FileBytes::read_parts(unmappable(libc), Parts::Symbols).unwrap();
+        assert!(matches!(&*parts.bytes, super::Backing::Mapped { .. }));
+        assert_eq!(parts.len(), whole.len());
+        let parsed = object::File::parse(&*parts).unwrap();
+        let section =
+            |f: &object::File<'_>, name| f.section_by_name(name).unwrap().data().unwrap().to_vec();
+        let full = object::File::parse(&*whole).unwrap();
+        assert_eq!(section(&parsed, ".dynsym"), section(&full, ".dynsym"));
+        assert!(
+            section(&parsed, ".text").iter().all(|&b| b == 0),
+            "code is not read"
+        );
+        // glibc has no DWARF of its own: reading its DWARF parts adds nothing, and keeps
+        // no descriptor.
+        let dwarf = parts.with_dwarf().unwrap();
+        assert!(dwarf.without_dwarf.is_none());
+        assert_eq!(
+            section(&object::File::parse(&*dwarf).unwrap(), ".eh_frame"),
+            section(&full, ".eh_frame")
+        );
+
+        let dir = std::env::temp_dir().join(format!("filebytes-parts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Sections claiming sizes past the end: read up to the end, once.
+        let hostile = dir.join("huge");
+        let elf = huge_sections();
+        std::fs::write(&hostile, &elf).unwrap();
+        let read = FileBytes::read_parts(unmappable(&hostile), Parts::Dwarf).unwrap();
+        assert_eq!(&read[..], &elf[..]);
+        // A file that shrinks between the stat and the reads: zeros where its bytes went.
+        let shrinking = dir.join("shrinking");
+        std::fs::write(&shrinking, &whole).unwrap();
+        let opened = unmappable(&shrinking);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&shrinking)
+            .unwrap()
+            .set_len(4096)
+            .unwrap();
+        let read = FileBytes::read_parts(opened, Parts::Symbols).unwrap();
+        assert_eq!(read.len(), whole.len());
+        assert_eq!(&read[..4096], &whole[..4096]);
+        assert!(read[4096..].iter().all(|&b| b == 0));
+        // Not ELF: read whole, still bounded by the size measured at the open.
+        let text = dir.join("text");
+        std::fs::write(&text, b"not an ELF file").unwrap();
+        let read = FileBytes::read_parts(unmappable(&text), Parts::Symbols).unwrap();
+        assert_eq!(&read[..], b"not an ELF file");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub(crate) struct LineFrame {
 
 /// The sections lookups read. Locations of variables, macros and type units are never looked
 /// at; skipping them saves inflating megabytes (glibc's `.debug_loclists` alone is 3 MiB).
-const SECTIONS: [gimli::SectionId; 10] = [
+pub(crate) const SECTIONS: [gimli::SectionId; 10] = [
     gimli::SectionId::DebugAbbrev,
     gimli::SectionId::DebugAddr,
     gimli::SectionId::DebugAranges,

@@ -5,6 +5,7 @@
 pub(crate) mod cachedir;
 pub(crate) mod debuginfo;
 pub(crate) mod demangle;
+pub(crate) mod elfparts;
 pub(crate) mod filebytes;
 pub(crate) mod linecache;
 pub(crate) mod lines;

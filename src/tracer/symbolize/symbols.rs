@@ -29,6 +29,7 @@ use crate::tracer::procfs::targetfs::{Opened, TargetFs};
 use crate::tracer::symbolize::cachedir::CacheRefused;
 use crate::tracer::symbolize::debuginfo::{self, DebugLookup, DebugSource};
 use crate::tracer::symbolize::demangle::demangle;
+use crate::tracer::symbolize::elfparts::Parts;
 use crate::tracer::symbolize::filebytes::{FileBytes, FileId};
 use crate::tracer::symbolize::linecache::{CacheDir, LineCache};
 use crate::tracer::symbolize::lines::{
@@ -950,7 +951,7 @@ fn load(
             let meta = &opened.meta;
             let key = ModuleKey::File(FileId::of(meta));
             if !modules.contains_key(&key) {
-                let data = FileBytes::read(opened).ok()?;
+                let data = FileBytes::read_parts(opened, Parts::Symbols).ok()?;
                 let lookup = DebugLookup {
                     fs,
                     module_path: path,
@@ -999,14 +1000,15 @@ fn load_lines(
     bytes: Option<FileBytes>,
     budget: &mut u64,
 ) -> Result<ModuleLines, NoLines> {
-    if let Some(bytes) = bytes
+    // Kept bytes read in parts hold no DWARF yet: read those sections now, from the same file.
+    if let Some(bytes) = bytes.and_then(|b| b.with_dwarf().ok())
         && let Ok(parsed) = object::File::parse(&*bytes)
         && crate::tracer::symbolize::lines::has_dwarf(&parsed)
     {
         return ModuleLines::load(&parsed, Some(&bytes), budget);
     }
     let data = open_module(fs, mapping, path)
-        .and_then(|opened| FileBytes::read(opened).ok())
+        .and_then(|opened| FileBytes::read_parts(opened, Parts::Dwarf).ok())
         .ok_or(NoLines::Missing)?;
     let parsed = object::File::parse(&*data).map_err(|_| NoLines::Missing)?;
     if crate::tracer::symbolize::lines::has_dwarf(&parsed) {
@@ -1016,14 +1018,14 @@ fn load_lines(
         // Found when the symbols were loaded: read that file, do not search again.
         Some(source) => source
             .file()
-            .and_then(|place| FileBytes::read(place.open(fs).ok()?).ok()),
+            .and_then(|place| FileBytes::read_parts(place.open(fs).ok()?, Parts::Dwarf).ok()),
         None => {
             let lookup = DebugLookup {
                 fs,
                 module_path: path,
                 dirs: debug_dirs,
             };
-            debuginfo::find(&parsed, &lookup).map(|(bytes, _)| bytes)
+            debuginfo::find(&parsed, &lookup).and_then(|(bytes, _)| bytes.with_dwarf().ok())
         }
     }
     .ok_or(NoLines::Missing)?;
