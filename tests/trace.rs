@@ -48,6 +48,38 @@ fn rolling_mode_gives_exact_names_and_frames() {
 }
 
 #[test]
+fn threads_on_the_same_stack_share_one_copy_of_its_frames() {
+    // Worker i parks at depth 1 + i % 3: workers 0, 3, 6 and 9 on one stack, and so on.
+    let fx = Fixture::spawn(threads_bin(), &["park", "12"]);
+    let p = rstack_tui::trace(fx.pid()).unwrap();
+    let worker = |i: usize| {
+        let name = format!("worker-{i}");
+        let t = p.threads().iter().find(|t| t.name() == Some(name.as_str()));
+        t.unwrap_or_else(|| panic!("{name}")).frames()
+    };
+    for i in 0..12 {
+        let (same, other) = (worker(i % 3), worker((i + 1) % 3));
+        assert_eq!(worker(i), same);
+        assert!(
+            std::ptr::eq(worker(i), same),
+            "worker-{i} has a copy of its frames"
+        );
+        assert_ne!(worker(i), other);
+        assert_eq!(
+            frames_with_prefix(
+                p.threads()
+                    .iter()
+                    .find(|t| t.frames().as_ptr() == worker(i).as_ptr())
+                    .unwrap(),
+                "threads_fixture::"
+            ),
+            expected_worker_chain(i)
+        );
+    }
+    fx.assert_running();
+}
+
+#[test]
 fn snapshot_mode_with_200_threads() {
     let fx = Fixture::spawn(threads_bin(), &["park", "200"]);
     let p = TraceOptions::new().snapshot(true).trace(fx.pid()).unwrap();

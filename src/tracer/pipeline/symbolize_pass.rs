@@ -1,5 +1,6 @@
 //! The symbolize stage: raw frames to frames with modules, symbols, lines and inlined calls,
-//! each (ip, lookup address) resolved once per trace, and one note per module that lacks them.
+//! each (ip, lookup address) resolved once per trace, each distinct stack built once and shared
+//! by the threads on it, and one note per module that lacks them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,7 @@ impl Tracer {
             reread: false,
             missing: Vec::new(),
             memo: std::collections::HashMap::new(),
+            stacks: std::collections::HashMap::new(),
         };
         let threads = captured.into_iter().map(|c| pass.thread(c)).collect();
         (
@@ -58,7 +60,18 @@ struct SymbolizePass<'a> {
     /// Threads parked in the same code share almost every address: each (ip, lookup
     /// address) is resolved once.
     memo: std::collections::HashMap<(u64, u64), symbols::Resolved>,
+    /// The stacks built so far, by what they were built from: a pool of a thousand threads
+    /// parked in the same code holds one copy of its frames, not a thousand (a Rust frame's
+    /// names and paths take about 500 bytes).
+    stacks: std::collections::HashMap<StackKey, Vec<BuiltStack>>,
 }
+
+/// What a stack's frames follow from, but for how its walk ended: each frame's (ip, signal
+/// frame, frameless), and the innermost frame's RAX.
+type StackKey = (Vec<(u64, bool, bool)>, Option<u64>);
+
+/// A stack built for a key: how the walk ended, the frames, and how the stack ends.
+type BuiltStack = (StackEnd, Arc<[Frame]>, StackEnd);
 
 impl SymbolizePass<'_> {
     /// The thread of a capture, with its symbolized frames (or those of an earlier trace,
@@ -76,6 +89,31 @@ impl SymbolizePass<'_> {
                 error: u.error,
                 end: u.end,
                 stopped_for: Duration::ZERO,
+            };
+        }
+        let key: StackKey = (
+            c.walk
+                .frames
+                .iter()
+                .map(|f| (f.ip, f.is_signal, f.frameless))
+                .collect(),
+            c.walk.first_rax,
+        );
+        let walk_end = c.walk.end.clone();
+        if let Some(walk_end) = &walk_end
+            && let Some((_, frames, end)) = self
+                .stacks
+                .get(&key)
+                .and_then(|built| built.iter().find(|(e, _, _)| e == walk_end))
+        {
+            return Thread {
+                id: c.tid as u32,
+                name: c.name,
+                facts: c.facts,
+                frames: frames.clone(),
+                error: c.error,
+                end: Some(end.clone()),
+                stopped_for: c.stopped_for,
             };
         }
         let mut frames = Vec::with_capacity(c.walk.frames.len());
@@ -98,11 +136,18 @@ impl SymbolizePass<'_> {
                 Some(ends::finish(&mut frames, end, c.walk.first_rax, self.maps)),
             )
         };
+        let frames: Arc<[Frame]> = frames.into();
+        if let (Some(walk_end), Some(end)) = (walk_end, &end)
+            && !frames.is_empty()
+        {
+            let built = self.stacks.entry(key).or_default();
+            built.push((walk_end, frames.clone(), end.clone()));
+        }
         Thread {
             id: c.tid as u32,
             name: c.name,
             facts: c.facts,
-            frames: frames.into(),
+            frames,
             error,
             end,
             stopped_for: c.stopped_for,
