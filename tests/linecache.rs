@@ -77,6 +77,53 @@ fn second_run_reads_lines_from_the_cache() {
 }
 
 #[test]
+fn dwarf_dropped_while_the_cache_answers_is_read_again_for_a_new_address() {
+    let mut fx = Fixture::spawn(threads_bin(), &["mover"]);
+    let dir = fresh_dir("reload");
+    let mut options = TraceOptions::new();
+    options.line_cache(Some(dir.clone()));
+    let mut tracer = Tracer::new(options);
+    let first = tracer.trace(fx.pid()).expect("trace");
+    assert!(first.timings().lines_looked_up > 0, "{:?}", first.timings());
+    // Nothing ran: nothing is looked up, and the DWARF no lookup needed is dropped.
+    let second = tracer.trace(fx.pid()).expect("trace");
+    assert_eq!(
+        second.timings().lines_looked_up,
+        0,
+        "{:?}",
+        second.timings()
+    );
+    assert_eq!(stacks(&second), stacks(&first));
+    // The mover's new stage is at addresses never seen: its module's DWARF is read again,
+    // and gives what a tracer without any cache gives.
+    fx.send_line("move");
+    assert_eq!(fx.next_line(), "moved");
+    let third = tracer.trace(fx.pid()).expect("trace");
+    assert!(third.timings().lines_looked_up > 0, "{:?}", third.timings());
+    assert_eq!(stacks(&third), stacks(&trace_with(fx.pid(), None)));
+    let mover = third
+        .threads()
+        .iter()
+        .find(|t| t.name() == Some("mover"))
+        .unwrap();
+    let stage_two = mover
+        .frames()
+        .iter()
+        .find(|f| {
+            f.symbol()
+                .is_some_and(|s| s.name() == "threads_fixture::stage_two")
+        })
+        .expect("the mover in stage_two");
+    assert!(
+        stage_two
+            .location()
+            .is_some_and(|l| l.file.ends_with("threads.rs"))
+    );
+    fx.assert_running();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn corrupt_cache_files_are_replaced() {
     let fx = Fixture::spawn(threads_bin(), &["park", "2"]);
     let dir = fresh_dir("corrupt");

@@ -65,6 +65,9 @@ pub(crate) struct ModuleLines {
     units: RefCell<HashMap<usize, Option<Context>>>,
     /// The whole module's context, built only when needed (`None` inside: it failed).
     whole: RefCell<Option<Option<Context>>>,
+    /// What the compressed sections claimed, charged to the tracer's budget at load (and
+    /// given back when these lines are dropped).
+    pub(crate) claimed: u64,
 }
 
 impl std::fmt::Debug for ModuleLines {
@@ -223,6 +226,7 @@ impl ModuleLines {
             aranges: Vec::new(),
             units: RefCell::default(),
             whole: RefCell::default(),
+            claimed,
         };
         lines.aranges = lines.read_aranges();
         if lines.aranges.is_empty() {

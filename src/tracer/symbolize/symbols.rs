@@ -77,6 +77,8 @@ pub struct ModuleSymbols {
     missing: Option<Arc<ModuleNote>>,
     /// DWARF for lines and inline frames: `None` until first needed, then what was found.
     lines: Option<Option<ModuleLines>>,
+    /// The DWARF was looked up in during this trace (a line cache miss).
+    lines_used: bool,
     /// The note if the module's DWARF was too large to load.
     lines_note: Option<Arc<ModuleNote>>,
     /// Where the separate debuginfo was found at symbol load, so the DWARF load does not
@@ -314,6 +316,7 @@ impl ModuleSymbols {
             demangled: HashMap::new(),
             missing,
             lines: None,
+            lines_used: false,
             lines_note: None,
             debug_source,
             dwarf_bytes,
@@ -411,6 +414,7 @@ impl ModuleSymbols {
         let Some(Some(lines)) = &self.lines else {
             return (Vec::new(), false);
         };
+        self.lines_used = true;
         let Some(remembered) = &mut self.remembered else {
             return (lines.frames(vaddr), false);
         };
@@ -635,12 +639,23 @@ impl Symbolizer {
 
     /// Drops the file bytes kept from this trace's symbol loads for DWARF loads that did not
     /// happen (modules in no stack), and saves newly remembered lookups.
+    ///
+    /// A module's DWARF that no lookup needed in this trace, while the line cache answered
+    /// (every stack seen before), is dropped too: loaded again on the next miss. The DWARF of a
+    /// module in which a running thread keeps meeting new addresses stays.
     pub fn end_trace(&mut self) {
         for m in self.modules.values_mut() {
             m.dwarf_bytes = None;
             if let Some(r) = &mut m.remembered {
                 r.save();
+                if !m.lines_used
+                    && let Some(Some(lines)) = &m.lines
+                {
+                    self.inflated = self.inflated.saturating_sub(lines.claimed);
+                    m.lines = None;
+                }
             }
+            m.lines_used = false;
         }
     }
 
