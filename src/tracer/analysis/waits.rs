@@ -229,11 +229,17 @@ fn parse_kernel_stack(raw: &[u8]) -> Vec<String> {
 pub(crate) fn explain(pid: i32, libc: Libc, threads: &mut [Thread]) -> Vec<Vec<u32>> {
     let tids: HashSet<u32> = threads.iter().map(|t| t.id).collect();
     let mut edges = Vec::new();
+    // Threads parked on one condition variable or mutex share its futex word: read it once
+    // (a thousand waiters cost one read, not a thousand).
+    let mut read: HashMap<u64, Held> = HashMap::new();
     for t in threads.iter_mut() {
         let Some(address) = t.facts.syscall.as_ref().and_then(futex_wait_address) else {
             continue;
         };
-        let (owner, note) = match mutex::held(pid, libc, address, &tids) {
+        let held = read
+            .entry(address)
+            .or_insert_with(|| mutex::held(pid, libc, address, &tids));
+        let (owner, note) = match held.clone() {
             Held::By(owner, note) => {
                 edges.push((t.id, owner));
                 (Some(owner), note)

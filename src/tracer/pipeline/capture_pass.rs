@@ -47,7 +47,7 @@ impl Tracer {
     pub(super) fn take_blocked(
         &self,
         task: &TaskDir,
-        before: Option<Vec<u8>>,
+        before: Option<&[u8]>,
         facts: &TaskFacts,
         maps: &MemoryMaps,
     ) -> Option<Capture> {
@@ -57,7 +57,7 @@ impl Tracer {
             return None;
         }
         let capture = Capture::blocked(task.tid(), at, maps, self.options.stack_copy_limit);
-        (task.run_record()? == before).then_some(capture)
+        (task.run_record()? == *before).then_some(capture)
     }
 
     /// Captures one thread at a time: a blocked thread without stopping it (copy mode), any
@@ -111,7 +111,8 @@ impl Tracer {
             }
             let start = stat.start;
             let mut facts = procinfo::thread_facts_after(&task, stat);
-            if blocked_ok && let Some(c) = self.take_blocked(&task, before.clone(), &facts, maps) {
+            if blocked_ok && let Some(c) = self.take_blocked(&task, before.as_deref(), &facts, maps)
+            {
                 out.push(TakenThread {
                     tid,
                     name: facts.name,

@@ -235,7 +235,8 @@ pub fn thread_stat(task: &TaskDir, with_name: bool) -> Option<TaskStat> {
 /// the kernel stack.
 pub fn thread_facts_after(task: &TaskDir, stat: TaskStat) -> TaskFacts {
     let (pid, tid, state) = (task.pid(), task.tid(), stat.state);
-    let blocked = task.read("syscall").and_then(|b| parse_syscall(&b));
+    // Kept open like `stat` and `schedstat`: a refresh reads it with one `pread`.
+    let blocked = task.read_kept("syscall").and_then(|b| parse_syscall(&b));
     // The system call says what a sleeping thread waits in; the kernel function is read (one
     // more file per thread per refresh) only when it does not, or the thread is in D.
     let wchan = if blocked.is_none() || state != 'S' {
@@ -296,7 +297,7 @@ fn parse_syscall(raw: &[u8]) -> Option<BlockedAt> {
 }
 
 /// Files of threads kept open between traces, by (tid, file name): a live view re-reads a
-/// thread's `stat` and `schedstat` every refresh, and reading an open file again (`pread` at
+/// thread's `stat`, `schedstat` and `syscall` every refresh, and reading an open file again (`pread` at
 /// offset 0 makes the kernel write it afresh) costs one system call instead of three.
 pub type KeptFiles = HashMap<(i32, &'static str), fs::File>;
 
