@@ -433,7 +433,46 @@ fn trim_newline(b: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::{BlockedAt, parse_syscall};
+    use super::{BlockedAt, KeptFiles, TaskDir, TaskDirs, parse_syscall};
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant};
+
+    /// Reads `task`'s system call number through its kept `syscall` file until it is `want`.
+    fn wait_for_call(task: &TaskDir, want: i64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = task.read_kept("syscall").and_then(|b| parse_syscall(&b));
+            if now.map(|b| b.number) == Some(want) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never in call {want}: {now:?}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The `syscall` file is kept open across refreshes: read again at offset 0 it must give
+    /// the call the thread is in now, not the one it was in when the file was opened.
+    #[test]
+    fn a_kept_syscall_file_gives_the_call_the_thread_is_in_now() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            nix::unistd::read(&r, &mut [0u8; 1]).unwrap();
+            go_rx.recv().unwrap();
+        });
+        let tid = tid_rx.recv().unwrap();
+        let dirs = TaskDirs::open(std::process::id() as i32, KeptFiles::default()).unwrap();
+        let task = dirs.task(tid);
+        wait_for_call(&task, libc::SYS_read);
+        let fd = dirs.kept.borrow()[&(tid, "syscall")].as_raw_fd();
+        nix::unistd::write(&w, b"x").unwrap();
+        wait_for_call(&task, libc::SYS_futex);
+        assert_eq!(dirs.kept.borrow()[&(tid, "syscall")].as_raw_fd(), fd);
+        go_tx.send(()).unwrap();
+        thread.join().unwrap();
+    }
 
     #[test]
     fn a_blocked_syscall_line_gives_registers() {
