@@ -213,7 +213,7 @@ fn install_signal_handlers() -> Arc<AtomicBool> {
     flag
 }
 
-/// Raises the soft limit on open files toward the hard one: the tracer keeps two `/proc` files
+/// Raises the soft limit on open files toward the hard one: the tracer keeps three `/proc` files
 /// open per thread of a big process between refreshes (and falls back to reopening them when
 /// the limit is low).
 fn raise_open_files_limit() {

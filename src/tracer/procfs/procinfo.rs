@@ -323,7 +323,8 @@ impl TaskDirs {
         let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .map(|(soft, _)| soft)
             .unwrap_or(1024);
-        let keep_max = (soft.saturating_sub(256) / 2).min(8192) as usize;
+        // Three files a thread (stat, schedstat, syscall): up to 4096 threads kept whole.
+        let keep_max = (soft.saturating_sub(256) / 2).min(3 * 4096) as usize;
         Some(TaskDirs {
             pid,
             dir,
