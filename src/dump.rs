@@ -8,6 +8,7 @@ use crate::describe::{
     cycle_text, goroutine_state, interesting_frame, lock_text, quoted, unguarded_text, waiting_on,
 };
 use crate::text::{inert, to_json_inert_sized};
+use crate::tracer::equal_stacks::EqualStacks;
 use crate::tracer::schema::SnapshotDoc;
 use crate::tracer::{Frame, Process, Thread};
 
@@ -19,7 +20,9 @@ pub fn to_text(p: &Process) -> String {
 /// The text listing with thread `selected` (the thread id the user gave) marked "* Thread",
 /// as gdb marks the current thread.
 pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
-    let mut out = String::new();
+    // About 130 bytes per frame, 250 per thread.
+    let frames: usize = p.threads().iter().map(|t| t.frames().len()).sum();
+    let mut out = String::with_capacity(frames * 130 + p.threads().len() * 250);
     let _ = writeln!(
         out,
         "Process {} {}: {} threads, {} mode, took {}, longest stop {} ({} stopped, {} not)",
@@ -32,12 +35,13 @@ pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
         p.stopped_threads(),
         p.threads().len() - p.stopped_threads(),
     );
-    for t in p.threads() {
+    let mut stacks = SharedStacks::of(p.threads().iter().map(Thread::frames));
+    for (i, t) in p.threads().iter().enumerate() {
         out.push('\n');
         if selected == Some(t.id()) {
             out.push_str("* ");
         }
-        write_thread(&mut out, p, t);
+        write_thread(&mut out, p, t, |out| stacks.write(out, i, t.frames()));
     }
     write_goroutines(&mut out, p);
     if !p.deadlocks().is_empty() || !p.missing_debuginfo().is_empty() || p.unguarded().is_some() {
@@ -55,7 +59,40 @@ pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
     out
 }
 
-fn write_thread(out: &mut String, p: &Process, t: &Thread) {
+/// The frames' text of stacks equal to a later one, kept to be copied: 1000 workers parked
+/// in one stack are written once.
+struct SharedStacks {
+    equal: EqualStacks,
+    text: Vec<Option<String>>,
+}
+
+impl SharedStacks {
+    fn of<'a>(stacks: impl Iterator<Item = &'a [Frame]> + Clone) -> SharedStacks {
+        SharedStacks {
+            text: vec![None; stacks.clone().count()],
+            equal: EqualStacks::of(stacks),
+        }
+    }
+
+    /// Writes the frames of stack `i`, or copies the text of the equal stack written first.
+    fn write(&mut self, out: &mut String, i: usize, frames: &[Frame]) {
+        if let Some(text) = self.text.get(self.equal.first(i)).and_then(Option::as_ref) {
+            out.push_str(text);
+            return;
+        }
+        let start = out.len();
+        for (k, f) in frames.iter().enumerate() {
+            write_frame(out, k, f);
+        }
+        if self.equal.is_repeated(i)
+            && let Some(slot) = self.text.get_mut(i)
+        {
+            *slot = Some(out[start..].to_owned());
+        }
+    }
+}
+
+fn write_thread(out: &mut String, p: &Process, t: &Thread, frames: impl FnOnce(&mut String)) {
     let _ = write!(out, "Thread {}", t.id());
     if let Some(name) = t.name() {
         let _ = write!(out, " {}", quoted(name));
@@ -67,9 +104,7 @@ fn write_thread(out: &mut String, p: &Process, t: &Thread) {
     if let Some(err) = t.error() {
         let _ = writeln!(out, "  !! {}", inert(&err.to_string()));
     }
-    for (i, f) in t.frames().iter().enumerate() {
-        write_frame(out, i, f);
-    }
+    frames(out);
     // One reason, once, for a stack that did not reach the thread's root.
     if let Some(note) = t.end_note() {
         let _ = writeln!(out, "  ... ({})", inert(&note));
@@ -88,11 +123,10 @@ fn write_goroutines(out: &mut String, p: &Process) {
         return;
     }
     let _ = writeln!(out, "\n{}", goroutines_header(p));
-    for g in p.goroutines() {
+    let mut stacks = SharedStacks::of(p.goroutines().iter().map(|g| g.frames()));
+    for (i, g) in p.goroutines().iter().enumerate() {
         let _ = writeln!(out, "\nGoroutine {} [{}]:", g.id(), goroutine_state(g));
-        for (i, f) in g.frames().iter().enumerate() {
-            write_frame(out, i, f);
-        }
+        stacks.write(out, i, g.frames());
         if let Some(note) = g.end_note() {
             let _ = writeln!(out, "  ... ({})", inert(note));
         }
@@ -208,11 +242,12 @@ fn push_ascii(out: &mut String, digits: &[u8]) {
 
 /// The JSON document of a traced process (one line, or pretty).
 pub fn to_json(p: &Process, pretty: bool) -> String {
-    // About 250 bytes per frame, 400 per thread.
+    // About 250 bytes per frame and 400 per thread, 400 and 700 pretty: room to spare costs
+    // nothing (pages never written are never touched), growing copies the document.
     let frames: usize = p.threads().iter().map(|t| t.frames().len()).sum();
-    let capacity = frames * 250 + p.threads().len() * 400;
-    let doc = SnapshotDoc::from(p);
-    let doc = if pretty { doc } else { doc.with_frame_memo() };
+    let (per_frame, per_thread) = if pretty { (450, 800) } else { (300, 500) };
+    let capacity = frames * per_frame + p.threads().len() * per_thread;
+    let doc = SnapshotDoc::from(p).with_shared_stacks(pretty);
     to_json_inert_sized(&doc, pretty, capacity).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 

@@ -25,7 +25,7 @@ mod symbolize;
 pub mod text;
 mod unwind;
 
-pub use analysis::{diff, group};
+pub use analysis::{diff, equal_stacks, group};
 #[doc(hidden)]
 pub use golang::golayout;
 pub use snapshot::{schema, snapfile};

@@ -6,6 +6,7 @@
 //! (Unicode categories Cc, Cf, Zl, Zp) reaches a terminal or file. Part of the tracer, which
 //! imports nothing from the rest of the crate.
 
+pub(crate) mod json;
 mod unsafe_chars;
 
 use std::borrow::Cow;
@@ -175,35 +176,10 @@ pub fn to_json_inert_sized<T: serde::Serialize>(
     capacity: usize,
 ) -> serde_json::Result<String> {
     let mut buf = Vec::with_capacity(capacity);
-    if pretty {
-        serde_json::to_writer_pretty(&mut buf, value)?;
-    } else {
-        serde_json::to_writer(&mut buf, value)?;
-    }
-    // SAFETY: serde_json writes valid UTF-8 only (its own `to_string` relies on the same);
-    // checking 6 MB again would cost milliseconds.
-    let raw = unsafe { String::from_utf8_unchecked(buf) };
-    // Pretty output's own newlines are the only unsafe characters serde_json writes outside
-    // strings; they stay.
-    let escape = |c: char| is_unsafe(c) && c != '\n';
-    if !may_be_unsafe(&raw) || !raw.chars().any(escape) {
-        return Ok(raw);
-    }
-    // Inside JSON strings a \uXXXX escape means the same character, and outside strings these
-    // characters cannot occur, so the document's meaning is unchanged.
-    let mut out = String::with_capacity(raw.len() + 16);
-    for c in raw.chars() {
-        if escape(c) {
-            // JSON escapes UTF-16 units: a character beyond the BMP is a surrogate pair
-            // (`\u{e0001}` as `\udb40\udc01`; `\ue0001` would read back as U+E000 and "1").
-            for unit in c.encode_utf16(&mut [0; 2]) {
-                let _ = write!(out, "\\u{unit:04x}");
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Ok(out)
+    json::write(&mut buf, value, pretty)?;
+    // SAFETY: serde_json writes valid UTF-8 only (its own `to_string` relies on the same), and
+    // the escapes are ASCII; checking 6 MB again would cost milliseconds.
+    Ok(unsafe { String::from_utf8_unchecked(buf) })
 }
 
 /// An error and its causes on one line, made inert.

@@ -5,6 +5,7 @@
 //! [`Process`]: crate::tracer::Process
 
 pub mod diff;
+pub mod equal_stacks;
 pub mod group;
 pub(crate) mod mutex;
 pub(crate) mod waits;

@@ -4,14 +4,13 @@
 //! fields may be added, none renamed.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::tracer::analysis::equal_stacks::EqualStacks;
 use crate::tracer::failures::{ModuleNote, ThreadError};
 use crate::tracer::model::{Frame, Goroutine, InvalidFrame, Process, StackEnd, Syscall, Thread};
 
@@ -361,9 +360,8 @@ pub struct FrameDoc<'a> {
 }
 
 /// A stack's frames in a document: read from a file, or borrowed from the model to be
-/// written, where [`SnapshotDoc::with_frame_memo`] copies a frame equal to one written before
-/// as that one's JSON (1000 threads parked in the same code share a few dozen frames among
-/// tens of thousands).
+/// written, where [`SnapshotDoc::with_shared_stacks`] gives stacks equal to another their
+/// JSON, written once (1000 threads parked in the same code share one stack).
 #[derive(Debug, Clone)]
 pub struct FramesDoc<'a>(Stack<'a>);
 
@@ -372,32 +370,25 @@ enum Stack<'a> {
     Docs(Vec<FrameDoc<'a>>),
     Model {
         frames: &'a [Frame],
-        memo: Option<FrameMemo<'a>>,
+        written: Option<Arc<RawValue>>,
     },
 }
 
-/// Compact JSON of each distinct frame written so far, shared by a document's stacks.
-type FrameMemo<'a> = Arc<Mutex<HashMap<FrameKey<'a>, Box<RawValue>>>>;
+/// Pretty JSON's indent of a stack in a document (in the root, a list, a thread or goroutine,
+/// its `frames`) beyond that of the stack written alone: three levels of two spaces.
+const STACK_INDENT: &str = "\n      ";
 
-/// A frame compared by value, hashed on a few cheap fields (equal frames agree on them).
-#[derive(Debug)]
-struct FrameKey<'a>(&'a Frame);
-
-impl PartialEq for FrameKey<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
+/// The JSON of `frames`, inert, compact or indented as in a pretty document; `None` if it
+/// could not be written (the stack is then written in place).
+fn write_stack(frames: &[Frame], pretty: bool) -> Option<Arc<RawValue>> {
+    let mut buf = Vec::with_capacity(frames.len() * 320);
+    crate::tracer::text::json::write(&mut buf, &FramesDoc::from(frames), pretty).ok()?;
+    let mut text = String::from_utf8(buf).ok()?;
+    if pretty {
+        // Newlines in pretty JSON are all its own: in strings they are escaped.
+        text = text.replace('\n', STACK_INDENT);
     }
-}
-
-impl Eq for FrameKey<'_> {}
-
-impl Hash for FrameKey<'_> {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        let f = self.0;
-        (f.ip, f.inlined, f.is_signal, f.frameless).hash(h);
-        f.symbol.as_ref().map(|s| (s.offset, s.name.len())).hash(h);
-        f.location.as_ref().map(|l| l.line).hash(h);
-    }
+    RawValue::from_string(text).ok().map(Arc::from)
 }
 
 impl<'a> FramesDoc<'a> {
@@ -436,7 +427,10 @@ impl<'a> FramesDoc<'a> {
 
 impl<'a> From<&'a [Frame]> for FramesDoc<'a> {
     fn from(frames: &'a [Frame]) -> FramesDoc<'a> {
-        FramesDoc(Stack::Model { frames, memo: None })
+        FramesDoc(Stack::Model {
+            frames,
+            written: None,
+        })
     }
 }
 
@@ -454,32 +448,13 @@ impl PartialEq for FramesDoc<'_> {
 
 impl Serialize for FramesDoc<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeSeq};
-        let (frames, memo) = match &self.0 {
-            Stack::Docs(d) => return d.serialize(s),
-            Stack::Model { frames, memo: None } => {
-                return s.collect_seq(frames.iter().map(FrameDoc::from));
-            }
+        match &self.0 {
+            Stack::Docs(d) => d.serialize(s),
             Stack::Model {
-                frames,
-                memo: Some(memo),
-            } => (frames, memo),
-        };
-        let mut memo = memo
-            .lock()
-            .map_err(|_| S::Error::custom("the frame memo was poisoned"))?;
-        let mut seq = s.serialize_seq(Some(frames.len()))?;
-        for f in frames.iter() {
-            let raw = match memo.entry(FrameKey(f)) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                    serde_json::value::to_raw_value(&FrameDoc::from(f))
-                        .map_err(S::Error::custom)?,
-                ),
-            };
-            seq.serialize_element(&**raw)?;
+                written: Some(raw), ..
+            } => RawValue::serialize(raw, s),
+            Stack::Model { frames, .. } => s.collect_seq(frames.iter().map(FrameDoc::from)),
         }
-        seq.end()
     }
 }
 
@@ -645,17 +620,27 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-impl SnapshotDoc<'_> {
-    /// The same document, its stacks sharing one memo of written frames: for compact JSON only
-    /// (a copied frame would not be indented in pretty output), much faster when threads share
-    /// frames.
-    pub fn with_frame_memo(mut self) -> Self {
-        let memo = FrameMemo::default();
-        let stacks = self.threads.iter_mut().map(|t| &mut t.frames);
-        for frames in stacks.chain(self.goroutines.iter_mut().map(|g| &mut g.frames)) {
-            if let Stack::Model { memo: m, .. } = &mut frames.0 {
-                *m = Some(memo.clone());
+impl<'a> SnapshotDoc<'a> {
+    /// The same document, each stack equal to another written once as JSON (compact, or
+    /// `pretty` as in a pretty document) and copied: much faster when threads share stacks.
+    /// Only for serde_json with the layout asked for (see [`crate::tracer::text`]).
+    pub fn with_shared_stacks(mut self, pretty: bool) -> Self {
+        let stacks = self.threads.iter_mut().map(|t| &mut t.frames.0);
+        let mut slots: Vec<(&'a [Frame], &mut Option<Arc<RawValue>>)> = stacks
+            .chain(self.goroutines.iter_mut().map(|g| &mut g.frames.0))
+            .filter_map(|stack| match stack {
+                Stack::Model { frames, written } => Some((*frames, written)),
+                Stack::Docs(_) => None,
+            })
+            .collect();
+        let equal = EqualStacks::of(slots.iter().map(|(frames, _)| *frames));
+        let mut firsts: Vec<Option<Arc<RawValue>>> = vec![None; slots.len()];
+        for (i, (frames, written)) in slots.iter_mut().enumerate() {
+            let first = equal.first(i);
+            if first == i && equal.is_repeated(i) {
+                firsts[i] = write_stack(frames, pretty);
             }
+            **written = firsts[first].clone();
         }
         self
     }
@@ -842,9 +827,9 @@ mod tests {
         let again: SnapshotDoc = serde_json::from_str(&owned).unwrap();
         let rewritten = serde_json::to_string(&SnapshotDoc::from(&again.to_process())).unwrap();
         assert_eq!(rewritten, owned);
-        // Frames copied from the memo: the same text.
-        let memo = serde_json::to_string(&SnapshotDoc::from(&p).with_frame_memo()).unwrap();
-        assert_eq!(memo, owned);
+        // No stack shared: the same text.
+        let shared = serde_json::to_string(&SnapshotDoc::from(&p).with_shared_stacks(false));
+        assert_eq!(shared.unwrap(), owned);
         // The frameless mark is written where it is true only.
         assert_eq!(owned.matches("\"frameless\"").count(), 1, "{owned}");
         assert!(p.threads()[0].frames()[2].is_frameless());
@@ -970,8 +955,8 @@ mod tests {
         assert_eq!(g.frames()[0].location().map(|l| l.line), Some(3));
         assert_eq!(p.goroutines()[1].thread(), Some(43));
         let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
-        let memo = serde_json::to_string(&SnapshotDoc::from(&p).with_frame_memo()).unwrap();
-        assert_eq!(memo, owned);
+        let shared = serde_json::to_string(&SnapshotDoc::from(&p).with_shared_stacks(false));
+        assert_eq!(shared.unwrap(), owned);
         assert_eq!(
             serde_json::from_str::<SnapshotDoc>(&owned)
                 .unwrap()
@@ -987,5 +972,75 @@ mod tests {
         let plain = plain.to_process();
         let text = serde_json::to_string(&SnapshotDoc::from(&plain)).unwrap();
         assert!(!text.contains("goroutines"), "{text}");
+    }
+
+    #[test]
+    fn shared_stacks_are_written_as_each_would_be_compact_and_pretty_and_inert() {
+        let frame = |ip: u64, name: &str| {
+            format!(
+                r#"{{"ip": {ip}, "symbol": "{name}", "raw_symbol": "{name}", "offset": 4,
+                "module": "/bin/srv", "module_offset": 90, "is_signal": false,
+                "file": "a.c", "line": 3, "inlined": false}}"#
+            )
+        };
+        let thread = |tid: u32, frames: &[String]| {
+            format!(
+                r#"{{"tid": {tid}, "name": "w", "state": "S", "wchan": null, "syscall": null,
+                "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0, "truncated": false,
+                "error": null, "end_note": null, "wait": null, "kernel_stack": [],
+                "lock": null, "frames": [{}]}}"#,
+                frames.join(",")
+            )
+        };
+        let parked = [frame(100, "park"), frame(200, "main")];
+        let other = [frame(300, "spin")];
+        let text = format!(
+            r#"{{"version": 1, "pid": 42, "command": "x", "taken_at": "t",
+            "taken_at_unix_ms": 0, "mode": "rolling", "elapsed_us": 1, "longest_stop_us": 1,
+            "threads": [{}, {}, {}, {}],
+            "goroutines": [{{"goid": 1, "status": "waiting", "wait_reason": null,
+                "waiting_ms": null, "thread": null, "end_note": null, "frames": [{}]}}]}}"#,
+            thread(7, &parked),
+            thread(8, &other),
+            thread(9, &parked),
+            thread(10, &[]),
+            parked.join(",")
+        );
+        let mut p = serde_json::from_str::<SnapshotDoc>(&text)
+            .unwrap()
+            .to_process();
+        // Names the tracer would have made inert, raw: the writer escapes them all the same.
+        let mut hostile: Vec<Frame> = p.threads[0].frames.to_vec();
+        if let Some(s) = hostile[0].symbol.as_mut() {
+            s.name = "pa\u{200b}rk\u{7f}\u{e0001}\u{1b}".into();
+        }
+        p.threads[0].frames = hostile.clone().into();
+        p.threads[2].frames = hostile.into();
+        for pretty in [false, true] {
+            let plain = crate::tracer::text::to_json_inert(&SnapshotDoc::from(&p), pretty);
+            let doc = SnapshotDoc::from(&p).with_shared_stacks(pretty);
+            let written = |i: usize| {
+                matches!(
+                    doc.threads[i].frames.0,
+                    Stack::Model {
+                        written: Some(_),
+                        ..
+                    }
+                )
+            };
+            assert_eq!(
+                (0..4).map(written).collect::<Vec<_>>(),
+                [true, false, true, false]
+            );
+            let shared = crate::tracer::text::to_json_inert(&doc, pretty).unwrap();
+            let plain = plain.unwrap();
+            assert_eq!(shared, plain);
+            assert!(
+                plain.contains(r#""pa\u200brk\u007f\udb40\udc01\u001b""#),
+                "{plain}"
+            );
+            let unsafe_char = |c: char| crate::tracer::text::is_unsafe(c) && c != '\n';
+            assert!(!plain.chars().any(unsafe_char), "{plain}");
+        }
     }
 }
