@@ -7,7 +7,7 @@ use std::fmt::Write;
 use crate::describe::{
     cycle_text, goroutine_state, interesting_frame, lock_text, quoted, unguarded_text, waiting_on,
 };
-use crate::text::{inert, to_json_inert_sized};
+use crate::text::{inert, output_buffer, to_json_inert_sized};
 use crate::tracer::equal_stacks::EqualStacks;
 use crate::tracer::schema::SnapshotDoc;
 use crate::tracer::{Frame, Process, Thread};
@@ -22,7 +22,8 @@ pub fn to_text(p: &Process) -> String {
 pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
     // About 130 bytes per frame, 250 per thread.
     let frames: usize = p.threads().iter().map(|t| t.frames().len()).sum();
-    let mut out = String::with_capacity(frames * 130 + p.threads().len() * 250);
+    let capacity = frames * 130 + p.threads().len() * 250;
+    let mut out = String::from_utf8(output_buffer(capacity)).unwrap_or_default();
     let _ = writeln!(
         out,
         "Process {} {}: {} threads, {} mode, took {}, longest stop {} ({} stopped, {} not)",
