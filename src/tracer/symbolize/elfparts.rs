@@ -230,16 +230,7 @@ mod tests {
         assert!(read <= elf.len());
         assert_eq!(&image[..4], b"\x7fELF");
         // Section headers inside, but every section claims the whole address space.
-        let shoff = 8192u64;
-        elf[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
-        elf[0x3c..0x3e].copy_from_slice(&4u16.to_le_bytes());
-        elf[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
-        for i in 0..4usize {
-            let at = shoff as usize + i * 64;
-            elf[at + 4..at + 8].copy_from_slice(&3u32.to_le_bytes()); // SHT_STRTAB
-            elf[at + 0x18..at + 0x20].copy_from_slice(&1u64.to_le_bytes());
-            elf[at + 0x20..at + 0x28].copy_from_slice(&u64::MAX.to_le_bytes());
-        }
+        let elf = crate::tracer::symbolize::filebytes::tests::huge_sections();
         let Plan::Ranges(ranges) = plan(&elf, Parts::Dwarf) else {
             panic!("an ELF file is planned");
         };

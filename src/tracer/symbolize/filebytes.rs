@@ -444,7 +444,7 @@ impl Inflater {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::FileBytes;
 
     #[test]
@@ -480,7 +480,7 @@ mod tests {
 
     /// A copy of glibc's first 64 KiB whose four section headers each claim the file from
     /// byte 1 to the end of the address space.
-    fn huge_sections() -> Vec<u8> {
+    pub(crate) fn huge_sections() -> Vec<u8> {
         let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
         let mut elf = libc[..64 << 10].to_vec();
         let shoff = 8192u64;
