@@ -80,7 +80,7 @@ pub fn list(
             "the binary has no DWARF for runtime.g, and {version} has no table here"
         ));
     };
-    let mem = Memory(RemoteMemory::new(pid));
+    let mem = RemoteMemory::new(pid);
     let allgs = match rt.allgs {
         Some(allgs) => allgs.wrapping_add(go.bias),
         None => match pick_allgs(&mem, &rt.allgs_candidates, go.bias, &layout) {
@@ -150,7 +150,7 @@ pub fn list(
 /// Of a stripped binary's candidates for `runtime.allgs` (module addresses), the run-time
 /// address of the one that holds goroutines: candidates that read as the same slice are one.
 fn pick_allgs(
-    mem: &Memory,
+    mem: &RemoteMemory,
     candidates: &[u64],
     bias: u64,
     layout: &GoLayout,
@@ -185,7 +185,7 @@ fn pick_allgs(
 /// Whether the slice (`array`, `len`, `cap`) looks like `allgs` under `layout`: its first
 /// [`CHECKED_GS`] entries are readable `g`s with known statuses, stacks that are stacks, and
 /// distinct goroutine ids.
-fn holds_gs(mem: &Memory, array: u64, len: u64, cap: u64, layout: &GoLayout) -> bool {
+fn holds_gs(mem: &RemoteMemory, array: u64, len: u64, cap: u64, layout: &GoLayout) -> bool {
     if array == 0 || !array.is_multiple_of(8) || len == 0 || len > cap || cap > MAX_CAP {
         return false;
     }
@@ -237,15 +237,15 @@ struct RuntimeNames {
 }
 
 impl RuntimeNames {
-    fn read(mem: &Memory, go: &GoModule) -> RuntimeNames {
+    fn read(mem: &RemoteMemory, go: &GoModule) -> RuntimeNames {
         let rt = &go.runtime;
         let reasons = rt
             .wait_reasons
-            .map(|t| mem.strings(t, go.bias))
+            .map(|t| go_strings(mem, t, go.bias))
             .unwrap_or_default();
         let statuses = rt
             .statuses
-            .map(|t| mem.strings(t, go.bias))
+            .map(|t| go_strings(mem, t, go.bias))
             .unwrap_or_default();
         RuntimeNames {
             statuses,
@@ -316,7 +316,7 @@ impl GFields {
     }
 }
 
-fn read_g(mem: &Memory, g: u64, l: &GoLayout) -> Option<GFields> {
+fn read_g(mem: &RemoteMemory, g: u64, l: &GoLayout) -> Option<GFields> {
     let offsets = [
         l.goid,
         l.status,
@@ -333,7 +333,7 @@ fn read_g(mem: &Memory, g: u64, l: &GoLayout) -> Option<GFields> {
         return None;
     }
     let mut buf = vec![0u8; span as usize];
-    mem.read(g, &mut buf)?;
+    mem.read_exact(g, &mut buf).then_some(())?;
     let word = |off: u64| {
         let at = off as usize;
         u64::from_le_bytes(buf[at..at + 8].try_into().unwrap_or_default())
@@ -355,7 +355,7 @@ fn read_g(mem: &Memory, g: u64, l: &GoLayout) -> Option<GFields> {
 /// on amd64: the function's `pcsp` value is the distance from `sp` to its return address.
 /// Returns (ip, lookup address) per frame, and why the walk ended short, if it did.
 fn walk(
-    mem: &Memory,
+    mem: &RemoteMemory,
     go: &GoModule,
     mut pc: u64,
     mut sp: u64,
@@ -453,38 +453,25 @@ fn symbolize(
     frames
 }
 
-/// The target's memory, read with `process_vm_readv` while it runs.
-struct Memory(RemoteMemory);
-
-impl Memory {
-    fn read(&self, address: u64, buf: &mut [u8]) -> Option<()> {
-        self.0.read_exact(address, buf).then_some(())
-    }
-
-    /// `n` little-endian words at `address`.
-    fn words(&self, address: u64, n: usize) -> Option<Vec<u64>> {
-        self.0.words(address, n)
-    }
-
-    /// A Go `[N]string` at module address `table.0` (N = `table.1`, at most 256): each made
-    /// inert and bounded; an unreadable one empty.
-    fn strings(&self, (address, count): (u64, u64), bias: u64) -> Vec<String> {
-        let count = count.min(256) as usize;
-        let Some(words) = self.words(address.wrapping_add(bias), count * 2) else {
-            return Vec::new();
-        };
-        words
-            .chunks_exact(2)
-            .map(|w| {
-                let len = w[1].min(MAX_NAME as u64) as usize;
-                let mut buf = vec![0u8; len];
-                match self.read(w[0], &mut buf) {
-                    Some(()) => text::inert_bounded(&text::from_bytes(&buf), MAX_NAME),
-                    None => String::new(),
-                }
-            })
-            .collect()
-    }
+/// A Go `[N]string` at module address `table.0` (N = `table.1`, at most 256), read from the
+/// running target: each made inert and bounded; an unreadable one empty.
+fn go_strings(mem: &RemoteMemory, (address, count): (u64, u64), bias: u64) -> Vec<String> {
+    let count = count.min(256) as usize;
+    let Some(words) = mem.words(address.wrapping_add(bias), count * 2) else {
+        return Vec::new();
+    };
+    words
+        .chunks_exact(2)
+        .map(|w| {
+            let len = w[1].min(MAX_NAME as u64) as usize;
+            let mut buf = vec![0u8; len];
+            if mem.read_exact(w[0], &mut buf) {
+                text::inert_bounded(&text::from_bytes(&buf), MAX_NAME)
+            } else {
+                String::new()
+            }
+        })
+        .collect()
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of Go's `nanotime`, shared by all processes.
