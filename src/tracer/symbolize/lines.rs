@@ -560,7 +560,19 @@ impl ModuleLines {
 mod tests {
     use object::{Object, ObjectSymbol};
 
-    use super::ModuleLines;
+    use super::{FileBytes, ModuleLines};
+
+    /// glibc's separate debug file, found by its build-id (`scripts/deps.sh` installs it).
+    fn glibc_debug_file() -> FileBytes {
+        let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
+        let libc = object::File::parse(libc.as_slice()).unwrap();
+        let id = libc.build_id().unwrap().expect("glibc has a build-id");
+        let path = std::path::Path::new("/usr/lib/debug")
+            .join(crate::tracer::symbolize::debuginfo::build_id_path(id));
+        crate::tracer::procfs::targetfs::open_host(&path)
+            .and_then(FileBytes::read)
+            .unwrap_or_else(|e| panic!("{}: {e} (is libc6-dbg installed?)", path.display()))
+    }
 
     /// Per-unit lookups give what a whole-module context gives, on glibc's debug file (about
     /// two thousand units; `scripts/deps.sh` installs it), at a few hundred function addresses.
@@ -571,14 +583,7 @@ mod tests {
         use crate::tracer::symbolize::filebytes::FileId;
         use crate::tracer::symbolize::linecache::LineCache;
         use crate::tracer::symbolize::linecache::tests::TempCache;
-        let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
-        let libc = object::File::parse(libc.as_slice()).unwrap();
-        let id = libc.build_id().unwrap().expect("glibc has a build-id");
-        let path = std::path::Path::new("/usr/lib/debug")
-            .join(crate::tracer::symbolize::debuginfo::build_id_path(id));
-        let bytes = crate::tracer::procfs::targetfs::open_host(&path)
-            .and_then(super::FileBytes::read)
-            .unwrap();
+        let bytes = glibc_debug_file();
         let debug = object::File::parse(&*bytes).unwrap();
         let lines = ModuleLines::load(&debug, Some(&bytes), &mut u64::MAX.clone()).unwrap();
         let tmp = TempCache::new("lines-window");
@@ -618,14 +623,7 @@ mod tests {
 
     #[test]
     fn unit_contexts_answer_like_the_whole_module() {
-        let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
-        let libc = object::File::parse(libc.as_slice()).unwrap();
-        let id = libc.build_id().unwrap().expect("glibc has a build-id");
-        let path = std::path::Path::new("/usr/lib/debug")
-            .join(crate::tracer::symbolize::debuginfo::build_id_path(id));
-        let bytes = crate::tracer::procfs::targetfs::open_host(&path)
-            .and_then(super::FileBytes::read)
-            .unwrap_or_else(|e| panic!("{}: {e} (is libc6-dbg installed?)", path.display()));
+        let bytes = glibc_debug_file();
         let debug = object::File::parse(&*bytes).unwrap();
         // With the file's bytes, its compressed sections are inflated only as far as needed.
         let lines = ModuleLines::load(&debug, Some(&bytes), &mut u64::MAX.clone()).unwrap();
