@@ -19,8 +19,14 @@ struct Key<'a>(&'a [Frame]);
 
 impl PartialEq for Key<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
+        same(self.0, other.0)
     }
+}
+
+/// Whether two stacks are equal: at once when they are one slice (the trace gives the threads
+/// on one stack the same frames), else frame by frame (stacks loaded from a file).
+fn same(a: &[Frame], b: &[Frame]) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 impl Eq for Key<'_> {}
@@ -46,7 +52,7 @@ impl EqualStacks {
             // The threads of a pool come one after another: a stack equal to the one before
             // is found without hashing it.
             let f = match last {
-                Some((before, f)) if before == s => f,
+                Some((before, f)) if same(before, s) => f,
                 _ => *seen.entry(Key(s)).or_insert(i),
             };
             first.push(f);
