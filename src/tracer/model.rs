@@ -59,9 +59,11 @@ pub struct Unguarded {
 pub struct Timings {
     /// Checking the target, reading its maps, loading modules' unwind and symbol tables.
     pub prepare: Duration,
-    /// Stopping (or not) and capturing every thread.
+    /// Stopping (or not) and capturing every thread; in rolling mode also unwinding those
+    /// captured without a stop (each right after its copy).
     pub capture: Duration,
-    /// Unwinding the captures (with ptrace unwinding, done during the capture instead).
+    /// Unwinding the captures taken in a stop (with ptrace unwinding, done during the capture
+    /// instead).
     pub unwind: Duration,
     /// Symbols, source lines and inlined functions.
     pub symbolize: Duration,

@@ -48,6 +48,9 @@ pub(super) struct KeptStack {
 pub(super) enum Taken {
     Capture(Box<Capture>),
     Walk(Walk),
+    /// A blocked thread's capture, walked at once (and retaken if the walk needed a stop),
+    /// with the error of a retake that failed.
+    Walked(Walk, Option<ThreadError>),
     Failed(ThreadError),
 }
 

@@ -32,6 +32,7 @@ impl Tracer {
                     (Walk::default(), None)
                 }
                 Source::Taken(Taken::Walk(w)) => (w, None),
+                Source::Taken(Taken::Walked(w, e)) => (w, e),
                 Source::Taken(Taken::Failed(e)) => (Walk::default(), Some(e)),
                 Source::Taken(Taken::Capture(c)) => {
                     let how = c.how;
@@ -94,7 +95,8 @@ impl Tracer {
                 None,
                 at,
             ),
-            Taken::Walk(w) => (w, None, at),
+            Taken::Walk(w) | Taken::Walked(w, None) => (w, None, at),
+            Taken::Walked(w, Some(e)) => (w, Some(e), at),
             Taken::Failed(e) => (walk, Some(e), None),
         })
     }
