@@ -7,7 +7,7 @@ use std::fmt::Write;
 use crate::describe::{
     cycle_text, goroutine_state, interesting_frame, lock_text, quoted, unguarded_text, waiting_on,
 };
-use crate::text::{inert, output_buffer, to_json_inert_sized};
+use crate::text::{inert, output_buffer, to_json_inert_sized, write_json_inert};
 use crate::tracer::equal_stacks::EqualStacks;
 use crate::tracer::schema::SnapshotDoc;
 use crate::tracer::{Frame, Process, Thread};
@@ -239,6 +239,15 @@ fn push_ascii(out: &mut String, digits: &[u8]) {
     if let Ok(s) = std::str::from_utf8(digits) {
         out.push_str(s);
     }
+}
+
+/// Writes the JSON document of a traced process (one line, or pretty) and a newline to `out`
+/// as it is made: through a small buffer that stays in the CPU's cache, 1000 threads' 7 MB
+/// cost no page faults and no second copy.
+pub fn write_json(p: &Process, pretty: bool, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let doc = SnapshotDoc::from(p).with_shared_stacks(pretty);
+    write_json_inert(&mut *out, &doc, pretty).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
 }
 
 /// The JSON document of a traced process (one line, or pretty).

@@ -438,25 +438,29 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let formatting = std::time::Instant::now();
-    let out = if args.json {
-        dump::to_json(&process, args.pretty) + "\n"
-    } else if args.group {
-        dump::groups_to_text(&process)
+    let mut stdout = std::io::stdout().lock();
+    let written = if args.json {
+        // Streamed: the document is written as it is made (see `dump::write_json`).
+        let mut out = std::io::BufWriter::with_capacity(256 << 10, &mut stdout);
+        dump::write_json(&process, args.pretty, &mut out).and_then(|()| out.flush())
     } else {
-        dump::to_text_selected(&process, target.thread)
+        let out = if args.group {
+            dump::groups_to_text(&process)
+        } else {
+            dump::to_text_selected(&process, target.thread)
+        };
+        stdout
+            .write_all(out.as_bytes())
+            .and_then(|()| stdout.flush())
     };
     if args.timings {
+        // "output" includes writing it out.
         eprintln!(
             "{}",
             timings_line(args.repeat, &process, Some(formatting.elapsed()))
         );
     }
-    let mut stdout = std::io::stdout().lock();
-    if stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-        .is_err()
-    {
+    if written.is_err() {
         return ExitCode::from(EXIT_ERROR);
     }
     if (args.json || args.group)

@@ -182,6 +182,16 @@ pub fn to_json_inert_sized<T: serde::Serialize>(
     Ok(unsafe { String::from_utf8_unchecked(buf) })
 }
 
+/// Writes [`to_json_inert`]'s document to `out` as it goes: a big document then never sits
+/// whole in memory (give `out` a buffer, e.g. a `BufWriter`).
+pub fn write_json_inert<T: serde::Serialize, W: std::io::Write>(
+    out: W,
+    value: &T,
+    pretty: bool,
+) -> serde_json::Result<()> {
+    json::write(out, value, pretty)
+}
+
 /// An empty buffer of `capacity` bytes. A big one (a 1000-thread document is 6-11 MB) asks for
 /// transparent huge pages where they are given on request ("madvise", Debian's default): the
 /// 1700 page faults of its first write in 4 KiB pages cost more than writing the document.

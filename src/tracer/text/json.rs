@@ -9,8 +9,8 @@ use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 use super::{is_unsafe, may_be_unsafe};
 
 /// Writes `value` as compact or pretty (two-space) JSON into `out`, inert.
-pub(crate) fn write<T: serde::Serialize + ?Sized>(
-    out: &mut Vec<u8>,
+pub(crate) fn write<T: serde::Serialize + ?Sized, W: io::Write>(
+    out: W,
     value: &T,
     pretty: bool,
 ) -> serde_json::Result<()> {
