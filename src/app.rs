@@ -13,10 +13,12 @@ use keymap::{Command, Context};
 pub mod filter;
 pub mod help;
 pub mod history;
+pub mod input;
 pub mod inspector;
 pub mod keymap;
 pub mod process_list;
 pub mod refresh;
+pub mod scroll;
 
 /// Refresh interval bounds and default.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -24,10 +26,12 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 pub use help::HelpOverlay;
 pub use history::{HISTORY, HISTORY_FRAMES, History};
+pub use input::InputMode;
 pub use inspector::threads::{ThreadRow, ThreadSort};
 pub use inspector::{Inspector, Pane, View};
 pub use process_list::{ProcColumn, ProcessList};
 pub use refresh::Refresh;
+pub use scroll::Viewport;
 
 /// Which screen is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +64,9 @@ pub enum Action {
     OpenOffline(Vec<Arc<Process>>),
     /// A key's command (from the keymap).
     Command(Command),
-    /// A character typed while the filter is being edited.
-    FilterChar(char),
-    FilterBackspace,
+    /// A character typed into the open prompt (the process list's filter, the search).
+    PromptChar(char),
+    PromptBackspace,
     /// A fresh process list.
     ProcessesListed(Vec<ProcessInfo>),
     /// The tracer worker started a snapshot.
@@ -76,15 +80,16 @@ pub enum Action {
     },
     /// The line cache directory was refused: the tracer runs without it.
     LineCacheRefused(CacheRefused),
-    /// Mouse: a click on row `row` of `pane` (rows counted from the first data row).
+    /// Mouse: a click on the `row`th row shown of `pane` (counted from the first data row
+    /// on screen; the app adds how far the list is scrolled).
     ClickRow {
         pane: Option<Pane>,
         row: usize,
     },
     /// Mouse wheel over the focused list: positive is down.
     Scroll(i32),
-    /// The visible height of the lists changed (for PgUp/PgDn).
-    PageSize(usize),
+    /// The rows each list shows (for PgUp/PgDn and scrolling), from the layout.
+    Viewport(Viewport),
     /// A save finished: the path written, or the error.
     Saved(Result<String, String>),
 }
@@ -118,8 +123,8 @@ pub struct App {
     last_error: Option<String>,
     /// A note for the status line (e.g. where a file was saved).
     status_note: Option<String>,
-    /// Rows of the focused list, for PgUp/PgDn.
-    page_size: usize,
+    /// Rows each list shows, for PgUp/PgDn and how far lists scroll.
+    viewport: Viewport,
     no_color: bool,
     mouse: bool,
     quit: bool,
@@ -135,7 +140,7 @@ impl App {
             refresh: Refresh::default(),
             last_error: None,
             status_note: None,
-            page_size: 10,
+            viewport: Viewport::default(),
             no_color: false,
             mouse: true,
             quit: false,
@@ -193,6 +198,35 @@ impl App {
         self.process_list.filter().is_editing()
     }
 
+    /// Keys are text for the search prompt, not commands.
+    pub fn typing_search(&self) -> bool {
+        self.screen == Screen::Inspector
+            && self
+                .inspector
+                .as_ref()
+                .is_some_and(|i| i.search().is_editing())
+    }
+
+    /// Whether keys are commands or text for an open prompt.
+    pub fn input_mode(&self) -> InputMode {
+        if self.typing_filter() || self.typing_search() {
+            InputMode::Text
+        } else {
+            InputMode::Commands
+        }
+    }
+
+    /// What a key press does now: a command, or text for the open prompt.
+    pub fn key_action(&self, key: ratatui::crossterm::event::KeyEvent) -> Option<Action> {
+        Some(
+            match input::read(self.input_mode(), key, self.key_command(key))? {
+                input::KeyInput::Char(c) => Action::PromptChar(c),
+                input::KeyInput::Backspace => Action::PromptBackspace,
+                input::KeyInput::Command(c) => Action::Command(c),
+            },
+        )
+    }
+
     /// The keymap context of the current screen.
     pub fn context(&self) -> Context {
         match self.screen {
@@ -206,8 +240,14 @@ impl App {
         keymap::lookup(self.context(), key)
     }
 
-    /// Applies one action.
+    /// Applies one action; then every list's first shown row follows its selection.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        let effects = self.apply(action);
+        self.follow_scroll();
+        effects
+    }
+
+    fn apply(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Start(s) => {
                 self.refresh.start(s.interval, s.snapshot_mode);
@@ -218,13 +258,25 @@ impl App {
             Action::Inspect(pid) => return self.inspect(pid),
             Action::OpenOffline(history) => self.open_offline(history),
             Action::Command(c) => return self.command(c),
-            Action::FilterChar(c) => {
-                self.process_list.filter_mut().push(c);
-                self.process_list.keep_selection();
+            Action::PromptChar(c) => {
+                if self.typing_search() {
+                    if let Some(i) = &mut self.inspector {
+                        i.search_edit(Some(c));
+                    }
+                } else {
+                    self.process_list.filter_mut().push(c);
+                    self.process_list.keep_selection();
+                }
             }
-            Action::FilterBackspace => {
-                self.process_list.filter_mut().pop();
-                self.process_list.keep_selection();
+            Action::PromptBackspace => {
+                if self.typing_search() {
+                    if let Some(i) = &mut self.inspector {
+                        i.search_edit(None);
+                    }
+                } else {
+                    self.process_list.filter_mut().pop();
+                    self.process_list.keep_selection();
+                }
             }
             Action::ProcessesListed(list) => self.process_list.replace(list),
             Action::TraceStarted => self.refresh.set_tracing(true),
@@ -256,7 +308,7 @@ impl App {
             } else {
                 Move::Up(delta.unsigned_abs() as usize)
             }),
-            Action::PageSize(n) => self.page_size = n.max(1),
+            Action::Viewport(v) => self.viewport = v,
             Action::LineCacheRefused(r) => {
                 self.status_note = Some(crate::describe::line_cache_refused(&r));
             }
@@ -305,7 +357,7 @@ impl App {
     }
 
     fn command(&mut self, c: Command) -> Vec<Effect> {
-        if self.help.is_open() && !self.help.command(c, self.page_size as u16) {
+        if self.help.is_open() && !self.help.command(c, self.page_size() as u16) {
             return Vec::new();
         }
         match c {
@@ -339,21 +391,41 @@ impl App {
                 }
             }
             Command::Save | Command::SaveHistory => return self.save(c == Command::SaveHistory),
+            Command::Search
+            | Command::SearchNext
+            | Command::SearchPrev
+            | Command::FilterThreads
+            | Command::FollowWait => {
+                if let Some(i) = &mut self.inspector
+                    && let Some(note) = i.find(c)
+                {
+                    self.status_note = Some(note);
+                }
+            }
             Command::Up => self.move_selection(Move::Up(1)),
             Command::Down => self.move_selection(Move::Down(1)),
-            Command::PageUp => self.move_selection(Move::Up(self.page_size)),
-            Command::PageDown => self.move_selection(Move::Down(self.page_size)),
+            Command::PageUp => self.move_selection(Move::Up(self.page_size())),
+            Command::PageDown => self.move_selection(Move::Down(self.page_size())),
             Command::Top => self.move_selection(Move::To(0)),
             Command::Bottom => self.move_selection(Move::To(usize::MAX)),
         }
         Vec::new()
     }
 
-    /// Esc: closes help, else clears the filter, else leaves the inspector.
+    /// Esc: closes help, else clears the filter or the search, else leaves the inspector.
     fn back(&mut self) -> Vec<Effect> {
         let filter = self.process_list.filter();
+        let searching = self.screen == Screen::Inspector
+            && self
+                .inspector
+                .as_ref()
+                .is_some_and(|i| i.search().is_shown());
         if self.help.is_open() {
             self.help.close();
+        } else if searching {
+            if let Some(i) = &mut self.inspector {
+                i.clear_search();
+            }
         } else if filter.is_editing()
             || (!filter.text().is_empty() && self.screen == Screen::ProcessList)
         {
@@ -371,9 +443,14 @@ impl App {
         Vec::new()
     }
 
-    /// Enter: keeps the filter being edited, or inspects the selected (else the first) process.
+    /// Enter: keeps the search or the filter being edited, or inspects the selected (else the
+    /// first) process.
     fn enter(&mut self) -> Vec<Effect> {
-        if self.process_list.filter().is_editing() {
+        if self.typing_search() {
+            if let Some(i) = &mut self.inspector {
+                i.keep_search();
+            }
+        } else if self.process_list.filter().is_editing() {
             self.process_list.filter_mut().keep();
         } else if self.screen == Screen::ProcessList
             && let Some(pid) = self.process_list.pid_to_inspect()
@@ -397,6 +474,24 @@ impl App {
             Vec::new()
         } else {
             vec![Effect::Save(docs)]
+        }
+    }
+
+    /// Rows of the main list, for PgUp/PgDn.
+    fn page_size(&self) -> usize {
+        self.viewport.list.max(1)
+    }
+
+    /// Each shown list's first row follows its selection (what the render draws from, and
+    /// what a click's row is counted from).
+    fn follow_scroll(&mut self) {
+        match self.screen {
+            Screen::ProcessList => self.process_list.follow_scroll(self.viewport.list),
+            Screen::Inspector => {
+                if let Some(i) = &mut self.inspector {
+                    i.follow_scroll(self.viewport);
+                }
+            }
         }
     }
 
@@ -487,5 +582,215 @@ mod tests {
         // Derived as the snapshots arrived: the render reads them.
         assert_eq!(h.groups().len(), 1);
         assert_eq!(h.diff().map(|d| d.threads.len()), Some(1));
+    }
+
+    /// The app inspecting one snapshot of `threads`, `rows` rows shown in each list.
+    fn inspecting(threads: &[crate::tracer::diff::fixture::T], rows: usize) -> App {
+        let mut app = App::new();
+        app.update(Action::Inspect(4242));
+        app.update(Action::Snapshot(Arc::new(snapshot(T0, threads))));
+        app.update(Action::Viewport(Viewport {
+            list: rows,
+            frames: rows,
+        }));
+        app
+    }
+
+    /// A key press as the event loop passes it on.
+    fn press(app: &mut App, code: ratatui::crossterm::event::KeyCode) {
+        let key = ratatui::crossterm::event::KeyEvent::from(code);
+        if let Some(action) = app.key_action(key) {
+            app.update(action);
+        }
+    }
+
+    fn type_keys(app: &mut App, text: &str) {
+        for c in text.chars() {
+            press(app, ratatui::crossterm::event::KeyCode::Char(c));
+        }
+    }
+
+    /// (selected tid, selected frame).
+    fn at(app: &App) -> (Option<u32>, usize) {
+        let i = app.inspector().unwrap();
+        (i.selected_tid(), i.selected_frame())
+    }
+
+    const SEARCHED: &[crate::tracer::diff::fixture::T] = &[
+        (10, "main", 0, &["epoll_wait", "main"]),
+        (
+            11,
+            "worker-1",
+            0,
+            &["__libc_malloc", "alloc_buf", "worker_main"],
+        ),
+        (12, "worker-2", 0, &["read", "worker_main"]),
+        (
+            13,
+            "mallocator",
+            0,
+            &["malloc_consolidate", "_int_malloc", "worker_main"],
+        ),
+    ];
+
+    #[test]
+    fn search_is_typed_without_running_commands_and_counts_matches() {
+        use ratatui::crossterm::event::KeyCode;
+        let mut app = inspecting(SEARCHED, 10);
+        press(&mut app, KeyCode::Char('/'));
+        assert_eq!(app.input_mode(), InputMode::Text);
+        // `m` is the mode switch and `c` the group view: while typing they are text.
+        type_keys(&mut app, "malloc");
+        let i = app.inspector().unwrap();
+        assert_eq!(i.search().text(), "malloc");
+        assert!(!app.refresh().snapshot_mode(), "m did not switch the mode");
+        assert_eq!(i.view(), View::Threads, "c did not open the group view");
+        assert_eq!(
+            i.search_count(),
+            Some(inspector::search::SearchCount {
+                threads: 2,
+                frames: 3
+            })
+        );
+        // As it is typed, the selection goes to the first match.
+        assert_eq!(at(&app), (Some(11), 0));
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(app.input_mode(), InputMode::Commands);
+        // n: mallocator by its name (frame 0, which matches too), its next frame, then around.
+        type_keys(&mut app, "n");
+        assert_eq!(at(&app), (Some(13), 0));
+        type_keys(&mut app, "n");
+        assert_eq!(at(&app), (Some(13), 1));
+        type_keys(&mut app, "n");
+        assert_eq!(at(&app), (Some(11), 0));
+        type_keys(&mut app, "N");
+        assert_eq!(at(&app), (Some(13), 1));
+        // f: only the matching threads; again: all.
+        type_keys(&mut app, "f");
+        let tids = |app: &App| -> Vec<u32> {
+            let rows = app.inspector().unwrap().thread_rows();
+            rows.iter().map(|r| r.thread.id()).collect()
+        };
+        assert_eq!(tids(&app), [11, 13]);
+        type_keys(&mut app, "\\");
+        assert_eq!(tids(&app), [10, 11, 12, 13]);
+        type_keys(&mut app, "f");
+        // Esc clears the search and its filter, and stays in the process.
+        let effects = app.update(Action::Command(Command::Back));
+        assert!(effects.is_empty(), "{effects:?}");
+        assert_eq!(app.screen(), Screen::Inspector);
+        let i = app.inspector().unwrap();
+        assert!(!i.search().is_shown() && i.search_count().is_none());
+        assert_eq!(tids(&app), [10, 11, 12, 13]);
+        assert_eq!(at(&app), (Some(13), 1), "the selection stays");
+        // Smartcase: a capital makes it exact.
+        press(&mut app, KeyCode::Char('/'));
+        type_keys(&mut app, "Malloc");
+        assert_eq!(
+            app.inspector().unwrap().search_count(),
+            Some(inspector::search::SearchCount::default())
+        );
+        // Backspace edits; Esc while typing clears.
+        press(&mut app, KeyCode::Backspace);
+        assert_eq!(app.inspector().unwrap().search().text(), "Mallo");
+        press(&mut app, KeyCode::Esc);
+        assert!(!app.inspector().unwrap().search().is_shown());
+        assert_eq!(app.screen(), Screen::Inspector);
+    }
+
+    #[test]
+    fn a_click_selects_the_row_under_the_pointer_in_a_scrolled_list() {
+        let names: Vec<String> = (0..30).map(|n| format!("w{n}")).collect();
+        let threads: Vec<crate::tracer::diff::fixture::T> = (0..30)
+            .map(|n| (100 + n as u32, names[n].as_str(), 0, MAIN))
+            .collect();
+        let mut app = inspecting(&threads, 5);
+        app.update(Action::Command(Command::Bottom));
+        let i = app.inspector().unwrap();
+        assert_eq!((i.selected_tid(), i.list_offset()), (Some(129), 25));
+        // Row 2 on screen is row 27 of the list; the view does not move.
+        app.update(Action::ClickRow {
+            pane: Some(Pane::Threads),
+            row: 2,
+        });
+        let i = app.inspector().unwrap();
+        assert_eq!((i.selected_tid(), i.list_offset()), (Some(127), 25));
+        // Moving up within the view keeps it; above it, the view follows by one row.
+        app.update(Action::Command(Command::Up));
+        app.update(Action::Command(Command::Up));
+        assert_eq!(app.inspector().unwrap().list_offset(), 25);
+        app.update(Action::Command(Command::Up));
+        assert_eq!(app.inspector().unwrap().list_offset(), 24);
+
+        // The process list too.
+        let mut list = App::new();
+        list.update(Action::Viewport(Viewport { list: 4, frames: 4 }));
+        let procs: Vec<ProcessInfo> = (0..20)
+            .map(|n| ProcessInfo {
+                pid: 1000 + n,
+                user: "u".into(),
+                state: 'S',
+                threads: 1,
+                cpu_percent: 0.0,
+                rss_bytes: 0,
+                name: format!("p{n}"),
+                command: format!("p{n}"),
+                kernel_thread: false,
+            })
+            .collect();
+        list.update(Action::ProcessesListed(procs));
+        list.update(Action::Command(Command::Bottom));
+        assert_eq!(list.process_list().offset(), 16);
+        list.update(Action::ClickRow { pane: None, row: 1 });
+        let p = list.process_list();
+        let row17 = p.visible()[17].pid;
+        assert_eq!((p.selected_pid(), p.offset()), (Some(row17), 16));
+        assert_eq!(
+            list.update(Action::Command(Command::Enter)),
+            [Effect::Inspect(row17)]
+        );
+    }
+
+    #[test]
+    fn h_goes_to_the_holder_then_along_the_deadlock_cycle() {
+        let mut doc: serde_json::Value = serde_json::to_value(
+            crate::tracer::schema::SnapshotDoc::from(&snapshot(T0, SEARCHED)),
+        )
+        .unwrap();
+        // 11 and 13 wait for each other; 12 waits for 13; 10 waits on an unknown owner.
+        let lock =
+            |owner: Option<u32>| serde_json::json!({"address": 64, "owner": owner, "note": null});
+        doc["deadlocks"] = serde_json::json!([[11, 13]]);
+        doc["threads"][1]["lock"] = lock(Some(13));
+        doc["threads"][2]["lock"] = lock(Some(13));
+        doc["threads"][3]["lock"] = lock(Some(11));
+        let p: crate::tracer::schema::SnapshotDoc = serde_json::from_value(doc).unwrap();
+        let mut app = App::new();
+        app.update(Action::Inspect(4242));
+        app.update(Action::Snapshot(Arc::new(p.to_process())));
+        // From a thread that waits for no lock: the deadlock's first thread.
+        assert_eq!(at(&app).0, Some(10));
+        app.update(Action::Command(Command::FollowWait));
+        assert_eq!(at(&app).0, Some(11));
+        app.update(Action::Command(Command::FollowWait));
+        assert_eq!(at(&app).0, Some(13));
+        app.update(Action::Command(Command::FollowWait));
+        assert_eq!(at(&app).0, Some(11));
+        // 12's holder is 13, even when the filter hides it (the filter goes, and it says so).
+        app.update(Action::Command(Command::Down));
+        assert_eq!(at(&app).0, Some(12));
+        app.update(Action::Command(Command::Search));
+        for c in "worker-2".chars() {
+            app.update(Action::PromptChar(c));
+        }
+        app.update(Action::Command(Command::Enter));
+        app.update(Action::Command(Command::FilterThreads));
+        app.update(Action::Command(Command::FollowWait));
+        assert_eq!(at(&app).0, Some(13));
+        assert!(!app.inspector().unwrap().search().filters());
+        assert_eq!(
+            app.status_note(),
+            Some("filter off: the holder 13 does not match the search")
+        );
     }
 }

@@ -9,13 +9,13 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{
-    self, DisableBracketedPaste, DisableMouseCapture, EnableMouseCapture, Event, KeyCode,
-    KeyEventKind, MouseEventKind,
+    self, DisableBracketedPaste, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind,
+    MouseEventKind,
 };
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
@@ -179,15 +179,16 @@ fn event_loop(
     results: &Sender<AppEvent>,
 ) -> io::Result<()> {
     let mut size = terminal.size()?;
-    app.update(Action::PageSize(ui::page_size(
+    app.update(Action::Viewport(ui::viewport(
         Rect::new(0, 0, size.width, size.height),
         app.screen(),
     )));
     terminal.draw(|f| ui::render(app, f))?;
+    let mut clicks = Clicks::default();
     while let Ok(first) = rx.recv() {
         for ev in std::iter::once(first).chain(rx.try_iter()) {
             let area = Rect::new(0, 0, size.width, size.height);
-            for action in to_actions(ev, app, area) {
+            for action in to_actions(ev, app, area, &mut clicks) {
                 for effect in app.update(action) {
                     apply(effect, worker, lister_active, results);
                 }
@@ -197,7 +198,7 @@ fn event_loop(
             }
         }
         size = terminal.size()?;
-        app.update(Action::PageSize(ui::page_size(
+        app.update(Action::Viewport(ui::viewport(
             Rect::new(0, 0, size.width, size.height),
             app.screen(),
         )));
@@ -206,34 +207,47 @@ fn event_loop(
     Ok(())
 }
 
-/// Turns an event into app actions (keys through the keymap; the filter takes typed text).
-fn to_actions(ev: AppEvent, app: &App, area: Rect) -> Vec<Action> {
+/// Two presses on one cell within this time are a double click (the terminal reports presses,
+/// not double clicks).
+const DOUBLE_CLICK: Duration = Duration::from_millis(400);
+
+/// The last press, to tell a double click.
+#[derive(Default)]
+struct Clicks {
+    last: Option<(Instant, u16, u16)>,
+}
+
+impl Clicks {
+    /// A press at (x, y): true when it makes a double click.
+    fn press(&mut self, x: u16, y: u16) -> bool {
+        let now = Instant::now();
+        let double = self
+            .last
+            .is_some_and(|(t, lx, ly)| (lx, ly) == (x, y) && now.duration_since(t) < DOUBLE_CLICK);
+        // A third press starts afresh.
+        self.last = (!double).then_some((now, x, y));
+        double
+    }
+}
+
+/// Turns an event into app actions (keys as the app's input mode reads them; a double click
+/// is a click and Enter).
+fn to_actions(ev: AppEvent, app: &App, area: Rect, clicks: &mut Clicks) -> Vec<Action> {
     match ev {
-        AppEvent::Key(key) => {
-            if app.typing_filter() {
-                return match key.code {
-                    KeyCode::Char(c) if !key.modifiers.contains(event::KeyModifiers::CONTROL) => {
-                        vec![Action::FilterChar(c)]
-                    }
-                    KeyCode::Backspace => vec![Action::FilterBackspace],
-                    _ => app
-                        .key_command(key)
-                        .map(Action::Command)
-                        .into_iter()
-                        .collect(),
-                };
-            }
-            app.key_command(key)
-                .map(Action::Command)
-                .into_iter()
-                .collect()
-        }
+        AppEvent::Key(key) => app.key_action(key).into_iter().collect(),
         AppEvent::Mouse(m) => match m.kind {
-            MouseEventKind::Down(_) => ui::layout(area, app.screen())
-                .hit(m.column, m.row, app.screen())
-                .map(|(pane, row)| Action::ClickRow { pane, row })
-                .into_iter()
-                .collect(),
+            MouseEventKind::Down(_) => {
+                let Some((pane, row)) =
+                    ui::layout(area, app.screen()).hit(m.column, m.row, app.screen())
+                else {
+                    return Vec::new();
+                };
+                let mut actions = vec![Action::ClickRow { pane, row }];
+                if clicks.press(m.column, m.row) {
+                    actions.push(Action::Command(crate::app::keymap::Command::Enter));
+                }
+                actions
+            }
             MouseEventKind::ScrollDown => vec![Action::Scroll(3)],
             MouseEventKind::ScrollUp => vec![Action::Scroll(-3)],
             _ => Vec::new(),

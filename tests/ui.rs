@@ -196,7 +196,7 @@ fn cmd(app: &mut App, c: Command) -> Vec<Effect> {
 fn type_filter(app: &mut App, text: &str) {
     cmd(app, Command::Filter);
     for c in text.chars() {
-        app.update(Action::FilterChar(c));
+        app.update(Action::PromptChar(c));
     }
 }
 

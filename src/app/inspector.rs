@@ -1,21 +1,25 @@
 //! The inspector screen's state: the inspected process, its snapshot history, which view the
-//! upper pane shows, which pane has the focus, and each pane's selection (by id, not row, so
-//! selections survive refreshes).
+//! upper pane shows, which pane has the focus, each pane's selection (by id, not row, so
+//! selections survive refreshes) and first shown row, and the search.
 
 pub mod frames;
 pub mod goroutines;
 pub mod groups;
+pub mod search;
 pub mod threads;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Move;
 use super::history::History;
 use super::keymap::Command;
+use super::scroll::{self, Viewport};
 use crate::tracer::{Goroutine, Process, Thread};
 use frames::FramesPane;
 use goroutines::GoroutinesPane;
 use groups::GroupsPane;
+use search::{Pattern, Search, SearchCount};
 use threads::{ThreadRow, ThreadSort, ThreadsPane};
 
 /// What the inspector's upper pane shows.
@@ -54,6 +58,18 @@ pub struct Inspector {
     frames: FramesPane,
     groups: GroupsPane,
     goroutines: GoroutinesPane,
+    /// The first row shown of the upper pane, per view (each view lists other rows).
+    offsets: [usize; 4],
+    search: Search,
+}
+
+/// Which way `n` and `N` go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Next,
+    Prev,
+    /// The first match at or after the selection (as the search is typed).
+    Here,
 }
 
 impl Inspector {
@@ -69,6 +85,8 @@ impl Inspector {
             frames: FramesPane::default(),
             groups: GroupsPane::default(),
             goroutines: GoroutinesPane::default(),
+            offsets: [0; 4],
+            search: Search::default(),
         }
     }
 
@@ -126,9 +144,45 @@ impl Inspector {
     }
 
     /// The rows of the threads pane: the newest snapshot's threads, then the ones that exited
-    /// since the previous snapshot (marked).
+    /// since the previous snapshot (marked); only those matching the search when it filters.
     pub fn thread_rows(&self) -> Vec<ThreadRow<'_>> {
-        self.threads.rows(&self.history)
+        let mut rows = self.threads.rows(&self.history);
+        if self.search.filters()
+            && let Some(p) = self.search.pattern()
+        {
+            rows.retain(|r| p.any_match(r.thread));
+        }
+        rows
+    }
+
+    /// The search (its text, whether it is typed or filters).
+    pub fn search(&self) -> &Search {
+        &self.search
+    }
+
+    /// How many threads of the list (unfiltered) and how many of their frames match the
+    /// search, when there is one.
+    pub fn search_count(&self) -> Option<SearchCount> {
+        let p = self.search.pattern()?;
+        let mut count = SearchCount::default();
+        for r in self.threads.rows(&self.history) {
+            let frames = p.matching_frames(r.thread).len();
+            if frames > 0 || p.thread_matches(r.thread) {
+                count.threads += 1;
+            }
+            count.frames += frames;
+        }
+        Some(count)
+    }
+
+    /// The first row shown of the upper pane.
+    pub fn list_offset(&self) -> usize {
+        self.offsets[view_index(self.view)]
+    }
+
+    /// The first row shown of the frames pane.
+    pub fn frames_offset(&self) -> usize {
+        self.frames.offset()
     }
 
     /// The selected thread: in the group view the first thread of the selected group; in the
@@ -196,6 +250,7 @@ impl Inspector {
             self.threads.select(th.id());
         }
         self.history.push(p);
+        self.keep_selection_listed();
         let frames = self.selected_frames();
         self.frames.clamp(frames);
     }
@@ -247,12 +302,247 @@ impl Inspector {
         }
     }
 
-    /// A click on row `row` of `pane`: focuses it and selects the row.
+    /// A click on the `row`th row on screen of `pane`: focuses it and selects that row (the
+    /// pane's first shown row plus `row`).
     pub(super) fn click(&mut self, pane: Pane, row: usize) {
         self.focus = pane;
         match pane {
-            Pane::Threads => self.move_row(Move::To(row)),
-            Pane::Frames => self.move_frame(Move::To(row)),
+            Pane::Threads => self.move_row(Move::To(self.list_offset() + row)),
+            Pane::Frames => self.move_frame(Move::To(self.frames.offset() + row)),
+        }
+    }
+
+    /// Each pane's first shown row follows its selection.
+    pub(super) fn follow_scroll(&mut self, viewport: Viewport) {
+        let (selected, len) = self.upper_selection();
+        let i = view_index(self.view);
+        self.offsets[i] = scroll::follow(self.offsets[i], selected, len, viewport.list);
+        let frames = self.selected_frames();
+        self.frames.follow(frames, viewport.frames);
+    }
+
+    /// The upper pane's selected row and its number of rows.
+    fn upper_selection(&self) -> (Option<usize>, usize) {
+        match self.view {
+            View::Goroutines => {
+                let Some(snap) = self.snapshot() else {
+                    return (None, 0);
+                };
+                let gs = snap.goroutines();
+                let selected = self
+                    .selected_goroutine()
+                    .and_then(|g| gs.iter().position(|x| x.id() == g.id()));
+                (selected, gs.len())
+            }
+            View::Groups => {
+                let groups = self.history.groups();
+                let selected = self.groups.selected_index(groups).or(Some(0));
+                (selected, groups.len())
+            }
+            View::Threads | View::Diff => {
+                let rows = self.row_tids();
+                let selected = self
+                    .threads
+                    .selected_tid()
+                    .and_then(|tid| rows.iter().position(|r| *r == tid));
+                (selected, rows.len())
+            }
+        }
+    }
+
+    /// `/`, `n`, `N`, `f` and `H`: what the search and the lock owners find. Returns a note
+    /// for the status line when there is nothing to go to.
+    pub(super) fn find(&mut self, c: Command) -> Option<String> {
+        match c {
+            Command::Search => {
+                self.search.open();
+                self.keep_selection_listed();
+                None
+            }
+            Command::SearchNext | Command::SearchPrev => {
+                if self.search.pattern().is_none() {
+                    return Some("no search: / searches the stacks, names and waits".into());
+                }
+                self.jump(if c == Command::SearchNext {
+                    Step::Next
+                } else {
+                    Step::Prev
+                })
+            }
+            Command::FilterThreads => {
+                if !self.search.toggle_filter() && self.search.pattern().is_none() {
+                    return Some("no search to filter by: / searches first".into());
+                }
+                self.keep_selection_listed();
+                None
+            }
+            Command::FollowWait => self.follow_wait(),
+            _ => None,
+        }
+    }
+
+    /// A character typed into the search (`None`: Backspace); the selection goes to the first
+    /// match from where it is, as the text is typed.
+    pub(super) fn search_edit(&mut self, c: Option<char>) {
+        match c {
+            Some(c) => self.search.push(c),
+            None => self.search.pop(),
+        }
+        self.keep_selection_listed();
+        if self.search.pattern().is_some() {
+            self.jump(Step::Here);
+        }
+    }
+
+    /// Enter in the search prompt: the search stays (`n`, `N`, `f` use it).
+    pub(super) fn keep_search(&mut self) {
+        self.search.keep();
+    }
+
+    /// Esc with a search: the search and its filter go; the selection stays.
+    pub(super) fn clear_search(&mut self) {
+        self.search.clear();
+    }
+
+    /// The matches of `p` in the upper pane's order: (row, tid, frame), a thread matched by
+    /// its name or wait at its frame 0.
+    fn search_positions(&self, p: &Pattern) -> Vec<(usize, u32, usize)> {
+        let rows = self.thread_rows();
+        // The diff view lists exited threads, found in the older snapshot; rows win.
+        let older = self.history.diff_pair().map(|(old, _)| old.threads());
+        let by_tid: HashMap<u32, &Thread> = older
+            .into_iter()
+            .flatten()
+            .chain(rows.iter().map(|r| r.thread))
+            .map(|t| (t.id(), t))
+            .collect();
+        let mut out = Vec::new();
+        for (row, tid) in self.row_tids().into_iter().enumerate() {
+            let Some(t) = by_tid.get(&tid) else {
+                continue;
+            };
+            let frames = p.matching_frames(t);
+            if p.thread_matches(t) && frames.first() != Some(&0) {
+                out.push((row, tid, 0));
+            }
+            out.extend(frames.into_iter().map(|f| (row, tid, f)));
+        }
+        out
+    }
+
+    /// Selects the next, previous or nearest match (wrapping around), thread and frame.
+    fn jump(&mut self, step: Step) -> Option<String> {
+        let p = self.search.pattern()?;
+        if matches!(self.view, View::Groups | View::Goroutines) {
+            self.view = View::Threads;
+        }
+        let positions = self.search_positions(&p);
+        if positions.is_empty() {
+            return Some(format!("no match for /{}", self.search.text()));
+        }
+        let row = self
+            .threads
+            .selected_tid()
+            .and_then(|tid| self.row_tids().iter().position(|r| *r == tid));
+        let here = row.map(|r| (r, self.frames.selected()));
+        let key = |&(r, _, f): &(usize, u32, usize)| (r, f);
+        let found = match (step, here) {
+            (Step::Prev, Some(h)) => positions.iter().rev().find(|m| key(m) < h),
+            (Step::Next, Some(h)) => positions.iter().find(|m| key(m) > h),
+            (Step::Here, Some(h)) => positions.iter().find(|m| key(m) >= h),
+            (_, None) => None,
+        };
+        let &(_, tid, frame) = found.unwrap_or(if step == Step::Prev {
+            &positions[positions.len() - 1]
+        } else {
+            &positions[0]
+        });
+        if self.threads.select(tid) {
+            self.frames.reset();
+        }
+        let n = self.selected_frames();
+        self.frames.move_selection(Move::To(frame), n);
+        None
+    }
+
+    /// `H`: selects the owner of the mutex the selected thread waits for; without one, steps
+    /// along a deadlock cycle (its first thread, then the next). A note says why not.
+    fn follow_wait(&mut self) -> Option<String> {
+        let snap = Arc::clone(self.snapshot()?);
+        let (tid, lock, owner) = match self.selected_thread() {
+            Some(t) => {
+                let lock = t.facts().lock.as_ref();
+                (Some(t.id()), lock.is_some(), lock.and_then(|l| l.owner))
+            }
+            None => (None, false, None),
+        };
+        let cycles = snap.deadlocks();
+        let next_in_cycle = tid.and_then(|tid| {
+            cycles.iter().find_map(|c| {
+                let i = c.iter().position(|x| *x == tid)?;
+                Some(c[(i + 1) % c.len()])
+            })
+        });
+        let first_of_cycle = cycles.first().and_then(|c| c.first()).copied();
+        let Some(target) = owner.or(next_in_cycle).or(first_of_cycle) else {
+            return Some(match (tid, lock) {
+                (Some(tid), true) => {
+                    format!("the owner of the lock thread {tid} waits on is not known")
+                }
+                (Some(tid), false) => format!("thread {tid} waits for no mutex with a known owner"),
+                (None, _) => "no thread selected".into(),
+            });
+        };
+        self.select_listed(target, "holder")
+    }
+
+    /// Selects thread `tid` in the threads list (out of the group or goroutine view; the
+    /// filter goes if it hides the thread). A note when it is not listed.
+    fn select_listed(&mut self, tid: u32, what: &str) -> Option<String> {
+        if matches!(self.view, View::Groups | View::Goroutines) {
+            self.view = View::Threads;
+        }
+        let mut note = None;
+        if !self.row_tids().contains(&tid)
+            && self.search.filters()
+            && self
+                .threads
+                .rows(&self.history)
+                .iter()
+                .any(|r| r.thread.id() == tid)
+        {
+            self.search.toggle_filter();
+            note = Some(format!(
+                "filter off: the {what} {tid} does not match the search"
+            ));
+        }
+        if !self.row_tids().contains(&tid) {
+            return Some(format!(
+                "the {what} {tid} is not in the list (not a thread of this process now)"
+            ));
+        }
+        if self.threads.select(tid) {
+            self.frames.reset();
+        }
+        note
+    }
+
+    /// While the search filters the threads list: a selected thread that is not listed gives
+    /// way to the first listed one.
+    fn keep_selection_listed(&mut self) {
+        if !self.search.filters() || self.view != View::Threads {
+            return;
+        }
+        let rows = self.row_tids();
+        let listed = self
+            .threads
+            .selected_tid()
+            .is_some_and(|tid| rows.contains(&tid));
+        if !listed
+            && let Some(first) = rows.first()
+            && self.threads.select(*first)
+        {
+            self.frames.reset();
         }
     }
 
@@ -302,5 +592,15 @@ impl Inspector {
     fn move_frame(&mut self, m: Move) {
         let n = self.selected_frames();
         self.frames.move_selection(m, n);
+    }
+}
+
+/// The index of a view in per-view arrays.
+fn view_index(view: View) -> usize {
+    match view {
+        View::Threads => 0,
+        View::Diff => 1,
+        View::Groups => 2,
+        View::Goroutines => 3,
     }
 }

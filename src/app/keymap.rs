@@ -35,6 +35,11 @@ pub enum Command {
     SortThreads,
     Save,
     SaveHistory,
+    Search,
+    SearchNext,
+    SearchPrev,
+    FilterThreads,
+    FollowWait,
 }
 
 /// Where a binding applies.
@@ -111,7 +116,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "Esc",
         command: Command::Back,
         short: "back",
-        help: "Back: close help, clear the filter, or return to the process list",
+        help: "Back: close help, clear the filter or the search, or return to the process list",
         context: Context::Global,
         footer: false,
     },
@@ -278,6 +283,51 @@ pub const KEYMAP: &[Binding] = &[
         footer: false,
     },
     Binding {
+        keys: &[k('/')],
+        label: "/",
+        command: Command::Search,
+        short: "search",
+        help: "Search stacks (symbols, files, modules), thread names and waits as you type (Enter keeps)",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('n')],
+        label: "n",
+        command: Command::SearchNext,
+        short: "next",
+        help: "Next match of the search (thread and frame)",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('N')],
+        label: "N",
+        command: Command::SearchPrev,
+        short: "prev",
+        help: "Previous match of the search",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('f'), k('\\')],
+        label: "f/\\",
+        command: Command::FilterThreads,
+        short: "filter",
+        help: "Filter the threads list to the search's matches, or show all again",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('H')],
+        label: "H",
+        command: Command::FollowWait,
+        short: "holder",
+        help: "Holder: go to the owner of the mutex the thread waits for, or along the deadlock cycle",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
         keys: &[code(KeyCode::Tab)],
         label: "Tab",
         command: Command::NextPane,
@@ -367,6 +417,11 @@ pub fn lookup(screen: Context, key: KeyEvent) -> Option<Command> {
         .filter(|b| active(b.context, screen))
         .find(|b| b.keys.contains(&pressed))
         .map(|b| b.command)
+}
+
+/// The binding of a command (its first, if several contexts bind it).
+pub fn binding(command: Command) -> Option<&'static Binding> {
+    KEYMAP.iter().find(|b| b.command == command)
 }
 
 /// The footer's bindings on `screen`: (label, short description).

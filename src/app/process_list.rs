@@ -56,6 +56,8 @@ pub struct ProcessList {
     sort: ProcColumn,
     sort_descending: bool,
     show_kernel: bool,
+    /// The first row shown (the list scrolls to keep the selection in view).
+    offset: usize,
 }
 
 impl Default for ProcessList {
@@ -67,6 +69,7 @@ impl Default for ProcessList {
             sort: ProcColumn::Cpu,
             sort_descending: true,
             show_kernel: false,
+            offset: 0,
         }
     }
 }
@@ -96,6 +99,11 @@ impl ProcessList {
     /// Kernel threads are listed too.
     pub fn show_kernel(&self) -> bool {
         self.show_kernel
+    }
+
+    /// The first row shown.
+    pub fn offset(&self) -> usize {
+        self.offset
     }
 
     /// The list as shown: filtered, kernel threads hidden unless asked, sorted.
@@ -178,9 +186,16 @@ impl ProcessList {
         }
     }
 
-    /// A click on shown row `row`.
+    /// The first row shown follows the selection, `height` rows shown.
+    pub(super) fn follow_scroll(&mut self, height: usize) {
+        let rows = self.visible();
+        let selected = self.selected_index(&rows);
+        self.offset = super::scroll::follow(self.offset, selected, rows.len(), height);
+    }
+
+    /// A click on the `row`th row on screen (below the first row shown).
     pub(super) fn click(&mut self, row: usize) {
-        let pid = self.visible().get(row).map(|p| p.pid);
+        let pid = self.visible().get(self.offset + row).map(|p| p.pid);
         if pid.is_some() {
             self.selected_pid = pid;
         }

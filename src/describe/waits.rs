@@ -44,6 +44,40 @@ pub fn lock_text(p: &Process, t: &Thread) -> Option<String> {
     })
 }
 
+/// "owner 29087 \"worker-3\": S in futex_wait(0x7f…) at take_job pool.rs:42": what the thread
+/// holding the mutex `t` waits for is doing (its state, wait and interesting frame), when the
+/// owner is known.
+pub fn owner_text(p: &Process, t: &Thread) -> Option<String> {
+    let owner = t.facts().lock.as_ref()?.owner?;
+    let Some(o) = p.threads().iter().find(|x| x.id() == owner) else {
+        return Some(format!("owner {owner}: not a thread of this snapshot"));
+    };
+    let f = o.facts();
+    let mut s = format!("owner {}:", thread_label(p, owner));
+    if let Some(c) = f.state {
+        let _ = write!(s, " {}", inert(c.encode_utf8(&mut [0; 4])));
+    }
+    if let Some(w) = &f.wait {
+        let _ = write!(s, " in {}", inert(w));
+    } else if let Some(name) = f.syscall.as_ref().and_then(|sc| sc.name()) {
+        let _ = write!(s, " in {name}");
+    }
+    if let Some(fr) = super::interesting_frame(o) {
+        match fr.symbol() {
+            Some(sym) => {
+                let _ = write!(s, " at {}", inert(sym.name()));
+            }
+            None => {
+                let _ = write!(s, " at {:#x}", fr.ip());
+            }
+        }
+        if let Some(l) = fr.location() {
+            let _ = write!(s, " {}:{}", inert(super::basename(&l.file)), l.line);
+        }
+    }
+    Some(s)
+}
+
 /// "chan receive, 3 minutes, thread 1234": what Go shows in brackets (the minutes only from
 /// the first, as Go does), and its thread.
 pub fn goroutine_state(g: &Goroutine) -> String {

@@ -32,6 +32,8 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
     );
     let header =
         Row::new(["TID", "NAME", "CHANGE", "CPU ms", "", "SAME", "TOP FRAME"]).style(theme.header);
+    let pattern = inspector.search().pattern();
+    let mark = |text: String| super::search::marked(text, pattern.as_ref(), theme.search);
     let rows = d.threads.iter().map(|td| {
         let (label, style) = match td.change {
             Change::New => ("new", theme.busy),
@@ -60,12 +62,12 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         let top = thread.map(super::threads::top_frame).unwrap_or_default();
         Row::new(vec![
             Cell::from(td.tid.to_string()),
-            Cell::from(td.name.clone().unwrap_or_default()),
+            Cell::from(mark(td.name.clone().unwrap_or_default())),
             Cell::from(label).style(style),
             Cell::from(cpu),
             Cell::from(activity),
             Cell::from(same),
-            Cell::from(top),
+            Cell::from(mark(top)),
         ])
     });
     let narrow = area.width < 100;
@@ -84,5 +86,11 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
     let table = theme
         .pane_table(rows, widths, title, focused)
         .header(header);
-    frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
+    frame.render_stateful_widget(
+        table,
+        area,
+        &mut TableState::new()
+            .with_offset(inspector.list_offset())
+            .with_selected(selected),
+    );
 }

@@ -37,7 +37,9 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         .block(block)
         .row_highlight_style(theme.highlight(focused))
         .column_spacing(1);
-    let mut state = TableState::new().with_selected(Some(inspector.selected_frame()));
+    let mut state = TableState::new()
+        .with_offset(inspector.frames_offset())
+        .with_selected(Some(inspector.selected_frame()));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
@@ -62,6 +64,8 @@ fn title(thread: Option<&Thread>) -> String {
 /// snapshot's stack of the same thread are marked, the common outer frames stay plain.
 fn frame_rows<'a>(inspector: &Inspector, theme: &Theme, t: &Thread) -> Vec<Row<'a>> {
     let changed = changed_inner_frames(inspector, t);
+    let pattern = inspector.search().pattern();
+    let mark = |text: String| super::search::marked(text, pattern.as_ref(), theme.search);
     t.frames()
         .iter()
         .enumerate()
@@ -74,8 +78,8 @@ fn frame_rows<'a>(inspector: &Inspector, theme: &Theme, t: &Thread) -> Vec<Row<'
                     format!("#{i}")
                 }),
                 Cell::from(format!("{:#014x}", f.ip())),
-                Cell::from(symbol),
-                Cell::from(module),
+                Cell::from(mark(symbol)),
+                Cell::from(mark(module)),
             ]);
             if i < changed {
                 row.style(theme.header)
@@ -101,6 +105,12 @@ fn note_rows<'a>(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Vec<Row<'
     if let Some(lock) = snap.and_then(|p| describe::lock_text(p, t)) {
         rows.push(
             Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(lock)]).style(theme.header),
+        );
+    }
+    // What the owner of that lock is doing (H selects it).
+    if let Some(owner) = snap.and_then(|p| describe::owner_text(p, t)) {
+        rows.push(
+            Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(owner)]).style(theme.header),
         );
     }
     for (i, k) in t.facts().kernel_stack.iter().enumerate() {

@@ -40,7 +40,13 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
     let table = theme
         .pane_table(rows, widths, title, focused)
         .header(header);
-    frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
+    frame.render_stateful_widget(
+        table,
+        area,
+        &mut TableState::new()
+            .with_offset(inspector.list_offset())
+            .with_selected(selected),
+    );
 }
 
 /// The innermost frame outside the runtime's parking functions (Go's `runtime.` internals),
@@ -101,6 +107,8 @@ pub fn render_frames(inspector: &Inspector, theme: &Theme, frame: &mut Frame, ar
         Constraint::Fill(2),
     ];
     let table = theme.pane_table(rows, widths, title, focused);
-    let mut state = TableState::new().with_selected(Some(inspector.selected_frame()));
+    let mut state = TableState::new()
+        .with_offset(inspector.frames_offset())
+        .with_selected(Some(inspector.selected_frame()));
     frame.render_stateful_widget(table, area, &mut state);
 }

@@ -62,5 +62,11 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
     let table = theme
         .pane_table(rows, widths, title, focused)
         .header(header);
-    frame.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
+    frame.render_stateful_widget(
+        table,
+        area,
+        &mut TableState::new()
+            .with_offset(inspector.list_offset())
+            .with_selected(selected),
+    );
 }

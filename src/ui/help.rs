@@ -25,7 +25,7 @@ pub fn render(theme: &Theme, scroll: u16, frame: &mut Frame, area: Rect) {
         lines.push(Line::raw(""));
     }
     lines.push(Line::styled(
-        "Mouse: click to focus and select, wheel to scroll.",
+        "Mouse: click to focus and select, double-click to open, wheel to scroll.",
         theme.dim,
     ));
     // Room for wrapped lines; the text scrolls when the terminal is shorter.
@@ -33,7 +33,13 @@ pub fn render(theme: &Theme, scroll: u16, frame: &mut Frame, area: Rect) {
     let [v] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(area.width.min(76))])
+    // Wider on wide terminals, so that fewer lines wrap and all of it fits without scrolling.
+    let width = if area.width >= 120 {
+        104
+    } else {
+        area.width.min(76)
+    };
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
         .flex(Flex::Center)
         .areas(v);
     frame.render_widget(Clear, popup);

@@ -8,6 +8,7 @@ pub mod goroutines;
 pub mod groups;
 pub mod help;
 pub mod process_list;
+pub mod search;
 pub mod status;
 pub mod theme;
 pub mod threads;
@@ -17,7 +18,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 
 /// The keymap table lives with the app, which dispatches on it; the footer and help render it.
 pub use crate::app::keymap;
-use crate::app::{App, Pane, Screen, View};
+use crate::app::{App, Pane, Screen, View, Viewport};
 use theme::Theme;
 
 /// Where each part of the screen goes.
@@ -116,13 +117,17 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
 }
 
-/// Rows visible in the main list, for PgUp/PgDn.
-pub fn page_size(area: Rect, screen: Screen) -> usize {
+/// Rows each list shows (below its title line and, for tables with one, its header line),
+/// for PgUp/PgDn and for how far the lists scroll.
+pub fn viewport(area: Rect, screen: Screen) -> Viewport {
     let a = layout(area, screen);
     let pane = if screen == Screen::ProcessList {
         a.process_list
     } else {
         a.threads
     };
-    usize::from(pane.height.saturating_sub(2)).max(1)
+    Viewport {
+        list: usize::from(pane.height.saturating_sub(2)).max(1),
+        frames: usize::from(a.frames.height.saturating_sub(1)).max(1),
+    }
 }

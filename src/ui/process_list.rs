@@ -63,7 +63,9 @@ pub fn render(list: &ProcessList, theme: &Theme, frame: &mut Frame, area: Rect) 
         )
         .row_highlight_style(theme.selected)
         .column_spacing(1);
-    let mut state = TableState::new().with_selected(list.selected_index(&rows));
+    let mut state = TableState::new()
+        .with_offset(list.offset())
+        .with_selected(list.selected_index(&rows));
     frame.render_stateful_widget(table, area, &mut state);
 }
 

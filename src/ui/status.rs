@@ -101,6 +101,13 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if app.screen() == Screen::Inspector
+        && let Some(i) = app.inspector().filter(|i| i.search().is_shown())
+    {
+        let line = Line::from(super::search::footer_spans(i, theme));
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
     // Compact so that the inspector's keys fit in 80 columns.
     let mut spans = vec![Span::raw(" ")];
     let mut key = |label: &str, what: &str| {

@@ -20,6 +20,8 @@ pub struct Theme {
     pub exited: Style,
     pub key: Style,
     pub busy: Style,
+    /// A search match inside a cell (underlined too, so it shows in the selected row).
+    pub search: Style,
 }
 
 impl Theme {
@@ -41,6 +43,10 @@ impl Theme {
                 .add_modifier(Modifier::CROSSED_OUT),
             key: Style::new().fg(Color::Black).bg(Color::Cyan),
             busy: Style::new().fg(Color::Green),
+            search: Style::new()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::UNDERLINED),
         }
     }
 
@@ -57,6 +63,7 @@ impl Theme {
             exited: Style::new().add_modifier(Modifier::CROSSED_OUT),
             key: Style::new().add_modifier(Modifier::REVERSED),
             busy: Style::new().add_modifier(Modifier::BOLD),
+            search: Style::new().add_modifier(Modifier::UNDERLINED | Modifier::BOLD),
         }
     }
 

@@ -5,6 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, TableState};
 
+use super::search;
 use super::theme::Theme;
 use crate::app::{Inspector, Pane, ThreadSort};
 use crate::describe::{basename, interesting_frame};
@@ -24,6 +25,8 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
     ])
     .style(theme.header);
     let now = inspector.snapshot().map(|s| s.taken_at());
+    let pattern = inspector.search().pattern();
+    let mark = |text: String| search::marked(text, pattern.as_ref(), theme.search);
     let body = rows.iter().map(|r| {
         let t = r.thread;
         let state = if r.exited {
@@ -39,12 +42,12 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         };
         let row = Row::new(vec![
             Cell::from(t.id().to_string()),
-            Cell::from(t.name().unwrap_or("").to_string()),
+            Cell::from(mark(t.name().unwrap_or("").to_string())),
             Cell::from(state),
             Cell::from(cpu),
-            Cell::from(waiting_on(t)),
+            Cell::from(mark(waiting_on(t))),
             Cell::from(now.map(|n| stuck_label(r.stuck, n)).unwrap_or_default()),
-            Cell::from(top),
+            Cell::from(mark(top)),
         ]);
         if r.exited {
             row.style(theme.exited)
@@ -70,17 +73,24 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         ThreadSort::Stuck => ", longest unchanged first",
         ThreadSort::Cpu => ", busiest first",
     };
-    let title = format!(
-        " Threads ({}{sort}) ",
-        rows.iter().filter(|r| !r.exited).count()
-    );
+    let shown = rows.iter().filter(|r| !r.exited).count();
+    let title = match inspector.snapshot() {
+        Some(snap) if inspector.search().filters() => format!(
+            " Threads ({shown} of {}{sort}, filtered: /{}) ",
+            snap.threads().len(),
+            inspector.search().text()
+        ),
+        _ => format!(" Threads ({shown}{sort}) "),
+    };
     let table = theme
         .pane_table(body, widths, title, focused)
         .header(header);
     let selected = inspector
         .selected_tid()
         .and_then(|tid| rows.iter().position(|r| r.thread.id() == tid));
-    let mut state = TableState::new().with_selected(selected);
+    let mut state = TableState::new()
+        .with_offset(inspector.list_offset())
+        .with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);
 }
 
