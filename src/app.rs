@@ -396,10 +396,9 @@ impl App {
             | Command::SearchPrev
             | Command::FilterThreads
             | Command::FollowWait => {
-                if let Some(i) = &mut self.inspector
-                    && let Some(note) = i.find(c)
-                {
-                    self.status_note = Some(note);
+                if let Some(i) = &mut self.inspector {
+                    // Why it found nothing, or no note: an older one no longer applies.
+                    self.status_note = i.find(c);
                 }
             }
             Command::Up => self.move_selection(Move::Up(1)),
@@ -757,30 +756,37 @@ mod tests {
             crate::tracer::schema::SnapshotDoc::from(&snapshot(T0, SEARCHED)),
         )
         .unwrap();
-        // 11 and 13 wait for each other; 12 waits for 13; 10 waits on an unknown owner.
+        // 11 and 13 wait for each other; 10 for a thread that is not in the list; 12 for none.
         let lock =
             |owner: Option<u32>| serde_json::json!({"address": 64, "owner": owner, "note": null});
         doc["deadlocks"] = serde_json::json!([[11, 13]]);
+        doc["threads"][0]["lock"] = lock(Some(99));
         doc["threads"][1]["lock"] = lock(Some(13));
-        doc["threads"][2]["lock"] = lock(Some(13));
         doc["threads"][3]["lock"] = lock(Some(11));
         let p: crate::tracer::schema::SnapshotDoc = serde_json::from_value(doc).unwrap();
         let mut app = App::new();
         app.update(Action::Inspect(4242));
         app.update(Action::Snapshot(Arc::new(p.to_process())));
-        // From a thread that waits for no lock: the deadlock's first thread.
         assert_eq!(at(&app).0, Some(10));
         app.update(Action::Command(Command::FollowWait));
-        assert_eq!(at(&app).0, Some(11));
+        assert_eq!(at(&app).0, Some(10));
+        assert_eq!(
+            app.status_note(),
+            Some("the holder 99 is not in the list (not a thread of this process now)")
+        );
+        // From a thread that waits for no lock: the deadlock's first thread, then along it.
+        app.update(Action::Command(Command::Down));
+        app.update(Action::Command(Command::Down));
+        assert_eq!(at(&app).0, Some(12));
+        app.update(Action::Command(Command::FollowWait));
+        assert_eq!((at(&app).0, app.status_note()), (Some(11), None));
         app.update(Action::Command(Command::FollowWait));
         assert_eq!(at(&app).0, Some(13));
         app.update(Action::Command(Command::FollowWait));
         assert_eq!(at(&app).0, Some(11));
-        // 12's holder is 13, even when the filter hides it (the filter goes, and it says so).
-        app.update(Action::Command(Command::Down));
-        assert_eq!(at(&app).0, Some(12));
+        // 11's holder is 13, even when the filter hides it (the filter goes, and it says so).
         app.update(Action::Command(Command::Search));
-        for c in "worker-2".chars() {
+        for c in "worker-1".chars() {
             app.update(Action::PromptChar(c));
         }
         app.update(Action::Command(Command::Enter));

@@ -434,6 +434,10 @@ impl Inspector {
     fn jump(&mut self, step: Step) -> Option<String> {
         let p = self.search.pattern()?;
         if matches!(self.view, View::Groups | View::Goroutines) {
+            // Typing does not change the view; n and N go to the threads.
+            if step == Step::Here {
+                return None;
+            }
             self.view = View::Threads;
         }
         let positions = self.search_positions(&p);
