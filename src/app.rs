@@ -721,6 +721,20 @@ mod tests {
         app.update(Action::Command(Command::Up));
         assert_eq!(app.inspector().unwrap().list_offset(), 24);
 
+        // The frames pane: a 30-frame stack scrolled to its end, a click on its second row.
+        let deep: Vec<&str> = (0..30).map(|n| ["f0", "f1", "f2"][n % 3]).collect();
+        let mut app = inspecting(&[(7, "deep", 0, &deep)], 5);
+        app.update(Action::Command(Command::NextPane));
+        app.update(Action::Command(Command::Bottom));
+        let i = app.inspector().unwrap();
+        assert_eq!((i.selected_frame(), i.frames_offset()), (29, 25));
+        app.update(Action::ClickRow {
+            pane: Some(Pane::Frames),
+            row: 1,
+        });
+        let i = app.inspector().unwrap();
+        assert_eq!((i.selected_frame(), i.frames_offset()), (26, 25));
+
         // The process list too.
         let mut list = App::new();
         list.update(Action::Viewport(Viewport { list: 4, frames: 4 }));

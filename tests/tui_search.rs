@@ -136,9 +136,16 @@ fn count_text((threads, frames): (usize, usize)) -> String {
 #[test]
 fn search_counts_as_typed_runs_no_other_key_and_esc_clears_only_it() {
     let fx = Fixture::spawn(threads_bin(), &["park", "6"]);
+    // At 80x24 the panes are stacked, at 200x50 side by side.
+    for (w, h) in [(80, 24), (200, 50)] {
+        search_round(&fx, w, h);
+    }
+}
+
+fn search_round(fx: &Fixture, w: u16, h: u16) {
     let pid = fx.pid();
     let worker = |i: usize| tid_named(pid, &format!("worker-{i}"));
-    let (tmux, reaper) = inspect(&fx, 120, 40, &["--interval", "0.5"]);
+    let (tmux, reaper) = inspect(fx, w, h, &["--interval", "0.5"]);
     tmux.wait_for(" Threads (7) ");
 
     // "call_main" holds both m (the mode switch) and c (the group view); the main thread
@@ -213,7 +220,7 @@ fn search_counts_as_typed_runs_no_other_key_and_esc_clears_only_it() {
         "Esc left the process:\n{screen}"
     );
     assert_eq!(stack_tid(&screen), Some(worker(4)), "{screen}");
-    quit(&tmux, &reaper, &fx);
+    quit(&tmux, &reaper, fx);
 }
 
 #[test]
