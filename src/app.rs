@@ -15,6 +15,7 @@ pub mod help;
 pub mod history;
 pub mod input;
 pub mod inspector;
+pub mod kept;
 pub mod keymap;
 pub mod process_list;
 pub mod refresh;
@@ -29,6 +30,7 @@ pub use history::{HISTORY, HISTORY_FRAMES, History};
 pub use input::InputMode;
 pub use inspector::threads::{ThreadRow, ThreadSort};
 pub use inspector::{Inspector, Pane, View};
+pub use kept::{KEPT_PROCESSES, Kept};
 pub use process_list::{ProcColumn, ProcessList};
 pub use refresh::Refresh;
 pub use scroll::Viewport;
@@ -60,6 +62,12 @@ pub enum Action {
     InspectTarget(crate::tracer::TargetId),
     /// Inspect `pid` as given (it names nothing traceable yet: the worker's trace says why).
     Inspect(u32),
+    /// The worker read when process `pid` started (clock ticks since boot), before its first
+    /// snapshot: the view kept from an earlier visit of the same process comes back.
+    Identified {
+        pid: u32,
+        start: u64,
+    },
     /// Show loaded snapshots (oldest first) offline.
     OpenOffline(Vec<Arc<Process>>),
     /// A key's command (from the keymap).
@@ -90,6 +98,8 @@ pub enum Action {
     Scroll(i32),
     /// The rows each list shows (for PgUp/PgDn and scrolling), from the layout.
     Viewport(Viewport),
+    /// The furthest the help scrolls on this terminal (from the UI's layout of it).
+    HelpRoom(u16),
     /// A save finished: the path written, or the error.
     Saved(Result<String, String>),
 }
@@ -117,6 +127,8 @@ pub struct App {
     process_list: ProcessList,
     /// The inspected process, while one is.
     inspector: Option<Inspector>,
+    /// The views of processes left with Esc, for going back into them.
+    kept: Kept,
     help: HelpOverlay,
     refresh: Refresh,
     /// The last failure (a trace, a save), until the next success.
@@ -136,6 +148,7 @@ impl App {
             screen: Screen::ProcessList,
             process_list: ProcessList::default(),
             inspector: None,
+            kept: Kept::default(),
             help: HelpOverlay::default(),
             refresh: Refresh::default(),
             last_error: None,
@@ -158,6 +171,11 @@ impl App {
     /// The inspected process and its panes, while one is inspected.
     pub fn inspector(&self) -> Option<&Inspector> {
         self.inspector.as_ref()
+    }
+
+    /// The views of processes left, kept for going back into them.
+    pub fn kept(&self) -> &Kept {
+        &self.kept
     }
 
     pub fn help(&self) -> &HelpOverlay {
@@ -231,7 +249,34 @@ impl App {
     pub fn context(&self) -> Context {
         match self.screen {
             Screen::ProcessList => Context::ProcessList,
+            Screen::Inspector if self.refresh.offline() => Context::Loaded,
             Screen::Inspector => Context::Inspector,
+        }
+    }
+
+    /// What Esc does now, in a word for the footer: None where it does nothing.
+    pub fn back_word(&self) -> Option<&'static str> {
+        if self.help.is_open() {
+            return Some("close");
+        }
+        let filter = self.process_list.filter();
+        if filter.is_editing() {
+            return Some("clear");
+        }
+        match self.screen {
+            Screen::ProcessList if !filter.text().is_empty() => Some("clear"),
+            Screen::ProcessList => None,
+            Screen::Inspector => {
+                let in_view = self
+                    .inspector
+                    .as_ref()
+                    .is_some_and(|i| i.view() != View::Threads);
+                Some(if !in_view && self.refresh.offline() {
+                    "quit"
+                } else {
+                    "back"
+                })
+            }
         }
     }
 
@@ -256,8 +301,14 @@ impl App {
             }
             Action::InspectTarget(t) => return self.inspect_target(&t),
             Action::Inspect(pid) => return self.inspect(pid),
+            Action::Identified { pid, start } => self.identified(pid, start),
             Action::OpenOffline(history) => self.open_offline(history),
-            Action::Command(c) => return self.command(c),
+            Action::Command(c) => {
+                // A message stays until the next key, whatever refreshes come first.
+                self.last_error = None;
+                self.status_note = None;
+                return self.command(c);
+            }
             Action::PromptChar(c) => {
                 if self.typing_search() {
                     if let Some(i) = &mut self.inspector {
@@ -282,7 +333,6 @@ impl App {
             Action::TraceStarted => self.refresh.set_tracing(true),
             Action::Snapshot(p) => {
                 self.refresh.set_tracing(false);
-                self.last_error = None;
                 if let Some(i) = &mut self.inspector {
                     i.accept_snapshot(p);
                 }
@@ -309,6 +359,7 @@ impl App {
                 Move::Up(delta.unsigned_abs() as usize)
             }),
             Action::Viewport(v) => self.viewport = v,
+            Action::HelpRoom(max) => self.help.set_max_scroll(max),
             Action::LineCacheRefused(r) => {
                 self.status_note = Some(crate::describe::line_cache_refused(&r));
             }
@@ -326,6 +377,24 @@ impl App {
         self.last_error = None;
         self.refresh.set_tracing(true);
         vec![Effect::Inspect(pid)]
+    }
+
+    /// The worker says when `pid` started: a view kept from an earlier visit of the same
+    /// process comes back; a view of an earlier process of that pid is dropped.
+    fn identified(&mut self, pid: u32, start: u64) {
+        let Some(i) = self.inspector.as_mut().filter(|i| i.pid() == pid) else {
+            return;
+        };
+        match i.started() {
+            None if i.history().is_empty() => {
+                if let Some(kept) = self.kept.take(pid, start) {
+                    *i = kept;
+                }
+            }
+            Some(s) if s != start => *i = Inspector::new(pid, i.command_line().to_string()),
+            _ => {}
+        }
+        i.set_started(start);
     }
 
     /// Opens the inspector on `t`'s process; when the id given was a thread's, that thread
@@ -383,6 +452,8 @@ impl App {
             | Command::GoroutineView
             | Command::OlderBase
             | Command::NewerBase
+            | Command::OlderSnapshot
+            | Command::NewerSnapshot
             | Command::SortThreads
             | Command::NextPane
             | Command::PrevPane => {
@@ -411,7 +482,9 @@ impl App {
         Vec::new()
     }
 
-    /// Esc: closes help, else clears the filter or the search, else leaves the inspector.
+    /// Esc goes back one level: help, then the search or the filter, then a view of the
+    /// process (diff, groups, goroutines) to its threads, then the process to the list, its
+    /// view kept for going back into it. Loaded snapshots have no list to go to: there Esc quits.
     fn back(&mut self) -> Vec<Effect> {
         let filter = self.process_list.filter();
         let searching = self.screen == Screen::Inspector
@@ -431,11 +504,18 @@ impl App {
             self.process_list.filter_mut().clear();
             self.process_list.keep_selection();
         } else if self.screen == Screen::Inspector {
+            if self.inspector.as_mut().is_some_and(Inspector::back) {
+                return Vec::new();
+            }
+            if self.refresh.offline() {
+                self.quit = true;
+                return vec![Effect::Quit];
+            }
             self.screen = Screen::ProcessList;
             if let Some(i) = self.inspector.take() {
                 self.process_list.select(i.pid());
+                self.kept.keep(i);
             }
-            self.last_error = None;
             self.refresh.set_tracing(false);
             return vec![Effect::StopInspecting];
         }
@@ -812,5 +892,169 @@ mod tests {
             app.status_note(),
             Some("filter off: the holder 13 does not match the search")
         );
+    }
+
+    fn snap(at: u64, stack: &'static [&'static str]) -> Arc<Process> {
+        Arc::new(snapshot(T0 + at, &[(1, "main", 0, stack)]))
+    }
+
+    /// An app inspecting pid 4242 (the fixture snapshots' pid), started at `start`, with
+    /// `n` snapshots.
+    fn inspecting_since(start: u64, n: u64) -> App {
+        let mut app = App::new();
+        app.update(Action::Inspect(4242));
+        app.update(Action::Identified { pid: 4242, start });
+        for i in 0..n {
+            app.update(Action::Snapshot(snap(i * 1000, MAIN)));
+        }
+        app
+    }
+
+    #[test]
+    fn esc_goes_back_one_level_and_the_history_is_kept() {
+        let mut app = inspecting_since(77, 3);
+        app.update(Action::Command(Command::DiffView));
+        app.update(Action::Command(Command::Help));
+        // Help, then the diff view, then the process: one level per press.
+        assert!(app.update(Action::Command(Command::Back)).is_empty());
+        assert!(!app.help().is_open());
+        assert_eq!(app.inspector().map(|i| i.view()), Some(View::Diff));
+        assert!(app.update(Action::Command(Command::Back)).is_empty());
+        assert_eq!(app.inspector().map(|i| i.view()), Some(View::Threads));
+        assert_eq!(
+            app.update(Action::Command(Command::Back)),
+            [Effect::StopInspecting]
+        );
+        assert_eq!((app.screen(), app.kept().len()), (Screen::ProcessList, 1));
+        assert_eq!(app.update(Action::Command(Command::Back)), []);
+
+        // Back in: the same process (same start) gets its history and SAME runs back.
+        assert_eq!(app.update(Action::Inspect(4242)), [Effect::Inspect(4242)]);
+        assert!(app.inspector().unwrap().history().is_empty());
+        app.update(Action::Identified {
+            pid: 4242,
+            start: 77,
+        });
+        app.update(Action::Snapshot(snap(3000, MAIN)));
+        let h = app.inspector().unwrap().history();
+        assert_eq!((h.len(), h.stuck(1).map(|r| r.snapshots)), (4, Some(4)));
+        assert!(app.kept().is_empty());
+    }
+
+    #[test]
+    fn a_reused_pid_does_not_inherit_the_history() {
+        let mut app = inspecting_since(77, 3);
+        app.update(Action::Command(Command::Back));
+        app.update(Action::Inspect(4242));
+        // Another process now has pid 4242.
+        app.update(Action::Identified {
+            pid: 4242,
+            start: 99,
+        });
+        app.update(Action::Snapshot(snap(9000, MAIN)));
+        let h = app.inspector().unwrap().history();
+        assert_eq!((h.len(), h.stuck(1).map(|r| r.snapshots)), (1, Some(1)));
+        assert!(
+            app.kept().is_empty(),
+            "the earlier process's view is dropped"
+        );
+        // And while inspecting: a new start time starts the history anew.
+        let mut app = inspecting_since(77, 2);
+        app.update(Action::Identified {
+            pid: 4242,
+            start: 78,
+        });
+        assert!(app.inspector().unwrap().history().is_empty());
+    }
+
+    #[test]
+    fn kept_views_are_bounded() {
+        let mut app = App::new();
+        for pid in 0..KEPT_PROCESSES as u32 + 3 {
+            app.update(Action::Inspect(pid));
+            app.update(Action::Identified { pid, start: 1 });
+            let first = snap(0, MAIN);
+            let mut doc = crate::tracer::schema::SnapshotDoc::from(first.as_ref());
+            doc.pid = pid;
+            app.update(Action::Snapshot(Arc::new(doc.to_process())));
+            app.update(Action::Command(Command::Back));
+        }
+        assert_eq!(app.kept().len(), KEPT_PROCESSES);
+        // The least recently left went first: pid 0 starts afresh.
+        app.update(Action::Inspect(0));
+        app.update(Action::Identified { pid: 0, start: 1 });
+        assert!(app.inspector().unwrap().history().is_empty());
+    }
+
+    #[test]
+    fn loaded_snapshots_step_and_esc_quits_at_the_top() {
+        let mut app = App::new();
+        app.update(Action::OpenOffline(vec![
+            snap(0, MAIN),
+            snap(1000, &["read", "main"]),
+            snap(2000, MAIN),
+        ]));
+        assert_eq!(app.context(), Context::Loaded);
+        let viewed = |app: &App| {
+            let h = app.inspector().unwrap().history();
+            (h.viewed_position(), h.viewing_older())
+        };
+        assert_eq!(viewed(&app), (Some(2), false));
+        app.update(Action::Command(Command::OlderSnapshot));
+        assert_eq!(viewed(&app), (Some(1), true));
+        let i = app.inspector().unwrap();
+        assert_eq!(
+            i.selected_thread().map(|t| t.frames().len()),
+            Some(2),
+            "the stacks are the viewed snapshot's"
+        );
+        // Its diff is against the snapshot before it.
+        let (old, new) = i.history().diff_pair().unwrap();
+        assert_eq!(
+            (old.taken_at(), new.taken_at()),
+            (snap(0, MAIN).taken_at(), snap(1000, MAIN).taken_at())
+        );
+        for _ in 0..5 {
+            app.update(Action::Command(Command::OlderSnapshot));
+        }
+        assert_eq!(viewed(&app), (Some(0), true));
+        assert!(app.inspector().unwrap().history().diff().is_none());
+        app.update(Action::Command(Command::NewerSnapshot));
+        app.update(Action::Command(Command::NewerSnapshot));
+        assert_eq!(viewed(&app), (Some(2), false));
+        assert_eq!(app.back_word(), Some("quit"));
+        app.update(Action::Command(Command::DiffView));
+        assert_eq!(app.back_word(), Some("back"));
+        assert!(app.update(Action::Command(Command::Back)).is_empty());
+        assert_eq!(app.update(Action::Command(Command::Back)), [Effect::Quit]);
+        assert!(app.quit_requested());
+    }
+
+    #[test]
+    fn live_an_older_snapshot_stays_viewed_as_new_ones_arrive() {
+        let mut app = inspecting_since(5, 3);
+        app.update(Action::Command(Command::OlderSnapshot));
+        app.update(Action::Snapshot(snap(3000, MAIN)));
+        let h = app.inspector().unwrap().history();
+        assert_eq!((h.viewed_position(), h.len()), (Some(1), 4));
+        assert_eq!(h.stuck(1).map(|r| r.snapshots), Some(2));
+        app.update(Action::Command(Command::NewerSnapshot));
+        app.update(Action::Command(Command::NewerSnapshot));
+        let h = app.inspector().unwrap().history();
+        assert!(!h.viewing_older());
+        assert_eq!(h.stuck(1).map(|r| r.snapshots), Some(4));
+    }
+
+    #[test]
+    fn messages_stay_until_the_next_key() {
+        let mut app = inspecting_since(5, 1);
+        app.update(Action::TraceFailed {
+            message: "boom".into(),
+            exited: false,
+        });
+        app.update(Action::Snapshot(snap(1000, MAIN)));
+        assert_eq!(app.last_error(), Some("boom"));
+        app.update(Action::Command(Command::Down));
+        assert_eq!(app.last_error(), None);
     }
 }

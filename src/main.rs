@@ -18,6 +18,8 @@ const EXIT_ERROR: u8 = 2;
 const EXIT_CANCELLED: u8 = 130;
 /// The target is a process we cannot unwind at all (a 32-bit one): retrying will not help.
 const EXIT_UNSUPPORTED: u8 = 3;
+/// The pid names no process (a typo, or it has exited): said before any screen.
+const EXIT_NO_PROCESS: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -34,7 +36,9 @@ const EXIT_UNSUPPORTED: u8 = 3;
                   rstack-tui dump 1234    print every thread's stack and exit\n\n\
                   Exit codes of `dump`: 0 all threads traced, 1 some threads could not be traced \
                   (said on stderr), 2 error (one line on stderr), 3 unsupported target (a 32-bit \
-                  process; one line on stderr), 130 interrupted (every thread was resumed first).\n\n\
+                  process; one line on stderr), 4 no such process (`no process PID` on stderr; \
+                  the inspector given a PID exits the same way before opening), 130 interrupted \
+                  (every thread was resumed first).\n\n\
                   Tracing needs ptrace rights: root, CAP_SYS_PTRACE, or kernel.yama.ptrace_scope=0.",
     args_conflicts_with_subcommands = true
 )]
@@ -120,7 +124,8 @@ enum Command {
         files: Vec<std::path::PathBuf>,
     },
     /// Print what changed between two saved snapshots (the newest of A against the newest
-    /// of B).
+    /// of B). A is the older: when A was taken after B, a one-line warning goes to stderr
+    /// and the two are swapped, so the diff runs forward in time.
     Diff {
         a: std::path::PathBuf,
         b: std::path::PathBuf,
@@ -288,6 +293,21 @@ fn run_diff(a: &std::path::Path, b: &std::path::Path, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    // Backwards in time every thread would seem to have used no CPU: swap, and say so.
+    let (old, new) = if old.taken_at() > new.taken_at() {
+        eprintln!(
+            "rstack-tui: warning: {} (taken {} UTC) is newer than {} (taken {} UTC): diffing {} -> {}",
+            text::inert(&a.display().to_string()),
+            describe::clock(old.taken_at()),
+            text::inert(&b.display().to_string()),
+            describe::clock(new.taken_at()),
+            text::inert(&b.display().to_string()),
+            text::inert(&a.display().to_string()),
+        );
+        (new, old)
+    } else {
+        (old, new)
+    };
     let d = rstack_tui::tracer::diff::diff(&old, &new);
     let out = if json {
         text::to_json_inert(&d, true).unwrap_or_default() + "\n"
@@ -310,6 +330,13 @@ fn run_ui_with(
     ui: &UiArgs,
 ) -> ExitCode {
     use std::io::IsTerminal;
+    // A pid that names nothing gets one line, not a screen of a process marked exited.
+    if let Some(pid) = pid
+        && let Err(Error::NoSuchProcess { .. }) = rstack_tui::tracer::target_of(pid)
+    {
+        eprintln!("rstack-tui: error: no process {pid}");
+        return ExitCode::from(EXIT_NO_PROCESS);
+    }
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!(
             "rstack-tui: error: the inspector needs a terminal; for text output use `rstack-tui dump PID`"
@@ -525,8 +552,12 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
 
 /// Prints an error and its causes on one line and picks the exit code.
 fn fail(e: &Error) -> ExitCode {
-    eprintln!("rstack-tui: error: {}", text::error_line(e));
+    match e {
+        Error::NoSuchProcess { pid } => eprintln!("rstack-tui: error: no process {pid}"),
+        _ => eprintln!("rstack-tui: error: {}", text::error_line(e)),
+    }
     ExitCode::from(match e {
+        Error::NoSuchProcess { .. } => EXIT_NO_PROCESS,
         Error::Cancelled { .. } => EXIT_CANCELLED,
         Error::UnsupportedArchitecture { .. } => EXIT_UNSUPPORTED,
         _ => EXIT_ERROR,

@@ -179,10 +179,7 @@ fn event_loop(
     results: &Sender<AppEvent>,
 ) -> io::Result<()> {
     let mut size = terminal.size()?;
-    app.update(Action::Viewport(ui::viewport(
-        Rect::new(0, 0, size.width, size.height),
-        app.screen(),
-    )));
+    resized(app, size);
     terminal.draw(|f| ui::render(app, f))?;
     let mut clicks = Clicks::default();
     while let Ok(first) = rx.recv() {
@@ -198,13 +195,18 @@ fn event_loop(
             }
         }
         size = terminal.size()?;
-        app.update(Action::Viewport(ui::viewport(
-            Rect::new(0, 0, size.width, size.height),
-            app.screen(),
-        )));
+        resized(app, size);
         terminal.draw(|f| ui::render(app, f))?;
     }
     Ok(())
+}
+
+/// Tells the app what depends on the terminal's size: the rows each list shows, the help's
+/// furthest scroll.
+fn resized(app: &mut App, size: ratatui::layout::Size) {
+    let area = Rect::new(0, 0, size.width, size.height);
+    app.update(Action::Viewport(ui::viewport(area, app.screen())));
+    app.update(Action::HelpRoom(ui::help::max_scroll(area)));
 }
 
 /// Two presses on one cell within this time are a double click (the terminal reports presses,
@@ -254,6 +256,9 @@ fn to_actions(ev: AppEvent, app: &App, area: Rect, clicks: &mut Clicks) -> Vec<A
         },
         AppEvent::Resize => Vec::new(),
         AppEvent::ProcessesListed(list) => vec![Action::ProcessesListed(list)],
+        AppEvent::Worker(WorkerEvent::Identified { pid, start }) => {
+            vec![Action::Identified { pid, start }]
+        }
         AppEvent::Worker(WorkerEvent::Started) => vec![Action::TraceStarted],
         AppEvent::Worker(WorkerEvent::Snapshot(p)) => vec![Action::Snapshot(p)],
         AppEvent::Worker(WorkerEvent::Failed { message, exited }) => {

@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::tracer::{CacheRefused, Error, Process, TraceOptions, Tracer};
+use crate::tracer::{CacheRefused, Error, ProcStat, Process, TraceOptions, Tracer};
 
 /// Commands to the worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,12 @@ pub enum TracerCmd {
 /// What the worker reports.
 #[derive(Debug, Clone)]
 pub enum WorkerEvent {
+    /// A new target's start time (clock ticks since boot), read before its first trace: it
+    /// tells the process from a later one of the same pid.
+    Identified {
+        pid: u32,
+        start: u64,
+    },
     Started,
     Snapshot(Arc<Process>),
     Failed {
@@ -114,6 +120,14 @@ fn run(
                 TracerCmd::Target(t) => {
                     st.target = t;
                     st.due = t.map(|_| Instant::now());
+                    if let Some(pid) = t
+                        && let Some(stat) = ProcStat::read(&format!("/proc/{pid}/stat"))
+                    {
+                        report(WorkerEvent::Identified {
+                            pid,
+                            start: stat.start,
+                        });
+                    }
                 }
                 TracerCmd::SnapshotNow => st.due = Some(Instant::now()),
                 TracerCmd::SetInterval(i) => {

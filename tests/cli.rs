@@ -201,8 +201,12 @@ fn hostile_names_come_out_inert() {
 }
 
 fn assert_error(args: &[&str], needles: &[&str]) {
+    assert_error_code(args, needles, 2);
+}
+
+fn assert_error_code(args: &[&str], needles: &[&str], want: i32) {
     let (code, out, err) = run_cli(args);
-    assert_eq!(code, 2, "{args:?}: stdout {out:?} stderr {err:?}");
+    assert_eq!(code, want, "{args:?}: stdout {out:?} stderr {err:?}");
     assert!(out.is_empty(), "{out}");
     assert_eq!(err.lines().count(), 1, "one line: {err:?}");
     for n in needles {
@@ -213,9 +217,10 @@ fn assert_error(args: &[&str], needles: &[&str]) {
 
 #[test]
 fn bad_input_gets_a_message_and_exit_code_2() {
-    assert_error(&["dump", "0"], &["no such process: 0"]);
-    assert_error(&["dump", "--", "-5"], &["no such process"]);
-    assert_error(&["dump", "1073741823"], &["no such process: 1073741823"]);
+    // No such process has its own exit code, 4.
+    assert_error_code(&["dump", "0"], &["rstack-tui: error: no process 0"], 4);
+    assert_error_code(&["dump", "--", "-5"], &["no process -5"], 4);
+    assert_error_code(&["dump", "1073741823"], &["no process 1073741823"], 4);
     assert_error(&["dump", "2"], &["kernel thread"]);
     let (code, _, err) = run_cli(&["dump", "not-a-pid"]);
     assert_eq!(code, 2, "{err}");

@@ -444,7 +444,7 @@ fn the_worker_reports_a_refused_cache_once() {
             }
             WorkerEvent::LineCacheRefused(r) => refused.push(r),
             WorkerEvent::Failed { message, .. } => panic!("{message}"),
-            WorkerEvent::Started => {}
+            WorkerEvent::Started | WorkerEvent::Identified { .. } => {}
         }
     }
     worker.shutdown();

@@ -1,6 +1,6 @@
 //! The inspected process's last snapshots, oldest first and bounded, with what the panes show
-//! of them derived once: when a snapshot arrives or the diff's older side moves, never on a
-//! draw or a key press. Rendering only reads it.
+//! of them derived once: when a snapshot arrives, the diff's older side moves or another
+//! snapshot is viewed (`<`/`>`), never on a draw. Rendering only reads it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -19,18 +19,25 @@ pub const HISTORY_FRAMES: usize = 150_000;
 #[derive(Debug, Clone)]
 pub struct History {
     snapshots: VecDeque<Arc<Process>>,
-    /// The old side of the diff: how many snapshots before the newest (1 = the previous one).
+    /// How many snapshots were dropped from the front: a snapshot's sequence number is this
+    /// plus its index, so a viewed snapshot stays the same one as others arrive.
+    dropped: u64,
+    /// The snapshot viewed, by sequence number; None: the newest (live).
+    viewed: Option<u64>,
+    /// The old side of the diff: how many snapshots before the viewed one (1 = the previous).
     diff_back: usize,
-    /// Groups of identical stacks in the newest snapshot, largest first.
+    /// Groups of identical stacks in the viewed snapshot, largest first.
     groups: Vec<Group>,
-    /// The diff of the older side against the newest, with two snapshots or more.
+    /// The diff of the older side against the viewed snapshot, when there is an older side.
     diff: Option<Diff>,
     /// How the group counts changed between the same two snapshots.
     group_changes: Vec<GroupChange>,
     /// Per thread of the newest snapshot: for how many snapshots, and since when, its stack
     /// has not changed (counted on past the snapshots kept).
     stuck: HashMap<u32, StackRun>,
-    /// Threads of the snapshot before the newest that are gone from the newest.
+    /// The same for an older viewed snapshot, counted from the oldest snapshot kept.
+    stuck_viewed: Option<HashMap<u32, StackRun>>,
+    /// Threads of the snapshot before the viewed one that are gone from it.
     exited_threads: Vec<Thread>,
 }
 
@@ -38,11 +45,14 @@ impl Default for History {
     fn default() -> Self {
         History {
             snapshots: VecDeque::new(),
+            dropped: 0,
+            viewed: None,
             diff_back: 1,
             groups: Vec::new(),
             diff: None,
             group_changes: Vec::new(),
             stuck: HashMap::new(),
+            stuck_viewed: None,
             exited_threads: Vec::new(),
         }
     }
@@ -52,17 +62,6 @@ impl History {
     /// Adds the newest snapshot, drops the oldest beyond [`HISTORY`] snapshots or
     /// [`HISTORY_FRAMES`] frames (keeping two, for a diff), and derives the views anew.
     pub(super) fn push(&mut self, p: Arc<Process>) {
-        let live: HashSet<u32> = p.threads().iter().map(|th| th.id()).collect();
-        self.exited_threads = self
-            .newest()
-            .map(|old| {
-                old.threads()
-                    .iter()
-                    .filter(|th| !live.contains(&th.id()))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
         self.stuck = p
             .threads()
             .iter()
@@ -83,16 +82,75 @@ impl History {
         {
             if let Some(old) = self.snapshots.pop_front() {
                 kept -= frames(&old);
+                self.dropped += 1;
             }
         }
-        self.groups = self.newest().map(|p| group(p)).unwrap_or_default();
+        match self.viewed {
+            // An older snapshot stays on screen as it was, unless it was just dropped.
+            Some(seq) if seq >= self.dropped => {}
+            Some(_) => self.view(Some(self.dropped)),
+            None => self.derive_viewed(),
+        }
+    }
+
+    /// Views another snapshot: `older` steps back (negative: forward); stepping past the
+    /// newest returns to it (live).
+    pub(super) fn step(&mut self, older: isize) {
+        let Some(newest) = self.snapshots.len().checked_sub(1) else {
+            return;
+        };
+        let at = self.viewed_index().unwrap_or(newest);
+        let to = at.saturating_add_signed(-older).min(newest);
+        self.view((to < newest).then_some(self.dropped + to as u64));
+    }
+
+    /// Views the snapshot of sequence number `seq` (None: the newest) and derives its views.
+    fn view(&mut self, seq: Option<u64>) {
+        self.viewed = seq;
+        self.stuck_viewed = self.viewed_index().map(|at| {
+            let mut runs: HashMap<u32, StackRun> = HashMap::new();
+            for p in self.snapshots.iter().take(at + 1) {
+                runs = p
+                    .threads()
+                    .iter()
+                    .map(|th| {
+                        (
+                            th.id(),
+                            StackRun::next(runs.get(&th.id()), th, p.taken_at()),
+                        )
+                    })
+                    .collect();
+            }
+            runs
+        });
+        self.derive_viewed();
+    }
+
+    /// Derives the groups, the exited threads and the diff of the viewed snapshot.
+    fn derive_viewed(&mut self) {
+        let viewed = self.viewed().cloned();
+        let live: HashSet<u32> = viewed
+            .iter()
+            .flat_map(|p| p.threads().iter().map(|th| th.id()))
+            .collect();
+        self.exited_threads = self
+            .before_viewed()
+            .map(|old| {
+                old.threads()
+                    .iter()
+                    .filter(|th| !live.contains(&th.id()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.groups = viewed.map(|p| group(&p)).unwrap_or_default();
         self.derive_diff();
     }
 
     /// Moves the diff's older side `older` snapshots further back (negative: nearer), within
     /// the history.
     pub(super) fn move_diff_base(&mut self, older: isize) {
-        let max = self.snapshots.len().saturating_sub(1).max(1);
+        let max = self.viewed_position().unwrap_or(0).max(1);
         self.diff_back = self.diff_back.saturating_add_signed(older).clamp(1, max);
         self.derive_diff();
     }
@@ -132,16 +190,54 @@ impl History {
             .and_then(|i| self.snapshots.get(i))
     }
 
-    /// The two snapshots the diff view compares: (older, newest).
-    pub fn diff_pair(&self) -> Option<(&Arc<Process>, &Arc<Process>)> {
-        let newest = self.snapshots.len().checked_sub(1)?;
-        let old = newest
-            .checked_sub(self.diff_back.max(1))
-            .or(newest.checked_sub(1))?;
-        Some((self.snapshots.get(old)?, self.snapshots.get(newest)?))
+    /// Index of an older viewed snapshot (None: the newest is viewed).
+    fn viewed_index(&self) -> Option<usize> {
+        let seq = self.viewed?;
+        usize::try_from(seq.checked_sub(self.dropped)?)
+            .ok()
+            .filter(|i| *i < self.snapshots.len())
     }
 
-    /// The groups of identical stacks in the newest snapshot, largest first.
+    /// Index of the viewed snapshot, oldest first (None: no snapshot yet).
+    pub fn viewed_position(&self) -> Option<usize> {
+        self.viewed_index()
+            .or_else(|| self.snapshots.len().checked_sub(1))
+    }
+
+    /// An older snapshot than the newest is viewed.
+    pub fn viewing_older(&self) -> bool {
+        self.viewed_index().is_some()
+    }
+
+    /// The snapshot the panes show: the newest unless an older one was picked with `<`.
+    pub fn viewed(&self) -> Option<&Arc<Process>> {
+        self.snapshots.get(self.viewed_position()?)
+    }
+
+    /// The snapshot before the viewed one.
+    pub fn before_viewed(&self) -> Option<&Arc<Process>> {
+        self.snapshots.get(self.viewed_position()?.checked_sub(1)?)
+    }
+
+    /// Frames held by all the snapshots (what bounds the history's memory).
+    pub fn frames(&self) -> usize {
+        self.snapshots
+            .iter()
+            .flat_map(|s| s.threads())
+            .map(|th| th.frames().len())
+            .sum()
+    }
+
+    /// The two snapshots the diff view compares: (older, viewed).
+    pub fn diff_pair(&self) -> Option<(&Arc<Process>, &Arc<Process>)> {
+        let viewed = self.viewed_position()?;
+        let old = viewed
+            .checked_sub(self.diff_back.max(1))
+            .or(viewed.checked_sub(1))?;
+        Some((self.snapshots.get(old)?, self.snapshots.get(viewed)?))
+    }
+
+    /// The groups of identical stacks in the viewed snapshot, largest first.
     pub fn groups(&self) -> &[Group] {
         &self.groups
     }
@@ -156,12 +252,12 @@ impl History {
         &self.group_changes
     }
 
-    /// How long thread `tid`'s stack has not changed, as of the newest snapshot.
+    /// How long thread `tid`'s stack has not changed, as of the viewed snapshot.
     pub fn stuck(&self, tid: u32) -> Option<&StackRun> {
-        self.stuck.get(&tid)
+        self.stuck_viewed.as_ref().unwrap_or(&self.stuck).get(&tid)
     }
 
-    /// Threads of the previous snapshot that are gone from the newest.
+    /// Threads of the snapshot before the viewed one that are gone from it.
     pub fn exited_threads(&self) -> &[Thread] {
         &self.exited_threads
     }

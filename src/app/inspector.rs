@@ -50,6 +50,9 @@ pub struct Inspector {
     command_line: String,
     /// The last snapshots with what is derived from them.
     history: History,
+    /// When the process started (clock ticks since boot, as the worker read it): a pid
+    /// reused by a new process has another.
+    started: Option<u64>,
     /// The process is gone (a trace said so).
     exited: bool,
     view: View,
@@ -69,6 +72,7 @@ impl Inspector {
             pid,
             command_line,
             history: History::default(),
+            started: None,
             exited: false,
             view: View::Threads,
             focus: Pane::Threads,
@@ -96,9 +100,14 @@ impl Inspector {
         &self.history
     }
 
-    /// The newest snapshot.
+    /// The snapshot the panes show: the newest, unless an older one is viewed (`<`).
     pub fn snapshot(&self) -> Option<&Arc<Process>> {
-        self.history.newest()
+        self.history.viewed()
+    }
+
+    /// When the process started (clock ticks since boot), once the worker said.
+    pub fn started(&self) -> Option<u64> {
+        self.started
     }
 
     /// The process is gone.
@@ -246,6 +255,20 @@ impl Inspector {
         self.frames.clamp(frames);
     }
 
+    pub(super) fn set_started(&mut self, start: u64) {
+        self.started = Some(start);
+    }
+
+    /// Esc inside the process view: a view other than the threads goes back to the threads;
+    /// false when already there (the caller goes up a level).
+    pub(super) fn back(&mut self) -> bool {
+        if self.view == View::Threads {
+            return false;
+        }
+        self.view = View::Threads;
+        true
+    }
+
     pub(super) fn mark_exited(&mut self, exited: bool) {
         self.exited |= exited;
     }
@@ -273,6 +296,12 @@ impl Inspector {
                 self.history
                     .move_diff_base(if c == Command::OlderBase { 1 } else { -1 });
                 self.view = View::Diff;
+            }
+            Command::OlderSnapshot | Command::NewerSnapshot => {
+                self.history
+                    .step(if c == Command::OlderSnapshot { 1 } else { -1 });
+                let frames = self.selected_frames();
+                self.frames.clamp(frames);
             }
             Command::SortThreads => self.threads.cycle_sort(),
             Command::NextPane | Command::PrevPane => {

@@ -32,6 +32,8 @@ pub enum Command {
     GoroutineView,
     OlderBase,
     NewerBase,
+    OlderSnapshot,
+    NewerSnapshot,
     SortThreads,
     Save,
     SaveHistory,
@@ -51,6 +53,9 @@ pub enum Context {
     ProcessList,
     /// The inspector of one process (threads and frames).
     Inspector,
+    /// The inspector on snapshots loaded from files (`load`): the inspector's bindings but
+    /// the live ones (see [`live_only`]).
+    Loaded,
 }
 
 /// A key: its code and whether Ctrl is held.
@@ -116,7 +121,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "Esc",
         command: Command::Back,
         short: "back",
-        help: "Back: close help, clear the filter or the search, or return to the process list",
+        help: "Back one level: close help, clear the search or the filter, leave the diff, group or goroutine view, then the process for the list (its history is kept for going back in)",
         context: Context::Global,
         footer: false,
     },
@@ -252,6 +257,24 @@ pub const KEYMAP: &[Binding] = &[
         command: Command::NewerBase,
         short: "newer",
         help: "Diff against a newer snapshot of the history",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('<')],
+        label: "<",
+        command: Command::OlderSnapshot,
+        short: "earlier",
+        help: "View an older snapshot of the history (its stacks, groups and diff; the title says which)",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('>')],
+        label: ">",
+        command: Command::NewerSnapshot,
+        short: "later",
+        help: "View a newer snapshot; past the newest, back to live",
         context: Context::Inspector,
         footer: false,
     },
@@ -401,9 +424,37 @@ pub const KEYMAP: &[Binding] = &[
     },
 ];
 
-/// Whether a binding of `context` is active on a screen of `screen` context.
+/// Whether a binding of `context` is active on a screen of `screen` context (loaded
+/// snapshots take the inspector's bindings; [`binding_active`] drops the live ones).
 pub fn active(context: Context, screen: Context) -> bool {
-    context == Context::Global || context == screen
+    context == Context::Global
+        || context == screen
+        || (screen == Context::Loaded && context == Context::Inspector)
+}
+
+/// Commands that act on live tracing only: nothing to do on loaded snapshots.
+pub fn live_only(c: Command) -> bool {
+    matches!(
+        c,
+        Command::SnapshotNow
+            | Command::TogglePause
+            | Command::Faster
+            | Command::Slower
+            | Command::ToggleMode
+    )
+}
+
+/// Whether binding `b` acts on a screen of `screen` context.
+pub fn binding_active(b: &Binding, screen: Context) -> bool {
+    active(b.context, screen) && !(screen == Context::Loaded && live_only(b.command))
+}
+
+/// Whether binding `b` shows in the footer on `screen`: stepping through snapshots is what
+/// loaded snapshots are for, so it shows there (live, the footer has no room for it).
+fn in_footer(b: &Binding, screen: Context) -> bool {
+    b.footer
+        || (screen == Context::Loaded
+            && matches!(b.command, Command::OlderSnapshot | Command::NewerSnapshot))
 }
 
 /// The command a key press means on `screen`.
@@ -414,7 +465,7 @@ pub fn lookup(screen: Context, key: KeyEvent) -> Option<Command> {
     };
     KEYMAP
         .iter()
-        .filter(|b| active(b.context, screen))
+        .filter(|b| binding_active(b, screen))
         .find(|b| b.keys.contains(&pressed))
         .map(|b| b.command)
 }
@@ -428,7 +479,7 @@ pub fn binding(command: Command) -> Option<&'static Binding> {
 pub fn footer(screen: Context) -> impl Iterator<Item = (&'static str, &'static str)> {
     KEYMAP
         .iter()
-        .filter(move |b| b.footer && active(b.context, screen))
+        .filter(move |b| in_footer(b, screen) && binding_active(b, screen))
         .map(|b| (b.label, b.short))
 }
 
@@ -439,7 +490,7 @@ mod tests {
 
     #[test]
     fn every_command_has_a_key_and_no_key_is_bound_twice_in_one_context() {
-        for screen in [Context::ProcessList, Context::Inspector] {
+        for screen in [Context::ProcessList, Context::Inspector, Context::Loaded] {
             let mut seen = Vec::new();
             for b in KEYMAP.iter().filter(|b| active(b.context, screen)) {
                 for key in b.keys {
@@ -463,6 +514,14 @@ mod tests {
             lookup(Context::Inspector, key('r')),
             Some(Command::SnapshotNow)
         );
+        // Loaded snapshots: the inspector's keys but the live ones.
+        assert_eq!(lookup(Context::Loaded, key('r')), None);
+        assert_eq!(lookup(Context::Loaded, key(' ')), None);
+        assert_eq!(
+            lookup(Context::Loaded, key('<')),
+            Some(Command::OlderSnapshot)
+        );
+        assert_eq!(lookup(Context::Loaded, key('d')), Some(Command::DiffView));
         assert_eq!(
             lookup(
                 Context::ProcessList,
@@ -471,5 +530,18 @@ mod tests {
             Some(Command::Quit)
         );
         assert_eq!(lookup(Context::ProcessList, key('c')), None);
+    }
+
+    #[test]
+    fn the_loaded_footer_offers_nothing_live_and_the_stepping_keys() {
+        let labels = |c| footer(c).map(|(l, _)| l).collect::<Vec<_>>();
+        assert_eq!(
+            labels(Context::Loaded),
+            ["q", "?", "d", "c", "<", ">", "Tab"]
+        );
+        assert_eq!(
+            labels(Context::Inspector),
+            ["q", "?", "r", "Space", "d", "c", "Tab"]
+        );
     }
 }

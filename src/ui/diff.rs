@@ -11,11 +11,18 @@ use crate::app::{Inspector, Pane};
 use crate::describe::clock;
 use crate::tracer::diff::Change;
 
-pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// `offline`: the snapshots were loaded from files (no more can be taken).
+pub fn render(inspector: &Inspector, offline: bool, theme: &Theme, frame: &mut Frame, area: Rect) {
     let focused = inspector.focus() == Pane::Threads;
     let history = inspector.history();
     let (Some((old, new)), Some(d)) = (history.diff_pair(), history.diff()) else {
-        let msg = " Diff: needs two snapshots (r takes one now) ";
+        let msg = if history.len() >= 2 {
+            " Diff: this is the oldest snapshot kept; > views a newer one "
+        } else if offline {
+            " Diff: needs two snapshots (load two files or a file with several) "
+        } else {
+            " Diff: needs two snapshots (r takes one now) "
+        };
         frame.render_widget(theme.pane(msg, focused), area);
         return;
     };

@@ -96,7 +96,13 @@ pub fn render(app: &App, frame: &mut Frame) {
         }
         (Screen::Inspector, Some(inspector)) => {
             match inspector.view() {
-                View::Diff => diff::render(inspector, &theme, frame, areas.threads),
+                View::Diff => diff::render(
+                    inspector,
+                    app.refresh().offline(),
+                    &theme,
+                    frame,
+                    areas.threads,
+                ),
                 View::Groups => groups::render(inspector, &theme, frame, areas.threads),
                 View::Goroutines => {
                     goroutines::render(inspector, &theme, frame, areas.threads);

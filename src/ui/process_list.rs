@@ -1,5 +1,6 @@
 //! The process list: pid, user, state, threads, CPU%, RSS and command line, sorted and
-//! filtered as the app says.
+//! filtered as the app says; narrow terminals drop USER, RSS and THR before COMMAND, which
+//! is cut with `…`.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -12,7 +13,11 @@ use crate::app::{ProcColumn, ProcessList};
 pub fn render(list: &ProcessList, theme: &Theme, frame: &mut Frame, area: Rect) {
     let rows = list.visible();
     let arrow = if list.sort_descending() { "▼" } else { "▲" };
-    let header = Row::new(ProcColumn::ALL.iter().map(|c| {
+    let columns = columns_for(area.width);
+    // COMMAND gets what the others leave (one space between columns); it is cut with `…`.
+    let fixed: u16 = columns.iter().map(|c| width(*c) + 1).sum();
+    let command_width = usize::from(area.width.saturating_sub(fixed));
+    let header = Row::new(columns.iter().chain([&ProcColumn::Command]).map(|c| {
         let title = if *c == list.sort() {
             format!("{}{arrow}", c.title())
         } else {
@@ -22,25 +27,28 @@ pub fn render(list: &ProcessList, theme: &Theme, frame: &mut Frame, area: Rect) 
     }))
     .style(theme.header);
     let body = rows.iter().map(|p| {
-        Row::new(vec![
-            Cell::from(p.pid.to_string()),
-            Cell::from(p.user.clone()),
-            Cell::from(p.state.to_string()),
-            Cell::from(p.threads.to_string()),
-            Cell::from(format!("{:.1}", p.cpu_percent)),
-            Cell::from(human_bytes(p.rss_bytes)),
-            Cell::from(p.command.clone()),
-        ])
+        let mut cells: Vec<Cell> = columns
+            .iter()
+            .map(|c| {
+                Cell::from(match c {
+                    ProcColumn::Pid => p.pid.to_string(),
+                    ProcColumn::User => p.user.clone(),
+                    ProcColumn::State => p.state.to_string(),
+                    ProcColumn::Threads => p.threads.to_string(),
+                    ProcColumn::Cpu => format!("{:.1}", p.cpu_percent),
+                    ProcColumn::Rss => human_bytes(p.rss_bytes),
+                    ProcColumn::Command => String::new(),
+                })
+            })
+            .collect();
+        cells.push(Cell::from(fit(&p.command, command_width)));
+        Row::new(cells)
     });
-    let widths = [
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Length(1),
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Length(7),
-        Constraint::Fill(1),
-    ];
+    let widths: Vec<Constraint> = columns
+        .iter()
+        .map(|c| Constraint::Length(width(*c)))
+        .chain([Constraint::Fill(1)])
+        .collect();
     let mut title = vec![Span::styled(
         format!(" Processes ({}) ", rows.len()),
         theme.title,
@@ -69,6 +77,61 @@ pub fn render(list: &ProcessList, theme: &Theme, frame: &mut Frame, area: Rect) 
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// Fewest columns COMMAND keeps on a narrow terminal: identical rows must stay apart.
+const MIN_COMMAND: u16 = 12;
+
+/// Width of a column (its title and sort arrow fit).
+fn width(c: ProcColumn) -> u16 {
+    match c {
+        ProcColumn::Pid => 7,
+        ProcColumn::User => 9,
+        ProcColumn::State => 2,
+        ProcColumn::Threads => 5,
+        ProcColumn::Cpu => 6,
+        ProcColumn::Rss => 7,
+        ProcColumn::Command => MIN_COMMAND,
+    }
+}
+
+/// The columns before COMMAND that fit in `total` columns with room for COMMAND, dropping
+/// the least telling first, as htop does: USER, then RSS, then THR.
+fn columns_for(total: u16) -> Vec<ProcColumn> {
+    let mut columns: Vec<ProcColumn> = ProcColumn::ALL
+        .into_iter()
+        .filter(|c| *c != ProcColumn::Command)
+        .collect();
+    for drop in [ProcColumn::User, ProcColumn::Rss, ProcColumn::Threads] {
+        let fixed: u16 = columns.iter().map(|c| width(*c) + 1).sum();
+        if fixed + MIN_COMMAND <= total {
+            break;
+        }
+        columns.retain(|c| *c != drop);
+    }
+    columns
+}
+
+/// `s` in at most `width` columns, ending with `…` when cut (a character from U+1100 on
+/// counted as two columns, as wide scripts are).
+pub fn fit(s: &str, width: usize) -> String {
+    let w = |c: char| if c < '\u{1100}' { 1 } else { 2 };
+    if s.chars().map(w).sum::<usize>() <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        if used + w(c) + 1 > width {
+            break;
+        }
+        used += w(c);
+        out.push(c);
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
 /// 1536 -> "1.5K", in powers of 1024.
 pub fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
@@ -84,5 +147,20 @@ pub fn human_bytes(b: u64) -> String {
         format!("{v:.1}{}", UNITS[unit])
     } else {
         format!("{v:.0}{}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_terminals_keep_command_and_mark_the_cut() {
+        use ProcColumn::*;
+        assert_eq!(columns_for(80), [Pid, User, State, Threads, Cpu, Rss]);
+        assert_eq!(columns_for(40), [Pid, State, Threads, Cpu]);
+        assert_eq!(fit("nginx: worker process", 10), "nginx: wo…");
+        assert_eq!(fit("nginx", 10), "nginx");
+        assert_eq!(fit("日本語", 4), "日…");
     }
 }

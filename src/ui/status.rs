@@ -33,6 +33,11 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                     spans.insert(1, Span::styled(text, theme.error));
                 }
             }
+            // Which snapshot is on screen, when it may not be the live one: first, so that
+            // old stacks are never read as current.
+            if let Some(which) = viewed_text(t, app.refresh().offline()) {
+                spans.insert(1, Span::styled(which, theme.busy));
+            }
             Line::from(spans)
         }
         _ => Line::from(vec![
@@ -41,6 +46,29 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         ]),
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// " snapshot 2/5, 14:03:22 " on loaded snapshots; live, only when an older snapshot than
+/// the newest is viewed, and then saying so.
+fn viewed_text(t: &crate::app::Inspector, offline: bool) -> Option<String> {
+    let h = t.history();
+    let older = h.viewing_older();
+    if !offline && !older {
+        return None;
+    }
+    let at = h.viewed_position()?;
+    let snap = h.viewed()?;
+    let live = if offline || !older {
+        ""
+    } else {
+        ", not the newest (> to live)"
+    };
+    Some(format!(
+        " snapshot {}/{}, {}{live} ",
+        at + 1,
+        h.len(),
+        describe::clock(snap.taken_at())
+    ))
 }
 
 pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -92,12 +120,30 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             spans.push(Span::styled(" · tracing…", theme.busy));
         }
     } else {
-        spans.push(Span::raw(format!(
-            " {} processes",
-            app.process_list().all().len()
-        )));
+        spans.push(Span::raw(process_count(app.process_list())));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// " 412 processes (37 kernel threads hidden; 3 match the filter)": the count of every
+/// process, and why the list's title counts fewer.
+fn process_count(list: &crate::app::ProcessList) -> String {
+    let all = list.all();
+    let mut why = Vec::new();
+    let kernel = all.iter().filter(|p| p.kernel_thread).count();
+    if !list.show_kernel() && kernel > 0 {
+        let s = if kernel == 1 { "" } else { "s" };
+        why.push(format!("{kernel} kernel thread{s} hidden, K shows them"));
+    }
+    if !list.filter().text().is_empty() {
+        why.push(format!("{} match the filter", list.visible().len()));
+    }
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", why.join("; "))
+    };
+    format!(" {} processes{why}", all.len())
 }
 
 pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -121,8 +167,10 @@ pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         for (label, short) in keymap::footer(app.context()) {
             key(label, short);
         }
-        if app.screen() == Screen::Inspector {
-            key("Esc", "back");
+        if app.screen() == Screen::Inspector
+            && let Some(word) = app.back_word()
+        {
+            key("Esc", word);
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

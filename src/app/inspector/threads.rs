@@ -47,18 +47,18 @@ impl ThreadsPane {
         self.sort
     }
 
-    /// The rows: the newest snapshot's threads in the pane's order, then the ones that exited
-    /// since the previous snapshot (marked).
+    /// The rows: the viewed (normally the newest) snapshot's threads in the pane's order, then
+    /// the ones that exited since the snapshot before it (marked).
     pub fn rows<'a>(&self, history: &'a History) -> Vec<ThreadRow<'a>> {
-        let Some(snap) = history.newest() else {
+        let Some(snap) = history.viewed() else {
             return Vec::new();
         };
         let wall = history
-            .previous()
+            .before_viewed()
             .and_then(|p| snap.taken_at().duration_since(p.taken_at()).ok())
             .filter(|d| !d.is_zero());
         let before: HashMap<u32, &Thread> = history
-            .previous()
+            .before_viewed()
             .map(|p| p.threads().iter().map(|th| (th.id(), th)).collect())
             .unwrap_or_default();
         let cpu = |th: &Thread| -> Option<f64> {
