@@ -1,0 +1,323 @@
+//! Levels, offline mode and errors, end to end: the real binary in tmux (or run plainly for
+//! what happens before any screen). Esc goes back one level and a process's history survives
+//! leaving it; `load` has its own footer and steps through its snapshots; `diff` with its
+//! files the wrong way round warns and swaps; a pid that names nothing is one line and an
+//! exit code; help reaches its end; another user's process shows the hint and its threads.
+
+mod common;
+
+use common::tmux::Tmux;
+use common::{Fixture, run_cli, threads_bin};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
+
+/// Shell-quotes one word.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The SAME cell ("12s/3") of the thread named `name` in the threads pane.
+fn same_of(screen: &str, name: &str) -> Option<String> {
+    let line = screen
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(name))?;
+    line.split_whitespace()
+        .find(|w| {
+            w.split_once('/')
+                .is_some_and(|(t, n)| t.ends_with('s') && n.parse::<u32>().is_ok())
+        })
+        .map(str::to_string)
+}
+
+/// How many snapshots the SAME cell of `name` counts.
+fn same_count(screen: &str, name: &str) -> Option<u32> {
+    same_of(screen, name)?.split_once('/')?.1.parse().ok()
+}
+
+/// A directory of this test's own under the target dir.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("levels-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `dump --json` of `pid` into `path`.
+fn dump_json(pid: u32, path: &std::path::Path) {
+    let (code, out, err) = run_cli(&["dump", "--json", &pid.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(path, out).unwrap();
+}
+
+/// The frames pane's title line.
+fn stack_title(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains(" Stack of "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The mover fixture's stage function in the frames pane (`stage_one`, `stage_two`).
+fn stage(screen: &str) -> Option<&str> {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains(" Stack of "))
+        .flat_map(|l| l.split_whitespace())
+        .filter_map(|w| w.strip_prefix("threads_fixture::"))
+        .map(|w| w.split('+').next().unwrap_or(w))
+        .find(|w| w.starts_with("stage_"))
+}
+
+/// The footer (last line) of a screen.
+fn footer(screen: &str) -> &str {
+    screen
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+}
+
+#[test]
+fn esc_goes_back_one_level_and_the_history_survives_leaving() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "2"]);
+    let pid = fx.pid().to_string();
+    // No automatic refresh within the test: every snapshot is the first one or an `r`.
+    let tmux = Tmux::shell(100, 30, &format!("{} {pid} --interval 60", quote(BIN)));
+    tmux.wait_screen("the first snapshot", |s| {
+        s.contains("worker-0") && s.contains("taken ")
+    });
+    for n in 2..=3 {
+        tmux.send_keys(&["r"]);
+        tmux.wait_screen(&format!("{n} snapshots"), |s| {
+            same_count(s, "worker-0") == Some(n)
+        });
+    }
+    // Help, then the diff view, then the process, then the list: one level per Esc.
+    tmux.send_keys(&["d"]);
+    tmux.wait_for(" Diff ");
+    tmux.send_keys(&["?"]);
+    tmux.wait_for(" Help ");
+    tmux.send_keys(&["Escape"]);
+    let screen = tmux.wait_screen("help closed", |s| !s.contains(" Help "));
+    assert!(screen.contains(" Diff "), "{screen}");
+    tmux.send_keys(&["Escape"]);
+    let screen = tmux.wait_for(" Threads (3) ");
+    assert!(!screen.contains(" Diff "), "{screen}");
+    assert_eq!(same_count(&screen, "worker-0"), Some(3), "{screen}");
+    tmux.send_keys(&["Escape"]);
+    tmux.wait_screen("the list with the fixture selected", |s| {
+        s.contains("Enter inspect") && s.lines().any(|l| l.split_whitespace().next() == Some(&pid))
+    });
+    // Back in: the history is there, and the entry took one more snapshot.
+    tmux.send_keys(&["Enter"]);
+    let screen = tmux.wait_screen("the history back", |s| {
+        s.starts_with(&format!(" pid {pid} ")) && same_count(s, "worker-0") == Some(4)
+    });
+    assert_eq!(same_count(&screen, "worker-1"), Some(4), "{screen}");
+    // Four snapshots: the one before the newest is 3/4, marked as not the newest.
+    tmux.send_keys(&["<"]);
+    let screen = tmux.wait_for(" snapshot 3/4, ");
+    let header = screen.lines().next().unwrap();
+    let at = header.find(" snapshot 3/4, ").unwrap() + " snapshot 3/4, ".len();
+    assert_eq!(
+        header.get(at + 8..at + 37),
+        Some(", not the newest (> to live) "),
+        "{header}"
+    );
+    assert_eq!(same_count(&screen, "worker-0"), Some(3), "{screen}");
+    tmux.send_keys(&[">"]);
+    let screen = tmux.wait_screen("live again", |s| !s.contains(" snapshot 3/4"));
+    assert_eq!(same_count(&screen, "worker-0"), Some(4), "{screen}");
+    tmux.send_keys(&["q"]);
+    tmux.wait_for("EXITED rc=0");
+    fx.assert_running();
+}
+
+#[test]
+fn load_mode_has_its_own_footer_and_steps_through_snapshots() {
+    let mut fx = Fixture::spawn(threads_bin(), &["mover"]);
+    let dir = scratch("load");
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    dump_json(fx.pid(), &a);
+    fx.send_line("move");
+    assert_eq!(fx.next_line(), "moved");
+    dump_json(fx.pid(), &b);
+    let clock = |f: &std::path::Path| -> String {
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        doc["taken_at"].as_str().unwrap()[11..19].to_string()
+    };
+
+    let tmux = Tmux::shell(
+        100,
+        30,
+        &format!(
+            "{} load {} {}",
+            quote(BIN),
+            quote(a.to_str().unwrap()),
+            quote(b.to_str().unwrap())
+        ),
+    );
+    let screen = tmux.wait_for(&format!(" snapshot 2/2, {} ", clock(&b)));
+    assert_eq!(
+        footer(&screen),
+        " q quit  ? help  d diff  c group  < earlier  > later  Tab pane  Esc quit"
+    );
+    // Select the mover: its stack is in the frames pane.
+    let mut screen = screen;
+    for _ in 0..6 {
+        if screen.contains("\"mover\"") {
+            break;
+        }
+        let title = stack_title(&screen);
+        tmux.send_keys(&["j"]);
+        screen = tmux.wait_screen("the next thread's stack", |s| stack_title(s) != title);
+    }
+    assert!(stage(&screen) == Some("stage_two"), "{screen}");
+    tmux.send_keys(&["<"]);
+    let screen = tmux.wait_for(&format!(" snapshot 1/2, {} ", clock(&a)));
+    assert!(stage(&screen) == Some("stage_one"), "{screen}");
+    // The oldest has nothing older to diff against; the newer one diffs against it.
+    tmux.send_keys(&["d"]);
+    tmux.wait_for(" Diff: this is the oldest snapshot kept; > views a newer one ");
+    tmux.send_keys(&[">"]);
+    let screen = tmux.wait_for(&format!(" Diff {} → {} ", clock(&a), clock(&b)));
+    assert!(screen.contains(" 0 new, 0 exited, "), "{screen}");
+    let mover = screen
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("mover"));
+    assert_eq!(
+        mover.and_then(|l| l.split_whitespace().nth(2)),
+        Some("changed"),
+        "{screen}"
+    );
+    // Esc: the view, then quit (never the live process list).
+    tmux.send_keys(&["Escape"]);
+    let screen = tmux.wait_screen("the threads again", |s| !s.contains(" Diff "));
+    assert!(footer(&screen).ends_with("Esc quit"), "{screen}");
+    tmux.send_keys(&["Escape"]);
+    let screen = tmux.wait_for("EXITED rc=0");
+    assert!(!screen.contains("Processes ("), "{screen}");
+
+    // One file of one snapshot: the diff says what it needs.
+    let one = Tmux::shell(
+        100,
+        30,
+        &format!("{} load {}", quote(BIN), quote(a.to_str().unwrap())),
+    );
+    one.wait_for(" snapshot 1/1, ");
+    one.send_keys(&["d"]);
+    one.wait_for(" Diff: needs two snapshots (load two files or a file with several) ");
+    one.send_keys(&["q"]);
+    one.wait_for("EXITED rc=0");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn diff_with_the_newer_file_first_warns_and_swaps() {
+    let mut fx = Fixture::spawn(threads_bin(), &["mover"]);
+    let dir = scratch("diff");
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    dump_json(fx.pid(), &a);
+    fx.send_line("move");
+    assert_eq!(fx.next_line(), "moved");
+    dump_json(fx.pid(), &b);
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let clock = |f: &str| -> String {
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        doc["taken_at"].as_str().unwrap()[11..19].to_string()
+    };
+    let forward = run_cli(&["diff", a, b]);
+    assert_eq!((forward.0, forward.2.as_str()), (0, ""));
+    let backward = run_cli(&["diff", b, a]);
+    assert_eq!(
+        backward.2,
+        format!(
+            "rstack-tui: warning: {b} (taken {} UTC) is newer than {a} (taken {} UTC): diffing {a} -> {b}\n",
+            clock(b),
+            clock(a)
+        )
+    );
+    assert_eq!(backward.0, 0);
+    assert_eq!(backward.1, forward.1, "the same diff, forward in time");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_pid_that_names_nothing_is_one_line_and_exit_code_4() {
+    // Pids are below pid_max: pid_max itself never names a process.
+    let max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let pid = max.to_string();
+    for args in [vec![pid.as_str()], vec!["dump", pid.as_str()]] {
+        let (code, out, err) = run_cli(&args);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (
+                4,
+                "",
+                format!("rstack-tui: error: no process {pid}\n").as_str()
+            ),
+            "{args:?}"
+        );
+    }
+    // In a terminal too: the line, no screen.
+    let tmux = Tmux::shell(80, 24, &format!("{} {pid}", quote(BIN)));
+    let screen = tmux.wait_for("EXITED rc=4");
+    assert!(
+        screen.starts_with(&format!(
+            "rstack-tui: error: no process {pid}\nEXITED rc=4\n"
+        )),
+        "{screen}"
+    );
+}
+
+#[test]
+fn help_goes_to_its_end_and_no_further() {
+    let fx = Fixture::spawn(threads_bin(), &["park", "1"]);
+    let tmux = Tmux::shell(
+        80,
+        24,
+        &format!("{} {} --interval 60", quote(BIN), fx.pid()),
+    );
+    tmux.wait_for("worker-0");
+    tmux.send_keys(&["?"]);
+    let top = tmux.wait_for(" Help ");
+    assert!(top.contains("│Everywhere"), "{top}");
+    let last = "Esc quits.";
+    for end in ["G", "End"] {
+        tmux.send_keys(&[end]);
+        let screen = tmux.wait_for(last);
+        // The last line is at the bottom of the box: the line under it is the border.
+        let lines: Vec<&str> = screen.lines().collect();
+        let at = lines.iter().position(|l| l.contains(last)).unwrap();
+        assert!(lines[at + 1].contains('└'), "{screen}");
+        // Further down does not scroll into blank space.
+        tmux.send_keys(&["j", "j", "PgDn", "k"]);
+        tmux.wait_screen("one line up from the end", |s| !s.contains(last));
+        tmux.send_keys(&[end]);
+        assert_eq!(tmux.wait_for(last), screen);
+        for top_key in ["g", "Home"] {
+            tmux.send_keys(&[top_key]);
+            tmux.wait_screen("the top of the help", |s| {
+                s.contains("│Everywhere") && !s.contains(last)
+            });
+            tmux.send_keys(&[end]);
+            tmux.wait_for(last);
+        }
+    }
+    // Wrapped lines start under their text, not at the box's edge.
+    tmux.send_keys(&["g"]);
+    let screen = tmux.wait_for("│Everywhere");
+    assert!(
+        screen.contains("│          group or goroutine view"),
+        "{screen}"
+    );
+    tmux.send_keys(&["q"]);
+    tmux.wait_for("EXITED rc=0");
+}
