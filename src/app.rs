@@ -81,6 +81,8 @@ pub enum Action {
     TraceStarted,
     /// A finished snapshot.
     Snapshot(Arc<Process>),
+    /// A snapshot from `/proc` alone (no stacks): the process may not be traced.
+    Degraded(Arc<Process>),
     /// A failed snapshot: the message (with its hint) and whether the process is gone.
     TraceFailed {
         message: String,
@@ -331,12 +333,8 @@ impl App {
             }
             Action::ProcessesListed(list) => self.process_list.replace(list),
             Action::TraceStarted => self.refresh.set_tracing(true),
-            Action::Snapshot(p) => {
-                self.refresh.set_tracing(false);
-                if let Some(i) = &mut self.inspector {
-                    i.accept_snapshot(p);
-                }
-            }
+            Action::Snapshot(p) => self.accept_snapshot(p, false),
+            Action::Degraded(p) => self.accept_snapshot(p, true),
             Action::TraceFailed { message, exited } => {
                 self.refresh.set_tracing(false);
                 self.last_error = Some(message);
@@ -377,6 +375,15 @@ impl App {
         self.last_error = None;
         self.refresh.set_tracing(true);
         vec![Effect::Inspect(pid)]
+    }
+
+    /// A snapshot of the inspected process; `degraded`: from `/proc` alone, without stacks.
+    fn accept_snapshot(&mut self, p: Arc<Process>, degraded: bool) {
+        self.refresh.set_tracing(false);
+        if let Some(i) = &mut self.inspector {
+            i.accept_snapshot(p);
+            i.set_degraded(degraded);
+        }
     }
 
     /// The worker says when `pid` started: a view kept from an earlier visit of the same

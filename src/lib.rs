@@ -56,6 +56,8 @@ pub mod dump;
 #[doc(hidden)]
 pub mod proclist;
 #[doc(hidden)]
+pub mod proconly;
+#[doc(hidden)]
 pub mod tui;
 #[doc(hidden)]
 pub mod ui;

@@ -261,6 +261,7 @@ fn to_actions(ev: AppEvent, app: &App, area: Rect, clicks: &mut Clicks) -> Vec<A
         }
         AppEvent::Worker(WorkerEvent::Started) => vec![Action::TraceStarted],
         AppEvent::Worker(WorkerEvent::Snapshot(p)) => vec![Action::Snapshot(p)],
+        AppEvent::Worker(WorkerEvent::Degraded(p)) => vec![Action::Degraded(p)],
         AppEvent::Worker(WorkerEvent::Failed { message, exited }) => {
             vec![Action::TraceFailed { message, exited }]
         }

@@ -37,6 +37,9 @@ pub enum WorkerEvent {
         message: String,
         exited: bool,
     },
+    /// The process may not be traced: what `/proc` shows anyone of it, without stacks
+    /// (after the `Failed` that says why).
+    Degraded(Arc<Process>),
     /// The line cache directory was refused (reported once): tracing goes on without it.
     LineCacheRefused(CacheRefused),
 }
@@ -168,10 +171,19 @@ fn run(
                 if exited {
                     st.target = None;
                 }
-                report(WorkerEvent::Failed {
-                    message: crate::text::error_line(&e),
-                    exited,
-                });
+                // No permission: the way out, and what /proc shows anyone of the threads.
+                let degraded = match e {
+                    Error::PermissionDenied { .. } => crate::proconly::snapshot(pid),
+                    _ => None,
+                };
+                let message = match degraded {
+                    Some(_) => crate::describe::no_permission_text().to_string(),
+                    None => crate::text::error_line(&e),
+                };
+                report(WorkerEvent::Failed { message, exited });
+                if let Some(p) = degraded {
+                    report(WorkerEvent::Degraded(Arc::new(p)));
+                }
             }
         }
         st.due = (!st.paused).then(|| Instant::now() + st.interval);

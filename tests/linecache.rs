@@ -444,6 +444,7 @@ fn the_worker_reports_a_refused_cache_once() {
             }
             WorkerEvent::LineCacheRefused(r) => refused.push(r),
             WorkerEvent::Failed { message, .. } => panic!("{message}"),
+            WorkerEvent::Degraded(_) => panic!("a degraded snapshot of our own fixture"),
             WorkerEvent::Started | WorkerEvent::Identified { .. } => {}
         }
     }

@@ -321,3 +321,60 @@ fn help_goes_to_its_end_and_no_further() {
     tmux.send_keys(&["q"]);
     tmux.wait_for("EXITED rc=0");
 }
+
+#[test]
+fn another_users_process_shows_the_hint_and_its_threads_from_proc() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: running a fixture as another user needs root");
+        return;
+    }
+    // The fixture runs as nobody; the inspector as a third uid, not root, with no capability.
+    let fixture = threads_bin().to_str().unwrap();
+    let fx = Fixture::spawn(
+        std::path::Path::new("setpriv"),
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            fixture,
+            "park",
+            "2",
+        ],
+    );
+    let pid = fx.pid();
+    let tmux = Tmux::shell(
+        120,
+        30,
+        &format!(
+            "setpriv --reuid=4321 --regid=4321 --clear-groups --inh-caps=-all {} {pid} --no-line-cache",
+            quote(BIN)
+        ),
+    );
+    let screen = tmux.wait_for(" NOT TRACED: /proc only ");
+    assert!(
+        screen.starts_with(&format!(" pid {pid}  NOT TRACED: /proc only 3 threads  ")),
+        "{screen}"
+    );
+    assert!(screen.contains(" Threads (3) "), "{screen}");
+    // Names and states, as /proc gives them to anyone.
+    for name in ["rsfixture", "worker-0", "worker-1"] {
+        let row = screen
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{screen}"));
+        assert_eq!(row.split_whitespace().nth(2), Some("S"), "{screen}");
+    }
+    assert!(
+        screen.contains(
+            " ! no permission to trace: run as root (sudo -E) or grant CAP_SYS_PTRACE; threads from /proc only "
+        ),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("stack not read: no permission to trace"),
+        "{screen}"
+    );
+    tmux.send_keys(&["q"]);
+    tmux.wait_for("EXITED rc=0");
+    fx.assert_running();
+}

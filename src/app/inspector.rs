@@ -55,6 +55,8 @@ pub struct Inspector {
     started: Option<u64>,
     /// The process is gone (a trace said so).
     exited: bool,
+    /// The newest snapshot is from `/proc` alone: no permission to trace.
+    degraded: bool,
     view: View,
     focus: Pane,
     threads: ThreadsPane,
@@ -74,6 +76,7 @@ impl Inspector {
             history: History::default(),
             started: None,
             exited: false,
+            degraded: false,
             view: View::Threads,
             focus: Pane::Threads,
             threads: ThreadsPane::default(),
@@ -253,6 +256,16 @@ impl Inspector {
         self.keep_selection_listed();
         let frames = self.selected_frames();
         self.frames.clamp(frames);
+    }
+
+    /// The newest snapshot has no stacks: the process may not be traced, so its threads
+    /// come from `/proc` alone.
+    pub fn degraded(&self) -> bool {
+        self.degraded
+    }
+
+    pub(super) fn set_degraded(&mut self, degraded: bool) {
+        self.degraded = degraded;
     }
 
     pub(super) fn set_started(&mut self, start: u64) {

@@ -38,3 +38,9 @@ pub fn unguarded_text(u: Unguarded) -> String {
     };
     format!("watchdog: {why}; {attaches} of this trace had no guard against a killed tracer")
 }
+
+/// The inspector's status line when it may not trace the process: short enough that the
+/// way out shows on an 80-column terminal (`dump` says the same at length).
+pub fn no_permission_text() -> &'static str {
+    "no permission to trace: run as root (sudo -E) or grant CAP_SYS_PTRACE; threads from /proc only"
+}

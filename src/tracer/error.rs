@@ -12,9 +12,10 @@ pub enum Error {
 
     /// We may not ptrace the target.
     #[error(
-        "permission denied to trace process {pid}: run as root, give the binary CAP_SYS_PTRACE \
-         (setcap cap_sys_ptrace+ep), or allow tracing non-children with \
-         `sysctl kernel.yama.ptrace_scope=0` (currently {scope})"
+        "permission denied to trace process {pid}: run as root (`sudo -E rstack-tui ...` keeps \
+         your environment), give the binary CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep), or, for \
+         your own processes, allow tracing non-children with `sysctl kernel.yama.ptrace_scope=0` \
+         (currently {scope})"
     )]
     PermissionDenied {
         pid: i32,

@@ -26,6 +26,9 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             if t.exited() {
                 spans.insert(1, Span::styled(" EXITED ", theme.error));
             }
+            if t.degraded() {
+                spans.insert(1, Span::styled(" NOT TRACED: /proc only ", theme.error));
+            }
             // A deadlock goes right after the pid: it must not be cut off by a long command.
             if let Some(snap) = t.snapshot() {
                 for cycle in snap.deadlocks().iter().rev() {

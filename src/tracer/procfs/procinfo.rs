@@ -96,6 +96,15 @@ fn check_architecture(pid: i32) -> Result<()> {
 pub fn proc_error(pid: i32, file: &str, e: ProcError) -> Error {
     match e {
         ProcError::NotFound(_) => Error::NoSuchProcess { pid },
+        // Another user's process: its maps are readable only with the right to trace it.
+        ProcError::PermissionDenied(_) => Error::PermissionDenied {
+            pid,
+            scope: ptrace_scope(),
+            source: io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("reading /proc/{pid}/{file}"),
+            ),
+        },
         other => Error::Proc {
             path: format!("/proc/{pid}/{file}"),
             source: io::Error::other(other.to_string()),
@@ -107,6 +116,11 @@ pub fn proc_error(pid: i32, file: &str, e: ProcError) -> Error {
 fn io_error(pid: i32, file: &str, e: io::Error) -> Error {
     match e.kind() {
         io::ErrorKind::NotFound => Error::NoSuchProcess { pid },
+        io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+            pid,
+            scope: ptrace_scope(),
+            source: io::Error::new(e.kind(), format!("reading /proc/{pid}/{file}: {e}")),
+        },
         _ => Error::Proc {
             path: format!("/proc/{pid}/{file}"),
             source: e,
