@@ -20,6 +20,7 @@ pub mod keymap;
 pub mod process_list;
 pub mod refresh;
 pub mod scroll;
+pub mod save_prompt;
 
 /// Refresh interval bounds and default.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -33,6 +34,7 @@ pub use inspector::{Inspector, Pane, View};
 pub use kept::{KEPT_PROCESSES, Kept};
 pub use process_list::{ProcColumn, ProcessList};
 pub use refresh::Refresh;
+pub use save_prompt::SavePrompt;
 pub use scroll::Viewport;
 
 /// Which screen is shown.
@@ -72,7 +74,8 @@ pub enum Action {
     OpenOffline(Vec<Arc<Process>>),
     /// A key's command (from the keymap).
     Command(Command),
-    /// A character typed into the open prompt (the process list's filter, the search).
+    /// A character typed into the open prompt (the process list's filter, the search, a
+    /// save's path).
     PromptChar(char),
     PromptBackspace,
     /// A fresh process list.
@@ -104,6 +107,13 @@ pub enum Action {
     HelpRoom(u16),
     /// A save finished: the path written, or the error.
     Saved(Result<String, String>),
+    /// A save could not be written in `failed_dir`: ask where, starting from `suggestion`.
+    SaveRefused {
+        failed_dir: String,
+        error: String,
+        suggestion: String,
+        docs: Vec<Arc<Process>>,
+    },
 }
 
 /// What the event loop must do after an update.
@@ -119,6 +129,8 @@ pub enum Effect {
     SetSnapshotMode(bool),
     /// Write these snapshots (oldest first) to a new file.
     Save(Vec<Arc<Process>>),
+    /// Write these snapshots to a new file at the path given.
+    SaveTo(std::path::PathBuf, Vec<Arc<Process>>),
     Quit,
 }
 
@@ -132,6 +144,8 @@ pub struct App {
     /// The views of processes left with Esc, for going back into them.
     kept: Kept,
     help: HelpOverlay,
+    /// A save's path being asked for.
+    save_prompt: Option<SavePrompt>,
     refresh: Refresh,
     /// The last failure (a trace, a save), until the next success.
     last_error: Option<String>,
@@ -152,6 +166,7 @@ impl App {
             inspector: None,
             kept: Kept::default(),
             help: HelpOverlay::default(),
+            save_prompt: None,
             refresh: Refresh::default(),
             last_error: None,
             status_note: None,
@@ -213,9 +228,14 @@ impl App {
         self.quit
     }
 
-    /// Keys are text for the filter prompt, not commands.
+    /// Keys are text for a prompt (the filter, a save's path), not commands.
     pub fn typing_filter(&self) -> bool {
-        self.process_list.filter().is_editing()
+        self.process_list.filter().is_editing() || self.save_prompt.is_some()
+    }
+
+    /// The open save prompt, when a save asks where to write.
+    pub fn save_prompt(&self) -> Option<&SavePrompt> {
+        self.save_prompt.as_ref()
     }
 
     /// Keys are text for the search prompt, not commands.
@@ -312,7 +332,9 @@ impl App {
                 return self.command(c);
             }
             Action::PromptChar(c) => {
-                if self.typing_search() {
+                if let Some(p) = &mut self.save_prompt {
+                    p.push(c);
+                } else if self.typing_search() {
                     if let Some(i) = &mut self.inspector {
                         i.search_edit(Some(c));
                     }
@@ -322,7 +344,9 @@ impl App {
                 }
             }
             Action::PromptBackspace => {
-                if self.typing_search() {
+                if let Some(p) = &mut self.save_prompt {
+                    p.pop();
+                } else if self.typing_search() {
                     if let Some(i) = &mut self.inspector {
                         i.search_edit(None);
                     }
@@ -363,6 +387,15 @@ impl App {
             }
             Action::Saved(Ok(path)) => self.status_note = Some(format!("saved {path}")),
             Action::Saved(Err(e)) => self.last_error = Some(e),
+            Action::SaveRefused {
+                failed_dir,
+                error,
+                suggestion,
+                docs,
+            } => {
+                let failed = format!("cannot write in {failed_dir} ({error})");
+                self.save_prompt = Some(SavePrompt::new(suggestion, failed, docs));
+            }
         }
         Vec::new()
     }
@@ -433,6 +466,24 @@ impl App {
     }
 
     fn command(&mut self, c: Command) -> Vec<Effect> {
+        if let Some(prompt) = self.save_prompt.take() {
+            return match c {
+                Command::Enter => {
+                    let (path, docs) = prompt.into_save();
+                    vec![Effect::SaveTo(path.into(), docs)]
+                }
+                Command::Back => {
+                    self.status_note = Some("not saved".into());
+                    Vec::new()
+                }
+                Command::Quit => self.command(c),
+                // Other keys wait for the prompt's answer.
+                _ => {
+                    self.save_prompt = Some(prompt);
+                    Vec::new()
+                }
+            };
+        }
         if self.help.is_open() && !self.help.command(c, self.page_size() as u16) {
             return Vec::new();
         }
@@ -1063,5 +1114,43 @@ mod tests {
         assert_eq!(app.last_error(), Some("boom"));
         app.update(Action::Command(Command::Down));
         assert_eq!(app.last_error(), None);
+    }
+
+    #[test]
+    fn a_refused_save_asks_where_and_writes_there() {
+        let mut app = inspecting_since(5, 2);
+        let docs = match app.update(Action::Command(Command::SaveHistory)).as_slice() {
+            [Effect::Save(docs)] => docs.clone(),
+            other => panic!("{other:?}"),
+        };
+        app.update(Action::SaveRefused {
+            failed_dir: "/srv".into(),
+            error: "Permission denied (os error 13)".into(),
+            suggestion: "/tmp/x.json".into(),
+            docs,
+        });
+        let p = app.save_prompt().unwrap();
+        assert_eq!(
+            (p.path(), p.failed()),
+            (
+                "/tmp/x.json",
+                "cannot write in /srv (Permission denied (os error 13))"
+            )
+        );
+        assert!(app.typing_filter(), "keys are the path's text");
+        // Other commands wait; the path is edited; Enter writes there.
+        assert!(app.update(Action::Command(Command::DiffView)).is_empty());
+        assert_eq!(app.inspector().map(|i| i.view()), Some(View::Threads));
+        for _ in 0.."x.json".len() {
+            app.update(Action::PromptBackspace);
+        }
+        app.update(Action::PromptChar('y'));
+        match app.update(Action::Command(Command::Enter)).as_slice() {
+            [Effect::SaveTo(path, docs)] => {
+                assert_eq!((path.to_str(), docs.len()), (Some("/tmp/y"), 2))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(app.save_prompt().is_none());
     }
 }

@@ -54,6 +54,8 @@ enum AppEvent {
     Stop,
     /// A save finished.
     Saved(Result<String, String>),
+    /// A save could not be written there: the app asks where.
+    SaveRefused(Action),
 }
 
 /// Restores the terminal when dropped (and from the panic hook).
@@ -268,6 +270,7 @@ fn to_actions(ev: AppEvent, app: &App, area: Rect, clicks: &mut Clicks) -> Vec<A
         AppEvent::Worker(WorkerEvent::LineCacheRefused(r)) => vec![Action::LineCacheRefused(r)],
         AppEvent::Stop => vec![Action::Command(crate::app::keymap::Command::Quit)],
         AppEvent::Saved(r) => vec![Action::Saved(r)],
+        AppEvent::SaveRefused(a) => vec![a],
     }
 }
 
@@ -286,28 +289,72 @@ fn apply(effect: Effect, worker: &Worker, lister_active: &AtomicBool, tx: &Sende
         Effect::SetPaused(p) => worker.send(TracerCmd::SetPaused(p)),
         Effect::SetSnapshotMode(s) => worker.send(TracerCmd::SetSnapshotMode(s)),
         Effect::Save(history) => {
-            let _ = tx.send(AppEvent::Saved(save(&history)));
+            let _ = tx.send(save(&history, None));
+        }
+        Effect::SaveTo(path, history) => {
+            let _ = tx.send(save(&history, Some(path)));
         }
         Effect::Quit => {}
     }
 }
 
-/// Writes snapshots to a new file in the current directory, named after the process and
-/// the time; returns the path, or the one-line error.
-fn save(history: &[Arc<crate::tracer::Process>]) -> Result<String, String> {
+/// Writes snapshots to a new file at `to`, else in the current directory named after the
+/// process and the time: the path written, or the one-line error; a directory we may not
+/// write in asks the app for another path (a writable one offered).
+fn save(history: &[Arc<crate::tracer::Process>], to: Option<std::path::PathBuf>) -> AppEvent {
     use crate::tracer::schema::SnapshotDoc;
-    use crate::tracer::snapfile;
+    use crate::tracer::snapfile::{self, FileError};
     let docs: Vec<SnapshotDoc> = history
         .iter()
         .map(|p| SnapshotDoc::from(p.as_ref()))
         .collect();
-    let newest = docs.last().ok_or("nothing to save")?;
-    let path = std::path::PathBuf::from(snapfile::default_file_name(newest));
-    snapfile::save(&path, &docs).map_err(|e| e.to_string())?;
-    let shown = std::env::current_dir()
+    let Some(newest) = docs.last() else {
+        return AppEvent::Saved(Err("nothing to save".into()));
+    };
+    let name = snapfile::default_file_name(newest);
+    let path = to.unwrap_or_else(|| std::path::PathBuf::from(&name));
+    let absolute = std::env::current_dir()
         .map(|d| d.join(&path))
-        .unwrap_or(path);
-    Ok(crate::text::inert(&shown.display().to_string()).into_owned())
+        .unwrap_or_else(|_| path.clone());
+    let shown = |p: &std::path::Path| crate::text::inert(&p.display().to_string()).into_owned();
+    match snapfile::save(&path, &docs) {
+        Ok(()) => AppEvent::Saved(Ok(shown(&absolute))),
+        Err(FileError::Io { source, .. }) if unwritable(&source) => {
+            let dir = absolute
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            AppEvent::SaveRefused(Action::SaveRefused {
+                failed_dir: shown(&dir),
+                error: source.to_string(),
+                suggestion: writable_dir().join(&name).display().to_string(),
+                docs: history.to_vec(),
+            })
+        }
+        Err(e) => AppEvent::Saved(Err(e.to_string())),
+    }
+}
+
+/// The directory refuses new files: permission, or a read-only file system.
+fn unwritable(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied
+        || matches!(
+            e.raw_os_error(),
+            Some(libc::EROFS | libc::EACCES | libc::EPERM)
+        )
+}
+
+/// Where a save can go when the current directory cannot be written: $TMPDIR, else $HOME,
+/// else /tmp, the first we may write in.
+fn writable_dir() -> std::path::PathBuf {
+    use nix::unistd::{AccessFlags, access};
+    ["TMPDIR", "HOME"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .map(std::path::PathBuf::from)
+        .chain([std::path::PathBuf::from("/tmp")])
+        .find(|d| d.is_dir() && access(d, AccessFlags::W_OK | AccessFlags::X_OK).is_ok())
+        .unwrap_or_else(|| "/tmp".into())
 }
 
 fn spawn_signal_thread(signals: SigSet, tx: Sender<AppEvent>) {

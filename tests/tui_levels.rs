@@ -378,3 +378,68 @@ fn another_users_process_shows_the_hint_and_its_threads_from_proc() {
     tmux.wait_for("EXITED rc=0");
     fx.assert_running();
 }
+
+#[test]
+fn a_save_in_an_unwritable_directory_asks_where_prefilled() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: running as a user who cannot write a directory needs root");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // A directory of root's (0755) to start in, and a $TMPDIR of the user's own.
+    let (ro, tmp) = (scratch("ro"), scratch("tmpdir"));
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    nix::unistd::chown(&tmp, Some(4321.into()), Some(4321.into())).unwrap();
+    let fixture = threads_bin().to_str().unwrap();
+    let fx = Fixture::spawn(
+        std::path::Path::new("setpriv"),
+        &[
+            "--reuid=4321",
+            "--regid=4321",
+            "--clear-groups",
+            fixture,
+            "park",
+            "1",
+        ],
+    );
+    let pid = fx.pid();
+    let tmux = Tmux::shell(
+        220,
+        30,
+        &format!(
+            "cd {} && TMPDIR={} setpriv --reuid=4321 --regid=4321 --clear-groups --inh-caps=-all {} {pid} --no-line-cache --interval 60",
+            quote(ro.to_str().unwrap()),
+            quote(tmp.to_str().unwrap()),
+            quote(BIN)
+        ),
+    );
+    tmux.wait_for("threads_fixture::main_park");
+    tmux.send_keys(&["w"]);
+    let screen = tmux.wait_for(" save to: ");
+    let prefix = format!(
+        " ! cannot write in {} (Permission denied (os error 13))  save to: {}/rstack-{pid}-rsfixture-",
+        ro.display(),
+        tmp.display()
+    );
+    let status = screen.lines().find(|l| l.contains(" save to: ")).unwrap();
+    assert!(status.starts_with(&prefix), "{status}\n{prefix}");
+    assert!(status.ends_with(".json█"), "{status}");
+    assert!(screen.contains(" Enter save  Esc cancel"), "{screen}");
+    tmux.send_keys(&["Enter"]);
+    let screen = tmux.wait_for(" saved ");
+    let saved: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert!(
+        screen.contains(&format!(" saved {} ", saved[0].display())),
+        "{screen}"
+    );
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0);
+    tmux.send_keys(&["q"]);
+    tmux.wait_for("EXITED rc=0");
+    fx.assert_running();
+    std::fs::remove_dir_all(&ro).unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

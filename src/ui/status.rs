@@ -76,6 +76,13 @@ fn viewed_text(t: &crate::app::Inspector, offline: bool) -> Option<String> {
 
 pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
+    // A save asking where to write: the path being typed, after the directory that failed.
+    if let Some(p) = app.save_prompt() {
+        spans.push(Span::styled(format!(" ! {} ", p.failed()), theme.error));
+        spans.push(Span::raw(format!(" save to: {}█", p.path())));
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
+    }
     // The error first: on a narrow terminal it is what must not be cut off.
     if let Some(e) = app.last_error() {
         spans.push(Span::styled(format!(" ! {e} "), theme.error));
@@ -163,7 +170,10 @@ pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(label.to_string(), theme.key));
         spans.push(Span::raw(format!(" {what}  ")));
     };
-    if app.typing_filter() {
+    if app.save_prompt().is_some() {
+        key("Enter", "save");
+        key("Esc", "cancel");
+    } else if app.typing_filter() {
         key("Enter", "keep filter");
         key("Esc", "clear");
     } else {
