@@ -217,6 +217,21 @@ fn process_list_screens() {
 }
 
 #[test]
+fn process_list_at_40_columns_keeps_command_and_shows_the_sort_on_s() {
+    let mut app = app_with_processes();
+    for _ in 0..5 {
+        cmd(&mut app, Command::Sort);
+    }
+    assert_eq!(app.process_list().sort(), ProcColumn::State);
+    let screen = render(&app, 40, 12);
+    // Two nginx rows told apart by their command lines, cut with an ellipsis.
+    assert!(screen.contains("nginx: master p…"), "{screen}");
+    assert!(screen.contains("nginx: worker p…"), "{screen}");
+    assert!(screen.contains("S▲"), "{screen}");
+    assert_snapshot!("processes_sorted_by_state_40x12", screen);
+}
+
+#[test]
 fn process_list_sorts_by_cpu_first_and_cycles_columns() {
     let mut app = app_with_processes();
     let pids = |app: &App| {
