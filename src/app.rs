@@ -570,8 +570,9 @@ impl App {
                 return vec![Effect::Quit];
             }
             self.screen = Screen::ProcessList;
-            if let Some(i) = self.inspector.take() {
+            if let Some(mut i) = self.inspector.take() {
                 self.process_list.select(i.pid());
+                i.view_newest();
                 self.kept.keep(i);
             }
             self.refresh.set_tracing(false);
@@ -1101,6 +1102,16 @@ mod tests {
         let h = app.inspector().unwrap().history();
         assert!(!h.viewing_older());
         assert_eq!(h.stuck(1).map(|r| r.snapshots), Some(4));
+        // Left while an older snapshot is viewed: back in, it is live.
+        app.update(Action::Command(Command::OlderSnapshot));
+        app.update(Action::Command(Command::Back));
+        app.update(Action::Inspect(4242));
+        app.update(Action::Identified {
+            pid: 4242,
+            start: 5,
+        });
+        let h = app.inspector().unwrap().history();
+        assert_eq!((h.len(), h.viewing_older()), (4, false));
     }
 
     #[test]

@@ -282,6 +282,15 @@ impl Inspector {
         true
     }
 
+    /// Views the newest snapshot again (going back into a process shows it live).
+    pub(super) fn view_newest(&mut self) {
+        if self.history.viewing_older() {
+            self.history.step(-(super::HISTORY as isize));
+            let frames = self.selected_frames();
+            self.frames.clamp(frames);
+        }
+    }
+
     pub(super) fn mark_exited(&mut self, exited: bool) {
         self.exited |= exited;
     }
