@@ -19,8 +19,8 @@ pub mod kept;
 pub mod keymap;
 pub mod process_list;
 pub mod refresh;
-pub mod scroll;
 pub mod save_prompt;
+pub mod scroll;
 
 /// Refresh interval bounds and default.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);

@@ -289,7 +289,7 @@ fn help_goes_to_its_end_and_no_further() {
     tmux.send_keys(&["?"]);
     let top = tmux.wait_for(" Help ");
     assert!(top.contains("│Everywhere"), "{top}");
-    let last = "Esc quits.";
+    let last = "quits.";
     for end in ["G", "End"] {
         tmux.send_keys(&[end]);
         let screen = tmux.wait_for(last);
@@ -315,7 +315,7 @@ fn help_goes_to_its_end_and_no_further() {
     tmux.send_keys(&["g"]);
     let screen = tmux.wait_for("│Everywhere");
     assert!(
-        screen.contains("│          group or goroutine view"),
+        screen.contains("│          leave the diff, group or goroutine view"),
         "{screen}"
     );
     tmux.send_keys(&["q"]);
