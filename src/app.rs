@@ -17,6 +17,7 @@ pub mod input;
 pub mod inspector;
 pub mod kept;
 pub mod keymap;
+pub mod look;
 pub mod process_list;
 pub mod refresh;
 pub mod save_prompt;
@@ -52,7 +53,8 @@ pub struct Settings {
     pub interval: Duration,
     pub snapshot_mode: bool,
     pub mouse: bool,
-    pub no_color: bool,
+    /// Colours, palette and glyphs for this terminal.
+    pub look: look::Look,
 }
 
 /// Everything that can happen to the app.
@@ -153,7 +155,7 @@ pub struct App {
     status_note: Option<String>,
     /// Rows each list shows, for PgUp/PgDn and how far lists scroll.
     viewport: Viewport,
-    no_color: bool,
+    look: look::Look,
     mouse: bool,
     quit: bool,
 }
@@ -171,7 +173,7 @@ impl App {
             last_error: None,
             status_note: None,
             viewport: Viewport::default(),
-            no_color: false,
+            look: look::Look::default(),
             mouse: true,
             quit: false,
         }
@@ -213,9 +215,14 @@ impl App {
         self.status_note.as_deref()
     }
 
-    /// Draw without colour (`NO_COLOR`).
+    /// Draw without colour (`NO_COLOR`, a terminal without colour, `--theme mono`).
     pub fn no_color(&self) -> bool {
-        self.no_color
+        self.look.monochrome()
+    }
+
+    /// Colours, palette and glyphs for this terminal.
+    pub fn look(&self) -> look::Look {
+        self.look
     }
 
     /// The mouse is captured.
@@ -319,7 +326,7 @@ impl App {
             Action::Start(s) => {
                 self.refresh.start(s.interval, s.snapshot_mode);
                 self.mouse = s.mouse;
-                self.no_color = s.no_color;
+                self.look = s.look;
             }
             Action::InspectTarget(t) => return self.inspect_target(&t),
             Action::Inspect(pid) => return self.inspect(pid),
@@ -689,7 +696,10 @@ mod tests {
             interval: Duration::from_secs(5),
             snapshot_mode: true,
             mouse: false,
-            no_color: true,
+            look: look::Look {
+                colors: look::ColorLevel::None,
+                ..look::Look::default()
+            },
         };
         assert!(app.update(Action::Start(settings)).is_empty());
         assert_eq!(

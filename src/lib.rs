@@ -48,11 +48,15 @@ pub mod tracer;
 #[doc(hidden)]
 pub mod app;
 #[doc(hidden)]
+pub mod backend;
+#[doc(hidden)]
 pub mod demo;
 #[doc(hidden)]
 pub mod describe;
 #[doc(hidden)]
 pub mod dump;
+#[doc(hidden)]
+pub mod pidname;
 #[doc(hidden)]
 pub mod proclist;
 #[doc(hidden)]

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use rstack_tui::app::look::{Look, Palette};
+use rstack_tui::pidname::{self, Named};
 use rstack_tui::{AttachMethod, Error, TraceOptions, Tracer, UnwindMethod, describe, dump, text};
 
 /// Exit codes: documented in `--help` and the README.
@@ -18,8 +20,12 @@ const EXIT_ERROR: u8 = 2;
 const EXIT_CANCELLED: u8 = 130;
 /// The target is a process we cannot unwind at all (a 32-bit one): retrying will not help.
 const EXIT_UNSUPPORTED: u8 = 3;
-/// The pid names no process (a typo, or it has exited): said before any screen.
+/// The pid or name names no process (a typo, or it has exited): said before any screen.
 const EXIT_NO_PROCESS: u8 = 4;
+/// A name given for the process matches several: the candidates are listed, pick one pid.
+const EXIT_AMBIGUOUS: u8 = 5;
+/// The argument that makes the binary the demo process.
+const DEMO_TARGET: &str = "__demo-target";
 
 #[derive(Parser)]
 #[command(
@@ -32,31 +38,37 @@ const EXIT_NO_PROCESS: u8 = 4;
                   that process directly. Press ? inside for every key.",
     after_help = "Examples:\n  rstack-tui              pick a process interactively\n  \
                   rstack-tui 1234         inspect process 1234\n  \
+                  rstack-tui nginx        inspect the process named nginx (a list if several)\n  \
                   rstack-tui demo         inspect a bundled demo process (deadlock included)\n  \
                   rstack-tui dump 1234    print every thread's stack and exit\n\n\
                   Exit codes of `dump`: 0 all threads traced, 1 some threads could not be traced \
                   (said on stderr), 2 error (one line on stderr), 3 unsupported target (a 32-bit \
                   process; one line on stderr), 4 no such process (`no process PID` on stderr; \
-                  the inspector given a PID exits the same way before opening), 130 interrupted \
-                  (every thread was resumed first).\n\n\
+                  the inspector given a PID or name exits the same way before opening), 5 the \
+                  name matches several processes (listed on stderr), 130 interrupted (every \
+                  thread was resumed first).\n\n\
                   Tracing needs ptrace rights: root, CAP_SYS_PTRACE, or kernel.yama.ptrace_scope=0.",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Inspect this process right away.
-    #[arg(value_name = "PID")]
-    pid: Option<u32>,
+    /// Inspect this process right away: a pid, or a name (a process's comm or the base name
+    /// of its executable).
+    #[arg(value_name = "PID|NAME")]
+    target: Option<String>,
+    /// Words after the process: only a mistyped subcommand has them.
+    #[arg(hide = true)]
+    rest: Vec<String>,
     #[command(flatten)]
     ui: UiArgs,
 }
 
 #[derive(Args, Clone)]
 struct UiArgs {
-    /// Inspect this process right away (same as the positional PID).
-    #[arg(short = 'p', long = "pid", value_name = "PID")]
-    pid_flag: Option<u32>,
+    /// Inspect this process right away (same as the positional PID or NAME).
+    #[arg(short = 'p', long = "pid", value_name = "PID|NAME")]
+    pid_flag: Option<String>,
     /// Seconds between snapshots (0.5 to 60).
     #[arg(long, default_value_t = 2.0, value_name = "SECS")]
     interval: f64,
@@ -66,6 +78,14 @@ struct UiArgs {
     /// Do not capture the mouse (keeps the terminal's own text selection).
     #[arg(long)]
     no_mouse: bool,
+    /// Colours: `auto` reads on dark and light backgrounds, `dark` and `light` suit one,
+    /// `mono` has none. Colours the terminal lacks (TERM, COLORTERM) are mapped down; TERM=dumb
+    /// and NO_COLOR draw none.
+    #[arg(long, value_enum, default_value_t = ThemeArg::Auto)]
+    theme: ThemeArg,
+    /// Draw only ASCII (the default when the locale, LC_ALL, LC_CTYPE or LANG, is not UTF-8).
+    #[arg(long)]
+    ascii: bool,
     #[command(flatten)]
     tracer: TracerArgs,
 }
@@ -90,6 +110,25 @@ impl TracerArgs {
             None
         } else {
             rstack_tui::default_line_cache()
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ThemeArg {
+    Auto,
+    Dark,
+    Light,
+    Mono,
+}
+
+impl From<ThemeArg> for Palette {
+    fn from(t: ThemeArg) -> Palette {
+        match t {
+            ThemeArg::Auto => Palette::Auto,
+            ThemeArg::Dark => Palette::Dark,
+            ThemeArg::Light => Palette::Light,
+            ThemeArg::Mono => Palette::Mono,
         }
     }
 }
@@ -133,15 +172,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The demo process itself (started by `demo`).
-    #[command(name = "__demo-target", hide = true)]
-    DemoTarget,
+    /// Print a completion script for SHELL (e.g. `rstack-tui completions bash >
+    /// /etc/bash_completion.d/rstack-tui`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff: `rstack-tui man | man -l -`).
+    Man,
 }
 
 #[derive(Args)]
 struct DumpArgs {
-    /// The process to trace.
-    pid: i64,
+    /// The process to trace: a pid, a thread id, or a name (comm or executable base name).
+    #[arg(value_name = "PID|NAME", allow_negative_numbers = true)]
+    target: String,
     /// Print one JSON document (schema version 1) instead of text.
     #[arg(long)]
     json: bool,
@@ -233,15 +278,116 @@ fn raise_open_files_limit() {
 
 fn main() -> ExitCode {
     raise_open_files_limit();
+    // The demo process itself (started by `demo`): not a subcommand, so completions and the
+    // man page do not offer it.
+    if std::env::args_os().nth(1).is_some_and(|a| a == DEMO_TARGET) {
+        rstack_tui::demo::run_target();
+    }
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Dump(args)) => run_dump(args),
         Some(Command::Demo(ui)) => run_demo(&ui),
-        Some(Command::DemoTarget) => rstack_tui::demo::run_target(),
         Some(Command::Load { files }) => run_load(&files, &cli.ui),
         Some(Command::Diff { a, b, json }) => run_diff(&a, &b, json),
-        None => run_ui(cli.pid.or(cli.ui.pid_flag), &cli.ui),
+        Some(Command::Completions { shell }) => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "rstack-tui", &mut script);
+            print_bytes(&script)
+        }
+        Some(Command::Man) => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => print_bytes(&page),
+                Err(_) => ExitCode::from(EXIT_ERROR),
+            }
+        }
+        None => run_named(cli.target.as_deref(), &cli.rest, &cli.ui),
     }
+}
+
+/// Writes generated text to stdout; a closed pipe (`| head`) is an error exit, not a panic.
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(EXIT_ERROR),
+    }
+}
+
+/// The subcommand `word` looks like a mistyping of, as clap would suggest it.
+fn similar_subcommand(word: &str) -> Option<String> {
+    Cli::command()
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .map(|name| (strsim::jaro(word, &name), name))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
+/// Exits with clap's own error for `word`: an unrecognized subcommand with its suggestion,
+/// or an unexpected argument.
+fn exit_with_clap_error(word: &str, suggestion: Option<String>) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let mut cmd = Cli::command();
+    let usage = cmd.render_usage();
+    let kind = if suggestion.is_some() {
+        ErrorKind::InvalidSubcommand
+    } else {
+        ErrorKind::UnknownArgument
+    };
+    let mut err = clap::Error::new(kind).with_cmd(&cmd);
+    let context = if suggestion.is_some() {
+        ContextKind::InvalidSubcommand
+    } else {
+        ContextKind::InvalidArg
+    };
+    err.insert(context, ContextValue::String(word.to_string()));
+    if let Some(s) = suggestion {
+        err.insert(ContextKind::SuggestedSubcommand, ContextValue::String(s));
+    }
+    err.insert(ContextKind::Usage, ContextValue::StyledStr(usage));
+    err.exit()
+}
+
+/// The inspector on the process the command line names: a pid, a name (the process list,
+/// filtered to it, when several processes have it), or none (the process list).
+fn run_named(target: Option<&str>, rest: &[String], ui: &UiArgs) -> ExitCode {
+    let target = target.or(ui.pid_flag.as_deref());
+    let Some(target) = target else {
+        return run_ui_with(None, None, None, ui);
+    };
+    let numeric = target.parse::<i64>().is_ok();
+    if let Some(extra) = rest.first() {
+        // `rstack-tui dupm 123`: a subcommand mistyped, or a word too many.
+        let suggestion = (!numeric).then(|| similar_subcommand(target)).flatten();
+        let word = if suggestion.is_some() { target } else { extra };
+        exit_with_clap_error(word, suggestion);
+    }
+    match pidname::resolve(target) {
+        Named::Id(n) => match u32::try_from(n) {
+            Ok(pid) => run_ui_with(Some(pid), None, None, ui),
+            Err(_) => fail(&Error::NoSuchProcess {
+                pid: n.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+            }),
+        },
+        Named::One(p) => run_ui_with(Some(p.pid), None, None, ui),
+        Named::Several(_) => run_ui_with(None, None, Some(target.to_string()), ui),
+        Named::None => match similar_subcommand(target) {
+            Some(s) => exit_with_clap_error(target, Some(s)),
+            None => no_process_named(target),
+        },
+    }
+}
+
+/// The one-line error for a name no process has.
+fn no_process_named(name: &str) -> ExitCode {
+    eprintln!(
+        "rstack-tui: error: no process named '{}' (give a pid, or a process's comm or executable name)",
+        text::inert(name)
+    );
+    ExitCode::from(EXIT_NO_PROCESS)
 }
 
 /// Reads snapshot files of one process, oldest first; exits with a one-line error otherwise.
@@ -271,7 +417,7 @@ fn load_files(
 /// `load FILE...`: the inspector, offline.
 fn run_load(files: &[std::path::PathBuf], ui: &UiArgs) -> ExitCode {
     match load_files(files) {
-        Ok(history) => run_ui_with(None, Some(history), ui),
+        Ok(history) => run_ui_with(None, Some(history), None, ui),
         Err(e) => {
             eprintln!("rstack-tui: error: {}", text::inert(&e));
             ExitCode::from(EXIT_ERROR)
@@ -318,15 +464,12 @@ fn run_diff(a: &std::path::Path, b: &std::path::Path, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Opens the interactive inspector.
-fn run_ui(pid: Option<u32>, ui: &UiArgs) -> ExitCode {
-    run_ui_with(pid, None, ui)
-}
-
-/// Opens the interactive inspector on a live process, or on loaded snapshots.
+/// Opens the interactive inspector on a live process, on loaded snapshots, or on the process
+/// list (filtered by `filter` when given).
 fn run_ui_with(
     pid: Option<u32>,
     history: Option<Vec<std::sync::Arc<rstack_tui::Process>>>,
+    filter: Option<String>,
     ui: &UiArgs,
 ) -> ExitCode {
     use std::io::IsTerminal;
@@ -355,7 +498,12 @@ fn run_ui_with(
         unwinder: ui.tracer.unwinder.into(),
         line_cache: ui.tracer.line_cache(),
         mouse: !ui.no_mouse,
-        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        look: Look::detect(
+            |v| std::env::var_os(v).map(|s| s.to_string_lossy().into_owned()),
+            ui.theme.into(),
+            ui.ascii,
+        ),
+        filter,
     };
     match rstack_tui::tui::run(opts) {
         Ok(()) => ExitCode::SUCCESS,
@@ -377,7 +525,7 @@ fn run_demo(ui: &UiArgs) -> ExitCode {
         }
     };
     let mut child = match std::process::Command::new(exe)
-        .arg("__demo-target")
+        .arg(DEMO_TARGET)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -398,7 +546,7 @@ fn run_demo(ui: &UiArgs) -> ExitCode {
         })
         .unwrap_or(false);
     let code = if ready {
-        run_ui(Some(child.id()), ui)
+        run_ui_with(Some(child.id()), None, None, ui)
     } else {
         eprintln!("rstack-tui: error: the demo process did not start");
         ExitCode::from(EXIT_ERROR)
@@ -410,10 +558,9 @@ fn run_demo(ui: &UiArgs) -> ExitCode {
 
 fn run_dump(args: DumpArgs) -> ExitCode {
     let cancel = install_signal_handlers();
-    let Ok(pid) = u32::try_from(args.pid) else {
-        return fail(&Error::NoSuchProcess {
-            pid: args.pid.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
-        });
+    let pid = match dump_pid(&args.target) {
+        Ok(pid) => pid,
+        Err(code) => return code,
     };
     let mut options = TraceOptions::new();
     options
@@ -512,6 +659,30 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         );
     }
     ExitCode::from(EXIT_PARTIAL)
+}
+
+/// The pid `dump` traces for its argument (a pid or a name); the exit when there is none or
+/// the name is ambiguous (the candidates listed).
+fn dump_pid(target: &str) -> Result<u32, ExitCode> {
+    let asked = match pidname::resolve(target) {
+        Named::Id(n) => n,
+        Named::One(p) => i64::from(p.pid),
+        Named::Several(found) => {
+            eprintln!(
+                "rstack-tui: error: {} processes are named '{}'; give one pid:",
+                found.len(),
+                text::inert(target)
+            );
+            eprint!("{}", pidname::candidates_text(&found, 200));
+            return Err(ExitCode::from(EXIT_AMBIGUOUS));
+        }
+        Named::None => return Err(no_process_named(target)),
+    };
+    u32::try_from(asked).map_err(|_| {
+        fail(&Error::NoSuchProcess {
+            pid: asked.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        })
+    })
 }
 
 /// "trace 2: 41.3 ms = prepare 1.2 + capture 20.1 + unwind 9.9 + symbolize 8.0 + waits 2.1;

@@ -12,7 +12,6 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
-use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{
     self, DisableBracketedPaste, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind,
     MouseEventKind,
@@ -23,7 +22,9 @@ use ratatui::crossterm::terminal::{
 };
 use ratatui::{Terminal, layout::Rect};
 
+use crate::app::look::Look;
 use crate::app::{Action, App, Effect, Settings};
+use crate::backend::SgrBackend;
 use crate::proclist::ProcessLister;
 use crate::ui;
 use crate::worker::{TracerCmd, Worker, WorkerEvent};
@@ -40,7 +41,10 @@ pub struct Options {
     /// Where source-line lookups are remembered between runs (`None`: not on disk).
     pub line_cache: Option<std::path::PathBuf>,
     pub mouse: bool,
-    pub no_color: bool,
+    /// Colours, palette and glyphs for this terminal.
+    pub look: Look,
+    /// Open the process list filtered by this (a name several processes have).
+    pub filter: Option<String>,
 }
 
 /// Everything the main loop wakes up for.
@@ -133,15 +137,22 @@ pub fn run(opts: Options) -> io::Result<()> {
     let guard = TerminalGuard::enter(opts.mouse)?;
     let results = tx.clone();
     spawn_input_thread(tx);
-    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    let mut terminal = Terminal::new(SgrBackend::new(io::stdout(), opts.look.ascii))?;
 
     let mut app = App::new();
     app.update(Action::Start(Settings {
         interval: opts.interval,
         snapshot_mode: opts.snapshot,
         mouse: opts.mouse,
-        no_color: opts.no_color,
+        look: opts.look,
     }));
+    if let Some(name) = &opts.filter {
+        app.update(Action::Command(crate::app::keymap::Command::Filter));
+        for c in name.chars() {
+            app.update(Action::PromptChar(c));
+        }
+        app.update(Action::Command(crate::app::keymap::Command::Enter));
+    }
     if let Some(history) = opts.history {
         app.update(Action::OpenOffline(history));
         lister_active.store(false, Ordering::Relaxed);
@@ -174,7 +185,7 @@ pub fn run(opts: Options) -> io::Result<()> {
 
 fn event_loop(
     app: &mut App,
-    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    terminal: &mut Terminal<SgrBackend<io::Stdout>>,
     rx: &Receiver<AppEvent>,
     worker: &Worker,
     lister_active: &AtomicBool,

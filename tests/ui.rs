@@ -9,6 +9,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Modifier;
 use rstack_tui::Process;
+use rstack_tui::app::look::{ColorLevel, Look};
 use rstack_tui::app::{Action, App, Effect, Inspector, Pane, ProcColumn, Screen, Settings};
 use rstack_tui::proclist::ProcessInfo;
 use rstack_tui::tracer::schema::SnapshotDoc;
@@ -185,7 +186,14 @@ fn set_no_color(app: &mut App, no_color: bool) {
         interval: rstack_tui::app::DEFAULT_INTERVAL,
         snapshot_mode: false,
         mouse: true,
-        no_color,
+        look: Look {
+            colors: if no_color {
+                ColorLevel::None
+            } else {
+                ColorLevel::Ansi16
+            },
+            ..Look::default()
+        },
     }));
 }
 

@@ -81,7 +81,7 @@ fn lines(theme: &Theme, width: usize) -> Vec<Line<'static>> {
     ] {
         lines.push(Line::styled(title, theme.header));
         for b in KEYMAP.iter().filter(|b| b.context == context) {
-            let label = format!("  {:<8}", b.label);
+            let label = format!("  {:<8}", theme.glyphs().text(b.label));
             let label_width = label.chars().count().max(KEY_COLUMN);
             let text = wrap(b.help, width.saturating_sub(label_width));
             for (i, part) in text.into_iter().enumerate() {
@@ -123,6 +123,7 @@ pub fn render(theme: &Theme, scroll: u16, frame: &mut Frame, area: Rect) {
             .block(
                 Block::new()
                     .borders(Borders::ALL)
+                    .border_set(theme.glyphs().border)
                     .border_style(theme.border_focused)
                     .title(Line::styled(
                         " Help (j/k scroll, g/G top/end, Esc closes) ",

@@ -87,7 +87,7 @@ pub fn layout(area: Rect, screen: Screen) -> Areas {
 
 /// Draws the whole screen from the app state.
 pub fn render(app: &App, frame: &mut Frame) {
-    let theme = Theme::for_no_color(app.no_color());
+    let theme = Theme::new(&app.look());
     let areas = layout(frame.area(), app.screen());
     status::render_header(app, &theme, frame, areas.header);
     match (app.screen(), app.inspector()) {

@@ -12,7 +12,12 @@ use crate::app::{ProcColumn, ProcessList};
 
 pub fn render(list: &ProcessList, theme: &Theme, frame: &mut Frame, area: Rect) {
     let rows = list.visible();
-    let arrow = if list.sort_descending() { "▼" } else { "▲" };
+    let g = theme.glyphs();
+    let arrow = if list.sort_descending() {
+        g.sort_down
+    } else {
+        g.sort_up
+    };
     let columns = columns_for(area.width);
     // COMMAND gets what the others leave (one space between columns); it is cut with `…`.
     let fixed: u16 = columns.iter().map(|c| width(*c) + 1).sum();
@@ -55,7 +60,7 @@ pub fn render(list: &ProcessList, theme: &Theme, frame: &mut Frame, area: Rect) 
     )];
     let filter = list.filter();
     if filter.is_shown() {
-        let cursor = if filter.is_editing() { "█" } else { "" };
+        let cursor = if filter.is_editing() { g.cursor } else { "" };
         title.push(Span::raw(format!(" filter: {}{cursor} ", filter.text())));
     }
     if list.show_kernel() {
@@ -66,6 +71,7 @@ pub fn render(list: &ProcessList, theme: &Theme, frame: &mut Frame, area: Rect) 
         .block(
             Block::new()
                 .borders(Borders::TOP)
+                .border_set(theme.glyphs().border)
                 .border_style(theme.border_focused)
                 .title(Line::from(title)),
         )
