@@ -178,8 +178,12 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff: `rstack-tui man | man -l -`).
-    Man,
+    /// Print the manual page (roff: `rstack-tui man | man -l -`), or a subcommand's
+    /// (`rstack-tui man dump` is rstack-tui-dump(1)).
+    Man {
+        /// The subcommand whose page to print.
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -294,13 +298,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "rstack-tui", &mut script);
             print_bytes(&script)
         }
-        Some(Command::Man) => {
-            let mut page = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) => print_bytes(&page),
-                Err(_) => ExitCode::from(EXIT_ERROR),
-            }
-        }
+        Some(Command::Man { subcommand }) => print_man(subcommand.as_deref()),
         None => run_named(cli.target.as_deref(), &cli.rest, &cli.ui),
     }
 }
@@ -310,6 +308,29 @@ fn print_bytes(bytes: &[u8]) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(EXIT_ERROR),
+    }
+}
+
+/// `man [SUBCOMMAND]`: the page of rstack-tui or of one subcommand, in roff.
+fn print_man(subcommand: Option<&str>) -> ExitCode {
+    let cmd = Cli::command();
+    let cmd = match subcommand {
+        None => cmd,
+        Some(name) => match cmd.find_subcommand(name) {
+            Some(sub) => sub.clone().name(format!("rstack-tui-{name}")),
+            None => {
+                eprintln!(
+                    "rstack-tui: error: no subcommand '{}' (see rstack-tui --help)",
+                    text::inert(name)
+                );
+                return ExitCode::from(EXIT_ERROR);
+            }
+        },
+    };
+    let mut page = Vec::new();
+    match clap_mangen::Man::new(cmd).render(&mut page) {
+        Ok(()) => print_bytes(&page),
         Err(_) => ExitCode::from(EXIT_ERROR),
     }
 }

@@ -157,4 +157,17 @@ fn completions_and_man_page_name_every_subcommand() {
         );
     }
     assert!(man.contains("\\-\\-theme"), "{man}");
+    let (code, dump, err) = run_cli(&["man", "dump"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dump.contains(".TH rstack-tui-dump 1"), "{dump}");
+    assert!(dump.contains("\\-\\-json"), "{dump}");
+    let (code, out, err) = run_cli(&["man", "dupm"]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            2,
+            "",
+            "rstack-tui: error: no subcommand 'dupm' (see rstack-tui --help)\n"
+        )
+    );
 }

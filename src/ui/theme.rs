@@ -235,19 +235,6 @@ impl Theme {
         }
     }
 
-    /// The 16-colour default, or the monochrome theme for `NO_COLOR`.
-    pub fn for_no_color(no_color: bool) -> Theme {
-        let colors = if no_color {
-            ColorLevel::None
-        } else {
-            ColorLevel::Ansi16
-        };
-        Theme::new(&Look {
-            colors,
-            ..Look::default()
-        })
-    }
-
     /// Every colour of the theme mapped to the nearest one the terminal shows.
     fn fit(self, level: ColorLevel) -> Theme {
         let f = |s: Style| Style {
