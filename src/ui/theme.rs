@@ -181,7 +181,8 @@ impl Theme {
     }
 
     /// Brighter accents for a dark background; greys from the 256-colour palette where the
-    /// terminal has it.
+    /// terminal has it (light grey on 16 colours). The unfocused selection stays reverse
+    /// video: a dark grey bar maps to black on 16 colours, which a dark background hides.
     pub fn dark() -> Theme {
         Theme {
             title: Style::new()
@@ -190,7 +191,6 @@ impl Theme {
             header: Style::new()
                 .fg(Color::LightYellow)
                 .add_modifier(Modifier::BOLD),
-            selected_unfocused: Style::new().bg(Color::Indexed(239)).fg(Color::White),
             border: Style::new().fg(Color::Indexed(246)),
             border_focused: Style::new().fg(Color::LightCyan),
             dim: Style::new().fg(Color::Indexed(248)),
@@ -304,10 +304,16 @@ fn nearest_indexed(rgb: (u8, u8, u8)) -> u8 {
         .unwrap_or(16)
 }
 
-/// The nearest of the 16 ANSI colours.
+/// The nearest of the 16 ANSI colours; a grey stays a grey (black, 7 or white: by distance
+/// alone a mid grey is nearest light blue). Colour 8 is left out: it is the background of
+/// Solarized Dark, so a grey mapped to it would vanish there.
 fn nearest_ansi16(rgb: (u8, u8, u8)) -> Color {
+    let (r, g, b) = rgb;
+    let grey = r.max(g).max(b) - r.min(g).min(b) < 16;
     ANSI16
         .iter()
+        .filter(|(c, _)| *c != Color::DarkGray)
+        .filter(|(c, _)| !grey || matches!(c, Color::Black | Color::Gray | Color::White))
         .min_by_key(|(_, v)| distance(*v, rgb))
         .map_or(Color::Reset, |(c, _)| *c)
 }
@@ -377,7 +383,9 @@ mod tests {
     #[test]
     fn colours_map_down_to_the_terminal() {
         use ColorLevel::{Ansi16, Ansi256, TrueColor};
-        assert_eq!(fit_color(Color::Indexed(246), Ansi16), Color::DarkGray);
+        assert_eq!(fit_color(Color::Indexed(246), Ansi16), Color::Gray);
+        assert_eq!(fit_color(Color::Indexed(244), Ansi16), Color::Gray);
+        assert_eq!(fit_color(Color::Indexed(240), Ansi16), Color::Black);
         assert_eq!(fit_color(Color::Indexed(252), Ansi16), Color::Gray);
         assert_eq!(fit_color(Color::Indexed(9), Ansi16), Color::LightRed);
         assert_eq!(fit_color(Color::Rgb(250, 0, 0), Ansi16), Color::LightRed);
@@ -429,6 +437,7 @@ mod tests {
                         assert!(!mono || c == Color::Reset, "{look:?} {s:?}");
                         let indexed = matches!(c, Color::Indexed(_) | Color::Rgb(..));
                         assert!(colors == ColorLevel::Ansi256 || !indexed, "{look:?} {s:?}");
+                        assert_ne!(c, Color::DarkGray, "{look:?} {s:?}");
                     }
                 }
             }
