@@ -78,7 +78,7 @@ fn a_process_name_works_where_a_pid_is_expected() {
 }
 
 #[test]
-fn several_processes_of_a_name_are_listed_with_exit_code_4() {
+fn several_processes_of_a_name_are_listed_with_exit_code_5() {
     let name = format!("rsdup{}", std::process::id());
     let bin = names_bin_as(&name);
     let a = Fixture::spawn(&bin, &["one"]);
@@ -90,7 +90,7 @@ fn several_processes_of_a_name_are_listed_with_exit_code_4() {
         .map_or_else(|| nix::unistd::getuid().to_string(), |u| u.name);
     let row =
         |fx: &Fixture, arg: &str| format!("{:>7}  {user:<9} {} {arg}\n", fx.pid(), bin.display());
-    assert_eq!((code, out.as_str()), (4, ""), "stderr: {err}");
+    assert_eq!((code, out.as_str()), (5, ""), "stderr: {err}");
     assert_eq!(
         err,
         format!(
@@ -104,7 +104,7 @@ fn several_processes_of_a_name_are_listed_with_exit_code_4() {
 }
 
 #[test]
-fn a_name_no_process_has_is_one_line_and_exit_code_2() {
+fn a_name_no_process_has_is_one_line_and_exit_code_4() {
     let name = format!("rsnone{}", std::process::id());
     let want = format!(
         "rstack-tui: error: no process named '{name}' (give a pid, or a process's comm or executable name)\n"
@@ -113,7 +113,7 @@ fn a_name_no_process_has_is_one_line_and_exit_code_2() {
         let (code, out, err) = run_cli(args);
         assert_eq!(
             (code, out.as_str(), err.as_str()),
-            (2, "", want.as_str()),
+            (4, "", want.as_str()),
             "{args:?}"
         );
     }

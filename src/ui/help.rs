@@ -108,7 +108,7 @@ fn lines(theme: &Theme, width: usize) -> Vec<Line<'static>> {
 /// The furthest the help can scroll on a terminal of `area`: its last line at the bottom
 /// of the box, never blank space below it.
 pub fn max_scroll(area: Rect) -> u16 {
-    let n = lines(&Theme::for_no_color(true), text_width(area.width)).len();
+    let n = lines(&Theme::mono(), text_width(area.width)).len();
     let inner = popup(area, n).height.saturating_sub(2);
     u16::try_from(n).unwrap_or(u16::MAX).saturating_sub(inner)
 }
