@@ -22,6 +22,7 @@ pub mod process_list;
 pub mod refresh;
 pub mod save_prompt;
 pub mod scroll;
+pub mod source;
 
 /// Refresh interval bounds and default.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -526,6 +527,11 @@ impl App {
                     i.command(c);
                 }
             }
+            Command::ScrollLeft | Command::ScrollRight => {
+                if let Some(i) = &mut self.inspector {
+                    i.scroll_frames(c == Command::ScrollRight);
+                }
+            }
             Command::Save | Command::SaveHistory => return self.save(c == Command::SaveHistory),
             Command::Search
             | Command::SearchNext
@@ -559,6 +565,8 @@ impl App {
                 .is_some_and(|i| i.search().is_shown());
         if self.help.is_open() {
             self.help.close();
+        } else if self.inspector.as_mut().is_some_and(Inspector::close_detail) {
+            // One level back: the frame detail view closes, the inspector stays.
         } else if searching {
             if let Some(i) = &mut self.inspector {
                 i.clear_search();
@@ -589,7 +597,7 @@ impl App {
     }
 
     /// Enter: keeps the search or the filter being edited, or inspects the selected (else the
-    /// first) process.
+    /// first) process; in the inspector, opens the selected frame's detail.
     fn enter(&mut self) -> Vec<Effect> {
         if self.typing_search() {
             if let Some(i) = &mut self.inspector {
@@ -597,6 +605,11 @@ impl App {
             }
         } else if self.process_list.filter().is_editing() {
             self.process_list.filter_mut().keep();
+        } else if self.screen == Screen::Inspector {
+            let live = !self.refresh.offline();
+            if let Some(i) = &mut self.inspector {
+                i.enter(live);
+            }
         } else if self.screen == Screen::ProcessList
             && let Some(pid) = self.process_list.pid_to_inspect()
         {

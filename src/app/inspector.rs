@@ -2,6 +2,7 @@
 //! upper pane shows, which pane has the focus, each pane's selection (by id, not row, so
 //! selections survive refreshes) and first shown row, and the search.
 
+pub mod detail;
 mod find;
 pub mod frames;
 pub mod goroutines;
@@ -15,7 +16,9 @@ use super::Move;
 use super::history::History;
 use super::keymap::Command;
 use super::scroll::{self, Viewport};
-use crate::tracer::{Goroutine, Process, Thread};
+use crate::describe::frame_width;
+use crate::tracer::{Frame, Goroutine, Process, Thread};
+use detail::FrameDetail;
 use frames::FramesPane;
 use goroutines::GoroutinesPane;
 use groups::GroupsPane;
@@ -66,6 +69,8 @@ pub struct Inspector {
     /// The first row shown of the upper pane, per view (each view lists other rows).
     offsets: [usize; 4],
     search: Search,
+    /// The frame detail view, while open.
+    detail: Option<FrameDetail>,
 }
 
 impl Inspector {
@@ -85,6 +90,7 @@ impl Inspector {
             goroutines: GoroutinesPane::default(),
             offsets: [0; 4],
             search: Search::default(),
+            detail: None,
         }
     }
 
@@ -139,6 +145,16 @@ impl Inspector {
     /// The selected frame of the lower pane.
     pub fn selected_frame(&self) -> usize {
         self.frames.selected()
+    }
+
+    /// Columns the frames pane's symbols are scrolled to the left.
+    pub fn frames_scroll(&self) -> usize {
+        self.frames.scroll()
+    }
+
+    /// The frame detail view, while open.
+    pub fn detail(&self) -> Option<&FrameDetail> {
+        self.detail.as_ref()
     }
 
     /// The group view's selection.
@@ -222,10 +238,48 @@ impl Inspector {
     /// How many frames the lower pane shows: the selected goroutine's in the goroutine view,
     /// else the selected thread's.
     fn selected_frames(&self) -> usize {
+        self.selected_stack().len()
+    }
+
+    /// The frames the lower pane shows.
+    fn selected_stack(&self) -> &[Frame] {
         if self.view == View::Goroutines {
-            return self.selected_goroutine().map_or(0, |g| g.frames().len());
+            return self.selected_goroutine().map_or(&[], |g| g.frames());
         }
-        self.selected_thread().map_or(0, |th| th.frames().len())
+        self.selected_thread().map_or(&[], |th| th.frames())
+    }
+
+    /// Enter: on the frames pane, opens the selected frame's detail (its source read now, and
+    /// for a `live` process its module's build-id from the file it maps); on the upper pane,
+    /// moves to the frames.
+    pub(super) fn enter(&mut self, live: bool) {
+        if self.focus == Pane::Threads {
+            self.focus = Pane::Frames;
+            return;
+        }
+        let snapshot = self.snapshot().map(|p| &**p);
+        self.detail = FrameDetail::open(
+            self.selected_stack(),
+            self.frames.selected(),
+            snapshot,
+            live,
+        );
+    }
+
+    /// Closes the frame detail view; false if it was not open.
+    pub(super) fn close_detail(&mut self) -> bool {
+        self.detail.take().is_some()
+    }
+
+    /// `←`/`→`: scrolls the frames pane's symbols.
+    pub(super) fn scroll_frames(&mut self, right: bool) {
+        let widest = self
+            .selected_stack()
+            .iter()
+            .map(frame_width)
+            .max()
+            .unwrap_or(0);
+        self.frames.scroll_by(right, widest);
     }
 
     /// The tids of the upper pane's rows, in order, for the threads and diff views.
@@ -336,8 +390,12 @@ impl Inspector {
         }
     }
 
-    /// Moves the selection of the focused pane.
+    /// Moves the selection of the focused pane (scrolls the frame detail, while open).
     pub(super) fn move_selection(&mut self, m: Move) {
+        if let Some(d) = &mut self.detail {
+            d.move_scroll(m);
+            return;
+        }
         match self.focus {
             Pane::Frames => self.move_frame(m),
             Pane::Threads => self.move_row(m),

@@ -42,6 +42,8 @@ pub enum Command {
     SearchPrev,
     FilterThreads,
     FollowWait,
+    ScrollLeft,
+    ScrollRight,
 }
 
 /// Where a binding applies.
@@ -121,7 +123,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "Esc",
         command: Command::Back,
         short: "back",
-        help: "Back one level: close help, clear the search or the filter, leave the diff, group or goroutine view, then the process for the list (its history is kept for going back in)",
+        help: "Back one level: close help or the frame detail, clear the search or the filter, leave the diff, group or goroutine view, then the process for the list (its history is kept for going back in)",
         context: Context::Global,
         footer: false,
     },
@@ -133,6 +135,33 @@ pub const KEYMAP: &[Binding] = &[
         help: "Inspect the selected process",
         context: Context::ProcessList,
         footer: true,
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        label: "Enter",
+        command: Command::Enter,
+        short: "frame",
+        help: "Frame detail: whole symbol, inlining, file:line, module, source",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
+        keys: &[code(KeyCode::Left)],
+        label: "←",
+        command: Command::ScrollLeft,
+        short: "left",
+        help: "Scroll the stack's symbols left",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
+        keys: &[code(KeyCode::Right)],
+        label: "→",
+        command: Command::ScrollRight,
+        short: "right",
+        help: "Scroll the stack's symbols right, to a long symbol's tail",
+        context: Context::Inspector,
+        footer: false,
     },
     Binding {
         keys: &[k('/')],

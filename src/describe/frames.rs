@@ -73,3 +73,26 @@ pub fn stack_end_gist(t: &Thread) -> Option<(String, String)> {
         _ => (t.end_note()?, String::new()),
     })
 }
+
+/// A frame's symbol as the frames pane shows it: `name+0xoff`, `[i] name` for an inlined
+/// function, marked when it is a signal handler's or a frameless one's.
+pub fn frame_symbol(f: &Frame) -> String {
+    let symbol = match f.symbol() {
+        Some(s) if f.is_inlined() => format!("[i] {}", s.name()),
+        Some(s) => format!("{}+{:#x}", s.name(), s.offset()),
+        None if f.is_inlined() => "[i] ??".to_string(),
+        None => "??".to_string(),
+    };
+    if f.is_signal() {
+        format!("<signal handler called> {symbol}")
+    } else if f.is_frameless() {
+        format!("[frameless] {symbol}")
+    } else {
+        symbol
+    }
+}
+
+/// The columns [`frame_symbol`] takes on a terminal.
+pub fn frame_width(f: &Frame) -> usize {
+    unicode_width::UnicodeWidthStr::width(frame_symbol(f).as_str())
+}

@@ -7,7 +7,7 @@ mod frames;
 mod notes;
 mod waits;
 
-pub use frames::{interesting_frame, stack_end_gist};
+pub use frames::{frame_symbol, frame_width, interesting_frame, stack_end_gist};
 pub use notes::{line_cache_refused, no_permission_text, thread_selected_text, unguarded_text};
 pub use waits::{capture_note, cycle_text, goroutine_state, lock_text, owner_text, waiting_on};
 

@@ -2,14 +2,27 @@
 //! with the CPU it used in between (busy or blocked) and how long its stack has not changed.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, TableState};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::TableState;
 
+use super::fit::{self, Column, Piece, PieceRow};
 use super::theme::Theme;
 use super::threads::stuck_label;
 use crate::app::{Inspector, Pane};
 use crate::describe::clock;
 use crate::tracer::diff::Change;
+
+/// The columns, by priority: ids, the change and the top frame go last.
+const COLUMNS: [Column; 7] = [
+    Column::new("TID", 9, 7),
+    Column::new("NAME", 5, 15).min(6),
+    Column::new("CHANGE", 8, 7),
+    Column::new("CPU ms", 6, 6),
+    Column::new("", 4, 7),
+    Column::new("SAME", 3, 9),
+    Column::new("TOP FRAME", 7, 30).min(12).fill(1),
+];
 
 /// `offline`: the snapshots were loaded from files (no more can be taken).
 pub fn render(inspector: &Inspector, offline: bool, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -23,7 +36,7 @@ pub fn render(inspector: &Inspector, offline: bool, theme: &Theme, frame: &mut F
         } else {
             " Diff: needs two snapshots (r takes one now) "
         };
-        frame.render_widget(theme.pane(msg, focused), area);
+        frame.render_widget(theme.pane(fit::cut(msg, area.width.into()), focused), area);
         return;
     };
     let count = |f: fn(&Change) -> bool| d.threads.iter().filter(|t| f(&t.change)).count();
@@ -37,62 +50,57 @@ pub fn render(inspector: &Inspector, offline: bool, theme: &Theme, frame: &mut F
         count(|c| matches!(c, Change::Exited)),
         count(|c| matches!(c, Change::Unchanged)),
     );
-    let header =
-        Row::new(["TID", "NAME", "CHANGE", "CPU ms", "", "SAME", "TOP FRAME"]).style(theme.header);
     let pattern = inspector.search().pattern();
-    let mark = |text: String| super::search::marked(text, pattern.as_ref(), theme.search);
-    let rows = d.threads.iter().map(|td| {
-        let (label, style) = match td.change {
-            Change::New => ("new", theme.busy),
-            Change::Exited => ("exited", theme.exited),
-            Change::Changed { .. } => ("changed", theme.header),
-            Change::Unchanged => ("same", theme.dim),
-        };
-        let cpu = td
-            .cpu_used
-            .map(|c| format!("{:.0}", c.as_secs_f64() * 1000.0))
-            .unwrap_or_default();
-        let activity = match (td.cpu_used, td.busy) {
-            (Some(_), true) => "busy",
-            (Some(_), false) => "blocked",
-            (None, _) => "",
-        };
-        let thread = new
-            .threads()
-            .iter()
-            .chain(old.threads())
-            .find(|t| t.id() == td.tid);
-        let same = match td.change {
-            Change::Exited => String::new(),
-            _ => stuck_label(history.stuck(td.tid), new.taken_at()),
-        };
-        let top = thread.map(super::threads::top_frame).unwrap_or_default();
-        Row::new(vec![
-            Cell::from(td.tid.to_string()),
-            Cell::from(mark(td.name.clone().unwrap_or_default())),
-            Cell::from(label).style(style),
-            Cell::from(cpu),
-            Cell::from(activity),
-            Cell::from(same),
-            Cell::from(mark(top)),
-        ])
-    });
-    let narrow = area.width < 100;
-    let widths = [
-        Constraint::Length(7),
-        Constraint::Length(if narrow { 12 } else { 15 }),
-        Constraint::Length(7),
-        Constraint::Length(6),
-        Constraint::Length(7),
-        Constraint::Length(if narrow { 7 } else { 9 }),
-        Constraint::Fill(1),
-    ];
+    let mark = |p: Piece| super::search::piece(p, pattern.as_ref(), theme.search);
+    let rows: Vec<PieceRow> = d
+        .threads
+        .iter()
+        .map(|td| {
+            let (label, style) = match td.change {
+                Change::New => ("new", theme.busy),
+                Change::Exited => ("exited", theme.exited),
+                Change::Changed { .. } => ("changed", theme.header),
+                Change::Unchanged => ("same", theme.dim),
+            };
+            let cpu = td
+                .cpu_used
+                .map(|c| format!("{:.0}", c.as_secs_f64() * 1000.0))
+                .unwrap_or_default();
+            let activity = match (td.cpu_used, td.busy) {
+                (Some(_), true) => "busy",
+                (Some(_), false) => "blocked",
+                (None, _) => "",
+            };
+            let thread = new
+                .threads()
+                .iter()
+                .chain(old.threads())
+                .find(|t| t.id() == td.tid);
+            let same = match td.change {
+                Change::Exited => String::new(),
+                _ => stuck_label(history.stuck(td.tid), new.taken_at()),
+            };
+            let top = thread.map(super::threads::top_frame).unwrap_or_default();
+            let cells = vec![
+                Piece::whole(td.tid.to_string()),
+                mark(Piece::text(td.name.clone().unwrap_or_default())),
+                Piece::whole(label).style(style),
+                Piece::whole(cpu),
+                Piece::whole(activity),
+                Piece::whole(same),
+                mark(Piece::text(top)),
+            ];
+            (cells, Style::new())
+        })
+        .collect();
+    let (header, body, widths) = fit::table(&COLUMNS, &rows, area.width, true);
     let selected = inspector
         .selected_tid()
         .and_then(|tid| d.threads.iter().position(|t| t.tid == tid));
-    let table = theme
-        .pane_table(rows, widths, title, focused)
-        .header(header);
+    let mut table = theme.pane_table(body, widths, fit::cut(&title, area.width.into()), focused);
+    if let Some(h) = header {
+        table = table.header(h.style(theme.header));
+    }
     frame.render_stateful_widget(
         table,
         area,

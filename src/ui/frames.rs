@@ -3,40 +3,38 @@
 //! the module.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::TableState;
 
+use super::fit::{self, Column, Piece, PieceRow};
 use super::theme::Theme;
 use crate::app::{Inspector, Pane, View};
 use crate::describe::{self, basename};
 use crate::tracer::{ModuleProblem, Process, Thread};
 
+/// The columns, by priority: the address goes first, then the module beside a `file:line`;
+/// the symbol takes the room left (and scrolls, `←`/`→`).
+pub const COLUMNS: [Column; 5] = [
+    Column::new("", 9, 4),
+    Column::new("", 2, 14),
+    Column::new("", 8, 40).fill(1),
+    Column::new("", 7, 12).min(8),
+    Column::new("", 3, 16).min(8),
+];
+
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
     let focused = inspector.focus() == Pane::Frames;
     let thread = inspector.selected_thread();
-    let block = theme.pane(title(thread), focused);
+    let block_title = fit::cut(&title(thread), area.width.into()).into_owned();
     let Some(t) = thread else {
-        frame.render_widget(block, area);
+        frame.render_widget(theme.pane(block_title, focused), area);
         return;
     };
     let mut rows = frame_rows(inspector, theme, t);
     rows.extend(note_rows(inspector.snapshot().map(|p| &**p), theme, t));
-    // `file:line` needs more room than a module's base name.
-    let place = if t.frames().iter().any(|f| f.location().is_some()) {
-        2
-    } else {
-        1
-    };
-    let widths = [
-        Constraint::Length(4),
-        Constraint::Length(14),
-        Constraint::Fill(3),
-        Constraint::Fill(place),
-    ];
-    let table = Table::new(rows, widths)
-        .block(block)
-        .row_highlight_style(theme.highlight(focused))
-        .column_spacing(1);
+    let (_, body, widths) = fit::table(&COLUMNS, &rows, area.width, false);
+    let table = theme.pane_table(body, widths, block_title, focused);
     let mut state = TableState::new()
         .with_offset(inspector.frames_offset())
         .with_selected(Some(inspector.selected_frame()));
@@ -62,89 +60,99 @@ fn title(thread: Option<&Thread>) -> String {
 
 /// One row per frame; in the diff view, the inner frames that differ from the older
 /// snapshot's stack of the same thread are marked, the common outer frames stay plain.
-fn frame_rows<'a>(inspector: &Inspector, theme: &Theme, t: &Thread) -> Vec<Row<'a>> {
+fn frame_rows(inspector: &Inspector, theme: &Theme, t: &Thread) -> Vec<PieceRow> {
     let changed = changed_inner_frames(inspector, t);
     let pattern = inspector.search().pattern();
-    let mark = |text: String| super::search::marked(text, pattern.as_ref(), theme.search);
     t.frames()
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let (symbol, module) = frame_cells(f);
-            let row = Row::new(vec![
-                Cell::from(if i < changed {
-                    format!("!{i}")
-                } else {
-                    format!("#{i}")
-                }),
-                Cell::from(format!("{:#014x}", f.ip())),
-                Cell::from(mark(symbol)),
-                Cell::from(mark(module)),
-            ]);
-            if i < changed {
-                row.style(theme.header)
+            let mark = if i < changed { "!" } else { "#" };
+            let style = if i < changed {
+                theme.header
             } else {
-                row
+                Style::new()
+            };
+            let mut pieces = frame_pieces(f, i, mark, theme, inspector.frames_scroll());
+            // The symbol, the place and the module are what the search looks in.
+            for p in pieces.iter_mut().skip(2) {
+                *p = super::search::piece(std::mem::take(p), pattern.as_ref(), theme.search);
             }
+            (pieces, style)
         })
         .collect()
 }
 
+/// The cells of a frame's row: `#i`, address, symbol (scrolled `skip` columns), place and, beside
+/// a `file:line`, the module's name (dim).
+pub fn frame_pieces(
+    f: &crate::tracer::Frame,
+    i: usize,
+    mark: &str,
+    theme: &Theme,
+    skip: usize,
+) -> Vec<Piece> {
+    let (symbol, place) = frame_cells(f);
+    let module = match (f.location(), f.module()) {
+        (Some(_), Some(m)) => basename(&m.path).to_string(),
+        _ => String::new(),
+    };
+    vec![
+        Piece::whole(format!("{mark}{i}")),
+        Piece::whole(format!("{:#014x}", f.ip())),
+        Piece::text(symbol).scrolled(skip),
+        Piece::whole(place),
+        Piece::text(module).style(theme.dim),
+    ]
+}
+
+/// A row of text below the frames: a mark, the text beside the symbols, and a detail beside
+/// the places.
+fn note_row(mark: &str, label: &str, text: String, detail: String, style: Style) -> PieceRow {
+    (
+        vec![
+            Piece::whole(mark),
+            Piece::text(label),
+            Piece::text(text),
+            Piece::text(detail),
+        ],
+        style,
+    )
+}
+
 /// The rows below the frames: the state the capture found, the lock waited for, the kernel
 /// stack, the thread's error, why the stack ends, and the notes on its modules.
-fn note_rows<'a>(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Vec<Row<'a>> {
+fn note_rows(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Vec<PieceRow> {
     let mut rows = Vec::new();
     // A thread caught otherwise than /proc showed it just before its stop, or on its way out
     // of a call: its state as the capture found it ("S at the capture, R just before").
     if let Some(note) = describe::capture_note(t) {
-        rows.push(
-            Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(note)]).style(theme.header),
-        );
+        rows.push(note_row("--", "", note, String::new(), theme.header));
     }
     // What it waits for, and its kernel stack (read for threads in D), below the user frames.
     if let Some(lock) = snap.and_then(|p| describe::lock_text(p, t)) {
-        rows.push(
-            Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(lock)]).style(theme.header),
-        );
+        rows.push(note_row("--", "", lock, String::new(), theme.header));
     }
     // What the owner of that lock is doing (H selects it).
     if let Some(owner) = snap.and_then(|p| describe::owner_text(p, t)) {
-        rows.push(
-            Row::new(vec![Cell::from("--"), Cell::from(""), Cell::from(owner)]).style(theme.header),
-        );
+        rows.push(note_row("--", "", owner, String::new(), theme.header));
     }
     for (i, k) in t.facts().kernel_stack.iter().enumerate() {
-        rows.push(
-            Row::new(vec![
-                Cell::from(format!("k{i}")),
-                Cell::from("kernel"),
-                Cell::from(k.clone()),
-            ])
-            .style(theme.dim),
-        );
+        rows.push(note_row(
+            &format!("k{i}"),
+            "kernel",
+            k.clone(),
+            String::new(),
+            theme.dim,
+        ));
     }
     if let Some(e) = t.error() {
-        rows.push(
-            Row::new(vec![
-                Cell::from("!"),
-                Cell::from(""),
-                Cell::from(e.to_string()),
-            ])
-            .style(theme.error),
-        );
+        rows.push(note_row("!", "", e.to_string(), String::new(), theme.error));
     }
     // Why the stack ends short of the thread's root, once: the gist beside the frames'
     // names, the module or figures beside their modules (the pane is narrow).
     if let Some((gist, detail)) = describe::stack_end_gist(t) {
-        rows.push(
-            Row::new(vec![
-                Cell::from("…"),
-                Cell::from(""),
-                Cell::from(gist),
-                Cell::from(detail),
-            ])
-            .style(theme.dim),
-        );
+        rows.push(note_row("…", "", gist, detail, theme.dim));
     }
     rows.extend(module_note_rows(snap, theme, t));
     rows
@@ -152,7 +160,7 @@ fn note_rows<'a>(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Vec<Row<'
 
 /// Why frames of this stack have no names: the trace's notes on its modules (no debuginfo,
 /// an unreadable ELF file), each once, as "reason" beside the module's name.
-fn module_note_rows<'a>(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Vec<Row<'a>> {
+fn module_note_rows(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Vec<PieceRow> {
     let Some(snap) = snap else {
         return Vec::new();
     };
@@ -160,13 +168,13 @@ fn module_note_rows<'a>(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Ve
         .iter()
         .filter_map(|note| Some((t.module_note(note)?, &note.problem)))
         .map(|(m, problem)| {
-            Row::new(vec![
-                Cell::from("i"),
-                Cell::from(""),
-                Cell::from(problem_gist(problem)),
-                Cell::from(basename(&m.path).to_string()),
-            ])
-            .style(theme.dim)
+            note_row(
+                "i",
+                "",
+                problem_gist(problem),
+                basename(&m.path).to_string(),
+                theme.dim,
+            )
         })
         .collect()
 }
@@ -186,12 +194,6 @@ fn problem_gist(problem: &ModuleProblem) -> String {
 /// A frame's symbol cell (`name+0xoff`, `[i] name` for an inlined function) and place cell
 /// (`dir/file:line`, else the module's name).
 pub fn frame_cells(f: &crate::tracer::Frame) -> (String, String) {
-    let symbol = match f.symbol() {
-        Some(s) if f.is_inlined() => format!("[i] {}", s.name()),
-        Some(s) => format!("{}+{:#x}", s.name(), s.offset()),
-        None if f.is_inlined() => "[i] ??".to_string(),
-        None => "??".to_string(),
-    };
     let module = f.location().map(short_location).or_else(|| {
         f.module().map(|m| {
             if f.symbol().is_some() {
@@ -201,14 +203,7 @@ pub fn frame_cells(f: &crate::tracer::Frame) -> (String, String) {
             }
         })
     });
-    let symbol = if f.is_signal() {
-        format!("<signal handler called> {symbol}")
-    } else if f.is_frameless() {
-        format!("[frameless] {symbol}")
-    } else {
-        symbol
-    };
-    (symbol, module.unwrap_or_default())
+    (describe::frame_symbol(f), module.unwrap_or_default())
 }
 
 /// `file:line` with the file's last two path components.

@@ -2,13 +2,23 @@
 //! it), thread and innermost frame Go would show; below, the selected goroutine's stack.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, TableState};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::TableState;
 
-use super::frames::frame_cells;
+use super::fit::{self, Column, Piece, PieceRow};
+use super::frames::frame_pieces;
 use super::theme::Theme;
 use crate::app::{Inspector, Pane};
 use crate::tracer::Goroutine;
+
+/// The columns, by priority: ids go last, the state is cut before the top frame.
+const COLUMNS: [Column; 4] = [
+    Column::new("GOID", 9, 8),
+    Column::new("STATE", 5, 24).min(8),
+    Column::new("THREAD", 6, 8),
+    Column::new("TOP FRAME", 8, 30).min(12).fill(1),
+];
 
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
     let focused = inspector.focus() == Pane::Threads;
@@ -19,27 +29,26 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         .map(|n| format!(": {n}"))
         .unwrap_or_default();
     let title = format!(" Goroutines ({}{note}) ", list.len());
-    let header = Row::new(["GOID", "STATE", "THREAD", "TOP FRAME"]).style(theme.header);
-    let rows = list.iter().map(|g| {
-        Row::new(vec![
-            Cell::from(g.id().to_string()),
-            Cell::from(g.state().to_string()),
-            Cell::from(g.thread().map(|t| t.to_string()).unwrap_or_default()),
-            Cell::from(top_frame(g)),
-        ])
-    });
-    let widths = [
-        Constraint::Length(8),
-        Constraint::Length(24),
-        Constraint::Length(8),
-        Constraint::Fill(1),
-    ];
+    let rows: Vec<PieceRow> = list
+        .iter()
+        .map(|g| {
+            let cells = vec![
+                Piece::whole(g.id().to_string()),
+                Piece::text(g.state()),
+                Piece::whole(g.thread().map(|t| t.to_string()).unwrap_or_default()),
+                Piece::text(top_frame(g)),
+            ];
+            (cells, Style::new())
+        })
+        .collect();
+    let (header, body, widths) = fit::table(&COLUMNS, &rows, area.width, true);
+    let mut table = theme.pane_table(body, widths, fit::cut(&title, area.width.into()), focused);
+    if let Some(h) = header {
+        table = table.header(h.style(theme.header));
+    }
     let selected = inspector
         .selected_goroutine()
         .and_then(|s| list.iter().position(|g| g.id() == s.id()));
-    let table = theme
-        .pane_table(rows, widths, title, focused)
-        .header(header);
     frame.render_stateful_widget(
         table,
         area,
@@ -76,37 +85,22 @@ pub fn render_frames(inspector: &Inspector, theme: &Theme, frame: &mut Frame, ar
         g.id(),
         crate::describe::goroutine_state(g)
     );
-    let mut rows: Vec<Row> = g
+    let skip = inspector.frames_scroll();
+    let mut rows: Vec<PieceRow> = g
         .frames()
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            let (symbol, place) = frame_cells(f);
-            Row::new(vec![
-                Cell::from(format!("#{i}")),
-                Cell::from(format!("{:#014x}", f.ip())),
-                Cell::from(symbol),
-                Cell::from(place),
-            ])
-        })
+        .map(|(i, f)| (frame_pieces(f, i, "#", theme, skip), Style::new()))
         .collect();
     if let Some(n) = g.end_note() {
-        rows.push(
-            Row::new(vec![
-                Cell::from("…"),
-                Cell::from(""),
-                Cell::from(n.to_string()),
-            ])
-            .style(theme.dim),
-        );
+        rows.push((
+            vec![Piece::whole("…"), Piece::text(""), Piece::text(n)],
+            theme.dim,
+        ));
     }
-    let widths = [
-        Constraint::Length(4),
-        Constraint::Length(14),
-        Constraint::Fill(3),
-        Constraint::Fill(2),
-    ];
-    let table = theme.pane_table(rows, widths, title, focused);
+    let (_, body, widths) = fit::table(&super::frames::COLUMNS, &rows, area.width, false);
+    let title = fit::cut(&title, area.width.into()).into_owned();
+    let table = theme.pane_table(body, widths, title, focused);
     let mut state = TableState::new()
         .with_offset(inspector.frames_offset())
         .with_selected(Some(inspector.selected_frame()));

@@ -2,11 +2,21 @@
 //! frame), largest group first; with a previous snapshot, how each group's count changed.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, TableState};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::TableState;
 
+use super::fit::{self, Column, Piece, PieceRow};
 use super::theme::Theme;
 use crate::app::{Inspector, Pane};
+
+/// The columns, by priority: counts go last; names and the top frame share the room.
+const COLUMNS: [Column; 4] = [
+    Column::new("COUNT", 9, 5),
+    Column::new("CHANGE", 6, 6),
+    Column::new("THREADS", 5, 20).min(10).fill(1),
+    Column::new("TOP FRAME", 8, 20).min(12).fill(1),
+];
 
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
     let focused = inspector.focus() == Pane::Threads;
@@ -18,50 +28,49 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         groups.len(),
         groups.iter().map(|g| g.threads.len()).sum::<usize>()
     );
-    let header = Row::new(["COUNT", "CHANGE", "THREADS", "TOP FRAME"]).style(theme.header);
     let snap = inspector.snapshot();
-    let rows = groups.iter().map(|g| {
-        let change = changes
-            .iter()
-            .find(|c| c.key == g.key)
-            .map(|c| match c.new_count as i64 - c.old_count as i64 {
-                0 => String::new(),
-                d => format!("{d:+}"),
-            })
-            .unwrap_or_default();
-        let names: Vec<String> = g
-            .threads
-            .iter()
-            .take(6)
-            .map(|(tid, name)| name.clone().unwrap_or_else(|| tid.to_string()))
-            .collect();
-        let more = g.threads.len().saturating_sub(6);
-        let names = if more > 0 {
-            format!("{} +{more}", names.join(", "))
-        } else {
-            names.join(", ")
-        };
-        let top = snap
-            .and_then(|s| s.threads().iter().find(|t| t.id() == g.threads[0].0))
-            .map(super::threads::top_frame)
-            .unwrap_or_default();
-        Row::new(vec![
-            Cell::from(g.threads.len().to_string()),
-            Cell::from(change),
-            Cell::from(names),
-            Cell::from(top),
-        ])
-    });
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Fill(2),
-        Constraint::Fill(2),
-    ];
+    let rows: Vec<PieceRow> = groups
+        .iter()
+        .map(|g| {
+            let change = changes
+                .iter()
+                .find(|c| c.key == g.key)
+                .map(|c| match c.new_count as i64 - c.old_count as i64 {
+                    0 => String::new(),
+                    d => format!("{d:+}"),
+                })
+                .unwrap_or_default();
+            let names: Vec<String> = g
+                .threads
+                .iter()
+                .take(6)
+                .map(|(tid, name)| name.clone().unwrap_or_else(|| tid.to_string()))
+                .collect();
+            let more = g.threads.len().saturating_sub(6);
+            let names = if more > 0 {
+                format!("{} +{more}", names.join(", "))
+            } else {
+                names.join(", ")
+            };
+            let top = snap
+                .and_then(|s| s.threads().iter().find(|t| t.id() == g.threads[0].0))
+                .map(super::threads::top_frame)
+                .unwrap_or_default();
+            let cells = vec![
+                Piece::whole(g.threads.len().to_string()),
+                Piece::whole(change),
+                Piece::text(names),
+                Piece::text(top),
+            ];
+            (cells, Style::new())
+        })
+        .collect();
+    let (header, body, widths) = fit::table(&COLUMNS, &rows, area.width, true);
     let selected = inspector.groups_pane().selected_index(groups).or(Some(0));
-    let table = theme
-        .pane_table(rows, widths, title, focused)
-        .header(header);
+    let mut table = theme.pane_table(body, widths, fit::cut(&title, area.width.into()), focused);
+    if let Some(h) = header {
+        table = table.header(h.style(theme.header));
+    }
     frame.render_stateful_widget(
         table,
         area,

@@ -2,7 +2,9 @@
 //! the theme; the footer and help render the app's keymap table. Nothing here calls ptrace
 //! or reads `/proc`.
 
+pub mod detail;
 pub mod diff;
+pub mod fit;
 pub mod frames;
 pub mod goroutines;
 pub mod groups;
@@ -53,8 +55,12 @@ impl Areas {
     }
 }
 
+/// The threads pane's width side by side: what its columns need (ids, name, state, CPU, wait,
+/// SAME: 55 with spacing) and a top frame's worth; the stacks take the rest.
+const THREADS_WIDE: u16 = 90;
+
 /// Lays out the screen: header, body, status line, footer. The inspector stacks threads
-/// over frames, or puts them side by side on wide terminals.
+/// over frames, or puts them side by side on wide terminals, where the frames get the room.
 pub fn layout(area: Rect, screen: Screen) -> Areas {
     let [header, body, status, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -72,9 +78,9 @@ pub fn layout(area: Rect, screen: Screen) -> Areas {
     match screen {
         Screen::ProcessList => a.process_list = body,
         Screen::Inspector if area.width >= 160 => {
+            let threads = THREADS_WIDE.min(area.width / 2);
             [a.threads, a.frames] =
-                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
-                    .areas(body);
+                Layout::horizontal([Constraint::Length(threads), Constraint::Fill(1)]).areas(body);
         }
         Screen::Inspector => {
             [a.threads, a.frames] =
@@ -112,6 +118,9 @@ pub fn render(app: &App, frame: &mut Frame) {
             }
             if inspector.view() != View::Goroutines {
                 frames::render(inspector, &theme, frame, areas.frames);
+            }
+            if let Some(d) = inspector.detail() {
+                detail::render(d, &theme, frame, areas.threads.union(areas.frames));
             }
         }
         (Screen::Inspector, None) => {}

@@ -4,6 +4,7 @@
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use super::fit::Piece;
 use super::theme::Theme;
 use crate::app::Inspector;
 use crate::app::inspector::search::Pattern;
@@ -28,6 +29,15 @@ pub fn marked(text: String, pattern: Option<&Pattern>, style: Style) -> Line<'st
         spans.push(Span::raw(text[at..].to_string()));
     }
     Line::from(spans)
+}
+
+/// `piece` with the matches of `pattern` in its text drawn in `style`, wherever fitting
+/// leaves them.
+pub fn piece(piece: Piece, pattern: Option<&Pattern>, style: Style) -> Piece {
+    match pattern.map(|p| p.find_all(&piece.text)) {
+        Some(ranges) if !ranges.is_empty() => piece.marked(ranges, style),
+        _ => piece,
+    }
 }
 
 /// "3 threads, 5 frames".

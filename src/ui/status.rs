@@ -6,49 +6,54 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::fit::{self, Part, Piece};
 use super::theme::Theme;
 use crate::app::keymap;
 use crate::app::{App, Screen};
 use crate::describe;
 
 pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let line = match (app.inspector(), app.screen()) {
+    let parts = match (app.inspector(), app.screen()) {
         (Some(t), Screen::Inspector) => {
             let threads = t
                 .snapshot()
                 .map(|s| s.threads().len().to_string())
                 .unwrap_or_else(|| "?".into());
-            let mut spans = vec![
-                Span::styled(format!(" pid {} ", t.pid()), theme.title),
-                Span::raw(format!("{} threads  ", threads)),
-                Span::raw(t.command_line().to_string()),
-            ];
-            if t.exited() {
-                spans.insert(1, Span::styled(" EXITED ", theme.error));
-            }
-            if t.degraded() {
-                spans.insert(1, Span::styled(" NOT TRACED: /proc only ", theme.error));
+            let mut parts = vec![Part::new(
+                Piece::whole(format!(" pid {} ", t.pid())).style(theme.title),
+                9,
+            )];
+            // Which snapshot is on screen, when it may not be the live one: right after the
+            // pid, so that old stacks are never read as current.
+            if let Some(which) = viewed_text(t, app.refresh().offline()) {
+                parts.push(Part::new(Piece::text(which).style(theme.busy), 9));
             }
             // A deadlock goes right after the pid: it must not be cut off by a long command.
             if let Some(snap) = t.snapshot() {
-                for cycle in snap.deadlocks().iter().rev() {
+                for cycle in snap.deadlocks() {
                     let text = format!(" DEADLOCK {} ", describe::cycle_text(snap, cycle));
-                    spans.insert(1, Span::styled(text, theme.error));
+                    parts.push(Part::new(Piece::text(text).style(theme.error), 7));
                 }
             }
-            // Which snapshot is on screen, when it may not be the live one: first, so that
-            // old stacks are never read as current.
-            if let Some(which) = viewed_text(t, app.refresh().offline()) {
-                spans.insert(1, Span::styled(which, theme.busy));
+            if t.degraded() {
+                parts.push(Part::new(
+                    Piece::whole(" NOT TRACED: /proc only ").style(theme.error),
+                    8,
+                ));
             }
-            Line::from(spans)
+            if t.exited() {
+                parts.push(Part::new(Piece::whole(" EXITED ").style(theme.error), 8));
+            }
+            parts.push(Part::new(Piece::whole(format!("{threads} threads  ")), 6));
+            parts.push(Part::new(Piece::text(t.command_line()), 5));
+            parts
         }
-        _ => Line::from(vec![
-            Span::styled(" rstack-tui ", theme.title),
-            Span::raw("pick a process to inspect its threads"),
-        ]),
+        _ => vec![
+            Part::new(Piece::whole(" rstack-tui ").style(theme.title), 9),
+            Part::new(Piece::text("pick a process to inspect its threads"), 5),
+        ],
     };
-    frame.render_widget(Paragraph::new(line), area);
+    frame.render_widget(Paragraph::new(fit::line(&parts, area.width)), area);
 }
 
 /// " snapshot 2/5, 14:03:22 " on loaded snapshots; live, only when an older snapshot than
@@ -75,29 +80,37 @@ fn viewed_text(t: &crate::app::Inspector, offline: bool) -> Option<String> {
 }
 
 pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let mut spans = Vec::new();
+    let mut parts = Vec::new();
     // A save asking where to write: the path being typed, after the directory that failed.
     if let Some(p) = app.save_prompt() {
-        spans.push(Span::styled(format!(" ! {} ", p.failed()), theme.error));
-        spans.push(Span::raw(format!(" save to: {}█", p.path())));
+        let spans = vec![
+            Span::styled(format!(" ! {} ", p.failed()), theme.error),
+            Span::raw(format!(" save to: {}█", p.path())),
+        ];
         frame.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
-    // The error first: on a narrow terminal it is what must not be cut off.
+    // The error first: on a narrow terminal it is what must not be dropped (it is cut, marked).
     if let Some(e) = app.last_error() {
-        spans.push(Span::styled(format!(" ! {e} "), theme.error));
+        parts.push(Part::new(
+            Piece::text(format!(" ! {e} ")).style(theme.error),
+            9,
+        ));
     }
     if let Some(m) = app.status_note() {
-        spans.push(Span::styled(format!(" {m} "), theme.busy));
+        parts.push(Part::new(
+            Piece::text(format!(" {m} ")).style(theme.busy),
+            8,
+        ));
     }
     let refresh = app.refresh();
     if app.screen() == Screen::Inspector {
         let snapshot = app.inspector().and_then(|t| t.snapshot());
-        // A warning about the last trace: before the facts, which a narrow terminal cuts.
+        // A warning about the last trace: before the facts, which a narrow terminal drops.
         if let Some(u) = snapshot.and_then(|s| s.unguarded()) {
-            spans.push(Span::styled(
-                format!(" ! {} ", describe::unguarded_text(u)),
-                theme.error,
+            parts.push(Part::new(
+                Piece::text(format!(" ! {} ", describe::unguarded_text(u))).style(theme.error),
+                7,
             ));
         }
         let mode = if refresh.snapshot_mode() {
@@ -115,29 +128,48 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         } else {
             format!("auto {:.1}s", refresh.interval().as_secs_f64())
         };
-        spans.push(Span::raw(format!(" {mode} · {when}")));
+        parts.push(Part::new(Piece::whole(format!(" {mode} · {when}")), 6));
+        // Each figure whole with its unit, or not at all: the least telling go first.
         if let Some(snap) = snapshot {
-            spans.push(Span::raw(format!(
-                " · taken {} UTC · took {:.1} ms · stopped {}/{} ≤ {:.2} ms",
-                describe::clock(snap.taken_at()),
-                snap.elapsed().as_secs_f64() * 1000.0,
-                snap.stopped_threads(),
-                snap.threads().len(),
-                snap.longest_stop().as_secs_f64() * 1000.0
-            )));
+            let facts = [
+                (
+                    format!(" · taken {} UTC", describe::clock(snap.taken_at())),
+                    3,
+                ),
+                (
+                    format!(" · took {:.1} ms", snap.elapsed().as_secs_f64() * 1000.0),
+                    2,
+                ),
+                (
+                    format!(
+                        " · stopped {}/{} ≤ {:.2} ms",
+                        snap.stopped_threads(),
+                        snap.threads().len(),
+                        snap.longest_stop().as_secs_f64() * 1000.0
+                    ),
+                    4,
+                ),
+            ];
+            for (text, priority) in facts {
+                parts.push(Part::new(Piece::whole(text), priority));
+            }
         }
         if refresh.tracing() {
-            spans.push(Span::styled(" · tracing…", theme.busy));
+            parts.push(Part::new(Piece::whole(" · tracing…").style(theme.busy), 5));
         }
     } else {
-        spans.push(Span::raw(process_count(app.process_list())));
+        let (count, why) = process_count(app.process_list());
+        parts.push(Part::new(Piece::whole(count), 6));
+        if !why.is_empty() {
+            parts.push(Part::new(Piece::text(why), 4));
+        }
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(Paragraph::new(fit::line(&parts, area.width)), area);
 }
 
-/// " 412 processes (37 kernel threads hidden; 3 match the filter)": the count of every
-/// process, and why the list's title counts fewer.
-fn process_count(list: &crate::app::ProcessList) -> String {
+/// (" 412 processes", " (37 kernel threads hidden; 3 match the filter)"): the count of
+/// every process, and why the list's title counts fewer (the count is never cut, the why may be).
+fn process_count(list: &crate::app::ProcessList) -> (String, String) {
     let all = list.all();
     let mut why = Vec::new();
     let kernel = all.iter().filter(|p| p.kernel_thread).count();
@@ -153,7 +185,7 @@ fn process_count(list: &crate::app::ProcessList) -> String {
     } else {
         format!(" ({})", why.join("; "))
     };
-    format!(" {} processes{why}", all.len())
+    (format!(" {} processes", all.len()), why)
 }
 
 pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {

@@ -2,72 +2,68 @@
 //! on, and its innermost interesting frame. Threads that exited are kept, marked.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, TableState};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::TableState;
 
+use super::fit::{self, Column, Piece, PieceRow};
 use super::search;
 use super::theme::Theme;
 use crate::app::{Inspector, Pane, ThreadSort};
 use crate::describe::{basename, interesting_frame};
 use crate::tracer::Thread;
 
+/// The columns, by priority: ids and the top frame go last, names and waits are cut first.
+const COLUMNS: [Column; 7] = [
+    Column::new("TID", 9, 7),
+    Column::new("NAME", 5, 15).min(6),
+    Column::new("S", 7, 1),
+    Column::new("CPU%", 6, 4),
+    Column::new("WAITING ON", 4, 16).min(8),
+    Column::new("SAME", 3, 9),
+    Column::new("TOP FRAME", 8, 30).min(12).fill(1),
+];
+
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
     let rows = inspector.thread_rows();
     let focused = inspector.focus() == Pane::Threads;
-    let header = Row::new([
-        "TID",
-        "NAME",
-        "S",
-        "CPU%",
-        "WAITING ON",
-        "SAME",
-        "TOP FRAME",
-    ])
-    .style(theme.header);
     let now = inspector.snapshot().map(|s| s.taken_at());
     let pattern = inspector.search().pattern();
-    let mark = |text: String| search::marked(text, pattern.as_ref(), theme.search);
-    let body = rows.iter().map(|r| {
-        let t = r.thread;
-        let state = if r.exited {
-            "X".to_string()
-        } else {
-            t.facts().state.map(String::from).unwrap_or_default()
-        };
-        let cpu = r.cpu_percent.map(|c| format!("{c:.0}")).unwrap_or_default();
-        let top = if r.exited {
-            "(exited)".to_string()
-        } else {
-            top_frame(t)
-        };
-        let row = Row::new(vec![
-            Cell::from(t.id().to_string()),
-            Cell::from(mark(t.name().unwrap_or("").to_string())),
-            Cell::from(state),
-            Cell::from(cpu),
-            Cell::from(mark(waiting_on(t))),
-            Cell::from(now.map(|n| stuck_label(r.stuck, n)).unwrap_or_default()),
-            Cell::from(mark(top)),
-        ]);
-        if r.exited {
-            row.style(theme.exited)
-        } else if t.facts().state == Some('R') {
-            row.style(theme.busy)
-        } else {
-            row
-        }
-    });
-    // On narrow terminals the top frame matters more than long names.
-    let narrow = area.width < 100;
-    let widths = [
-        Constraint::Length(7),
-        Constraint::Length(if narrow { 12 } else { 15 }),
-        Constraint::Length(1),
-        Constraint::Length(4),
-        Constraint::Length(if narrow { 12 } else { 16 }),
-        Constraint::Length(if narrow { 7 } else { 9 }),
-        Constraint::Fill(1),
-    ];
+    let mark = |p: Piece| search::piece(p, pattern.as_ref(), theme.search);
+    let body: Vec<PieceRow> = rows
+        .iter()
+        .map(|r| {
+            let t = r.thread;
+            let state = if r.exited {
+                "X".to_string()
+            } else {
+                t.facts().state.map(String::from).unwrap_or_default()
+            };
+            let cpu = r.cpu_percent.map(|c| format!("{c:.0}")).unwrap_or_default();
+            let top = if r.exited {
+                "(exited)".to_string()
+            } else {
+                top_frame(t)
+            };
+            let style = if r.exited {
+                theme.exited
+            } else if t.facts().state == Some('R') {
+                theme.busy
+            } else {
+                Style::new()
+            };
+            let cells = vec![
+                Piece::whole(t.id().to_string()),
+                mark(Piece::text(t.name().unwrap_or(""))),
+                Piece::whole(state),
+                Piece::whole(cpu),
+                mark(waiting_piece(t)),
+                Piece::whole(now.map(|n| stuck_label(r.stuck, n)).unwrap_or_default()),
+                mark(Piece::text(top)),
+            ];
+            (cells, style)
+        })
+        .collect();
     let sort = match inspector.thread_sort() {
         ThreadSort::Tid => "",
         ThreadSort::Stuck => ", longest unchanged first",
@@ -82,9 +78,11 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         ),
         _ => format!(" Threads ({shown}{sort}) "),
     };
-    let table = theme
-        .pane_table(body, widths, title, focused)
-        .header(header);
+    let (header, body, widths) = fit::table(&COLUMNS, &body, area.width, true);
+    let mut table = theme.pane_table(body, widths, fit::cut(&title, area.width.into()), focused);
+    if let Some(h) = header {
+        table = table.header(h.style(theme.header));
+    }
     let selected = inspector
         .selected_tid()
         .and_then(|tid| rows.iter().position(|r| r.thread.id() == tid));
@@ -92,6 +90,21 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         .with_offset(inspector.list_offset())
         .with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The WAITING ON cell: an owner's id or a call's number is never cut, an error or a name may be.
+fn waiting_piece(t: &Thread) -> Piece {
+    let text = waiting_on(t);
+    let f = t.facts();
+    let whole = t.error().is_none()
+        && (f.lock.as_ref().is_some_and(|l| l.owner.is_some())
+            || f.leaving.is_some()
+            || text.starts_with("syscall "));
+    if whole {
+        Piece::whole(text)
+    } else {
+        Piece::text(text)
+    }
 }
 
 /// The thread's error, else the blocking syscall by name (futex, epoll_wait, read...), or

@@ -1,14 +1,18 @@
 //! The frames pane (the lower pane: the selected thread's or goroutine's stack): which frame
-//! is selected, and the first one shown. It goes back to the top when another thread, group or
-//! goroutine is selected.
+//! is selected, the first one shown, and how far its symbols are scrolled to the left. All go
+//! back to the start when another thread, group or goroutine is selected.
 
 use crate::app::Move;
 
-/// The selected frame, innermost first.
+/// Columns one `←`/`→` scrolls the symbols.
+pub const SCROLL_STEP: usize = 16;
+
+/// The selected frame, innermost first, and the symbols' horizontal scroll.
 #[derive(Debug, Clone, Default)]
 pub struct FramesPane {
     selected: usize,
     offset: usize,
+    scroll: usize,
 }
 
 impl FramesPane {
@@ -27,8 +31,24 @@ impl FramesPane {
         self.offset = crate::app::scroll::follow(self.offset, selected, len, height);
     }
 
+    /// Columns the symbols are scrolled to the left.
+    pub fn scroll(&self) -> usize {
+        self.scroll
+    }
+
     pub(super) fn reset(&mut self) {
         self.selected = 0;
+        self.scroll = 0;
+    }
+
+    /// Scrolls the symbols one step right (`right`) or left, no further than the widest
+    /// symbol, `widest` columns (the render shows each symbol's tail at most).
+    pub(super) fn scroll_by(&mut self, right: bool, widest: usize) {
+        self.scroll = if right {
+            (self.scroll + SCROLL_STEP).min(widest.saturating_sub(SCROLL_STEP / 2))
+        } else {
+            self.scroll.saturating_sub(SCROLL_STEP)
+        };
     }
 
     /// Keeps the selection within a stack of `len` frames.
