@@ -100,11 +100,11 @@ pub fn lines<'a>(d: &FrameDetail, theme: &Theme, width: usize) -> Vec<Line<'a>> 
     out
 }
 
-/// "0x7f12… (function+0x12, libc.so.6+0x9a3c1)".
+/// "0x7f12a0c4d2e1 (function start + 0x12; libc.so.6+0x9a3c1)".
 fn address(d: &FrameDetail) -> String {
     let mut within = Vec::new();
-    if let (Some(s), Some(off)) = (&d.symbol, d.offset) {
-        within.push(format!("{}+{off:#x}", short_symbol(s)));
+    if let Some(off) = d.offset {
+        within.push(format!("function start + {off:#x}"));
     }
     if let Some(m) = &d.module {
         within.push(format!("{}+{:#x}", basename(&m.path), m.offset));
@@ -112,11 +112,6 @@ fn address(d: &FrameDetail) -> String {
     if within.is_empty() {
         format!("{:#x}", d.ip)
     } else {
-        format!("{:#x} ({})", d.ip, within.join(", "))
+        format!("{:#x} ({})", d.ip, within.join("; "))
     }
-}
-
-/// A symbol without its parameters, for the address line (it is whole above).
-fn short_symbol(s: &str) -> &str {
-    s.split_once('(').map_or(s, |(name, _)| name)
 }

@@ -76,19 +76,31 @@ pub fn window(s: &str, skip: usize, max: usize) -> Cow<'_, str> {
 }
 
 /// `s` in lines of at most `max` columns, never cut: read one after the other they are `s`.
+/// A line ends before a space when one is in its second half (`, ` in a C++ name), else where
+/// the room does; so no line ends with a space, and the next starts with it.
 pub fn wrap(s: &str, max: usize) -> Vec<String> {
     let max = max.max(2);
-    let mut lines = vec![String::new()];
+    let mut lines = Vec::new();
+    let mut line = String::new();
     let mut used = 0;
     for c in s.chars() {
         let w = char_width(c);
         if used + w > max {
-            lines.push(String::new());
-            used = 0;
+            // Carry the part from the last space in the line's second half over.
+            let split = line
+                .char_indices()
+                .filter(|&(_, c)| c == ' ')
+                .map(|(i, _)| i)
+                .next_back()
+                .filter(|&i| width(&line[..i]) * 2 >= max);
+            let carried = split.map(|i| line.split_off(i)).unwrap_or_default();
+            lines.push(std::mem::replace(&mut line, carried));
+            used = width(&line);
         }
         used += w;
-        lines.last_mut().expect("never empty").push(c);
+        line.push(c);
     }
+    lines.push(line);
     lines
 }
 
@@ -569,10 +581,22 @@ mod tests {
     #[test]
     fn wrap_never_cuts() {
         let s = "std::map<std::string, int>::find(std::string const&)";
-        let lines = wrap(s, 20);
-        assert!(lines.iter().all(|l| width(l) <= 20), "{lines:?}");
+        let lines = wrap(s, 24);
+        assert!(lines.iter().all(|l| width(l) <= 24), "{lines:?}");
         assert_eq!(lines.concat(), s);
-        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines,
+            [
+                "std::map<std::string,",
+                " int>::find(std::string",
+                " const&)"
+            ]
+        );
+        // No space in the second half: cut where the room ends.
+        assert_eq!(
+            wrap("abcdefgh ijklmnopqrstuvwxyz", 10),
+            ["abcdefgh", " ijklmnopq", "rstuvwxyz"]
+        );
         assert_eq!(wrap("日本語", 3), ["日", "本", "語"]);
     }
 

@@ -20,7 +20,8 @@ pub const COLUMNS: [Column; 5] = [
     Column::new("", 2, 14),
     Column::new("", 8, 40).fill(1),
     Column::new("", 7, 12).min(8),
-    Column::new("", 3, 16).min(8),
+    // A module's name is cut only when long: short ones show whole or go.
+    Column::new("", 3, 16).min(12),
 ];
 
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {

@@ -115,6 +115,21 @@ pub fn cpp_bin() -> &'static Path {
     })
 }
 
+/// tests/fixtures/long_names.cpp (a thread parked under a C++ name wider than any terminal),
+/// built with g++ -O1 -g -pthread.
+pub fn long_names_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = fixtures_dir().join("long_names.cpp");
+        let mut args: Vec<&std::ffi::OsStr> = ["-O1", "-g", "-pthread"]
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .collect();
+        args.push(src.as_os_str());
+        cc("g++", "longnames", &args)
+    })
+}
+
 /// Builds the C fixture `source` (in tests/fixtures) as `name` with gcc -O1 -g -pthread and
 /// `extra` flags.
 fn c_bin(name: &str, source: &str, extra: &[&str]) -> PathBuf {

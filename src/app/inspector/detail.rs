@@ -127,3 +127,91 @@ fn noted_build_id(snapshot: Option<&Process>, path: &str) -> Option<String> {
             _ => None,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::app::keymap::Command;
+    use crate::app::source::SourceError;
+    use crate::app::{Action, App, Screen};
+    use crate::tracer::schema::SnapshotDoc;
+
+    /// A thread whose innermost frame is inlined into the next (same address), then `main`.
+    fn app() -> App {
+        let frame = |ip: u64, symbol: &str, file: Option<&str>, line: u32, inlined: bool| {
+            serde_json::json!({"ip": ip, "symbol": symbol, "raw_symbol": format!("_Z{symbol}"),
+                "offset": 0x10, "module": "/srv/server", "module_offset": ip, "is_signal": false,
+                "file": file, "line": file.map(|_| line), "inlined": inlined})
+        };
+        let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+            "version": 1, "pid": 9, "command": "server", "taken_at": "", "taken_at_unix_ms": 0,
+            "mode": "rolling", "elapsed_us": 0, "longest_stop_us": 0,
+            "threads": [{"tid": 9, "name": "main", "state": "S", "wchan": null, "syscall": null,
+                "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0, "truncated": false,
+                "error": null, "end_note": null, "frames": [
+                    frame(0x1000, "wait_job", Some("/nonexistent/rstack/pool.rs"), 42, true),
+                    frame(0x1000, "worker_loop", Some("pool.rs"), 17, false),
+                    frame(0x2000, "main", None, 0, false),
+                ]}]
+        }))
+        .unwrap();
+        let mut app = App::new();
+        app.update(Action::Inspect(9));
+        app.update(Action::Snapshot(Arc::new(doc.to_process())));
+        app
+    }
+
+    #[test]
+    fn enter_on_a_frame_opens_it_whole_and_esc_goes_back_one_level() {
+        let mut app = app();
+        // On the threads pane Enter goes to the frames; there it opens the selected frame.
+        app.update(Action::Command(Command::Enter));
+        assert!(app.inspector().unwrap().detail().is_none());
+        app.update(Action::Command(Command::Enter));
+        let d = app.inspector().unwrap().detail().unwrap().clone();
+        assert_eq!(
+            (d.index, d.symbol.as_deref(), d.raw_name.as_deref(), d.ip),
+            (0, Some("wait_job"), Some("_Zwait_job"), 0x1000)
+        );
+        // Inlined: no offset of its own, and the chain down to the function it is in.
+        assert_eq!((d.inlined, d.offset), (true, None));
+        assert_eq!(
+            d.inline_chain,
+            [(0, "wait_job".to_string()), (1, "worker_loop".to_string())]
+        );
+        assert_eq!(
+            d.source,
+            Some(Err(SourceError::Open(std::io::ErrorKind::NotFound)))
+        );
+        // A refresh leaves the open view as it was; movement keys scroll it, not the frames.
+        let again = app.inspector().unwrap().snapshot().unwrap().clone();
+        app.update(Action::Snapshot(again));
+        assert_eq!(app.inspector().unwrap().detail(), Some(&d));
+        app.update(Action::Command(Command::Down));
+        let i = app.inspector().unwrap();
+        assert_eq!((i.detail().unwrap().scroll(), i.selected_frame()), (1, 0));
+
+        // Esc closes the view only.
+        app.update(Action::Command(Command::Back));
+        assert!(app.inspector().unwrap().detail().is_none());
+        assert_eq!(app.screen(), Screen::Inspector);
+
+        // The outer frame of the pair: the same chain; a relative path is not opened.
+        app.update(Action::Command(Command::Down));
+        app.update(Action::Command(Command::Enter));
+        let d = app.inspector().unwrap().detail().unwrap().clone();
+        assert_eq!(
+            (d.index, d.offset, d.inline_chain.len()),
+            (1, Some(0x10), 2)
+        );
+        assert_eq!(d.source, Some(Err(SourceError::Relative)));
+        app.update(Action::Command(Command::Back));
+
+        // A frame alone at its address: no chain, no line info, no source.
+        app.update(Action::Command(Command::Down));
+        app.update(Action::Command(Command::Enter));
+        let d = app.inspector().unwrap().detail().unwrap();
+        assert_eq!((d.index, d.inline_chain.len(), &d.source), (2, 0, &None));
+    }
+}

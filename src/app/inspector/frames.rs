@@ -5,7 +5,7 @@
 use crate::app::Move;
 
 /// Columns one `←`/`→` scrolls the symbols.
-pub const SCROLL_STEP: usize = 16;
+pub const SCROLL_STEP: usize = 32;
 
 /// The selected frame, innermost first, and the symbols' horizontal scroll.
 #[derive(Debug, Clone, Default)]

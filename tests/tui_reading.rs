@@ -1,0 +1,356 @@
+//! The inspector as people read it, end to end: the real binary in tmux against a fixture
+//! parked under a C++ name wider than any terminal, at 80x24 and 250x50. A cut is marked with
+//! an ellipsis and never falls in an id or a `file:line`; Enter on a frame shows it whole, with
+//! the source lines around its line; `→` scrolls a long symbol to its tail; Esc goes back one
+//! level.
+
+mod common;
+
+use std::time::Instant;
+
+use common::tmux::{DEADLINE, POLL, Tmux};
+use common::{Fixture, gone, long_names_bin, tid_named, trace_with, tracer_pid};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use rstack_tui::UnwindMethod;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
+/// The fixture's source, whose lines the detail view must show.
+const SOURCE: &str = include_str!("fixtures/long_names.cpp");
+
+/// Kills (SIGKILL) an inspector we started if it still runs when dropped.
+struct Reaper(u32);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", self.0)).unwrap_or_default();
+        if comm.trim() == "rstack-tui" && !gone(self.0) {
+            let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// The long frame as the tracer sees it: what the screen must show.
+struct LongFrame {
+    tid: u32,
+    /// Its number in the waiter's stack.
+    index: usize,
+    /// The demangled name, whole.
+    name: String,
+    /// The frames pane's symbol cell, `name+0xoff`.
+    cell: String,
+    file: String,
+    line: u32,
+}
+
+/// Traces the fixture once (before the inspector, which then traces it itself) for the long
+/// frame of the thread "long-waiter".
+fn long_frame(fx: &Fixture) -> LongFrame {
+    let tid = tid_named(fx.pid(), "long-waiter");
+    let p = trace_with(fx.pid(), UnwindMethod::Copy, false);
+    let t = p.threads().iter().find(|t| t.id() == tid).unwrap();
+    let (index, f) = t
+        .frames()
+        .iter()
+        .enumerate()
+        .find(|(_, f)| {
+            f.symbol()
+                .is_some_and(|s| s.name().starts_with("reading::Registry<"))
+        })
+        .unwrap_or_else(|| panic!("no Registry frame in {:?}", t.frames()));
+    let s = f.symbol().unwrap();
+    let l = f.location().expect("the fixture is built with -g");
+    assert!(s.name().len() > 500, "a name wider than any terminal");
+    LongFrame {
+        tid,
+        index,
+        name: s.name().to_string(),
+        cell: format!("{}+{:#x}", s.name(), s.offset()),
+        file: l.file.clone(),
+        line: l.line,
+    }
+}
+
+/// The row of frame `index` in the frames pane.
+fn frame_row(screen: &str, index: usize) -> Option<&str> {
+    let mark = format!("#{index} ");
+    screen
+        .lines()
+        .skip_while(|l| !l.contains(" Stack of "))
+        .find(|l| l.contains(&mark))
+}
+
+/// The symbol cell of a frame row: between `#n` (and the address, when shown) and the
+/// `file:line` that follows it.
+fn symbol_cell<'a>(row: &'a str, index: usize, place: &str) -> &'a str {
+    let mark = format!("#{index} ");
+    let start = row.find(&mark).unwrap() + mark.len();
+    let end = row
+        .find(place)
+        .unwrap_or_else(|| panic!("{place} not whole in {row:?}"));
+    let cell = row[start..end].trim();
+    match cell.split_once(' ') {
+        Some((address, rest)) if address.starts_with("0x") => rest.trim_start(),
+        _ => cell,
+    }
+}
+
+/// The lines inside the detail view's border, without it.
+fn detail_lines(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains(" Frame #"))
+        .skip(1)
+        .take_while(|l| l.starts_with('│'))
+        .map(|l| {
+            let inner: String = l.chars().skip(1).collect();
+            inner.strip_suffix('│').unwrap_or(&inner).to_string()
+        })
+        .collect()
+}
+
+/// The value of field `label` of the detail view: its line and the continuation lines after
+/// it (their 10 columns of label blank), joined.
+fn field(lines: &[String], label: &str) -> Option<String> {
+    let head = format!("{label:<10}");
+    let at = lines.iter().position(|l| l.starts_with(&head))?;
+    let mut value = lines[at][10..].trim_end().to_string();
+    for l in &lines[at + 1..] {
+        match l.strip_prefix("          ") {
+            Some(rest) if !rest.trim().is_empty() => value.push_str(rest.trim_end()),
+            _ => break,
+        }
+    }
+    Some(value)
+}
+
+/// `text` in `room` columns as the inspector cuts it (the fixture's source is ASCII).
+fn cut(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(room - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// The detail view's source rows around the frame's line at `width` columns, marked.
+fn expected_source(f: &LongFrame, width: u16) -> Vec<String> {
+    let lines: Vec<&str> = SOURCE.lines().collect();
+    let first = f.line - 5;
+    let digits = (first as usize + 11).to_string().len();
+    (first..=f.line + 5)
+        .map(|n| {
+            let mark = if n == f.line { "▶" } else { " " };
+            let head = format!("{mark} {n:>digits$} │ ");
+            let room = usize::from(width) - 2 - head.chars().count();
+            format!("{head}{}", cut(lines[n as usize - 1], room))
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Presses `key` until `cond` holds for the screen, each press once `seen` (what the key
+/// changes) shows its effect; at most `most` presses.
+fn press_until(
+    tmux: &Tmux,
+    key: &str,
+    most: usize,
+    seen: impl Fn(&str) -> Option<String>,
+    cond: impl Fn(&str) -> bool,
+) -> String {
+    let mut screen = tmux.capture();
+    let mut trail = Vec::new();
+    for _ in 0..most {
+        trail.push(seen(&screen));
+        if cond(&screen) {
+            return screen;
+        }
+        let before = seen(&screen);
+        tmux.send_keys(&[key]);
+        screen = tmux.wait_screen(&format!("{key} to change {before:?}"), |s| {
+            seen(s) != before || cond(s)
+        });
+    }
+    panic!("{most} presses of {key} did not do it: {trail:#?}; the screen:\n{screen}");
+}
+
+/// The frames pane: the long symbol cut with a mark, its file:line whole; side by side, the
+/// stacks get the room.
+fn frames_pane_marks_the_cut(tmux: &Tmux, f: &LongFrame, title: &str, width: u16) {
+    let place = format!("fixtures/long_names.cpp:{}", f.line);
+    // The frames pane: the long symbol cut with a mark, its file:line whole.
+    let screen = tmux.wait_screen("the waiter's stack", |s| {
+        s.contains(title) && frame_row(s, f.index).is_some_and(|r| r.contains(&place))
+    });
+    let row = frame_row(&screen, f.index).unwrap();
+    let cell = symbol_cell(row, f.index, &place);
+    let shown = cell
+        .strip_suffix('…')
+        .unwrap_or_else(|| panic!("no mark on the cut {row:?}"));
+    assert!(
+        f.cell.starts_with(shown),
+        "{cell:?} is not the head of {:?}",
+        f.cell
+    );
+    // The threads pane's ids are whole.
+    let threads_row = screen
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", f.tid)))
+        .unwrap_or_else(|| panic!("no row for {} in\n{screen}", f.tid));
+    assert!(
+        threads_row.starts_with(&format!("{:<8}long-waiter S ", f.tid)),
+        "{screen}"
+    );
+    if width >= 160 {
+        // Side by side, the stacks get the room: the threads pane keeps 90 columns.
+        let title_line = screen.lines().find(|l| l.contains(title)).unwrap();
+        let at = title_line
+            .chars()
+            .collect::<String>()
+            .find(" Stack of ")
+            .unwrap();
+        assert_eq!(title_line[..at].chars().count(), 90, "{screen}");
+        assert!(shown.chars().count() >= 90, "{shown:?} at {width} columns");
+    }
+}
+
+/// `→` scrolls the long symbol in place to its tail, `←` back to its head.
+fn arrows_scroll_to_the_tail(tmux: &Tmux, f: &LongFrame) {
+    let place = format!("fixtures/long_names.cpp:{}", f.line);
+    // → scrolls the long symbol in place, to its tail: "…" and the cell's end, exactly.
+    tmux.send_keys(&["Tab"]);
+    let cell_of = |s: &str| {
+        frame_row(s, f.index)
+            .filter(|r| r.contains(&place))
+            .map(|r| symbol_cell(r, f.index, &place).to_string())
+    };
+    let screen = press_until(tmux, "Right", 400, cell_of, |s| {
+        cell_of(s).is_some_and(|c| {
+            c.strip_prefix('…')
+                .is_some_and(|tail| f.cell.ends_with(tail))
+        })
+    });
+    let cell = cell_of(&screen).unwrap();
+    let tail = cell.strip_prefix('…').unwrap();
+    assert!(f.cell.ends_with(tail) && tail.len() > 10, "{cell:?}");
+    // ← back to its head.
+    press_until(tmux, "Left", 400, cell_of, |s| {
+        cell_of(s).is_some_and(|c| c.starts_with("reading::Registry<") && c.ends_with('…'))
+    });
+}
+
+/// Enter on the frame: the detail view, the whole symbol, its file:line, the source lines.
+fn detail_view_reads_whole(tmux: &Tmux, f: &LongFrame, width: u16) {
+    // Enter on the frame: the detail view, the whole symbol, its file:line, the source.
+    tmux.send_keys(&["g"]);
+    for _ in 0..f.index {
+        tmux.send_keys(&["j"]);
+    }
+    tmux.send_keys(&["Enter"]);
+    let frame_title = format!(" Frame #{} (Esc closes) ", f.index);
+    // Drawn to its bottom border (a large screen takes a while to reach the terminal).
+    let screen = tmux.wait_screen("the detail view", |s| {
+        s.contains(&frame_title) && s.contains('└')
+    });
+    let lines = detail_lines(&screen);
+    let symbol = field(&lines, "symbol").unwrap_or_else(|| panic!("no symbol in\n{screen}"));
+    if lines.iter().any(|l| l.starts_with("at ")) {
+        assert_eq!(symbol, f.name, "{screen}");
+    } else {
+        // Taller than the view: what is shown is the head, wrapped, not cut.
+        assert!(
+            f.name.starts_with(&symbol) && !symbol.is_empty(),
+            "{screen}"
+        );
+    }
+    // The end of the view: the place and the source lines, the frame's line marked.
+    tmux.send_keys(&["G"]);
+    let marked = format!("▶ {} │ ", f.line);
+    let screen = tmux.wait_screen("the source lines", |s| {
+        s.contains(&marked) && s.contains('└')
+    });
+    let lines = detail_lines(&screen);
+    let at = field(&lines, "at").unwrap_or_else(|| panic!("no file:line in\n{screen}"));
+    assert!(
+        at.starts_with(&format!("{}:{}", f.file, f.line)),
+        "{at:?}\n{screen}"
+    );
+    let shown: Vec<String> = lines
+        .iter()
+        .skip_while(|l| !l.contains(" │ "))
+        .take(11)
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    assert_eq!(shown, expected_source(f, width), "{screen}");
+    assert!(
+        shown[5].contains("park_forever();  // the long frame's call"),
+        "{screen}"
+    );
+    if width >= 160 {
+        let module = field(&lines, "module").unwrap();
+        assert!(module.ends_with("/longnames"), "{module:?}");
+        // The build-id, read from the file the process maps, as the ELF note says.
+        let data = std::fs::read(long_names_bin()).unwrap();
+        let elf = object::File::parse(&*data).unwrap();
+        let id: String = object::Object::build_id(&elf)
+            .unwrap()
+            .expect("g++ links a build-id")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(field(&lines, "build-id"), Some(id), "{screen}");
+    }
+}
+
+/// The whole session at one size: the frames pane, the arrows, the detail view, Esc, q; the
+/// fixture runs on untraced.
+fn read_the_long_frame(width: u16, height: u16) {
+    let fx = Fixture::spawn(long_names_bin(), &[]);
+    let f = long_frame(&fx);
+    let tmux = Tmux::exec(width, height, &[BIN, "-p", &f.tid.to_string()]);
+    let ui = tmux.pane_pid();
+    let _reaper = Reaper(ui);
+
+    let title = format!(" Stack of {} \"long-waiter\" ", f.tid);
+    frames_pane_marks_the_cut(&tmux, &f, &title, width);
+    arrows_scroll_to_the_tail(&tmux, &f);
+    detail_view_reads_whole(&tmux, &f, width);
+
+    // Esc: one level back, to the inspector (not the process list).
+    tmux.send_keys(&["Escape"]);
+    let screen = tmux.wait_screen("the detail view closed", |s| {
+        !s.contains(" Frame #") && s.contains(&title)
+    });
+    assert!(
+        screen.starts_with(&format!(" pid {} ", fx.pid())),
+        "{screen}"
+    );
+
+    tmux.send_keys(&["q"]);
+    let deadline = Instant::now() + DEADLINE;
+    while !gone(ui) {
+        assert!(Instant::now() < deadline, "rstack-tui did not quit");
+        std::thread::sleep(POLL);
+    }
+    fx.assert_running();
+    for tid in [fx.pid(), f.tid] {
+        assert_eq!(
+            tracer_pid(tid),
+            0,
+            "thread {tid} of the fixture left traced"
+        );
+    }
+}
+
+#[test]
+fn a_long_frame_reads_whole_at_80x24() {
+    read_the_long_frame(80, 24);
+}
+
+#[test]
+fn a_long_frame_reads_whole_at_250x50() {
+    read_the_long_frame(250, 50);
+}
