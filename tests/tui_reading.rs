@@ -6,13 +6,19 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use common::tmux::{DEADLINE, POLL, Tmux};
 use common::{Fixture, gone, long_names_bin, tid_named, trace_with, tracer_pid};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 use rstack_tui::UnwindMethod;
+use rstack_tui::app::{Action, App};
+use rstack_tui::tracer::schema::SnapshotDoc;
+use rstack_tui::ui::{self, keymap::Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
 /// The fixture's source, whose lines the detail view must show.
@@ -353,4 +359,134 @@ fn a_long_frame_reads_whole_at_80x24() {
 #[test]
 fn a_long_frame_reads_whole_at_250x50() {
     read_the_long_frame(250, 50);
+}
+
+/// Two threads of 29086 waiting for each other's mutex, with long names, and a figure-heavy
+/// status line: drawn into a test backend (no terminal needed).
+fn deadlocked_app() -> App {
+    let frame = |i: u64, symbol: &str| {
+        serde_json::json!({"ip": 0x5555_0000_1000u64 + i * 0x40, "symbol": symbol,
+            "raw_symbol": symbol, "offset": 0x10, "module": "/srv/server",
+            "module_offset": 0x1000 + i, "is_signal": false,
+            "file": "/build/server/src/pool.rs", "line": 442 + i})
+    };
+    let thread = |tid: u32, owner: u32| {
+        serde_json::json!({"tid": tid, "name": format!("worker-with-a-long-name-{tid}"),
+            "state": "S", "wchan": "futex_do_wait",
+            "syscall": {"number": 202, "name": "futex", "args": [0, 0, 0, 0, 0, 0]},
+            "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 40, "truncated": false,
+            "error": null, "end_note": null,
+            "lock": {"address": 0x5555_1234_0040u64, "owner": owner, "note": null},
+            "frames": [frame(0, "pthread_mutex_lock"),
+                frame(1, "server::pool::Registry<std::map<std::string, std::vector<int>>>::take_the_lock_for_a_long_time"),
+                frame(2, "server::main")]})
+    };
+    let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+        "version": 1, "pid": 29086, "command": "/srv/server --port 8080 --workers 4",
+        "taken_at": "", "taken_at_unix_ms": 1_795_953_600_000u64, "mode": "rolling",
+        "elapsed_us": 12_300, "longest_stop_us": 4_470, "deadlocks": [[29086, 29087]],
+        "threads": [thread(29086, 29087), thread(29087, 29086)]
+    }))
+    .unwrap();
+    let mut app = App::new();
+    app.update(Action::Inspect(29086));
+    app.update(Action::Snapshot(Arc::new(doc.to_process())));
+    app
+}
+
+fn draw(app: &App, w: u16, h: u16) -> Vec<String> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| ui::render(app, f)).unwrap();
+    let buf = terminal.backend().buffer();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Ids, figures and `file:line` are never cut at any width: a column or a figure goes whole,
+/// and text that is cut ends in the mark.
+#[test]
+fn no_id_or_figure_is_cut_at_any_width() {
+    let mut app = deadlocked_app();
+    app.update(Action::Command(Command::NextPane));
+    for width in [40u16, 60, 80, 100, 160, 250] {
+        let lines = draw(&app, width, 30);
+        let screen = lines.join("\n");
+        // No cut falls inside a word with a digit (an id, an address, a line number).
+        for l in &lines {
+            for (at, _) in l.match_indices('…') {
+                let word: String = l[..at]
+                    .chars()
+                    .rev()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                assert!(
+                    !word.chars().any(|c| c.is_ascii_digit()),
+                    "a number cut in {l:?} at {width}:\n{screen}"
+                );
+            }
+        }
+        // The owner in the threads pane, whole or with its column gone.
+        for l in lines.iter().filter(|l| l.contains("held by")) {
+            assert!(
+                l.contains("held by 29087") || l.contains("held by 29086"),
+                "{screen}"
+            );
+        }
+        // The lock's note below the stack spans the pane: its owner whole where it fits.
+        let note = "waiting for mutex 0x555512340040 held by 29087";
+        if width >= 70 {
+            assert!(screen.contains(note), "{width}:\n{screen}");
+        }
+        // file:line whole wherever it shows.
+        for l in lines.iter().filter(|l| l.contains("src/pool.rs")) {
+            assert!(l.contains("src/pool.rs:44"), "{screen}");
+        }
+        // The status line: each figure whole, with its unit, or not there.
+        let status = &lines[lines.len() - 2];
+        let figures = [
+            "rolling · auto 2.0s",
+            "taken 12:00:00 UTC",
+            "took 12.3 ms",
+            "stopped 2/2 ≤ 4.47 ms",
+        ];
+        for part in status.split(" · ").map(str::trim) {
+            assert!(
+                figures.iter().any(|f| f.contains(part)) && !part.ends_with('…'),
+                "{part:?} in {status:?}"
+            );
+        }
+        // Every cut text ends in the mark: a long name or symbol is never silently clipped.
+        let long = "server::pool::Registry<std::map<std::string, std::vector<int>>>::take_the_lock_for_a_long_time+0x10";
+        for l in lines
+            .iter()
+            .filter(|l| l.contains("server::pool::Registry<"))
+        {
+            let from = l.find("server::pool::Registry<").unwrap();
+            let shown: String = l[from..].split("  ").next().unwrap().to_string();
+            let shown = shown.split(" src/").next().unwrap().trim_end();
+            assert!(
+                long.starts_with(shown)
+                    || shown.strip_suffix('…').is_some_and(|h| long.starts_with(h)),
+                "{shown:?} at {width}:\n{screen}"
+            );
+        }
+    }
+    // At 80 columns exactly: the header keeps the pid, the deadlock is cut with the mark.
+    let lines = draw(&app, 80, 24);
+    assert!(
+        lines[0].starts_with(" pid 29086  DEADLOCK 29086 "),
+        "{lines:?}"
+    );
+    assert!(lines[0].ends_with('…'), "{lines:?}");
+    assert_eq!(
+        lines[lines.len() - 2],
+        " rolling · auto 2.0s · taken 12:00:00 UTC · took 12.3 ms · stopped 2/2 ≤ 4.47 ms"
+    );
 }

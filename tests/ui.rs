@@ -1104,7 +1104,7 @@ fn goroutine_view_lists_goroutines_and_shows_the_selected_ones_stack() {
         "{screen}"
     );
     assert!(
-        screen.contains("…    running on thread 4242: its stack is"),
+        screen.contains("… running on thread 4242: its stack is"),
         "{screen}"
     );
     // The key toggles back to the threads.

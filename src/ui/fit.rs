@@ -46,6 +46,21 @@ pub fn cut(s: &str, max: usize) -> Cow<'_, str> {
         used += w;
         out.push(c);
     }
+    // A cut inside a word with a digit in it (an id, an address, a line number) takes the
+    // whole word: "held by 29087" is never shown as "held by 290…".
+    let alnum = |c: &char| c.is_ascii_alphanumeric();
+    let next = s[out.len()..].chars().next();
+    if next.is_some_and(|c| alnum(&c)) && out.chars().next_back().is_some_and(|c| alnum(&c)) {
+        let start = out
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !alnum(c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let rest = s[out.len()..].chars().take_while(alnum);
+        if out[start..].chars().chain(rest).any(|c| c.is_ascii_digit()) {
+            out.truncate(start);
+        }
+    }
     out.push_str(mark);
     Cow::Owned(out)
 }
@@ -121,8 +136,9 @@ pub struct Want {
 /// dropped. Items are dropped, lowest priority first, until the rest fit at their minimum; the
 /// room left goes to them up to their need, highest priority first, then to the fill items.
 pub fn allocate(avail: usize, spacing: usize, wants: &[Want]) -> Vec<Option<usize>> {
+    let mut wants = wants.to_vec();
     let mut shown: Vec<bool> = vec![true; wants.len()];
-    let total_min = |shown: &[bool]| {
+    let total_min = |wants: &[Want], shown: &[bool]| {
         let n = shown.iter().filter(|s| **s).count();
         let mins: usize = wants
             .iter()
@@ -132,19 +148,46 @@ pub fn allocate(avail: usize, spacing: usize, wants: &[Want]) -> Vec<Option<usiz
             .sum();
         mins + spacing * n.saturating_sub(1)
     };
-    while total_min(&shown) > avail && shown.iter().filter(|s| **s).count() > 1 {
-        let drop = (0..wants.len())
-            .filter(|&i| shown[i])
-            .min_by_key(|&i| (wants[i].priority, std::cmp::Reverse(i)))
-            .expect("more than one shown");
-        shown[drop] = false;
+    // A fill item (the symbol, the command) outlasts every item of lower priority; past that
+    // it is narrowed before an item of higher priority (the frame's number) goes.
+    let fill_priority = wants
+        .iter()
+        .filter(|w| w.fill > 0)
+        .map(|w| w.priority)
+        .max();
+    while total_min(&wants, &shown) > avail && shown.iter().filter(|s| **s).count() > 1 {
+        let lowest = |spare_fills: bool| {
+            (0..wants.len())
+                .filter(|&i| shown[i])
+                .filter(|&i| {
+                    !spare_fills || wants[i].fill == 0 && Some(wants[i].priority) < fill_priority
+                })
+                .min_by_key(|&i| (wants[i].priority, std::cmp::Reverse(i)))
+        };
+        if let Some(i) = lowest(true) {
+            shown[i] = false;
+            continue;
+        }
+        let fills: Vec<usize> = (0..wants.len())
+            .filter(|&i| shown[i] && wants[i].fill > 0)
+            .collect();
+        let others = total_min(&wants, &shown) - fills.iter().map(|&i| wants[i].min).sum::<usize>();
+        if !fills.is_empty() && others + fills.len() <= avail {
+            let share = (avail - others) / fills.len();
+            for &i in &fills {
+                wants[i].min = wants[i].min.min(share);
+            }
+            continue;
+        }
+        let i = lowest(false).expect("more than one shown");
+        shown[i] = false;
     }
     let mut widths: Vec<Option<usize>> = wants
         .iter()
         .zip(&shown)
         .map(|(w, s)| s.then_some(w.min))
         .collect();
-    let mut left = avail.saturating_sub(total_min(&shown));
+    let mut left = avail.saturating_sub(total_min(&wants, &shown));
     if shown.iter().filter(|s| **s).count() == 1 {
         // One item left that does not fit: it takes what there is (and is cut).
         if let Some(w) = widths.iter_mut().flatten().next() {
@@ -401,15 +444,13 @@ impl Column {
 /// One table row: its pieces (one a column) and its style.
 pub type PieceRow = (Vec<Piece>, Style);
 
-/// A table fitted to `avail` columns with one column of spacing: its header (when `header`),
-/// rows and the widths to give ratatui's `Table`. Whole cells set their column's minimum, so
-/// they are never cut: a column that cannot get it is dropped.
-pub fn table<'a>(
+/// The width of each column of [`table`], `None` for a dropped (or empty) one.
+pub fn widths(
     columns: &[Column],
     rows: &[PieceRow],
     avail: u16,
     header: bool,
-) -> (Option<Row<'a>>, Vec<Row<'a>>, Vec<Constraint>) {
+) -> Vec<Option<usize>> {
     let wants: Vec<Option<Want>> = columns
         .iter()
         .enumerate()
@@ -452,10 +493,22 @@ pub fn table<'a>(
     // A column with nothing to show takes no room, not even its spacing.
     let kept: Vec<Want> = wants.iter().flatten().copied().collect();
     let mut fitted = allocate(usize::from(avail), 1, &kept).into_iter();
-    let widths: Vec<Option<usize>> = wants
+    wants
         .iter()
         .map(|w| w.and_then(|_| fitted.next().flatten()))
-        .collect();
+        .collect()
+}
+
+/// A table fitted to `avail` columns with one column of spacing: its header (when `header`),
+/// rows and the widths to give ratatui's `Table`. Whole cells set their column's minimum, so
+/// they are never cut: a column that cannot get it is dropped.
+pub fn table<'a>(
+    columns: &[Column],
+    rows: &[PieceRow],
+    avail: u16,
+    header: bool,
+) -> (Option<Row<'a>>, Vec<Row<'a>>, Vec<Constraint>) {
+    let widths = widths(columns, rows, avail, header);
     let shown = |cells: Vec<Cell<'a>>| -> Vec<Cell<'a>> {
         cells
             .into_iter()
@@ -568,6 +621,23 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_never_splits_a_number() {
+        assert_eq!(cut("held by 29087 \"worker-2\"", 12), "held by …");
+        assert_eq!(cut("held by 29087 \"worker-2\"", 15), "held by 29087 …");
+        assert_eq!(
+            cut("nptl/pthread_create.c:442", 24),
+            "nptl/pthread_create.c:…"
+        );
+        assert_eq!(cut("mutex 0x555512340040 held", 12), "mutex …");
+        assert_eq!(
+            cut("worker-with-a-long-name-29087", 27),
+            "worker-with-a-long-name-…"
+        );
+        // Words without a digit are cut where the room ends.
+        assert_eq!(cut("server::pool::take_job", 10), "server::p…");
+    }
+
+    #[test]
     fn window_scrolls_with_marks_on_both_sides_and_stops_at_the_tail() {
         let s = "app::Pool<std::vector<int>>::run(int)";
         assert_eq!(window(s, 0, 12), "app::Pool<s…");
@@ -634,6 +704,26 @@ mod tests {
         assert_eq!(allocate(30, 1, &wants), [Some(7), None, None, Some(22)]);
         // The last one standing takes what there is.
         assert_eq!(allocate(5, 1, &wants), [Some(5), None, None, None]);
+    }
+
+    #[test]
+    fn a_fill_item_is_narrowed_before_a_higher_one_goes() {
+        // Frame number, address, symbol (fill), file:line.
+        let wants = [
+            want(2, 4, 9, 0),
+            want(14, 14, 2, 0),
+            want(40, 40, 8, 1),
+            want(15, 15, 7, 0),
+        ];
+        assert_eq!(
+            allocate(80, 1, &wants),
+            [Some(4), Some(14), Some(44), Some(15)]
+        );
+        // The address, then file:line go; then the symbol narrows, the number stays.
+        assert_eq!(allocate(61, 1, &wants), [Some(4), None, Some(40), Some(15)]);
+        assert_eq!(allocate(40, 1, &wants), [Some(2), None, Some(37), None]);
+        // No room for both: the number, of the higher priority, is what is left.
+        assert_eq!(allocate(3, 1, &wants), [Some(3), None, None, None]);
     }
 
     #[test]

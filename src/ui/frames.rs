@@ -5,9 +5,10 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::widgets::TableState;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Table, TableState};
 
-use super::fit::{self, Column, Piece, PieceRow};
+use super::fit::{self, Column, Part, Piece, PieceRow};
 use super::theme::Theme;
 use crate::app::{Inspector, Pane, View};
 use crate::describe::{self, basename};
@@ -32,14 +33,91 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         frame.render_widget(theme.pane(block_title, focused), area);
         return;
     };
-    let mut rows = frame_rows(inspector, theme, t);
-    rows.extend(note_rows(inspector.snapshot().map(|p| &**p), theme, t));
-    let (_, body, widths) = fit::table(&COLUMNS, &rows, area.width, false);
-    let table = theme.pane_table(body, widths, block_title, focused);
+    let rows = frame_rows(inspector, theme, t);
+    let notes = note_rows(inspector.snapshot().map(|p| &**p), theme, t);
+    let stack = Stack {
+        rows,
+        notes,
+        selected: inspector.selected_frame(),
+        offset: inspector.frames_offset(),
+        focused,
+    };
+    render_stack(stack, theme, frame, area, block_title);
+}
+
+/// A stack to draw: its frames' rows, the notes below them, the selected frame.
+pub struct Stack {
+    pub rows: Vec<PieceRow>,
+    /// (mark, label, text, detail) each.
+    pub notes: Vec<PieceRow>,
+    pub selected: usize,
+    /// The first frame shown (kept in the app state, so clicks map to the row under them).
+    pub offset: usize,
+    pub focused: bool,
+}
+
+/// The frames as a table, the notes below them as lines that span the pane from the symbols'
+/// column on, so no column's edge cuts a lock's owner or a kernel frame.
+pub fn render_stack(stack: Stack, theme: &Theme, frame: &mut Frame, area: Rect, title: String) {
+    let block = theme.pane(title, stack.focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let widths = fit::widths(&COLUMNS, &stack.rows, inner.width, false);
+    let (_, body, constraints) = fit::table(&COLUMNS, &stack.rows, inner.width, false);
+    let height = u16::try_from(stack.rows.len())
+        .unwrap_or(u16::MAX)
+        .min(inner.height);
+    let table = Table::new(body, constraints)
+        .row_highlight_style(theme.highlight(stack.focused))
+        .column_spacing(1);
     let mut state = TableState::new()
-        .with_offset(inspector.frames_offset())
-        .with_selected(Some(inspector.selected_frame()));
-    frame.render_stateful_widget(table, area, &mut state);
+        .with_offset(stack.offset)
+        .with_selected(Some(stack.selected));
+    frame.render_stateful_widget(table, Rect { height, ..inner }, &mut state);
+    let marks = stack
+        .notes
+        .iter()
+        .map(|(n, _)| fit::width(&n[0].text))
+        .max();
+    let mark_width = widths[0].or(marks).unwrap_or(0);
+    let below = Rect {
+        y: inner.y + height,
+        height: inner.height - height,
+        ..inner
+    };
+    let lines: Vec<Line> = stack
+        .notes
+        .iter()
+        .map(|note| note_line(note, mark_width, widths[1], inner.width))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), below);
+}
+
+/// A note as a line: its mark and label where the frames have their number and address, its
+/// text and detail from the symbols' column on, cut (marked) only at the pane's edge.
+fn note_line<'a>(
+    (pieces, style): &PieceRow,
+    mark_width: usize,
+    address: Option<usize>,
+    avail: u16,
+) -> Line<'a> {
+    let text = |i: usize| pieces.get(i).map_or("", |p: &Piece| p.text.as_str());
+    let mut prefix = format!("{:<mark_width$} ", text(0));
+    match address {
+        Some(w) => prefix.push_str(&format!("{:<w$} ", text(1))),
+        None if !text(1).is_empty() => prefix.push_str(&format!("{} ", text(1))),
+        None => {}
+    }
+    let detail = match text(3) {
+        "" => String::new(),
+        d => format!("  {d}"),
+    };
+    let parts = [
+        Part::new(Piece::whole(prefix).style(*style), 9),
+        Part::new(Piece::text(text(2)).style(*style), 8),
+        Part::new(Piece::text(detail).style(*style), 5),
+    ];
+    fit::line(&parts, avail)
 }
 
 /// " Stack of 4243 "worker-1" in futex_wait(0x7f…) ".

@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::widgets::TableState;
 
 use super::fit::{self, Column, Piece, PieceRow};
-use super::frames::frame_pieces;
+use super::frames::{Stack, frame_pieces, render_stack};
 use super::theme::Theme;
 use crate::app::{Inspector, Pane};
 use crate::tracer::Goroutine;
@@ -86,23 +86,29 @@ pub fn render_frames(inspector: &Inspector, theme: &Theme, frame: &mut Frame, ar
         crate::describe::goroutine_state(g)
     );
     let skip = inspector.frames_scroll();
-    let mut rows: Vec<PieceRow> = g
+    let rows: Vec<PieceRow> = g
         .frames()
         .iter()
         .enumerate()
         .map(|(i, f)| (frame_pieces(f, i, "#", theme, skip), Style::new()))
         .collect();
-    if let Some(n) = g.end_note() {
-        rows.push((
-            vec![Piece::whole("…"), Piece::text(""), Piece::text(n)],
-            theme.dim,
-        ));
-    }
-    let (_, body, widths) = fit::table(&super::frames::COLUMNS, &rows, area.width, false);
+    let notes: Vec<PieceRow> = g
+        .end_note()
+        .map(|n| {
+            (
+                vec![Piece::whole("…"), Piece::text(""), Piece::text(n)],
+                theme.dim,
+            )
+        })
+        .into_iter()
+        .collect();
+    let stack = Stack {
+        rows,
+        notes,
+        selected: inspector.selected_frame(),
+        offset: inspector.frames_offset(),
+        focused,
+    };
     let title = fit::cut(&title, area.width.into()).into_owned();
-    let table = theme.pane_table(body, widths, title, focused);
-    let mut state = TableState::new()
-        .with_offset(inspector.frames_offset())
-        .with_selected(Some(inspector.selected_frame()));
-    frame.render_stateful_widget(table, area, &mut state);
+    render_stack(stack, theme, frame, area, title);
 }
