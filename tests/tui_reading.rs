@@ -478,6 +478,9 @@ fn no_id_or_figure_is_cut_at_any_width() {
             );
         }
     }
+    // The footer leaves out a key that does not fit, whole.
+    let lines = draw(&app, 40, 30);
+    assert_eq!(lines[29], " q quit  ? help  r snap  Space pause");
     // At 80 columns exactly: the header keeps the pid, the deadlock is cut with the mark.
     let lines = draw(&app, 80, 24);
     assert!(

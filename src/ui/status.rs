@@ -198,7 +198,15 @@ pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     // Compact so that the inspector's keys fit in 80 columns.
     let mut spans = vec![Span::raw(" ")];
+    let (mut used, room) = (1, usize::from(area.width));
     let mut key = |label: &str, what: &str| {
+        // A key that does not fit is left out whole, and so are the ones after it.
+        let w = fit::width(label) + 1 + fit::width(what);
+        if used + w > room {
+            used = room;
+            return;
+        }
+        used += w + 2;
         spans.push(Span::styled(label.to_string(), theme.key));
         spans.push(Span::raw(format!(" {what}  ")));
     };
