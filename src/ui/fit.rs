@@ -65,17 +65,44 @@ pub fn cut(s: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Like [`cut`], for prose (a message): the cut goes back to the end of the last whole word
+/// when that keeps at least two thirds of the room.
+pub fn cut_words(s: &str, max: usize) -> Cow<'_, str> {
+    let cut_at = cut(s, max);
+    let Some(head) = cut_at.strip_suffix(ellipsis()) else {
+        return cut_at;
+    };
+    match head.rfind(' ') {
+        Some(i) if width(&head[..i]) * 3 >= max * 2 => {
+            Cow::Owned(format!("{}{}", head[..i].trim_end(), ellipsis()))
+        }
+        _ => cut_at,
+    }
+}
+
 /// `s` scrolled `skip` columns to the left, in at most `max` columns: an ellipsis marks each
 /// side that is cut. It scrolls no further than shows its end, so every tail can be reached.
 pub fn window(s: &str, skip: usize, max: usize) -> Cow<'_, str> {
+    let (lead, start, room) = window_start(s, skip, max);
+    if !lead {
+        return cut(s, max);
+    }
+    let mut out = ellipsis().to_string();
+    out.push_str(&cut(&s[start..], room));
+    Cow::Owned(out)
+}
+
+/// Where [`window`] starts `s`: whether an ellipsis leads, the byte the rest starts at, and
+/// the columns left for it.
+fn window_start(s: &str, skip: usize, max: usize) -> (bool, usize, usize) {
     let total = width(s);
     let mark = width(ellipsis());
     if skip == 0 || total <= max || max <= mark {
-        return cut(s, max);
+        return (false, 0, max);
     }
     let skip = skip.min(total - (max - mark));
     let mut dropped = 0;
-    let rest = s
+    let start = s
         .char_indices()
         .find(|&(_, c)| {
             if dropped >= skip {
@@ -84,10 +111,8 @@ pub fn window(s: &str, skip: usize, max: usize) -> Cow<'_, str> {
             dropped += char_width(c);
             false
         })
-        .map_or("", |(i, _)| &s[i..]);
-    let mut out = ellipsis().to_string();
-    out.push_str(&cut(rest, max - mark));
-    Cow::Owned(out)
+        .map_or(s.len(), |(i, _)| i);
+    (true, start, max - mark)
 }
 
 /// `s` in lines of at most `max` columns, never cut: read one after the other they are `s`.
@@ -235,6 +260,8 @@ pub struct Piece {
     /// them, in part or whole.
     pub marks: Vec<Range<usize>>,
     pub mark_style: Style,
+    /// Prose: cut after a whole word when one is near the edge.
+    pub words: bool,
 }
 
 impl Piece {
@@ -252,6 +279,14 @@ impl Piece {
         Piece {
             text: text.into(),
             ..Piece::default()
+        }
+    }
+
+    /// A message: text cut after a whole word when one ends near the edge.
+    pub fn prose(text: impl Into<String>) -> Piece {
+        Piece {
+            words: true,
+            ..Piece::text(text)
         }
     }
 
@@ -274,7 +309,11 @@ impl Piece {
 
     /// The text in `max` columns.
     pub fn fitted(&self, max: usize) -> Cow<'_, str> {
-        window(&self.text, self.skip, max)
+        if self.words {
+            cut_words(&self.text, max)
+        } else {
+            window(&self.text, self.skip, max)
+        }
     }
 
     /// The text in `max` columns as spans: its marks kept where the cut leaves them (the
@@ -288,7 +327,7 @@ impl Piece {
             shown,
             tail,
             blank,
-        } = view(&self.text, self.skip, max);
+        } = self.view(max);
         let mut spans = Vec::new();
         if lead {
             spans.push(Span::styled(ellipsis(), self.style));
@@ -324,8 +363,8 @@ impl Piece {
     }
 }
 
-/// What [`window`] shows of a text: an ellipsis before, a byte range of the text, an ellipsis
-/// after, and blank columns (a room narrower than the ellipsis).
+/// What [`Piece::fitted`] shows of a text: an ellipsis before, a byte range of the text, an
+/// ellipsis after, and blank columns (a room narrower than the ellipsis).
 struct View {
     lead: bool,
     shown: Range<usize>,
@@ -333,67 +372,38 @@ struct View {
     blank: usize,
 }
 
-/// [`window`]'s result as a [`View`] of `s`, so marks on `s` can be placed in it.
-fn view(s: &str, skip: usize, max: usize) -> View {
-    let total = width(s);
-    let mark = width(ellipsis());
-    if skip == 0 || total <= max || max <= mark {
-        return head_view(s, 0, max);
-    }
-    let skip = skip.min(total - (max - mark));
-    let mut dropped = 0;
-    let start = s
-        .char_indices()
-        .find(|&(_, c)| {
-            if dropped >= skip {
-                return true;
-            }
-            dropped += char_width(c);
-            false
-        })
-        .map_or(s.len(), |(i, _)| i);
-    View {
-        lead: true,
-        ..head_view(s, start, max - mark)
-    }
-}
-
-/// [`cut`]'s result on `s[start..]` as a [`View`] of `s`.
-fn head_view(s: &str, start: usize, max: usize) -> View {
-    let rest = &s[start..];
-    let mark = width(ellipsis());
-    if width(rest) <= max {
-        return View {
-            lead: false,
-            shown: start..s.len(),
-            tail: false,
-            blank: 0,
+impl Piece {
+    /// The fitted text as a [`View`] of the text, so marks on it can be placed in it: it is
+    /// made by the same cuts as [`Piece::fitted`], so the two always read the same.
+    fn view(&self, max: usize) -> View {
+        let s = self.text.as_str();
+        let (lead, start, room) = if self.words {
+            (false, 0, max)
+        } else {
+            window_start(s, self.skip, max)
         };
-    }
-    if max < mark {
-        return View {
-            lead: false,
-            shown: start..start,
-            tail: false,
-            blank: max,
+        let rest = &s[start..];
+        let fitted = if self.words {
+            cut_words(rest, room)
+        } else {
+            cut(rest, room)
         };
-    }
-    let room = max - mark;
-    let mut used = 0;
-    let mut end = start;
-    for (i, c) in rest.char_indices() {
-        let w = char_width(c);
-        if used + w > room {
-            break;
+        let (shown, tail, blank) = if fitted == rest {
+            (start..s.len(), false, 0)
+        } else if let Some(head) = fitted
+            .strip_suffix(ellipsis())
+            .filter(|h| rest.starts_with(h))
+        {
+            (start..start + head.len(), true, 0)
+        } else {
+            (start..start, false, width(&fitted))
+        };
+        View {
+            lead,
+            shown,
+            tail,
+            blank,
         }
-        used += w;
-        end = start + i + c.len_utf8();
-    }
-    View {
-        lead: false,
-        shown: start..end,
-        tail: true,
-        blank: 0,
     }
 }
 
@@ -621,6 +631,19 @@ mod tests {
     }
 
     #[test]
+    fn prose_is_cut_after_a_word() {
+        let m = "reading /proc/4242/maps failed: permission denied";
+        assert_eq!(cut_words(m, 40), "reading /proc/4242/maps failed:…");
+        assert_eq!(cut(m, 40), "reading /proc/4242/maps failed: permiss…");
+        // No word ends in the last third: cut where the room ends.
+        assert_eq!(
+            cut_words("averyveryverylongword and more", 12),
+            "averyveryve…"
+        );
+        assert_eq!(cut_words("short", 12), "short");
+    }
+
+    #[test]
     fn a_cut_never_splits_a_number() {
         assert_eq!(cut("held by 29087 \"worker-2\"", 12), "held by …");
         assert_eq!(cut("held by 29087 \"worker-2\"", 15), "held by 29087 …");
@@ -817,12 +840,15 @@ mod tests {
             ]
         );
         // The spans read as the fitted text at every width and scroll.
-        let wide = Piece::text("a中b_lock_c中d").marked(std::iter::once(5..9).collect(), mark);
+        let wide =
+            Piece::text("a中b_lock_c中d 4096 ids").marked(std::iter::once(5..9).collect(), mark);
+        let prose = Piece::prose("reading maps failed: 4096 ids").marked(vec![8..12, 21..25], mark);
         for skip in 0..6 {
-            for max in 0..16 {
-                let q = wide.clone().scrolled(skip);
-                let text: String = q.spans(max).iter().map(|s| s.content.as_ref()).collect();
-                assert_eq!(text, q.fitted(max), "skip {skip} max {max}");
+            for max in 0..28 {
+                for q in [wide.clone().scrolled(skip), prose.clone().scrolled(skip)] {
+                    let text: String = q.spans(max).iter().map(|s| s.content.as_ref()).collect();
+                    assert_eq!(text, q.fitted(max), "{} skip {skip} max {max}", q.text);
+                }
             }
         }
     }

@@ -93,13 +93,13 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     // The error first: on a narrow terminal it is what must not be dropped (it is cut, marked).
     if let Some(e) = app.last_error() {
         parts.push(Part::new(
-            Piece::text(format!(" ! {e} ")).style(theme.error),
+            Piece::prose(format!(" ! {e} ")).style(theme.error),
             9,
         ));
     }
     if let Some(m) = app.status_note() {
         parts.push(Part::new(
-            Piece::text(format!(" {m} ")).style(theme.busy),
+            Piece::prose(format!(" {m} ")).style(theme.busy),
             8,
         ));
     }
@@ -109,7 +109,7 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         // A warning about the last trace: before the facts, which a narrow terminal drops.
         if let Some(u) = snapshot.and_then(|s| s.unguarded()) {
             parts.push(Part::new(
-                Piece::text(format!(" ! {} ", describe::unguarded_text(u))).style(theme.error),
+                Piece::prose(format!(" ! {} ", describe::unguarded_text(u))).style(theme.error),
                 7,
             ));
         }
