@@ -108,6 +108,8 @@ pub enum Action {
     Viewport(Viewport),
     /// The furthest the help scrolls on this terminal (from the UI's layout of it).
     HelpRoom(u16),
+    /// How far the open frame detail view scrolls at the screen's size.
+    DetailMaxScroll(usize),
     /// A save finished: the path written, or the error.
     Saved(Result<String, String>),
     /// A save could not be written in `failed_dir`: ask where, starting from `suggestion`.
@@ -390,6 +392,11 @@ impl App {
             }),
             Action::Viewport(v) => self.viewport = v,
             Action::HelpRoom(max) => self.help.set_max_scroll(max),
+            Action::DetailMaxScroll(n) => {
+                if let Some(i) = &mut self.inspector {
+                    i.set_detail_max_scroll(n);
+                }
+            }
             Action::LineCacheRefused(r) => {
                 self.status_note = Some(crate::describe::line_cache_refused(&r));
             }

@@ -215,11 +215,14 @@ fn event_loop(
 }
 
 /// Tells the app what depends on the terminal's size: the rows each list shows, the help's
-/// furthest scroll.
+/// and the frame detail view's furthest scroll.
 fn resized(app: &mut App, size: ratatui::layout::Size) {
     let area = Rect::new(0, 0, size.width, size.height);
     app.update(Action::Viewport(ui::viewport(area, app.screen())));
     app.update(Action::HelpRoom(ui::help::max_scroll(area)));
+    if let Some(n) = ui::detail::max_scroll(app, area) {
+        app.update(Action::DetailMaxScroll(n));
+    }
 }
 
 /// Two presses on one cell within this time are a double click (the terminal reports presses,

@@ -266,6 +266,13 @@ impl Inspector {
         );
     }
 
+    /// How far the open detail view scrolls (the render's measure at the screen's size).
+    pub(super) fn set_detail_max_scroll(&mut self, n: usize) {
+        if let Some(d) = &mut self.detail {
+            d.set_max_scroll(n);
+        }
+    }
+
     /// Closes the frame detail view; false if it was not open.
     pub(super) fn close_detail(&mut self) -> bool {
         self.detail.take().is_some()

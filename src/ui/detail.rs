@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::fit;
 use super::theme::Theme;
+use crate::app::App;
 use crate::app::inspector::detail::FrameDetail;
 use crate::describe::basename;
 
@@ -16,6 +17,18 @@ use crate::describe::basename;
 const LABEL: usize = 10;
 /// What marks the frame's own line among the source lines, and its place in the chain.
 const MARK: &str = "▶";
+
+/// How far the open detail view scrolls on a screen of `area` (its lines beyond its height),
+/// for the app to stop its scroll there.
+pub fn max_scroll(app: &App, area: Rect) -> Option<usize> {
+    let d = app.inspector()?.detail()?;
+    let areas = super::layout(area, app.screen());
+    let inner = Block::new()
+        .borders(Borders::ALL)
+        .inner(areas.threads.union(areas.frames));
+    let lines = lines(d, &Theme::mono(), usize::from(inner.width)).len();
+    Some(lines.saturating_sub(usize::from(inner.height)))
+}
 
 pub fn render(detail: &FrameDetail, theme: &Theme, frame: &mut Frame, area: Rect) {
     let title = format!(" Frame #{} (Esc closes) ", detail.index);

@@ -33,6 +33,8 @@ pub struct FrameDetail {
     /// The lines around `location`, or why there are none (`None`: no location).
     pub source: Option<Result<Excerpt, SourceError>>,
     scroll: usize,
+    /// How far it scrolls at the screen's size, once the event loop has said.
+    max_scroll: Option<usize>,
 }
 
 impl FrameDetail {
@@ -72,6 +74,7 @@ impl FrameDetail {
             module,
             build_id,
             scroll: 0,
+            max_scroll: None,
         })
     }
 
@@ -80,15 +83,24 @@ impl FrameDetail {
         self.scroll
     }
 
-    /// Scrolls, within about as many lines as the view has (the render stops at the end).
+    /// Scrolls, no further than the view's last line shows (before the event loop has
+    /// measured it: about as many lines as it has).
     pub(in crate::app) fn move_scroll(&mut self, m: Move) {
-        let longest = self.symbol.as_ref().map_or(0, String::len) / 20;
-        let max = 12 + self.inline_chain.len() + longest + (2 * AROUND as usize);
+        let max = self.max_scroll.unwrap_or_else(|| {
+            let longest = self.symbol.as_ref().map_or(0, String::len) / 20;
+            12 + self.inline_chain.len() + longest + (2 * AROUND as usize)
+        });
         self.scroll = match m {
             Move::Up(n) => self.scroll.saturating_sub(n),
             Move::Down(n) => self.scroll.saturating_add(n).min(max),
             Move::To(i) => i.min(max),
         };
+    }
+
+    /// The view scrolls `n` lines at most (the screen's size changed, or it opened).
+    pub(in crate::app) fn set_max_scroll(&mut self, n: usize) {
+        self.max_scroll = Some(n);
+        self.scroll = self.scroll.min(n);
     }
 }
 
