@@ -576,9 +576,10 @@ fn hostile_text_is_inert_on_the_tui_screen_and_in_its_output_bytes() {
     tmux.cmd(&["send-keys", "Enter"]);
     let inspector: u32 = tmux.format("#{pane_pid}").parse().unwrap();
 
-    // The name column shows the first 15 characters of the escaped name.
+    // The name column shows the head of the escaped name, its cut marked (before the
+    // escape's digits, which a cut never splits).
     tmux.wait_screen("the hostile thread listed", |s| {
-        s.contains(" Threads (") && s.contains(r"\x1b[5mevil\u{9")
+        s.contains(" Threads (") && s.contains(r"\x1b[5mevil\u{…")
     });
     // The hostile thread was created last: select it and show its stack.
     tmux.cmd(&["send-keys", "G"]);
