@@ -1,6 +1,6 @@
 //! The frames pane: the selected thread's stack, innermost first: `#n`, address, demangled
-//! symbol+offset (`[i] name` for an inlined function) and `file:line` or, without line info,
-//! the module.
+//! symbol+offset (`[i] name` for an inlined function, scrolled by `←`/`→`), `file:line` and
+//! the module dim beside it or, without line info, the module; the notes below span the pane.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
