@@ -159,7 +159,11 @@ fn load_mode_has_its_own_footer_and_steps_through_snapshots() {
             quote(b.to_str().unwrap())
         ),
     );
-    let screen = tmux.wait_for(&format!(" snapshot 2/2, {} ", clock(&b)));
+    // The screen reaches tmux a line at a time: wait for its last line too.
+    let newest = format!(" snapshot 2/2, {} ", clock(&b));
+    let screen = tmux.wait_screen("the newest snapshot, drawn down to the footer", |s| {
+        s.contains(&newest) && footer(s).starts_with(" q quit")
+    });
     assert_eq!(
         footer(&screen),
         " q quit  ? help  d diff  c group  < earlier  > later  Tab pane  Esc quit"
@@ -315,7 +319,7 @@ fn help_goes_to_its_end_and_no_further() {
     tmux.send_keys(&["g"]);
     let screen = tmux.wait_for("│Everywhere");
     assert!(
-        screen.contains("│          leave the diff, group or goroutine view"),
+        screen.contains("│          or the filter, leave the diff, group or goroutine view"),
         "{screen}"
     );
     tmux.send_keys(&["q"]);

@@ -33,8 +33,9 @@ fn inspect(fx: &Fixture, w: u16, h: u16, extra: &[&str]) -> (Tmux, Reaper) {
     argv.extend_from_slice(extra);
     let tmux = Tmux::exec(w, h, &argv);
     let reaper = Reaper(tmux.pane_pid());
+    // "taken" is the snapshot's time; at 80 columns the status line leaves out "took" first.
     tmux.wait_screen("the first snapshot", |s| {
-        status_line(s).is_some_and(|l| l.contains("took"))
+        status_line(s).is_some_and(|l| l.contains("taken"))
     });
     (tmux, reaper)
 }

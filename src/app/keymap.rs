@@ -551,6 +551,21 @@ mod tests {
             Some(Command::OlderSnapshot)
         );
         assert_eq!(lookup(Context::Loaded, key('d')), Some(Command::DiffView));
+        // Reading a frame works offline too: its detail, the symbols' scroll.
+        let code = |c| KeyEvent::new(c, KeyModifiers::NONE);
+        for (c, command) in [
+            (KeyCode::Enter, Command::Enter),
+            (KeyCode::Left, Command::ScrollLeft),
+            (KeyCode::Right, Command::ScrollRight),
+        ] {
+            for screen in [Context::Inspector, Context::Loaded] {
+                assert_eq!(
+                    lookup(screen, code(c)),
+                    Some(command),
+                    "{c:?} on {screen:?}"
+                );
+            }
+        }
         assert_eq!(
             lookup(
                 Context::ProcessList,
