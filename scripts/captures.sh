@@ -60,6 +60,10 @@ wait_for_new_snapshot
 capture process-view-80x24.txt
 "${TMUX_CMD[@]}" send-keys d
 wait_for "Diff "
+# The busy thread selected (found with the search, which Esc then clears).
+"${TMUX_CMD[@]}" send-keys / b u s y Enter Escape
+wait_for 'Stack of'
+wait_for '"busy"'
 capture diff-view-80x24.txt
 "${TMUX_CMD[@]}" send-keys c
 wait_for "Groups"
