@@ -6,12 +6,17 @@
 
 mod common;
 
+use common::panes::{frames_pane, tid_rows};
 use common::tmux::Tmux;
 use common::{Fixture, deadlock_bin, gone, threads_bin, tid_named};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
+
+/// The sizes each test runs at: at 80x24 the inspector stacks its panes, at 200x50 it puts
+/// them side by side.
+const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
 
 /// Kills (SIGKILL) an inspector we started if it still runs when dropped, so a failing test
 /// leaves nothing behind.
@@ -74,20 +79,14 @@ fn stack_tid(screen: &str) -> Option<u32> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
-/// The threads pane's data rows: (screen line, tid), from below its column header to the
-/// frames pane's title.
-fn thread_rows(screen: &str) -> Vec<(usize, u32)> {
-    let lines: Vec<&str> = screen.lines().collect();
-    let Some(header) = lines.iter().position(|l| l.starts_with("TID ")) else {
-        return Vec::new();
-    };
-    lines
-        .iter()
-        .enumerate()
-        .skip(header + 1)
-        .take_while(|(_, l)| !l.contains(" Stack of "))
-        .filter_map(|(i, l)| Some((i, l.split_whitespace().next()?.parse().ok()?)))
-        .collect()
+/// Where a screen shows `text` in its line `y`: the column (in characters) of its middle, to
+/// click on it wherever the layout put it.
+fn column_of(screen: &str, y: usize, text: &str) -> usize {
+    let line = screen.lines().nth(y).unwrap_or_default();
+    let at = line
+        .find(text)
+        .unwrap_or_else(|| panic!("no {text:?} on line {y}:\n{screen}"));
+    line[..at].chars().count() + text.chars().count() / 2
 }
 
 /// Presses and releases the left button at screen line `y`, column `x` (0-based), as a
@@ -138,7 +137,7 @@ fn count_text((threads, frames): (usize, usize)) -> String {
 fn search_counts_as_typed_runs_no_other_key_and_esc_clears_only_it() {
     let fx = Fixture::spawn(threads_bin(), &["park", "6"]);
     // At 80x24 the panes are stacked, at 200x50 side by side.
-    for (w, h) in [(80, 24), (200, 50)] {
+    for (w, h) in SIZES {
         search_round(&fx, w, h);
     }
 }
@@ -199,13 +198,12 @@ fn search_round(fx: &Fixture, w: u16, h: u16) {
 
     // f: only the matches, and the title says so; \ shows all again.
     tmux.send_keys(&["f"]);
-    let screen = tmux.wait_for(" Threads (4 of 7, filtered: /level_two) ");
-    let rows: Vec<u32> = thread_rows(&screen).into_iter().map(|(_, t)| t).collect();
-    assert_eq!(
-        rows,
-        [worker(1), worker(2), worker(4), worker(5)],
-        "{screen}"
-    );
+    // (A large screen reaches tmux a line at a time: wait for the rows, not just the title.)
+    let matches = [worker(1), worker(2), worker(4), worker(5)];
+    tmux.wait_screen("the four matches, filtered", |s| {
+        s.contains(" Threads (4 of 7, filtered: /level_two) ")
+            && tid_rows(s).into_iter().map(|(_, t)| t).eq(matches)
+    });
     tmux.send_keys(&["\\"]);
     tmux.wait_for(" Threads (7) ");
     tmux.send_keys(&["f"]);
@@ -227,10 +225,16 @@ fn search_round(fx: &Fixture, w: u16, h: u16) {
 #[test]
 fn h_goes_from_a_waiter_to_the_holder_and_along_the_deadlock() {
     let fx = Fixture::spawn(deadlock_bin(), &[]);
+    for (w, h) in SIZES {
+        holder_round(&fx, w, h);
+    }
+}
+
+fn holder_round(fx: &Fixture, w: u16, h: u16) {
     let pid = fx.pid();
     let tid = |name: &str| tid_named(pid, name);
     let (a, b, holder, waiter) = (tid("lock-a"), tid("lock-b"), tid("holder"), tid("waiter"));
-    let (tmux, reaper) = inspect(&fx, 140, 40, &[]);
+    let (tmux, reaper) = inspect(fx, w, h, &[]);
     tmux.wait_for("DEADLOCK");
 
     // Select the waiter (by a search), then clear the search.
@@ -239,7 +243,9 @@ fn h_goes_from_a_waiter_to_the_holder_and_along_the_deadlock() {
     tmux.send_keys(&["Escape"]);
     // Its frames pane says what the holder does.
     let screen = tmux.wait_screen("the owner line", |s| {
-        footer(s).starts_with(" q quit") && s.contains(&format!("owner {holder} \"holder\": S"))
+        let owner = format!("owner {holder} \"holder\": S");
+        footer(s).starts_with(" q quit")
+            && frames_pane(s).iter().any(|(_, _, l)| l.contains(&owner))
     });
     assert_eq!(stack_tid(&screen), Some(waiter));
 
@@ -261,51 +267,67 @@ fn h_goes_from_a_waiter_to_the_holder_and_along_the_deadlock() {
     });
     tmux.send_keys(&["H"]);
     tmux.wait_screen("back to the first", |s| stack_tid(s) == Some(first));
-    quit(&tmux, &reaper, &fx);
+    quit(&tmux, &reaper, fx);
 }
 
 #[test]
 fn a_click_selects_the_row_under_the_pointer_in_a_scrolled_list() {
-    let fx = Fixture::spawn(threads_bin(), &["park", "40"]);
-    let (tmux, reaper) = inspect(&fx, 80, 24, &[]);
-    tmux.wait_for(" Threads (41) ");
+    // More threads than the threads pane shows at 200x50 (44 rows).
+    let fx = Fixture::spawn(threads_bin(), &["park", "60"]);
+    for (w, h) in SIZES {
+        click_thread_round(&fx, w, h);
+    }
+    // The process list, filtered to fixtures of this test only (their command line says
+    // "navclick"; nothing else is opened): more of them than the list shows at 200x50.
+    let many: Vec<Fixture> = (0..50)
+        .map(|_| Fixture::spawn(threads_bin(), &["park", "1", "navclick"]))
+        .collect();
+    for (w, h) in SIZES {
+        click_process_round(&many, w, h);
+    }
+    for f in &many {
+        f.assert_running();
+    }
+}
+
+fn click_thread_round(fx: &Fixture, w: u16, h: u16) {
+    let (tmux, reaper) = inspect(fx, w, h, &[]);
+    tmux.wait_for(" Threads (61) ");
 
     // To the last thread: the list scrolls.
     tmux.send_keys(&["G"]);
     let screen = tmux.wait_screen("the list scrolled to the last thread", |s| {
-        let rows = thread_rows(s);
+        let rows = tid_rows(s);
         rows.len() > 3 && stack_tid(s) == rows.last().map(|r| r.1)
     });
-    let rows = thread_rows(&screen);
+    let rows = tid_rows(&screen);
     assert_ne!(rows[0].1, fx.pid(), "the list did not scroll:\n{screen}");
     let (y, tid) = rows[2];
-    click(&tmux, 3, y);
+    click(&tmux, column_of(&screen, y, &tid.to_string()), y);
     let after = tmux.wait_screen("the clicked thread selected", |s| stack_tid(s) == Some(tid));
-    assert_eq!(thread_rows(&after), rows, "the view moved:\n{after}");
+    assert_eq!(tid_rows(&after), rows, "the view moved:\n{after}");
+    quit(&tmux, &reaper, fx);
+}
 
-    quit(&tmux, &reaper, &fx);
-
-    // The process list, filtered to fixtures of this test only (their command line says
-    // "navclick"; nothing else is opened), sorted by pid and scrolled to its end: a double
-    // click on a row opens that process.
-    let many: Vec<Fixture> = (0..14)
-        .map(|_| Fixture::spawn(threads_bin(), &["park", "1", "navclick"]))
-        .collect();
+/// Sorted by pid and scrolled to its end, a double click on a row of the process list opens
+/// that process.
+fn click_process_round(many: &[Fixture], w: u16, h: u16) {
     let mut pids: Vec<u32> = many.iter().map(Fixture::pid).collect();
     pids.sort();
-    let tmux = Tmux::exec(80, 14, &[BIN]);
+    let n = pids.len();
+    let tmux = Tmux::exec(w, h, &[BIN]);
     let reaper = Reaper(tmux.pane_pid());
     tmux.wait_for("Processes (");
     tmux.type_text("/navclick");
     tmux.send_keys(&["Enter"]);
     tmux.send_keys(&["s", "s", "s"]);
-    tmux.wait_screen("our 14 fixtures by pid", |s| {
-        s.contains("Processes (14)") && s.contains("PID▲")
+    tmux.wait_screen(&format!("our {n} fixtures by pid"), |s| {
+        s.contains(&format!("Processes ({n})")) && s.contains("PID▲")
     });
     tmux.send_keys(&["G"]);
     let screen = tmux.wait_screen("the list scrolled to its end", |s| {
         s.lines()
-            .any(|l| l.split_whitespace().next() == Some(&pids[13].to_string()))
+            .any(|l| l.split_whitespace().next() == Some(&pids[n - 1].to_string()))
             && !s
                 .lines()
                 .any(|l| l.split_whitespace().next() == Some(&pids[0].to_string()))
@@ -322,12 +344,13 @@ fn a_click_selects_the_row_under_the_pointer_in_a_scrolled_list() {
         .collect();
     assert_eq!(
         rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-        pids[14 - rows.len()..],
+        pids[n - rows.len()..],
         "{screen}"
     );
     let (y, pid) = rows[1];
-    click(&tmux, 2, y);
-    click(&tmux, 2, y);
+    let x = column_of(&screen, y, &pid.to_string());
+    click(&tmux, x, y);
+    click(&tmux, x, y);
     let screen = tmux.wait_for(" Threads (");
     assert!(
         screen.starts_with(&format!(" pid {pid} ")),
@@ -335,7 +358,4 @@ fn a_click_selects_the_row_under_the_pointer_in_a_scrolled_list() {
     );
     let opened = many.iter().find(|f| f.pid() == pid).unwrap();
     quit(&tmux, &reaper, opened);
-    for f in &many {
-        f.assert_running();
-    }
 }
