@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::Tracer;
 use super::stages::WalkedThread;
-use crate::tracer::procfs::maps::MemoryMaps;
+use crate::tracer::procfs::maps::{Mapping, MappingKind, MemoryMaps};
+use crate::tracer::symbolize::perfmap::PerfMap;
 use crate::tracer::symbolize::symbols::{self, KeyCache, Symbolizer, Want};
 use crate::tracer::unwind::ends;
 use crate::tracer::unwind::unwinder::RawFrame;
@@ -37,6 +38,7 @@ impl Tracer {
             missing: Vec::new(),
             memo: std::collections::HashMap::new(),
             stacks: std::collections::HashMap::new(),
+            perf_map: None,
         };
         let threads = captured.into_iter().map(|c| pass.thread(c)).collect();
         (
@@ -64,6 +66,8 @@ struct SymbolizePass<'a> {
     /// parked in the same code holds one copy of its frames, not a thousand (a Rust frame's
     /// names and paths take about 500 bytes).
     stacks: std::collections::HashMap<StackKey, Vec<BuiltStack>>,
+    /// The target's perf map, looked for at the first frame in anonymous code (once a trace).
+    perf_map: Option<Option<Arc<PerfMap>>>,
 }
 
 /// What a stack's frames follow from, but for how its walk ended: each frame's (ip, signal
@@ -168,9 +172,23 @@ impl SymbolizePass<'_> {
             }
             *self.keys = KeyCache::new(self.pid, self.want.lines);
         }
+        let anonymous = |m: &Mapping| m.kind == MappingKind::Other(String::new());
+        if self.want.symbols
+            && self.perf_map.is_none()
+            && self.maps.find(raw.ip).is_some_and(anonymous)
+        {
+            self.perf_map = Some(self.symbolizer.perf_map(self.keys));
+        }
         let (module, symbol, location, inlined) = match self.maps.find(raw.ip) {
             Some(m) => {
+                let perf_map = self.perf_map.as_ref().and_then(Option::as_deref);
                 let r = self.memo.entry((raw.ip, lookup_ip)).or_insert_with(|| {
+                    if anonymous(m)
+                        && let Some(r) =
+                            perf_map.and_then(|map| symbols::resolve_jit(map, m, raw.ip, lookup_ip))
+                    {
+                        return r;
+                    }
                     let r = self
                         .symbolizer
                         .resolve(m, raw.ip, lookup_ip, self.want, self.keys);
@@ -179,6 +197,8 @@ impl SymbolizePass<'_> {
                     }
                     r
                 });
+                // MERGE (issue 17): `r.jit` is true for a frame named by the perf map; the
+                // frame's kind (`Frame::kind()`, `Jit`) is to be set from it here.
                 (
                     r.module.clone(),
                     r.symbol.clone(),

@@ -21,6 +21,9 @@ pub struct Status {
     pub uids: Option<[u32; 4]>,
     /// Effective capabilities.
     pub cap_eff: Option<u64>,
+    /// The pid as the process's own (innermost) pid namespace sees it: the last number of
+    /// `NSpid:` (one per nested namespace, outermost first).
+    pub ns_pid: Option<i32>,
 }
 
 impl Status {
@@ -51,6 +54,12 @@ impl Status {
                 "TracerPid" => status.tracer_pid = first.parse().ok(),
                 "Uid" => status.uids = uids(value),
                 "CapEff" => status.cap_eff = u64::from_str_radix(first, 16).ok(),
+                "NSpid" => {
+                    status.ns_pid = value
+                        .split_ascii_whitespace()
+                        .next_back()
+                        .and_then(|n| n.parse().ok())
+                }
                 _ => {}
             }
         }
@@ -83,6 +92,9 @@ mod tests {
         assert_eq!(s.tracer_pid, Some(0));
         assert_eq!(s.uids, Some([1000, 1001, 1002, 1003]));
         assert_eq!(s.cap_eff, Some(0x1ff_ffff_ffff));
+        assert_eq!(s.ns_pid, None);
+        assert_eq!(Status::parse(b"NSpid:\t6526\t12\t1\n").ns_pid, Some(1));
+        assert_eq!(Status::parse(b"NSpid:\t6526\n").ns_pid, Some(6526));
         let odd = Status::parse(b"Tgid: x\nUid:\t1 2\nState:\nCapEff:\tzz\n\xff\xfe:\n");
         assert_eq!(odd, Status::default());
     }

@@ -80,6 +80,25 @@ impl TargetFs {
     }
 }
 
+impl TargetFs {
+    /// The file `name` (one component, no `/`) in directory `dir`, absolute as the target
+    /// sees it: the directory resolved inside the target's root, the file itself never a
+    /// symbolic link (a file the target writes where anyone may, as in `/tmp`, must not
+    /// point us at another of its files).
+    pub(crate) fn open_no_link(&self, dir: &Path, name: &str) -> io::Result<Opened> {
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let root = self
+            .root
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+        let dir = open_in_root(root, dir)?;
+        let fd = open_raw(Some(&dir), name, READ_FLAGS | libc::O_NOFOLLOW)?;
+        checked(fd, self.harmless)
+    }
+}
+
 /// A file on our own side (a debug directory the user named): its symlinks are the user's,
 /// but it must still be a regular file, opened without blocking.
 pub(crate) fn open_host(path: &Path) -> io::Result<Opened> {

@@ -9,4 +9,5 @@ pub(crate) mod elfparts;
 pub(crate) mod filebytes;
 pub(crate) mod linecache;
 pub(crate) mod lines;
+pub(crate) mod perfmap;
 pub(crate) mod symbols;

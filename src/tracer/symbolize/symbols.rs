@@ -35,6 +35,7 @@ use crate::tracer::symbolize::linecache::{CacheDir, LineCache};
 use crate::tracer::symbolize::lines::{
     LineFrame, MAX_INFLATED, MAX_INFLATED_TOTAL, ModuleLines, NoLines,
 };
+use crate::tracer::symbolize::perfmap::{self, PerfMap, PerfMaps};
 use crate::tracer::text;
 use crate::tracer::unwind::cfi_index::{self, CfiIndex};
 
@@ -526,6 +527,8 @@ pub struct Symbolizer {
     line_counts: (usize, usize),
     /// What the loaded modules' compressed DWARF claimed to inflate to, in all.
     inflated: u64,
+    /// The targets' perf maps, each read again only when its file changed.
+    perf_maps: PerfMaps,
 }
 
 /// A process's Go binary: its `.gopclntab`, what it says about the runtime, and where it is
@@ -561,6 +564,10 @@ pub struct Resolved {
     /// With lines requested: the functions inlined at the address, innermost first, each
     /// with its symbol (at the frame's `ip`, offset 0) and location.
     pub inlined: Vec<(Option<Symbol>, Option<Location>)>,
+    /// MERGE (issue 17): the symbol came from the target's perf map (JIT code): the frame's
+    /// kind is `Jit`. Its module is [`perfmap::MODULE`].
+    #[allow(dead_code, reason = "read where the frame kind of issue 17 is merged")]
+    pub jit: bool,
 }
 
 impl Resolved {
@@ -572,6 +579,7 @@ impl Resolved {
             missing_debuginfo,
             location: None,
             inlined: Vec::new(),
+            jit: false,
         }
     }
 }
@@ -847,8 +855,38 @@ impl Symbolizer {
             missing_debuginfo,
             location,
             inlined,
+            jit: false,
         }
     }
+
+    /// The perf map of the process of `keys` (read at most once per change of its file).
+    pub fn perf_map(&mut self, keys: &KeyCache) -> Option<Arc<PerfMap>> {
+        self.perf_maps.get(&keys.fs)
+    }
+}
+
+/// `ip` in an anonymous `mapping`, named by the target's perf map `map` if a line covers
+/// `lookup_ip` (see [`Symbolizer::resolve`]).
+pub fn resolve_jit(map: &PerfMap, mapping: &Mapping, ip: u64, lookup_ip: u64) -> Option<Resolved> {
+    let entry = map.lookup(lookup_ip)?;
+    let offset = ip.wrapping_sub(entry.start);
+    Some(Resolved {
+        module: Some(Module {
+            path: perfmap::MODULE.into(),
+            offset: ip - mapping.start + mapping.offset,
+        }),
+        symbol: Some(Symbol {
+            name: entry.name.to_string(),
+            raw_name: entry.name.to_string(),
+            offset,
+            address: entry.start,
+            size: entry.size,
+        }),
+        missing_debuginfo: None,
+        location: None,
+        inlined: Vec::new(),
+        jit: true,
+    })
 }
 
 /// Splits what DWARF says about an address into the physical frame's location and the

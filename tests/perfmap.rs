@@ -1,0 +1,248 @@
+//! JIT frames named from the target's perf map (`/tmp/perf-PID.map`): node
+//! `--perf-basic-prof`, hostile maps
+//! (malformed lines, huge sizes, control characters, a symlink, a FIFO, an oversized file),
+//! and a target in its own mount and pid namespace, found through its root and its NSpid.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{Fixture, fixtures_dir, gcc, wait_until};
+use rstack_tui::{Frame, Process, TraceOptions, Tracer};
+
+fn out_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("perfmap");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// tests/fixtures/perfjit.c: a thread parked in a stub in anonymous RX memory.
+fn perfjit_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = fixtures_dir().join("perfjit.c");
+        gcc("perfjit", &["-O1".as_ref(), src.as_os_str()])
+    })
+}
+
+/// Removes a perf map (or whatever took its place) when dropped, after the process that
+/// owned it is gone.
+struct Remove(PathBuf);
+
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn host_map(pid: u32) -> PathBuf {
+    PathBuf::from(format!("/tmp/perf-{pid}.map"))
+}
+
+/// (symbol name, module path) of a frame.
+fn named(f: &Frame) -> (Option<&str>, Option<&str>) {
+    (
+        f.symbol().map(|s| s.name()),
+        f.module().map(|m| m.path.as_str()),
+    )
+}
+
+#[test]
+fn node_functions_are_named() {
+    if Command::new("node").arg("--version").output().is_err() {
+        println!("skipped: no node on PATH");
+        return;
+    }
+    let script = out_dir().join("parked.js");
+    std::fs::write(
+        &script,
+        "function parkedHere() {\n  console.log('ready');\n  \
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);\n}\nparkedHere();\n",
+    )
+    .unwrap();
+    let script_s = script.to_str().unwrap();
+    let mut remove = Remove(PathBuf::new());
+    let fx = Fixture::spawn_busy(
+        Path::new("node"),
+        &[
+            "--perf-basic-prof",
+            "--interpreted-frames-native-stack",
+            // No isolate-*-v8.log left in the working directory (the name it is given per
+            // isolate is no path that can be created).
+            "--logfile=/dev/null",
+            script_s,
+        ],
+    );
+    remove.0 = host_map(fx.pid());
+    let pid = fx.pid();
+    wait_until("node's main thread to wait", || {
+        fx.thread_states()
+            .iter()
+            .any(|&(t, s)| t == pid && s == 'S')
+            && std::fs::read_to_string(host_map(pid)).is_ok_and(|m| m.contains("parkedHere"))
+    });
+    let p = TraceOptions::new().trace(pid).expect("trace");
+    fx.assert_running();
+    let main = p.threads().iter().find(|t| t.id() == pid).unwrap();
+    let names: Vec<_> = main.frames().iter().map(named).collect();
+    let parked = format!("JS:~parkedHere {script_s}:1:20");
+    let at = names
+        .iter()
+        .position(|n| *n == (Some(parked.as_str()), Some("[perf-map]")))
+        .unwrap_or_else(|| panic!("no {parked} in {names:#?}"));
+    let top = format!("JS:~ {script_s}:1:1");
+    assert_eq!(
+        names[at + 1],
+        (Some(top.as_str()), Some("[perf-map]")),
+        "{names:#?}"
+    );
+    assert!(
+        names[at..]
+            .iter()
+            .any(|n| n.0 == Some("Builtins_JSEntry") && n.1 == Some("/usr/bin/node")),
+        "the walk goes on below the JIT frames: {names:#?}"
+    );
+}
+
+/// The innermost frame of the perfjit fixture's only thread, traced by `tracer`.
+fn stub_frame(tracer: &mut Tracer, pid: u32) -> (Option<String>, Option<String>, Option<u64>) {
+    let p: Process = tracer.trace(pid).expect("trace");
+    let f = &p.threads()[0].frames()[0];
+    (
+        f.symbol().map(|s| s.name().to_string()),
+        f.module().map(|m| m.path.clone()),
+        f.symbol().map(|s| s.offset()),
+    )
+}
+
+#[test]
+fn hostile_perf_maps() {
+    let fx = Fixture::spawn(perfjit_bin(), &[]);
+    let pid = fx.pid();
+    let stub = u64::from_str_radix(&fx.next_line(), 16).unwrap();
+    let path = host_map(pid);
+    let _remove = Remove(path.clone());
+    let mut tracer = Tracer::new(TraceOptions::new());
+    let unnamed = (None, Some(String::new()), None);
+    let jit = |name: &str| (Some(name.to_string()), Some("[perf-map]".into()), Some(7));
+
+    // No map: the frame is as before, in anonymous memory without a name.
+    assert_eq!(stub_frame(&mut tracer, pid), unnamed);
+
+    // Malformed lines skipped, sizes that overflow refused, a huge range that covers the stub
+    // overruled by later lines for it; the last one wins, its control characters made inert.
+    let map = format!(
+        "0 7fffffffffffffff everything\n\
+         nothex 10 bad\n{stub:x}\n{stub:x} zz bad\n{stub:x} 0 empty\n\
+         ffffffffffffff00 1000 overflow\n{stub:x} 9 \n\
+         0x{stub:x} 0x9 first\n{stub:x} 9 jit \x1b[2J\u{202e}stub\x07\n"
+    );
+    std::fs::write(&path, map).unwrap();
+    assert_eq!(
+        stub_frame(&mut tracer, pid),
+        jit("jit \\x1b[2J\\u{202e}stub\\x07")
+    );
+
+    // Rewritten (a JIT's later code): read again by the same tracer.
+    std::fs::write(&path, format!("{stub:x} 9 again with spaces\n")).unwrap();
+    assert_eq!(stub_frame(&mut tracer, pid), jit("again with spaces"));
+
+    // A map that ends without its newline, past 64 MiB: the first 64 MiB are read, the line
+    // cut there is not taken, and no more is read or kept.
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&path).unwrap();
+        writeln!(f, "{stub:x} 9 big").unwrap();
+        f.set_len(65 << 20).unwrap();
+    }
+    assert_eq!(stub_frame(&mut tracer, pid), jit("big"));
+
+    // A symbolic link in the target's /tmp is never followed, even to a good map.
+    std::fs::remove_file(&path).unwrap();
+    let target = out_dir().join(format!("linked-{pid}.map"));
+    std::fs::write(&target, format!("{stub:x} 9 via-link\n")).unwrap();
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    assert_eq!(stub_frame(&mut tracer, pid), unnamed);
+    std::fs::remove_file(&target).unwrap();
+
+    // A FIFO with no writer neither hangs the trace nor names anything.
+    std::fs::remove_file(&path).unwrap();
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let started = Instant::now();
+    assert_eq!(stub_frame(&mut tracer, pid), unnamed);
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Gone again: nothing kept from before is used.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, format!("{stub:x} 9 back\n")).unwrap();
+    assert_eq!(stub_frame(&mut tracer, pid), jit("back"));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(stub_frame(&mut tracer, pid), unnamed);
+    fx.assert_running();
+}
+
+/// The pids of `pid`'s children.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_map_in_another_mount_and_pid_namespace() {
+    // SAFETY: a plain query.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: new namespaces need root");
+        return;
+    }
+    let cmd = format!(
+        "mount -t tmpfs perfmap-test /tmp && exec {}",
+        perfjit_bin().display()
+    );
+    let fx = Fixture::spawn_busy(
+        Path::new("unshare"),
+        &[
+            "--mount",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "sh",
+            "-c",
+            &cmd,
+        ],
+    );
+    let stub = u64::from_str_radix(&fx.next_line(), 16).unwrap();
+    let inner = children(fx.pid());
+    assert_eq!(inner.len(), 1, "{inner:?}");
+    let inner = inner[0];
+    let status = std::fs::read_to_string(format!("/proc/{inner}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert_eq!(nspid.split_whitespace().last(), Some("1"), "{nspid}");
+    wait_until("the fixture to park", || {
+        common::thread_states(inner).iter().all(|&(_, s)| s == 'S')
+    });
+    // Its own /tmp (a tmpfs only it sees) has its map, under the pid it knows itself by;
+    // ours has a decoy under the pid we know it by.
+    let own = PathBuf::from(format!("/proc/{inner}/root/tmp/perf-1.map"));
+    std::fs::write(&own, format!("{stub:x} 9 in-namespace\n")).unwrap();
+    let decoy = host_map(inner);
+    let _remove = Remove(decoy.clone());
+    std::fs::write(&decoy, format!("{stub:x} 9 host-decoy\n")).unwrap();
+    let mut tracer = Tracer::new(TraceOptions::new());
+    assert_eq!(
+        stub_frame(&mut tracer, inner),
+        (
+            Some("in-namespace".into()),
+            Some("[perf-map]".into()),
+            Some(7)
+        )
+    );
+    assert!(!common::gone(inner));
+    // SAFETY: a signal to the process this test started (in its namespace), by pid.
+    unsafe { libc::kill(inner as i32, libc::SIGKILL) };
+}
