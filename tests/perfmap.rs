@@ -1,5 +1,5 @@
-//! JIT frames named from the target's perf map (`/tmp/perf-PID.map`): node
-//! `--perf-basic-prof`, hostile maps
+//! JIT frames named from the target's perf map (`/tmp/perf-PID.map`): CPython 3.12 `-X perf`
+//! (whose trampolines the walk also unwinds through), node `--perf-basic-prof`, hostile maps
 //! (malformed lines, huge sizes, control characters, a symlink, a FIFO, an oversized file),
 //! and a target in its own mount and pid namespace, found through its root and its NSpid.
 
@@ -48,6 +48,84 @@ fn named(f: &Frame) -> (Option<&str>, Option<&str>) {
         f.symbol().map(|s| s.name()),
         f.module().map(|m| m.path.as_str()),
     )
+}
+
+/// The dump's frame lines of its first thread, each cut to what follows the address.
+fn dump_frames(pid: u32) -> Vec<String> {
+    let (code, out, err) = common::run_cli(&["dump", &pid.to_string()]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    out.lines()
+        .skip_while(|l| !l.starts_with("Thread "))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.trim_start().starts_with('#'))
+        .map(|l| {
+            // "  #7   0x00007f91feabf7c2  NAME+0x6  (MODULE)  at ..."
+            let rest = l.trim_start().split_once("  ").map_or("", |(_, r)| r);
+            let rest = rest.trim_start();
+            rest.split_once("  ").map_or(rest, |(_, r)| r).to_string()
+        })
+        .collect()
+}
+
+/// Index of the first line from `from` on that starts with `prefix`.
+fn find(lines: &[String], from: usize, prefix: &str) -> usize {
+    from + lines[from..]
+        .iter()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no frame {prefix:?} from #{from} on in {lines:#?}"))
+}
+
+#[test]
+fn cpython_perf_trampolines_are_named_and_unwound() {
+    let Some(python) = std::fs::read_dir(std::env::var("HOME").unwrap() + "/.pyenv/versions")
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("3.12."))
+        })
+        .map(|p| p.join("bin/python3.12"))
+        .find(|p| p.exists())
+    else {
+        println!("skipped: no CPython 3.12 under ~/.pyenv/versions");
+        return;
+    };
+    let script = out_dir().join("parked.py");
+    std::fs::write(
+        &script,
+        "import time\n\
+         def parked_here():\n    print('ready', flush=True)\n    time.sleep(600)\n\
+         def outer():\n    parked_here()\n\
+         outer()\n",
+    )
+    .unwrap();
+    let script_s = script.to_str().unwrap();
+    let mut remove = Remove(PathBuf::new());
+    let fx = Fixture::spawn(&python, &["-X", "perf", script_s]);
+    remove.0 = host_map(fx.pid());
+    let frames = dump_frames(fx.pid());
+    fx.assert_running();
+    // The evaluator, the trampoline named as CPython names it, and on through the
+    // trampoline (no unwind info, no frame pointer) to the next evaluator, up to main.
+    let stub = |f: &str| format!("py::{f}:{script_s}+0x6  ([perf-map])");
+    let parked = find(&frames, 0, &stub("parked_here"));
+    assert!(frames[parked - 1].starts_with("_PyEval_EvalFrameDefault+"));
+    assert!(frames[parked + 1].starts_with("py_trampoline_evaluator+"));
+    let outer = find(&frames, parked + 1, &stub("outer"));
+    assert!(frames[outer - 1].starts_with("_PyEval_EvalFrameDefault+"));
+    let module = find(&frames, outer + 1, &stub("<module>"));
+    let main = find(&frames, module + 1, "Py_BytesMain+");
+    find(&frames, main + 1, "__libc_start_main+");
+    assert!(frames.last().unwrap().starts_with("_start+"), "{frames:#?}");
+    assert_eq!(
+        frames.iter().filter(|f| f.contains("([perf-map])")).count(),
+        3,
+        "{frames:#?}"
+    );
 }
 
 #[test]

@@ -8,4 +8,5 @@ pub(crate) mod cfi_index;
 pub(crate) mod ends;
 pub(crate) mod frameless;
 pub mod sigmask;
+pub(crate) mod trampoline;
 pub(crate) mod unwinder;

@@ -30,7 +30,7 @@ use crate::tracer::memory::{PAGE, RemoteMemory};
 use crate::tracer::model::{InvalidFrame, StackEnd};
 use crate::tracer::procfs::maps::{MappingKind, MemoryMaps};
 use crate::tracer::unwind::cfi_index::EH_FRAME_SPACE;
-use crate::tracer::unwind::{frameless, sigmask};
+use crate::tracer::unwind::{frameless, sigmask, trampoline};
 
 use crate::tracer::symbolize::symbols::UnwindTable;
 
@@ -204,7 +204,7 @@ enum Read {
 impl UnwindState {
     fn read(&mut self, addr: u64) -> Read {
         // No process maps anything here: only our images.
-        if (EH_FRAME_SPACE..frameless::IMAGE_END).contains(&addr) {
+        if (EH_FRAME_SPACE..trampoline::IMAGE_END).contains(&addr) {
             return match image_word(&self.images, addr) {
                 Some(v) => Read::Value(v),
                 None => Read::Refused,
@@ -348,10 +348,32 @@ unsafe extern "C" fn find_proc_info(
             ret
         }
         Some(ret) => ret,
+        // SAFETY: as for the search, with the same arguments.
+        None if unsafe { trampoline_caller(asp, ip, arg) } => {
+            let mut di = remote_table(0, u64::MAX, trampoline::IMAGE_AT, trampoline::IMAGE_AT, 1);
+            // SAFETY: as in `search_tables`; the image is served by `access_mem`.
+            unsafe {
+                _Ux86_64_dwarf_search_unwind_table(asp, ip, &mut di, pip, need_unwind_info, arg)
+            }
+        }
         // Not libunwind's own lookup: it parses the mapped file with no bounds checks (a
         // program header table past the end of the file crashes it).
         None => -UNW_ENOINFO,
     }
+}
+
+/// Whether the frame at `ip`, in code of no module's tables, is a CPython perf trampoline's
+/// (see [`trampoline`]).
+///
+/// # Safety
+/// `asp` and `arg` are those libunwind passed to `find_proc_info`.
+unsafe fn trampoline_caller(asp: unw_addr_space_t, ip: u64, arg: *mut c_void) -> bool {
+    let mut read = |addr: u64| {
+        let mut v: unw_word_t = 0;
+        // SAFETY: our accessor, with the arguments libunwind gave us and a valid pointer.
+        (unsafe { access_mem(asp, addr, &mut v, 0, arg) } == 0).then_some(v)
+    };
+    trampoline::is_stub_frame(ip, &mut read)
 }
 
 /// libunwind's description of a remote search table of `count` entries.
@@ -852,6 +874,7 @@ impl Unwinder {
         let mut images = place_images(&mut tables);
         // Past every built table's image (see `frameless::IMAGE_AT`): the order holds.
         images.push((frameless::IMAGE_AT, Arc::from(&frameless::IMAGE[..])));
+        images.push((trampoline::IMAGE_AT, Arc::from(&trampoline::IMAGE[..])));
         let memory = MemoryCache {
             read_only: read_only.to_vec(),
             pid,
