@@ -1,5 +1,6 @@
 //! JIT frames named from the target's perf map (`/tmp/perf-PID.map`): CPython 3.12 `-X perf`
-//! (whose trampolines the walk also unwinds through), node `--perf-basic-prof`, hostile maps
+//! (whose trampolines the walk also unwinds through), node `--perf-basic-prof`, a JVM after
+//! `jcmd PID Compiler.perfmap`, hostile maps
 //! (malformed lines, huge sizes, control characters, a symlink, a FIFO, an oversized file),
 //! and a target in its own mount and pid namespace, found through its root and its NSpid.
 
@@ -183,6 +184,71 @@ fn node_functions_are_named() {
             .any(|n| n.0 == Some("Builtins_JSEntry") && n.1 == Some("/usr/bin/node")),
         "the walk goes on below the JIT frames: {names:#?}"
     );
+}
+
+#[test]
+fn jvm_compiled_methods_are_named() {
+    let has = |tool: &str| Command::new(tool).arg("-version").output().is_ok();
+    if !["java", "javac", "jcmd"].into_iter().all(has) {
+        println!("skipped: no java, javac and jcmd on PATH");
+        return;
+    }
+    let classes = out_dir().join("java");
+    let src = fixtures_dir().join("PerfSpin.java");
+    let built = Command::new("javac")
+        .arg("-d")
+        .arg(&classes)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(built.success(), "javac {}", src.display());
+    // Also the attach socket jcmd makes the JVM open, left by a killed JVM.
+    let mut remove = [Remove(PathBuf::new()), Remove(PathBuf::new())];
+    let fx = Fixture::spawn_busy(
+        Path::new("java"),
+        &[
+            // No /tmp/hsperfdata_root/PID left behind.
+            "-XX:-UsePerfData",
+            "-XX:CompileCommand=quiet",
+            "-XX:CompileCommand=dontinline,PerfSpin::spinHere",
+            "-cp",
+            classes.to_str().unwrap(),
+            "PerfSpin",
+        ],
+    );
+    let pid = fx.pid();
+    remove[0].0 = host_map(pid);
+    remove[1].0 = PathBuf::from(format!("/tmp/.java_pid{pid}"));
+    let wanted = (Some("long PerfSpin.spinHere(long)"), Some("[perf-map]"));
+    // The map is a snapshot of the code cache when jcmd asks for it; the spinning thread is
+    // caught in the method nearly always, between two calls of it seldom.
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let out = Command::new("jcmd")
+            .args([&pid.to_string(), "Compiler.perfmap"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let p = TraceOptions::new().trace(pid).expect("trace");
+        fx.assert_running();
+        let tops: Vec<_> = p
+            .threads()
+            .iter()
+            .filter_map(|t| t.frames().first())
+            .map(|f| {
+                let (n, m) = named(f);
+                (n.map(str::to_string), m.map(str::to_string))
+            })
+            .collect();
+        if tops
+            .iter()
+            .any(|(n, m)| (n.as_deref(), m.as_deref()) == wanted)
+        {
+            return;
+        }
+        seen.push(tops);
+    }
+    panic!("no thread's innermost frame is {wanted:?} in 20 traces: {seen:#?}");
 }
 
 /// The innermost frame of the perfjit fixture's only thread, traced by `tracer`.
