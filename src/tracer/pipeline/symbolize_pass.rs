@@ -172,7 +172,8 @@ impl SymbolizePass<'_> {
             }
             *self.keys = KeyCache::new(self.pid, self.want.lines);
         }
-        let anonymous = |m: &Mapping| m.kind == MappingKind::Other(String::new());
+        // JIT code: anonymous memory, named (`[anon:...]`) or not; never a file's code.
+        let anonymous = |m: &Mapping| matches!(m.kind, MappingKind::Other(_));
         if self.want.symbols
             && self.perf_map.is_none()
             && self.maps.find(raw.ip).is_some_and(anonymous)
