@@ -154,6 +154,7 @@ fn frame(ip: u64, symbol: String, module: &str) -> FrameDoc<'static> {
         line: None,
         inlined: false,
         frameless: false,
+        kind: None,
     }
 }
 
@@ -231,6 +232,7 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
                 end: None,
                 state_before: None,
                 leaving: None,
+                python: None,
             }
         })
         .collect();

@@ -39,6 +39,7 @@ fn frame(
         line: line.map(|(_, l)| l),
         inlined: false,
         frameless: false,
+        kind: None,
     }
 }
 
@@ -144,6 +145,7 @@ fn thread(tid: u32, name: &str, frames: Vec<FrameDoc<'static>>) -> ThreadDoc<'st
         end: None,
         state_before: None,
         leaving: None,
+        python: None,
     }
 }
 

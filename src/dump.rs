@@ -10,7 +10,7 @@ use crate::describe::{
 use crate::text::{inert, output_buffer, to_json_inert_sized, write_json_inert};
 use crate::tracer::equal_stacks::EqualStacks;
 use crate::tracer::schema::SnapshotDoc;
-use crate::tracer::{Frame, Process, Thread};
+use crate::tracer::{Frame, FrameKind, Process, PythonThread, Thread};
 
 /// The text listing of a traced process.
 pub fn to_text(p: &Process) -> String {
@@ -105,6 +105,9 @@ fn write_thread(out: &mut String, p: &Process, t: &Thread, frames: impl FnOnce(&
     if let Some(err) = t.error() {
         let _ = writeln!(out, "  !! {}", inert(&err.to_string()));
     }
+    if let Some(py) = &t.facts().python {
+        write_python_facts(out, py);
+    }
     frames(out);
     // One reason, once, for a stack that did not reach the thread's root.
     if let Some(note) = t.end_note() {
@@ -143,7 +146,38 @@ fn goroutines_header(p: &Process) -> String {
     s
 }
 
+/// "  -- python: holds the GIL; thread \"name\"; note" for a thread of a CPython runtime.
+fn write_python_facts(out: &mut String, py: &PythonThread) {
+    let mut parts = Vec::new();
+    if py.holds_gil {
+        parts.push("holds the GIL".to_string());
+    }
+    if let Some(name) = &py.name {
+        parts.push(format!("thread {}", quoted(name)));
+    }
+    if let Some(note) = &py.note {
+        parts.push(inert(note).into_owned());
+    }
+    if !parts.is_empty() {
+        let _ = writeln!(out, "  -- python: {}", parts.join("; "));
+    }
+}
+
+/// "  #3    [py] worker_loop  at /srv/app.py:42": a Python frame has no address or module.
+fn write_python_frame(out: &mut String, i: usize, f: &Frame) {
+    out.push_str("  #");
+    let digits = push_decimal(out, i as u64);
+    out.push_str(&"    "[..4 - digits.min(3)]);
+    out.push_str("[py] ");
+    out.push_str(&inert(f.symbol().map_or("??", |s| s.name())));
+    write_location(out, f);
+    out.push('\n');
+}
+
 fn write_frame(out: &mut String, i: usize, f: &Frame) {
+    if f.kind() == FrameKind::Python {
+        return write_python_frame(out, i, f);
+    }
     // `write!` costs more than the rest of a frame's line (some 500 instructions a call, four
     // calls a frame, tens of thousands of frames): the numbers are written by hand.
     out.push_str("  #");

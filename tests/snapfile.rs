@@ -90,7 +90,7 @@ fn round_trip_single_and_history() {
     let path = dir.join("history.json");
     snapfile::save(&path, &docs).unwrap();
     let saved: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["version"], 2);
     assert_eq!(saved["snapshots"].as_array().unwrap().len(), 3);
     let loaded = snapfile::load(&path).unwrap();
     assert_eq!(
@@ -185,7 +185,7 @@ fn invalid_documents() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let mut no_tid = doc_value(5, vec![thread(1, "main", 1)]);
     no_tid["threads"][0].as_object_mut().unwrap().remove("tid");
     let mut newer = doc_value(5, vec![]);
-    newer["version"] = json!(2);
+    newer["version"] = json!(3);
     let mut no_version = doc_value(5, vec![]);
     no_version.as_object_mut().unwrap().remove("version");
     let mut zero_version = doc_value(5, vec![]);
@@ -217,7 +217,7 @@ fn invalid_documents() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         (
             "newer.json",
             serde_json::to_vec(&newer).unwrap(),
-            "schema version 2 is newer than this rstack-tui understands (1)",
+            "schema version 3 is newer than this rstack-tui understands (2)",
         ),
         (
             "no-version.json",

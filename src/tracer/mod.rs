@@ -19,6 +19,7 @@ mod model;
 mod options;
 mod pipeline;
 mod procfs;
+mod python;
 mod snapshot;
 mod stop;
 mod symbolize;
@@ -42,8 +43,8 @@ pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use failures::{InflateLimit, ModuleNote, ModuleProblem, ThreadError, UnwindFailure};
 pub use model::{
-    Frame, Goroutine, InvalidFrame, Leaving, Location, LockHint, Mode, Module, Process, StackEnd,
-    Symbol, Syscall, Thread, ThreadFacts, Timings, Unguarded,
+    Frame, FrameKind, Goroutine, InvalidFrame, Leaving, Location, LockHint, Mode, Module, Process,
+    PythonThread, StackEnd, Symbol, Syscall, Thread, ThreadFacts, Timings, Unguarded,
 };
 pub use options::{TraceOptions, UnwindMethod, default_line_cache};
 pub use pipeline::Tracer;

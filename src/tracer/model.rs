@@ -372,6 +372,20 @@ pub struct ThreadFacts {
     /// A system call the thread was leaving when it was captured: it had returned, and the
     /// innermost frame is still at its call (the thread is running, not blocked in it).
     pub leaving: Option<Leaving>,
+    /// For a thread of a CPython interpreter: what the interpreter says about it.
+    pub python: Option<PythonThread>,
+}
+
+/// What a CPython interpreter says about one of its OS threads (read after the threads were
+/// resumed, so a moment after the stack was taken).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonThread {
+    /// The thread held the GIL (one of them, from 3.12 where subinterpreters may own one).
+    pub holds_gil: bool,
+    /// The `threading.Thread` name, when `threading` knows the thread.
+    pub name: Option<String>,
+    /// Why its Python frames are missing or incomplete (a torn read, a cut chain).
+    pub note: Option<String>,
 }
 
 /// A system call a thread had just returned from when it was captured.
@@ -428,9 +442,35 @@ impl Syscall {
     }
 }
 
+/// What kind of code a frame runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    /// Machine code of a mapped file (or unknown code): the unwinder's frames.
+    #[default]
+    Native,
+    /// A CPython function, spliced in at the evaluator frame that runs it. It has no `ip` (0)
+    /// and no module; its symbol is the function (qualified name from 3.11, `raw_name` the bare
+    /// name), its location the Python file and line (line 0 when the line table has none).
+    Python,
+    /// Code a JIT compiled at run time, named from a perf map.
+    Jit,
+}
+
+impl FrameKind {
+    /// The word for it in JSON (`None` for native frames, which carry no `kind` there).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrameKind::Native => "native",
+            FrameKind::Python => "python",
+            FrameKind::Jit => "jit",
+        }
+    }
+}
+
 /// One stack frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
+    pub(crate) kind: FrameKind,
     pub(crate) ip: u64,
     pub(crate) is_signal: bool,
     pub(crate) symbol: Option<Symbol>,
@@ -443,6 +483,11 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// Native, Python or JIT.
+    pub fn kind(&self) -> FrameKind {
+        self.kind
+    }
+
     /// The instruction pointer: for every frame but the innermost, a return address.
     pub fn ip(&self) -> u64 {
         self.ip

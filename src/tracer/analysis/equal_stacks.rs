@@ -85,6 +85,7 @@ mod tests {
 
     fn frame(ip: u64, name: &str) -> Frame {
         Frame {
+            kind: crate::tracer::FrameKind::Native,
             ip,
             is_signal: false,
             symbol: Some(Symbol {

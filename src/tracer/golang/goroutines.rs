@@ -416,6 +416,7 @@ fn symbolize(
     for &(ip, lookup) in raw {
         let Some(mapping) = maps.find(ip) else {
             frames.push(Frame {
+                kind: crate::tracer::FrameKind::Native,
                 ip,
                 is_signal: false,
                 symbol: None,
@@ -431,6 +432,7 @@ fn symbolize(
             .or_insert_with(|| symbolizer.resolve(mapping, ip, lookup, want, keys));
         for (symbol, location) in &r.inlined {
             frames.push(Frame {
+                kind: crate::tracer::FrameKind::Native,
                 ip,
                 is_signal: false,
                 symbol: symbol.clone(),
@@ -441,6 +443,7 @@ fn symbolize(
             });
         }
         frames.push(Frame {
+            kind: crate::tracer::FrameKind::Native,
             ip,
             is_signal: false,
             symbol: r.symbol.clone(),

@@ -97,6 +97,7 @@ impl Tracer {
                     lock: None,
                     state_before: None,
                     leaving: None,
+                    python: None,
                     ..prev.facts.clone()
                 };
                 out.push(TakenThread {

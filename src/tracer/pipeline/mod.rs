@@ -155,6 +155,8 @@ impl Tracer {
         self.symbolizer.end_trace();
         let (lines_remembered, lines_looked_up) = self.symbolizer.take_line_counts();
         self.remember_kept(pid, &threads, marks, &missing_debuginfo);
+        // Every thread runs again: read the Python interpreter's frames, if it runs one.
+        self.python_frames(pid, &mut threads, &maps, &mut keys);
         let symbolize = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
         let deadlocks = waits::explain(pid, libc, &mut threads);
@@ -194,6 +196,20 @@ impl Tracer {
             goroutines,
             goroutines_note,
         })
+    }
+
+    /// Splices a CPython runtime's frames into the threads (with symbols only: the evaluator
+    /// frames are found by name).
+    fn python_frames(
+        &mut self,
+        pid: i32,
+        threads: &mut [crate::tracer::Thread],
+        maps: &MemoryMaps,
+        keys: &mut KeyCache,
+    ) {
+        if self.options.symbols {
+            crate::tracer::python::add_frames(pid, threads, &mut self.symbolizer, maps, keys);
+        }
     }
 
     pub(super) fn cancel(&self) -> &AtomicBool {

@@ -211,6 +211,7 @@ impl SymbolizePass<'_> {
         };
         for (symbol, location) in inlined {
             frames.push(Frame {
+                kind: crate::tracer::FrameKind::Native,
                 ip: raw.ip,
                 is_signal: false,
                 symbol,
@@ -221,6 +222,7 @@ impl SymbolizePass<'_> {
             });
         }
         frames.push(Frame {
+            kind: crate::tracer::FrameKind::Native,
             ip: raw.ip,
             is_signal: raw.is_signal,
             symbol,

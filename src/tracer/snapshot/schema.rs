@@ -12,10 +12,16 @@ use serde_json::value::RawValue;
 
 use crate::tracer::analysis::equal_stacks::EqualStacks;
 use crate::tracer::failures::{ModuleNote, ThreadError};
-use crate::tracer::model::{Frame, Goroutine, InvalidFrame, Process, StackEnd, Syscall, Thread};
+use crate::tracer::model::{
+    Frame, FrameKind, Goroutine, InvalidFrame, Process, StackEnd, Syscall, Thread,
+};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// The oldest schema version this build reads (version 2 added frame kinds and Python thread
+/// facts, both optional, so a version-1 file reads as it always did).
+pub const OLDEST_VERSION: u32 = 1;
 
 /// A snapshot of one process: borrowed from a [`Process`] to be written
 /// (`SnapshotDoc::from(&process)`), owned when read (`SnapshotDoc<'static>`).
@@ -97,6 +103,20 @@ pub struct ThreadDoc<'a> {
     /// call or null when the registers no longer said which.
     #[serde(default)]
     pub leaving: Option<LeavingDoc<'a>>,
+    /// For a CPython thread: {"holds_gil", "name", "note"}. Written only for such threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<PythonDoc<'a>>,
+}
+
+/// What a CPython interpreter said about a thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PythonDoc<'a> {
+    #[serde(default)]
+    pub holds_gil: bool,
+    #[serde(default)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub note: Option<Cow<'a, str>>,
 }
 
 /// Why a stack walk ended: `reason` is one of "root" (the thread's first frame: the stack is
@@ -357,6 +377,9 @@ pub struct FrameDoc<'a> {
     /// pointer. Written only when true.
     #[serde(default, skip_serializing_if = "is_false")]
     pub frameless: bool,
+    /// "python" or "jit"; absent for a native frame (so native stacks read as in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Cow<'a, str>>,
 }
 
 /// A stack's frames in a document: read from a file, or borrowed from the model to be
@@ -475,6 +498,7 @@ impl FrameDoc<'_> {
             raw_symbol: b(&self.raw_symbol),
             module: b(&self.module),
             file: b(&self.file),
+            kind: b(&self.kind),
             ..*self
         }
     }
@@ -546,6 +570,11 @@ impl<'a> From<&'a Thread> for ThreadDoc<'a> {
             leaving: t.facts.leaving.as_ref().map(|l| LeavingDoc {
                 call: l.call.as_ref().map(syscall_doc),
             }),
+            python: t.facts.python.as_ref().map(|p| PythonDoc {
+                holds_gil: p.holds_gil,
+                name: p.name.as_deref().map(Cow::Borrowed),
+                note: p.note.as_deref().map(Cow::Borrowed),
+            }),
         }
     }
 }
@@ -583,6 +612,10 @@ impl<'a> From<&'a Frame> for FrameDoc<'a> {
             line: f.location.as_ref().map(|l| l.line),
             inlined: f.inlined,
             frameless: f.frameless,
+            kind: match f.kind {
+                FrameKind::Native => None,
+                kind => Some(Cow::Borrowed(kind.as_str())),
+            },
         }
     }
 }
@@ -728,6 +761,14 @@ fn thread_of(t: &ThreadDoc) -> Thread {
                     args: s.args,
                 }),
             }),
+            python: t
+                .python
+                .as_ref()
+                .map(|p| crate::tracer::model::PythonThread {
+                    holds_gil: p.holds_gil,
+                    name: opt(&p.name),
+                    note: opt(&p.note),
+                }),
         },
         frames: t.frames.iter().map(|f| frame_of(&f)).collect(),
         error: opt(&t.error).map(|text| ThreadError::Noted { text }),
@@ -741,6 +782,11 @@ fn frame_of(f: &FrameDoc) -> Frame {
     use crate::tracer::model::{Location, Module, Symbol};
     let inert = |s: &str| crate::tracer::text::inert(s).into_owned();
     Frame {
+        kind: match f.kind.as_deref() {
+            Some("python") => FrameKind::Python,
+            Some("jit") => FrameKind::Jit,
+            _ => FrameKind::Native,
+        },
         ip: f.ip,
         is_signal: f.is_signal,
         symbol: f.symbol.as_deref().map(|name| {

@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::tracer::snapshot::schema::{SnapshotDoc, VERSION, rfc3339};
+use crate::tracer::snapshot::schema::{OLDEST_VERSION, SnapshotDoc, VERSION, rfc3339};
 use crate::tracer::text::{inert, inert_bounded, to_json_inert};
 
 /// The largest file we read.
@@ -424,7 +424,7 @@ fn humanize(msg: &str) -> String {
 
 fn version_problem(version: Option<Ver>) -> Option<String> {
     match version {
-        Some(Ver::Num(v)) if v == u64::from(VERSION) => None,
+        Some(Ver::Num(v)) if (u64::from(OLDEST_VERSION)..=u64::from(VERSION)).contains(&v) => None,
         Some(Ver::Num(v)) if v > u64::from(VERSION) => Some(format!(
             "schema version {v} is newer than this rstack-tui understands ({VERSION})"
         )),
@@ -776,9 +776,11 @@ mod tests {
 
     #[test]
     fn versions() {
+        // Version 1 files (before frame kinds) still load.
         assert_eq!(version_problem(Some(Ver::Num(1))), None);
+        assert_eq!(version_problem(Some(Ver::Num(2))), None);
         assert!(
-            version_problem(Some(Ver::Num(2)))
+            version_problem(Some(Ver::Num(3)))
                 .unwrap()
                 .contains("newer")
         );

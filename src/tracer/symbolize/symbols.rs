@@ -98,6 +98,41 @@ pub struct ModuleSymbols {
     go: Option<Arc<GoTable>>,
     /// What a Go binary says about its runtime's goroutines.
     go_runtime: Option<Arc<GoRuntime>>,
+    /// A CPython runtime's exported data symbols, when the module holds `_PyRuntime`.
+    python: Option<PythonSymbols>,
+}
+
+/// The data symbols of a module that holds a CPython runtime, in the module's own addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PythonSymbols {
+    /// `_PyRuntime`.
+    pub runtime: u64,
+    /// `PyCode_Type`, to check that a code pointer is a code object (0 when absent).
+    pub code_type: u64,
+    /// `Py_Version` (3.11+: the runtime's `PY_VERSION_HEX`), when exported.
+    pub version: Option<u64>,
+}
+
+/// The CPython symbols of `file`, if it holds `_PyRuntime` (in `.dynsym`, as every build
+/// exports it, or `.symtab`); only data symbols are looked at, and only these three names.
+fn python_symbols(file: &object::File<'_>) -> Option<PythonSymbols> {
+    let mut found = PythonSymbols {
+        runtime: 0,
+        code_type: 0,
+        version: None,
+    };
+    for s in file.dynamic_symbols().chain(file.symbols()) {
+        if !s.is_definition() || s.kind() == SymbolKind::Text {
+            continue;
+        }
+        match s.name_bytes() {
+            Ok(b"_PyRuntime") => found.runtime = s.address(),
+            Ok(b"PyCode_Type") => found.code_type = s.address(),
+            Ok(b"Py_Version") => found.version = Some(s.address()),
+            _ => {}
+        }
+    }
+    (found.runtime != 0).then_some(found)
 }
 
 /// A candidate function symbol with the keys that rank aliases at one address (see
@@ -275,6 +310,7 @@ impl ModuleSymbols {
         let mut ranked = elf_symbols(&file, debug_file.as_ref());
         let go = GoTable::parse(&file).map(Arc::new);
         let go_runtime = go.as_ref().map(|t| Arc::new(GoRuntime::read(&file, t)));
+        let python = python_symbols(&file);
         // A stripped Go binary still names every function in its own table.
         let go_names = !has_symtab && go.is_some();
         if let Some(table) = go.as_ref().filter(|_| go_names) {
@@ -325,6 +361,7 @@ impl ModuleSymbols {
             remembered: None,
             go,
             go_runtime,
+            python,
         }
     }
 
@@ -765,6 +802,49 @@ impl Symbolizer {
                 bias: ms.bias(mapping.start, mapping.offset)?,
             })
         })
+    }
+
+    /// The module of `maps` that holds a CPython runtime (a `libpython3.*` first, as a pyenv
+    /// `python` links one, else any, e.g. a static interpreter): its path as the target sees
+    /// it, its CPython symbols and its load bias.
+    pub fn python_module(
+        &mut self,
+        maps: &MemoryMaps,
+        keys: &mut KeyCache,
+    ) -> Option<(PathBuf, PythonSymbols, u64)> {
+        let mut found: Option<(PathBuf, PythonSymbols, u64)> = None;
+        for mapping in maps.iter() {
+            let MappingKind::File(path) = &mapping.kind else {
+                continue;
+            };
+            if found.as_ref().is_some_and(|(p, _, _)| p == path) {
+                continue;
+            }
+            let Some(key) = keys.key_for(
+                mapping,
+                &mut self.modules,
+                &self.debug_dirs,
+                &mut self.inflated,
+            ) else {
+                continue;
+            };
+            let Some(ms) = self.modules.get(&key) else {
+                continue;
+            };
+            let (Some(py), Some(bias)) = (ms.python, ms.bias(mapping.start, mapping.offset)) else {
+                continue;
+            };
+            let libpython = path
+                .file_name()
+                .is_some_and(|n| n.as_bytes().starts_with(b"libpython3"));
+            if found.is_none() || libpython {
+                found = Some((path.clone(), py, bias));
+            }
+            if libpython {
+                break;
+            }
+        }
+        found
     }
 
     /// Resolves `ip` in `mapping` of the process of `keys`. `lookup_ip` is the address used to find

@@ -97,6 +97,7 @@ mod tests {
 
     fn frame(ip: u64, name: Option<&str>) -> Frame {
         Frame {
+            kind: crate::tracer::FrameKind::Native,
             ip,
             is_signal: false,
             symbol: name.map(|n| Symbol {

@@ -1,0 +1,168 @@
+//! Bounded reads of CPython objects in the target: words, `str` (compact, Latin-1/UCS-2/
+//! UCS-4), `bytes`, and a code object's name, file and line table, cached per trace.
+
+use std::collections::HashMap;
+
+use super::layout::{Lasti, Layout};
+use super::lines;
+use crate::tracer::memory::RemoteMemory;
+
+/// Longest name or file name read, in characters.
+const MAX_STR: u64 = 4096;
+/// Largest line table read.
+const MAX_TABLE: u64 = 1 << 20;
+/// Bytes of a code object read at once (covers every field used, to 3.13).
+const CODE_HEAD: usize = 256;
+
+/// What a code object names, read once per trace.
+#[derive(Debug, Clone)]
+pub(super) struct Code {
+    pub name: String,
+    pub qualname: Option<String>,
+    pub file: String,
+    first_line: i32,
+    table: Vec<u8>,
+}
+
+/// The target's memory, the layout, and the code objects read so far.
+pub(super) struct Reader {
+    pub mem: RemoteMemory,
+    pub layout: Layout,
+    /// `PyCode_Type` in the target (0: unknown, no check).
+    pub code_type: u64,
+    codes: HashMap<u64, Option<Code>>,
+}
+
+impl Reader {
+    pub fn new(mem: RemoteMemory, layout: Layout, code_type: u64) -> Reader {
+        Reader {
+            mem,
+            layout,
+            code_type,
+            codes: HashMap::new(),
+        }
+    }
+
+    /// The word at `address`.
+    pub fn word(&self, address: u64) -> Option<u64> {
+        let mut b = [0u8; 8];
+        self.mem
+            .read_exact(address, &mut b)
+            .then(|| u64::from_le_bytes(b))
+    }
+
+    /// `len` bytes at `address`, all or none.
+    pub fn bytes(&self, address: u64, len: usize) -> Option<Vec<u8>> {
+        if address == 0 {
+            return None;
+        }
+        let mut b = vec![0u8; len];
+        self.mem.read_exact(address, &mut b).then_some(b)
+    }
+
+    /// The text of a compact `str` object (None for anything else).
+    pub fn string(&self, address: u64) -> Option<String> {
+        let head = self.bytes(address, 40)?;
+        let length = u64::from_le_bytes(head[16..24].try_into().ok()?);
+        let state = u32::from_le_bytes(head[32..36].try_into().ok()?);
+        let (kind, compact, ascii) = ((state >> 2) & 7, state >> 5 & 1, state >> 6 & 1);
+        if compact == 0 || length > MAX_STR || !matches!(kind, 1 | 2 | 4) {
+            return None;
+        }
+        let data = if ascii == 1 {
+            self.layout.ascii_data
+        } else {
+            self.layout.compact_data
+        };
+        let raw = self.bytes(address + data, (length * u64::from(kind)) as usize)?;
+        let text: String = match kind {
+            1 => raw.iter().map(|&b| char::from(b)).collect(),
+            2 => char::decode_utf16(
+                raw.chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            )
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+            _ => raw
+                .chunks_exact(4)
+                .map(|c| {
+                    char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .unwrap_or(char::REPLACEMENT_CHARACTER)
+                })
+                .collect(),
+        };
+        Some(crate::tracer::text::inert(&text).into_owned())
+    }
+
+    /// The contents of a `bytes` object, at most `MAX_TABLE` long.
+    fn bytes_object(&self, address: u64) -> Option<Vec<u8>> {
+        let size = self.word(address + 16)?;
+        (size <= MAX_TABLE).then_some(())?;
+        if size == 0 {
+            return Some(Vec::new());
+        }
+        self.bytes(address + 32, size as usize)
+    }
+
+    /// The code object at `address`, read once; `None` when it is not one.
+    pub fn code(&mut self, address: u64) -> Option<&Code> {
+        if !self.codes.contains_key(&address) {
+            let code = self.read_code(address);
+            self.codes.insert(address, code);
+        }
+        self.codes.get(&address).and_then(Option::as_ref)
+    }
+
+    fn read_code(&self, address: u64) -> Option<Code> {
+        if address == 0 || !address.is_multiple_of(8) {
+            return None;
+        }
+        let head = self.bytes(address, CODE_HEAD)?;
+        let at = |off: u64| -> Option<u64> {
+            let o = off as usize;
+            Some(u64::from_le_bytes(head.get(o..o + 8)?.try_into().ok()?))
+        };
+        if self.code_type != 0 && at(8)? != self.code_type {
+            return None;
+        }
+        let l = &self.layout;
+        let first = head
+            .get(l.co_firstlineno as usize..l.co_firstlineno as usize + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(i32::from_le_bytes)?;
+        let name = self.string(at(l.co_name)?)?;
+        let qualname = match l.co_qualname {
+            Some(off) => self.string(at(off)?),
+            None => None,
+        };
+        Some(Code {
+            name,
+            qualname,
+            file: self.string(at(l.co_filename)?)?,
+            first_line: first,
+            table: self.bytes_object(at(l.co_linetable)?)?,
+        })
+    }
+
+    /// The line of code object `code_addr` at the frame's stored position `lasti` (an int
+    /// to 3.10, an instruction pointer from 3.11).
+    pub fn line(&mut self, code_addr: u64, lasti: u64) -> Option<u32> {
+        let layout = self.layout;
+        let code = self.code(code_addr)?;
+        match layout.lasti {
+            Lasti::Bytes => {
+                lines::lnotab(&code.table, code.first_line, (lasti as i32).max(0) as u64)
+            }
+            Lasti::Units => {
+                let units = lasti as i32;
+                lines::linetable_310(&code.table, code.first_line, (units.max(0) as u64) * 2)
+            }
+            Lasti::Pointer => {
+                let start = code_addr.wrapping_add(layout.co_code_adaptive);
+                // A frame pushed but not started points one unit before the first.
+                let units = lasti.checked_sub(start).map_or(0, |d| d / 2);
+                lines::locations(&code.table, code.first_line, units)
+            }
+        }
+    }
+}
