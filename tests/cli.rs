@@ -118,7 +118,7 @@ fn json_dump_follows_the_schema() {
         let (code, out, err) = run_cli(&args);
         assert_eq!(code, 0, "{extra:?}: {err}");
         let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(doc["version"], 1);
+        assert_eq!(doc["version"], 2);
         assert_eq!(doc["pid"], fx.pid());
         assert!(doc["taken_at"].as_str().unwrap().ends_with('Z'));
         assert_eq!(
