@@ -132,12 +132,91 @@ fn chain(t: &Thread) -> Vec<String> {
         .collect()
 }
 
+/// Saved as JSON and loaded back, the Python frames and facts are the same; native frames
+/// carry no "kind".
+fn round_trip(p: &Process) {
+    let json = serde_json::to_string(&rstack_tui::tracer::schema::SnapshotDoc::from(p)).unwrap();
+    let doc: rstack_tui::tracer::schema::SnapshotDoc<'static> =
+        serde_json::from_str(&json).unwrap();
+    let back = doc.to_process();
+    for (a, b) in p.threads().iter().zip(back.threads()) {
+        assert_eq!(python_frames(a), python_frames(b));
+        assert_eq!(a.facts().python, b.facts().python);
+    }
+    let python = p
+        .threads()
+        .iter()
+        .flat_map(|t| t.frames())
+        .filter(|f| f.kind() == FrameKind::Python)
+        .count();
+    assert_eq!(json.matches(r#""kind":"python""#).count(), python);
+    assert_eq!(json.matches(r#""kind":"#).count(), python);
+}
+
+/// The script's path in a fresh directory.
+fn script(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rstack-python-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("script.py");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A thread spinning in Python holds the GIL; `dump` shows it, its Python frames and its name.
+#[test]
+fn busy_thread_holds_the_gil_in_dump() {
+    let script = script(
+        "busy",
+        "import threading, time\n\
+         def spin():\n\
+         \x20   up.set()\n\
+         \x20   while True:\n\
+         \x20       pass\n\
+         \x20       \n\
+         up = threading.Event()\n\
+         threading.Thread(target=spin, name='spinner-C', daemon=True).start()\n\
+         up.wait()\n\
+         print('ready', flush=True)\n\
+         time.sleep(3600)\n",
+    );
+    for (version, python) in interpreters() {
+        let fixture = Fixture::spawn_busy(&python, &[script.to_str().unwrap()]);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
+            .args(["dump", &fixture.pid().to_string()])
+            .env("XDG_CACHE_HOME", script.parent().unwrap())
+            .output()
+            .unwrap();
+        fixture.assert_running();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{version}: {text}");
+        let path = script.display().to_string();
+        assert!(
+            text.contains("  -- python: holds the GIL; thread \"spinner-C\"\n"),
+            "{version}: {text}"
+        );
+        assert!(
+            text.contains("  -- python: thread \"MainThread\"\n"),
+            "{version}: {text}"
+        );
+        // The spinner is on one of its loop's lines.
+        let spin = [4, 5].map(|l| format!("[py] spin  at {path}:{l}\n"));
+        assert!(
+            spin.iter().any(|s| text.contains(s.as_str())),
+            "{version}: {text}"
+        );
+        assert!(
+            text.contains(&format!("[py] <module>  at {path}:11\n")),
+            "{version}: {text}"
+        );
+        println!("{version}: ok");
+    }
+    let _ = std::fs::remove_dir_all(script.parent().unwrap());
+}
+
 #[test]
 fn python_frames_of_every_interpreter() {
-    let dir = std::env::temp_dir().join(format!("rstack-python-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let script = dir.join("script.py");
-    std::fs::write(&script, SCRIPT).unwrap();
+    let script = script("blocked", SCRIPT);
+    let dir = script.parent().unwrap().to_path_buf();
     let interpreters = interpreters();
     assert!(!interpreters.is_empty(), "no CPython found");
     for (version, python) in interpreters {
@@ -178,13 +257,19 @@ fn python_frames_of_every_interpreter() {
         let mut want: Vec<String> = vec!["locker script.py:17".into()];
         want.extend(bootstrap.iter().cloned());
         assert_eq!(chain(locker), want, "{version}");
-        for t in [main, waiter, locker] {
+        for (t, name) in [
+            (main, "MainThread"),
+            (waiter, "waiter-A"),
+            (locker, "locker-B"),
+        ] {
             assert_spliced(t);
             // Every thread is blocked with the GIL released.
             let py = t.facts().python.as_ref().expect("python facts");
             assert!(!py.holds_gil, "{version}: {py:?}");
             assert_eq!(py.note, None, "{version}");
+            assert_eq!(py.name.as_deref(), Some(name), "{version}");
         }
+        round_trip(&p);
         println!("{version}: ok");
     }
     let _ = std::fs::remove_dir_all(&dir);

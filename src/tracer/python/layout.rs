@@ -44,6 +44,8 @@ pub(super) struct Layout {
     pub interp_head: u64,
     pub is_next: u64,
     pub is_tstate_head: u64,
+    /// `sys.modules` (for `threading` names).
+    pub is_modules: u64,
     pub ts_next: u64,
     pub ts_interp: u64,
     pub ts_thread_id: u64,
@@ -98,6 +100,7 @@ pub(super) fn fixed(minor: u8) -> Result<Layout, Unsupported> {
         interp_head: pick([24, 32, 32, 32, 40, 40]),
         is_next: 0,
         is_tstate_head: pick([8, 8, 8, 8, 16, 72]),
+        is_modules: pick([40, 56, 856, 856, 888, 944]),
         ts_next: 8,
         ts_interp: 16,
         ts_thread_id: pick([176, 176, 176, 176, 152, 136]),
@@ -189,7 +192,7 @@ pub(super) fn from_debug_offsets(table: &[u8]) -> Result<Layout, Unsupported> {
             .collect()
     };
     let rt = sized(24, &[40])?;
-    let is = sized(48, &[64, 72, 112, 120, 136, 144])?;
+    let is = sized(48, &[64, 72, 112, 120, 136, 144, 88])?;
     let ts = sized(152, &[168, 176, 184, 192, 200])?;
     let fr = sized(224, &[232, 240, 248, 264])?;
     let co = sized(272, &[280, 288, 296, 304, 312, 344])?;
@@ -202,6 +205,7 @@ pub(super) fn from_debug_offsets(table: &[u8]) -> Result<Layout, Unsupported> {
         interp_head: rt[0],
         is_next: is[0],
         is_tstate_head: is[1],
+        is_modules: is[6],
         ts_next: ts[0],
         ts_interp: ts[1],
         ts_thread_id: ts[3],

@@ -4,6 +4,7 @@
 
 mod layout;
 mod lines;
+mod names;
 mod objects;
 mod splice;
 mod threads;

@@ -24,16 +24,22 @@ pub(super) fn into_threads(threads: &mut [Thread], states: &[PyThreadState]) {
         // interpreter's (first in the list) innermost.
         let groups: Vec<&Vec<PyFrame>> = mine.iter().flat_map(|s| s.groups.iter()).collect();
         let mut note = mine.iter().find_map(|s| s.note.clone());
-        let (frames, surplus) = splice(&thread.frames, &groups);
-        if surplus > 0 {
-            note.get_or_insert_with(|| {
-                format!("{surplus} Python frame group(s) without an evaluator frame, put last")
-            });
+        let evaluators = thread.frames.iter().filter(|f| is_evaluator(f)).count();
+        // The Python frames were read after the thread ran on: if they no longer fit its
+        // native stack (one evaluator more is an activation whose frame already returned),
+        // the thread moved on, and splicing them in would mislabel its frames.
+        if groups.len() > evaluators || evaluators > groups.len() + 1 {
+            note = Some(format!(
+                "Python frames left out: the thread moved on before they were read \
+                 ({} Python activations, {evaluators} evaluator frames)",
+                groups.len()
+            ));
+        } else {
+            thread.frames = splice(&thread.frames, &groups).into();
         }
-        thread.frames = frames.into();
         thread.facts.python = Some(PythonThread {
             holds_gil: mine.iter().any(|s| s.holds_gil),
-            name: None,
+            name: mine.iter().find_map(|s| s.name.clone()),
             note,
         });
     }
@@ -49,8 +55,8 @@ pub(super) fn note_all(threads: &mut [Thread], why: &str) {
     }
 }
 
-/// The frames with the groups spliced in, and how many groups found no evaluator frame.
-fn splice(native: &Arc<[Frame]>, groups: &[&Vec<PyFrame>]) -> (Vec<Frame>, usize) {
+/// The frames with the groups spliced in, the k-th group inside the k-th evaluator frame.
+fn splice(native: &Arc<[Frame]>, groups: &[&Vec<PyFrame>]) -> Vec<Frame> {
     let mut out = Vec::with_capacity(native.len() + groups.iter().map(|g| g.len()).sum::<usize>());
     let mut next = groups.iter();
     let mut i = 0;
@@ -68,12 +74,7 @@ fn splice(native: &Arc<[Frame]>, groups: &[&Vec<PyFrame>]) -> (Vec<Frame>, usize
         out.extend(native[i..=end].iter().cloned());
         i = end + 1;
     }
-    let mut surplus = 0;
-    for group in next {
-        surplus += 1;
-        out.extend(group.iter().map(python_frame));
-    }
-    (out, surplus)
+    out
 }
 
 fn is_evaluator(f: &Frame) -> bool {

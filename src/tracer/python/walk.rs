@@ -33,6 +33,8 @@ pub(super) struct PyThreadState {
     /// The kernel tid (3.11+; 0 when not known).
     pub native_tid: u32,
     pub holds_gil: bool,
+    /// The `threading` name.
+    pub name: Option<String>,
     pub groups: Vec<Vec<PyFrame>>,
     /// Why the chain was cut, if it was.
     pub note: Option<String>,
@@ -55,6 +57,7 @@ pub(super) fn thread_states(r: &mut Reader, runtime: u64) -> Result<Vec<PyThread
             break;
         }
         let holder = gil_holder(r, runtime, interp);
+        let names = super::names::of(r, interp);
         let mut ts = r.word(interp + l.is_tstate_head).unwrap_or(0);
         let mut seen_ts = HashSet::new();
         for _ in 0..MAX_THREADS {
@@ -72,8 +75,10 @@ pub(super) fn thread_states(r: &mut Reader, runtime: u64) -> Result<Vec<PyThread
                     .and_then(|o| r.word(ts + o))
                     .map_or(0, |w| w as u32),
                 holds_gil: holder == Some(ts),
+                name: None,
                 ..Default::default()
             };
+            state.name = names.get(&state.thread_id).cloned();
             frames(r, ts, &mut state);
             out.push(state);
             ts = r.word(ts + l.ts_next).unwrap_or(0);
