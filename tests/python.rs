@@ -274,3 +274,109 @@ fn python_frames_of_every_interpreter() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A thread that moves from one Python line to another between two traces is "changed" in
+/// the diff, and its old and new stacks differ in exactly that frame.
+#[test]
+fn diff_sees_a_python_thread_move() {
+    let script = script(
+        "move",
+        "import time\n\
+         def stage():\n\
+         \x20   print('ready', flush=True)\n\
+         \x20   input()\n\
+         \x20   print('moved', flush=True)\n\
+         \x20   time.sleep(3600)\n\
+         stage()\n",
+    );
+    let python = interpreters().into_iter().next().expect("a CPython").1;
+    let mut fixture = Fixture::spawn(&python, &[script.to_str().unwrap()]);
+    let old = rstack_tui::trace(fixture.pid()).unwrap();
+    fixture.send_line("go");
+    assert_eq!(fixture.next_line(), "moved");
+    common::wait_until("the script to sleep", || {
+        fixture.thread_states().iter().all(|(_, s)| *s == 'S')
+    });
+    let new = rstack_tui::trace(fixture.pid()).unwrap();
+    fixture.assert_running();
+    let frames = |p: &Process| python_frames(&p.threads()[0]);
+    assert_eq!(frames(&old), ["stage script.py:4", "<module> script.py:7"]);
+    assert_eq!(frames(&new), ["stage script.py:6", "<module> script.py:7"]);
+    let diff = rstack_tui::tracer::diff::diff(&old, &new);
+    let main = diff
+        .threads
+        .iter()
+        .find(|t| t.tid == fixture.pid())
+        .unwrap();
+    assert!(
+        matches!(
+            main.change,
+            rstack_tui::tracer::diff::Change::Changed { .. }
+        ),
+        "{main:?}"
+    );
+    let _ = std::fs::remove_dir_all(script.parent().unwrap());
+}
+
+/// py-spy's `dump` of the blocked script lists, per thread, the same Python frames (function,
+/// file and line, in order) as our trace, on 3.8, 3.11 and 3.13 (when py-spy is installed in
+/// the venv at $PYSPY or /tmp/pyspy-venv).
+#[test]
+fn python_frames_equal_py_spy() {
+    let py_spy = std::env::var("PYSPY").unwrap_or_else(|_| "/tmp/pyspy-venv/bin/py-spy".into());
+    if !Path::new(&py_spy).exists() {
+        println!(
+            "skipped: no py-spy at {py_spy} (python3 -m venv /tmp/pyspy-venv && /tmp/pyspy-venv/bin/pip install py-spy)"
+        );
+        return;
+    }
+    let script = script("pyspy", SCRIPT);
+    let mut checked = 0;
+    for (version, python) in interpreters() {
+        if !["3.8.", "3.11.", "3.13."]
+            .iter()
+            .any(|v| version.starts_with(v))
+        {
+            continue;
+        }
+        let fixture = Fixture::spawn(&python, &[script.to_str().unwrap()]);
+        let p = rstack_tui::trace(fixture.pid()).unwrap();
+        let out = std::process::Command::new(&py_spy)
+            .args(["dump", "--pid", &fixture.pid().to_string()])
+            .output()
+            .unwrap();
+        fixture.assert_running();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut theirs: Vec<Vec<String>> = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if line.starts_with("Thread ") {
+                theirs.push(Vec::new());
+            } else if let (Some(frames), Some(f)) = (theirs.last_mut(), line.strip_prefix("    "))
+                && !f.starts_with(' ')
+            {
+                // "function (file:line)", file as py-spy shortens it: compare basenames.
+                let (name, place) = f.rsplit_once(" (").unwrap();
+                let place = place.trim_end_matches(')');
+                let base = place.rsplit('/').next().unwrap();
+                frames.push(format!("{name} {base}"));
+            }
+        }
+        let mut ours: Vec<Vec<String>> = p
+            .threads()
+            .iter()
+            .map(python_frames)
+            .filter(|f| !f.is_empty())
+            .collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{version}");
+        checked += 1;
+        println!("{version}: equal to py-spy");
+    }
+    assert_eq!(checked, 3, "3.8, 3.11 and 3.13 are installed");
+    let _ = std::fs::remove_dir_all(script.parent().unwrap());
+}

@@ -7,12 +7,21 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::tracer::model::{Frame, Process, Thread};
+use crate::tracer::model::{Frame, FrameKind, Process, Thread};
 use crate::tracer::snapshot::schema::rfc3339;
 
 /// The identity of one frame: the demangled symbol name, or `module+0xoffset` when there is no
 /// symbol, or `0xip` when there is no module either. The offset within a function is ignored.
+/// A Python frame is its function with file and line (`worker (app.py:42)`): a Python thread
+/// that moved to another line has moved, which is what its user asks of a diff.
 pub fn frame_key(f: &Frame) -> String {
+    if f.kind() == FrameKind::Python {
+        let name = f.symbol().map_or("??", |s| s.name());
+        return match f.location() {
+            Some(l) => format!("{name} ({}:{})", l.file, l.line),
+            None => name.to_owned(),
+        };
+    }
     match (f.symbol(), f.module()) {
         (Some(sym), _) => sym.name().to_owned(),
         (None, Some(m)) => format!("{}+0x{:x}", m.path, m.offset),
