@@ -380,3 +380,71 @@ fn python_frames_equal_py_spy() {
     assert_eq!(checked, 3, "3.8, 3.11 and 3.13 are installed");
     let _ = std::fs::remove_dir_all(script.parent().unwrap());
 }
+
+/// A thread running a subinterpreter has a thread state in each interpreter: the
+/// subinterpreter's frames are the inner ones, both spliced at their own evaluator frames.
+#[test]
+fn subinterpreter_frames_are_inside_the_main_ones() {
+    let script = script(
+        "sub",
+        "import os, threading, time\n\
+         try:\n\
+         \x20   import _xxsubinterpreters as interpreters\n\
+         except ImportError:\n\
+         \x20   try:\n\
+         \x20       import _interpreters as interpreters\n\
+         \x20   except ImportError:\n\
+         \x20       interpreters = None\n\
+         r, w = os.pipe()\n\
+         code = f'import os, time\\ndef in_sub():\\n    os.write({w}, b\"x\")\\n    time.sleep(3600)\\nin_sub()\\n'\n\
+         def runner():\n\
+         \x20   iid = interpreters.create()\n\
+         \x20   run = getattr(interpreters, 'run_string', None) or interpreters.exec\n\
+         \x20   run(iid, code)\n\
+         if interpreters:\n\
+         \x20   threading.Thread(target=runner, name='runner', daemon=True).start()\n\
+         \x20   os.read(r, 1)\n\
+         print('ready', flush=True)\n\
+         print('sub' if interpreters else 'nosub', flush=True)\n\
+         time.sleep(3600)\n",
+    );
+    for (version, python) in interpreters() {
+        let fixture = Fixture::spawn(&python, &[script.to_str().unwrap()]);
+        if fixture.next_line() == "nosub" {
+            println!("skipped {version}: no subinterpreter module");
+            continue;
+        }
+        let qualified = !["3.7.", "3.8.", "3.9.", "3.10."]
+            .iter()
+            .any(|v| version.starts_with(v));
+        let thread = if qualified { "Thread." } else { "" };
+        let want = [
+            "in_sub <string>:4".to_string(),
+            "<module> <string>:5".into(),
+            "runner script.py:14".into(),
+            format!("{thread}run"),
+            format!("{thread}_bootstrap_inner"),
+            format!("{thread}_bootstrap"),
+        ];
+        // The runner may still be taking the GIL back after its write: trace until it sleeps.
+        let mut got = Vec::new();
+        for _ in 0..50 {
+            let p = rstack_tui::trace(fixture.pid()).unwrap();
+            let t = thread_running(&p, "runner");
+            got = chain(t);
+            if got == want {
+                assert_spliced(t);
+                assert_eq!(
+                    t.facts().python.as_ref().and_then(|p| p.name.as_deref()),
+                    Some("runner")
+                );
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(got, want, "{version}");
+        fixture.assert_running();
+        println!("{version}: ok");
+    }
+    let _ = std::fs::remove_dir_all(script.parent().unwrap());
+}

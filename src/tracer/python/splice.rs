@@ -39,7 +39,9 @@ pub(super) fn into_threads(threads: &mut [Thread], states: &[PyThreadState]) {
         }
         thread.facts.python = Some(PythonThread {
             holds_gil: mine.iter().any(|s| s.holds_gil),
-            name: mine.iter().find_map(|s| s.name.clone()),
+            // The name in the oldest interpreter (last in the list), which started the
+            // thread: in a subinterpreter it may be that one's "MainThread".
+            name: mine.iter().rev().find_map(|s| s.name.clone()),
             note,
         });
     }

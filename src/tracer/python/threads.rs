@@ -15,7 +15,11 @@ const GLIBC_TID: usize = 0x2d0;
 /// thread blocks hold distinct tids of the process (a tid is a large number, so a stray match
 /// is unlikely, and each match must be a live thread).
 pub(super) fn tids_of(r: &Reader, pthreads: &[u64], tids: &[u32]) -> HashMap<u64, u32> {
-    let blocks: Vec<(u64, Vec<u8>)> = pthreads
+    // One thread has a thread state per interpreter it entered: each block once.
+    let mut unique = pthreads.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let blocks: Vec<(u64, Vec<u8>)> = unique
         .iter()
         .filter(|&&p| p != 0 && p.is_multiple_of(8))
         .filter_map(|&p| Some((p, r.bytes(p, TCB_SEARCH)?)))
