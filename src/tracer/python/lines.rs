@@ -47,7 +47,7 @@ pub(super) fn locations(tab: &[u8], first: i32, unit: u64) -> Option<u32> {
             13 | 14 => svarint(tab, i + 1),
             _ => 0,
         };
-        line += delta;
+        line = line.saturating_add(delta);
         if (addr..addr + len).contains(&unit) {
             return if code == 15 {
                 None

@@ -124,7 +124,15 @@ fn frames(r: &mut Reader, ts: u64, state: &mut PyThreadState) {
     };
     let mut group: Vec<PyFrame> = Vec::new();
     let mut seen = HashSet::new();
-    let head_len = (l.f_lasti.max(l.f_owner.unwrap_or(0)).max(l.f_back) + 8) as usize;
+    // Every field read lies in one read of the frame's head (offsets are below 2^24: checked
+    // for the debug offsets, constants otherwise).
+    let head_len = [l.f_lasti, l.f_back, l.f_code]
+        .into_iter()
+        .chain(l.f_owner)
+        .chain(l.f_is_entry)
+        .max()
+        .unwrap_or(0) as usize
+        + 8;
     let mut count = 0;
     while frame != 0 {
         count += 1;
@@ -142,10 +150,12 @@ fn frames(r: &mut Reader, ts: u64, state: &mut PyThreadState) {
         };
         let word = |off: u64| {
             let o = off as usize;
-            u64::from_le_bytes(head[o..o + 8].try_into().unwrap_or_default())
+            head.get(o..o + 8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
         };
         let back = word(l.f_back);
-        let owner = l.f_owner.map(|o| head[o as usize]);
+        let byte = |off: u64| head.get(off as usize).copied().unwrap_or(0);
+        let owner = l.f_owner.map(byte);
         if owner == Some(OWNED_BY_CSTACK) && l.minor >= 12 {
             // The evaluator activation that pushed this shim runs the frames above it.
             state.groups.push(std::mem::take(&mut group));
@@ -155,11 +165,7 @@ fn frames(r: &mut Reader, ts: u64, state: &mut PyThreadState) {
         let code = word(l.f_code);
         let lasti = match l.lasti {
             super::layout::Lasti::Pointer => word(l.f_lasti),
-            _ => u64::from(u32::from_le_bytes(
-                head[l.f_lasti as usize..l.f_lasti as usize + 4]
-                    .try_into()
-                    .unwrap_or_default(),
-            )),
+            _ => word(l.f_lasti) & 0xffff_ffff,
         };
         let line = r.line(code, lasti);
         match r.code(code) {
@@ -178,7 +184,7 @@ fn frames(r: &mut Reader, ts: u64, state: &mut PyThreadState) {
             }
         }
         let entry = match l.f_is_entry {
-            Some(off) => head[off as usize] != 0,
+            Some(off) => byte(off) != 0,
             None => l.minor <= 10,
         };
         if entry {
@@ -188,5 +194,40 @@ fn frames(r: &mut Reader, ts: u64, state: &mut PyThreadState) {
     }
     if !group.is_empty() {
         state.groups.push(group);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer::memory::RemoteMemory;
+    use crate::tracer::python::layout;
+
+    /// Garbage where the runtime should be, and a frame chain that loops: every version's
+    /// walk ends, with no panic and no invented frame.
+    #[test]
+    fn garbage_and_loops_end_the_walk() {
+        let me = RemoteMemory::new(std::process::id() as i32);
+        let mut noise: Vec<u64> = (0..4096u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555)
+            .collect();
+        for minor in 7..=12 {
+            let l = layout::fixed(minor).unwrap();
+            let mut r = Reader::new(me, l, 1);
+            let runtime = noise.as_ptr() as u64;
+            let _ = thread_states(&mut r, runtime);
+        }
+        // A thread state whose only frame points back at itself (3.13-style root).
+        let base = noise.as_mut_ptr() as u64;
+        let mut l = layout::fixed(12).unwrap();
+        l.root = FrameRoot::Current(0);
+        noise[0] = base + 64; // tstate+0: the frame
+        noise[8 + 1] = base + 64; // frame.previous (offset 8) -> itself
+        noise[8] = 0; // frame.code: none
+        let mut r = Reader::new(me, l, 1);
+        let mut state = PyThreadState::default();
+        frames(&mut r, base, &mut state);
+        assert!(state.groups.iter().all(Vec::is_empty), "{:?}", state.groups);
+        assert!(state.note.is_some());
     }
 }
