@@ -270,6 +270,19 @@ fn python_frames_of_every_interpreter() {
             assert_eq!(py.name.as_deref(), Some(name), "{version}");
         }
         round_trip(&p);
+        // A long-lived tracer reuses the stacks of threads that have not run since: their
+        // Python frames are read again, the same.
+        let mut tracer = rstack_tui::Tracer::new(rstack_tui::TraceOptions::new());
+        let first = tracer.trace(fixture.pid()).unwrap();
+        let again = tracer.trace(fixture.pid()).unwrap();
+        assert!(again.timings().reused > 0, "{version}");
+        for (a, b) in first.threads().iter().zip(again.threads()) {
+            assert_eq!(python_frames(a), python_frames(b), "{version}");
+        }
+        assert_eq!(
+            chain(thread_running(&again, "locker"))[0],
+            "locker script.py:17"
+        );
         println!("{version}: ok");
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -2,7 +2,7 @@
 //! thread's root: for the threads pane's TOP FRAME, the group names of `diff`, and the
 //! frames pane's last row.
 
-use crate::tracer::{Frame, StackEnd, Thread};
+use crate::tracer::{Frame, FrameKind, StackEnd, Thread};
 
 use super::basename;
 
@@ -75,9 +75,11 @@ pub fn stack_end_gist(t: &Thread) -> Option<(String, String)> {
 }
 
 /// A frame's symbol as the frames pane shows it: `name+0xoff`, `[i] name` for an inlined
-/// function, marked when it is a signal handler's or a frameless one's.
+/// function, `[py] name` for a Python function, marked when it is a signal handler's or a frameless one's.
 pub fn frame_symbol(f: &Frame) -> String {
     let symbol = match f.symbol() {
+        // A Python function has no address to be at an offset of.
+        Some(s) if f.kind() == FrameKind::Python => format!("[py] {}", s.name()),
         Some(s) if f.is_inlined() => format!("[i] {}", s.name()),
         Some(s) => format!("{}+{:#x}", s.name(), s.offset()),
         None if f.is_inlined() => "[i] ??".to_string(),
