@@ -260,6 +260,13 @@ fn jvm_compiled_methods_are_named() {
 fn stub_frame(tracer: &mut Tracer, pid: u32) -> (Option<String>, Option<String>, Option<u64>) {
     let p: Process = tracer.trace(pid).expect("trace");
     let f = &p.threads()[0].frames()[0];
+    // Named from the map means JIT code; unnamed, it stays a native frame.
+    let want = if f.symbol().is_some() {
+        rstack_tui::FrameKind::Jit
+    } else {
+        rstack_tui::FrameKind::Native
+    };
+    assert_eq!(f.kind(), want);
     (
         f.symbol().map(|s| s.name().to_string()),
         f.module().map(|m| m.path.clone()),
@@ -349,8 +356,10 @@ fn a_map_in_another_mount_and_pid_namespace() {
         println!("skipped: new namespaces need root");
         return;
     }
+    // The fixture is opened before the tmpfs covers /tmp (a checkout under /tmp would be
+    // hidden by it) and run through that descriptor.
     let cmd = format!(
-        "mount -t tmpfs perfmap-test /tmp && exec {}",
+        "exec 3<'{}' && mount -t tmpfs perfmap-test /tmp && exec /proc/self/fd/3",
         perfjit_bin().display()
     );
     let fx = Fixture::spawn_busy(

@@ -180,7 +180,7 @@ impl SymbolizePass<'_> {
         {
             self.perf_map = Some(self.symbolizer.perf_map(self.keys));
         }
-        let (module, symbol, location, inlined) = match self.maps.find(raw.ip) {
+        let (module, symbol, location, inlined, kind) = match self.maps.find(raw.ip) {
             Some(m) => {
                 let perf_map = self.perf_map.as_ref().and_then(Option::as_deref);
                 let r = self.memo.entry((raw.ip, lookup_ip)).or_insert_with(|| {
@@ -198,16 +198,27 @@ impl SymbolizePass<'_> {
                     }
                     r
                 });
-                // MERGE (issue 17): `r.jit` is true for a frame named by the perf map; the
-                // frame's kind (`Frame::kind()`, `Jit`) is to be set from it here.
+                // A frame the perf map named is JIT code.
+                let kind = if r.jit {
+                    crate::tracer::FrameKind::Jit
+                } else {
+                    crate::tracer::FrameKind::Native
+                };
                 (
                     r.module.clone(),
                     r.symbol.clone(),
                     r.location.clone(),
                     r.inlined.clone(),
+                    kind,
                 )
             }
-            None => (None, None, None, Vec::new()),
+            None => (
+                None,
+                None,
+                None,
+                Vec::new(),
+                crate::tracer::FrameKind::Native,
+            ),
         };
         for (symbol, location) in inlined {
             frames.push(Frame {
@@ -222,7 +233,7 @@ impl SymbolizePass<'_> {
             });
         }
         frames.push(Frame {
-            kind: crate::tracer::FrameKind::Native,
+            kind,
             ip: raw.ip,
             is_signal: raw.is_signal,
             symbol,

@@ -601,9 +601,8 @@ pub struct Resolved {
     /// With lines requested: the functions inlined at the address, innermost first, each
     /// with its symbol (at the frame's `ip`, offset 0) and location.
     pub inlined: Vec<(Option<Symbol>, Option<Location>)>,
-    /// MERGE (issue 17): the symbol came from the target's perf map (JIT code): the frame's
-    /// kind is `Jit`. Its module is [`perfmap::MODULE`].
-    #[allow(dead_code, reason = "read where the frame kind of issue 17 is merged")]
+    /// The symbol came from the target's perf map (JIT code): the frame's kind is `Jit`. Its
+    /// module is [`perfmap::MODULE`].
     pub jit: bool,
 }
 
