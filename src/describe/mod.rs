@@ -8,7 +8,9 @@ mod notes;
 mod waits;
 
 pub use frames::{frame_symbol, frame_width, interesting_frame, stack_end_gist};
-pub use notes::{line_cache_refused, no_permission_text, thread_selected_text, unguarded_text};
+pub use notes::{
+    line_cache_refused, no_permission_text, shown_thread_name, thread_selected_text, unguarded_text,
+};
 pub use waits::{capture_note, cycle_text, goroutine_state, lock_text, owner_text, waiting_on};
 
 use std::time::SystemTime;

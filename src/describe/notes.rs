@@ -44,3 +44,46 @@ pub fn unguarded_text(u: Unguarded) -> String {
 pub fn no_permission_text() -> &'static str {
     "no permission to trace: run as root (sudo -E) or grant CAP_SYS_PTRACE; threads from /proc only"
 }
+
+/// The name to show for thread `t`: its OS name, or its Python `threading` name where the OS
+/// name is the generic one every thread of an interpreter shares (none, `python…`, or the
+/// process's own name, `process_name`).
+pub fn shown_thread_name<'a>(t: &'a crate::tracer::Thread, process_name: Option<&str>) -> &'a str {
+    let os = t.name();
+    let generic = match os {
+        None => true,
+        Some(n) => n.starts_with("python") || Some(n) == process_name,
+    };
+    match t.facts().python.as_ref().and_then(|p| p.name.as_deref()) {
+        Some(py) if generic => py,
+        _ => os.unwrap_or(""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_thread_name;
+    use crate::tracer::schema::SnapshotDoc;
+
+    #[test]
+    fn a_generic_os_name_gives_way_to_the_python_name() {
+        let thread = |tid: u32, name: &str, py: Option<&str>| {
+            serde_json::json!({"tid": tid, "name": name, "state": "S", "frames": [],
+                "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0, "truncated": false,
+                "python": py.map(|n| serde_json::json!({"holds_gil": false, "name": n, "note": null}))})
+        };
+        let doc = serde_json::json!({"version": 2, "pid": 7, "command": "srv", "taken_at": "t",
+            "taken_at_unix_ms": 0, "mode": "rolling", "elapsed_us": 0, "longest_stop_us": 0,
+            "threads": [thread(7, "srv", Some("MainThread")), thread(8, "python3", Some("waiter-A")),
+                thread(9, "io-loop", Some("Thread-2")), thread(10, "srv", None)]});
+        let doc: SnapshotDoc = serde_json::from_value(doc).unwrap();
+        let p = doc.to_process();
+        let shown: Vec<&str> = p
+            .threads()
+            .iter()
+            .map(|t| shown_thread_name(t, Some("srv")))
+            .collect();
+        // The process's name and `python…` are generic; a name a thread set for itself stays.
+        assert_eq!(shown, ["MainThread", "waiter-A", "io-loop", "srv"]);
+    }
+}

@@ -30,6 +30,11 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
     let now = inspector.snapshot().map(|s| s.taken_at());
     let pattern = inspector.search().pattern();
     let mark = |p: Piece| search::piece(p, pattern.as_ref(), theme.search);
+    // The process's own name (its main thread's): threads that share it are named by Python.
+    let process_name = inspector
+        .snapshot()
+        .and_then(|s| s.threads().iter().find(|t| t.id() == s.id()))
+        .and_then(|t| t.name());
     let body: Vec<PieceRow> = rows
         .iter()
         .map(|r| {
@@ -54,7 +59,10 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
             };
             let cells = vec![
                 Piece::whole(t.id().to_string()),
-                mark(Piece::text(t.name().unwrap_or(""))),
+                mark(Piece::text(crate::describe::shown_thread_name(
+                    t,
+                    process_name,
+                ))),
                 Piece::whole(state),
                 Piece::whole(cpu),
                 mark(waiting_piece(t)),
