@@ -20,6 +20,12 @@ pub fn to_text(p: &Process) -> String {
 /// The text listing with thread `selected` (the thread id the user gave) marked "* Thread",
 /// as gdb marks the current thread.
 pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
+    to_text_with(p, selected, false)
+}
+
+/// The text listing, `brief` or whole: brief, an interpreter thread's stack leaves out the
+/// interpreter's own frames between its Python frames (see [`crate::describe::brief`]).
+pub fn to_text_with(p: &Process, selected: Option<u32>, brief: bool) -> String {
     // About 130 bytes per frame, 250 per thread.
     let frames: usize = p.threads().iter().map(|t| t.frames().len()).sum();
     let capacity = frames * 130 + p.threads().len() * 250;
@@ -37,6 +43,7 @@ pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
         p.threads().len() - p.stopped_threads(),
     );
     let mut stacks = SharedStacks::of(p.threads().iter().map(Thread::frames));
+    stacks.brief = brief;
     for (i, t) in p.threads().iter().enumerate() {
         out.push('\n');
         if selected == Some(t.id()) {
@@ -65,6 +72,8 @@ pub fn to_text_selected(p: &Process, selected: Option<u32>) -> String {
 struct SharedStacks {
     equal: EqualStacks,
     text: Vec<Option<String>>,
+    /// Leave out an interpreter's own frames between Python frames.
+    brief: bool,
 }
 
 impl SharedStacks {
@@ -72,6 +81,7 @@ impl SharedStacks {
         SharedStacks {
             text: vec![None; stacks.clone().count()],
             equal: EqualStacks::of(stacks),
+            brief: false,
         }
     }
 
@@ -82,7 +92,21 @@ impl SharedStacks {
             return;
         }
         let start = out.len();
+        let shown = if self.brief {
+            crate::describe::brief::shown(frames)
+        } else {
+            vec![true; frames.len()]
+        };
+        let mut hidden = 0;
         for (k, f) in frames.iter().enumerate() {
+            if !shown[k] {
+                hidden += 1;
+                continue;
+            }
+            if hidden > 0 {
+                let _ = writeln!(out, "  ..   {hidden} interpreter frames");
+                hidden = 0;
+            }
             write_frame(out, k, f);
         }
         if self.equal.is_repeated(i)

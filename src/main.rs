@@ -197,6 +197,10 @@ struct DumpArgs {
     /// Pretty-print the JSON.
     #[arg(long, requires = "json")]
     pretty: bool,
+    /// Interpreter threads in brief: the Python frames, without the interpreter's own native
+    /// frames between them (the text listing; JSON keeps every frame).
+    #[arg(long)]
+    brief: bool,
     /// Collapse threads with identical stacks into one block, largest group first.
     #[arg(long, conflicts_with = "json")]
     group: bool,
@@ -642,7 +646,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         let out = if args.group {
             dump::groups_to_text(&process)
         } else {
-            dump::to_text_selected(&process, target.thread)
+            dump::to_text_with(&process, target.thread, args.brief)
         };
         stdout
             .write_all(out.as_bytes())

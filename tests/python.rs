@@ -461,3 +461,81 @@ fn subinterpreter_frames_are_inside_the_main_ones() {
     }
     let _ = std::fs::remove_dir_all(script.parent().unwrap());
 }
+
+#[test]
+fn brief_leaves_out_the_interpreters_frames_between_python_frames() {
+    let script = script(
+        "brief",
+        "import threading\n\
+         def wait_for_work(ev):\n\
+         \x20   ev.wait()\n\
+         ev = threading.Event()\n\
+         threading.Thread(target=wait_for_work, args=(ev,), name='waiter-A', daemon=True).start()\n\
+         print('ready', flush=True)\n\
+         threading.Event().wait()\n",
+    );
+    for (version, python) in interpreters() {
+        let fixture = Fixture::spawn(&python, &[script.to_str().unwrap()]);
+        let dump = |brief: bool| {
+            let mut args = vec!["dump".to_string(), fixture.pid().to_string()];
+            if brief {
+                args.push("--brief".into());
+            }
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
+                .args(&args)
+                .env("XDG_CACHE_HOME", script.parent().unwrap())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{version}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        // The waiter's block, brief and whole.
+        let waiter = |text: &str| -> Vec<String> {
+            let block = text
+                .split("\n\n")
+                .find(|b| b.contains("-- python: thread \"waiter-A\""))
+                .unwrap_or_else(|| panic!("{version}: no waiter in {text}"));
+            block.lines().map(str::to_owned).collect()
+        };
+        let (brief, whole) = (waiter(&dump(true)), waiter(&dump(false)));
+        fixture.assert_running();
+        let py = |lines: &[String]| -> Vec<usize> {
+            (0..lines.len())
+                .filter(|&i| lines[i].contains("[py] "))
+                .collect()
+        };
+        let (bp, wp) = (py(&brief), py(&whole));
+        assert_eq!(bp.len(), wp.len(), "{version}: the Python frames all stay");
+        assert!(bp.len() >= 3, "{version}: {brief:#?}");
+        // Between the first and last Python frame: only Python frames and the markers of
+        // what was left out; no evaluator frame.
+        for line in &brief[bp[0]..=*bp.last().unwrap()] {
+            assert!(
+                line.contains("[py] ") || line.contains(" interpreter frames"),
+                "{version}: {line}"
+            );
+        }
+        let evaluators = |lines: &[String]| {
+            lines
+                .iter()
+                .filter(|l| l.contains("_PyEval_EvalFrameDefault"))
+                .count()
+        };
+        // Where the whole stack has evaluator frames between Python frames (a call through
+        // C, as Thread.run's up to 3.11), the brief one says how many frames it left out.
+        if evaluators(&whole[wp[0]..=*wp.last().unwrap()]) > 0 {
+            assert!(
+                brief.iter().any(|l| l.contains(" interpreter frames")),
+                "{version}: {brief:#?}"
+            );
+        }
+        // Above the innermost Python frame (the C code it called) and below the outermost,
+        // the frames are the same.
+        assert_eq!(brief[..bp[0]], whole[..wp[0]], "{version}");
+        assert_eq!(
+            brief[*bp.last().unwrap() + 1..],
+            whole[*wp.last().unwrap() + 1..],
+            "{version}"
+        );
+    }
+}

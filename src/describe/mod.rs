@@ -3,6 +3,7 @@
 //! clock times and file names. It reads tracer values only, so `dump` and `ui` can both use it
 //! without depending on each other.
 
+pub mod brief;
 mod frames;
 mod notes;
 mod waits;
