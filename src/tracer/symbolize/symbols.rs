@@ -741,21 +741,24 @@ impl Symbolizer {
         }
     }
 
+    /// The symbols of `mapping`'s module, loaded on first use (keyed through `keys`).
+    fn module_of(&mut self, mapping: &Mapping, keys: &mut KeyCache) -> Option<&ModuleSymbols> {
+        let key = keys.key_for(
+            mapping,
+            &mut self.modules,
+            &self.debug_dirs,
+            &mut self.inflated,
+        )?;
+        self.modules.get(&key)
+    }
+
     /// Loads the modules of every executable mapping (before any thread is stopped, so the
     /// stop is not spent parsing ELF) and returns their unwind tables at run-time addresses:
     /// per mapping, the module's `.eh_frame_hdr` first, then the tables we built for it.
     pub fn unwind_tables(&mut self, maps: &MemoryMaps, keys: &mut KeyCache) -> Vec<UnwindTable> {
         let mut tables = Vec::new();
         for mapping in maps.iter() {
-            let Some(key) = keys.key_for(
-                mapping,
-                &mut self.modules,
-                &self.debug_dirs,
-                &mut self.inflated,
-            ) else {
-                continue;
-            };
-            let Some(ms) = self.modules.get(&key) else {
+            let Some(ms) = self.module_of(mapping, keys) else {
                 continue;
             };
             let Some(bias) = ms.bias(mapping.start, mapping.offset) else {
@@ -788,13 +791,7 @@ impl Symbolizer {
     /// The first module of `maps` that is a Go binary, if any.
     pub fn go_module(&mut self, maps: &MemoryMaps, keys: &mut KeyCache) -> Option<GoModule> {
         maps.iter().find_map(|mapping| {
-            let key = keys.key_for(
-                mapping,
-                &mut self.modules,
-                &self.debug_dirs,
-                &mut self.inflated,
-            )?;
-            let ms = self.modules.get(&key)?;
+            let ms = self.module_of(mapping, keys)?;
             Some(GoModule {
                 table: ms.go.clone()?,
                 runtime: ms.go_runtime.clone()?,
@@ -819,15 +816,7 @@ impl Symbolizer {
             if found.as_ref().is_some_and(|(p, _, _)| p == path) {
                 continue;
             }
-            let Some(key) = keys.key_for(
-                mapping,
-                &mut self.modules,
-                &self.debug_dirs,
-                &mut self.inflated,
-            ) else {
-                continue;
-            };
-            let Some(ms) = self.modules.get(&key) else {
+            let Some(ms) = self.module_of(mapping, keys) else {
                 continue;
             };
             let (Some(py), Some(bias)) = (ms.python, ms.bias(mapping.start, mapping.offset)) else {
