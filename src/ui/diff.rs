@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::widgets::TableState;
 
 use super::fit::{self, Column, Piece, PieceRow};
+use super::list_pane::ListPane;
 use super::theme::Theme;
 use super::threads::stuck_label;
 use crate::app::{Inspector, Pane};
@@ -93,19 +93,15 @@ pub fn render(inspector: &Inspector, offline: bool, theme: &Theme, frame: &mut F
             (cells, Style::new())
         })
         .collect();
-    let (header, body, widths) = fit::table(&COLUMNS, &rows, area.width, true);
-    let selected = inspector
-        .selected_tid()
-        .and_then(|tid| d.threads.iter().position(|t| t.tid == tid));
-    let mut table = theme.pane_table(body, widths, fit::cut(&title, area.width.into()), focused);
-    if let Some(h) = header {
-        table = table.header(h.style(theme.header));
+    ListPane {
+        columns: &COLUMNS,
+        rows: &rows,
+        title: &title,
+        focused,
+        offset: inspector.list_offset(),
+        selected: inspector
+            .selected_tid()
+            .and_then(|tid| d.threads.iter().position(|t| t.tid == tid)),
     }
-    frame.render_stateful_widget(
-        table,
-        area,
-        &mut TableState::new()
-            .with_offset(inspector.list_offset())
-            .with_selected(selected),
-    );
+    .draw(theme, frame, area);
 }

@@ -4,10 +4,10 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::widgets::TableState;
 
 use super::fit::{self, Column, Piece, PieceRow};
 use super::frames::{Stack, frame_pieces, render_stack};
+use super::list_pane::ListPane;
 use super::theme::Theme;
 use crate::app::{Inspector, Pane};
 use crate::tracer::Goroutine;
@@ -41,21 +41,17 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
             (cells, Style::new())
         })
         .collect();
-    let (header, body, widths) = fit::table(&COLUMNS, &rows, area.width, true);
-    let mut table = theme.pane_table(body, widths, fit::cut(&title, area.width.into()), focused);
-    if let Some(h) = header {
-        table = table.header(h.style(theme.header));
+    ListPane {
+        columns: &COLUMNS,
+        rows: &rows,
+        title: &title,
+        focused,
+        offset: inspector.list_offset(),
+        selected: inspector
+            .selected_goroutine()
+            .and_then(|s| list.iter().position(|g| g.id() == s.id())),
     }
-    let selected = inspector
-        .selected_goroutine()
-        .and_then(|s| list.iter().position(|g| g.id() == s.id()));
-    frame.render_stateful_widget(
-        table,
-        area,
-        &mut TableState::new()
-            .with_offset(inspector.list_offset())
-            .with_selected(selected),
-    );
+    .draw(theme, frame, area);
 }
 
 /// The innermost frame outside the runtime's parking functions (Go's `runtime.` internals),

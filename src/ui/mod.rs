@@ -9,6 +9,7 @@ pub mod frames;
 pub mod goroutines;
 pub mod groups;
 pub mod help;
+pub mod list_pane;
 pub mod process_list;
 pub mod search;
 pub mod status;

@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::widgets::TableState;
 
-use super::fit::{self, Column, Piece, PieceRow};
+use super::fit::{Column, Piece, PieceRow};
+use super::list_pane::ListPane;
 use super::search;
 use super::theme::Theme;
 use crate::app::{Inspector, Pane, ThreadSort};
@@ -86,18 +86,17 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         ),
         _ => format!(" Threads ({shown}{sort}) "),
     };
-    let (header, body, widths) = fit::table(&COLUMNS, &body, area.width, true);
-    let mut table = theme.pane_table(body, widths, fit::cut(&title, area.width.into()), focused);
-    if let Some(h) = header {
-        table = table.header(h.style(theme.header));
+    ListPane {
+        columns: &COLUMNS,
+        rows: &body,
+        title: &title,
+        focused,
+        offset: inspector.list_offset(),
+        selected: inspector
+            .selected_tid()
+            .and_then(|tid| rows.iter().position(|r| r.thread.id() == tid)),
     }
-    let selected = inspector
-        .selected_tid()
-        .and_then(|tid| rows.iter().position(|r| r.thread.id() == tid));
-    let mut state = TableState::new()
-        .with_offset(inspector.list_offset())
-        .with_selected(selected);
-    frame.render_stateful_widget(table, area, &mut state);
+    .draw(theme, frame, area);
 }
 
 /// The WAITING ON cell: an owner's id or a call's number is never cut, an error or a name may be.
