@@ -191,7 +191,7 @@ struct DumpArgs {
     /// The process to trace: a pid, a thread id, or a name (comm or executable base name).
     #[arg(value_name = "PID|NAME", allow_negative_numbers = true)]
     target: String,
-    /// Print one JSON document (schema version 1) instead of text.
+    /// Print one JSON document (docs/json.md) instead of text.
     #[arg(long)]
     json: bool,
     /// Pretty-print the JSON.
@@ -219,6 +219,9 @@ struct DumpArgs {
     /// Do not read DWARF for source lines and inlined functions (faster).
     #[arg(long)]
     no_lines: bool,
+    /// Do not read a Python interpreter's frames: native frames only.
+    #[arg(long)]
+    no_python: bool,
     /// Deepest stack to walk.
     #[arg(long, default_value_t = 1024)]
     max_frames: usize,
@@ -593,6 +596,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         .thread_names(!args.no_names)
         .symbols(!args.no_symbols)
         .lines(!args.no_lines)
+        .python(!args.no_python)
         .attach_method(if args.ptrace_attach {
             AttachMethod::Attach
         } else {
@@ -710,18 +714,20 @@ fn dump_pid(target: &str) -> Result<u32, ExitCode> {
     })
 }
 
-/// "trace 2: 41.3 ms = prepare 1.2 + capture 20.1 + unwind 9.9 + symbolize 8.0 + waits 2.1;
+/// "trace 2: 41.3 ms = prepare 1.2 + capture 20.1 + unwind 9.9 + symbolize 8.0 + python 0.0 +
+/// waits 2.1;
 /// 1002 threads, 4 stopped, longest stop 0.05 ms; held at SCHED_FIFO; output 3.2 ms".
 fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let t = p.timings();
     let mut line = format!(
-        "trace {n}: {:.1} ms = prepare {:.1} + capture {:.1} + unwind {:.1} + symbolize {:.1} + waits {:.1}; {} threads, {} stopped, {} unchanged since the last trace, longest stop {:.2} ms",
+        "trace {n}: {:.1} ms = prepare {:.1} + capture {:.1} + unwind {:.1} + symbolize {:.1} + python {:.1} + waits {:.1}; {} threads, {} stopped, {} unchanged since the last trace, longest stop {:.2} ms",
         ms(p.elapsed()),
         ms(t.prepare),
         ms(t.capture),
         ms(t.unwind),
         ms(t.symbolize),
+        ms(t.python),
         ms(t.waits),
         p.threads().len(),
         p.stopped_threads(),

@@ -67,6 +67,8 @@ pub struct Timings {
     pub unwind: Duration,
     /// Symbols, source lines and inlined functions.
     pub symbolize: Duration,
+    /// Reading an interpreter's frames (CPython's) and splicing them in.
+    pub python: Duration,
     /// Decoding what blocked threads wait for (lock owners, deadlocks).
     pub waits: Duration,
     /// Threads whose stack was carried over from the tracer's previous trace: blocked, and

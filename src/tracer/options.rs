@@ -35,6 +35,7 @@ pub struct TraceOptions {
     pub(super) stack_copy_limit: usize,
     pub(super) stop_blocked: bool,
     pub(super) line_cache: Option<PathBuf>,
+    pub(super) python: bool,
 }
 
 /// How stacks are unwound.
@@ -66,6 +67,7 @@ impl Default for TraceOptions {
             stack_copy_limit: 1 << 20,
             stop_blocked: false,
             line_cache: None,
+            python: true,
         }
     }
 }
@@ -181,6 +183,14 @@ impl TraceOptions {
     /// [`Tracer::take_line_cache_refused`]). See [`default_line_cache`].
     pub fn line_cache(&mut self, dir: Option<PathBuf>) -> &mut TraceOptions {
         self.line_cache = dir;
+        self
+    }
+
+    /// Read a CPython interpreter's frames and splice them into its threads' stacks (default
+    /// on; needs symbols). The reading happens after every thread runs again, so it never
+    /// lengthens a stop; off leaves the native stacks only.
+    pub fn python(&mut self, python: bool) -> &mut TraceOptions {
+        self.python = python;
         self
     }
 

@@ -155,9 +155,10 @@ impl Tracer {
         self.symbolizer.end_trace();
         let (lines_remembered, lines_looked_up) = self.symbolizer.take_line_counts();
         self.remember_kept(pid, &threads, marks, &missing_debuginfo);
+        let symbolize = clock.lap();
         // Every thread runs again: read the Python interpreter's frames, if it runs one.
         self.python_frames(pid, &mut threads, &maps, &mut keys);
-        let symbolize = clock.lap();
+        let python = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
         let deadlocks = waits::explain(pid, libc, &mut threads);
         let timings = Timings {
@@ -165,6 +166,7 @@ impl Tracer {
             capture,
             unwind,
             symbolize,
+            python,
             waits: clock.lap(),
             reused,
             lines_remembered,
@@ -207,7 +209,7 @@ impl Tracer {
         maps: &MemoryMaps,
         keys: &mut KeyCache,
     ) {
-        if self.options.symbols {
+        if self.options.symbols && self.options.python {
             crate::tracer::python::add_frames(pid, threads, &mut self.symbolizer, maps, keys);
         }
     }
