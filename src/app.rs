@@ -529,7 +529,8 @@ impl App {
             | Command::NewerSnapshot
             | Command::SortThreads
             | Command::NextPane
-            | Command::PrevPane => {
+            | Command::PrevPane
+            | Command::BriefFrames => {
                 if let Some(i) = &mut self.inspector {
                     i.command(c);
                 }

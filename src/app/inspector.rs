@@ -2,6 +2,7 @@
 //! upper pane shows, which pane has the focus, each pane's selection (by id, not row, so
 //! selections survive refreshes) and first shown row, and the search.
 
+mod brief;
 pub mod detail;
 mod find;
 pub mod frames;
@@ -16,6 +17,7 @@ use super::Move;
 use super::history::History;
 use super::keymap::Command;
 use super::scroll::{self, Viewport};
+use crate::describe::brief::{self as brief_form, Row};
 use crate::describe::frame_width;
 use crate::tracer::{Frame, Goroutine, Process, Thread};
 use detail::FrameDetail;
@@ -145,6 +147,29 @@ impl Inspector {
     /// The selected frame of the lower pane.
     pub fn selected_frame(&self) -> usize {
         self.frames.selected()
+    }
+
+    /// The selected frame's row in the frames pane (rows include the brief form's markers).
+    pub fn selected_frame_row(&self) -> usize {
+        brief::row_of(&self.frame_rows(), self.frames.selected())
+    }
+
+    /// Whether interpreter threads' stacks show in brief (`b`).
+    pub fn brief(&self) -> bool {
+        self.frames.brief()
+    }
+
+    /// The frames pane's rows: every frame of the stack shown, or in brief an interpreter's
+    /// own frames between Python frames left out, a marker in their place.
+    pub fn frame_rows(&self) -> Vec<Row> {
+        brief_form::rows(self.selected_stack(), self.frames.brief())
+    }
+
+    /// Whether the process runs a CPython interpreter (its threads have Python facts): the
+    /// footer offers the brief form then.
+    pub fn has_python(&self) -> bool {
+        self.snapshot()
+            .is_some_and(|p| p.threads().iter().any(|t| t.facts().python.is_some()))
     }
 
     /// Columns the frames pane's symbols are scrolled to the left.
@@ -315,8 +340,7 @@ impl Inspector {
         }
         self.history.push(p);
         self.keep_selection_listed();
-        let frames = self.selected_frames();
-        self.frames.clamp(frames);
+        self.keep_frame_shown();
     }
 
     /// The newest snapshot has no stacks: the process may not be traced, so its threads
@@ -347,8 +371,7 @@ impl Inspector {
     pub(super) fn view_newest(&mut self) {
         if self.history.viewing_older() {
             self.history.step(-(super::HISTORY as isize));
-            let frames = self.selected_frames();
-            self.frames.clamp(frames);
+            self.keep_frame_shown();
         }
     }
 
@@ -383,8 +406,11 @@ impl Inspector {
             Command::OlderSnapshot | Command::NewerSnapshot => {
                 self.history
                     .step(if c == Command::OlderSnapshot { 1 } else { -1 });
-                let frames = self.selected_frames();
-                self.frames.clamp(frames);
+                self.keep_frame_shown();
+            }
+            Command::BriefFrames => {
+                self.frames.set_brief(!self.frames.brief());
+                self.keep_frame_shown();
             }
             Command::SortThreads => self.threads.cycle_sort(),
             Command::NextPane | Command::PrevPane => {
@@ -415,7 +441,12 @@ impl Inspector {
         self.focus = pane;
         match pane {
             Pane::Threads => self.move_row(Move::To(self.list_offset() + row)),
-            Pane::Frames => self.move_frame(Move::To(self.frames.offset() + row)),
+            Pane::Frames => {
+                let rows = self.frame_rows();
+                if let Some(i) = brief::frame_at(&rows, self.frames.offset() + row) {
+                    self.frames.select(i);
+                }
+            }
         }
     }
 
@@ -424,8 +455,9 @@ impl Inspector {
         let (selected, len) = self.upper_selection();
         let i = view_index(self.view);
         self.offsets[i] = scroll::follow(self.offsets[i], selected, len, viewport.list);
-        let frames = self.selected_frames();
-        self.frames.follow(frames, viewport.frames);
+        let rows = self.frame_rows();
+        let selected = brief::row_of(&rows, self.frames.selected());
+        self.frames.follow(selected, rows.len(), viewport.frames);
     }
 
     /// The upper pane's selected row and its number of rows.
@@ -501,8 +533,28 @@ impl Inspector {
     }
 
     fn move_frame(&mut self, m: Move) {
-        let n = self.selected_frames();
-        self.frames.move_selection(m, n);
+        if let Some(i) = brief::step(&self.frame_rows(), self.frames.selected(), m) {
+            self.frames.select(i);
+        }
+    }
+
+    /// The selected frame stays within the stack and, in brief, among the frames shown (the
+    /// nearest one shown when it is left out).
+    fn keep_frame_shown(&mut self) {
+        let frames = self.selected_frames();
+        self.frames.clamp(frames);
+        let nearest = brief::nearest(&self.frame_rows(), self.frames.selected());
+        self.frames.select(nearest);
+    }
+
+    /// Selects frame `i` (a search's match): when the brief form leaves it out, the whole
+    /// stack is shown, so the match is on screen.
+    fn show_frame(&mut self, i: usize) {
+        let i = i.min(self.selected_frames().saturating_sub(1));
+        if !self.frame_rows().contains(&Row::Frame(i)) {
+            self.frames.set_brief(false);
+        }
+        self.frames.select(i);
     }
 }
 

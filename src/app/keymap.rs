@@ -44,6 +44,7 @@ pub enum Command {
     FollowWait,
     ScrollLeft,
     ScrollRight,
+    BriefFrames,
 }
 
 /// Where a binding applies.
@@ -335,6 +336,15 @@ pub const KEYMAP: &[Binding] = &[
         footer: false,
     },
     Binding {
+        keys: &[k('b')],
+        label: "b",
+        command: Command::BriefFrames,
+        short: "brief",
+        help: "Brief stacks: hide the interpreter's frames between Python frames, or show the whole stack",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
         keys: &[k('/')],
         label: "/",
         command: Command::Search,
@@ -479,11 +489,13 @@ pub fn binding_active(b: &Binding, screen: Context) -> bool {
 }
 
 /// Whether binding `b` shows in the footer on `screen`: stepping through snapshots is what
-/// loaded snapshots are for, so it shows there (live, the footer has no room for it).
-fn in_footer(b: &Binding, screen: Context) -> bool {
+/// loaded snapshots are for, so it shows there (live, the footer has no room for it); the
+/// brief form only where there are interpreter threads (`python`).
+fn in_footer(b: &Binding, screen: Context, python: bool) -> bool {
     b.footer
         || (screen == Context::Loaded
             && matches!(b.command, Command::OlderSnapshot | Command::NewerSnapshot))
+        || (python && b.command == Command::BriefFrames)
 }
 
 /// The command a key press means on `screen`.
@@ -504,11 +516,12 @@ pub fn binding(command: Command) -> Option<&'static Binding> {
     KEYMAP.iter().find(|b| b.command == command)
 }
 
-/// The footer's bindings on `screen`: (label, short description).
-pub fn footer(screen: Context) -> impl Iterator<Item = (&'static str, &'static str)> {
+/// The footer's bindings on `screen`, for a process with interpreter threads when `python`:
+/// (label, short description).
+pub fn footer(screen: Context, python: bool) -> impl Iterator<Item = (&'static str, &'static str)> {
     KEYMAP
         .iter()
-        .filter(move |b| in_footer(b, screen) && binding_active(b, screen))
+        .filter(move |b| in_footer(b, screen, python) && binding_active(b, screen))
         .map(|b| (b.label, b.short))
 }
 
@@ -578,14 +591,27 @@ mod tests {
 
     #[test]
     fn the_loaded_footer_offers_nothing_live_and_the_stepping_keys() {
-        let labels = |c| footer(c).map(|(l, _)| l).collect::<Vec<_>>();
+        let labels = |c, py| footer(c, py).map(|(l, _)| l).collect::<Vec<_>>();
         assert_eq!(
-            labels(Context::Loaded),
+            labels(Context::Loaded, false),
             ["q", "?", "d", "c", "<", ">", "Tab"]
         );
         assert_eq!(
-            labels(Context::Inspector),
+            labels(Context::Inspector, false),
             ["q", "?", "r", "Space", "d", "c", "Tab"]
+        );
+        // An interpreter's process: the brief form's key too, live and loaded.
+        assert_eq!(
+            labels(Context::Inspector, true),
+            ["q", "?", "r", "Space", "d", "c", "b", "Tab"]
+        );
+        assert_eq!(
+            labels(Context::Loaded, true),
+            ["q", "?", "d", "c", "<", ">", "b", "Tab"]
+        );
+        assert_eq!(
+            labels(Context::ProcessList, true),
+            ["q", "?", "Enter", "/", "s"]
         );
     }
 }

@@ -35,3 +35,38 @@ pub fn shown(frames: &[Frame]) -> Vec<bool> {
         })
         .collect()
 }
+
+/// A row of a stack's brief form: a frame, or the interpreter frames left out in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    /// The frame of this index in the whole stack.
+    Frame(usize),
+    /// This many interpreter frames left out ("N interpreter frames").
+    Hidden(usize),
+}
+
+/// The rows of `frames` in the brief form ([`shown`]), or whole when not `brief`.
+pub fn rows(frames: &[Frame], brief: bool) -> Vec<Row> {
+    if !brief {
+        return (0..frames.len()).map(Row::Frame).collect();
+    }
+    let mut out = Vec::new();
+    let mut hidden = 0;
+    for (i, shown) in shown(frames).into_iter().enumerate() {
+        if !shown {
+            hidden += 1;
+            continue;
+        }
+        if hidden > 0 {
+            out.push(Row::Hidden(hidden));
+            hidden = 0;
+        }
+        out.push(Row::Frame(i));
+    }
+    out
+}
+
+/// "12 interpreter frames": what a [`Row::Hidden`] says.
+pub fn hidden_text(n: usize) -> String {
+    format!("{n} interpreter frames")
+}

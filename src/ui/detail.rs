@@ -78,16 +78,24 @@ pub fn lines<'a>(d: &FrameDetail, theme: &Theme, width: usize) -> Vec<Line<'a>> 
         let column = l.column.map(|c| format!(":{c}")).unwrap_or_default();
         field("at", &format!("{}:{}{column}", l.file, l.line));
     }
-    if let Some(m) = &d.module {
-        field("module", &m.path);
+    if d.python {
+        // Run by the interpreter: no address, module or build-id of its own to show.
+        field(
+            "kind",
+            "Python function (run by the interpreter's evaluator frame below it)",
+        );
+    } else {
+        if let Some(m) = &d.module {
+            field("module", &m.path);
+        }
+        field(
+            "build-id",
+            d.build_id
+                .as_deref()
+                .unwrap_or("(not known: no module file read)"),
+        );
+        field("address", &address(d));
     }
-    field(
-        "build-id",
-        d.build_id
-            .as_deref()
-            .unwrap_or("(not known: no module file read)"),
-    );
-    field("address", &address(d));
     match &d.source {
         None => field("source", "(no line info for this frame)"),
         Some(Err(e)) => field("source", &format!("({e})")),

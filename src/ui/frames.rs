@@ -11,8 +11,9 @@ use ratatui::widgets::{Paragraph, Table, TableState};
 use super::fit::{self, Column, Part, Piece, PieceRow};
 use super::theme::Theme;
 use crate::app::{Inspector, Pane, View};
+use crate::describe::brief::{self, Row};
 use crate::describe::{self, basename};
-use crate::tracer::{ModuleProblem, Process, Thread};
+use crate::tracer::{FrameKind, ModuleProblem, Process, Thread};
 
 /// The columns, by priority: the address goes first, then the module beside a `file:line`;
 /// the symbol takes the room left (and scrolls, `←`/`→`).
@@ -28,7 +29,7 @@ pub const COLUMNS: [Column; 5] = [
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
     let focused = inspector.focus() == Pane::Frames;
     let thread = inspector.selected_thread();
-    let block_title = fit::cut(&title(thread), area.width.into()).into_owned();
+    let block_title = fit::cut(&title(inspector, thread), area.width.into()).into_owned();
     let Some(t) = thread else {
         frame.render_widget(theme.pane(block_title, focused), area);
         return;
@@ -38,7 +39,7 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
     let stack = Stack {
         rows,
         notes,
-        selected: inspector.selected_frame(),
+        selected: inspector.selected_frame_row(),
         offset: inspector.frames_offset(),
         focused,
     };
@@ -120,32 +121,52 @@ fn note_line<'a>(
     fit::line(&parts, avail)
 }
 
-/// " Stack of 4243 "worker-1" in futex_wait(0x7f…) ".
-fn title(thread: Option<&Thread>) -> String {
+/// " Stack of 4243 "worker-1" in futex_wait(0x7f…) ", "(brief)" after it when the brief form
+/// leaves frames out; an interpreter thread's Python name where its OS name is generic.
+fn title(inspector: &Inspector, thread: Option<&Thread>) -> String {
+    let process_name = inspector
+        .snapshot()
+        .and_then(|s| s.threads().iter().find(|t| t.id() == s.id()))
+        .and_then(|t| t.name());
     match thread {
         Some(t) => format!(
-            " Stack of {} {}{} ",
+            " Stack of {} {}{}{} ",
             t.id(),
-            t.name().map(|n| format!("\"{n}\"")).unwrap_or_default(),
+            Some(describe::shown_thread_name(t, process_name))
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("\"{n}\""))
+                .unwrap_or_default(),
             t.facts()
                 .wait
                 .as_ref()
                 .map(|w| format!(" in {w}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if inspector.brief() && t.frames().iter().any(|f| f.kind() == FrameKind::Python) {
+                " (brief)"
+            } else {
+                ""
+            }
         ),
         None => " Stack ".to_string(),
     }
 }
 
-/// One row per frame; in the diff view, the inner frames that differ from the older
-/// snapshot's stack of the same thread are marked, the common outer frames stay plain.
+/// One row per frame (in brief, a row in place of the interpreter frames left out); in the
+/// diff view, the inner frames that differ from the older snapshot's stack of the same thread
+/// are marked, the common outer frames stay plain.
 fn frame_rows(inspector: &Inspector, theme: &Theme, t: &Thread) -> Vec<PieceRow> {
     let changed = changed_inner_frames(inspector, t);
     let pattern = inspector.search().pattern();
-    t.frames()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
+    let frames = t.frames();
+    inspector
+        .frame_rows()
+        .into_iter()
+        .filter_map(|row| {
+            let i = match row {
+                Row::Frame(i) => i,
+                Row::Hidden(n) => return Some(hidden_row(n, theme)),
+            };
+            let f = frames.get(i)?;
             let mark = if i < changed { "!" } else { "#" };
             let style = if i < changed {
                 theme.header
@@ -157,9 +178,23 @@ fn frame_rows(inspector: &Inspector, theme: &Theme, t: &Thread) -> Vec<PieceRow>
             for p in pieces.iter_mut().skip(2) {
                 *p = super::search::piece(std::mem::take(p), pattern.as_ref(), theme.search);
             }
-            (pieces, style)
+            Some((pieces, style))
         })
         .collect()
+}
+
+/// The row in place of `n` interpreter frames the brief form leaves out.
+fn hidden_row(n: usize, theme: &Theme) -> PieceRow {
+    (
+        vec![
+            Piece::whole(".."),
+            Piece::whole(""),
+            Piece::text(brief::hidden_text(n)),
+            Piece::whole(""),
+            Piece::text(""),
+        ],
+        theme.dim,
+    )
 }
 
 /// The cells of a frame's row: `#i`, address, symbol (scrolled `skip` columns), place and, beside
@@ -176,11 +211,20 @@ pub fn frame_pieces(
         (Some(_), Some(m)) => basename(&m.path).to_string(),
         _ => String::new(),
     };
+    // A Python frame's name and place stand apart from the native frames around it; it has
+    // no address of its own.
+    let python = f.kind() == FrameKind::Python;
+    let style = if python { theme.python } else { Style::new() };
+    let address = if python {
+        String::new()
+    } else {
+        format!("{:#014x}", f.ip())
+    };
     vec![
         Piece::whole(format!("{mark}{i}")),
-        Piece::whole(format!("{:#014x}", f.ip())),
-        Piece::text(symbol).scrolled(skip),
-        Piece::whole(place),
+        Piece::whole(address),
+        Piece::text(symbol).scrolled(skip).style(style),
+        Piece::whole(place).style(style),
         Piece::text(module).style(theme.dim),
     ]
 }

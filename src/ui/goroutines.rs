@@ -101,7 +101,7 @@ pub fn render_frames(inspector: &Inspector, theme: &Theme, frame: &mut Frame, ar
     let stack = Stack {
         rows,
         notes,
-        selected: inspector.selected_frame(),
+        selected: inspector.selected_frame_row(),
         offset: inspector.frames_offset(),
         focused,
     };

@@ -217,7 +217,9 @@ pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         key("Enter", "keep filter");
         key("Esc", "clear");
     } else {
-        for (label, short) in keymap::footer(app.context()) {
+        let python =
+            app.screen() == Screen::Inspector && app.inspector().is_some_and(|i| i.has_python());
+        for (label, short) in keymap::footer(app.context(), python) {
             key(label, short);
         }
         if app.screen() == Screen::Inspector

@@ -29,6 +29,9 @@ pub struct Theme {
     pub busy: Style,
     /// A search match inside a cell (underlined too, so it shows in the selected row).
     pub search: Style,
+    /// A Python frame's symbol and place, apart from the native frames around it (the `[py]`
+    /// before its name says it without colour).
+    pub python: Style,
     glyphs: Glyphs,
 }
 
@@ -176,6 +179,7 @@ impl Theme {
                 .fg(Color::Black)
                 .bg(Color::Yellow)
                 .add_modifier(Modifier::UNDERLINED),
+            python: Style::new().fg(Color::Magenta),
             glyphs: Glyphs::UNICODE,
         }
     }
@@ -199,6 +203,7 @@ impl Theme {
                 .add_modifier(Modifier::BOLD),
             key: Style::new().fg(Color::Black).bg(Color::LightCyan),
             busy: Style::new().fg(Color::LightGreen),
+            python: Style::new().fg(Color::LightMagenta),
             ..Theme::auto()
         }
     }
@@ -231,6 +236,7 @@ impl Theme {
             key: Style::new().add_modifier(Modifier::REVERSED),
             busy: Style::new().add_modifier(Modifier::BOLD),
             search: Style::new().add_modifier(Modifier::UNDERLINED | Modifier::BOLD),
+            python: Style::new().add_modifier(Modifier::ITALIC),
             glyphs: Glyphs::UNICODE,
         }
     }
@@ -255,6 +261,7 @@ impl Theme {
             key: f(self.key),
             busy: f(self.busy),
             search: f(self.search),
+            python: f(self.python),
             glyphs: self.glyphs,
         }
     }
@@ -422,6 +429,7 @@ mod tests {
                 t.exited,
                 t.key,
                 t.busy,
+                t.python,
             ]
         };
         for palette in [Palette::Auto, Palette::Dark, Palette::Light, Palette::Mono] {

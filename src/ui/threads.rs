@@ -10,8 +10,8 @@ use super::list_pane::ListPane;
 use super::search;
 use super::theme::Theme;
 use crate::app::{Inspector, Pane, ThreadSort};
-use crate::describe::{basename, interesting_frame};
-use crate::tracer::Thread;
+use crate::describe::{basename, frame_symbol, interesting_frame};
+use crate::tracer::{FrameKind, Thread};
 
 /// The columns, by priority: ids and the top frame go last, names and waits are cut first.
 const COLUMNS: [Column; 7] = [
@@ -143,8 +143,13 @@ pub fn waiting_on(t: &Thread) -> String {
     }
 }
 
-/// The innermost interesting frame's name, for the TOP FRAME column.
+/// The innermost interesting frame's name, for the TOP FRAME column (and the group and diff
+/// views'): for an interpreter thread its innermost Python frame, `[py] name`, which says
+/// what it is doing where the native frame says only that the interpreter waits.
 pub fn top_frame(t: &Thread) -> String {
+    if let Some(f) = t.frames().iter().find(|f| f.kind() == FrameKind::Python) {
+        return frame_symbol(f);
+    }
     match interesting_frame(t) {
         Some(f) => match f.symbol() {
             Some(s) => s.name().to_string(),

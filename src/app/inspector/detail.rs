@@ -4,7 +4,7 @@
 
 use crate::app::Move;
 use crate::app::source::{self, Excerpt, SourceError};
-use crate::tracer::{Frame, Location, Module, ModuleProblem, Process};
+use crate::tracer::{Frame, FrameKind, Location, Module, ModuleProblem, Process};
 
 /// Source lines either side of the frame's line.
 pub const AROUND: u32 = 5;
@@ -23,6 +23,8 @@ pub struct FrameDetail {
     /// How far past the symbol's start the address is.
     pub offset: Option<u64>,
     pub inlined: bool,
+    /// A Python function's frame: no address, offset, module or build-id of its own.
+    pub python: bool,
     /// The frames sharing this address, innermost first, when there are several: the inlined
     /// calls and the function they were inlined into. (index, name).
     pub inline_chain: Vec<(usize, String)>,
@@ -47,6 +49,7 @@ impl FrameDetail {
         live: bool,
     ) -> Option<FrameDetail> {
         let f = frames.get(index)?;
+        let python = f.kind() == FrameKind::Python;
         let module = f.module().cloned();
         let build_id = module
             .as_ref()
@@ -64,8 +67,12 @@ impl FrameDetail {
                 .filter(|s| s.raw_name() != s.name())
                 .map(|s| s.raw_name().to_string()),
             ip: f.ip(),
-            offset: f.symbol().filter(|_| !f.is_inlined()).map(|s| s.offset()),
+            offset: f
+                .symbol()
+                .filter(|_| !f.is_inlined() && !python)
+                .map(|s| s.offset()),
             inlined: f.is_inlined(),
+            python,
             inline_chain: inline_chain(frames, index),
             source: f
                 .location()

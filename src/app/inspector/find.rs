@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use super::search::Pattern;
 use super::{Inspector, View};
-use crate::app::Move;
 use crate::app::keymap::Command;
 use crate::tracer::Thread;
 
@@ -135,8 +134,7 @@ impl Inspector {
         if self.threads.select(tid) {
             self.frames.reset();
         }
-        let n = self.selected_frames();
-        self.frames.move_selection(Move::To(frame), n);
+        self.show_frame(frame);
         None
     }
 

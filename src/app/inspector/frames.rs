@@ -1,8 +1,7 @@
 //! The frames pane (the lower pane: the selected thread's or goroutine's stack): which frame
-//! is selected, the first one shown, and how far its symbols are scrolled to the left. All go
-//! back to the start when another thread, group or goroutine is selected.
-
-use crate::app::Move;
+//! is selected, the first row shown, how far its symbols are scrolled to the left (all back
+//! to the start when another thread, group or goroutine is selected), and whether interpreter
+//! threads show in brief (`b`, kept across threads).
 
 /// Columns one `←`/`→` scrolls the symbols.
 pub const SCROLL_STEP: usize = 32;
@@ -10,9 +9,12 @@ pub const SCROLL_STEP: usize = 32;
 /// The selected frame, innermost first, and the symbols' horizontal scroll.
 #[derive(Debug, Clone, Default)]
 pub struct FramesPane {
+    /// A frame of the whole stack (in brief, one of the frames shown).
     selected: usize,
+    /// The first row shown (in brief, rows include the markers of left-out frames).
     offset: usize,
     scroll: usize,
+    brief: bool,
 }
 
 impl FramesPane {
@@ -20,14 +22,28 @@ impl FramesPane {
         self.selected
     }
 
-    /// The first frame shown.
+    /// The first row shown.
     pub fn offset(&self) -> usize {
         self.offset
     }
 
-    /// The first frame shown follows the selection in a stack of `len`, `height` rows shown.
-    pub(super) fn follow(&mut self, len: usize, height: usize) {
-        let selected = (len > 0).then_some(self.selected);
+    /// Whether interpreter threads show in brief.
+    pub fn brief(&self) -> bool {
+        self.brief
+    }
+
+    pub(super) fn set_brief(&mut self, brief: bool) {
+        self.brief = brief;
+    }
+
+    /// Selects frame `i` of the whole stack.
+    pub(super) fn select(&mut self, i: usize) {
+        self.selected = i;
+    }
+
+    /// The first row shown follows the selected row, `selected` of `len` rows, `height` shown.
+    pub(super) fn follow(&mut self, selected: usize, len: usize, height: usize) {
+        let selected = (len > 0).then_some(selected);
         self.offset = crate::app::scroll::follow(self.offset, selected, len, height);
     }
 
@@ -54,11 +70,5 @@ impl FramesPane {
     /// Keeps the selection within a stack of `len` frames.
     pub(super) fn clamp(&mut self, len: usize) {
         self.selected = self.selected.min(len.saturating_sub(1));
-    }
-
-    pub(super) fn move_selection(&mut self, m: Move, len: usize) {
-        if let Some(i) = m.apply(Some(self.selected), len) {
-            self.selected = i;
-        }
     }
 }
