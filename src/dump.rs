@@ -104,7 +104,11 @@ impl SharedStacks {
                 continue;
             }
             if hidden > 0 {
-                let _ = writeln!(out, "  ..   {hidden} interpreter frames");
+                let _ = writeln!(
+                    out,
+                    "  ..   {}",
+                    crate::describe::brief::hidden_text(hidden)
+                );
                 hidden = 0;
             }
             write_frame(out, k, f);

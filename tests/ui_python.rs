@@ -31,10 +31,10 @@ fn python(symbol: &str, file: &str, line: u32) -> serde_json::Value {
         "is_signal": false})
 }
 
-/// Process 700, `python3 app.py`: its main thread and "waiter" (OS name `python3`) blocked in
+/// Process `pid` (700 but where a file is read), `python3 app.py`: its main thread and "waiter" (OS name `python3`) blocked in
 /// `wait_here` called from `run`, with the interpreter's frames between and around them;
-/// `source` is the Python file the frames name.
-fn snapshot(source: &str) -> Arc<Process> {
+/// `source` is the Python file the frames name; `pid` the process's id.
+fn snapshot_of(source: &str, pid: u32) -> Arc<Process> {
     let waiter = vec![
         native(0, "__futex_abstimed_wait_common", LIBC),
         native(1, "PyThread_acquire_lock_timed", PY),
@@ -62,7 +62,7 @@ fn snapshot(source: &str) -> Arc<Process> {
             "python": {"holds_gil": false, "name": py, "note": null}})
     };
     let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
-        "version": 2, "pid": 700, "command": "python3 app.py", "taken_at": "",
+        "version": 2, "pid": pid, "command": "python3 app.py", "taken_at": "",
         "taken_at_unix_ms": 1_795_953_600_000u64, "mode": "rolling", "elapsed_us": 900,
         "longest_stop_us": 60,
         "threads": [thread(700, "MainThread", main), thread(701, "waiter", waiter)]
@@ -87,6 +87,11 @@ fn inspector(app: &App) -> &Inspector {
 
 /// The inspector of process 700 with colour or not, thread "waiter" selected.
 fn inspecting(source: &str, colors: ColorLevel) -> App {
+    inspecting_as(source, colors, 700)
+}
+
+/// As [`inspecting`], the snapshot process `pid`'s (a Python file is read inside its root).
+fn inspecting_as(source: &str, colors: ColorLevel, pid: u32) -> App {
     let mut app = App::new();
     app.update(Action::Start(Settings {
         interval: rstack_tui::app::DEFAULT_INTERVAL,
@@ -97,8 +102,8 @@ fn inspecting(source: &str, colors: ColorLevel) -> App {
             ..Look::default()
         },
     }));
-    app.update(Action::Inspect(700));
-    app.update(Action::Snapshot(snapshot(source)));
+    app.update(Action::Inspect(pid));
+    app.update(Action::Snapshot(snapshot_of(source, pid)));
     cmd(&mut app, Command::Down);
     assert_eq!(inspector(&app).selected_tid(), Some(701));
     app
@@ -240,7 +245,8 @@ fn a_python_frames_detail_shows_its_file_line_and_source() {
     let source = "import threading\n\ndef wait_here(ev):\n    ev.wait()\n\n    pass\n";
     std::fs::write(&path, source).unwrap();
     let path = path.to_str().unwrap().to_string();
-    let mut app = inspecting(&path, ColorLevel::None);
+    // Live, as this test process: the file is read inside our own root.
+    let mut app = inspecting_as(&path, ColorLevel::None, std::process::id());
     cmd(&mut app, Command::NextPane);
     cmd(&mut app, Command::Down);
     cmd(&mut app, Command::Down);

@@ -36,6 +36,8 @@ pub enum SourceError {
     Relative,
     /// Line 0: the compiler attributes the address to no line.
     NoLine,
+    /// Code compiled from no file (Python's `<string>`, `<frozen os>`).
+    NoFile,
     Open(ErrorKind),
     /// A directory, FIFO, device or socket.
     NotRegular,
@@ -52,6 +54,7 @@ impl fmt::Display for SourceError {
         match self {
             SourceError::Relative => f.write_str("a relative path: the build directory is unknown"),
             SourceError::NoLine => f.write_str("line 0: no source line for this address"),
+            SourceError::NoFile => f.write_str("the code was compiled from no file"),
             SourceError::Open(ErrorKind::NotFound) => f.write_str("not on this machine"),
             SourceError::Open(ErrorKind::PermissionDenied) => f.write_str("not readable by us"),
             SourceError::Open(k) => write!(f, "cannot be opened: {k}"),
@@ -71,14 +74,42 @@ impl fmt::Display for SourceError {
 
 /// The lines `around` either side of `line` of the file at `path`.
 pub fn excerpt(path: &str, line: u32, around: u32) -> Result<Excerpt, SourceError> {
+    excerpt_with(path, line, around, open_regular)
+}
+
+/// As [`excerpt`], with `path` as process `pid` sees it, inside its root: a Python frame's
+/// file is the target's own (a container's), not the debug info's name of a build path.
+pub fn excerpt_in_target(
+    pid: u32,
+    path: &str,
+    line: u32,
+    around: u32,
+) -> Result<Excerpt, SourceError> {
+    excerpt_with(path, line, around, |p| {
+        crate::tracer::open_in_target(pid, p).map_err(|e| match e.kind() {
+            ErrorKind::Other => SourceError::NotRegular,
+            k => SourceError::Open(k),
+        })
+    })
+}
+
+fn excerpt_with(
+    path: &str,
+    line: u32,
+    around: u32,
+    open: impl FnOnce(&Path) -> Result<File, SourceError>,
+) -> Result<Excerpt, SourceError> {
     if line == 0 {
         return Err(SourceError::NoLine);
+    }
+    if path.starts_with('<') && path.ends_with('>') {
+        return Err(SourceError::NoFile);
     }
     let path = Path::new(path);
     if !path.is_absolute() {
         return Err(SourceError::Relative);
     }
-    let bytes = read_regular(path, MAX_SOURCE)?;
+    let bytes = read_all(open(path)?, MAX_SOURCE)?;
     let first = line.saturating_sub(around).max(1);
     let last = line.saturating_add(around);
     let mut total = 0;
@@ -107,7 +138,11 @@ pub fn excerpt(path: &str, line: u32, around: u32) -> Result<Excerpt, SourceErro
 
 /// At most `max` bytes of the regular file at `path`.
 pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, SourceError> {
-    let file = open_regular(path)?;
+    read_all(open_regular(path)?, max)
+}
+
+/// At most `max` bytes of `file`.
+fn read_all(file: File, max: u64) -> Result<Vec<u8>, SourceError> {
     let mut bytes = Vec::new();
     file.take(max)
         .read_to_end(&mut bytes)
@@ -130,14 +165,14 @@ pub fn open_regular(path: &Path) -> Result<File, SourceError> {
     Ok(file)
 }
 
-/// The build-id (in hex) of the file process `pid` maps at `path`, read through its root
-/// (`/proc/PID/root`, so a container's own file) from the ELF's note segments: no more than
+/// The build-id (in hex) of the file process `pid` maps at `path`, read inside its root (a
+/// container's own file, its symbolic links resolved there) from the ELF's note segments: no more than
 /// its header, program headers and notes of at most 64 KiB each. None if any of it is amiss.
 pub fn mapped_build_id(pid: u32, path: &str) -> Option<String> {
     if !path.starts_with('/') {
         return None;
     }
-    let file = open_regular(Path::new(&format!("/proc/{pid}/root{path}"))).ok()?;
+    let file = crate::tracer::open_in_target(pid, Path::new(path)).ok()?;
     elf_build_id(&file).map(|id| hex(&id))
 }
 
@@ -262,6 +297,8 @@ mod tests {
     #[test]
     fn only_regular_absolute_files_are_read() {
         assert_eq!(excerpt("src/a.c", 1, 5), Err(SourceError::Relative));
+        assert_eq!(excerpt("<string>", 1, 5), Err(SourceError::NoFile));
+        assert_eq!(excerpt("<frozen os>", 3, 5), Err(SourceError::NoFile));
         assert_eq!(excerpt("/tmp/x.c", 0, 5), Err(SourceError::NoLine));
         assert_eq!(
             excerpt("/nonexistent/rstack/a.c", 1, 5),
@@ -277,6 +314,29 @@ mod tests {
             Err(SourceError::NotRegular)
         );
         std::fs::remove_file(&fifo).unwrap();
+    }
+
+    /// Read inside a process's root (ours here: the same lines), refusing what is not a
+    /// regular file as the host read does.
+    #[test]
+    fn a_targets_file_is_read_inside_its_root() {
+        let path = temp_file("t.py", b"a = 1\nb = 2\nc = 3\n");
+        let me = std::process::id();
+        let p = path.to_str().unwrap();
+        assert_eq!(excerpt_in_target(me, p, 2, 1), excerpt(p, 2, 1));
+        assert_eq!(excerpt_in_target(me, p, 2, 1).unwrap().lines.len(), 3);
+        assert_eq!(
+            excerpt_in_target(me, "/proc", 1, 5),
+            Err(SourceError::NotRegular)
+        );
+        assert_eq!(
+            excerpt_in_target(me, "/nonexistent/rstack/t.py", 1, 5),
+            Err(SourceError::Open(ErrorKind::NotFound))
+        );
+        assert_eq!(
+            excerpt_in_target(me, "<stdin>", 1, 5),
+            Err(SourceError::NoFile)
+        );
     }
 
     #[test]

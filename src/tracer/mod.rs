@@ -53,6 +53,7 @@ pub use priority::StopPriority;
 pub use procfs::stat::Stat as ProcStat;
 #[doc(hidden)]
 pub use procfs::status::Status as ProcStatus;
+pub use procfs::targetfs::open_in_target;
 pub use procinfo::{TargetId, target_of};
 pub use watchdog::NoGuard;
 

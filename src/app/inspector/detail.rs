@@ -74,9 +74,13 @@ impl FrameDetail {
             inlined: f.is_inlined(),
             python,
             inline_chain: inline_chain(frames, index),
-            source: f
-                .location()
-                .map(|l| source::excerpt(&l.file, l.line, AROUND)),
+            source: f.location().map(|l| match snapshot {
+                // A Python file is the target's own: read it where the target sees it.
+                Some(p) if python && live => {
+                    source::excerpt_in_target(p.id(), &l.file, l.line, AROUND)
+                }
+                _ => source::excerpt(&l.file, l.line, AROUND),
+            }),
             location: f.location().cloned(),
             module,
             build_id,

@@ -99,6 +99,14 @@ impl TargetFs {
     }
 }
 
+/// `path`, absolute as process `pid` sees it, opened inside its root (its symbolic links
+/// never reach our files) if it is a regular file: for the UI, which reads a Python frame's
+/// source as the target sees it.
+pub fn open_in_target(pid: u32, path: &Path) -> io::Result<File> {
+    let pid = i32::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    TargetFs::new(pid).open(path).map(|o| o.file)
+}
+
 /// A file on our own side (a debug directory the user named): its symlinks are the user's,
 /// but it must still be a regular file, opened without blocking.
 pub(crate) fn open_host(path: &Path) -> io::Result<Opened> {
