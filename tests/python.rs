@@ -10,14 +10,16 @@ use std::path::{Path, PathBuf};
 use common::Fixture;
 use rstack_tui::{FrameKind, Process, Thread};
 
-/// The script; the line numbers below are those of its blocking lines.
+/// The script; the line numbers below are those of its blocking lines. With an argument it
+/// also starts a thread spinning in Python (lines 26-28).
 const SCRIPT: &str = "\
-import threading, time
+import socket, sys, threading, time
 
 ev = threading.Event()
 lock = threading.Lock()
 lock.acquire()
 started = threading.Semaphore(0)
+a, b = socket.socketpair()
 
 def waiter_inner():
     started.release()
@@ -30,14 +32,28 @@ def locker():
     started.release()
     lock.acquire()
 
+def reader():
+    started.release()
+    a.recv(1)
+
+def spin():
+    started.release()
+    while True:
+        n = 0
+        n += 1
+
 def main_wait():
     print('ready', flush=True)
     time.sleep(3600)
 
+spinning = len(sys.argv) > 1
 threading.Thread(target=waiter_outer, name='waiter-A', daemon=True).start()
 threading.Thread(target=locker, name='locker-B', daemon=True).start()
-started.acquire()
-started.acquire()
+threading.Thread(target=reader, name='reader-D', daemon=True).start()
+if spinning:
+    threading.Thread(target=spin, name='spinner-C', daemon=True).start()
+for _ in range(3 + spinning):
+    started.acquire()
 main_wait()
 ";
 
@@ -91,12 +107,17 @@ fn thread_running<'p>(p: &'p Process, function: &str) -> &'p Thread {
         .unwrap_or_else(|| panic!("no thread runs {function}: {p:#?}"))
 }
 
-/// Every run of Python frames sits right inside an evaluator frame (its inlined functions
-/// aside), and the stack starts
-/// with native frames (the blocking call's).
+/// A blocked thread's stack starts with native frames (the blocking call's) and every run
+/// of Python frames sits right inside an evaluator frame.
 fn assert_spliced(t: &Thread) {
+    assert_eq!(t.frames()[0].kind(), FrameKind::Native, "{:#?}", t.frames());
+    assert_runs_in_evaluators(t);
+}
+
+/// Every run of Python frames sits right inside an evaluator frame (its inlined functions
+/// aside).
+fn assert_runs_in_evaluators(t: &Thread) {
     let frames = t.frames();
-    assert_eq!(frames[0].kind(), FrameKind::Native, "{frames:#?}");
     for (i, f) in frames.iter().enumerate() {
         let last_of_run = f.kind() == FrameKind::Python
             && frames
@@ -213,6 +234,108 @@ fn busy_thread_holds_the_gil_in_dump() {
     let _ = std::fs::remove_dir_all(script.parent().unwrap());
 }
 
+/// Every thread of the script with its spinner, checked: each chain, name and GIL state as
+/// expected, or what differs.
+fn check_blocked(p: &Process, version: &str, pid: u32) -> Result<(), String> {
+    // Qualified names exist from 3.11 (Debian's is 3.11).
+    let qualified = !["3.7.", "3.8.", "3.9.", "3.10."]
+        .iter()
+        .any(|v| version.starts_with(v));
+    let (cond, event, thread) = if qualified {
+        ("Condition.wait", "Event.wait", "Thread.")
+    } else {
+        ("wait", "wait", "")
+    };
+    let with_bootstrap = |own: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = own.iter().map(|s| s.to_string()).collect();
+        v.extend([
+            format!("{thread}run"),
+            format!("{thread}_bootstrap_inner"),
+            format!("{thread}_bootstrap"),
+        ]);
+        v
+    };
+    let find = |function: &str| {
+        p.threads()
+            .iter()
+            .find(|t| {
+                python_frames(t)
+                    .iter()
+                    .any(|f| f.starts_with(&format!("{function} ")))
+            })
+            .ok_or_else(|| format!("no thread runs {function}"))
+    };
+    let main = find("main_wait")?;
+    if main.id() != pid {
+        return Err(format!(
+            "main_wait runs on {}, not the main thread",
+            main.id()
+        ));
+    }
+    let spinner = find("spin")?;
+    // The spinner is on one of its loop's lines.
+    let spin_chain = chain(spinner);
+    let spin_line = spin_chain
+        .first()
+        .and_then(|f| f.strip_prefix("spin script.py:"))
+        .and_then(|l| l.parse::<u32>().ok());
+    if !spin_line.is_some_and(|l| (26..=28).contains(&l)) {
+        return Err(format!("spinner off its loop: {spin_chain:?}"));
+    }
+    let expected = [
+        (
+            main,
+            "MainThread",
+            vec![
+                "main_wait script.py:32".into(),
+                "<module> script.py:42".into(),
+            ],
+        ),
+        (
+            find("waiter_inner")?,
+            "waiter-A",
+            with_bootstrap(&[
+                cond,
+                event,
+                "waiter_inner script.py:11",
+                "waiter_outer script.py:14",
+            ]),
+        ),
+        (
+            find("locker")?,
+            "locker-B",
+            with_bootstrap(&["locker script.py:18"]),
+        ),
+        (
+            find("reader")?,
+            "reader-D",
+            with_bootstrap(&["reader script.py:22"]),
+        ),
+        (
+            spinner,
+            "spinner-C",
+            with_bootstrap(&[spin_chain[0].as_str()]),
+        ),
+    ];
+    for (t, name, want) in expected {
+        if chain(t) != want {
+            return Err(format!("{name}: {:?}, not {want:?}", chain(t)));
+        }
+        let py = t
+            .facts()
+            .python
+            .as_ref()
+            .ok_or(format!("{name}: no Python facts"))?;
+        // Every other thread is blocked with the GIL released, so the spinner is the one
+        // thread that asks for it: once the others are in their blocking calls, it keeps it.
+        let busy = name == "spinner-C";
+        if py.holds_gil != busy || py.note.is_some() || py.name.as_deref() != Some(name) {
+            return Err(format!("{name}: {py:?}"));
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn python_frames_of_every_interpreter() {
     let script = script("blocked", SCRIPT);
@@ -220,54 +343,29 @@ fn python_frames_of_every_interpreter() {
     let interpreters = interpreters();
     assert!(!interpreters.is_empty(), "no CPython found");
     for (version, python) in interpreters {
-        let fixture = Fixture::spawn(&python, &[script.to_str().unwrap()]);
-        let p = rstack_tui::trace(fixture.pid()).unwrap();
+        let fixture = Fixture::spawn_busy(&python, &[script.to_str().unwrap(), "spin"]);
+        // After "ready" the main thread still has to reach its sleep and the spinner to take
+        // the GIL back: trace until every thread is where it ends up (a bounded wait).
+        let mut p = rstack_tui::trace(fixture.pid()).unwrap();
+        let mut checked = check_blocked(&p, &version, fixture.pid());
+        for _ in 0..200 {
+            if checked.is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            p = rstack_tui::trace(fixture.pid()).unwrap();
+            checked = check_blocked(&p, &version, fixture.pid());
+        }
         fixture.assert_running();
-        // Qualified names exist from 3.11 (Debian's is 3.11).
-        let qualified = !["3.7.", "3.8.", "3.9.", "3.10."]
-            .iter()
-            .any(|v| version.starts_with(v));
-        let (cond, event, thread) = if qualified {
-            ("Condition.wait", "Event.wait", "Thread.")
-        } else {
-            ("wait", "wait", "")
-        };
-        let bootstrap = [
-            format!("{thread}run"),
-            format!("{thread}_bootstrap_inner"),
-            format!("{thread}_bootstrap"),
-        ];
-        let main = thread_running(&p, "main_wait");
-        assert_eq!(main.id(), fixture.pid(), "{version}");
-        assert_eq!(
-            chain(main),
-            ["main_wait script.py:21", "<module> script.py:27"],
-            "{version}"
-        );
-        let waiter = thread_running(&p, "waiter_inner");
-        let mut want: Vec<String> = vec![
-            cond.into(),
-            event.into(),
-            "waiter_inner script.py:10".into(),
-            "waiter_outer script.py:13".into(),
-        ];
-        want.extend(bootstrap.iter().cloned());
-        assert_eq!(chain(waiter), want, "{version}");
-        let locker = thread_running(&p, "locker");
-        let mut want: Vec<String> = vec!["locker script.py:17".into()];
-        want.extend(bootstrap.iter().cloned());
-        assert_eq!(chain(locker), want, "{version}");
-        for (t, name) in [
-            (main, "MainThread"),
-            (waiter, "waiter-A"),
-            (locker, "locker-B"),
-        ] {
-            assert_spliced(t);
-            // Every thread is blocked with the GIL released.
-            let py = t.facts().python.as_ref().expect("python facts");
-            assert!(!py.holds_gil, "{version}: {py:?}");
-            assert_eq!(py.note, None, "{version}");
-            assert_eq!(py.name.as_deref(), Some(name), "{version}");
+        checked.unwrap_or_else(|e| panic!("{version}: {e}"));
+        for t in p.threads() {
+            if chain(t).iter().any(|f| f.starts_with("spin ")) {
+                // Stopped in its evaluator or in a C helper it called: its innermost frame
+                // may be a Python one.
+                assert_runs_in_evaluators(t);
+            } else {
+                assert_spliced(t);
+            }
         }
         round_trip(&p);
         // A long-lived tracer reuses the stacks of threads that have not run since: their
@@ -277,11 +375,13 @@ fn python_frames_of_every_interpreter() {
         let again = tracer.trace(fixture.pid()).unwrap();
         assert!(again.timings().reused > 0, "{version}");
         for (a, b) in first.threads().iter().zip(again.threads()) {
-            assert_eq!(python_frames(a), python_frames(b), "{version}");
+            if !chain(a).iter().any(|f| f.starts_with("spin ")) {
+                assert_eq!(python_frames(a), python_frames(b), "{version}");
+            }
         }
         assert_eq!(
             chain(thread_running(&again, "locker"))[0],
-            "locker script.py:17"
+            "locker script.py:18"
         );
         println!("{version}: ok");
     }
