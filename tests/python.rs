@@ -431,6 +431,138 @@ fn diff_sees_a_python_thread_move() {
     let _ = std::fs::remove_dir_all(script.parent().unwrap());
 }
 
+/// Each Python frame of `now` that is not where it was in `before` (counted from the outer
+/// end) is a frame of the script at `path`, in the changed part of the diff, and marked "!"
+/// in its text; there is at least one.
+fn assert_moved_marked(
+    text: &str,
+    before: &Thread,
+    now: &Thread,
+    common_outer: usize,
+    path: &str,
+    version: &str,
+) {
+    let key = rstack_tui::tracer::diff::stack_key(now);
+    let changed = key.len() - common_outer;
+    let (py_now, py_before) = (python_frames(now), python_frames(before));
+    let mut marked = 0;
+    for (i, f) in now.frames().iter().enumerate() {
+        if f.kind() != FrameKind::Python {
+            continue;
+        }
+        // Its place among the Python frames, from the outer end.
+        let k = now.frames()[i..]
+            .iter()
+            .filter(|f| f.kind() == FrameKind::Python)
+            .count();
+        if py_now[py_now.len() - k] != py_before[py_before.len() - k] {
+            // Only the script's frames move; the key names them by path and line.
+            assert!(
+                key[i].contains(&format!(" ({path}:")),
+                "{version}: {}",
+                key[i]
+            );
+            assert!(i < changed, "{version}: {i} {key:?}");
+            let line = format!("  ! #{i:<2} {}\n", key[i]);
+            assert!(text.contains(&line), "{version}: no {line:?} in {text}");
+            marked += 1;
+        }
+    }
+    assert!(marked > 0, "{version}: {py_before:?} -> {py_now:?}");
+}
+
+/// A thread looping through two functions is on other Python lines from one trace to the
+/// next: the diff marks it changed, its moved Python frames "!" in the text, and never
+/// counts it as stuck; the main thread, blocked, is the same.
+#[test]
+fn diff_follows_a_busy_python_thread() {
+    let script = script(
+        "busydiff",
+        "import threading\n\
+         def step_a():\n\
+         \x20   for _ in range(300):\n\
+         \x20       pass\n\
+         def step_b():\n\
+         \x20   for _ in range(300):\n\
+         \x20       pass\n\
+         def spin():\n\
+         \x20   up.set()\n\
+         \x20   while True:\n\
+         \x20       step_a()\n\
+         \x20       step_b()\n\
+         up = threading.Event()\n\
+         threading.Thread(target=spin, name='spinner-C', daemon=True).start()\n\
+         up.wait()\n\
+         print('ready', flush=True)\n\
+         threading.Event().wait()\n",
+    );
+    let path = script.display().to_string();
+    for (version, python) in interpreters() {
+        let fixture = Fixture::spawn_busy(&python, &[script.to_str().unwrap()]);
+        let pid = fixture.pid();
+        let spinner = |p: &Process| {
+            p.threads()
+                .iter()
+                .find(|t| chain(t).iter().any(|f| f.starts_with("spin ")))
+                .map(|t| (t.id(), python_frames(t)))
+        };
+        // The main thread's place once it waits (it may still be taking the GIL back).
+        let main_waits = |p: &Process| {
+            python_frames(&p.threads()[0]).last().map(String::as_str)
+                == Some("<module> script.py:17")
+        };
+        // Trace until two snapshots in a row show the spinner at as many Python frames on
+        // other lines (a bounded wait for the thread to move): then its innermost Python frame
+        // is among the ones the diff marks. (The frames are read after the thread resumed, so
+        // a caller's line may be from a moment later than its callee's: only that they moved
+        // is asserted, not which call is on which line.)
+        let mut tracer = rstack_tui::Tracer::new(rstack_tui::TraceOptions::new());
+        let mut old = tracer.trace(pid).unwrap();
+        let mut pair = None;
+        for _ in 0..200 {
+            let new = tracer.trace(pid).unwrap();
+            if let (Some((tid, a)), Some((_, b))) = (spinner(&old), spinner(&new))
+                && a.len() == b.len()
+                && a != b
+                && main_waits(&old)
+                && main_waits(&new)
+            {
+                pair = Some((tid, old, new));
+                break;
+            }
+            old = new;
+        }
+        fixture.assert_running();
+        let (tid, old, new) = pair.unwrap_or_else(|| panic!("{version}: the spinner never moved"));
+        let d = rstack_tui::tracer::diff::diff(&old, &new);
+        let change = |tid: u32| &d.threads.iter().find(|t| t.tid == tid).unwrap().change;
+        let common_outer = match change(tid) {
+            rstack_tui::tracer::diff::Change::Changed { common_outer } => *common_outer,
+            other => panic!("{version}: the spinner is {other:?}"),
+        };
+        assert_eq!(
+            change(pid),
+            &rstack_tui::tracer::diff::Change::Unchanged,
+            "{version}"
+        );
+        // Not stuck: its run of equal stacks starts anew at the newer snapshot.
+        let run = rstack_tui::tracer::diff::unchanged_run(&[&old, &new], tid).unwrap();
+        assert_eq!(run, (1, std::time::Duration::ZERO), "{version}");
+        // The text: the thread changed, and each Python frame that is not where it was
+        // (counted from the outer end) is in the changed part, marked "!".
+        let text = rstack_tui::dump::diff_to_text(&d, &old, &new);
+        assert!(
+            text.contains(&format!("  [changed] {tid} ")),
+            "{version}: {text}"
+        );
+        let now = new.threads().iter().find(|t| t.id() == tid).unwrap();
+        let before = old.threads().iter().find(|t| t.id() == tid).unwrap();
+        assert_moved_marked(&text, before, now, common_outer, &path, &version);
+        println!("{version}: ok");
+    }
+    let _ = std::fs::remove_dir_all(script.parent().unwrap());
+}
+
 /// py-spy's `dump` of the blocked script lists, per thread, the same Python frames (function,
 /// file and line, in order) as our trace, on 3.8, 3.11 and 3.13 (when py-spy is installed in
 /// the venv at $PYSPY or /tmp/pyspy-venv).
