@@ -63,18 +63,6 @@ fn full_bin() -> &'static Path {
     })
 }
 
-/// The container launcher (tests/fixtures/container.c).
-fn container_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = common::fixtures_dir().join("container.c");
-        gcc(
-            "hostile-files-container",
-            &["-O1".as_ref(), src.as_os_str()],
-        )
-    })
-}
-
 /// In `dir`: `bin.debug` (the fixture's debug file) and `bin`, stripped, with a
 /// `.gnu_debuglink` to it. Returns (bin, bin.debug).
 fn stripped_with_debuglink(dir: &Path) -> (PathBuf, PathBuf) {
@@ -208,21 +196,16 @@ fn dump_with_note(pid: u32, note: &str) -> String {
 /// (container.c's SRC:DEST, @LINK:DEST and |:DEST forms).
 fn in_container(name: &str, bin: &Path, extra: &[String]) -> Fixture {
     let root = scratch(name).join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    let mut args: Vec<String> = vec![root.display().to_string()];
-    for lib in [
+    let mut entries: Vec<String> = [
         "/lib/x86_64-linux-gnu/libc.so.6",
         "/lib64/ld-linux-x86-64.so.2",
-    ] {
-        let real = std::fs::canonicalize(lib).unwrap();
-        args.push(format!("{}:{lib}", real.display()));
-    }
-    args.push(format!("{}:/app/bin", bin.display()));
-    args.extend(extra.iter().cloned());
-    args.push("--".into());
-    args.push("/app/bin".into());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let fx = Fixture::spawn(container_bin(), &args);
+    ]
+    .iter()
+    .map(|lib| common::container::copy(Path::new(lib), lib))
+    .collect();
+    entries.push(common::container::copy(bin, "/app/bin"));
+    entries.extend(extra.iter().cloned());
+    let fx = common::container::spawn(&root, &entries, &["/app/bin"]);
     // The container's files are its own: the host does not see them.
     assert!(!root.join("app/bin").exists());
     fx

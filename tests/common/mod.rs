@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod container;
 pub mod panes;
+pub mod python;
 pub mod tmux;
 
 use std::io::{BufRead, BufReader};
