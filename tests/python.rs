@@ -452,26 +452,7 @@ fn assert_moved_marked(
 /// counts it as stuck; the main thread, blocked, is the same.
 #[test]
 fn diff_follows_a_busy_python_thread() {
-    let script = script(
-        "busydiff",
-        "import threading\n\
-         def step_a():\n\
-         \x20   for _ in range(300):\n\
-         \x20       pass\n\
-         def step_b():\n\
-         \x20   for _ in range(300):\n\
-         \x20       pass\n\
-         def spin():\n\
-         \x20   up.set()\n\
-         \x20   while True:\n\
-         \x20       step_a()\n\
-         \x20       step_b()\n\
-         up = threading.Event()\n\
-         threading.Thread(target=spin, name='spinner-C', daemon=True).start()\n\
-         up.wait()\n\
-         print('ready', flush=True)\n\
-         threading.Event().wait()\n",
-    );
+    let script = script("busydiff", STEPS);
     let path = script.display().to_string();
     for (version, python) in interpreters() {
         let fixture = Fixture::spawn_busy(&python, &[script.to_str().unwrap()]);
@@ -535,6 +516,73 @@ fn diff_follows_a_busy_python_thread() {
         let before = old.threads().iter().find(|t| t.id() == tid).unwrap();
         assert_moved_marked(&text, before, now, common_outer, &path, &version);
         println!("{version}: ok");
+    }
+    let _ = std::fs::remove_dir_all(script.parent().unwrap());
+}
+
+/// The script of the busy-thread tests: `spin` calls `step_a` on line 11 and `step_b` on
+/// line 12, forever.
+const STEPS: &str = "\
+import threading
+def step_a():
+    for _ in range(300):
+        pass
+def step_b():
+    for _ in range(300):
+        pass
+def spin():
+    up.set()
+    while True:
+        step_a()
+        step_b()
+up = threading.Event()
+threading.Thread(target=spin, name='spinner-C', daemon=True).start()
+up.wait()
+print('ready', flush=True)
+threading.Event().wait()
+";
+
+/// A running thread's chain is never torn: `step_a` is only ever shown called from line 11
+/// and `step_b` from line 12 (a chain left out with a note is fine). Fails today on most
+/// versions (10-30% of 200 traces on 3.7, 3.8, 3.10-3.12; a re-read to check the chain did
+/// not help: a loop whose period matches the reads' passes it): the chain is read after the
+/// thread resumed, so a callee read before a return is joined to its caller's next call.
+/// py-spy, which pauses the process, never shows such a chain.
+#[test]
+#[ignore = "fails: a running thread's Python frames are read after it resumed (torn chains)"]
+fn busy_python_chains_are_never_torn() {
+    let script = script("torn", STEPS);
+    for (version, python) in interpreters() {
+        let fixture = Fixture::spawn_busy(&python, &[script.to_str().unwrap()]);
+        let mut tracer = rstack_tui::Tracer::new(rstack_tui::TraceOptions::new());
+        let mut torn = Vec::new();
+        for _ in 0..200 {
+            let p = tracer.trace(fixture.pid()).unwrap();
+            let Some(t) = p
+                .threads()
+                .iter()
+                .find(|t| chain(t).iter().any(|f| f.starts_with("spin ")))
+            else {
+                continue;
+            };
+            let frames = chain(t);
+            let callee = frames[0].split(' ').next().unwrap();
+            let want = match callee {
+                "step_a" => "spin script.py:11",
+                "step_b" => "spin script.py:12",
+                _ => continue,
+            };
+            if frames[1] != want {
+                torn.push(frames);
+            }
+        }
+        fixture.assert_running();
+        assert_eq!(
+            torn,
+            Vec::<Vec<String>>::new(),
+            "{version}: {} torn",
+            torn.len()
+        );
     }
     let _ = std::fs::remove_dir_all(script.parent().unwrap());
 }
