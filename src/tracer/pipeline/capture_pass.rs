@@ -25,6 +25,17 @@ impl Tracer {
         unwinder: &Unwinder,
         maps: &MemoryMaps,
     ) -> (Taken, Option<AtStop>) {
+        let taken = self.take_native(tid, unwinder, maps);
+        self.copy_python_chain(tid);
+        taken
+    }
+
+    fn take_native(
+        &self,
+        tid: i32,
+        unwinder: &Unwinder,
+        maps: &MemoryMaps,
+    ) -> (Taken, Option<AtStop>) {
         if self.copying() {
             match Capture::stopped(tid, maps, self.options.stack_copy_limit) {
                 Ok(c) => {

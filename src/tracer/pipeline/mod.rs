@@ -52,6 +52,10 @@ pub struct Tracer {
     unguarded: Option<Unguarded>,
     /// How the current trace ran while it held threads stopped.
     stop_priority: StopPriority,
+    /// The current trace's CPython runtime, found before the capture.
+    python: Option<crate::tracer::python::Prepared>,
+    /// Frame chains of its threads copied during their stops.
+    python_copies: std::cell::RefCell<crate::tracer::python::Copies>,
     /// Not `Send` or `Sync` (see above).
     _this_thread: std::marker::PhantomData<*const ()>,
 }
@@ -67,6 +71,8 @@ impl Tracer {
             kept: Default::default(),
             unguarded: None,
             stop_priority: StopPriority::NoStop,
+            python: None,
+            python_copies: Default::default(),
             _this_thread: std::marker::PhantomData,
         }
     }
@@ -118,6 +124,7 @@ impl Tracer {
         let mut unwinder = Unwinder::new(pid, tables, maps.read_only())
             .map_err(|message| Error::Unwind { tid: pid, message })?;
         unwinder.know_code(&maps);
+        self.prepare_python(pid, &maps, &mut keys);
         let prepare = clock.lap();
         let (pending, window) = if self.options.snapshot {
             self.capture_snapshot(pid, &unwinder, &maps)?
@@ -157,7 +164,7 @@ impl Tracer {
         self.remember_kept(pid, &threads, marks, &missing_debuginfo);
         let symbolize = clock.lap();
         // Every thread runs again: read the Python interpreter's frames, if it runs one.
-        self.python_frames(pid, &mut threads, &maps, &mut keys);
+        self.python_frames(&mut threads);
         let python = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
         let deadlocks = waits::explain(pid, libc, &mut threads);
@@ -200,17 +207,33 @@ impl Tracer {
         })
     }
 
-    /// Splices a CPython runtime's frames into the threads (with symbols only: the evaluator
-    /// frames are found by name).
-    fn python_frames(
-        &mut self,
-        pid: i32,
-        threads: &mut [crate::tracer::Thread],
-        maps: &MemoryMaps,
-        keys: &mut KeyCache,
-    ) {
+    /// Finds a CPython runtime and its thread states, so stopped threads' frame chains are
+    /// copied during their stops (with symbols only: the evaluator frames are found by name).
+    fn prepare_python(&mut self, pid: i32, maps: &MemoryMaps, keys: &mut KeyCache) {
+        self.python_copies.get_mut().clear();
+        self.python = None;
         if self.options.symbols && self.options.python {
-            crate::tracer::python::add_frames(pid, threads, &mut self.symbolizer, maps, keys);
+            let tids: Vec<u32> = procinfo::thread_ids(pid)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t as u32)
+                .collect();
+            self.python =
+                crate::tracer::python::prepare(pid, &mut self.symbolizer, maps, keys, &tids);
+        }
+    }
+
+    /// Copies thread `tid`'s Python frame chain: called while it is stopped.
+    pub(super) fn copy_python_chain(&self, tid: i32) {
+        if let Some(p) = &self.python {
+            p.copy(tid as u32, &mut self.python_copies.borrow_mut());
+        }
+    }
+
+    /// Splices the CPython runtime's frames into the threads.
+    fn python_frames(&mut self, threads: &mut [crate::tracer::Thread]) {
+        if let Some(p) = self.python.take() {
+            p.add_frames(threads, self.python_copies.take());
         }
     }
 

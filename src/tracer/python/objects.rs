@@ -8,6 +8,22 @@ use super::layout::{Lasti, Layout};
 use super::lines;
 use crate::tracer::memory::RemoteMemory;
 
+/// Fills `buf` from the range of `ranges` that holds all of `address..+len`, if one does.
+fn from_ranges(ranges: &[(u64, Box<[u8]>)], address: u64, buf: &mut [u8]) -> bool {
+    let end = address + buf.len() as u64;
+    match ranges
+        .iter()
+        .find(|(a, b)| *a <= address && end <= a + b.len() as u64)
+    {
+        Some((a, bytes)) => {
+            let from = (address - a) as usize;
+            buf.copy_from_slice(&bytes[from..from + buf.len()]);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Longest name or file name read, in characters.
 const MAX_STR: u64 = 4096;
 /// Largest line table read.
@@ -19,6 +35,9 @@ const CODE_HEAD: usize = 256;
 /// threads 10 frames deep: 3,500 reads and 9 ms became 500 and 3 ms).
 const PAGE: u64 = 4096;
 const MAX_PAGES: usize = 2048;
+
+/// Bytes of the target copied at one moment: (address, bytes) ranges.
+pub(crate) type Copied = Vec<(u64, Box<[u8]>)>;
 
 /// What a code object names, read once per trace.
 #[derive(Debug, Clone)]
@@ -39,6 +58,12 @@ pub(super) struct Reader {
     codes: HashMap<u64, Option<Code>>,
     /// Page address -> its bytes, or None when the page could not be read.
     pages: RefCell<HashMap<u64, Option<Box<[u8]>>>>,
+    /// Ranges copied while the thread being walked was stopped: read before the cache, so
+    /// its chain is the one of that moment (see [`super::Prepared`]).
+    overlay: Copied,
+    /// A copying reader (during a stop): reads go straight to the target, each kept, at most
+    /// this many (a page read costs ~10 µs there, a small read ~1-2).
+    copying: Option<(usize, RefCell<Copied>)>,
 }
 
 impl Reader {
@@ -49,7 +74,30 @@ impl Reader {
             code_type,
             codes: HashMap::new(),
             pages: RefCell::new(HashMap::new()),
+            overlay: Copied::new(),
+            copying: None,
         }
+    }
+
+    /// A reader that keeps what it reads, at most `reads` reads: for a copy taken during a
+    /// stop.
+    pub fn copying(mem: RemoteMemory, layout: Layout, reads: usize) -> Reader {
+        Reader {
+            copying: Some((reads, RefCell::new(Copied::new()))),
+            ..Reader::new(mem, layout, 0)
+        }
+    }
+
+    /// What a copying reader read, for [`Reader::set_overlay`] of a later reader.
+    pub fn into_copied(self) -> Copied {
+        self.copying
+            .map(|(_, c)| c.into_inner())
+            .unwrap_or_default()
+    }
+
+    /// Ranges to read before anything else until the next call (empty: none).
+    pub fn set_overlay(&mut self, copied: Copied) {
+        self.overlay = copied;
     }
 
     /// Fills `buf` from `address`, through the page cache; all or nothing.
@@ -58,6 +106,20 @@ impl Reader {
             return false;
         };
         if buf.is_empty() {
+            return true;
+        }
+        if from_ranges(&self.overlay, address, buf) {
+            return true;
+        }
+        if let Some((most, copied)) = &self.copying {
+            let mut copied = copied.borrow_mut();
+            if from_ranges(&copied, address, buf) {
+                return true;
+            }
+            if copied.len() >= *most || !self.mem.read_exact(address, buf) {
+                return false;
+            }
+            copied.push((address, buf.into()));
             return true;
         }
         let mut pages = self.pages.borrow_mut();
@@ -71,6 +133,8 @@ impl Reader {
         let mut done = 0;
         while done < buf.len() {
             let page = at & !(PAGE - 1);
+            let from = (at - page) as usize;
+            let n = (PAGE as usize - from).min(buf.len() - done);
             let cached = pages.entry(page).or_insert_with(|| {
                 let mut b = vec![0u8; PAGE as usize].into_boxed_slice();
                 self.mem.read_exact(page, &mut b).then_some(b)
@@ -78,13 +142,18 @@ impl Reader {
             let Some(bytes) = cached else {
                 return false;
             };
-            let from = (at - page) as usize;
-            let n = (PAGE as usize - from).min(buf.len() - done);
             buf[done..done + n].copy_from_slice(&bytes[from..from + n]);
             done += n;
             at += n as u64;
         }
         true
+    }
+
+    /// Whether a copying reader can still read.
+    pub fn can_copy(&self) -> bool {
+        self.copying
+            .as_ref()
+            .is_some_and(|(most, c)| c.borrow().len() < *most)
     }
 
     /// The word at `address`.
@@ -254,5 +323,37 @@ mod tests {
         assert_eq!(r.word(at + 2 * PAGE), None);
         // SAFETY: the two pages still mapped.
         unsafe { libc::munmap(base, 2 * PAGE as usize) };
+    }
+
+    /// A copying reader keeps what it read, at most its budget of reads, and serves reads
+    /// inside a copied range from it; a later reader with the copy as its overlay sees the
+    /// bytes of the copy's moment, not the memory's now.
+    #[test]
+    fn a_copy_taken_once_is_read_later() {
+        let mut words: Vec<u64> = (0..64).collect();
+        let at = words.as_ptr() as u64;
+        let me = RemoteMemory::new(std::process::id() as i32);
+        let layout = super::super::layout::fixed(12).unwrap();
+        let r = Reader::copying(me, layout, 2);
+        assert!(r.bytes(at, 64).is_some());
+        assert_eq!(r.word(at + 8), Some(1), "inside the first range: no read");
+        assert_eq!(r.word(at + 256), Some(32));
+        assert!(!r.can_copy());
+        assert_eq!(r.word(at + 400), None, "past the budget");
+        let copied = r.into_copied();
+        assert_eq!(copied.len(), 2);
+        words[1] = 1000;
+        words[40] = 4000;
+        let mut later = Reader::new(me, layout, 0);
+        later.set_overlay(copied);
+        assert_eq!(later.word(at + 8), Some(1));
+        assert_eq!(
+            later.word(at + 320),
+            Some(4000),
+            "outside the copy: the memory now"
+        );
+        later.set_overlay(Copied::new());
+        assert_eq!(later.word(at + 8), Some(1000));
+        drop(words);
     }
 }

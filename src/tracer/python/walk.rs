@@ -2,15 +2,17 @@
 //! state's frame chain, cut into one group per evaluator activation. Every loop is bounded and
 //! every pointer read checked; a read that fails mid-chain ends that chain with a note.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::layout::{FrameRoot, Gil};
-use super::objects::Reader;
+use super::objects::{Copied, Reader};
 
 /// Most interpreters, thread states per interpreter, and frames per thread state walked.
 const MAX_INTERPRETERS: usize = 256;
 const MAX_THREADS: usize = 4096;
 const MAX_FRAMES: usize = 4096;
+/// Bytes copied under a stopped thread's innermost frame (3.11+).
+const COPY_WINDOW: u64 = 4096;
 /// `FRAME_OWNED_BY_CSTACK` (3.12+): an evaluator's entry shim, not a Python function.
 const OWNED_BY_CSTACK: u8 = 3;
 
@@ -40,9 +42,20 @@ pub(super) struct PyThreadState {
     pub note: Option<String>,
 }
 
+/// A thread state as listed: its address, its interpreter, and whose it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Listed {
+    pub interp: u64,
+    pub tstate: u64,
+    /// `pthread_self()` of the thread.
+    pub thread_id: u64,
+    /// The kernel tid (3.11+; 0 when not known).
+    pub native_tid: u32,
+}
+
 /// Every thread state of every interpreter, interpreters in the runtime's order (newest
 /// first), or why the runtime could not be walked.
-pub(super) fn thread_states(r: &mut Reader, runtime: u64) -> Result<Vec<PyThreadState>, String> {
+pub(super) fn list(r: &Reader, runtime: u64) -> Result<Vec<Listed>, String> {
     let l = r.layout;
     let mut interp = r
         .word(runtime + l.interp_head)
@@ -56,8 +69,6 @@ pub(super) fn thread_states(r: &mut Reader, runtime: u64) -> Result<Vec<PyThread
         if interp == 0 || !seen.insert(interp) {
             break;
         }
-        let holder = gil_holder(r, runtime, interp);
-        let names = super::names::of(r, interp);
         let mut ts = r.word(interp + l.is_tstate_head).unwrap_or(0);
         let mut seen_ts = HashSet::new();
         for _ in 0..MAX_THREADS {
@@ -68,24 +79,106 @@ pub(super) fn thread_states(r: &mut Reader, runtime: u64) -> Result<Vec<PyThread
                 // Not a thread state of this interpreter: freed while we read the list.
                 break;
             }
-            let mut state = PyThreadState {
+            out.push(Listed {
+                interp,
+                tstate: ts,
                 thread_id: r.word(ts + l.ts_thread_id).unwrap_or(0),
                 native_tid: l
                     .ts_native_tid
                     .and_then(|o| r.word(ts + o))
                     .map_or(0, |w| w as u32),
-                holds_gil: holder == Some(ts),
-                name: None,
-                ..Default::default()
-            };
-            state.name = names.get(&state.thread_id).cloned();
-            frames(r, ts, &mut state);
-            out.push(state);
+            });
             ts = r.word(ts + l.ts_next).unwrap_or(0);
         }
         interp = r.word(interp + l.is_next).unwrap_or(0);
     }
     Ok(out)
+}
+
+/// Every thread state of every interpreter with its frames, as [`list`] lists them; a thread
+/// state in `copies` has its frame chain read from the pages copied during its thread's stop.
+pub(super) fn thread_states(
+    r: &mut Reader,
+    runtime: u64,
+    copies: &mut HashMap<u64, Copied>,
+) -> Result<Vec<PyThreadState>, String> {
+    let listed = list(r, runtime)?;
+    let mut out = Vec::new();
+    let mut interp = None;
+    let (mut holder, mut names) = (None, HashMap::new());
+    for t in listed {
+        if interp != Some(t.interp) {
+            interp = Some(t.interp);
+            holder = gil_holder(r, runtime, t.interp);
+            names = super::names::of(r, t.interp);
+        }
+        let mut state = PyThreadState {
+            thread_id: t.thread_id,
+            native_tid: t.native_tid,
+            holds_gil: holder == Some(t.tstate),
+            name: names.get(&t.thread_id).cloned(),
+            ..Default::default()
+        };
+        r.set_overlay(copies.remove(&t.tstate).unwrap_or_default());
+        frames(r, t.tstate, &mut state);
+        r.set_overlay(Copied::new());
+        out.push(state);
+    }
+    Ok(out)
+}
+
+/// Reads the frame heads of thread state `ts`'s chain, innermost first, as far as `r` lets:
+/// with a copying reader, during the thread's stop, this copies what [`thread_states`]
+/// reads the chain from later (the same reads: the root's words, then each head).
+pub(super) fn copy_chain(r: &Reader, ts: u64) {
+    let l = r.layout;
+    let Some(mut frame) = first_frame(r, ts) else {
+        return;
+    };
+    let len = head_len(&l);
+    // From 3.11 the frames lie in the thread's data stack, callers below callees: one read
+    // of the window under the innermost frame holds most of the chain (a frame is ~100-300
+    // bytes). Where the window reaches below the data stack's mapping, the read fails and
+    // the heads are read one by one.
+    if l.minor >= 11 && frame.is_multiple_of(8) && frame > COPY_WINDOW {
+        let _ = r.bytes(frame - COPY_WINDOW, COPY_WINDOW as usize + len);
+    }
+    let mut seen = HashSet::new();
+    while frame != 0 && seen.len() < MAX_FRAMES && r.can_copy() && seen.insert(frame) {
+        let Some(head) = r.bytes(frame, len) else {
+            return;
+        };
+        let o = l.f_back as usize;
+        frame = head
+            .get(o..o + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+    }
+}
+
+/// The innermost frame of thread state `ts` (0: none), None when unreadable.
+fn first_frame(r: &Reader, ts: u64) -> Option<u64> {
+    match r.layout.root {
+        FrameRoot::Frame(off) | FrameRoot::Current(off) => r.word(ts + off),
+        FrameRoot::CFrame { cframe, current } => r.word(ts + cframe).and_then(|cf| {
+            if cf == 0 {
+                Some(0)
+            } else {
+                r.word(cf + current)
+            }
+        }),
+    }
+}
+
+/// Bytes of a frame's head read at once: every field used lies in it (offsets are below 2^24:
+/// checked for the debug offsets, constants otherwise).
+fn head_len(l: &super::layout::Layout) -> usize {
+    [l.f_lasti, l.f_back, l.f_code]
+        .into_iter()
+        .chain(l.f_owner)
+        .chain(l.f_is_entry)
+        .max()
+        .unwrap_or(0) as usize
+        + 8
 }
 
 /// The thread state holding the GIL that `interp` uses, if the GIL is held.
@@ -108,31 +201,13 @@ fn gil_holder(r: &Reader, runtime: u64, interp: u64) -> Option<u64> {
 /// Reads the frame chain of thread state `ts` into `state.groups`.
 fn frames(r: &mut Reader, ts: u64, state: &mut PyThreadState) {
     let l = r.layout;
-    let first = match l.root {
-        FrameRoot::Frame(off) | FrameRoot::Current(off) => r.word(ts + off),
-        FrameRoot::CFrame { cframe, current } => r.word(ts + cframe).and_then(|cf| {
-            if cf == 0 {
-                Some(0)
-            } else {
-                r.word(cf + current)
-            }
-        }),
-    };
-    let Some(mut frame) = first else {
+    let Some(mut frame) = first_frame(r, ts) else {
         state.note = Some("Python frames unreadable: the thread moved on".into());
         return;
     };
     let mut group: Vec<PyFrame> = Vec::new();
     let mut seen = HashSet::new();
-    // Every field read lies in one read of the frame's head (offsets are below 2^24: checked
-    // for the debug offsets, constants otherwise).
-    let head_len = [l.f_lasti, l.f_back, l.f_code]
-        .into_iter()
-        .chain(l.f_owner)
-        .chain(l.f_is_entry)
-        .max()
-        .unwrap_or(0) as usize
-        + 8;
+    let head_len = head_len(&l);
     let mut count = 0;
     while frame != 0 {
         count += 1;
@@ -215,7 +290,7 @@ mod tests {
             let l = layout::fixed(minor).unwrap();
             let mut r = Reader::new(me, l, 1);
             let runtime = noise.as_ptr() as u64;
-            let _ = thread_states(&mut r, runtime);
+            let _ = thread_states(&mut r, runtime, &mut HashMap::new());
         }
         // A thread state whose only frame points back at itself (3.13-style root).
         let base = noise.as_mut_ptr() as u64;
