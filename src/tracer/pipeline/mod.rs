@@ -213,13 +213,15 @@ impl Tracer {
         self.python_copies.get_mut().clear();
         self.python = None;
         if self.options.symbols && self.options.python {
-            let tids: Vec<u32> = procinfo::thread_ids(pid)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| t as u32)
-                .collect();
+            let tids = || {
+                procinfo::thread_ids(pid)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| t as u32)
+                    .collect()
+            };
             self.python =
-                crate::tracer::python::prepare(pid, &mut self.symbolizer, maps, keys, &tids);
+                crate::tracer::python::prepare(pid, &mut self.symbolizer, maps, keys, tids);
         }
     }
 

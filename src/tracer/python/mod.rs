@@ -41,13 +41,13 @@ pub(crate) struct Prepared {
 }
 
 /// Finds the CPython runtime of `pid`, if it runs one, and lists its thread states (costs
-/// one module lookup otherwise). `tids`: the process's threads.
+/// one module lookup otherwise). `tids` lists the process's threads.
 pub(crate) fn prepare(
     pid: i32,
     symbolizer: &mut Symbolizer,
     maps: &MemoryMaps,
     keys: &mut KeyCache,
-    tids: &[u32],
+    tids: impl FnOnce() -> Vec<u32>,
 ) -> Option<Prepared> {
     let (path, symbols, bias) = symbolizer.python_module(maps, keys)?;
     let mem = RemoteMemory::new(pid);
@@ -73,7 +73,7 @@ pub(crate) fn prepare(
     if let Ok(layout) = layout {
         let reader = objects::Reader::new(mem, layout, code_type);
         let listed = walk::list(&reader, runtime).unwrap_or_default();
-        let tid_of = native_tids(&reader, &listed, tids);
+        let tid_of = native_tids(&reader, &listed, &tids());
         for t in &listed {
             if let Some(&tid) = tid_of.get(&t.tstate) {
                 by_tid.entry(tid).or_default().push(t.tstate);
