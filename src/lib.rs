@@ -62,6 +62,8 @@ pub mod proclist;
 #[doc(hidden)]
 pub mod proconly;
 #[doc(hidden)]
+pub mod profile;
+#[doc(hidden)]
 pub mod tui;
 #[doc(hidden)]
 pub mod ui;

@@ -1,5 +1,5 @@
-//! The crate's layers run one way: tracer (with the text filter) → describe → dump and
-//! app → ui, with the runtime (tui, worker) and the entry above them. This test reads every
+//! The crate's layers run one way: tracer (with the text filter) → describe → profile →
+//! dump and app → ui, with the runtime (tui, worker) and the entry above them. This test reads every
 //! `crate::` path in src/ and fails on one that points up or sideways.
 
 use std::path::{Path, PathBuf};
@@ -49,12 +49,15 @@ fn crate_paths(line: &str) -> Vec<String> {
 /// The modules `module` may not name.
 fn forbidden(module: &str) -> &'static [&'static str] {
     const ABOVE_TRACER: &[&str] = &[
-        "describe", "dump", "app", "ui", "tui", "worker", "proclist", "demo",
+        "describe", "profile", "dump", "app", "ui", "tui", "worker", "proclist", "demo",
     ];
     match module {
         // The inert-text filter is the tracer's (it moves under src/tracer/).
         "tracer" | "text" => ABOVE_TRACER,
-        "describe" => &["dump", "app", "ui", "tui", "worker", "proclist", "demo"],
+        "describe" => &[
+            "profile", "dump", "app", "ui", "tui", "worker", "proclist", "demo",
+        ],
+        "profile" => &["dump", "app", "ui", "tui", "worker", "proclist", "demo"],
         "dump" => &["app", "ui", "tui", "worker", "demo"],
         "app" => &["ui", "tui", "worker", "demo"],
         "ui" => &["dump", "tui", "worker", "demo"],
