@@ -2,6 +2,7 @@
 //! state (on-CPU or off it, and the system call it waits in), and what is read from them: the
 //! top functions and the flame graph's tree. The exports and the sampler build on this.
 
+pub mod export;
 mod flame;
 mod functions;
 mod samples;
@@ -164,6 +165,19 @@ mod tests {
         assert_eq!(
             one.children[0].children[0].children[0].name,
             "clock_nanosleep"
+        );
+    }
+
+    #[test]
+    fn folded_lines_run_from_the_thread_to_the_innermost_frame() {
+        let mut out = Vec::new();
+        export::write(&recorded(), export::Format::Folded, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "main (10);main;b 1\n\
+             main (10);main;b;a 3\n\
+             main (10);main;b;b 1\n\
+             worker (11);start;worker;clock_nanosleep 5\n"
         );
     }
 }
