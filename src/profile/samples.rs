@@ -1,22 +1,26 @@
 //! The profile itself: frames interned once, stacks counted per thread and activity, and the
 //! facts of the recording (when, how many snapshots, the target's longest stop).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
-use crate::tracer::{Frame, FrameKind, Process, Thread};
+use crate::tracer::{Frame, FrameKind, ModuleProblem, Process, Thread};
 
 /// Most distinct frames and stacks kept: a target that makes endless new code (a JIT) or
 /// stacks (deep recursion at random depths) cannot grow the profile without bound; samples
 /// past it are counted in [`Profile::dropped`].
 pub const MAX_FRAMES: usize = 1 << 20;
 pub const MAX_STACKS: usize = 1 << 18;
+/// Most build-ids kept (one per module).
+const MAX_MODULES: usize = 1 << 14;
 
 /// One frame as a profile names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FrameInfo {
     /// The function (demangled), or `None` when the address has no symbol.
     pub function: Option<String>,
+    /// The symbol as the module names it (mangled), when it has one.
+    pub system_name: Option<String>,
     pub file: Option<String>,
     /// 0 when unknown.
     pub line: u32,
@@ -36,6 +40,7 @@ impl FrameInfo {
         let python = f.kind() == FrameKind::Python;
         FrameInfo {
             function: f.symbol().map(|s| s.name().to_string()),
+            system_name: f.symbol().map(|s| s.raw_name().to_string()),
             file: f.location().map(|l| l.file.clone()),
             line: f.location().map_or(0, |l| l.line),
             module: f.module().map(|m| m.path.clone()),
@@ -142,6 +147,9 @@ pub struct Profile {
     pub longest_stop: Duration,
     /// Thread samples not counted because a bound was reached.
     pub dropped: u64,
+    /// Build-ids (hex) of modules, by path: those the traces noted, and any a caller that
+    /// can read the files adds ([`Profile::add_build_ids`]).
+    pub build_ids: BTreeMap<String, String>,
     frame_ids: HashMap<FrameInfo, u32>,
     stack_ids: HashMap<(usize, Vec<u32>, Activity), usize>,
     thread_ids: HashMap<u32, usize>,
@@ -161,6 +169,7 @@ impl Profile {
             stacks: Vec::new(),
             longest_stop: Duration::ZERO,
             dropped: 0,
+            build_ids: BTreeMap::new(),
             frame_ids: HashMap::new(),
             stack_ids: HashMap::new(),
             thread_ids: HashMap::new(),
@@ -180,6 +189,14 @@ impl Profile {
         self.started.get_or_insert(p.taken_at());
         self.ended = Some(p.taken_at());
         self.longest_stop = self.longest_stop.max(p.longest_stop());
+        for note in p.missing_debuginfo() {
+            if let ModuleProblem::NoDebuginfo { build_id: Some(id) } = &note.problem
+                && self.build_ids.len() < MAX_MODULES
+            {
+                let hex = id.iter().map(|b| format!("{b:02x}")).collect();
+                self.build_ids.entry(note.module.clone()).or_insert(hex);
+            }
+        }
         let process_name = p
             .threads()
             .iter()
@@ -233,6 +250,25 @@ impl Profile {
             .filter(|s| s.activity.on_cpu())
             .map(|s| s.samples)
             .sum()
+    }
+
+    /// Asks `lookup` the build-id of every module of a frame that has none yet (e.g. read
+    /// from the file the live target maps).
+    pub fn add_build_ids(&mut self, mut lookup: impl FnMut(&str) -> Option<String>) {
+        let mut modules: Vec<&String> = self
+            .frames
+            .iter()
+            .filter_map(|f| f.module.as_ref())
+            .collect();
+        modules.sort();
+        modules.dedup();
+        let found: Vec<(String, String)> = modules
+            .into_iter()
+            .filter(|m| !self.build_ids.contains_key(*m))
+            .take(MAX_MODULES.saturating_sub(self.build_ids.len()))
+            .filter_map(|m| lookup(m).map(|id| (m.clone(), id)))
+            .collect();
+        self.build_ids.extend(found);
     }
 
     /// The time from the first snapshot to the last.
