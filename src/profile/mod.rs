@@ -180,4 +180,34 @@ mod tests {
              worker (11);start;worker;clock_nanosleep 5\n"
         );
     }
+
+    #[test]
+    fn speedscope_weighs_samples_in_time_by_the_interval() {
+        let mut out = Vec::new();
+        export::write(&recorded(), export::Format::Speedscope, &mut out).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let main = &doc["profiles"][0];
+        assert_eq!(main["name"], "main (10)");
+        assert_eq!(main["unit"], "nanoseconds");
+        // a←b←main on a CPU and off it, b←main, b←b←main; 50 ms a sample.
+        assert_eq!(
+            main["weights"],
+            serde_json::json!([100_000_000u64, 50_000_000u64, 50_000_000u64, 50_000_000u64])
+        );
+        assert_eq!(main["endValue"], 250_000_000u64);
+        let frames = &doc["shared"]["frames"];
+        let names: Vec<&str> = main["samples"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                frames[i.as_u64().unwrap() as usize]["name"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(names, ["main", "b", "a"]);
+        // b at two addresses is one speedscope frame.
+        assert_eq!(frames.as_array().unwrap().len(), 6);
+    }
 }

@@ -3,6 +3,9 @@
 //! the file's extension.
 
 mod folded;
+mod pprof;
+mod proto;
+mod speedscope;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -50,9 +53,7 @@ impl Format {
 pub fn write(profile: &Profile, format: Format, out: &mut dyn Write) -> io::Result<()> {
     match format {
         Format::Folded => folded::write(profile, out),
-        Format::Pprof | Format::Speedscope => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "this format is not written yet",
-        )),
+        Format::Pprof => pprof::write(profile, out),
+        Format::Speedscope => speedscope::write(profile, out),
     }
 }
