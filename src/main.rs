@@ -24,6 +24,8 @@ const EXIT_UNSUPPORTED: u8 = 3;
 const EXIT_NO_PROCESS: u8 = 4;
 /// A name given for the process matches several: the candidates are listed, pick one pid.
 const EXIT_AMBIGUOUS: u8 = 5;
+/// `dump` would write binary output (pprof) to a terminal: refused before tracing.
+const EXIT_BINARY_TO_TERMINAL: u8 = 6;
 /// The argument that makes the binary the demo process.
 const DEMO_TARGET: &str = "__demo-target";
 
@@ -191,17 +193,26 @@ struct DumpArgs {
     /// The process to trace: a pid, a thread id, or a name (comm or executable base name).
     #[arg(value_name = "PID|NAME", allow_negative_numbers = true)]
     target: String,
-    /// Print one JSON document (docs/json.md) instead of text.
-    #[arg(long)]
+    /// Print one JSON document (docs/json.md) instead of text (same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// What to write: `text`, `json` (docs/json.md), or the snapshot as a profile of one
+    /// sample per thread: `pprof` (gzipped profile.proto), `folded` (flamegraph.pl, inferno)
+    /// or `speedscope`. Without it, told by -o's extension (.pb.gz/.pprof, .folded,
+    /// .speedscope.json, .json), else text.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<DumpFormat>,
+    /// Write to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
     /// Pretty-print the JSON.
-    #[arg(long, requires = "json")]
+    #[arg(long)]
     pretty: bool,
     /// Interpreter threads in brief: the Python frames, without the interpreter's own native
     /// frames between them (the text listing; JSON keeps every frame).
     #[arg(long)]
     brief: bool,
-    /// Collapse threads with identical stacks into one block, largest group first.
+    /// Collapse threads with identical stacks into one block, largest group first (text).
     #[arg(long, conflicts_with = "json")]
     group: bool,
     /// Stop every thread first for a consistent picture (longer stop) instead of one at a time.
@@ -245,6 +256,65 @@ struct DumpArgs {
     /// ptrace stop, so none of their calls returns early because we looked).
     #[arg(long)]
     stop_blocked: bool,
+}
+
+/// What `dump` writes.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DumpFormat {
+    Text,
+    Json,
+    Pprof,
+    Folded,
+    Speedscope,
+}
+
+impl DumpFormat {
+    /// The format asked for: `--format`, `--json`, else -o's extension, else text.
+    fn of(args: &DumpArgs) -> DumpFormat {
+        use rstack_tui::profile::export::Format;
+        if let Some(f) = args.format {
+            return f;
+        }
+        if args.json {
+            return DumpFormat::Json;
+        }
+        let Some(path) = &args.output else {
+            return DumpFormat::Text;
+        };
+        match Format::from_path(path) {
+            Some(Format::Pprof) => DumpFormat::Pprof,
+            Some(Format::Folded) => DumpFormat::Folded,
+            Some(Format::Speedscope) => DumpFormat::Speedscope,
+            None if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
+            {
+                DumpFormat::Json
+            }
+            None => DumpFormat::Text,
+        }
+    }
+
+    /// The profile format, for the profile formats.
+    fn profile(self) -> Option<rstack_tui::profile::export::Format> {
+        use rstack_tui::profile::export::Format;
+        match self {
+            DumpFormat::Text | DumpFormat::Json => None,
+            DumpFormat::Pprof => Some(Format::Pprof),
+            DumpFormat::Folded => Some(Format::Folded),
+            DumpFormat::Speedscope => Some(Format::Speedscope),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            DumpFormat::Text => "text",
+            DumpFormat::Json => "json",
+            DumpFormat::Pprof => "pprof",
+            DumpFormat::Folded => "folded",
+            DumpFormat::Speedscope => "speedscope",
+        }
+    }
 }
 
 /// The flag the tracer polls; set once, before the handlers are installed.
@@ -585,6 +655,11 @@ fn run_demo(ui: &UiArgs) -> ExitCode {
 }
 
 fn run_dump(args: DumpArgs) -> ExitCode {
+    let format = DumpFormat::of(&args);
+    if let Some((refused, code)) = dump_args_refused(&args, format) {
+        eprintln!("rstack-tui: error: {refused}");
+        return ExitCode::from(code);
+    }
     let cancel = install_signal_handlers();
     let pid = match dump_pid(&args.target) {
         Ok(pid) => pid,
@@ -618,6 +693,11 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         eprintln!("rstack-tui: {line}");
     }
     let pid = target.pid;
+    // Opened before the trace, so a path we cannot write never costs the target a stop.
+    let output = match DumpOutput::open(args.output.as_deref()) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let mut tracer = Tracer::new(options);
     let mut traced = tracer.trace(pid);
     for i in 2..=args.repeat {
@@ -638,24 +718,13 @@ fn run_dump(args: DumpArgs) -> ExitCode {
     tracer.finish();
     let process = match traced {
         Ok(p) => std::mem::ManuallyDrop::new(p),
-        Err(e) => return fail(&e),
+        Err(e) => {
+            output.discard();
+            return fail(&e);
+        }
     };
     let formatting = std::time::Instant::now();
-    let mut stdout = std::io::stdout().lock();
-    let written = if args.json {
-        // Streamed: the document is written as it is made (see `dump::write_json`).
-        let mut out = std::io::BufWriter::with_capacity(256 << 10, &mut stdout);
-        dump::write_json(&process, args.pretty, &mut out).and_then(|()| out.flush())
-    } else {
-        let out = if args.group {
-            dump::groups_to_text(&process)
-        } else {
-            dump::to_text_with(&process, target.thread, args.brief)
-        };
-        stdout
-            .write_all(out.as_bytes())
-            .and_then(|()| stdout.flush())
-    };
+    let written = output.write(|sink| write_dump(&args, format, &process, target.thread, sink));
     if args.timings {
         // "output" includes writing it out.
         eprintln!(
@@ -666,7 +735,7 @@ fn run_dump(args: DumpArgs) -> ExitCode {
     if written.is_err() {
         return ExitCode::from(EXIT_ERROR);
     }
-    if (args.json || args.group)
+    if (format != DumpFormat::Text || args.group)
         && let Some(u) = process.unguarded()
     {
         // The JSON and the groups have no place for it; the text listing has it at its end.
@@ -688,6 +757,116 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         );
     }
     ExitCode::from(EXIT_PARTIAL)
+}
+
+/// Where `dump` writes: standard output, or a file opened before the trace, so a path that
+/// cannot be written never costs the target a stop.
+enum DumpOutput {
+    Stdout,
+    File(std::fs::File, std::path::PathBuf),
+}
+
+impl DumpOutput {
+    /// Opens `path` (truncated), or says on one line why not.
+    fn open(path: Option<&std::path::Path>) -> Result<DumpOutput, ExitCode> {
+        let Some(path) = path else {
+            return Ok(DumpOutput::Stdout);
+        };
+        match std::fs::File::create(path) {
+            Ok(f) => Ok(DumpOutput::File(f, path.to_path_buf())),
+            Err(e) => {
+                eprintln!(
+                    "rstack-tui: error: cannot write {}: {e}",
+                    text::inert(&path.display().to_string())
+                );
+                Err(ExitCode::from(EXIT_ERROR))
+            }
+        }
+    }
+
+    /// The trace failed: leave no empty file behind.
+    fn discard(&self) {
+        if let DumpOutput::File(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Runs `write` on the output. A closed pipe (`| head`) fails quietly; a file that could
+    /// not be written is said.
+    fn write(self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), ()> {
+        match self {
+            DumpOutput::Stdout => write(&mut std::io::stdout().lock()).map_err(|_| ()),
+            DumpOutput::File(mut f, path) => write(&mut f).map_err(|e| {
+                eprintln!(
+                    "rstack-tui: error: writing {}: {e}",
+                    text::inert(&path.display().to_string())
+                );
+            }),
+        }
+    }
+}
+
+/// Writes the snapshot `process` in `format` to `sink` (`thread`: the thread the text
+/// listing starts with, when a thread id was given).
+fn write_dump(
+    args: &DumpArgs,
+    format: DumpFormat,
+    process: &rstack_tui::Process,
+    thread: Option<u32>,
+    sink: &mut dyn Write,
+) -> std::io::Result<()> {
+    match (format, format.profile()) {
+        (DumpFormat::Json, _) => {
+            // Streamed: the document is written as it is made (see `dump::write_json`).
+            let mut out = std::io::BufWriter::with_capacity(256 << 10, &mut *sink);
+            dump::write_json(process, args.pretty, &mut out).and_then(|()| out.flush())
+        }
+        (_, Some(profile_format)) => {
+            // One sample per thread; the build-ids of the files the target maps, read now
+            // that it is still there.
+            let mut profile = rstack_tui::profile::Profile::of_snapshot(process);
+            if profile_format == rstack_tui::profile::export::Format::Pprof {
+                profile.add_build_ids(|path| {
+                    rstack_tui::app::source::mapped_build_id(process.id(), path)
+                });
+            }
+            rstack_tui::profile::export::write(&profile, profile_format, &mut *sink)
+                .and_then(|()| sink.flush())
+        }
+        _ => {
+            let out = if args.group {
+                dump::groups_to_text(process)
+            } else {
+                dump::to_text_with(process, thread, args.brief)
+            };
+            sink.write_all(out.as_bytes()).and_then(|()| sink.flush())
+        }
+    }
+}
+
+/// Why `dump`'s options cannot be met, if they cannot: said before any trace.
+fn dump_args_refused(args: &DumpArgs, format: DumpFormat) -> Option<(String, u8)> {
+    use std::io::IsTerminal;
+    if args.pretty && format != DumpFormat::Json {
+        return Some((
+            format!("--pretty is for JSON output, not {}", format.name()),
+            EXIT_ERROR,
+        ));
+    }
+    if args.group && format != DumpFormat::Text {
+        return Some((
+            format!("--group is for the text listing, not {}", format.name()),
+            EXIT_ERROR,
+        ));
+    }
+    if format == DumpFormat::Pprof && args.output.is_none() && std::io::stdout().is_terminal() {
+        return Some((
+            "pprof output is binary (gzipped protobuf), not written to a terminal: give -o FILE or redirect standard output"
+                .to_string(),
+            EXIT_BINARY_TO_TERMINAL,
+        ));
+    }
+    None
 }
 
 /// The pid `dump` traces for its argument (a pid or a name); the exit when there is none or
