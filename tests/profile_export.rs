@@ -403,3 +403,53 @@ fn pprof_to_a_terminal_is_refused_and_piped_is_written() {
     );
     fx.assert_running();
 }
+
+/// Python frames are locations of their own, without an address or mapping, named as the
+/// listing names them (Debian's CPython: one interpreter is enough for the format).
+#[test]
+fn python_frames_are_functions_with_their_file_and_line() {
+    let dir = scratch("python");
+    let script = dir.join("script.py");
+    std::fs::write(
+        &script,
+        "import threading\n\
+         def wait_for_work(ev):\n\
+         \x20   ev.wait()\n\
+         ev = threading.Event()\n\
+         threading.Thread(target=wait_for_work, args=(ev,), name='waiter-A', daemon=True).start()\n\
+         print('ready', flush=True)\n\
+         threading.Event().wait()\n",
+    )
+    .unwrap();
+    let fx = Fixture::spawn(Path::new("/usr/bin/python3"), &[script.to_str().unwrap()]);
+    let file = dir.join("python.pb.gz");
+    dump(fx.pid(), &["-o", file.to_str().unwrap()]);
+    let file = file.to_str().unwrap();
+    let traces = pprof(&["-traces", "-lines", file]);
+    let waiter = trace_of(&traces, "waiter-A");
+    let script = script.display();
+    let lines: Vec<&str> = waiter.lines().map(str::trim).collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == format!("wait_for_work {script}:3"))
+        .unwrap_or_else(|| panic!("no wait_for_work in:\n{waiter}"));
+    assert!(lines[at - 1].starts_with("Event.wait "), "{waiter}");
+    let main = trace_of(&traces, "MainThread");
+    assert!(
+        main.lines()
+            .any(|l| l.trim() == format!("<module> {script}:7")),
+        "{main}"
+    );
+    // -raw: no address, no mapping (a native location has "M=1").
+    let raw = pprof(&["-raw", file]);
+    let location = raw
+        .lines()
+        .find(|l| l.contains(&format!(" wait_for_work {script}:3")))
+        .unwrap_or_else(|| panic!("no wait_for_work location in:\n{raw}"));
+    assert!(
+        location.trim_start().split(' ').nth(1) == Some("0x0"),
+        "{location}"
+    );
+    assert!(!location.contains("M="), "{location}");
+    fx.assert_running();
+}

@@ -251,9 +251,11 @@ impl<'a> Builder<'a> {
 
     fn function(&mut self, f: &FrameInfo) -> u64 {
         let name = self.string(&f.name());
+        // Only a name of its own: with the same one, pprof "simplifies" ours (`<module>`
+        // loses its brackets and all, a C++ name its parameters).
         let system = match &f.system_name {
-            Some(s) => self.string(s),
-            None => name,
+            Some(s) if *s != f.name() => self.string(s),
+            _ => 0,
         };
         let file = self.string(f.file.as_deref().unwrap_or(""));
         let key = (name, system, file);
