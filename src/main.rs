@@ -1,6 +1,7 @@
 //! The `rstack-tui` binary: command-line parsing, signal handling and wiring; the work is done
 //! by the library.
 
+mod dump_output;
 mod sigprocmask;
 
 use std::io::Write;
@@ -10,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use dump_output::{DumpFormat, DumpOutput};
 use rstack_tui::app::look::{Look, Palette};
 use rstack_tui::pidname::{self, Named};
 use rstack_tui::{AttachMethod, Error, TraceOptions, Tracer, UnwindMethod, describe, dump, text};
@@ -256,65 +258,6 @@ struct DumpArgs {
     /// ptrace stop, so none of their calls returns early because we looked).
     #[arg(long)]
     stop_blocked: bool,
-}
-
-/// What `dump` writes.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum DumpFormat {
-    Text,
-    Json,
-    Pprof,
-    Folded,
-    Speedscope,
-}
-
-impl DumpFormat {
-    /// The format asked for: `--format`, `--json`, else -o's extension, else text.
-    fn of(args: &DumpArgs) -> DumpFormat {
-        use rstack_tui::profile::export::Format;
-        if let Some(f) = args.format {
-            return f;
-        }
-        if args.json {
-            return DumpFormat::Json;
-        }
-        let Some(path) = &args.output else {
-            return DumpFormat::Text;
-        };
-        match Format::from_path(path) {
-            Some(Format::Pprof) => DumpFormat::Pprof,
-            Some(Format::Folded) => DumpFormat::Folded,
-            Some(Format::Speedscope) => DumpFormat::Speedscope,
-            None if path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
-            {
-                DumpFormat::Json
-            }
-            None => DumpFormat::Text,
-        }
-    }
-
-    /// The profile format, for the profile formats.
-    fn profile(self) -> Option<rstack_tui::profile::export::Format> {
-        use rstack_tui::profile::export::Format;
-        match self {
-            DumpFormat::Text | DumpFormat::Json => None,
-            DumpFormat::Pprof => Some(Format::Pprof),
-            DumpFormat::Folded => Some(Format::Folded),
-            DumpFormat::Speedscope => Some(Format::Speedscope),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            DumpFormat::Text => "text",
-            DumpFormat::Json => "json",
-            DumpFormat::Pprof => "pprof",
-            DumpFormat::Folded => "folded",
-            DumpFormat::Speedscope => "speedscope",
-        }
-    }
 }
 
 /// The flag the tracer polls; set once, before the handlers are installed.
@@ -655,7 +598,7 @@ fn run_demo(ui: &UiArgs) -> ExitCode {
 }
 
 fn run_dump(args: DumpArgs) -> ExitCode {
-    let format = DumpFormat::of(&args);
+    let format = DumpFormat::of(args.format, args.json, args.output.as_deref());
     if let Some((refused, code)) = dump_args_refused(&args, format) {
         eprintln!("rstack-tui: error: {refused}");
         return ExitCode::from(code);
@@ -696,7 +639,10 @@ fn run_dump(args: DumpArgs) -> ExitCode {
     // Opened before the trace, so a path we cannot write never costs the target a stop.
     let output = match DumpOutput::open(args.output.as_deref()) {
         Ok(o) => o,
-        Err(code) => return code,
+        Err(line) => {
+            eprintln!("rstack-tui: error: {line}");
+            return ExitCode::from(EXIT_ERROR);
+        }
     };
     let mut tracer = Tracer::new(options);
     let mut traced = tracer.trace(pid);
@@ -757,53 +703,6 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         );
     }
     ExitCode::from(EXIT_PARTIAL)
-}
-
-/// Where `dump` writes: standard output, or a file opened before the trace, so a path that
-/// cannot be written never costs the target a stop.
-enum DumpOutput {
-    Stdout,
-    File(std::fs::File, std::path::PathBuf),
-}
-
-impl DumpOutput {
-    /// Opens `path` (truncated), or says on one line why not.
-    fn open(path: Option<&std::path::Path>) -> Result<DumpOutput, ExitCode> {
-        let Some(path) = path else {
-            return Ok(DumpOutput::Stdout);
-        };
-        match std::fs::File::create(path) {
-            Ok(f) => Ok(DumpOutput::File(f, path.to_path_buf())),
-            Err(e) => {
-                eprintln!(
-                    "rstack-tui: error: cannot write {}: {e}",
-                    text::inert(&path.display().to_string())
-                );
-                Err(ExitCode::from(EXIT_ERROR))
-            }
-        }
-    }
-
-    /// The trace failed: leave no empty file behind.
-    fn discard(&self) {
-        if let DumpOutput::File(_, path) = self {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-
-    /// Runs `write` on the output. A closed pipe (`| head`) fails quietly; a file that could
-    /// not be written is said.
-    fn write(self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), ()> {
-        match self {
-            DumpOutput::Stdout => write(&mut std::io::stdout().lock()).map_err(|_| ()),
-            DumpOutput::File(mut f, path) => write(&mut f).map_err(|e| {
-                eprintln!(
-                    "rstack-tui: error: writing {}: {e}",
-                    text::inert(&path.display().to_string())
-                );
-            }),
-        }
-    }
 }
 
 /// Writes the snapshot `process` in `format` to `sink` (`thread`: the thread the text
