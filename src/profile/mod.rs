@@ -6,6 +6,8 @@ pub mod export;
 mod flame;
 mod functions;
 mod samples;
+pub mod suspects;
+pub mod verdict;
 
 pub use flame::{FlameNode, flame};
 pub use functions::{FunctionRow, functions};
