@@ -4,6 +4,9 @@
 
 use std::fmt::Write;
 
+mod watch;
+pub use watch::groups_watched_to_text;
+
 use crate::describe::{
     cycle_text, goroutine_state, interesting_frame, lock_text, quoted, unguarded_text, waiting_on,
 };

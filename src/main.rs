@@ -217,6 +217,16 @@ struct DumpArgs {
     /// Collapse threads with identical stacks into one block, largest group first (text).
     #[arg(long, conflicts_with = "json")]
     group: bool,
+    /// With --group: take snapshots for SECS (one every 0.5 s, the inspector's fastest
+    /// pace), then print each group with its threads' verdicts (stuck, spinning, busy, idle)
+    /// and growth, after the top suspects.
+    #[arg(
+        long,
+        value_name = "SECS",
+        requires = "group",
+        conflicts_with = "repeat"
+    )]
+    watch: Option<f64>,
     /// Stop every thread first for a consistent picture (longer stop) instead of one at a time.
     #[arg(long)]
     snapshot: bool,
@@ -597,17 +607,8 @@ fn run_demo(ui: &UiArgs) -> ExitCode {
     code
 }
 
-fn run_dump(args: DumpArgs) -> ExitCode {
-    let format = DumpFormat::of(args.format, args.json, args.output.as_deref());
-    if let Some((refused, code)) = dump_args_refused(&args, format) {
-        eprintln!("rstack-tui: error: {refused}");
-        return ExitCode::from(code);
-    }
-    let cancel = install_signal_handlers();
-    let pid = match dump_pid(&args.target) {
-        Ok(pid) => pid,
-        Err(code) => return code,
-    };
+/// The tracer's options for `dump`'s arguments.
+fn dump_options(args: &DumpArgs, cancel: Arc<AtomicBool>) -> TraceOptions {
     let mut options = TraceOptions::new();
     options
         .snapshot(args.snapshot)
@@ -627,6 +628,21 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         .stop_blocked(args.stop_blocked)
         .line_cache(args.tracer.line_cache())
         .cancel_flag(cancel);
+    options
+}
+
+fn run_dump(args: DumpArgs) -> ExitCode {
+    let format = DumpFormat::of(args.format, args.json, args.output.as_deref());
+    if let Some((refused, code)) = dump_args_refused(&args, format) {
+        eprintln!("rstack-tui: error: {refused}");
+        return ExitCode::from(code);
+    }
+    let cancel = install_signal_handlers();
+    let pid = match dump_pid(&args.target) {
+        Ok(pid) => pid,
+        Err(code) => return code,
+    };
+    let options = dump_options(&args, cancel.clone());
     // A thread id names its process: show the process, and say so.
     let target = match rstack_tui::tracer::target_of(pid) {
         Ok(t) => t,
@@ -645,6 +661,9 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         }
     };
     let mut tracer = Tracer::new(options);
+    if let Some(secs) = args.watch {
+        return run_watch(tracer, pid, secs, &cancel);
+    }
     let mut traced = tracer.trace(pid);
     for i in 2..=args.repeat {
         if args.timings
@@ -765,7 +784,63 @@ fn dump_args_refused(args: &DumpArgs, format: DumpFormat) -> Option<(String, u8)
             EXIT_BINARY_TO_TERMINAL,
         ));
     }
+    if args.watch.is_some() && args.output.is_some() {
+        return Some((
+            "--watch prints to standard output: redirect it instead of -o".to_string(),
+            EXIT_ERROR,
+        ));
+    }
     None
+}
+
+/// Time between the snapshots of `dump --group --watch`: the inspector's fastest pace.
+const WATCH_PACE: Duration = Duration::from_millis(500);
+
+/// `dump --group --watch SECS`: snapshots of `pid` every [`WATCH_PACE`] for `secs`, then the
+/// groups with their verdicts. A line on stderr says when the first snapshot is taken.
+fn run_watch(mut tracer: Tracer, pid: u32, secs: f64, cancel: &AtomicBool) -> ExitCode {
+    if !(0.5..=86_400.0).contains(&secs) {
+        eprintln!("rstack-tui: error: --watch must be between 0.5 and 86400 seconds");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let length = Duration::from_secs_f64(secs);
+    let start = std::time::Instant::now();
+    let mut tracker = rstack_tui::profile::verdict::Tracker::default();
+    let mut first: Option<rstack_tui::Process> = None;
+    let mut last: Option<rstack_tui::Process> = None;
+    loop {
+        let began = std::time::Instant::now();
+        match tracer.trace(pid) {
+            Ok(p) => {
+                tracker.push(&p);
+                if first.is_none() {
+                    eprintln!(
+                        "rstack-tui: watching process {pid} for {secs} s, a snapshot every {} s",
+                        WATCH_PACE.as_secs_f64()
+                    );
+                    first = Some(p.clone());
+                }
+                last = Some(p);
+            }
+            // The process gone after some snapshots: what was seen is still worth printing.
+            Err(Error::NoSuchProcess { .. }) if last.is_some() => break,
+            Err(e) => {
+                tracer.finish();
+                return fail(&e);
+            }
+        }
+        let next = began + WATCH_PACE;
+        if cancel.load(Ordering::Relaxed) || next.duration_since(start) > length {
+            break;
+        }
+        std::thread::sleep(next.saturating_duration_since(std::time::Instant::now()));
+    }
+    tracer.finish();
+    let (Some(first), Some(last)) = (first, last) else {
+        return ExitCode::from(EXIT_ERROR);
+    };
+    let out = dump::groups_watched_to_text(&first, &last, &tracker);
+    print_bytes(out.as_bytes())
 }
 
 /// The pid `dump` traces for its argument (a pid or a name); the exit when there is none or
