@@ -1,6 +1,7 @@
 //! Verdicts over time end to end: `dump --group --watch` on a fixture whose threads spin, hold
 //! a lock another waits for, idle in a condition variable, deadlock, and a pool that grows on
-//! a command sent once the watch's first snapshot is taken.
+//! a command sent once the watch's first snapshot is taken; and the inspector showing them
+//! (threads pane, group view, header) on saved snapshots, as `load` opens them.
 
 mod common;
 
@@ -162,4 +163,174 @@ fn tempfile_dir() -> std::path::PathBuf {
         .join(format!("verdicts-cache-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+mod inspector {
+    use std::sync::Arc;
+
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use rstack_tui::Process;
+    use rstack_tui::app::{Action, App};
+    use rstack_tui::tracer::schema::SnapshotDoc;
+    use rstack_tui::ui::{self, keymap::Command};
+
+    const T0: u64 = 1_795_953_600_000;
+
+    /// A thread of [`snapshot`]: tid, name, CPU ms so far, blocking call, lock owner, frames.
+    type T<'a> = (u32, &'a str, u64, Option<i64>, Option<u32>, &'a [&'a str]);
+
+    /// A snapshot of process 4242 `secs` seconds in, as saved JSON reads (libc's frames in
+    /// libc). A thread with no blocking call runs (R).
+    fn snapshot(secs: u64, threads: &[T]) -> Arc<Process> {
+        let threads: Vec<serde_json::Value> = threads
+            .iter()
+            .map(|&(tid, name, cpu_ms, call, owner, frames)| {
+                let frames: Vec<serde_json::Value> = frames
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        let ip = 0x5555_0000_1000u64 + i as u64 * 0x40 + u64::from(tid) * 0x10_000;
+                        let libc = f.starts_with("__") || f.starts_with("pthread_") || *f == "pause";
+                        serde_json::json!({"ip": ip, "symbol": f, "raw_symbol": f, "offset": 16,
+                            "module": if libc { "/usr/lib/x86_64-linux-gnu/libc.so.6" } else { "/srv/server" },
+                            "module_offset": 0x1000 + i as u64, "is_signal": false})
+                    })
+                    .collect();
+                serde_json::json!({"tid": tid, "name": name,
+                    "state": if call.is_some() { "S" } else { "R" }, "wchan": null,
+                    "syscall": call.map(|n| serde_json::json!({"number": n, "args": [0,0,0,0,0,0]})),
+                    "lock": owner.map(|o| serde_json::json!({"address": 4096, "owner": o, "note": null})),
+                    "user_time_ms": cpu_ms, "system_time_ms": 0, "stopped_us": 40,
+                    "truncated": false, "error": null, "end_note": null, "frames": frames})
+            })
+            .collect();
+        let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+            "version": 2, "pid": 4242, "command": "/srv/server --workers 4", "taken_at": "",
+            "taken_at_unix_ms": T0 + secs * 1000, "mode": "rolling", "elapsed_us": 3100,
+            "longest_stop_us": 85, "threads": threads
+        }))
+        .unwrap();
+        Arc::new(doc.to_process())
+    }
+
+    const MAIN: &[&str] = &["epoll_wait", "server::main_loop", "main"];
+    const SPIN: &[&str] = &["server::spin_here", "server::spinner", "start_thread"];
+    const HOLD: &[&str] = &["pause", "server::hold", "start_thread"];
+    const WAIT: &[&str] = &[
+        "__lll_lock_wait",
+        "pthread_mutex_lock",
+        "server::wait",
+        "start_thread",
+    ];
+    const POOL: &[&str] = &[
+        "__futex_wait",
+        "pthread_cond_wait",
+        "server::pool_worker",
+        "start_thread",
+    ];
+
+    /// Five snapshots a second apart: main idle in epoll_wait, a spinner, a holder stuck in
+    /// pause() with a waiter, and a pool growing from 2 to 4 workers at the fourth.
+    fn watched() -> Vec<Arc<Process>> {
+        (0..5u64)
+            .map(|i| {
+                let mut threads: Vec<T> = vec![
+                    (4242, "server", 20, Some(232), None, MAIN),
+                    (4243, "spinner", 990 * i, None, None, SPIN),
+                    (4244, "holder", 0, Some(34), None, HOLD),
+                    (4245, "waiter", 0, Some(202), Some(4244), WAIT),
+                ];
+                for k in 0..if i < 3 { 2 } else { 4 } {
+                    threads.push((4250 + k, "pool", 0, Some(202), None, POOL));
+                }
+                snapshot(i, &threads)
+            })
+            .collect()
+    }
+
+    fn render(app: &App) -> Vec<String> {
+        render_at(app, 80)
+    }
+
+    fn render_at(app: &App, width: u16) -> Vec<String> {
+        let mut terminal = Terminal::new(TestBackend::new(width, 24)).unwrap();
+        terminal.draw(|f| ui::render(app, f)).unwrap();
+        let buffer = terminal.backend().buffer();
+        (0..24)
+            .map(|y| {
+                (0..width)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn verdicts_suspects_and_growth_on_saved_snapshots() {
+        let mut app = App::new();
+        app.update(Action::OpenOffline(watched()));
+        let screen = render(&app);
+        let all = screen.join("\n");
+        // The header names the suspects first: the stuck holder, then the spinner (where
+        // there is room: at 80 columns the thread count outranks the second).
+        assert_eq!(
+            screen[0],
+            " pid 4242  snapshot 5/5, 12:00:04  STUCK 4244 \"holder\" 4s, 1 waiting 8 threads",
+            "{all}"
+        );
+        assert_eq!(
+            render_at(&app, 140)[0].trim_end(),
+            " pid 4242  snapshot 5/5, 12:00:04  STUCK 4244 \"holder\" 4s, 1 waiting  \
+             SPINNING 4243 \"spinner\" 8 threads  /srv/server --workers 4"
+        );
+        // The SAME column gives verdicts once there are some.
+        assert_eq!(
+            screen[2], "TID     NAME    S CPU% WAITING ON   VERDICT   TOP FRAME",
+            "{all}"
+        );
+        let row = |tid: &str| {
+            screen
+                .iter()
+                .find(|l| l.starts_with(tid))
+                .unwrap_or_else(|| panic!("no row {tid}:\n{all}"))
+                .clone()
+        };
+        assert!(row("4242 ").contains(" idle "), "{all}");
+        assert!(row("4243 ").contains(" spinning "), "{all}");
+        assert!(row("4244 ").contains(" stuck 4s "), "{all}");
+        assert!(row("4245 ").contains(" stuck 4s "), "{all}");
+        // The newest workers are too new for a verdict: their run so far.
+        assert!(row("4252 ").contains(" 1s/2 "), "{all}");
+        assert!(row("4250 ").contains(" idle "), "{all}");
+
+        // The group view shows the pool's growth over the history (CHANGE is against the
+        // snapshot before, which had 4 already).
+        app.update(Action::Command(Command::GroupView));
+        let screen = render(&app);
+        let all = screen.join("\n");
+        assert_eq!(
+            screen[2], "COUNT CHANGE GROWTH THREADS                        TOP FRAME",
+            "{all}"
+        );
+        assert!(
+            screen[3].starts_with("4            2→4    pool, pool, pool, pool"),
+            "{all}"
+        );
+
+        // Back at the second snapshot: too early for verdicts, suspects or growth.
+        for _ in 0..3 {
+            app.update(Action::Command(Command::OlderSnapshot));
+        }
+        let screen = render(&app);
+        let all = screen.join("\n");
+        assert!(!all.contains("GROWTH") && !all.contains("STUCK"), "{all}");
+        app.update(Action::Command(Command::GroupView));
+        let screen = render(&app);
+        let all = screen.join("\n");
+        assert!(screen[2].contains(" SAME "), "{all}");
+        assert!(!all.contains("spinning"), "{all}");
+    }
 }

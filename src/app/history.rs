@@ -1,10 +1,13 @@
 //! The inspected process's last snapshots, oldest first and bounded, with what the panes show
-//! of them derived once: when a snapshot arrives, the diff's older side moves or another
-//! snapshot is viewed (`<`/`>`), never on a draw. Rendering only reads it.
+//! of them (groups, diff, verdicts, suspects) derived once: when a snapshot arrives, the
+//! diff's older side moves or another snapshot is viewed (`<`/`>`), never on a draw.
+//! Rendering only reads it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use crate::profile::suspects::{Growth, Suspect, growth, suspects};
+use crate::profile::verdict::{Tracker, Verdict};
 use crate::tracer::diff::{Diff, StackRun, diff};
 use crate::tracer::group::{Group, GroupChange, group, group_diff};
 use crate::tracer::{Process, Thread};
@@ -33,10 +36,16 @@ pub struct History {
     /// How the group counts changed between the same two snapshots.
     group_changes: Vec<GroupChange>,
     /// Per thread of the newest snapshot: for how many snapshots, and since when, its stack
-    /// has not changed (counted on past the snapshots kept).
-    stuck: HashMap<u32, StackRun>,
+    /// has not changed (counted on past the snapshots kept), and its verdict over time.
+    tracker: Tracker,
     /// The same for an older viewed snapshot, counted from the oldest snapshot kept.
-    stuck_viewed: Option<HashMap<u32, StackRun>>,
+    tracker_viewed: Option<Tracker>,
+    /// Each thread's verdict as of the viewed snapshot.
+    verdicts: HashMap<u32, Verdict>,
+    /// The top suspects as of the viewed snapshot, most telling first.
+    suspects: Vec<Suspect>,
+    /// Groups whose size changed from the oldest snapshot kept to the viewed one.
+    growth: Vec<Growth>,
     /// Threads of the snapshot before the viewed one that are gone from it.
     exited_threads: Vec<Thread>,
 }
@@ -51,8 +60,11 @@ impl Default for History {
             groups: Vec::new(),
             diff: None,
             group_changes: Vec::new(),
-            stuck: HashMap::new(),
-            stuck_viewed: None,
+            tracker: Tracker::default(),
+            tracker_viewed: None,
+            verdicts: HashMap::new(),
+            suspects: Vec::new(),
+            growth: Vec::new(),
             exited_threads: Vec::new(),
         }
     }
@@ -62,14 +74,7 @@ impl History {
     /// Adds the newest snapshot, drops the oldest beyond [`HISTORY`] snapshots or
     /// [`HISTORY_FRAMES`] frames (keeping two, for a diff), and derives the views anew.
     pub(super) fn push(&mut self, p: Arc<Process>) {
-        self.stuck = p
-            .threads()
-            .iter()
-            .map(|th| {
-                let run = StackRun::next(self.stuck.get(&th.id()), th, p.taken_at());
-                (th.id(), run)
-            })
-            .collect();
+        self.tracker.push(&p);
         self.snapshots.push_back(p);
         let frames = |s: &Arc<Process>| -> usize {
             s.threads()
@@ -107,22 +112,9 @@ impl History {
     /// Views the snapshot of sequence number `seq` (None: the newest) and derives its views.
     fn view(&mut self, seq: Option<u64>) {
         self.viewed = seq;
-        self.stuck_viewed = self.viewed_index().map(|at| {
-            let mut runs: HashMap<u32, StackRun> = HashMap::new();
-            for p in self.snapshots.iter().take(at + 1) {
-                runs = p
-                    .threads()
-                    .iter()
-                    .map(|th| {
-                        (
-                            th.id(),
-                            StackRun::next(runs.get(&th.id()), th, p.taken_at()),
-                        )
-                    })
-                    .collect();
-            }
-            runs
-        });
+        self.tracker_viewed = self
+            .viewed_index()
+            .map(|at| Tracker::of(self.snapshots.iter().take(at + 1).map(|p| &**p)));
         self.derive_viewed();
     }
 
@@ -143,7 +135,17 @@ impl History {
                     .collect()
             })
             .unwrap_or_default();
-        self.groups = viewed.map(|p| group(&p)).unwrap_or_default();
+        self.groups = viewed.as_ref().map(|p| group(p)).unwrap_or_default();
+        let tracker = self.tracker_viewed.as_ref().unwrap_or(&self.tracker);
+        self.verdicts = tracker.verdicts().into_iter().collect();
+        self.suspects = viewed
+            .as_ref()
+            .map(|p| suspects(p, tracker))
+            .unwrap_or_default();
+        self.growth = match (self.snapshots.front(), &viewed) {
+            (Some(first), Some(p)) => growth(first, p),
+            _ => Vec::new(),
+        };
         self.derive_diff();
     }
 
@@ -254,7 +256,25 @@ impl History {
 
     /// How long thread `tid`'s stack has not changed, as of the viewed snapshot.
     pub fn stuck(&self, tid: u32) -> Option<&StackRun> {
-        self.stuck_viewed.as_ref().unwrap_or(&self.stuck).get(&tid)
+        self.tracker_viewed
+            .as_ref()
+            .unwrap_or(&self.tracker)
+            .run(tid)
+    }
+
+    /// Thread `tid`'s verdict over time, as of the viewed snapshot.
+    pub fn verdict(&self, tid: u32) -> Option<&Verdict> {
+        self.verdicts.get(&tid)
+    }
+
+    /// The top suspects as of the viewed snapshot, most telling first.
+    pub fn suspects(&self) -> &[Suspect] {
+        &self.suspects
+    }
+
+    /// Groups whose size changed from the oldest snapshot kept to the viewed one.
+    pub fn growth(&self) -> &[Growth] {
+        &self.growth
     }
 
     /// Threads of the snapshot before the viewed one that are gone from it.

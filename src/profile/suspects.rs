@@ -138,6 +138,27 @@ pub fn suspect_text(p: &Process, s: &Suspect) -> String {
     }
 }
 
+/// The header's short form: `DEADLOCK 101 "a" → 102 "b" → 101`, `STUCK 4245 "holder" 12m, 2
+/// waiting`, `SPINNING 4244 "spin"`, `STUCK 4250 "reader" 12m`.
+pub fn suspect_brief(p: &Process, s: &Suspect) -> String {
+    match s {
+        Suspect::Deadlock { cycle } => format!("DEADLOCK {}", cycle_text(p, cycle)),
+        Suspect::StuckHolder {
+            tid,
+            waiters,
+            stuck_for,
+        } => format!(
+            "STUCK {} {}, {waiters} waiting",
+            label(p, *tid),
+            short_duration(*stuck_for)
+        ),
+        Suspect::Spinner { tid, .. } => format!("SPINNING {}", label(p, *tid)),
+        Suspect::LongStuck { tid, stuck_for } => {
+            format!("STUCK {} {}", label(p, *tid), short_duration(*stuck_for))
+        }
+    }
+}
+
 fn thread(p: &Process, tid: u32) -> Option<&Thread> {
     p.threads().iter().find(|t| t.id() == tid)
 }
@@ -280,6 +301,19 @@ mod tests {
             .iter()
             .map(|s| suspect_text(last, s))
             .collect();
+        let briefs: Vec<String> = suspects(last, &tracker)
+            .iter()
+            .map(|s| suspect_brief(last, s))
+            .collect();
+        assert_eq!(
+            briefs[1..4],
+            [
+                "STUCK 20 \"holder-a\" 12s, 3 waiting",
+                "STUCK 30 \"holder-b\" 12s, 2 waiting",
+                "SPINNING 41 \"spin-b\""
+            ]
+        );
+        assert_eq!(briefs[5], "STUCK 50 \"reader\" 12s");
         assert_eq!(
             lines,
             [

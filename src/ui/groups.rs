@@ -1,5 +1,6 @@
 //! The group view: threads with identical stacks collapsed into one row (count, names, top
-//! frame), largest group first; with a previous snapshot, how each group's count changed.
+//! frame), largest group first; with a previous snapshot, how each group's count changed, and
+//! how it grew or shrank over the history when one did.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -18,6 +19,9 @@ const COLUMNS: [Column; 4] = [
     Column::new("TOP FRAME", 8, 20).min(12).fill(1),
 ];
 
+/// Where the GROWTH column goes (from the oldest snapshot kept to the viewed one: "3→40").
+const GROWTH: usize = 2;
+
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
     let focused = inspector.focus() == Pane::Threads;
     let groups = inspector.history().groups();
@@ -29,6 +33,8 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         groups.iter().map(|g| g.threads.len()).sum::<usize>()
     );
     let snap = inspector.snapshot();
+    // Growth over the whole history: a column of its own, only when a group grew or shrank.
+    let growth = inspector.history().growth();
     let rows: Vec<PieceRow> = groups
         .iter()
         .map(|g| {
@@ -56,17 +62,29 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
                 .and_then(|s| s.threads().iter().find(|t| t.id() == g.threads[0].0))
                 .map(super::threads::top_frame)
                 .unwrap_or_default();
-            let cells = vec![
+            let mut cells = vec![
                 Piece::whole(g.threads.len().to_string()),
                 Piece::whole(change),
                 Piece::text(names),
                 Piece::text(top),
             ];
+            if !growth.is_empty() {
+                let grew = growth
+                    .iter()
+                    .find(|gr| gr.key == g.key)
+                    .map(|gr| format!("{}→{}", gr.from, gr.to))
+                    .unwrap_or_default();
+                cells.insert(GROWTH, Piece::whole(grew));
+            }
             (cells, Style::new())
         })
         .collect();
+    let mut columns = COLUMNS.to_vec();
+    if !growth.is_empty() {
+        columns.insert(GROWTH, Column::new("GROWTH", 7, 6));
+    }
     ListPane {
-        columns: &COLUMNS,
+        columns: &columns,
         rows: &rows,
         title: &title,
         focused,

@@ -1,4 +1,4 @@
-//! The header line of the inspector, the status line (snapshot time, cost, mode,
+//! The header line of the inspector (with the top suspects), the status line (snapshot time, cost, mode,
 //! auto-refresh, last error) and the footer of keys from the keymap.
 
 use ratatui::Frame;
@@ -11,6 +11,10 @@ use super::theme::Theme;
 use crate::app::keymap;
 use crate::app::{App, Screen};
 use crate::describe;
+use crate::profile::suspects::{Suspect, suspect_brief};
+
+/// Suspects named in the header besides deadlocks (the fit drops those that do not fit).
+const HEADER_SUSPECTS: usize = 3;
 
 pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let parts = match (app.inspector(), app.screen()) {
@@ -33,6 +37,21 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 for cycle in snap.deadlocks() {
                     let text = format!(" DEADLOCK {} ", describe::cycle_text(snap, cycle));
                     parts.push(Part::new(Piece::text(text).style(theme.error), 7));
+                }
+                // Then the other top suspects over time, in rank order: stuck lock holders,
+                // spinners, threads stuck long (none until the snapshots are evidence enough).
+                let others = t
+                    .history()
+                    .suspects()
+                    .iter()
+                    .filter(|s| !matches!(s, Suspect::Deadlock { .. }));
+                for s in others.take(HEADER_SUSPECTS) {
+                    let style = match s {
+                        Suspect::Spinner { .. } => theme.busy,
+                        _ => theme.error,
+                    };
+                    let text = format!(" {} ", suspect_brief(snap, s));
+                    parts.push(Part::new(Piece::text(text).style(style), 7));
                 }
             }
             if t.degraded() {

@@ -1,5 +1,6 @@
 //! The threads pane: tid, name, state, CPU% since the last snapshot, what the thread waits
-//! on, and its innermost interesting frame. Threads that exited are kept, marked.
+//! on, how long its stack is the same or its verdict over time, and its innermost interesting
+//! frame. Threads that exited are kept, marked.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -23,6 +24,8 @@ const COLUMNS: [Column; 7] = [
     Column::new("SAME", 3, 9),
     Column::new("TOP FRAME", 8, 30).min(12).fill(1),
 ];
+/// The SAME column, titled VERDICT once a thread has a verdict over time.
+const SAME: usize = 5;
 
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
     let rows = inspector.thread_rows();
@@ -35,6 +38,11 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         .snapshot()
         .and_then(|s| s.threads().iter().find(|t| t.id() == s.id()))
         .and_then(|t| t.name());
+    // Once any thread has a verdict the SAME column gives verdicts, and the run of a thread
+    // without one (the evidence so far).
+    let verdicts = rows
+        .iter()
+        .any(|r| r.verdict.is_some_and(|v| v.is_verdict()));
     let body: Vec<PieceRow> = rows
         .iter()
         .map(|r| {
@@ -66,7 +74,12 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
                 Piece::whole(state),
                 Piece::whole(cpu),
                 mark(waiting_piece(t)),
-                Piece::whole(now.map(|n| stuck_label(r.stuck, n)).unwrap_or_default()),
+                Piece::whole(
+                    r.verdict
+                        .and_then(|v| v.cell())
+                        .or_else(|| now.map(|n| stuck_label(r.stuck, n)))
+                        .unwrap_or_default(),
+                ),
                 mark(Piece::text(top)),
             ];
             (cells, style)
@@ -86,8 +99,12 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         ),
         _ => format!(" Threads ({shown}{sort}) "),
     };
+    let mut columns = COLUMNS.clone();
+    if verdicts {
+        columns[SAME] = columns[SAME].clone().titled("VERDICT".into());
+    }
     ListPane {
-        columns: &COLUMNS,
+        columns: &columns,
         rows: &body,
         title: &title,
         focused,

@@ -1,10 +1,11 @@
 //! The threads pane: the selected thread (by id, so it survives refreshes; the diff view
 //! selects by the same id), the order of the rows, and the rows with each thread's CPU use
-//! since the previous snapshot and how long its stack has not changed.
+//! since the previous snapshot, how long its stack has not changed and its verdict over time.
 
 use std::collections::HashMap;
 
 use crate::app::history::History;
+use crate::profile::verdict::Verdict;
 use crate::tracer::Thread;
 use crate::tracer::diff::StackRun;
 
@@ -28,6 +29,8 @@ pub struct ThreadRow<'a> {
     pub cpu_percent: Option<f64>,
     /// How long its stack has not changed (live threads).
     pub stuck: Option<&'a StackRun>,
+    /// What it has been doing over time (live threads).
+    pub verdict: Option<&'a Verdict>,
 }
 
 /// The threads pane's selection and order.
@@ -75,6 +78,7 @@ impl ThreadsPane {
                 exited: false,
                 cpu_percent: cpu(th),
                 stuck: history.stuck(th.id()),
+                verdict: history.verdict(th.id()),
             })
             .collect();
         match self.sort {
@@ -93,6 +97,7 @@ impl ThreadsPane {
             exited: true,
             cpu_percent: None,
             stuck: None,
+            verdict: None,
         }));
         rows
     }
