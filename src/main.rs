@@ -797,7 +797,8 @@ fn dump_args_refused(args: &DumpArgs, format: DumpFormat) -> Option<(String, u8)
 const WATCH_PACE: Duration = Duration::from_millis(500);
 
 /// `dump --group --watch SECS`: snapshots of `pid` every [`WATCH_PACE`] for `secs`, then the
-/// groups with their verdicts. A line on stderr says when the first snapshot is taken.
+/// groups with their verdicts. A line on stderr says when the first snapshot is taken; Ctrl-C
+/// ends the watch early (what was seen is printed, the exit is 130).
 fn run_watch(mut tracer: Tracer, pid: u32, secs: f64, cancel: &AtomicBool) -> ExitCode {
     if !(0.5..=86_400.0).contains(&secs) {
         eprintln!("rstack-tui: error: --watch must be between 0.5 and 86400 seconds");
@@ -822,8 +823,9 @@ fn run_watch(mut tracer: Tracer, pid: u32, secs: f64, cancel: &AtomicBool) -> Ex
                 }
                 last = Some(p);
             }
-            // The process gone after some snapshots: what was seen is still worth printing.
-            Err(Error::NoSuchProcess { .. }) if last.is_some() => break,
+            // The process gone, or Ctrl-C, after some snapshots: what was seen is still worth
+            // printing.
+            Err(Error::NoSuchProcess { .. } | Error::Cancelled { .. }) if last.is_some() => break,
             Err(e) => {
                 tracer.finish();
                 return fail(&e);
@@ -840,7 +842,13 @@ fn run_watch(mut tracer: Tracer, pid: u32, secs: f64, cancel: &AtomicBool) -> Ex
         return ExitCode::from(EXIT_ERROR);
     };
     let out = dump::groups_watched_to_text(&first, &last, &tracker);
-    print_bytes(out.as_bytes())
+    match print_bytes(out.as_bytes()) {
+        // Cut short by a signal: what was seen is printed, and the exit says so.
+        ok if ok == ExitCode::SUCCESS && cancel.load(Ordering::Relaxed) => {
+            ExitCode::from(EXIT_CANCELLED)
+        }
+        code => code,
+    }
 }
 
 /// The pid `dump` traces for its argument (a pid or a name); the exit when there is none or

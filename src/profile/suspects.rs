@@ -2,7 +2,7 @@
 //! lock others wait for, then spinners, then threads stuck long; one line each. And how the
 //! groups of identical stacks grew or shrank over the watch.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crate::describe::{cycle_text, interesting_frame, quoted};
@@ -80,12 +80,13 @@ pub fn suspects(p: &Process, tracker: &Tracker) -> Vec<Suspect> {
         listed.insert(tid);
         out.push(Suspect::Spinner { tid, cpu });
     }
-    let owner = |tid: u32| -> Option<u32> {
-        let t = p.threads().iter().find(|t| t.id() == tid)?;
-        t.facts().lock.as_ref()?.owner
-    };
+    let owners: HashMap<u32, u32> = p
+        .threads()
+        .iter()
+        .filter_map(|t| Some((t.id(), t.facts().lock.as_ref()?.owner?)))
+        .collect();
     for (tid, stuck_for) in stuck {
-        if owner(tid).is_some_and(|o| listed.contains(&o)) {
+        if owners.get(&tid).is_some_and(|o| listed.contains(o)) {
             continue;
         }
         out.push(Suspect::LongStuck { tid, stuck_for });
