@@ -306,6 +306,15 @@ mod inspector {
         assert!(row("4252 ").contains(" 1s/2 "), "{all}");
         assert!(row("4250 ").contains(" idle "), "{all}");
 
+        // The selected thread's stack says its verdict with the evidence.
+        app.update(Action::Command(Command::Down));
+        let screen = render(&app);
+        let title = screen.iter().find(|l| l.starts_with(" Stack of ")).unwrap();
+        assert!(
+            title.starts_with(" Stack of 4243 \"spinner\" (spinning, 99% of a core) ──"),
+            "{title}"
+        );
+
         // The group view shows the pool's growth over the history (CHANGE is against the
         // snapshot before, which had 4 already).
         app.update(Action::Command(Command::GroupView));

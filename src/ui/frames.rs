@@ -121,8 +121,8 @@ fn note_line<'a>(
     fit::line(&parts, avail)
 }
 
-/// " Stack of 4243 "worker-1" in futex_wait(0x7f…) ", "(brief)" after it when the brief form
-/// leaves frames out; an interpreter thread's Python name where its OS name is generic.
+/// " Stack of 4243 "worker-1" (stuck 12m: same stack, no CPU) in futex_wait(0x7f…) ", the
+/// verdict once there is one, "(brief)" after it when the brief form leaves frames out; an interpreter thread's Python name where its OS name is generic.
 fn title(inspector: &Inspector, thread: Option<&Thread>) -> String {
     let process_name = inspector
         .snapshot()
@@ -130,11 +130,18 @@ fn title(inspector: &Inspector, thread: Option<&Thread>) -> String {
         .and_then(|t| t.name());
     match thread {
         Some(t) => format!(
-            " Stack of {} {}{}{} ",
+            " Stack of {} {}{}{}{} ",
             t.id(),
             Some(describe::shown_thread_name(t, process_name))
                 .filter(|n| !n.is_empty())
                 .map(|n| format!("\"{n}\""))
+                .unwrap_or_default(),
+            // The verdict with its evidence: the threads pane has room for the word only.
+            inspector
+                .history()
+                .verdict(t.id())
+                .filter(|v| v.is_verdict())
+                .map(|v| format!(" ({})", v.text()))
                 .unwrap_or_default(),
             t.facts()
                 .wait
