@@ -286,9 +286,9 @@ mod inspector {
             " pid 4242  snapshot 5/5, 12:00:04  STUCK 4244 \"holder\" 4s, 1 waiting  \
              SPINNING 4243 \"spinner\" 8 threads  /srv/server --workers 4"
         );
-        // The SAME column gives verdicts once there are some.
+        // The VERDICT column comes once there are verdicts, after the SAME column.
         assert_eq!(
-            screen[2], "TID     NAME    S CPU% WAITING ON   VERDICT   TOP FRAME",
+            screen[2], "TID     NAME    S CPU% WAITING ON   SAME      VERDICT   TOP FRAME",
             "{all}"
         );
         let row = |tid: &str| {
@@ -302,8 +302,11 @@ mod inspector {
         assert!(row("4243 ").contains(" spinning "), "{all}");
         assert!(row("4244 ").contains(" stuck 4s "), "{all}");
         assert!(row("4245 ").contains(" stuck 4s "), "{all}");
-        // The newest workers are too new for a verdict: their run so far.
-        assert!(row("4252 ").contains(" 1s/2 "), "{all}");
+        // The newest workers are too new for a verdict: their SAME run only.
+        assert!(
+            row("4252 ").contains(" 1s/2 ") && !row("4252 ").contains("idle"),
+            "{all}"
+        );
         assert!(row("4250 ").contains(" idle "), "{all}");
 
         // The selected thread's stack says its verdict with the evidence.
@@ -339,7 +342,10 @@ mod inspector {
         app.update(Action::Command(Command::GroupView));
         let screen = render(&app);
         let all = screen.join("\n");
-        assert!(screen[2].contains(" SAME "), "{all}");
+        assert!(
+            screen[2].contains(" SAME ") && !screen[2].contains("VERDICT"),
+            "{all}"
+        );
         assert!(!all.contains("spinning"), "{all}");
     }
 }

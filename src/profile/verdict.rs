@@ -115,8 +115,9 @@ pub fn short_duration(d: Duration) -> String {
 struct Sample {
     at: SystemTime,
     cpu: Duration,
-    /// The stack's identity ([`StackRun::key`]) hashed: only counted, never shown.
-    stack: u64,
+    /// The stack's identity ([`StackRun::key`]) hashed: only counted, never shown. None
+    /// without frames: where the thread is was not seen.
+    stack: Option<u64>,
     runnable: bool,
 }
 
@@ -170,7 +171,7 @@ impl Tracker {
             let sample = Sample {
                 at,
                 cpu: cpu_time(th),
-                stack: hash_key(&run.key),
+                stack: (!run.key.is_empty()).then(|| hash_key(&run.key)),
                 runnable: th.facts().state == Some('R'),
             };
             let mut track = match old {
@@ -266,8 +267,9 @@ impl Tracker {
         }
         let used = last.cpu.saturating_sub(first.cpu);
         let cpu = used.as_secs_f64() / span.as_secs_f64();
-        let stacks: HashSet<u64> = track.samples.iter().map(|s| s.stack).collect();
-        let few = stacks.len() <= (n / MIN_SNAPSHOTS).clamp(1, SPIN_STACKS);
+        let stacks: HashSet<Option<u64>> = track.samples.iter().map(|s| s.stack).collect();
+        let few =
+            !stacks.contains(&None) && stacks.len() <= (n / MIN_SNAPSHOTS).clamp(1, SPIN_STACKS);
         let wants_core = track.samples.iter().all(|s| s.runnable) && cpu >= RUNNABLE_CPU;
         if few && (cpu >= SPIN_CPU || wants_core) {
             return Some(Verdict::Spinning { cpu });
@@ -589,6 +591,9 @@ mod tests {
         assert_eq!(six.verdict(1).unwrap().cell().as_deref(), Some("spinning"));
         let three = run(3, |i| vec![t(1, i * 500, None, two[i as usize % 2])]);
         assert_eq!(three.verdict(1).unwrap().cell().as_deref(), Some("busy"));
+        // No stack (a process read from /proc only): busy, never spinning.
+        let blind = run(6, |i| vec![t(1, i * 500, None, &[])]);
+        assert_eq!(blind.verdict(1).unwrap().cell().as_deref(), Some("busy"));
     }
 
     #[test]

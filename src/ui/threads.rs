@@ -1,5 +1,5 @@
 //! The threads pane: tid, name, state, CPU% since the last snapshot, what the thread waits
-//! on, how long its stack is the same or its verdict over time, and its innermost interesting
+//! on, how long its stack is the same, its verdict over time, and its innermost interesting
 //! frame. Threads that exited are kept, marked.
 
 use ratatui::Frame;
@@ -15,17 +15,18 @@ use crate::describe::{basename, frame_symbol, interesting_frame};
 use crate::tracer::{FrameKind, Thread};
 
 /// The columns, by priority: ids and the top frame go last, names and waits are cut first.
-const COLUMNS: [Column; 7] = [
+const COLUMNS: [Column; 8] = [
     Column::new("TID", 9, 7),
     Column::new("NAME", 5, 15).min(6),
     Column::new("S", 7, 1),
     Column::new("CPU%", 6, 4),
     Column::new("WAITING ON", 4, 16).min(8),
     Column::new("SAME", 3, 9),
+    Column::new("VERDICT", 5, 9),
     Column::new("TOP FRAME", 8, 30).min(12).fill(1),
 ];
-/// The SAME column, titled VERDICT once a thread has a verdict over time.
-const SAME: usize = 5;
+/// The VERDICT column: shown once a thread has a verdict over time.
+const VERDICT: usize = 6;
 
 pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rect) {
     let rows = inspector.thread_rows();
@@ -38,8 +39,7 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         .snapshot()
         .and_then(|s| s.threads().iter().find(|t| t.id() == s.id()))
         .and_then(|t| t.name());
-    // Once any thread has a verdict the SAME column gives verdicts, and the run of a thread
-    // without one (the evidence so far).
+    // The VERDICT column takes room only once a thread has a verdict (3 snapshots over 1 s).
     let verdicts = rows
         .iter()
         .any(|r| r.verdict.is_some_and(|v| v.is_verdict()));
@@ -65,7 +65,7 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
             } else {
                 Style::new()
             };
-            let cells = vec![
+            let mut cells = vec![
                 Piece::whole(t.id().to_string()),
                 mark(Piece::text(crate::describe::shown_thread_name(
                     t,
@@ -74,14 +74,13 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
                 Piece::whole(state),
                 Piece::whole(cpu),
                 mark(waiting_piece(t)),
-                Piece::whole(
-                    r.verdict
-                        .and_then(|v| v.cell())
-                        .or_else(|| now.map(|n| stuck_label(r.stuck, n)))
-                        .unwrap_or_default(),
-                ),
+                Piece::whole(now.map(|n| stuck_label(r.stuck, n)).unwrap_or_default()),
+                Piece::whole(r.verdict.and_then(|v| v.cell()).unwrap_or_default()),
                 mark(Piece::text(top)),
             ];
+            if !verdicts {
+                cells.remove(VERDICT);
+            }
             (cells, style)
         })
         .collect();
@@ -99,9 +98,9 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         ),
         _ => format!(" Threads ({shown}{sort}) "),
     };
-    let mut columns = COLUMNS.clone();
-    if verdicts {
-        columns[SAME] = columns[SAME].clone().titled("VERDICT".into());
+    let mut columns = COLUMNS.to_vec();
+    if !verdicts {
+        columns.remove(VERDICT);
     }
     ListPane {
         columns: &columns,
