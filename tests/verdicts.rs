@@ -349,3 +349,29 @@ mod inspector {
         assert!(!all.contains("spinning"), "{all}");
     }
 }
+
+#[test]
+fn a_watch_needs_group_and_a_sane_length() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
+            .args(args)
+            .output()
+            .expect("run rstack-tui");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let me = std::process::id().to_string();
+    let (code, err) = run(&["dump", "--watch", "2", &me]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--group"), "{err}");
+    let (code, err) = run(&["dump", "--group", "--watch", "0.1", &me]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            Some(2),
+            "rstack-tui: error: --watch must be between 0.5 and 86400 seconds\n"
+        )
+    );
+}
