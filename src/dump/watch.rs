@@ -141,6 +141,7 @@ mod tests {
             cpu_ms,
             syscall: sc,
             owner: None,
+            wait: None,
             frames,
         }
     }

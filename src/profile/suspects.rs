@@ -252,6 +252,7 @@ mod tests {
             cpu_ms,
             syscall: sc,
             owner: None,
+            wait: None,
             frames,
         }
     }

@@ -338,7 +338,7 @@ const IDLE_WAITS: &[(&str, &str)] = &[
 ];
 
 /// The known idle wait thread `t` is blocked in, if any: waiting for events, connections,
-/// input on a socket, a timer, a signal, a child, or (a futex) a condition variable, a
+/// input on a socket or a terminal, a timer, a signal, a child, or (a futex) a condition variable, a
 /// semaphore, a park or a join. A futex wait on a mutex with an owner never is.
 pub fn idle_wait(t: &Thread) -> Option<&'static str> {
     let f = t.facts();
@@ -350,10 +350,16 @@ pub fn idle_wait(t: &Thread) -> Option<&'static str> {
         "nanosleep" | "clock_nanosleep" => Some("a sleep"),
         "pause" | "rt_sigsuspend" | "rt_sigtimedwait" => Some("a signal wait"),
         "wait4" | "waitid" => Some("a child wait"),
-        "read" | "readv" | "recvfrom" | "recvmsg" | "recvmmsg"
-            if f.wait.as_deref().is_some_and(|w| w.contains("→ socket:[")) =>
-        {
-            Some("a socket read")
+        "read" | "readv" | "recvfrom" | "recvmsg" | "recvmmsg" => {
+            // Waiting for a peer or a user; a pipe or a file may be a hang.
+            let w = f.wait.as_deref()?;
+            if w.contains("→ socket:[") {
+                Some("a socket read")
+            } else if w.contains("→ /dev/pts/") || w.contains("→ /dev/tty") {
+                Some("a terminal read")
+            } else {
+                None
+            }
         }
         "futex" if f.lock.as_ref().is_none_or(|l| l.owner.is_none()) => {
             for fr in t.frames() {
@@ -387,6 +393,8 @@ pub(crate) mod fixture {
         pub cpu_ms: u64,
         pub syscall: Option<i64>,
         pub owner: Option<u32>,
+        /// The blocking call decoded, as the tracer words it.
+        pub wait: Option<&'a str>,
         pub frames: &'a [&'a str],
     }
 
@@ -419,7 +427,7 @@ pub(crate) mod fixture {
                     "syscall": t.syscall.map(|n| serde_json::json!({"number": n, "args": [0,0,0,0,0,0]})),
                     "user_time_ms": t.cpu_ms, "system_time_ms": 0, "stopped_us": 0,
                     "truncated": false, "error": null, "end_note": null, "frames": frames,
-                    "lock": lock})
+                    "lock": lock, "wait": t.wait})
             })
             .collect();
         let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
@@ -461,6 +469,7 @@ mod tests {
             cpu_ms,
             syscall: sc,
             owner: None,
+            wait: None,
             frames,
         }
     }
@@ -650,6 +659,18 @@ mod tests {
                 t(6, 0, Some(202), &["futex_wait", "unknown_lock", "w"]),
                 t(7, 0, Some(0), READ),
                 t(8, 0, None, SPIN),
+                T {
+                    wait: Some("read(fd 4 → socket:[12345])"),
+                    ..t(9, 0, Some(0), READ)
+                },
+                T {
+                    wait: Some("read(fd 0 → /dev/pts/3)"),
+                    ..t(10, 0, Some(0), READ)
+                },
+                T {
+                    wait: Some("read(fd 5 → pipe:[777])"),
+                    ..t(11, 0, Some(0), READ)
+                },
             ],
             &[],
         );
@@ -664,6 +685,9 @@ mod tests {
                 Some("a park"),
                 None,
                 None,
+                None,
+                Some("a socket read"),
+                Some("a terminal read"),
                 None
             ]
         );
