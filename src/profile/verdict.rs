@@ -89,6 +89,7 @@ impl Verdict {
         }
     }
 
+    /// A verdict was reached (not pending, not unclear).
     pub fn is_verdict(&self) -> bool {
         self.cell().is_some()
     }
