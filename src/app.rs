@@ -19,6 +19,7 @@ pub mod kept;
 pub mod keymap;
 pub mod look;
 pub mod process_list;
+mod profiling;
 pub mod refresh;
 pub mod save_prompt;
 pub mod scroll;
@@ -35,6 +36,7 @@ pub use inspector::threads::{ThreadRow, ThreadSort};
 pub use inspector::{Inspector, Pane, View};
 pub use kept::{KEPT_PROCESSES, Kept};
 pub use process_list::{ProcColumn, ProcessList};
+pub use profiling::{ProfileRefused, SavedProfile};
 pub use refresh::Refresh;
 pub use save_prompt::SavePrompt;
 pub use scroll::Viewport;
@@ -87,6 +89,8 @@ pub enum Action {
     TraceStarted,
     /// A finished snapshot.
     Snapshot(Arc<Process>),
+    /// A sample for the open profile view, between two refreshes.
+    Sample(Arc<Process>),
     /// A snapshot from `/proc` alone (no stacks): the process may not be traced.
     Degraded(Arc<Process>),
     /// A failed snapshot: the message (with its hint) and whether the process is gone.
@@ -119,6 +123,8 @@ pub enum Action {
         suggestion: String,
         docs: Vec<Arc<Process>>,
     },
+    /// A profile could not be saved there: ask where.
+    SaveProfileRefused(ProfileRefused),
 }
 
 /// What the event loop must do after an update.
@@ -132,6 +138,15 @@ pub enum Effect {
     SetInterval(Duration),
     SetPaused(bool),
     SetSnapshotMode(bool),
+    /// Sample at this interval (the profile view is open), or stop sampling.
+    SetProfiling(Option<Duration>),
+    /// Write a profile to a new file: at `to`, else `name` in the current directory (the
+    /// format told by the extension, else folded).
+    SaveProfile {
+        profile: SavedProfile,
+        name: String,
+        to: Option<std::path::PathBuf>,
+    },
     /// Write these snapshots (oldest first) to a new file.
     Save(Vec<Arc<Process>>),
     /// Write these snapshots to a new file at the path given.
@@ -251,10 +266,9 @@ impl App {
     /// Keys are text for the search prompt, not commands.
     pub fn typing_search(&self) -> bool {
         self.screen == Screen::Inspector
-            && self
-                .inspector
-                .as_ref()
-                .is_some_and(|i| i.search().is_editing())
+            && self.inspector.as_ref().is_some_and(|i| {
+                i.search().is_editing() || i.profile().is_some_and(|p| p.search().is_editing())
+            })
     }
 
     /// Whether keys are commands or text for an open prompt.
@@ -281,6 +295,7 @@ impl App {
     pub fn context(&self) -> Context {
         match self.screen {
             Screen::ProcessList => Context::ProcessList,
+            Screen::Inspector if self.profiling() => Context::Profile,
             Screen::Inspector if self.refresh.offline() => Context::Loaded,
             Screen::Inspector => Context::Inspector,
         }
@@ -344,6 +359,7 @@ impl App {
             Action::PromptChar(c) => {
                 if let Some(p) = &mut self.save_prompt {
                     p.push(c);
+                } else if self.profile_search_edit(Some(c)) {
                 } else if self.typing_search() {
                     if let Some(i) = &mut self.inspector {
                         i.search_edit(Some(c));
@@ -356,6 +372,7 @@ impl App {
             Action::PromptBackspace => {
                 if let Some(p) = &mut self.save_prompt {
                     p.pop();
+                } else if self.profile_search_edit(None) {
                 } else if self.typing_search() {
                     if let Some(i) = &mut self.inspector {
                         i.search_edit(None);
@@ -367,7 +384,11 @@ impl App {
             }
             Action::ProcessesListed(list) => self.process_list.replace(list),
             Action::TraceStarted => self.refresh.set_tracing(true),
-            Action::Snapshot(p) => self.accept_snapshot(p, false),
+            Action::Snapshot(p) => {
+                self.profile_sample(&p);
+                self.accept_snapshot(p, false);
+            }
+            Action::Sample(p) => self.profile_sample(&p),
             Action::Degraded(p) => self.accept_snapshot(p, true),
             Action::TraceFailed { message, exited } => {
                 self.refresh.set_tracing(false);
@@ -410,6 +431,10 @@ impl App {
             } => {
                 let failed = format!("cannot write in {failed_dir} ({error})");
                 self.save_prompt = Some(SavePrompt::new(suggestion, failed, docs));
+            }
+            Action::SaveProfileRefused(r) => {
+                let failed = format!("cannot write in {} ({})", r.failed_dir, r.error);
+                self.save_prompt = Some(SavePrompt::for_profile(r.suggestion, failed, r.profile));
             }
         }
         Vec::new()
@@ -483,10 +508,17 @@ impl App {
     fn command(&mut self, c: Command) -> Vec<Effect> {
         if let Some(prompt) = self.save_prompt.take() {
             return match c {
-                Command::Enter => {
-                    let (path, docs) = prompt.into_save();
-                    vec![Effect::SaveTo(path.into(), docs)]
-                }
+                Command::Enter => match prompt.profile().cloned() {
+                    Some(profile) => vec![Effect::SaveProfile {
+                        profile: SavedProfile(profile),
+                        name: String::new(),
+                        to: Some(prompt.path().into()),
+                    }],
+                    None => {
+                        let (path, docs) = prompt.into_save();
+                        vec![Effect::SaveTo(path.into(), docs)]
+                    }
+                },
                 Command::Back => {
                     self.status_note = Some("not saved".into());
                     Vec::new()
@@ -501,6 +533,9 @@ impl App {
         }
         if self.help.is_open() && !self.help.command(c, self.page_size() as u16) {
             return Vec::new();
+        }
+        if let Some(effects) = self.profile_command(c) {
+            return effects;
         }
         match c {
             Command::Quit => {
@@ -535,6 +570,12 @@ impl App {
                     i.command(c);
                 }
             }
+            Command::Profile => return self.open_profile(),
+            // The profile view's own: it took them above when open.
+            Command::ProfileScope
+            | Command::ProfileSort
+            | Command::SaveProfile
+            | Command::SaveProfileAs => {}
             Command::ScrollLeft | Command::ScrollRight => {
                 if let Some(i) = &mut self.inspector {
                     i.scroll_frames(c == Command::ScrollRight);

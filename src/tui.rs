@@ -277,6 +277,7 @@ fn to_actions(ev: AppEvent, app: &App, area: Rect, clicks: &mut Clicks) -> Vec<A
         }
         AppEvent::Worker(WorkerEvent::Started) => vec![Action::TraceStarted],
         AppEvent::Worker(WorkerEvent::Snapshot(p)) => vec![Action::Snapshot(p)],
+        AppEvent::Worker(WorkerEvent::Sample(p)) => vec![Action::Sample(p)],
         AppEvent::Worker(WorkerEvent::Degraded(p)) => vec![Action::Degraded(p)],
         AppEvent::Worker(WorkerEvent::Failed { message, exited }) => {
             vec![Action::TraceFailed { message, exited }]
@@ -302,6 +303,10 @@ fn apply(effect: Effect, worker: &Worker, lister_active: &AtomicBool, tx: &Sende
         Effect::SetInterval(i) => worker.send(TracerCmd::SetInterval(i)),
         Effect::SetPaused(p) => worker.send(TracerCmd::SetPaused(p)),
         Effect::SetSnapshotMode(s) => worker.send(TracerCmd::SetSnapshotMode(s)),
+        Effect::SetProfiling(p) => worker.send(TracerCmd::SetProfiling(p)),
+        Effect::SaveProfile { profile, name, to } => {
+            let _ = tx.send(save_profile(profile.0, &name, to));
+        }
         Effect::Save(history) => {
             let _ = tx.send(save(&history, None));
         }
@@ -346,6 +351,54 @@ fn save(history: &[Arc<crate::tracer::Process>], to: Option<std::path::PathBuf>)
             })
         }
         Err(e) => AppEvent::Saved(Err(e.to_string())),
+    }
+}
+
+/// Writes a profile to a new file at `to`, else `name` in the current directory, in the
+/// format its extension tells (folded when it tells none); a directory we may not write in
+/// asks the app for another path, as a snapshot's save does.
+fn save_profile(
+    profile: Arc<crate::profile::Profile>,
+    name: &str,
+    to: Option<std::path::PathBuf>,
+) -> AppEvent {
+    use crate::profile::export::{self, Format};
+    let path = to.unwrap_or_else(|| std::path::PathBuf::from(name));
+    let absolute = std::env::current_dir()
+        .map(|d| d.join(&path))
+        .unwrap_or_else(|_| path.clone());
+    let shown = |p: &std::path::Path| crate::text::inert(&p.display().to_string()).into_owned();
+    let format = Format::from_path(&path).unwrap_or(Format::Folded);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| {
+            let written = export::write(&profile, format, &mut f);
+            if written.is_err() {
+                // Nothing half-written stays behind under the name asked for.
+                let _ = std::fs::remove_file(&path);
+            }
+            written
+        });
+    match written {
+        Ok(()) => AppEvent::Saved(Ok(shown(&absolute))),
+        Err(e) if unwritable(&e) => {
+            let dir = absolute
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            let file = path
+                .file_name()
+                .map_or_else(|| name.to_string(), |f| f.to_string_lossy().into_owned());
+            AppEvent::SaveRefused(Action::SaveProfileRefused(crate::app::ProfileRefused {
+                failed_dir: shown(&dir),
+                error: e.to_string(),
+                suggestion: writable_dir().join(file).display().to_string(),
+                profile,
+            }))
+        }
+        Err(e) => AppEvent::Saved(Err(format!("{}: {e}", shown(&path)))),
     }
 }
 

@@ -19,6 +19,9 @@ pub enum TracerCmd {
     SetInterval(Duration),
     SetPaused(bool),
     SetSnapshotMode(bool),
+    /// Sample at this interval (the profile view is open), or stop sampling (None): samples
+    /// between the refreshes go out as [`WorkerEvent::Sample`], the refreshes as snapshots.
+    SetProfiling(Option<Duration>),
     Shutdown,
 }
 
@@ -33,6 +36,8 @@ pub enum WorkerEvent {
     },
     Started,
     Snapshot(Arc<Process>),
+    /// A profile's sample between two refreshes: for the profile only, not the history.
+    Sample(Arc<Process>),
     Failed {
         message: String,
         exited: bool,
@@ -87,6 +92,70 @@ struct State {
     interval: Duration,
     paused: bool,
     due: Option<Instant>,
+    /// The sampling interval while profiling.
+    profile: Option<Duration>,
+    /// When the next trace is a refresh (goes to the history) while profiling.
+    refresh_due: Instant,
+}
+
+impl State {
+    /// Time from one trace to the next: the sampling interval while profiling.
+    fn next_interval(&self) -> Duration {
+        self.profile.map_or(self.interval, |p| p.min(self.interval))
+    }
+
+    /// Applies one command; false on shutdown.
+    fn apply(
+        &mut self,
+        cmd: TracerCmd,
+        tracer: &mut Tracer,
+        report: &impl Fn(WorkerEvent),
+    ) -> bool {
+        match cmd {
+            TracerCmd::Shutdown => return false,
+            TracerCmd::Target(t) => {
+                self.target = t;
+                self.profile = None;
+                self.due = t.map(|_| Instant::now());
+                if let Some(pid) = t
+                    && let Some(stat) = ProcStat::read(&format!("/proc/{pid}/stat"))
+                {
+                    report(WorkerEvent::Identified {
+                        pid,
+                        start: stat.start,
+                    });
+                }
+            }
+            TracerCmd::SnapshotNow => {
+                self.due = Some(Instant::now());
+                self.refresh_due = Instant::now();
+            }
+            TracerCmd::SetInterval(i) => {
+                self.interval = i;
+                if !self.paused && self.target.is_some() {
+                    self.due = Some(Instant::now() + self.next_interval());
+                }
+            }
+            TracerCmd::SetPaused(p) => {
+                self.paused = p;
+                self.due = (!p).then(|| Instant::now() + self.next_interval());
+            }
+            TracerCmd::SetProfiling(p) => {
+                self.profile = p;
+                // Samples at their rate from now; the refreshes keep their own pace.
+                if !self.paused && self.target.is_some() {
+                    self.due = Some(match p {
+                        Some(p) => Instant::now() + p,
+                        None => self.refresh_due,
+                    });
+                }
+            }
+            TracerCmd::SetSnapshotMode(s) => {
+                tracer.options_mut().snapshot(s);
+            }
+        }
+        true
+    }
 }
 
 fn run(
@@ -103,6 +172,8 @@ fn run(
         interval,
         paused: false,
         due: None,
+        profile: None,
+        refresh_due: Instant::now(),
     };
     loop {
         let first = match st.due.filter(|_| st.target.is_some()) {
@@ -118,34 +189,8 @@ fn run(
         };
         // Apply everything queued: the latest target, interval and mode win.
         for cmd in first.into_iter().chain(rx.try_iter()) {
-            match cmd {
-                TracerCmd::Shutdown => return,
-                TracerCmd::Target(t) => {
-                    st.target = t;
-                    st.due = t.map(|_| Instant::now());
-                    if let Some(pid) = t
-                        && let Some(stat) = ProcStat::read(&format!("/proc/{pid}/stat"))
-                    {
-                        report(WorkerEvent::Identified {
-                            pid,
-                            start: stat.start,
-                        });
-                    }
-                }
-                TracerCmd::SnapshotNow => st.due = Some(Instant::now()),
-                TracerCmd::SetInterval(i) => {
-                    st.interval = i;
-                    if !st.paused && st.target.is_some() {
-                        st.due = Some(Instant::now() + i);
-                    }
-                }
-                TracerCmd::SetPaused(p) => {
-                    st.paused = p;
-                    st.due = (!p).then(|| Instant::now() + st.interval);
-                }
-                TracerCmd::SetSnapshotMode(s) => {
-                    tracer.options_mut().snapshot(s);
-                }
+            if !st.apply(cmd, &mut tracer, &report) {
+                return;
             }
         }
         let (Some(pid), Some(due)) = (st.target, st.due) else {
@@ -154,13 +199,20 @@ fn run(
         if due > Instant::now() {
             continue;
         }
-        report(WorkerEvent::Started);
+        // While profiling, most traces are samples: only a refresh goes to the history (and
+        // says "tracing"), so a 20 Hz profile does not churn the panes' derived state.
+        let refresh = st.profile.is_none() || Instant::now() >= st.refresh_due;
+        if refresh {
+            report(WorkerEvent::Started);
+            st.refresh_due = Instant::now() + st.interval;
+        }
         let traced = tracer.trace(pid);
         if let Some(refused) = tracer.take_line_cache_refused() {
             report(WorkerEvent::LineCacheRefused(refused));
         }
         match traced {
-            Ok(p) => report(WorkerEvent::Snapshot(Arc::new(p))),
+            Ok(p) if refresh => report(WorkerEvent::Snapshot(Arc::new(p))),
+            Ok(p) => report(WorkerEvent::Sample(Arc::new(p))),
             Err(e) => {
                 let exited = matches!(
                     e,
@@ -186,6 +238,6 @@ fn run(
                 }
             }
         }
-        st.due = (!st.paused).then(|| Instant::now() + st.interval);
+        st.due = (!st.paused).then(|| Instant::now() + st.next_interval());
     }
 }

@@ -445,6 +445,7 @@ fn the_worker_reports_a_refused_cache_once() {
             WorkerEvent::LineCacheRefused(r) => refused.push(r),
             WorkerEvent::Failed { message, .. } => panic!("{message}"),
             WorkerEvent::Degraded(_) => panic!("a degraded snapshot of our own fixture"),
+            WorkerEvent::Sample(_) => panic!("a sample, and no profile was asked for"),
             WorkerEvent::Started | WorkerEvent::Identified { .. } => {}
         }
     }

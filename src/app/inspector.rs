@@ -8,6 +8,7 @@ mod find;
 pub mod frames;
 pub mod goroutines;
 pub mod groups;
+pub mod profile;
 pub mod search;
 pub mod threads;
 
@@ -24,6 +25,7 @@ use detail::FrameDetail;
 use frames::FramesPane;
 use goroutines::GoroutinesPane;
 use groups::GroupsPane;
+use profile::ProfileView;
 use search::{Search, SearchCount};
 use threads::{ThreadRow, ThreadSort, ThreadsPane};
 
@@ -73,6 +75,8 @@ pub struct Inspector {
     search: Search,
     /// The frame detail view, while open.
     detail: Option<FrameDetail>,
+    /// The profile view, while open (it takes the panes' place).
+    profile: Option<ProfileView>,
 }
 
 impl Inspector {
@@ -93,6 +97,7 @@ impl Inspector {
             offsets: [0; 4],
             search: Search::default(),
             detail: None,
+            profile: None,
         }
     }
 
@@ -180,6 +185,27 @@ impl Inspector {
     /// The frame detail view, while open.
     pub fn detail(&self) -> Option<&FrameDetail> {
         self.detail.as_ref()
+    }
+
+    /// The profile view, while open.
+    pub fn profile(&self) -> Option<&ProfileView> {
+        self.profile.as_ref()
+    }
+
+    pub(super) fn profile_mut(&mut self) -> Option<&mut ProfileView> {
+        self.profile.as_mut()
+    }
+
+    /// Opens the profile view (the selected thread is the one `t` offers), or closes it.
+    pub(super) fn toggle_profile(&mut self) {
+        self.profile = match self.profile {
+            Some(_) => None,
+            None => Some(ProfileView::new(
+                self.pid,
+                &self.command_line,
+                self.selected_tid(),
+            )),
+        };
     }
 
     /// The group view's selection.

@@ -45,6 +45,16 @@ pub enum Command {
     ScrollLeft,
     ScrollRight,
     BriefFrames,
+    /// Open the profile view, or close it.
+    Profile,
+    /// The profile's scope: the whole process or the thread selected when it opened.
+    ProfileScope,
+    /// The top-functions table's next sort column.
+    ProfileSort,
+    /// Save the profile (folded) in the current directory.
+    SaveProfile,
+    /// Save the profile at a path asked for (its extension picks the format).
+    SaveProfileAs,
 }
 
 /// Where a binding applies.
@@ -59,6 +69,8 @@ pub enum Context {
     /// The inspector on snapshots loaded from files (`load`): the inspector's bindings but
     /// the live ones (see [`live_only`]).
     Loaded,
+    /// The profile view (`p`) of a live process.
+    Profile,
 }
 
 /// A key: its code and whether Ctrl is held.
@@ -345,6 +357,15 @@ pub const KEYMAP: &[Binding] = &[
         footer: false,
     },
     Binding {
+        keys: &[k('p')],
+        label: "p",
+        command: Command::Profile,
+        short: "profile",
+        help: "Profile view: sample the process (20 Hz) while it is open: top functions and a flame graph",
+        context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
         keys: &[k('/')],
         label: "/",
         command: Command::Search,
@@ -405,6 +426,123 @@ pub const KEYMAP: &[Binding] = &[
         short: "pane",
         help: "Focus the previous pane",
         context: Context::Inspector,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('p')],
+        label: "p",
+        command: Command::Profile,
+        short: "close",
+        help: "Close the profile view (sampling stops; the refresh goes back to its interval)",
+        context: Context::Profile,
+        footer: false,
+    },
+    Binding {
+        keys: &[code(KeyCode::Tab), code(KeyCode::BackTab)],
+        label: "Tab",
+        command: Command::NextPane,
+        short: "table/flame",
+        help: "Switch between the top-functions table and the flame graph",
+        context: Context::Profile,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('s')],
+        label: "s",
+        command: Command::ProfileSort,
+        short: "sort",
+        help: "Sort the table by the next column: self, total, on-CPU, off-CPU, name",
+        context: Context::Profile,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('t')],
+        label: "t",
+        command: Command::ProfileScope,
+        short: "thread",
+        help: "Profile of the whole process, or of the thread selected when the view opened",
+        context: Context::Profile,
+        footer: true,
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter)],
+        label: "Enter",
+        command: Command::Enter,
+        short: "zoom",
+        help: "Flame graph: zoom into the selected frame (its subtree fills the width; Esc zooms out); table: the function in the flame graph",
+        context: Context::Profile,
+        footer: false,
+    },
+    Binding {
+        keys: &[code(KeyCode::Left), k('h')],
+        label: "\u{2190}/h",
+        command: Command::ScrollLeft,
+        short: "left",
+        help: "Flame graph: the frame to the left (the previous sibling)",
+        context: Context::Profile,
+        footer: false,
+    },
+    Binding {
+        keys: &[code(KeyCode::Right), k('l')],
+        label: "\u{2192}/l",
+        command: Command::ScrollRight,
+        short: "right",
+        help: "Flame graph: the frame to the right (the next sibling)",
+        context: Context::Profile,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('/')],
+        label: "/",
+        command: Command::Search,
+        short: "search",
+        help: "Search function names: matches are marked, the footer gives their share of the samples",
+        context: Context::Profile,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('n')],
+        label: "n",
+        command: Command::SearchNext,
+        short: "next",
+        help: "Next match of the search",
+        context: Context::Profile,
+        footer: false,
+    },
+    Binding {
+        keys: &[k('N')],
+        label: "N",
+        command: Command::SearchPrev,
+        short: "prev",
+        help: "Previous match of the search",
+        context: Context::Profile,
+        footer: false,
+    },
+    Binding {
+        keys: &[k(' ')],
+        label: "Space",
+        command: Command::TogglePause,
+        short: "pause",
+        help: "Pause or resume sampling",
+        context: Context::Profile,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('w')],
+        label: "w",
+        command: Command::SaveProfile,
+        short: "save",
+        help: "Save the profile as folded stacks (flamegraph.pl, inferno) in the current directory",
+        context: Context::Profile,
+        footer: true,
+    },
+    Binding {
+        keys: &[k('W')],
+        label: "W",
+        command: Command::SaveProfileAs,
+        short: "save as",
+        help: "Save the profile at a path asked for: .pb.gz is pprof, .speedscope.json speedscope, else folded",
+        context: Context::Profile,
         footer: false,
     },
     Binding {
@@ -480,6 +618,7 @@ pub fn live_only(c: Command) -> bool {
             | Command::Faster
             | Command::Slower
             | Command::ToggleMode
+            | Command::Profile
     )
 }
 
@@ -532,7 +671,12 @@ mod tests {
 
     #[test]
     fn every_command_has_a_key_and_no_key_is_bound_twice_in_one_context() {
-        for screen in [Context::ProcessList, Context::Inspector, Context::Loaded] {
+        for screen in [
+            Context::ProcessList,
+            Context::Inspector,
+            Context::Loaded,
+            Context::Profile,
+        ] {
             let mut seen = Vec::new();
             for b in KEYMAP.iter().filter(|b| active(b.context, screen)) {
                 for key in b.keys {
@@ -587,6 +731,33 @@ mod tests {
             Some(Command::Quit)
         );
         assert_eq!(lookup(Context::ProcessList, key('c')), None);
+        // The profile view: its own keys; the panes' keys mean nothing there, and theirs
+        // keep their meaning in the process view.
+        for (c, command) in [
+            ('s', Some(Command::ProfileSort)),
+            ('t', Some(Command::ProfileScope)),
+            ('w', Some(Command::SaveProfile)),
+            ('W', Some(Command::SaveProfileAs)),
+            ('p', Some(Command::Profile)),
+            ('h', Some(Command::ScrollLeft)),
+            ('/', Some(Command::Search)),
+            ('j', Some(Command::Down)),
+            ('d', None),
+            ('H', None),
+            ('r', None),
+        ] {
+            assert_eq!(lookup(Context::Profile, key(c)), command, "{c}");
+        }
+        for (c, command) in [
+            ('s', Some(Command::SortThreads)),
+            ('w', Some(Command::Save)),
+            ('p', Some(Command::Profile)),
+            ('t', None),
+            ('h', None),
+        ] {
+            assert_eq!(lookup(Context::Inspector, key(c)), command, "{c}");
+        }
+        assert_eq!(lookup(Context::Loaded, key('p')), None, "live only");
     }
 
     #[test]
@@ -608,6 +779,11 @@ mod tests {
         assert_eq!(
             labels(Context::Loaded, true),
             ["q", "?", "d", "c", "<", ">", "b", "Tab"]
+        );
+        // The profile view's own keys; Tab switches its table and flame graph.
+        assert_eq!(
+            labels(Context::Profile, false),
+            ["q", "?", "Tab", "s", "t", "Space", "w"]
         );
         assert_eq!(
             labels(Context::ProcessList, true),

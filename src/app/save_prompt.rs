@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::profile::Profile;
 use crate::tracer::Process;
 
 /// An open save prompt.
@@ -13,11 +14,33 @@ pub struct SavePrompt {
     /// The directory that could not be written, and why, in words.
     failed: String,
     docs: Vec<Arc<Process>>,
+    /// A profile to save instead of snapshots.
+    profile: Option<Arc<Profile>>,
 }
 
 impl SavePrompt {
     pub(super) fn new(path: String, failed: String, docs: Vec<Arc<Process>>) -> SavePrompt {
-        SavePrompt { path, failed, docs }
+        SavePrompt {
+            path,
+            failed,
+            docs,
+            profile: None,
+        }
+    }
+
+    /// A prompt for where to save `profile` (`W`, or a refused `w`: `failed` says why).
+    pub(super) fn for_profile(path: String, failed: String, profile: Arc<Profile>) -> SavePrompt {
+        SavePrompt {
+            path,
+            failed,
+            docs: Vec::new(),
+            profile: Some(profile),
+        }
+    }
+
+    /// The profile this prompt saves, if it saves one.
+    pub(super) fn profile(&self) -> Option<&Arc<Profile>> {
+        self.profile.as_ref()
     }
 
     /// The path typed so far.

@@ -78,6 +78,7 @@ fn lines(theme: &Theme, width: usize) -> Vec<Line<'static>> {
         (Context::Global, "Everywhere"),
         (Context::ProcessList, "Process list"),
         (Context::Inspector, "Process view"),
+        (Context::Profile, "Profile view (p)"),
     ] {
         lines.push(Line::styled(title, theme.header));
         for b in KEYMAP.iter().filter(|b| b.context == context) {
