@@ -5,12 +5,14 @@
 pub mod detail;
 pub mod diff;
 pub mod fit;
+pub mod flame;
 pub mod frames;
 pub mod goroutines;
 pub mod groups;
 pub mod help;
 pub mod list_pane;
 pub mod process_list;
+pub mod profile;
 pub mod search;
 pub mod status;
 pub mod theme;
@@ -100,6 +102,12 @@ pub fn render(app: &App, frame: &mut Frame) {
     match (app.screen(), app.inspector()) {
         (Screen::ProcessList, _) => {
             process_list::render(app.process_list(), &theme, frame, areas.process_list)
+        }
+        (Screen::Inspector, Some(inspector)) if inspector.profile().is_some() => {
+            if let Some(view) = inspector.profile() {
+                let body = areas.threads.union(areas.frames);
+                profile::render(view, &theme, &app.look(), frame, body);
+            }
         }
         (Screen::Inspector, Some(inspector)) => {
             match inspector.view() {

@@ -102,10 +102,11 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut parts = Vec::new();
     // A save asking where to write: the path being typed, after the directory that failed.
     if let Some(p) = app.save_prompt() {
-        let spans = vec![
-            Span::styled(format!(" ! {} ", p.failed()), theme.error),
-            Span::raw(format!(" save to: {}█", p.path())),
-        ];
+        let mut spans = Vec::new();
+        if !p.failed().is_empty() {
+            spans.push(Span::styled(format!(" ! {} ", p.failed()), theme.error));
+        }
+        spans.push(Span::raw(format!(" save to: {}█", p.path())));
         frame.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
@@ -208,6 +209,16 @@ fn process_count(list: &crate::app::ProcessList) -> (String, String) {
 }
 
 pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if app.screen() == Screen::Inspector
+        && let Some(view) = app
+            .inspector()
+            .and_then(|i| i.profile())
+            .filter(|v| v.search().is_shown())
+    {
+        let line = Line::from(super::profile::footer_spans(view, theme));
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
     if app.screen() == Screen::Inspector
         && let Some(i) = app.inspector().filter(|i| i.search().is_shown())
     {
