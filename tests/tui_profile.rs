@@ -1,0 +1,160 @@
+//! The profile view end to end: the real inspector in tmux on a process whose thread "burner"
+//! spins in burn_inner (called by burn_outer). With that thread selected, `p` then `t` show
+//! its profile: the table puts burn_inner first; the flame graph at 80x24 draws it; Enter
+//! zooms into burn_outer and Esc comes back; Esc closes the view and `q` leaves the process
+//! running, neither traced nor stopped.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::tmux::Tmux;
+use common::{Fixture, fixtures_dir, gcc, gone, tid_named};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
+
+/// tests/fixtures/profile_busy.c, built once with gcc -O1 -g -pthread.
+fn busy_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = fixtures_dir().join("profile_busy.c");
+        let args: Vec<&std::ffi::OsStr> = ["-O1", "-g", "-pthread"]
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .chain([src.as_os_str()])
+            .collect();
+        gcc("profilebusyfixture", &args)
+    })
+}
+
+/// Kills (SIGKILL) an inspector we started if it still runs when dropped.
+struct Reaper(u32);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", self.0)).unwrap_or_default();
+        if comm.trim() == "rstack-tui" && !gone(self.0) {
+            let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// The line under the view's pane title (" Top functions" or " Flame graph"): the table's
+/// header or the flame graph's top row; and the line under that.
+fn under_title<'a>(screen: &'a str, title: &str) -> Option<(&'a str, &'a str)> {
+    let mut lines = screen.lines().skip_while(|l| !l.starts_with(title));
+    lines.next()?;
+    Some((lines.next()?, lines.next()?))
+}
+
+/// A line's first word (a frame's label, a table's function).
+fn first_word(line: &str) -> &str {
+    line.split_whitespace().next().unwrap_or("")
+}
+
+/// "N samples" on the facts line (0 before it shows).
+fn samples(screen: &str) -> u64 {
+    screen
+        .lines()
+        .find_map(|l| l.trim_start().split_once(" samples ("))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_profile_view_shows_the_busy_function_zooms_and_leaves_no_trace() {
+    let fx = Fixture::spawn_busy(busy_bin(), &[]);
+    let burner = tid_named(fx.pid(), "burner");
+    let pid = fx.pid().to_string();
+    let tmux = Tmux::exec(80, 24, &[BIN, &pid]);
+    let reaper = Reaper(tmux.pane_pid());
+    tmux.wait_screen("the first snapshot with both threads", |s| {
+        s.contains(" Threads (2) ") && s.contains(" rolling ·")
+    });
+
+    // The burner is the second thread by id: select it, open the profile, take its scope.
+    tmux.send_keys(&["j"]);
+    tmux.wait_screen("the burner selected", |s| {
+        s.contains(&format!(" Stack of {burner} "))
+    });
+    tmux.send_keys(&["p"]);
+    tmux.wait_for(" Top functions · whole process ");
+    tmux.send_keys(&["t"]);
+    let scope = format!(" Top functions · thread {burner} ");
+    // Enough samples that the order is the burner's steady one (20 Hz: about 2 s).
+    let screen = tmux.wait_screen("40 samples of the burner", |s| {
+        s.contains(&scope) && samples(s) >= 40
+    });
+    let (header, first) = under_title(&screen, &scope).expect("the table");
+    assert!(
+        header.starts_with("FUNCTION") && header.contains("SELF"),
+        "{screen}"
+    );
+    assert_eq!(first_word(first), "burn_inner", "not first:\n{screen}");
+
+    // The flame graph at 80x24: the thread at the top, burn_inner drawn below it.
+    tmux.send_keys(&["Tab"]);
+    let title = " Flame graph · thread ";
+    let screen = tmux.wait_for(title);
+    let (top, _) = under_title(&screen, title).expect("the flame graph");
+    assert!(top.starts_with(&format!("burner ({burner})")), "{screen}");
+    let rows: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.starts_with(title))
+        .collect();
+    assert!(
+        rows.iter().any(|l| first_word(l) == "burn_inner"),
+        "no burn_inner row:\n{screen}"
+    );
+
+    // Find burn_outer, keep the search, zoom into it: it fills the top row.
+    tmux.type_text("/burn_outer");
+    tmux.wait_screen("burn_outer selected as typed", |s| {
+        s.contains(" · burn_outer ") && s.contains(" /burn_outer")
+    });
+    tmux.send_keys(&["Enter"]);
+    tmux.send_keys(&["Enter"]);
+    let screen = tmux.wait_screen("the zoom into burn_outer", |s| {
+        s.lines()
+            .any(|l| l.starts_with(" Flame graph · ") && l.contains(" · zoomed · "))
+    });
+    let zoomed_title = screen
+        .lines()
+        .find(|l| l.starts_with(" Flame graph · "))
+        .unwrap_or_default()
+        .to_string();
+    let (top, below) = under_title(&screen, &zoomed_title).expect("the zoomed graph");
+    assert_eq!(first_word(top), "burn_outer", "{screen}");
+    assert_eq!(first_word(below), "burn_inner", "{screen}");
+
+    // Esc: the search goes; Esc: the zoom; Esc: the view.
+    tmux.send_keys(&["Escape"]);
+    tmux.wait_screen("the search cleared", |s| !s.contains(" /burn_outer"));
+    tmux.send_keys(&["Escape"]);
+    let screen = tmux.wait_screen("back from the zoom", |s| {
+        s.lines()
+            .any(|l| l.starts_with(title) && !l.contains(" · zoomed"))
+    });
+    let (top, _) = under_title(&screen, title).expect("the flame graph");
+    assert!(top.starts_with(&format!("burner ({burner})")), "{screen}");
+    tmux.send_keys(&["Escape"]);
+    tmux.wait_screen("the panes again", |s| {
+        s.contains(" Threads (2) ") && !s.contains(" Flame graph ")
+    });
+
+    // Quit: the inspector ends, the fixture runs on, untraced and not stopped.
+    tmux.send_keys(&["q"]);
+    let deadline = std::time::Instant::now() + common::tmux::DEADLINE;
+    while !gone(reaper.0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the inspector did not quit; the screen:\n{}",
+            tmux.capture()
+        );
+        std::thread::sleep(common::tmux::POLL);
+    }
+    fx.assert_running();
+}
