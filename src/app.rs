@@ -397,6 +397,8 @@ impl App {
                     i.mark_exited(exited);
                 }
             }
+            // The profile view has no rows under the panes' places.
+            Action::ClickRow { .. } if self.profiling() => {}
             Action::ClickRow { pane, row } => match (self.screen, pane) {
                 (Screen::ProcessList, _) => self.process_list.click(row),
                 (Screen::Inspector, Some(pane)) => {
@@ -704,6 +706,7 @@ impl App {
 
     fn move_selection(&mut self, m: Move) {
         match self.screen {
+            Screen::Inspector if self.profiling() => self.profile_move(m),
             Screen::Inspector => {
                 if let Some(i) = &mut self.inspector {
                     i.move_selection(m);

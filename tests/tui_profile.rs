@@ -1,8 +1,9 @@
 //! The profile view end to end: the real inspector in tmux on a process whose thread "burner"
 //! spins in burn_inner (called by burn_outer). With that thread selected, `p` then `t` show
 //! its profile: the table puts burn_inner first; the flame graph at 80x24 draws it; Enter
-//! zooms into burn_outer and Esc comes back; Esc closes the view and `q` leaves the process
-//! running, neither traced nor stopped.
+//! zooms into burn_outer and Esc comes back; `w` writes the folded profile in the current
+//! directory; Esc closes the view and `q` leaves the process running, neither traced nor
+//! stopped.
 
 mod common;
 
@@ -64,12 +65,43 @@ fn samples(screen: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `w` writes one folded file in `dir` (the inspector's directory), named for `pid`, with at
+/// least 40 samples of the burner thread `burner` in burn_inner under burn_outer.
+fn assert_saved(tmux: &Tmux, dir: &Path, pid: u32, burner: u32) {
+    tmux.send_keys(&["w"]);
+    let screen = tmux.wait_screen("the save", |s| s.contains(" saved "));
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}\n{screen}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with(&format!("rstack-{}-", pid)) && name.ends_with("Z.folded"),
+        "{name}"
+    );
+    let folded = std::fs::read_to_string(&files[0]).unwrap();
+    let burning: u64 = folded
+        .lines()
+        .filter(|l| l.starts_with(&format!("burner ({burner});")))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(stack, _)| stack.ends_with(";burn_outer;burn_inner"))
+        .map(|(_, n)| n.parse::<u64>().unwrap())
+        .sum();
+    assert!(burning >= 40, "{burning} samples in burn_inner:\n{folded}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn the_profile_view_shows_the_busy_function_zooms_and_leaves_no_trace() {
     let fx = Fixture::spawn_busy(busy_bin(), &[]);
     let burner = tid_named(fx.pid(), "burner");
-    let pid = fx.pid().to_string();
-    let tmux = Tmux::exec(80, 24, &[BIN, &pid]);
+    // In a directory of its own, where `w` writes the profile.
+    let dir = std::env::temp_dir().join(format!("rstack-tui-profile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!("cd '{}' && exec '{BIN}' {}", dir.display(), fx.pid());
+    let tmux = Tmux::exec(80, 24, &["sh", "-c", &script]);
     let reaper = Reaper(tmux.pane_pid());
     tmux.wait_screen("the first snapshot with both threads", |s| {
         s.contains(" Threads (2) ") && s.contains(" rolling ·")
@@ -140,6 +172,9 @@ fn the_profile_view_shows_the_busy_function_zooms_and_leaves_no_trace() {
     });
     let (top, _) = under_title(&screen, title).expect("the flame graph");
     assert!(top.starts_with(&format!("burner ({burner})")), "{screen}");
+    // w: the profile, folded, in the current directory; the burner's stack among its lines.
+    assert_saved(&tmux, &dir, fx.pid(), burner);
+
     tmux.send_keys(&["Escape"]);
     tmux.wait_screen("the panes again", |s| {
         s.contains(" Threads (2) ") && !s.contains(" Flame graph ")

@@ -66,6 +66,19 @@ impl App {
         Some(Vec::new())
     }
 
+    /// The mouse wheel in the profile view: the table's selection, or the flame graph's level.
+    pub(super) fn profile_move(&mut self, m: super::Move) {
+        let Some(view) = self.inspector.as_mut().and_then(|i| i.profile_mut()) else {
+            return;
+        };
+        match m {
+            super::Move::Up(n) => view.command(Command::PageUp, n),
+            super::Move::Down(n) => view.command(Command::PageDown, n),
+            super::Move::To(0) => view.command(Command::Top, 0),
+            super::Move::To(_) => view.command(Command::Bottom, 0),
+        };
+    }
+
     /// A character typed into the profile view's search (`None`: Backspace); false when its
     /// search is not being typed.
     pub(super) fn profile_search_edit(&mut self, c: Option<char>) -> bool {
@@ -194,6 +207,22 @@ mod tests {
         press(&mut app, KeyCode::Esc);
         assert_eq!(press(&mut app, KeyCode::Esc), [Effect::SetProfiling(None)]);
         assert_eq!(app.context(), Context::Inspector);
+        // Reopened, the wheel moves the table's selection, a click selects nothing under it.
+        press(&mut app, KeyCode::Char('p'));
+        app.update(Action::Sample(snap(175)));
+        app.update(Action::Scroll(3));
+        let at = |app: &App| app.inspector().unwrap().profile().unwrap().table_index();
+        assert_eq!(at(&app), Some(3));
+        let tid = app.inspector().unwrap().selected_tid();
+        app.update(Action::ClickRow {
+            pane: Some(super::super::Pane::Threads),
+            row: 1,
+        });
+        assert_eq!(
+            (at(&app), app.inspector().unwrap().selected_tid()),
+            (Some(3), tid)
+        );
+        press(&mut app, KeyCode::Char('p'));
         // Samples after closing count nowhere.
         app.update(Action::Sample(snap(200)));
         assert!(app.inspector().unwrap().profile().is_none());
