@@ -46,7 +46,10 @@ impl App {
                 return Some(vec![Effect::SetProfiling(None)]);
             }
             Command::Quit | Command::Help => return None,
-            Command::TogglePause => return None,
+            Command::TogglePause => {
+                view.catch_up();
+                return None;
+            }
             Command::SaveProfile | Command::SaveProfileAs => {
                 let profile = Arc::new(view.profile().clone());
                 if profile.snapshots == 0 {

@@ -14,6 +14,11 @@ use crate::tracer::Process;
 /// The time between two samples while the view is open (20 Hz).
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 
+/// Distinct stacks re-read per sample: past them the table and the tree are derived once per
+/// that many stacks' worth of samples (and on any key), so a big profile at 20 Hz costs the
+/// event loop a bounded share of its time; a small one is current at every sample.
+const DERIVE_STACKS: usize = 2000;
+
 /// What the view shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProfileMode {
@@ -123,6 +128,8 @@ pub struct ProfileView {
     /// The flame graph's selected frame, its path from the root.
     selected: Vec<String>,
     search: Search,
+    /// Samples added since the table and the tree were derived.
+    pending: usize,
 }
 
 impl ProfileView {
@@ -140,6 +147,7 @@ impl ProfileView {
             zooms: Vec::new(),
             selected: Vec::new(),
             search: Search::default(),
+            pending: 0,
         };
         v.derive();
         v
@@ -148,7 +156,22 @@ impl ProfileView {
     /// Counts one sample of every thread of `p`.
     pub fn add(&mut self, p: &Process) {
         self.profile.add(p);
-        self.derive();
+        self.pending += 1;
+        if self.pending * DERIVE_STACKS >= self.profile.stacks.len() {
+            self.derive();
+        }
+    }
+
+    /// Samples not yet in the table and the tree (a big profile derives them every few).
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Derives what samples are pending (before a key acts, or when sampling pauses).
+    pub(in crate::app) fn catch_up(&mut self) {
+        if self.pending > 0 {
+            self.derive();
+        }
     }
 
     pub fn profile(&self) -> &Profile {
@@ -231,6 +254,7 @@ impl ProfileView {
 
     /// Rederives the table and the tree from the profile, for the scope.
     fn derive(&mut self) {
+        self.pending = 0;
         let tid = self.scope_thread();
         self.rows = functions(&self.profile, tid);
         sort_rows(&mut self.rows, self.sort);
@@ -244,6 +268,7 @@ impl ProfileView {
 
     /// The view's commands; a note for the status line when there is nothing to do.
     pub(in crate::app) fn command(&mut self, c: Command, page: usize) -> Option<String> {
+        self.catch_up();
         match c {
             Command::NextPane | Command::PrevPane => {
                 self.mode = match self.mode {
@@ -654,5 +679,34 @@ mod tests {
             (v.mode(), path(&v)),
             (ProfileMode::Flame, vec!["start", "work", "spin"])
         );
+    }
+
+    #[test]
+    fn a_big_profile_is_derived_every_few_samples_and_before_a_key() {
+        // Samples of 100 threads, each in a function of its own: 100 new stacks a sample.
+        let names: Vec<String> = (0..2300).map(|i| format!("f{i}")).collect();
+        let mut v = ProfileView::new(4242, "app", None);
+        let add = |v: &mut ProfileView, i: usize| {
+            let stacks: Vec<[&str; 1]> = (0..100).map(|t| [names[i * 100 + t].as_str()]).collect();
+            let threads: Vec<crate::tracer::diff::fixture::T> = stacks
+                .iter()
+                .enumerate()
+                .map(|(t, s)| (100 + t as u32, "w", 0, &s[..]))
+                .collect();
+            v.add(&snapshot(T0 + i as u64 * 50, &threads));
+        };
+        for i in 0..DERIVE_STACKS / 100 {
+            add(&mut v, i);
+        }
+        assert_eq!((v.pending(), v.tree().samples), (0, 2000));
+        // Past the bound, every second sample.
+        add(&mut v, 20);
+        assert_eq!((v.pending(), v.tree().samples), (1, 2000));
+        add(&mut v, 21);
+        assert_eq!((v.pending(), v.rows().len()), (0, 2200));
+        // A key acts on every sample.
+        add(&mut v, 22);
+        v.command(Command::Down, 10);
+        assert_eq!((v.pending(), v.tree().samples), (0, 2300));
     }
 }
