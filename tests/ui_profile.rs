@@ -189,3 +189,47 @@ fn one_thread_and_ascii() {
     press(&mut app, KeyCode::Tab);
     assert_snapshot!("profile_flame_thread_ascii_80x24", render(&app));
 }
+
+/// The background of the first cell of `text` where the screen first shows it.
+fn background_of(app: &App, text: &str) -> Option<ratatui::style::Color> {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| ui::render(app, f)).unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    for y in 0..24u16 {
+        let line: String = (0..80u16)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(at) = line.find(text) {
+            let x = line[..at].chars().count() as u16;
+            return buffer[(x, y)].bg.into();
+        }
+    }
+    None
+}
+
+#[test]
+fn frames_on_a_cpu_are_warm_and_waiting_ones_cool_in_16_colours() {
+    use ratatui::style::Color;
+    let mut app = profiling(Look {
+        colors: ColorLevel::Ansi16,
+        ..Look::default()
+    });
+    press(&mut app, KeyCode::Tab);
+    let warm = [
+        Color::Red,
+        Color::Yellow,
+        Color::LightRed,
+        Color::LightYellow,
+    ];
+    let cool = [Color::Blue, Color::Cyan, Color::LightBlue, Color::LightCyan];
+    let bg = |app: &App, text| background_of(app, text).unwrap_or_else(|| panic!("no {text}"));
+    assert!(
+        warm.contains(&bg(&app, "server::hash::s")),
+        "sha_block runs"
+    );
+    assert!(cool.contains(&bg(&app, "recv")), "recv waits");
+    // The same name, the same colour, wherever it is drawn.
+    let digest = bg(&app, "server::hash::digest");
+    press(&mut app, KeyCode::Char('t'));
+    assert_eq!(bg(&app, "server::hash::digest"), digest);
+}

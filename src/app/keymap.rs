@@ -441,7 +441,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[code(KeyCode::Tab), code(KeyCode::BackTab)],
         label: "Tab",
         command: Command::NextPane,
-        short: "table/flame",
+        short: "view",
         help: "Switch between the top-functions table and the flame graph",
         context: Context::Profile,
         footer: true,
