@@ -80,32 +80,86 @@ pub fn node_at<'a>(root: &'a FlameNode, path: &[String]) -> (&'a FlameNode, usiz
     (node, path.len())
 }
 
-/// The frames under `node` that match `p` (pre-order, children left to right): their paths
-/// from `node`, and the samples of the topmost ones (a match inside a match counts once).
-pub fn matches(node: &FlameNode, p: &Pattern) -> (Vec<Vec<String>>, u64) {
-    fn walk(
-        n: &FlameNode,
-        p: &Pattern,
-        path: &mut Vec<String>,
-        inside: bool,
-        out: &mut (Vec<Vec<String>>, u64),
-    ) {
+/// The frames under `node` that match `p`: how many, and the samples of the topmost ones (a
+/// match inside a match counts once).
+pub fn matches(node: &FlameNode, p: &Pattern) -> (usize, u64) {
+    fn walk(n: &FlameNode, p: &Pattern, inside: bool, out: &mut (usize, u64)) {
         for c in &n.children {
-            path.push(c.name.clone());
             let hit = p.matches(&c.name);
             if hit {
-                out.0.push(path.clone());
+                out.0 += 1;
                 if !inside {
                     out.1 += c.samples;
                 }
             }
-            walk(c, p, path, inside || hit, out);
+            walk(c, p, inside || hit, out);
+        }
+    }
+    let mut out = (0, 0);
+    walk(node, p, false, &mut out);
+    out
+}
+
+/// The match a jump goes to, found in one pre-order walk (children left to right) that keeps
+/// only the path it is on: memory follows the depth, not the size of the tree.
+struct Jump<'a> {
+    pattern: &'a Pattern,
+    /// The selection's path under the walked node.
+    from: &'a [String],
+    next: bool,
+    /// The selection itself, if it matches.
+    here: bool,
+    passed: bool,
+    /// First and last matches overall; last before the selection; first after it.
+    first: Option<Vec<String>>,
+    last: Option<Vec<String>>,
+    before: Option<Vec<String>>,
+    after: Option<Vec<String>>,
+}
+
+impl Jump<'_> {
+    fn walk(&mut self, n: &FlameNode, path: &mut Vec<String>) {
+        let is_from = path.as_slice() == self.from;
+        let hit = path.last().is_some_and(|name| self.pattern.matches(name));
+        if is_from && self.here && hit && self.after.is_none() {
+            self.after = Some(path.clone());
+        }
+        if hit && !is_from {
+            if self.first.is_none() {
+                self.first = Some(path.clone());
+            }
+            if self.next {
+                if self.passed && self.after.is_none() {
+                    self.after = Some(path.clone());
+                }
+            } else {
+                self.last = Some(path.clone());
+                if !self.passed {
+                    self.before = Some(path.clone());
+                }
+            }
+        } else if hit && is_from {
+            self.first.get_or_insert_with(|| path.clone());
+            if !self.next {
+                self.last = Some(path.clone());
+            }
+        }
+        self.passed |= is_from;
+        for c in &n.children {
+            path.push(c.name.clone());
+            self.walk(c, path);
             path.pop();
         }
     }
-    let mut out = (Vec::new(), 0);
-    walk(node, p, &mut Vec::new(), false, &mut out);
-    out
+
+    /// The match to go to: after the selection (or before it, going back), else around.
+    fn found(self) -> Option<Vec<String>> {
+        if self.next {
+            self.after.or(self.first)
+        } else {
+            self.before.or(self.last)
+        }
+    }
 }
 
 /// The profile view of the inspected process.
@@ -249,7 +303,7 @@ impl ProfileView {
         let p = self.search.pattern()?;
         let (node, _) = self.zoomed();
         let (found, samples) = matches(node, &p);
-        Some((found.len(), share(samples, node.samples)))
+        Some((found, share(samples, node.samples)))
     }
 
     /// Rederives the table and the tree from the profile, for the scope.
@@ -443,21 +497,27 @@ impl ProfileView {
             }
             ProfileMode::Flame => {
                 let (node, base) = self.zoomed();
-                let base = base.to_vec();
-                let order = preorder(node);
                 let selected = self.selected_path();
-                let at = selected
-                    .get(base.len()..)
-                    .and_then(|s| order.iter().position(|o| o.as_slice() == s))
-                    .unwrap_or(0);
-                let found = ring(at, order.len(), next, here)
-                    .find(|&i| order[i].last().is_some_and(|n| p.matches(n)));
-                if let Some(i) = found {
-                    let mut path = base;
-                    path.extend(order[i].iter().cloned());
-                    self.selected = path;
-                }
-                found.is_some()
+                let from = selected.strip_prefix(base).unwrap_or(&[]);
+                let mut jump = Jump {
+                    pattern: &p,
+                    from,
+                    next,
+                    here,
+                    passed: false,
+                    first: None,
+                    last: None,
+                    before: None,
+                    after: None,
+                };
+                jump.walk(node, &mut Vec::new());
+                let Some(found) = jump.found() else {
+                    return false;
+                };
+                let mut path = base.to_vec();
+                path.extend(found);
+                self.selected = path;
+                true
             }
         }
     }
@@ -482,21 +542,6 @@ pub fn share(n: u64, total: u64) -> f64 {
     } else {
         n as f64 / total as f64
     }
-}
-
-/// Every node's path under `node` (itself as the empty path), pre-order.
-fn preorder(node: &FlameNode) -> Vec<Vec<String>> {
-    fn walk(n: &FlameNode, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-        out.push(path.clone());
-        for c in &n.children {
-            path.push(c.name.clone());
-            walk(c, path, out);
-            path.pop();
-        }
-    }
-    let mut out = Vec::new();
-    walk(node, &mut Vec::new(), &mut out);
-    out
 }
 
 /// The path of the frame named `name` with the most samples.
