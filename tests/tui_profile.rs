@@ -193,3 +193,62 @@ fn the_profile_view_shows_the_busy_function_zooms_and_leaves_no_trace() {
     }
     fx.assert_running();
 }
+
+/// The worker while the view is open: samples at the profile's rate go out as `Sample` (no
+/// `Started`), refreshes keep their own interval as `Snapshot`; closed, only refreshes.
+#[test]
+fn the_worker_samples_while_profiling_and_refreshes_at_its_own_pace() {
+    use rstack_tui::TraceOptions;
+    use rstack_tui::worker::{TracerCmd, Worker, WorkerEvent};
+    use std::time::{Duration, Instant};
+    let fx = Fixture::spawn_busy(busy_bin(), &[]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut options = TraceOptions::new();
+    options.line_cache(None);
+    let interval = Duration::from_secs(1);
+    let worker = Worker::spawn(interval, options, Default::default(), move |e| {
+        let _ = tx.send(e);
+    });
+    let next = || {
+        rx.recv_timeout(common::tmux::DEADLINE)
+            .expect("a worker event")
+    };
+    worker.send(TracerCmd::Target(Some(fx.pid())));
+    while !matches!(next(), WorkerEvent::Snapshot(_)) {}
+
+    worker.send(TracerCmd::SetProfiling(Some(Duration::from_millis(50))));
+    let start = Instant::now();
+    let (mut samples, mut snapshots, mut started) = (0, 0, 0);
+    while samples < 20 {
+        match next() {
+            WorkerEvent::Sample(p) => {
+                assert_eq!(p.id(), fx.pid());
+                samples += 1;
+            }
+            WorkerEvent::Snapshot(_) => snapshots += 1,
+            WorkerEvent::Started => started += 1,
+            WorkerEvent::Failed { message, .. } => panic!("{message}"),
+            _ => {}
+        }
+    }
+    let elapsed = start.elapsed();
+    // Refreshes only at their interval (one may be under way at either end).
+    let most = elapsed.as_secs() + 2;
+    assert!(
+        snapshots <= most && started <= most,
+        "{snapshots} refreshes, {started} started in {elapsed:?} of sampling"
+    );
+
+    // Closed: the next refresh, then another, and no sample between them.
+    worker.send(TracerCmd::SetProfiling(None));
+    while !matches!(next(), WorkerEvent::Snapshot(_)) {}
+    loop {
+        match next() {
+            WorkerEvent::Sample(_) => panic!("a sample after profiling stopped"),
+            WorkerEvent::Snapshot(_) => break,
+            _ => {}
+        }
+    }
+    worker.shutdown();
+    fx.assert_running();
+}
