@@ -180,6 +180,25 @@ fn search_marks_frames_and_says_their_share() {
 }
 
 #[test]
+fn the_panes_search_stays_with_the_panes() {
+    let mut app = profiling(mono());
+    press(&mut app, KeyCode::Char('p'));
+    keys(&mut app, "/main");
+    press(&mut app, KeyCode::Enter);
+    assert!(render(&app).contains(" /main  "));
+    press(&mut app, KeyCode::Char('p'));
+    let screen = render(&app);
+    let footer = screen.lines().last().unwrap_or_default();
+    assert!(
+        footer.contains("Tab view") && !footer.contains("/main"),
+        "{screen}"
+    );
+    // Closed again, the panes' search is as it was.
+    press(&mut app, KeyCode::Char('p'));
+    assert!(render(&app).contains(" /main  "));
+}
+
+#[test]
 fn one_thread_and_ascii() {
     let mut app = profiling(Look {
         ascii: true,

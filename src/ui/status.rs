@@ -220,7 +220,9 @@ pub fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         return;
     }
     if app.screen() == Screen::Inspector
-        && let Some(i) = app.inspector().filter(|i| i.search().is_shown())
+        && let Some(i) = app
+            .inspector()
+            .filter(|i| i.search().is_shown() && i.profile().is_none())
     {
         let line = Line::from(super::search::footer_spans(i, theme));
         frame.render_widget(Paragraph::new(line), area);
