@@ -360,6 +360,7 @@ impl App {
                 if let Some(p) = &mut self.save_prompt {
                     p.push(c);
                 } else if self.profile_search_edit(Some(c)) {
+                    // The profile view's search took it.
                 } else if self.typing_search() {
                     if let Some(i) = &mut self.inspector {
                         i.search_edit(Some(c));
@@ -373,6 +374,7 @@ impl App {
                 if let Some(p) = &mut self.save_prompt {
                     p.pop();
                 } else if self.profile_search_edit(None) {
+                    // The profile view's search took it.
                 } else if self.typing_search() {
                     if let Some(i) = &mut self.inspector {
                         i.search_edit(None);
