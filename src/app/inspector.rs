@@ -5,6 +5,7 @@
 mod brief;
 pub mod detail;
 mod find;
+mod flame_walk;
 pub mod frames;
 pub mod goroutines;
 pub mod groups;
