@@ -302,13 +302,14 @@ impl Fixture {
     /// Spawns `bin args...` and waits for its "ready" line only (for fixtures that keep
     /// running after it).
     pub fn spawn_busy(bin: &Path, args: &[&str]) -> Fixture {
-        let mut child = Command::new(bin)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
+        let mut child = spawn_retrying(
+            Command::new(bin)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        )
+        .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         let (line_tx, lines) = mpsc::channel();
@@ -779,4 +780,20 @@ pub fn trace_with(pid: u32, method: UnwindMethod, stop_blocked: bool) -> Process
         .stop_blocked(stop_blocked)
         .trace(pid)
         .unwrap()
+}
+
+/// `cmd.spawn()`, again while it fails with ETXTBSY: a binary a test just wrote can still be
+/// open for writing in a child another test thread forked meanwhile, until that child's exec
+/// closes it (a moment later).
+pub fn spawn_retrying(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 200 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
