@@ -110,41 +110,14 @@ fn verdicts_line(tids: &[u32], verdicts: &HashMap<u32, Verdict>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::verdict::fixture::{T, snapshot};
+    use crate::profile::fixture::{POOL, SPIN, T0, snapshot, t};
 
-    const T0: u64 = 1_795_953_600_000;
-    const SPIN: &[&str] = &["spin_here", "spinner", "start_thread"];
-    const POOL: &[&str] = &[
-        "futex_wait",
-        "pthread_cond_wait",
-        "pool_worker",
-        "start_thread",
-    ];
     const OLD: &[&str] = &[
         "futex_wait",
         "pthread_cond_wait",
         "old_worker",
         "start_thread",
     ];
-
-    fn t<'a>(
-        tid: u32,
-        name: &'a str,
-        cpu_ms: u64,
-        sc: Option<i64>,
-        frames: &'a [&'a str],
-    ) -> T<'a> {
-        T {
-            tid,
-            name,
-            state: if sc.is_some() { 'S' } else { 'R' },
-            cpu_ms,
-            syscall: sc,
-            owner: None,
-            wait: None,
-            frames,
-        }
-    }
 
     #[test]
     fn groups_with_verdicts_growth_and_suspects() {

@@ -3,6 +3,8 @@
 //! top functions and the flame graph's tree. The exports and the sampler build on this.
 
 pub mod export;
+#[cfg(test)]
+pub(crate) mod fixture;
 mod flame;
 mod functions;
 mod samples;

@@ -218,44 +218,10 @@ pub fn growth(first: &Process, last: &Process) -> Vec<Growth> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::verdict::fixture::{T, snapshot};
+    use super::super::fixture::{LOCKED, POOL, READ, SPIN, T, T0, snapshot, t};
     use super::*;
 
-    const T0: u64 = 1_795_953_600_000;
-    const SPIN: &[&str] = &["spin_here", "spinner", "start_thread"];
-    const LOCKED: &[&str] = &[
-        "__lll_lock_wait",
-        "pthread_mutex_lock",
-        "waiter",
-        "start_thread",
-    ];
     const HOLD: &[&str] = &["pause", "holder", "start_thread"];
-    const READ: &[&str] = &["read", "reader", "start_thread"];
-    const POOL: &[&str] = &[
-        "futex_wait",
-        "pthread_cond_wait",
-        "pool_worker",
-        "start_thread",
-    ];
-
-    fn t<'a>(
-        tid: u32,
-        name: &'a str,
-        cpu_ms: u64,
-        sc: Option<i64>,
-        frames: &'a [&'a str],
-    ) -> T<'a> {
-        T {
-            tid,
-            name,
-            state: if sc.is_some() { 'S' } else { 'R' },
-            cpu_ms,
-            syscall: sc,
-            owner: None,
-            wait: None,
-            frames,
-        }
-    }
 
     fn waiter(tid: u32, owner: u32) -> T<'static> {
         T {
