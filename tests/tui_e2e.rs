@@ -7,25 +7,12 @@ mod common;
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use common::tmux::{DEADLINE, POLL, Tmux};
+use common::tmux::{DEADLINE, POLL, Reaper, Tmux};
 use common::{Fixture, expected_worker_chain, gone, thread_states, threads_bin, tid_named};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
-
-/// Kills (SIGKILL) an inspector we started if it is still running when dropped, so a failing
-/// test leaves nothing behind (after `kill-server` it is nobody's child).
-struct Reaper(u32);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", self.0)).unwrap_or_default();
-        if comm.trim() == "rstack-tui" && !gone(self.0) {
-            let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
-        }
-    }
-}
 
 /// Waits (bounded) until the inspector `pid` has exited; on timeout, panics with the screen.
 fn wait_gone(pid: u32, tmux: Option<&Tmux>) {

@@ -10,10 +10,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::tmux::Tmux;
-use common::{Fixture, fixtures_dir, gcc, gone, tid_named};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use common::tmux::{Reaper, Tmux};
+use common::{Fixture, fixtures_dir, gcc, tid_named};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
 
@@ -29,18 +27,6 @@ fn busy_bin() -> &'static Path {
             .collect();
         gcc("profilebusyfixture", &args)
     })
-}
-
-/// Kills (SIGKILL) an inspector we started if it still runs when dropped.
-struct Reaper(u32);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", self.0)).unwrap_or_default();
-        if comm.trim() == "rstack-tui" && !gone(self.0) {
-            let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
-        }
-    }
 }
 
 /// The line under the view's pane title (" Top functions" or " Flame graph"): the table's
@@ -182,15 +168,7 @@ fn the_profile_view_shows_the_busy_function_zooms_and_leaves_no_trace() {
 
     // Quit: the inspector ends, the fixture runs on, untraced and not stopped.
     tmux.send_keys(&["q"]);
-    let deadline = std::time::Instant::now() + common::tmux::DEADLINE;
-    while !gone(reaper.0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the inspector did not quit; the screen:\n{}",
-            tmux.capture()
-        );
-        std::thread::sleep(common::tmux::POLL);
-    }
+    tmux.wait_exited(reaper.0);
     fx.assert_running();
 }
 

@@ -7,10 +7,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::Instant;
 
-use common::tmux::{DEADLINE, POLL, Tmux};
-use common::{Fixture, gone, tracer_pid};
+use common::tmux::Tmux;
+use common::{Fixture, tracer_pid};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
 const PYTHON: &str = "/usr/bin/python3";
@@ -185,11 +184,7 @@ fn a_python_thread_reads_by_its_python_frames_in_brief_and_whole() {
     assert!(marked.contains("    lock.acquire()"), "{marked}");
 
     tmux.send_keys(&["Escape", "q"]);
-    let deadline = Instant::now() + DEADLINE;
-    while !gone(ui) {
-        assert!(Instant::now() < deadline, "rstack-tui did not quit");
-        std::thread::sleep(POLL);
-    }
+    tmux.wait_exited(ui);
     fx.assert_running();
     assert_eq!(tracer_pid(tid), 0, "the Python thread left traced");
     drop(fx);

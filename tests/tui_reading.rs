@@ -7,12 +7,9 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use common::tmux::{DEADLINE, POLL, Tmux};
-use common::{Fixture, gone, long_names_bin, tid_named, trace_with, tracer_pid};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use common::tmux::{Reaper, Tmux};
+use common::{Fixture, long_names_bin, tid_named, trace_with, tracer_pid};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rstack_tui::UnwindMethod;
@@ -23,18 +20,6 @@ use rstack_tui::ui::{self, keymap::Command};
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
 /// The fixture's source, whose lines the detail view must show.
 const SOURCE: &str = include_str!("fixtures/long_names.cpp");
-
-/// Kills (SIGKILL) an inspector we started if it still runs when dropped.
-struct Reaper(u32);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", self.0)).unwrap_or_default();
-        if comm.trim() == "rstack-tui" && !gone(self.0) {
-            let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
-        }
-    }
-}
 
 /// The long frame as the tracer sees it: what the screen must show.
 struct LongFrame {
@@ -347,11 +332,7 @@ fn read_the_long_frame(width: u16, height: u16) {
     );
 
     tmux.send_keys(&["q"]);
-    let deadline = Instant::now() + DEADLINE;
-    while !gone(ui) {
-        assert!(Instant::now() < deadline, "rstack-tui did not quit");
-        std::thread::sleep(POLL);
-    }
+    tmux.wait_exited(ui);
     fx.assert_running();
     for tid in [fx.pid(), f.tid] {
         assert_eq!(

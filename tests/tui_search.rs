@@ -7,29 +7,14 @@
 mod common;
 
 use common::panes::{frames_pane, tid_rows};
-use common::tmux::Tmux;
-use common::{Fixture, deadlock_bin, gone, threads_bin, tid_named};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use common::tmux::{Reaper, Tmux};
+use common::{Fixture, deadlock_bin, threads_bin, tid_named};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
 
 /// The sizes each test runs at: at 80x24 the inspector stacks its panes, at 200x50 it puts
 /// them side by side.
 const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
-
-/// Kills (SIGKILL) an inspector we started if it still runs when dropped, so a failing test
-/// leaves nothing behind.
-struct Reaper(u32);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", self.0)).unwrap_or_default();
-        if comm.trim() == "rstack-tui" && !gone(self.0) {
-            let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
-        }
-    }
-}
 
 /// Starts the inspector on `fx` in a `w`x`h` pane and waits until it shows a snapshot.
 fn inspect(fx: &Fixture, w: u16, h: u16, extra: &[&str]) -> (Tmux, Reaper) {
@@ -48,15 +33,7 @@ fn inspect(fx: &Fixture, w: u16, h: u16, extra: &[&str]) -> (Tmux, Reaper) {
 /// Quits with `q` and checks that the fixture runs on, untraced.
 fn quit(tmux: &Tmux, reaper: &Reaper, fx: &Fixture) {
     tmux.send_keys(&["q"]);
-    let deadline = std::time::Instant::now() + common::tmux::DEADLINE;
-    while !gone(reaper.0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the inspector did not quit; the screen:\n{}",
-            tmux.capture()
-        );
-        std::thread::sleep(common::tmux::POLL);
-    }
+    tmux.wait_exited(reaper.0);
     fx.assert_running();
 }
 

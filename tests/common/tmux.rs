@@ -206,6 +206,20 @@ impl Tmux {
         }
     }
 
+    /// Waits (bounded) until the program `pid` run in the pane has exited; on timeout, panics
+    /// with the screen.
+    pub fn wait_exited(&self, pid: u32) {
+        let deadline = Instant::now() + DEADLINE;
+        while !gone(pid) {
+            assert!(
+                Instant::now() < deadline,
+                "the inspector did not quit; the screen:\n{}",
+                self.capture()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
     pub fn kill_server(&self) {
         let _ = self.run(&["kill-server"]);
     }
@@ -216,6 +230,19 @@ impl Drop for Tmux {
         self.kill_server();
         if let Some(path) = &self.socket_path {
             let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Kills (SIGKILL) an inspector we started if it still runs when dropped, so a failing test
+/// leaves nothing behind (after `kill-server` it is nobody's child).
+pub struct Reaper(pub u32);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", self.0)).unwrap_or_default();
+        if comm.trim() == "rstack-tui" && !gone(self.0) {
+            let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
         }
     }
 }
