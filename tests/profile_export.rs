@@ -410,17 +410,7 @@ fn pprof_to_a_terminal_is_refused_and_piped_is_written() {
 fn python_frames_are_functions_with_their_file_and_line() {
     let dir = scratch("python");
     let script = dir.join("script.py");
-    std::fs::write(
-        &script,
-        "import threading\n\
-         def wait_for_work(ev):\n\
-         \x20   ev.wait()\n\
-         ev = threading.Event()\n\
-         threading.Thread(target=wait_for_work, args=(ev,), name='waiter-A', daemon=True).start()\n\
-         print('ready', flush=True)\n\
-         threading.Event().wait()\n",
-    )
-    .unwrap();
+    std::fs::write(&script, common::python::ONE_WAITER).unwrap();
     let fx = Fixture::spawn(Path::new("/usr/bin/python3"), &[script.to_str().unwrap()]);
     let file = dir.join("python.pb.gz");
     dump(fx.pid(), &["-o", file.to_str().unwrap()]);

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::Fixture;
-use common::python::interpreters;
+use common::python::{ONE_WAITER, interpreters, python_frames_as};
 use rstack_tui::{FrameKind, Process, Thread};
 
 /// The script; the line numbers below are those of its blocking lines. With an argument it
@@ -60,26 +60,21 @@ main_wait()
 
 /// The thread's Python frames as "function file:line" (file by basename), innermost first.
 fn python_frames(t: &Thread) -> Vec<String> {
-    t.frames()
+    python_frames_as(t, |path| path.rsplit('/').next().unwrap_or(""))
+}
+
+/// Whether the thread's Python frames include `function`.
+fn runs(t: &Thread, function: &str) -> bool {
+    python_frames(t)
         .iter()
-        .filter(|f| f.kind() == FrameKind::Python)
-        .map(|f| {
-            let l = f.location().expect("python frame location");
-            let base = l.file.rsplit('/').next().unwrap_or("");
-            format!("{} {base}:{}", f.symbol().unwrap().name(), l.line)
-        })
-        .collect()
+        .any(|f| f.starts_with(&format!("{function} ")))
 }
 
 /// The thread whose Python frames include `function`.
 fn thread_running<'p>(p: &'p Process, function: &str) -> &'p Thread {
     p.threads()
         .iter()
-        .find(|t| {
-            python_frames(t)
-                .iter()
-                .any(|f| f.starts_with(&format!("{function} ")))
-        })
+        .find(|t| runs(t, function))
         .unwrap_or_else(|| panic!("no thread runs {function}: {p:#?}"))
 }
 
@@ -234,11 +229,7 @@ fn check_blocked(p: &Process, version: &str, pid: u32) -> Result<(), String> {
     let find = |function: &str| {
         p.threads()
             .iter()
-            .find(|t| {
-                python_frames(t)
-                    .iter()
-                    .any(|f| f.starts_with(&format!("{function} ")))
-            })
+            .find(|t| runs(t, function))
             .ok_or_else(|| format!("no thread runs {function}"))
     };
     let main = find("main_wait")?;
@@ -736,16 +727,7 @@ fn subinterpreter_frames_are_inside_the_main_ones() {
 
 #[test]
 fn brief_leaves_out_the_interpreters_frames_between_python_frames() {
-    let script = script(
-        "brief",
-        "import threading\n\
-         def wait_for_work(ev):\n\
-         \x20   ev.wait()\n\
-         ev = threading.Event()\n\
-         threading.Thread(target=wait_for_work, args=(ev,), name='waiter-A', daemon=True).start()\n\
-         print('ready', flush=True)\n\
-         threading.Event().wait()\n",
-    );
+    let script = script("brief", ONE_WAITER);
     for (version, python) in interpreters() {
         let fixture = Fixture::spawn(&python, &[script.to_str().unwrap()]);
         let dump = |brief: bool| {

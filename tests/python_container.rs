@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Fixture;
-use common::python::interpreters;
-use rstack_tui::{FrameKind, Process, Thread};
+use common::python::{interpreters, python_frames_as};
+use rstack_tui::Process;
 
 /// The script; its blocking lines are 7 (the waiter) and 14 (the main thread).
 const SCRIPT: &str = "\
@@ -97,18 +97,6 @@ fn libraries(bin: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The thread's Python frames as "function file:line", innermost first.
-fn python_frames(t: &Thread) -> Vec<String> {
-    t.frames()
-        .iter()
-        .filter(|f| f.kind() == FrameKind::Python)
-        .map(|f| {
-            let l = f.location().expect("python frame location");
-            format!("{} {}:{}", f.symbol().unwrap().name(), l.file, l.line)
-        })
-        .collect()
-}
-
 /// Each thread's Python name and frames, by thread order; the `from` prefix of file names
 /// written `to`.
 fn threads(p: &Process, from: &str, to: &str) -> Vec<(Option<String>, Vec<String>)> {
@@ -117,7 +105,7 @@ fn threads(p: &Process, from: &str, to: &str) -> Vec<(Option<String>, Vec<String
         .map(|t| {
             let py = t.facts().python.as_ref().expect("python facts");
             assert_eq!(py.note, None, "{p:#?}");
-            let frames = python_frames(t)
+            let frames = python_frames_as(t, |path| path)
                 .into_iter()
                 .map(|f| f.replacen(from, to, 1))
                 .collect();
