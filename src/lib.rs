@@ -64,6 +64,8 @@ pub mod proconly;
 #[doc(hidden)]
 pub mod profile;
 #[doc(hidden)]
+pub mod record;
+#[doc(hidden)]
 pub mod tui;
 #[doc(hidden)]
 pub mod ui;

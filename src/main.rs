@@ -156,6 +156,10 @@ impl From<UnwinderArg> for UnwindMethod {
 enum Command {
     /// Print every thread's stack of a running process, then exit.
     Dump(DumpArgs),
+    /// Sample a process's stacks at a rate and write the profile (pprof, folded stacks or
+    /// speedscope), or print its top functions and threads. Ends after --duration, on Ctrl-C,
+    /// or when the process exits; what was recorded is kept in every case.
+    Record(RecordArgs),
     /// Start a small demo process (a worker pool, a busy thread, a sleeper, two deadlocked
     /// threads) and inspect it; it ends with the inspector.
     Demo(UiArgs),
@@ -270,6 +274,34 @@ struct DumpArgs {
     stop_blocked: bool,
 }
 
+#[derive(Args)]
+struct RecordArgs {
+    /// The process to sample: a pid, a thread id, or a name (comm or executable base name).
+    #[arg(value_name = "PID|NAME", allow_negative_numbers = true)]
+    target: String,
+    /// Snapshots a second (1 to 200).
+    #[arg(long, default_value_t = 20, value_name = "HZ")]
+    rate: u32,
+    /// Seconds to record (default: until Ctrl-C or the process exits).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Write the profile to FILE (the format from --format, else from its extension:
+    /// .pb.gz/.pprof, .folded, .speedscope.json) instead of printing a summary.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    /// The file's format: pprof, folded or speedscope.
+    #[arg(long, value_name = "FORMAT", requires = "output")]
+    format: Option<String>,
+    /// Functions in the summary's table.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    /// Do not read a Python interpreter's frames: native frames only.
+    #[arg(long)]
+    no_python: bool,
+    #[command(flatten)]
+    tracer: TracerArgs,
+}
+
 /// The flag the tracer polls; set once, before the handlers are installed.
 static CANCEL: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
@@ -320,6 +352,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Dump(args)) => run_dump(args),
+        Some(Command::Record(args)) => run_record(args),
         Some(Command::Demo(ui)) => run_demo(&ui),
         Some(Command::Load { files }) => run_load(&files, &cli.ui),
         Some(Command::Diff { a, b, json }) => run_diff(&a, &b, json),
@@ -848,6 +881,141 @@ fn run_watch(mut tracer: Tracer, pid: u32, secs: f64, cancel: &AtomicBool) -> Ex
             ExitCode::from(EXIT_CANCELLED)
         }
         code => code,
+    }
+}
+
+/// The format `record` writes: --format's, else the output file's extension's; None for the
+/// summary on stdout.
+fn record_format(
+    args: &RecordArgs,
+) -> Result<Option<rstack_tui::profile::export::Format>, ExitCode> {
+    use rstack_tui::profile::export;
+    Ok(match (&args.output, &args.format) {
+        (None, _) => None,
+        (Some(_), Some(name)) => match export::Format::from_name(name) {
+            Some(f) => Some(f),
+            None => {
+                eprintln!(
+                    "rstack-tui: error: no format '{}' (pprof, folded or speedscope)",
+                    text::inert(name)
+                );
+                return Err(ExitCode::from(EXIT_ERROR));
+            }
+        },
+        (Some(path), None) => match export::Format::from_path(path) {
+            Some(f) => Some(f),
+            None => {
+                eprintln!(
+                    "rstack-tui: error: the format of '{}' is not told by its extension (.pb.gz, .folded, .speedscope.json): give --format",
+                    text::inert(&path.display().to_string())
+                );
+                return Err(ExitCode::from(EXIT_ERROR));
+            }
+        },
+    })
+}
+
+/// `record`: samples the process, then writes the profile or prints its summary.
+fn run_record(args: RecordArgs) -> ExitCode {
+    use rstack_tui::record;
+    use std::io::IsTerminal;
+    let cancel = install_signal_handlers();
+    if !record::RATES.contains(&args.rate) {
+        eprintln!("rstack-tui: error: --rate must be between 1 and 200 snapshots a second");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    let duration = match args.duration {
+        None => None,
+        Some(d) if d.is_finite() && d > 0.0 && d <= 1e6 => Some(Duration::from_secs_f64(d)),
+        Some(_) => {
+            eprintln!("rstack-tui: error: --duration must be a number of seconds above 0");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    // The format is settled before we record, so a typo costs no recording.
+    let format = match record_format(&args) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let pid = match dump_pid(&args.target) {
+        Ok(pid) => pid,
+        Err(code) => return code,
+    };
+    let target = match rstack_tui::tracer::target_of(pid) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    if let Some(line) = describe::thread_selected_text(&target) {
+        eprintln!("rstack-tui: {line}");
+    }
+    let mut options = TraceOptions::new();
+    options
+        .python(!args.no_python)
+        .unwind_method(args.tracer.unwinder.into())
+        .line_cache(args.tracer.line_cache())
+        .cancel_flag(cancel.clone());
+    let mut tracer = Tracer::new(options);
+    let show = std::io::stderr().is_terminal();
+    let mut shown: Option<std::time::Instant> = None;
+    let mut progress = |p: &record::Progress| {
+        // At most 4 times a second, rewritten in place.
+        if show && shown.is_none_or(|t| t.elapsed() >= Duration::from_millis(250)) {
+            shown = Some(std::time::Instant::now());
+            eprint!("\r\x1b[K{}", record::progress_line(p));
+        }
+    };
+    let opts = record::Options {
+        rate: args.rate,
+        duration,
+    };
+    let recorded = record::record(&mut tracer, target.pid, opts, &cancel, &mut progress);
+    if show && shown.is_some() {
+        eprint!("\r\x1b[K");
+    }
+    tracer.finish();
+    let recording = match recorded {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    eprintln!("rstack-tui: {}", record::end_line(&recording, args.rate));
+    let written = write_recording(&recording, format, &args);
+    if let Err(e) = written {
+        eprintln!("rstack-tui: error: {e}");
+        return ExitCode::from(EXIT_ERROR);
+    }
+    // Ctrl-C is the usual end of a recording without --duration: the profile is kept, so
+    // it is a success; a snapshot that failed midway is a partial one.
+    match recording.end {
+        record::End::Failed(_) => ExitCode::from(EXIT_PARTIAL),
+        record::End::Cancelled | record::End::Duration | record::End::TargetExited => {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Writes the profile to the file asked for, or its summary to stdout; the error worded.
+fn write_recording(
+    recording: &rstack_tui::record::Recording,
+    format: Option<rstack_tui::profile::export::Format>,
+    args: &RecordArgs,
+) -> Result<(), String> {
+    use rstack_tui::profile::export;
+    use rstack_tui::record;
+    match (&args.output, format) {
+        (Some(path), Some(format)) => {
+            let file = std::fs::File::create(path).and_then(|mut f| {
+                export::write(&recording.profile, format, &mut f)?;
+                f.sync_all()
+            });
+            file.map_err(|e| format!("writing {}: {e}", text::inert(&path.display().to_string())))
+        }
+        _ => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(record::summary_text(&recording.profile, args.top).as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|e| format!("writing the summary: {e}"))
+        }
     }
 }
 
