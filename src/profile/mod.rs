@@ -121,6 +121,24 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_carried_over_counts_as_its_first_did() {
+        // The same snapshot twice: every thread's frames the very same slices, as the tracer
+        // carries a blocked thread's stack over; then another with main elsewhere.
+        let snap = snapshot("R", &[(0x2000, "a"), (0x2200, "main")]);
+        let mut p = Profile::new(10, "app", std::time::Duration::from_millis(50));
+        p.add(&snap);
+        p.add(&snap);
+        p.add(&snapshot("R", &[(0x2100, "b"), (0x2200, "main")]));
+        let counts: Vec<(usize, u64)> = p
+            .stacks
+            .iter()
+            .map(|s| (s.frames.len(), s.samples))
+            .collect();
+        assert_eq!(counts, [(2, 2), (3, 3), (2, 1)]);
+        assert_eq!(p.frames.len(), 6);
+    }
+
+    #[test]
     fn functions_count_self_and_total_once_per_sample() {
         let rows = functions(&recorded(), Some(10));
         let row = |n: &str| rows.iter().find(|r| r.name == n).unwrap().clone();

@@ -153,6 +153,10 @@ pub struct Profile {
     frame_ids: HashMap<FrameInfo, u32>,
     stack_ids: HashMap<(usize, Vec<u32>, Activity), usize>,
     thread_ids: HashMap<u32, usize>,
+    /// Per thread, its last stack's frames (address of the tracer's shared slice, and the
+    /// instruction pointers) and their ids: a blocked thread's stack carried over by the
+    /// tracer is the same slice, and is not interned again (1000 threads at 20/s).
+    last_stack: HashMap<usize, (usize, Vec<u64>, Vec<u32>)>,
 }
 
 impl Profile {
@@ -173,6 +177,7 @@ impl Profile {
             frame_ids: HashMap::new(),
             stack_ids: HashMap::new(),
             thread_ids: HashMap::new(),
+            last_stack: HashMap::new(),
         }
     }
 
@@ -207,20 +212,27 @@ impl Profile {
             let name = crate::describe::shown_thread_name(t, process_name.as_deref());
             let thread = self.thread(t.id(), name);
             self.threads[thread].samples += 1;
-            let mut frames = Vec::with_capacity(t.frames().len());
-            for f in t.frames() {
-                match self.frame(f) {
-                    Some(id) => frames.push(id),
-                    None => {
-                        self.dropped += 1;
-                        frames.clear();
-                        break;
+            let frames = match self.same_stack(thread, t.frames()) {
+                Some(ids) => ids,
+                None => {
+                    let mut frames = Vec::with_capacity(t.frames().len());
+                    for f in t.frames() {
+                        match self.frame(f) {
+                            Some(id) => frames.push(id),
+                            None => {
+                                self.dropped += 1;
+                                frames.clear();
+                                break;
+                            }
+                        }
                     }
+                    if frames.is_empty() && !t.frames().is_empty() {
+                        continue;
+                    }
+                    self.remember_stack(thread, t.frames(), &frames);
+                    frames
                 }
-            }
-            if frames.is_empty() && !t.frames().is_empty() {
-                continue;
-            }
+            };
             let key = (thread, frames, Activity::of(t));
             match self.stack_ids.get(&key) {
                 Some(&i) => self.stacks[i].samples += 1,
@@ -294,6 +306,26 @@ impl Profile {
             samples: 0,
         });
         self.threads.len() - 1
+    }
+
+    /// The ids of `frames` when they are the very slice thread `thread` had last time (the
+    /// tracer carried its stack over) with the same addresses; native frames only (a Python
+    /// frame's address says nothing of its line).
+    fn same_stack(&self, thread: usize, frames: &[Frame]) -> Option<Vec<u32>> {
+        let (at, ips, ids) = self.last_stack.get(&thread)?;
+        let same = *at == frames.as_ptr() as usize
+            && ips.len() == frames.len()
+            && frames
+                .iter()
+                .zip(ips)
+                .all(|(f, &ip)| f.ip() == ip && f.kind() != FrameKind::Python);
+        same.then(|| ids.clone())
+    }
+
+    fn remember_stack(&mut self, thread: usize, frames: &[Frame], ids: &[u32]) {
+        let ips = frames.iter().map(Frame::ip).collect();
+        self.last_stack
+            .insert(thread, (frames.as_ptr() as usize, ips, ids.to_vec()));
     }
 
     /// The id of frame `f`, interned; None when the table is full.
