@@ -279,6 +279,11 @@ fn hostile_perf_maps() {
     let fx = Fixture::spawn(perfjit_bin(), &[]);
     let pid = fx.pid();
     let stub = u64::from_str_radix(&fx.next_line(), 16).unwrap();
+    // In pause, at the instruction after its `syscall` (offset 7): printed before the stub
+    // runs, so it may still be at the `mov` (offset 5).
+    wait_until("the stub to sleep in pause", || {
+        fx.thread_states().iter().all(|(_, s)| *s == 'S')
+    });
     let path = host_map(pid);
     let _remove = Remove(path.clone());
     let mut tracer = Tracer::new(TraceOptions::new());
