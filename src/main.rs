@@ -973,11 +973,18 @@ fn run_record(args: RecordArgs) -> ExitCode {
         eprint!("\r\x1b[K");
     }
     tracer.finish();
-    let recording = match recorded {
+    let mut recording = match recorded {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
     eprintln!("rstack-tui: {}", record::end_line(&recording, args.rate));
+    if format == Some(rstack_tui::profile::export::Format::Pprof) {
+        // The mappings' build-ids, from the files the target maps (if it still runs).
+        let pid = recording.profile.pid;
+        recording
+            .profile
+            .add_build_ids(|path| rstack_tui::app::source::mapped_build_id(pid, path));
+    }
     let written = write_recording(&recording, format, &args);
     if let Err(e) = written {
         eprintln!("rstack-tui: error: {e}");

@@ -369,6 +369,15 @@ fn save_profile(
         .unwrap_or_else(|_| path.clone());
     let shown = |p: &std::path::Path| crate::text::inert(&p.display().to_string()).into_owned();
     let format = Format::from_path(&path).unwrap_or(Format::Folded);
+    let profile = if format == Format::Pprof {
+        // The mappings' build-ids, from the files the live target maps.
+        let mut with_ids = Arc::unwrap_or_clone(profile);
+        let pid = with_ids.pid;
+        with_ids.add_build_ids(|path| crate::app::source::mapped_build_id(pid, path));
+        Arc::new(with_ids)
+    } else {
+        profile
+    };
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
