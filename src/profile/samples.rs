@@ -153,10 +153,10 @@ pub struct Profile {
     frame_ids: HashMap<FrameInfo, u32>,
     stack_ids: HashMap<(usize, Vec<u32>, Activity), usize>,
     thread_ids: HashMap<u32, usize>,
-    /// Per thread, its last stack's frames (address of the tracer's shared slice, and the
-    /// instruction pointers) and their ids: a blocked thread's stack carried over by the
-    /// tracer is the same slice, and is not interned again (1000 threads at 20/s).
-    last_stack: HashMap<usize, (usize, Vec<u64>, Vec<u32>)>,
+    /// Per thread, its last stack (the tracer's shared slice, held so that its address is
+    /// not reused) and its frames' ids: a blocked thread's stack carried over by the tracer
+    /// is the same slice, and is not interned again (1000 threads at 20/s).
+    last_stack: HashMap<usize, (std::sync::Arc<[Frame]>, Vec<u32>)>,
 }
 
 impl Profile {
@@ -212,7 +212,7 @@ impl Profile {
             let name = crate::describe::shown_thread_name(t, process_name.as_deref());
             let thread = self.thread(t.id(), name);
             self.threads[thread].samples += 1;
-            let frames = match self.same_stack(thread, t.frames()) {
+            let frames = match self.same_stack(thread, t) {
                 Some(ids) => ids,
                 None => {
                     let mut frames = Vec::with_capacity(t.frames().len());
@@ -229,7 +229,7 @@ impl Profile {
                     if frames.is_empty() && !t.frames().is_empty() {
                         continue;
                     }
-                    self.remember_stack(thread, t.frames(), &frames);
+                    self.remember_stack(thread, t, &frames);
                     frames
                 }
             };
@@ -308,24 +308,20 @@ impl Profile {
         self.threads.len() - 1
     }
 
-    /// The ids of `frames` when they are the very slice thread `thread` had last time (the
-    /// tracer carried its stack over) with the same addresses; native frames only (a Python
-    /// frame's address says nothing of its line).
-    fn same_stack(&self, thread: usize, frames: &[Frame]) -> Option<Vec<u32>> {
-        let (at, ips, ids) = self.last_stack.get(&thread)?;
-        let same = *at == frames.as_ptr() as usize
-            && ips.len() == frames.len()
-            && frames
-                .iter()
-                .zip(ips)
-                .all(|(f, &ip)| f.ip() == ip && f.kind() != FrameKind::Python);
+    /// The ids of thread `t`'s frames when they are the very slice thread `thread` had last
+    /// time (the tracer carried its stack over; the slice is immutable); native frames only
+    /// (a Python frame's line is read anew each trace, into a new slice anyway).
+    fn same_stack(&self, thread: usize, t: &Thread) -> Option<Vec<u32>> {
+        let (last, ids) = self.last_stack.get(&thread)?;
+        let now = t.shared_frames();
+        let same =
+            std::sync::Arc::ptr_eq(last, &now) && now.iter().all(|f| f.kind() != FrameKind::Python);
         same.then(|| ids.clone())
     }
 
-    fn remember_stack(&mut self, thread: usize, frames: &[Frame], ids: &[u32]) {
-        let ips = frames.iter().map(Frame::ip).collect();
+    fn remember_stack(&mut self, thread: usize, t: &Thread, ids: &[u32]) {
         self.last_stack
-            .insert(thread, (frames.as_ptr() as usize, ips, ids.to_vec()));
+            .insert(thread, (t.shared_frames(), ids.to_vec()));
     }
 
     /// The id of frame `f`, interned; None when the table is full.

@@ -245,6 +245,14 @@ impl Thread {
         &self.frames
     }
 
+    /// The stack as the tracer shares it: a stack carried over from the tracer's previous
+    /// trace (a blocked thread that did not run since) is the same allocation, which a
+    /// caller holding the last one can tell with `Arc::ptr_eq` instead of comparing frames.
+    #[doc(hidden)]
+    pub fn shared_frames(&self) -> Arc<[Frame]> {
+        Arc::clone(&self.frames)
+    }
+
     /// What `/proc` said about the thread just before it was stopped, corrected by what the
     /// stop found (the state and system call at the capture).
     pub fn facts(&self) -> &ThreadFacts {
