@@ -272,14 +272,13 @@ fn record_writes_folded_stacks_or_prints_a_summary() {
     fixture.assert_running();
 }
 
-#[test]
-fn record_keeps_the_profile_when_the_target_exits_or_a_signal_ends_it() {
-    // The target exits: what was recorded is written, and said.
+/// A fresh fixture, and `record` of it at `rate` into `name` once it has taken two snapshots.
+fn recording(name: &str, rate: &str) -> (Fixture, PathBuf, std::process::Child) {
     let fixture = Fixture::spawn_busy(sampled_bin(), &[]);
-    let file = out_file("exit.folded");
+    let file = out_file(name);
     let stops = busy_stops(fixture.pid());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
-        .args(["record", &fixture.pid().to_string(), "--rate", "50", "-o"])
+    let child = Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
+        .args(["record", &fixture.pid().to_string(), "--rate", rate, "-o"])
         .arg(&file)
         .env("XDG_CACHE_HOME", cache_dir())
         .stderr(std::process::Stdio::piped())
@@ -288,6 +287,13 @@ fn record_keeps_the_profile_when_the_target_exits_or_a_signal_ends_it() {
     common::wait_until("record to take two snapshots", || {
         busy_stops(fixture.pid()) >= stops + 2
     });
+    (fixture, file, child)
+}
+
+#[test]
+fn record_keeps_the_profile_when_the_target_exits_or_a_signal_ends_it() {
+    // The target exits: what was recorded is written, and said.
+    let (fixture, file, mut child) = recording("exit.folded", "50");
     drop(fixture);
     let out = wait_output(&mut child);
     assert!(out.0.success(), "{}", out.1);
@@ -295,19 +301,7 @@ fn record_keeps_the_profile_when_the_target_exits_or_a_signal_ends_it() {
     assert!(std::fs::read_to_string(&file).unwrap().contains("busy ("));
 
     // SIGTERM: the same, every thread resumed.
-    let fixture = Fixture::spawn_busy(sampled_bin(), &[]);
-    let file = out_file("term.folded");
-    let stops = busy_stops(fixture.pid());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rstack-tui"))
-        .args(["record", &fixture.pid().to_string(), "--rate", "200", "-o"])
-        .arg(&file)
-        .env("XDG_CACHE_HOME", cache_dir())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    common::wait_until("record to take two snapshots", || {
-        busy_stops(fixture.pid()) >= stops + 2
-    });
+    let (fixture, file, mut child) = recording("term.folded", "200");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,

@@ -1,4 +1,4 @@
-//! speedscope's file format (https://www.speedscope.app/file-format-schema.json): frames
+//! speedscope's file format (<https://www.speedscope.app/file-format-schema.json>): frames
 //! shared by name, file and line, and one "sampled" profile per thread whose stacks run from
 //! the outermost frame in, weighted in time when the profile has an interval, else in samples.
 
