@@ -309,14 +309,11 @@ impl Profile {
     }
 
     /// The ids of thread `t`'s frames when they are the very slice thread `thread` had last
-    /// time (the tracer carried its stack over; the slice is immutable); native frames only
-    /// (a Python frame's line is read anew each trace, into a new slice anyway).
+    /// time (the tracer carried its stack over; the slice is immutable, so the same slice is
+    /// the same frames, Python ones included).
     fn same_stack(&self, thread: usize, t: &Thread) -> Option<Vec<u32>> {
         let (last, ids) = self.last_stack.get(&thread)?;
-        let now = t.shared_frames();
-        let same =
-            std::sync::Arc::ptr_eq(last, &now) && now.iter().all(|f| f.kind() != FrameKind::Python);
-        same.then(|| ids.clone())
+        std::sync::Arc::ptr_eq(last, &t.shared_frames()).then(|| ids.clone())
     }
 
     fn remember_stack(&mut self, thread: usize, t: &Thread, ids: &[u32]) {
