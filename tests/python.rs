@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use common::Fixture;
 use common::python::{ONE_WAITER, interpreters, python_frames_as};
@@ -335,17 +336,25 @@ fn python_frames_of_every_interpreter() {
             }
         }
         round_trip(&p);
-        // A long-lived tracer reuses the stacks of threads that have not run since: their
-        // Python frames are read again, the same.
+        // A long-lived tracer reuses the stacks of threads that have not run since, their
+        // Python frames and facts with them (the same allocation: not read again).
         let mut tracer = rstack_tui::Tracer::new(rstack_tui::TraceOptions::new());
         let first = tracer.trace(fixture.pid()).unwrap();
         let again = tracer.trace(fixture.pid()).unwrap();
         assert!(again.timings().reused > 0, "{version}");
+        let mut carried = 0;
         for (a, b) in first.threads().iter().zip(again.threads()) {
+            assert_eq!(a.id(), b.id());
             if !chain(a).iter().any(|f| f.starts_with("spin ")) {
                 assert_eq!(python_frames(a), python_frames(b), "{version}");
+                assert_eq!(a.facts().python, b.facts().python, "{version}");
+            }
+            if Arc::ptr_eq(&a.shared_frames(), &b.shared_frames()) && !python_frames(a).is_empty() {
+                carried += 1;
             }
         }
+        assert!(carried > 0, "{version}: no Python stack carried over");
+        check_blocked(&again, &version, fixture.pid()).unwrap_or_else(|e| panic!("{version}: {e}"));
         assert_eq!(
             chain(thread_running(&again, "locker"))[0],
             "locker script.py:18"

@@ -99,6 +99,7 @@ impl Tracer {
                 && prev.start == stat.start
                 && prev.record == *record
                 && matches!(stat.state, 'S' | 'D')
+                && prev.with_python == self.reads_python()
             {
                 // Not run since the last trace: the same stack, and the same system call.
                 let facts = ThreadFacts {
@@ -108,7 +109,6 @@ impl Tracer {
                     lock: None,
                     state_before: None,
                     leaving: None,
-                    python: None,
                     ..prev.facts.clone()
                 };
                 out.push(TakenThread {

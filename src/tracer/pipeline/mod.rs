@@ -146,7 +146,8 @@ impl Tracer {
             });
         }
         drop(unwinder);
-        let reused = captured.iter().filter(|c| c.kept.is_some()).count();
+        let kept_tids = kept::tids(&captured);
+        let reused = kept_tids.len();
         let marks: Vec<Option<(u64, Vec<u8>)>> =
             captured.iter_mut().map(|c| c.mark.take()).collect();
         let libc = mutex::Libc::of(&maps);
@@ -161,10 +162,10 @@ impl Tracer {
             goroutines::list(pid, &mut self.symbolizer, &maps, &mut keys, want).unwrap_or_default();
         self.symbolizer.end_trace();
         let (lines_remembered, lines_looked_up) = self.symbolizer.take_line_counts();
-        self.remember_kept(pid, &threads, marks, &missing_debuginfo);
         let symbolize = clock.lap();
         // Every thread runs again: read the Python interpreter's frames, if it runs one.
-        self.python_frames(&mut threads);
+        let with_python = self.python_frames(&mut threads, &kept_tids);
+        self.remember_kept(pid, &threads, marks, &missing_debuginfo, with_python);
         let python = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
         let deadlocks = waits::explain(pid, libc, &mut threads);
@@ -232,11 +233,24 @@ impl Tracer {
         }
     }
 
-    /// Splices the CPython runtime's frames into the threads.
-    fn python_frames(&mut self, threads: &mut [crate::tracer::Thread]) {
-        if let Some(p) = self.python.take() {
-            p.add_frames(threads, self.python_copies.take());
-        }
+    /// Splices the CPython runtime's frames into the threads but those in `kept`, whose
+    /// stacks (Python frames included) were kept from the last trace. False when the trace
+    /// reads no Python frames.
+    fn python_frames(
+        &mut self,
+        threads: &mut [crate::tracer::Thread],
+        kept: &std::collections::HashSet<u32>,
+    ) -> bool {
+        let Some(p) = self.python.take() else {
+            return false;
+        };
+        p.add_frames(threads, self.python_copies.take(), kept);
+        true
+    }
+
+    /// Whether this trace reads Python frames (known once [`Self::prepare_python`] ran).
+    pub(super) fn reads_python(&self) -> bool {
+        self.python.is_some()
     }
 
     pub(super) fn cancel(&self) -> &AtomicBool {

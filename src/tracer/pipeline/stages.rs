@@ -40,6 +40,9 @@ pub(super) struct KeptStack {
     pub(super) end: Option<StackEnd>,
     pub(super) error: Option<ThreadError>,
     pub(super) facts: ThreadFacts,
+    /// Whether `frames` hold the thread's Python frames (and `facts` its Python facts): such
+    /// a stack stands only for a trace that reads Python frames, and the other way round.
+    pub(super) with_python: bool,
     /// The trace's notes on the modules of this stack (no debuginfo, unreadable ELF).
     pub(super) notes: Vec<Arc<ModuleNote>>,
 }

@@ -120,13 +120,26 @@ impl Prepared {
         }
     }
 
-    /// Adds Python frames and facts to `threads`, once every thread runs again; a chain
-    /// copied during its thread's stop is read from the copy.
-    pub(crate) fn add_frames(self, threads: &mut [Thread], mut copies: Copies) {
+    /// Adds Python frames and facts to `threads` but those in `kept` (whose stacks were kept
+    /// from the last trace with their Python frames: they have not run since), once every
+    /// thread runs again; a chain copied during its thread's stop is read from the copy.
+    pub(crate) fn add_frames(
+        self,
+        threads: &mut [Thread],
+        mut copies: Copies,
+        kept: &std::collections::HashSet<u32>,
+    ) {
         let tids: Vec<u32> = threads.iter().map(Thread::id).collect();
+        // Their thread states' chains are not read: the cost follows the threads that ran.
+        let skip: std::collections::HashSet<u64> = kept
+            .iter()
+            .filter_map(|tid| self.by_tid.get(tid))
+            .flatten()
+            .copied()
+            .collect();
         let states = self.layout.and_then(|layout| {
             let mut reader = objects::Reader::new(self.mem, layout, self.code_type);
-            let mut states = walk::thread_states(&mut reader, self.runtime, &mut copies)?;
+            let mut states = walk::thread_states(&mut reader, self.runtime, &mut copies, &skip)?;
             if layout.ts_native_tid.is_none() {
                 let pthreads: Vec<u64> = states.iter().map(|s| s.thread_id).collect();
                 let map = threads::tids_of(&reader, &pthreads, &tids);
@@ -137,7 +150,7 @@ impl Prepared {
             Ok(states)
         });
         match states {
-            Ok(states) => splice::into_threads(threads, &states),
+            Ok(states) => splice::into_threads(threads, &states, kept),
             Err(why) => splice::note_all(threads, &why),
         }
     }

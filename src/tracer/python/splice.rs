@@ -10,9 +10,14 @@ use crate::tracer::model::{Frame, FrameKind, Location, PythonThread, Symbol, Thr
 /// The evaluator's symbol (`.cold` parts included).
 const EVALUATOR: &str = "_PyEval_EvalFrameDefault";
 
-/// Splices the thread states' frames into the threads they belong to (by tid).
-pub(super) fn into_threads(threads: &mut [Thread], states: &[PyThreadState]) {
-    for thread in threads.iter_mut() {
+/// Splices the thread states' frames into the threads they belong to (by tid), but those in
+/// `kept`, which hold theirs from the last trace.
+pub(super) fn into_threads(
+    threads: &mut [Thread],
+    states: &[PyThreadState],
+    kept: &std::collections::HashSet<u32>,
+) {
+    for thread in threads.iter_mut().filter(|t| !kept.contains(&t.id)) {
         let mine: Vec<&PyThreadState> = states
             .iter()
             .filter(|s| s.native_tid != 0 && s.native_tid == thread.id)

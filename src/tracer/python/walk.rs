@@ -95,18 +95,20 @@ pub(super) fn list(r: &Reader, runtime: u64) -> Result<Vec<Listed>, String> {
     Ok(out)
 }
 
-/// Every thread state of every interpreter with its frames, as [`list`] lists them; a thread
-/// state in `copies` has its frame chain read from the pages copied during its thread's stop.
+/// Every thread state of every interpreter with its frames, as [`list`] lists them, but
+/// those in `skip`, which are left out; a thread state in `copies` has its frame chain read
+/// from the pages copied during its thread's stop.
 pub(super) fn thread_states(
     r: &mut Reader,
     runtime: u64,
     copies: &mut HashMap<u64, Copied>,
+    skip: &HashSet<u64>,
 ) -> Result<Vec<PyThreadState>, String> {
     let listed = list(r, runtime)?;
     let mut out = Vec::new();
     let mut interp = None;
     let (mut holder, mut names) = (None, HashMap::new());
-    for t in listed {
+    for t in listed.into_iter().filter(|t| !skip.contains(&t.tstate)) {
         if interp != Some(t.interp) {
             interp = Some(t.interp);
             holder = gil_holder(r, runtime, t.interp);
@@ -290,7 +292,7 @@ mod tests {
             let l = layout::fixed(minor).unwrap();
             let mut r = Reader::new(me, l, 1);
             let runtime = noise.as_ptr() as u64;
-            let _ = thread_states(&mut r, runtime, &mut HashMap::new());
+            let _ = thread_states(&mut r, runtime, &mut HashMap::new(), &HashSet::new());
         }
         // A thread state whose only frame points back at itself (3.13-style root).
         let base = noise.as_mut_ptr() as u64;
