@@ -1,28 +1,32 @@
 #!/usr/bin/env bash
 # Issue #18's overhead check: what sampling costs the target. A C process with one busy worker
-# (counting loop iterations: its throughput), one stallmeter (a running thread that measures
-# its own longest stop) and parked threads, sampled at 20/s with 1000 threads in all and at
-# 100/s with 100, by `rstack-tui record` and by `perf record -g` at the same rate; and a CPython
-# process of the same shape (its worker counting in pure Python) by `rstack-tui record` and
-# `py-spy record`. Windows with and without a tool alternate (RUNS each); per tool the median
-# throughput against the idle windows' median, the stallmeter's longest stop (C target), and
-# the longest stop and the rate `record` itself reports.
+# (counting loop iterations: its throughput; it is also the stallmeter, measuring its own
+# stops) and parked threads, sampled at 20/s with 1000 threads in all and at 100/s with 100,
+# by `rstack-tui record` and by `perf record -g` at the same rate; and a CPython process of
+# the same shape (its worker counting in pure Python) by `rstack-tui record` and `py-spy
+# record`. Windows with and without a tool alternate (RUNS rounds); per tool the median over
+# the rounds of its throughput against the same round's idle window, the worker's gaps (C),
+# and what `record` reports of its own stops and rate.
 #
-# The stallmeter is ../shared/bench/fixture.c's: it reads CLOCK_MONOTONIC in a tight loop and
-# takes the runqueue wait (from its schedstat) out of every gap, so preemption by other tasks
-# is not counted, a ptrace stop is. The target is pinned to the last CPU and the tools to the
-# others (as bench-python.sh), so a tool's own CPU time is not taken from the target's CPU.
+# The worker measures its stops as ../shared/bench/fixture.c's stallmeter does: it reads
+# CLOCK_MONOTONIC after each unit of work and takes the runqueue wait (from its schedstat) out
+# of every gap, so preemption by other tasks is not counted, a ptrace stop is (and so is a
+# hypervisor's pause of the virtual CPU: the idle rows show how much of that there is). The
+# target is pinned to the last CPU, where the worker is the only running thread, and the
+# tools to the others, so a tool's own CPU time is not taken from the worker.
 #
-# Usage: scripts/bench-record.sh     env: RUNS=5, WINDOW=3 (seconds measured per window),
-#   WARM=2 (seconds a tool runs before its window), PYTHON (default the newest pyenv 3.12,
-#   else python3), PYSPY (default target/py-spy/bin/py-spy, else /tmp/pyspy-venv/bin/py-spy),
-#   PERF (default perf), RSTACK_TUI (default target/release/rstack-tui, built if missing).
+# Usage: scripts/bench-record.sh     env: RUNS=15, WINDOW=2 (seconds measured per window),
+#   WARM=2 (seconds a tool runs before its window), SETS="c1000 c100 py1000 py100",
+#   PYTHON (default the newest pyenv 3.12, else python3), PYSPY (default
+#   target/py-spy/bin/py-spy, else /tmp/pyspy-venv/bin/py-spy), PERF (default perf),
+#   RSTACK_TUI (default target/release/rstack-tui, built if missing).
 # Every wait is bounded; targets and tools are killed by pid on exit.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-5}
-WINDOW=${WINDOW:-3}
+RUNS=${RUNS:-15}
+WINDOW=${WINDOW:-2}
+SETS=${SETS:-c1000 c100 py1000 py100}
 WARM=${WARM:-2}
 PYTHON=${PYTHON:-$(ls -d "$HOME"/.pyenv/versions/3.12.*/bin/python3 2>/dev/null | tail -1)}
 PYTHON=${PYTHON:-python3}
@@ -50,9 +54,13 @@ TOOL_CPUS=0
 [[ $LAST_CPU -gt 1 ]] && TOOL_CPUS=0-$((LAST_CPU - 1))
 
 cat >"$WORK/target.c" <<'EOF'
-/* target THREADS: one worker counting iterations, one stallmeter, THREADS-3 threads parked 8
- * frames deep, and main. Each line on stdin: "t_ns iterations stopped_us" (the stallmeter's
- * longest stop since the last line, its runqueue wait taken out), printed on stdout. */
+/* target THREADS: one worker counting iterations, THREADS-2 threads parked 8 frames deep, and
+ * main. The worker is its own stallmeter: it reads CLOCK_MONOTONIC after every unit of work
+ * and takes the runqueue wait (from its schedstat) out of every gap over 20 us, so what is
+ * left of a gap is time it was kept from running by other means than the scheduler: a ptrace
+ * stop (or the hypervisor). It is the only thread of its CPU. Each line on stdin: "t_ns
+ * iterations stopped_us over" (the longest stop since the last line, and how many stops
+ * were longer than 0.2 ms). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -62,7 +70,7 @@ cat >"$WORK/target.c" <<'EOF'
 #include <time.h>
 #include <unistd.h>
 
-static _Atomic uint64_t iterations, worst, reset;
+static _Atomic uint64_t iterations, worst, over, reset;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t never = PTHREAD_COND_INITIALIZER;
 static _Atomic int up;
@@ -95,18 +103,6 @@ __attribute__((noipa)) void work_unit(void)
         sink += (uint64_t)i * i;
 }
 
-static void *worker(void *arg)
-{
-    (void)arg;
-    pthread_setname_np(pthread_self(), "worker");
-    up++;
-    for (;;) {
-        work_unit();
-        iterations++;
-    }
-    return NULL;
-}
-
 static uint64_t runqueue_wait(int fd)
 {
     char buf[128];
@@ -118,14 +114,16 @@ static uint64_t runqueue_wait(int fd)
     return sscanf(buf, "%llu %llu", &run, &wait) == 2 ? wait : 0;
 }
 
-static void *stallmeter(void *arg)
+static void *worker(void *arg)
 {
     (void)arg;
-    pthread_setname_np(pthread_self(), "stallmeter");
+    pthread_setname_np(pthread_self(), "worker");
     int fd = open("/proc/thread-self/schedstat", O_RDONLY);
     uint64_t last = now(), waited = runqueue_wait(fd);
     up++;
     for (;;) {
+        work_unit();
+        iterations++;
         uint64_t t = now();
         if (reset) {
             reset = 0;
@@ -137,6 +135,8 @@ static void *stallmeter(void *arg)
             uint64_t w = runqueue_wait(fd), stopped = t - last - (w - waited);
             if (w - waited < t - last && stopped > worst)
                 worst = stopped;
+            if (w - waited < t - last && stopped > 200000)
+                over++;
             waited = w;
             t = now();
         }
@@ -152,9 +152,9 @@ int main(int argc, char **argv)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 << 10);
     pthread_t t;
-    if (pthread_create(&t, &attr, worker, NULL) || pthread_create(&t, &attr, stallmeter, NULL))
+    if (pthread_create(&t, &attr, worker, NULL))
         return 1;
-    for (int i = 0; i < threads - 3; i++)
+    for (int i = 0; i < threads - 2; i++)
         if (pthread_create(&t, &attr, parked, NULL))
             return 1;
     while (up < threads - 1)
@@ -163,10 +163,11 @@ int main(int argc, char **argv)
     fflush(stdout);
     char line[64];
     while (fgets(line, sizeof line, stdin)) {
-        printf("%llu %llu %.1f\n", (unsigned long long)now(), (unsigned long long)iterations,
-               worst / 1000.0);
+        printf("%llu %llu %.1f %llu\n", (unsigned long long)now(),
+               (unsigned long long)iterations, worst / 1000.0, (unsigned long long)over);
         fflush(stdout);
         worst = 0;
+        over = 0;
         reset = 1;
     }
     return 0;
@@ -207,7 +208,7 @@ for _ in range(threads - 1):
     up.acquire()
 print("ready", flush=True)
 for _ in sys.stdin:
-    print(time.monotonic_ns(), count, 0, flush=True)
+    print(time.monotonic_ns(), count, 0, 0, flush=True)
 EOF
 
 # start_target KIND THREADS: the target pinned to the last CPU, its pipes on fds 3 and 4.
@@ -229,7 +230,7 @@ stop_target() {
     TARGET_PID=""
     exec 3>&- 4<&-
 }
-report() { echo >&3; read -r -t 30 r <&4 || r="0 0 ?"; echo "$r"; }
+report() { echo >&3; read -r -t 30 r <&4 || r="0 0 ? ?"; echo "$r"; }
 
 # tool NAME RATE SECONDS: runs NAME on the target in the background (TOOL_PID), pinned to the
 # tool CPUs, its stderr in $WORK/NAME.err.
@@ -243,50 +244,66 @@ tool() {
     TOOL_PID=$!
 }
 
-stats() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR) printf "%.0f", a[int((NR+1)/2)]; else printf "?"}'; }
+stats() { tr ' ' '\n' | grep -v '^[?]*$' | sort -g | awk '{a[NR]=$1} END {if (NR) printf "%.2f", a[int((NR+1)/2)]; else printf "?"}'; }
+# quartiles: "q1-q3" of the numbers
+quartiles() { tr ' ' '\n' | grep -v '^[?]*$' | sort -g | awk '{a[NR]=$1} END {if (NR) printf "%.1f..%.1f", a[int((NR+3)/4)], a[int((3*NR+3)/4)]; else printf "?"}'; }
 max() { tr ' ' '\n' | grep -v '^[?]*$' | sort -g | tail -1; }
 
-# bench KIND THREADS RATE TOOLS...: RUNS rounds of an idle window and one per tool.
+# bench KIND THREADS RATE TOOLS...: RUNS rounds of an idle window and one per tool. A tool's
+# loss is the median over the rounds of its window's throughput against the idle window of
+# the same round (the machine's drift cancels out), with the quartiles of those losses; the
+# idle row gives the noise: each idle window against the next round's.
 bench() {
     local kind=$1 threads=$2 rate=$3
     shift 3
     local tools=(idle "$@")
-    declare -A TPUT STOP OWN RATE_SEEN
+    declare -A TPUT LOSS STOP OVER OWN SHARE RATE_SEEN
     start_target "$kind" "$threads"
+    local prev_idle=""
     for ((r = 0; r < RUNS; r++)); do
+        local idle=""
         for t in "${tools[@]}"; do
             if [[ $t != idle ]]; then
                 tool "$t" "$rate" "$(echo "$WARM + $WINDOW + 1" | bc)"
                 sleep "$WARM"
             fi
-            read -r t0 i0 _ < <(report)
+            read -r t0 i0 _ _ < <(report)
             sleep "$WINDOW"
-            read -r t1 i1 stop < <(report)
-            TPUT[$t]+="$(echo "($i1 - $i0) * 1000000000 / ($t1 - $t0)" | bc) "
+            read -r t1 i1 stop over < <(report)
+            local tput
+            tput=$(echo "($i1 - $i0) * 1000000000 / ($t1 - $t0)" | bc)
+            TPUT[$t]+="$tput "
             STOP[$t]+="$stop "
-            if [[ $t != idle ]]; then
+            OVER[$t]+="$over "
+            if [[ $t == idle ]]; then
+                idle=$tput
+                [[ -n $prev_idle ]] && LOSS[$t]+="$(echo "scale=3; 100 * ($prev_idle - $tput) / $prev_idle" | bc) "
+                prev_idle=$tput
+            else
+                LOSS[$t]+="$(echo "scale=3; 100 * ($idle - $tput) / $idle" | bc) "
                 timeout 30 tail --pid="$TOOL_PID" -f /dev/null
                 wait "$TOOL_PID" 2>/dev/null
                 TOOL_PID=""
                 if [[ $t == rstack-tui ]]; then
                     OWN[$t]+="$(grep -o 'longest stop [0-9.]* ms' "$WORK/$t.err" | awk '{print $3}') "
+                    SHARE[$t]+="$(grep -o 'stopped [0-9.]*% of the time' "$WORK/$t.err" | grep -o '[0-9.]*') "
                     RATE_SEEN[$t]+="$(grep -o 'snapshots at [0-9.]*/s' "$WORK/$t.err" | grep -o '[0-9.]*/' | tr -d /) "
                 fi
             fi
         done
     done
     stop_target
-    local base
-    base=$(echo "${TPUT[idle]}" | stats)
     for t in "${tools[@]}"; do
-        local med loss stall own rate_seen
-        med=$(echo "${TPUT[$t]}" | stats)
-        loss=$(echo "scale=1; 100 * ($base - $med) / $base" | bc)
-        stall=$([[ $kind == c ]] && echo "$(echo "${STOP[$t]}" | max) us" || echo "-")
-        own=$([[ -n ${OWN[$t]:-} ]] && echo "$(echo "${OWN[$t]}" | max) ms" || echo "-")
-        rate_seen=$([[ -n ${RATE_SEEN[$t]:-} ]] && echo "${RATE_SEEN[$t]}" | tr ' ' '\n' | grep -v '^$' | sort -g | head -1 || echo "-")
-        printf '| %s %d threads | %d/s | %s | %s | %s%% | %s | %s | %s |\n' "$kind" "$threads" "$rate" "$t" \
-            "$med" "$([[ $t == idle ]] && echo 0 || echo "$loss")" "$stall" "$own" "$rate_seen"
+        local stall="-" own="-" share="-" rate_seen="-"
+        if [[ $kind == c ]]; then
+            stall="$(echo "${STOP[$t]}" | stats) us [$(echo "${STOP[$t]}" | max)]; $(echo "${OVER[$t]}" | stats)"
+        fi
+        [[ -n ${OWN[$t]:-} ]] && own="$(echo "${OWN[$t]}" | max) ms"
+        [[ -n ${SHARE[$t]:-} ]] && share="$(echo "${SHARE[$t]}" | max)%"
+        [[ -n ${RATE_SEEN[$t]:-} ]] && rate_seen=$(echo "${RATE_SEEN[$t]}" | tr ' ' '\n' | grep -v '^$' | sort -g | head -1)
+        printf '| %s %d threads | %d/s | %s | %.0f | %s%% [%s] | %s | %s | %s | %s |\n' "$kind" "$threads" "$rate" "$t" \
+            "$(echo "${TPUT[$t]}" | stats)" "$(echo "${LOSS[$t]:-}" | stats)" "$(echo "${LOSS[$t]:-}" | quartiles)" \
+            "$stall" "$own" "$share" "$rate_seen"
     done
 }
 
@@ -294,15 +311,20 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; target on CP
 echo "tools: $("$RSTACK_TUI" --version), $("$PERF" --version 2>&1), ${PYSPY:+$("$PYSPY" --version)}, $("$PYTHON" -V 2>&1)"
 echo "RUNS=$RUNS WINDOW=${WINDOW}s WARM=${WARM}s"
 echo
-echo "| target | rate | tool | worker throughput (iter/s, median) | loss vs idle | stallmeter's longest stop (max) | longest stop record reports (max) | lowest rate record achieved |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| target | rate | tool | worker throughput (iter/s, median) | loss vs the round's idle window, median [quartiles] | worker's longest gap per window, median [max]; gaps over 0.2 ms per window, median | longest stop record measured (max) | most a thread was stopped (record, max) | lowest rate record achieved |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 perf_tool=()
 [[ -n $PERF ]] && perf_tool=(perf)
 pyspy_tool=()
 [[ -n $PYSPY ]] && pyspy_tool=(py-spy)
-bench c 1000 20 rstack-tui "${perf_tool[@]}"
-bench c 100 100 rstack-tui "${perf_tool[@]}"
-bench py 1000 20 rstack-tui "${pyspy_tool[@]}"
-bench py 100 100 rstack-tui "${pyspy_tool[@]}"
+for set in $SETS; do
+    case $set in
+    c1000) bench c 1000 20 rstack-tui "${perf_tool[@]}" ;;
+    c100) bench c 100 100 rstack-tui "${perf_tool[@]}" ;;
+    py1000) bench py 1000 20 rstack-tui "${pyspy_tool[@]}" ;;
+    py100) bench py 100 100 rstack-tui "${pyspy_tool[@]}" ;;
+    *) echo "unknown set $set (c1000 c100 py1000 py100)" >&2 ;;
+    esac
+done
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

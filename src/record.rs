@@ -43,6 +43,8 @@ pub struct Progress {
     pub rate: f64,
     /// The target's longest stop so far.
     pub longest_stop: Duration,
+    /// The largest share of the elapsed time one thread spent stopped, in percent.
+    pub stopped_share: f64,
 }
 
 /// A finished recording: the profile and how it went.
@@ -62,6 +64,9 @@ pub struct Recording {
     pub first_snapshot: Duration,
     /// The longest of the others.
     pub slowest_snapshot: Duration,
+    /// The largest share of the elapsed time one thread spent stopped, in percent (the
+    /// snapshots after the first).
+    pub stopped_share: f64,
 }
 
 /// Records `pid` with `tracer` until `opts.duration` passes, `cancel` is set or the target
@@ -94,6 +99,7 @@ pub fn record(
             snapshots: profile.snapshots,
             rate: rate(profile.snapshots - 1, now - start),
             longest_stop: profile.longest_stop,
+            stopped_share: stats.stopped_share(now - start),
         });
         if opts.duration.is_some_and(|d| now - start >= d) {
             break End::Duration;
@@ -134,6 +140,7 @@ pub fn record(
         thread_samples: stats.thread_samples,
         first_snapshot: stats.first,
         slowest_snapshot: stats.slowest,
+        stopped_share: stats.stopped_share(elapsed),
     })
 }
 
@@ -144,6 +151,8 @@ struct Stats {
     thread_samples: u64,
     slowest: Duration,
     last_end: Option<Instant>,
+    /// Each thread's stops added up: what sampling cost it.
+    stopped: std::collections::HashMap<u32, Duration>,
 }
 
 impl Stats {
@@ -152,7 +161,19 @@ impl Stats {
         self.thread_samples += p.threads().len() as u64;
         self.slowest = self.slowest.max(p.elapsed());
         self.last_end = Some(Instant::now());
+        for t in p.threads().iter().filter(|t| !t.stopped_for().is_zero()) {
+            *self.stopped.entry(t.id()).or_default() += t.stopped_for();
+        }
         profile.add(p);
+    }
+
+    fn stopped_share(&self, elapsed: Duration) -> f64 {
+        let most = self.stopped.values().max().copied().unwrap_or_default();
+        if elapsed.is_zero() {
+            0.0
+        } else {
+            100.0 * most.as_secs_f64() / elapsed.as_secs_f64()
+        }
     }
 }
 
@@ -182,14 +203,16 @@ fn sleep_until(at: Instant, deadline: Option<Instant>, cancel: &AtomicBool) -> b
     }
 }
 
-/// The progress line: "recording 12.3 s, 245 snapshots at 19.9/s, longest stop 0.06 ms".
+/// The progress line: "recording 12.3 s, 245 snapshots at 19.9/s, longest stop 0.06 ms, a
+/// thread stopped 0.12% of the time at most".
 pub fn progress_line(p: &Progress) -> String {
     format!(
-        "recording {:.1} s, {} snapshots at {:.1}/s, longest stop {:.2} ms",
+        "recording {:.1} s, {} snapshots at {:.1}/s, longest stop {:.2} ms, a thread stopped {:.2}% of the time at most",
         p.elapsed.as_secs_f64(),
         p.snapshots,
         p.rate,
-        p.longest_stop.as_secs_f64() * 1000.0
+        p.longest_stop.as_secs_f64() * 1000.0,
+        p.stopped_share,
     )
 }
 
@@ -209,11 +232,12 @@ pub fn end_line(r: &Recording, asked: u32) -> String {
         }
     };
     format!(
-        "recorded {:.1} s, {} snapshots at {:.1}/s ({asked} asked), ended: {why}; longest stop {:.2} ms, first snapshot {:.1} ms, slowest after it {:.1} ms, {:.0}% of thread samples reused unchanged stacks",
+        "recorded {:.1} s, {} snapshots at {:.1}/s ({asked} asked), ended: {why}; longest stop {:.2} ms, a thread stopped {:.2}% of the time at most, first snapshot {:.1} ms, slowest after it {:.1} ms, {:.0}% of thread samples reused unchanged stacks",
         r.elapsed.as_secs_f64(),
         r.profile.snapshots,
         r.rate,
         r.profile.longest_stop.as_secs_f64() * 1000.0,
+        r.stopped_share,
         r.first_snapshot.as_secs_f64() * 1000.0,
         r.slowest_snapshot.as_secs_f64() * 1000.0,
         share(r.reused),

@@ -121,6 +121,15 @@ fn shares_match_what_the_fixture_measured_within_5_points() {
         recording.end
     );
     let p = &recording.profile;
+    // The busy threads were stopped for their captures: some of their time, never more than
+    // every snapshot's longest stop added up.
+    let bound =
+        100.0 * p.longest_stop.as_secs_f64() * p.snapshots as f64 / recording.elapsed.as_secs_f64();
+    assert!(
+        recording.stopped_share > 0.0 && recording.stopped_share <= bound,
+        "stopped {:.3}% of the time, bound {bound:.3}%",
+        recording.stopped_share
+    );
     assert!(
         p.snapshots >= SNAPSHOTS / 2,
         "only {} snapshots at {:.1}/s",
