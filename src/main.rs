@@ -1057,7 +1057,7 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let t = p.timings();
     let mut line = format!(
-        "trace {n}: {:.1} ms = prepare {:.1} + capture {:.1} + unwind {:.1} + symbolize {:.1} + python {:.1} + waits {:.1}; {} threads, {} stopped, {} unchanged since the last trace, longest stop {:.2} ms",
+        "trace {n}: {:.1} ms = prepare {:.1} + capture {:.1} + unwind {:.1} + symbolize {:.1} + python {:.1} + waits {:.1} + chains {:.1}; {} threads, {} stopped, {} unchanged since the last trace, longest stop {:.2} ms",
         ms(p.elapsed()),
         ms(t.prepare),
         ms(t.capture),
@@ -1065,6 +1065,7 @@ fn timings_line(n: u32, p: &rstack_tui::Process, output: Option<Duration>) -> St
         ms(t.symbolize),
         ms(t.python),
         ms(t.waits),
+        ms(t.chains),
         p.threads().len(),
         p.stopped_threads(),
         t.reused,

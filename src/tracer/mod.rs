@@ -9,6 +9,7 @@
 mod analysis;
 mod arch;
 mod capture;
+mod chains;
 mod error;
 mod failures;
 #[doc(hidden)]
@@ -39,6 +40,7 @@ use symbolize::{cachedir, demangle};
 
 pub use attach::AttachMethod;
 pub use cachedir::{CacheRefusal, CacheRefused};
+pub use chains::{LinkKind, Party, WaitChain, WaitCycle, WaitLink};
 pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use failures::{InflateLimit, ModuleNote, ModuleProblem, ThreadError, UnwindFailure};

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::chains::{WaitChain, WaitCycle};
 use super::failures::{ModuleNote, ThreadError};
 use super::watchdog::NoGuard;
 
@@ -37,6 +38,7 @@ pub struct Process {
     pub(crate) elapsed: Duration,
     pub(crate) longest_stop: Duration,
     pub(crate) deadlocks: Vec<Vec<u32>>,
+    pub(crate) wait_cycles: Vec<WaitCycle>,
     pub(crate) missing_debuginfo: Vec<ModuleNote>,
     pub(crate) unguarded: Option<Unguarded>,
     pub(crate) timings: Timings,
@@ -71,6 +73,8 @@ pub struct Timings {
     pub python: Duration,
     /// Decoding what blocked threads wait for (lock owners, deadlocks).
     pub waits: Duration,
+    /// Following the waits to other processes ([`ThreadFacts::chain`]).
+    pub chains: Duration,
     /// Threads whose stack was carried over from the tracer's previous trace: blocked, and
     /// not run since (their scheduler run record unchanged).
     pub reused: usize,
@@ -138,6 +142,13 @@ impl Process {
     /// for the next and the last for the first.
     pub fn deadlocks(&self) -> &[Vec<u32>] {
         &self.deadlocks
+    }
+
+    /// Cycles of waits that cross processes or go through more than mutexes (a socket, a
+    /// pipe, a file lock, a child): each link's holder waits in the next link. The cycles of
+    /// mutexes inside this process alone are [`Self::deadlocks`].
+    pub fn wait_cycles(&self) -> &[WaitCycle] {
+        &self.wait_cycles
     }
 
     /// Modules of the stacks whose frames lack names or source lines, each once, with why
@@ -384,6 +395,10 @@ pub struct ThreadFacts {
     pub leaving: Option<Leaving>,
     /// For a thread of a CPython interpreter: what the interpreter says about it.
     pub python: Option<PythonThread>,
+    /// For a blocked thread whose wait names somebody (a lock's owner, a socket's peer, a
+    /// pipe's other end, a file lock's holder, a child): that wait, followed from holder to
+    /// holder across processes.
+    pub chain: Option<WaitChain>,
 }
 
 /// What a CPython interpreter says about one of its OS threads (read after the threads were

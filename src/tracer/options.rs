@@ -36,6 +36,7 @@ pub struct TraceOptions {
     pub(super) stop_blocked: bool,
     pub(super) line_cache: Option<PathBuf>,
     pub(super) python: bool,
+    pub(super) chains: bool,
 }
 
 /// How stacks are unwound.
@@ -68,6 +69,7 @@ impl Default for TraceOptions {
             stop_blocked: false,
             line_cache: None,
             python: true,
+            chains: true,
         }
     }
 }
@@ -191,6 +193,18 @@ impl TraceOptions {
     /// lengthens a stop; off leaves the native stacks only.
     pub fn python(&mut self, python: bool) -> &mut TraceOptions {
         self.python = python;
+        self
+    }
+
+    /// Follow blocked threads' waits to other processes: a socket's peer, a pipe's other
+    /// end, a file lock's holder, a child, a process-shared mutex's owner ([`ThreadFacts::chain`],
+    /// [`Process::wait_cycles`]); default on. Read after every thread runs again; the system's
+    /// fd tables are read only when a thread waits on a pipe or socket.
+    ///
+    /// [`ThreadFacts::chain`]: crate::tracer::ThreadFacts::chain
+    /// [`Process::wait_cycles`]: crate::tracer::Process::wait_cycles
+    pub fn chains(&mut self, chains: bool) -> &mut TraceOptions {
+        self.chains = chains;
         self
     }
 

@@ -109,6 +109,7 @@ impl Tracer {
                     lock: None,
                     state_before: None,
                     leaving: None,
+                    chain: None,
                     ..prev.facts.clone()
                 };
                 out.push(TakenThread {

@@ -169,24 +169,23 @@ impl Tracer {
         let python = clock.lap();
         // Every thread runs again: read the futex words behind the waits.
         let deadlocks = waits::explain(pid, libc, &mut threads);
+        let waits = clock.lap();
+        // Every thread runs again: follow the waits to the processes at their other ends.
+        let wait_cycles = self.wait_chains(pid, &mut threads);
         let timings = Timings {
             prepare,
             capture,
             unwind,
             symbolize,
             python,
-            waits: clock.lap(),
+            waits,
+            chains: clock.lap(),
             reused,
             lines_remembered,
             lines_looked_up,
             stop_priority: self.stop_priority,
         };
-        let longest_stop = threads
-            .iter()
-            .map(|t| t.stopped_for)
-            .max()
-            .unwrap_or_default()
-            .max(window);
+        let longest_stop = longest_stop(&threads, window);
         Ok(Process {
             id: pid as u32,
             command,
@@ -200,6 +199,7 @@ impl Tracer {
             elapsed: started.elapsed(),
             longest_stop,
             deadlocks,
+            wait_cycles,
             missing_debuginfo,
             unguarded: self.unguarded.take(),
             timings,
@@ -253,6 +253,18 @@ impl Tracer {
         self.python.is_some()
     }
 
+    /// The blocked threads' wait chains, when asked for, and the cycles they close.
+    fn wait_chains(
+        &self,
+        pid: i32,
+        threads: &mut [crate::tracer::Thread],
+    ) -> Vec<crate::tracer::WaitCycle> {
+        if !self.options.chains {
+            return Vec::new();
+        }
+        crate::tracer::chains::build(pid as u32, threads)
+    }
+
     pub(super) fn cancel(&self) -> &AtomicBool {
         self.options.cancel.as_deref().unwrap_or(&self.never)
     }
@@ -272,6 +284,16 @@ impl Drop for Tracer {
         // this thread, or detached by the kernel when this thread exits.
         attach::release_lingering(Duration::from_millis(100));
     }
+}
+
+/// The longest any thread was held: its own stop, or the snapshot's window.
+fn longest_stop(threads: &[crate::tracer::Thread], window: Duration) -> Duration {
+    threads
+        .iter()
+        .map(|t| t.stopped_for)
+        .max()
+        .unwrap_or_default()
+        .max(window)
 }
 
 /// Time since the last lap, for [`Timings`].

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Issue #19's cost check: what following waits to other processes adds to a dump, on a machine
+# with many processes (N, default 2000, each holding a pipe, a UNIX socket pair and a file
+# open, asleep). Two targets: one whose thread waits on a UNIX socket (its peer a child
+# blocked reading the other end: the chain needs the system's fd index), and one whose threads
+# wait on nothing we follow (a sleep): `dump --timings` each RUNS times with chains and with
+# `--no-chains`, alternating; per target the median [min-max] of the `chains` lap and of the
+# whole trace.
+#
+# Usage: scripts/bench-chains.sh     env: N=2000, RUNS=9, RSTACK_TUI (default
+#   target/release/rstack-tui, built if missing).
+# Every wait is bounded; every process started is killed by pid on exit.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+N=${N:-2000}
+RUNS=${RUNS:-9}
+RSTACK_TUI=${RSTACK_TUI:-target/release/rstack-tui}
+[[ -x $RSTACK_TUI ]] || cargo build --release --quiet || exit 1
+WORK=$(mktemp -d /tmp/bench-chains.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+cat >"$WORK/proc.c" <<'EOF'
+/* proc MODE: "idle" holds a pipe, a UNIX socket pair and a file open and sleeps; "socket"
+ * forks a child, and parent and child each block reading their end of a socket pair; "sleep"
+ * sleeps in nanosleep. Each prints "ready" once where it stays. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "idle";
+    int p[2], s[2];
+    char c;
+    if (pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, s))
+        return 1;
+    if (!strcmp(mode, "idle")) {
+        if (open("/proc/self/stat", O_RDONLY) < 0)
+            return 1;
+        printf("ready\n");
+        fflush(stdout);
+        pause();
+    } else if (!strcmp(mode, "socket")) {
+        if (fork() == 0) {
+            if (read(s[1], &c, 1) < 0)
+                return 1;
+            return 0;
+        }
+        printf("ready\n");
+        fflush(stdout);
+        if (read(s[0], &c, 1) < 0)
+            return 1;
+    } else {
+        printf("ready\n");
+        fflush(stdout);
+        sleep(100000);
+    }
+    return 0;
+}
+EOF
+gcc -O1 -o "$WORK/proc" "$WORK/proc.c" || exit 1
+
+echo "starting $N idle processes..."
+for ((i = 0; i < N; i++)); do
+    "$WORK/proc" idle >/dev/null &
+    PIDS+=($!)
+done
+mkfifo "$WORK/s" "$WORK/q"
+"$WORK/proc" socket >"$WORK/s" &
+SOCKET=$!
+PIDS+=("$SOCKET")
+read -r -t 30 line <"$WORK/s" || { echo "the socket target did not start" >&2; exit 1; }
+"$WORK/proc" sleep >"$WORK/q" &
+SLEEP=$!
+PIDS+=("$SLEEP")
+read -r -t 30 line <"$WORK/q" || { echo "the sleep target did not start" >&2; exit 1; }
+# The socket target's child, to kill it too.
+for c in $(cat /proc/"$SOCKET"/task/*/children 2>/dev/null); do PIDS+=("$c"); done
+# Until every process is asleep where it stays (a bounded wait).
+for ((w = 0; w < 300; w++)); do
+    running=$(ps -o stat= -p "$(IFS=,; echo "${PIDS[*]}")" | grep -c '^R')
+    [[ $running -eq 0 ]] && break
+    sleep 0.1
+done
+
+# lap NAME FILE: the NAME lap of each --timings line in FILE, in ms.
+lap() { grep -o "$1 [0-9.]*" "$2" | awk '{print $2}'; }
+stats() { sort -g | awk '{a[NR]=$1} END {if (NR) printf "%.1f [%.1f-%.1f]", a[int((NR+1)/2)], a[1], a[NR]; else printf "?"}'; }
+
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg); processes on the machine: $(ls -d /proc/[0-9]* | wc -l); $(nproc) CPUs"
+echo "RUNS=$RUNS"
+echo
+echo "| target | chains | chains lap (ms), median [min-max] | whole trace (ms), median [min-max] |"
+echo "| --- | --- | --- | --- |"
+for target in socket sleep; do
+    pid=$([[ $target == socket ]] && echo "$SOCKET" || echo "$SLEEP")
+    : >"$WORK/on" && : >"$WORK/off"
+    for ((r = 0; r < RUNS; r++)); do
+        "$RSTACK_TUI" dump "$pid" --timings 2>>"$WORK/on" >/dev/null
+        "$RSTACK_TUI" dump "$pid" --timings --no-chains 2>>"$WORK/off" >/dev/null
+    done
+    for mode in on off; do
+        printf '| %s wait | %s | %s | %s |\n' "$target" "$mode" \
+            "$(lap chains "$WORK/$mode" | stats)" \
+            "$(grep -o 'trace 1: [0-9.]* ms' "$WORK/$mode" | awk '{print $3}' | stats)"
+    done
+done
