@@ -233,6 +233,7 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
                 state_before: None,
                 leaving: None,
                 python: None,
+                chain: None,
             }
         })
         .collect();
@@ -250,6 +251,7 @@ fn snapshot(taken_ms: u64, round: u64) -> Process {
         missing_debuginfo: Default::default(),
         goroutines: Vec::new(),
         goroutines_note: None,
+        wait_cycles: Vec::new(),
     }
     .to_process()
 }

@@ -146,6 +146,7 @@ fn thread(tid: u32, name: &str, frames: Vec<FrameDoc<'static>>) -> ThreadDoc<'st
         state_before: None,
         leaving: None,
         python: None,
+        chain: None,
     }
 }
 
@@ -207,6 +208,7 @@ fn process(distinct: bool) -> Process {
         missing_debuginfo: Default::default(),
         goroutines: Vec::new(),
         goroutines_note: None,
+        wait_cycles: Vec::new(),
     }
     .to_process()
 }

@@ -4,11 +4,14 @@
 
 use std::fmt::Write;
 
+mod chains;
 mod watch;
+pub use chains::{chains_to_text, write_chains_json};
 pub use watch::groups_watched_to_text;
 
 use crate::describe::{
-    cycle_text, goroutine_state, interesting_frame, lock_text, quoted, unguarded_text, waiting_on,
+    cycle_text, goroutine_state, interesting_frame, lock_text, quoted, unguarded_text,
+    wait_cycle_text, waiting_on, write_chain,
 };
 use crate::text::{inert, output_buffer, to_json_inert_sized, write_json_inert};
 use crate::tracer::equal_stacks::EqualStacks;
@@ -55,12 +58,14 @@ pub fn to_text_with(p: &Process, selected: Option<u32>, brief: bool) -> String {
         write_thread(&mut out, p, t, |out| stacks.write(out, i, t.frames()));
     }
     write_goroutines(&mut out, p);
-    if !p.deadlocks().is_empty() || !p.missing_debuginfo().is_empty() || p.unguarded().is_some() {
+    if !p.deadlocks().is_empty()
+        || !p.wait_cycles().is_empty()
+        || !p.missing_debuginfo().is_empty()
+        || p.unguarded().is_some()
+    {
         out.push('\n');
     }
-    for cycle in p.deadlocks() {
-        let _ = writeln!(out, "deadlock: {}", cycle_text(p, cycle));
-    }
+    write_deadlocks(&mut out, p);
     for m in p.missing_debuginfo() {
         let _ = writeln!(out, "debuginfo missing: {}", inert(&m.to_string()));
     }
@@ -133,6 +138,9 @@ fn write_thread(out: &mut String, p: &Process, t: &Thread, frames: impl FnOnce(&
     if let Some(lock) = lock_text(p, t) {
         let _ = writeln!(out, "  -- {lock}");
     }
+    if let Some(chain) = &t.facts().chain {
+        write_chain(out, p.id(), chain);
+    }
     if let Some(err) = t.error() {
         let _ = writeln!(out, "  !! {}", inert(&err.to_string()));
     }
@@ -149,6 +157,17 @@ fn write_thread(out: &mut String, p: &Process, t: &Thread, frames: impl FnOnce(&
         for k in &t.facts().kernel_stack {
             let _ = writeln!(out, "    {}", inert(k));
         }
+    }
+}
+
+/// A `deadlock:` line per cycle: the mutex cycles inside the process, then those through
+/// other processes or other waits, every edge named.
+fn write_deadlocks(out: &mut String, p: &Process) {
+    for cycle in p.deadlocks() {
+        let _ = writeln!(out, "deadlock: {}", cycle_text(p, cycle));
+    }
+    for cycle in p.wait_cycles() {
+        let _ = writeln!(out, "deadlock: {}", wait_cycle_text(p.id(), cycle));
     }
 }
 

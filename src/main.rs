@@ -221,6 +221,14 @@ struct DumpArgs {
     /// Collapse threads with identical stacks into one block, largest group first (text).
     #[arg(long, conflicts_with = "json")]
     group: bool,
+    /// Instead of every stack, the process's wait chains: longest first, each headed by the
+    /// thread or process at its end, then the deadlocks (text, or `{"chains": [...]}` JSON).
+    #[arg(long, conflicts_with_all = ["group", "no_chains"])]
+    chains: bool,
+    /// Do not follow blocked threads' waits to the threads and processes that hold them up
+    /// (no wait chains: only the mutex owners inside the process).
+    #[arg(long)]
+    no_chains: bool,
     /// With --group: take snapshots for SECS (one every 0.5 s, the inspector's fastest
     /// pace), then print each group with its threads' verdicts (stuck, spinning, busy, idle)
     /// and growth, after the top suspects.
@@ -649,6 +657,7 @@ fn dump_options(args: &DumpArgs, cancel: Arc<AtomicBool>) -> TraceOptions {
         .symbols(!args.no_symbols)
         .lines(!args.no_lines)
         .python(!args.no_python)
+        .chains(!args.no_chains)
         .attach_method(if args.ptrace_attach {
             AttachMethod::Attach
         } else {
@@ -770,6 +779,10 @@ fn write_dump(
         (DumpFormat::Json, _) => {
             // Streamed: the document is written as it is made (see `dump::write_json`).
             let mut out = std::io::BufWriter::with_capacity(256 << 10, &mut *sink);
+            if args.chains {
+                return dump::write_chains_json(process, args.pretty, &mut out)
+                    .and_then(|()| out.flush());
+            }
             dump::write_json(process, args.pretty, &mut out).and_then(|()| out.flush())
         }
         (_, Some(profile_format)) => {
@@ -787,6 +800,8 @@ fn write_dump(
         _ => {
             let out = if args.group {
                 dump::groups_to_text(process)
+            } else if args.chains {
+                dump::chains_to_text(process)
             } else {
                 dump::to_text_with(process, thread, args.brief)
             };
@@ -807,6 +822,12 @@ fn dump_args_refused(args: &DumpArgs, format: DumpFormat) -> Option<(String, u8)
     if args.group && format != DumpFormat::Text {
         return Some((
             format!("--group is for the text listing, not {}", format.name()),
+            EXIT_ERROR,
+        ));
+    }
+    if args.chains && format.profile().is_some() {
+        return Some((
+            format!("--chains is for text or JSON, not {}", format.name()),
             EXIT_ERROR,
         ));
     }

@@ -4,10 +4,15 @@
 //! without depending on each other.
 
 pub mod brief;
+mod chains;
 mod frames;
 mod notes;
 mod waits;
 
+pub use chains::{
+    chain_heading, chain_lines, chain_short, link_object, link_text, listed_chains, party_label,
+    party_state, wait_cycle_text, write_chain,
+};
 pub use frames::{frame_symbol, frame_width, interesting_frame, stack_end_gist};
 pub use notes::{
     line_cache_refused, no_permission_text, shown_thread_name, thread_selected_text, unguarded_text,

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+pub use crate::tracer::snapshot::chaindoc::{ChainDoc, CycleDoc, LinkDoc, PartyDoc};
+
 use crate::tracer::analysis::equal_stacks::EqualStacks;
 use crate::tracer::failures::{ModuleNote, ThreadError};
 use crate::tracer::model::{
@@ -50,6 +52,10 @@ pub struct SnapshotDoc<'a> {
     /// Why a Go process's goroutines are not (all) listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goroutines_note: Option<Cow<'a, str>>,
+    /// Cycles of waits through other processes or other waits than mutexes (absent when
+    /// none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wait_cycles: Vec<CycleDoc>,
 }
 
 /// One goroutine.
@@ -106,6 +112,10 @@ pub struct ThreadDoc<'a> {
     /// For a CPython thread: {"holds_gil", "name", "note"}. Written only for such threads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<PythonDoc<'a>>,
+    /// For a blocked thread whose wait names somebody: {"links", "cycle", "end"}, the wait
+    /// followed from holder to holder. Written only for such threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainDoc>,
 }
 
 /// What a CPython interpreter said about a thread.
@@ -525,6 +535,7 @@ impl<'a> From<&'a Process> for SnapshotDoc<'a> {
             missing_debuginfo: Cow::Owned(notes_words(&p.missing_debuginfo)),
             goroutines: p.goroutines.iter().map(GoroutineDoc::from).collect(),
             goroutines_note: p.goroutines_note.as_deref().map(Cow::Borrowed),
+            wait_cycles: p.wait_cycles.iter().map(CycleDoc::from).collect(),
         }
     }
 }
@@ -575,6 +586,7 @@ impl<'a> From<&'a Thread> for ThreadDoc<'a> {
                 name: p.name.as_deref().map(Cow::Borrowed),
                 note: p.note.as_deref().map(Cow::Borrowed),
             }),
+            chain: t.facts.chain.as_ref().map(ChainDoc::from),
         }
     }
 }
@@ -708,7 +720,7 @@ impl<'a> SnapshotDoc<'a> {
             elapsed: Duration::from_micros(self.elapsed_us),
             longest_stop: Duration::from_micros(self.longest_stop_us),
             deadlocks: self.deadlocks.to_vec(),
-            wait_cycles: Vec::new(),
+            wait_cycles: crate::tracer::snapshot::chaindoc::cycles_of(&self.wait_cycles),
             missing_debuginfo,
             unguarded: None,
             timings: Default::default(),
@@ -770,7 +782,7 @@ fn thread_of(t: &ThreadDoc) -> Thread {
                     name: opt(&p.name),
                     note: opt(&p.note),
                 }),
-            chain: None,
+            chain: t.chain.as_ref().and_then(ChainDoc::to_chain),
         },
         frames: t.frames.iter().map(|f| frame_of(&f)).collect(),
         error: opt(&t.error).map(|text| ThreadError::Noted { text }),
@@ -1020,6 +1032,81 @@ mod tests {
         let plain = plain.to_process();
         let text = serde_json::to_string(&SnapshotDoc::from(&plain)).unwrap();
         assert!(!text.contains("goroutines"), "{text}");
+    }
+
+    #[test]
+    fn chains_and_wait_cycles_round_trip_and_are_bounded() {
+        let party = |pid: u32, tid: u32, name: &str| {
+            serde_json::json!({"pid": pid, "tid": tid, "name": name, "state": "S",
+                "wait": "futex_wait(0x10)"})
+        };
+        let a_to_b = serde_json::json!({"waiter": party(42, 7, "a\u{1b}[2J"), "kind": "unix socket",
+            "object": "socket:[81234]", "holders": [party(812, 815, "db-writer")],
+            "note": "peer found by inode"});
+        let b_to_a = serde_json::json!({"waiter": party(812, 815, "db-writer"),
+            "kind": "file lock", "object": "/var/lib/app/lock (flock)",
+            "holders": [{"pid": 42, "tid": 7, "name": "a", "state": "\u{202e}", "wait": null}],
+            "note": null});
+        let thread = |tid: u32, chain: serde_json::Value| {
+            serde_json::json!({"tid": tid, "name": null, "state": "S", "wchan": null,
+                "syscall": null, "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0,
+                "truncated": false, "error": null, "end_note": null, "frames": [],
+                "wait": null, "kernel_stack": [], "lock": null, "chain": chain})
+        };
+        let forged: Vec<serde_json::Value> = (0..100).map(|_| a_to_b.clone()).collect();
+        let doc: SnapshotDoc = serde_json::from_value(serde_json::json!({
+            "version": 2, "pid": 42, "command": "x", "taken_at": "t", "taken_at_unix_ms": 0,
+            "mode": "rolling", "elapsed_us": 1, "longest_stop_us": 1,
+            "threads": [
+                thread(7, serde_json::json!({"links": [a_to_b, b_to_a], "cycle": 0,
+                    "end": null})),
+                thread(8, serde_json::json!({"links": [a_to_b], "cycle": 5,
+                    "end": "cut at 12 links"})),
+                thread(9, serde_json::json!({"links": [{"waiter": party(42, 9, "c"),
+                    "kind": "carrier pigeon", "object": "x"}]})),
+                thread(10, serde_json::json!({"links": forged})),
+                thread(11, serde_json::Value::Null),
+            ],
+            "wait_cycles": [{"links": [a_to_b, b_to_a]}, {"links": []}]
+        }))
+        .unwrap();
+        let p = doc.to_process();
+        let chain = |i: usize| p.threads[i].facts.chain.clone();
+        let seven = chain(0).unwrap();
+        assert_eq!(seven.cycle, Some(0));
+        assert_eq!(seven.links[0].kind, crate::tracer::LinkKind::UnixSocket);
+        assert_eq!(seven.links[0].waiter.name, "a\\x1b[2J");
+        assert_eq!(seven.links[0].holders[0].tid, Some(815));
+        assert_eq!(seven.links[0].note.as_deref(), Some("peer found by inode"));
+        assert_eq!(seven.links[1].holders[0].state, None);
+        // A cycle index past the links is dropped; the end note is kept.
+        let eight = chain(1).unwrap();
+        assert_eq!(
+            (eight.cycle, eight.end.as_deref()),
+            (None, Some("cut at 12 links"))
+        );
+        // A kind this build does not know: the chain is left out, not guessed.
+        assert_eq!(chain(2), None);
+        assert_eq!(chain(3).unwrap().links.len(), 64);
+        assert_eq!(chain(4), None);
+        assert_eq!(p.wait_cycles().len(), 1);
+        assert_eq!(p.wait_cycles()[0].links, seven.links);
+
+        let owned = serde_json::to_string(&SnapshotDoc::from(&p)).unwrap();
+        let back: SnapshotDoc = serde_json::from_str(&owned).unwrap();
+        assert_eq!(back.to_process(), p);
+        assert_eq!(owned.matches("\"chain\"").count(), 3, "{owned}");
+        // Without chains neither field is written, as before.
+        let mut plain = p.clone();
+        plain.wait_cycles.clear();
+        for t in &mut plain.threads {
+            t.facts.chain = None;
+        }
+        let text = serde_json::to_string(&SnapshotDoc::from(&plain)).unwrap();
+        assert!(
+            !text.contains("chain") && !text.contains("wait_cycles"),
+            "{text}"
+        );
     }
 
     #[test]

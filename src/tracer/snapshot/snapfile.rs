@@ -27,6 +27,12 @@ pub const MAX_THREADS: usize = 100_000;
 pub const MAX_FRAMES: usize = 10_000;
 /// The longest string (and object key), in bytes.
 pub const MAX_STRING_BYTES: usize = 64 << 10;
+/// The most links in one wait chain or cycle (the tracer cuts a chain at 12).
+pub const MAX_CHAIN_LINKS: usize = 64;
+/// The most holders of one link (the clients queued on a socket, a pipe's other ends).
+pub const MAX_HOLDERS: usize = 1024;
+/// The most wait cycles in one snapshot.
+pub const MAX_WAIT_CYCLES: usize = 1024;
 
 /// Longest key or found value quoted in a message.
 const SHOWN_CHARS: usize = 64;
@@ -562,6 +568,12 @@ enum Kind {
     Threads,
     Thread,
     Frames,
+    /// A thread's `chain` or one of `wait_cycles`: an object with `links`.
+    Chain,
+    Links,
+    Link,
+    Holders,
+    WaitCycles,
     Version,
     Any,
 }
@@ -631,6 +643,9 @@ impl<'de> Visitor<'de> for Seed<'_> {
             Kind::Snapshots => (Kind::Doc, Some(("snapshots", MAX_SNAPSHOTS))),
             Kind::Threads => (Kind::Thread, Some(("threads", MAX_THREADS))),
             Kind::Frames => (Kind::Any, Some(("frames", MAX_FRAMES))),
+            Kind::Links => (Kind::Link, Some(("chain links", MAX_CHAIN_LINKS))),
+            Kind::Holders => (Kind::Any, Some(("holders", MAX_HOLDERS))),
+            Kind::WaitCycles => (Kind::Chain, Some(("wait cycles", MAX_WAIT_CYCLES))),
             _ => (Kind::Any, None),
         };
         let p = self.p;
@@ -671,6 +686,10 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 (Kind::Top, "snapshots") => Kind::Snapshots,
                 (Kind::Top | Kind::Doc, "threads") => Kind::Threads,
                 (Kind::Thread, "frames") => Kind::Frames,
+                (Kind::Thread, "chain") => Kind::Chain,
+                (Kind::Top | Kind::Doc, "wait_cycles") => Kind::WaitCycles,
+                (Kind::Chain, "links") => Kind::Links,
+                (Kind::Link, "holders") => Kind::Holders,
                 _ => Kind::Any,
             };
             if kind == Kind::Top && child == Kind::Snapshots {
@@ -753,6 +772,65 @@ mod tests {
         assert!(!too_deep("[".repeat(MAX_DEPTH).as_bytes()));
         assert!(too_deep("[".repeat(MAX_DEPTH + 1).as_bytes()));
         assert!(too_deep("{\"a\":[".repeat(40).as_bytes()));
+    }
+
+    #[test]
+    fn chains_and_wait_cycles_are_bounded_before_parsing() {
+        let party = serde_json::json!({"pid": 1, "tid": 2, "name": "a"});
+        let link = |holders: usize| {
+            serde_json::json!({"waiter": party, "kind": "mutex", "object": "mutex 0x10",
+                "holders": vec![party.clone(); holders]})
+        };
+        let doc = |threads: serde_json::Value, cycles: serde_json::Value| {
+            serde_json::to_vec(&serde_json::json!({
+                "version": 2, "pid": 1, "command": "x", "taken_at": "t",
+                "taken_at_unix_ms": 0, "mode": "rolling", "elapsed_us": 0,
+                "longest_stop_us": 0, "threads": threads, "wait_cycles": cycles}))
+            .unwrap()
+        };
+        let thread = |chain: serde_json::Value| {
+            serde_json::json!([{"tid": 2, "name": null, "state": "S", "wchan": null,
+                "syscall": null, "user_time_ms": 0, "system_time_ms": 0, "stopped_us": 0,
+                "truncated": false, "error": null, "end_note": null, "frames": [],
+                "chain": chain}])
+        };
+        let error = |bytes: Vec<u8>| parse("f.json", &bytes).unwrap_err().to_string();
+        let long = thread(serde_json::json!({"links": vec![link(1); MAX_CHAIN_LINKS + 1]}));
+        assert_eq!(
+            error(doc(long, serde_json::json!([]))),
+            "f.json: threads[0].chain: too many chain links (65 > 64)"
+        );
+        let crowded = thread(serde_json::json!({"links": [link(MAX_HOLDERS + 1)]}));
+        assert_eq!(
+            error(doc(crowded, serde_json::json!([]))),
+            "f.json: threads[0].chain.links[0]: too many holders (1025 > 1024)"
+        );
+        let cycles = vec![serde_json::json!({"links": [link(1)]}); MAX_WAIT_CYCLES + 1];
+        assert_eq!(
+            error(doc(serde_json::json!([]), serde_json::json!(cycles))),
+            "f.json: too many wait cycles (1025 > 1024)"
+        );
+        let cycle_links = serde_json::json!([{"links": vec![link(1); MAX_CHAIN_LINKS + 1]}]);
+        assert_eq!(
+            error(doc(serde_json::json!([]), cycle_links)),
+            "f.json: wait_cycles[0]: too many chain links (65 > 64)"
+        );
+        let fine = thread(serde_json::json!({"links": [link(2)], "cycle": 0}));
+        let docs = parse(
+            "f.json",
+            &doc(fine, serde_json::json!([{"links": [link(1)]}])),
+        )
+        .unwrap();
+        let p = docs[0].to_process();
+        assert_eq!(p.wait_cycles().len(), 1);
+        assert_eq!(
+            p.threads()[0]
+                .facts()
+                .chain
+                .as_ref()
+                .map(|c| c.links[0].holders.len()),
+            Some(2)
+        );
     }
 
     #[test]
