@@ -91,37 +91,44 @@ fn under(text: &str, tid: u32) -> Vec<&str> {
         .collect()
 }
 
+/// The lines of a mutex link: one, or two when wider than 75 characters (80 columns with the
+/// listing's indent), the holder then under the waiter.
+fn link(waiter: (u32, &str), m: &str, holder: (u32, &str)) -> Vec<String> {
+    let head = format!("tid {} \"{}\" → mutex {m}", waiter.0, waiter.1);
+    let held = format!("held by tid {} \"{}\"", holder.0, holder.1);
+    let line = format!("{head} → {held}");
+    if line.chars().count() <= 75 {
+        vec![line]
+    } else {
+        vec![head, format!("  → {held}")]
+    }
+}
+
 impl Chained {
-    /// chain-a's chain, one line a link, and chain-c at its end.
-    fn a_chain(&self) -> [String; 3] {
-        let Chained { a, b, c, m, .. } = self;
-        [
-            format!(
-                "tid {a} \"chain-a\" → mutex {} → held by tid {b} \"chain-b\"",
-                m[0]
-            ),
-            format!(
-                "tid {b} \"chain-b\" → mutex {} → held by tid {c} \"chain-c\"",
-                m[1]
-            ),
-            format!("tid {c} \"chain-c\": S sleeping, in pause()"),
-        ]
+    /// chain-a's chain, a link a line (or two), and chain-c at its end.
+    fn a_chain(&self) -> Vec<String> {
+        let mut lines = link((self.a, "chain-a"), &self.m[0], (self.b, "chain-b"));
+        lines.extend(self.b_chain());
+        lines
+    }
+
+    /// chain-b's chain: the tail of chain-a's.
+    fn b_chain(&self) -> Vec<String> {
+        let mut lines = link((self.b, "chain-b"), &self.m[1], (self.c, "chain-c"));
+        lines.push(format!(
+            "tid {} \"chain-c\": S sleeping, in pause()",
+            self.c
+        ));
+        lines
     }
 
     /// The deadlock's chain from its smaller tid.
-    fn dead_chain(&self) -> [String; 3] {
-        let ((lo, lo_name), (hi, hi_name)) = (self.lo, self.hi);
-        [
-            format!(
-                "tid {lo} \"{lo_name}\" → mutex {} → held by tid {hi} \"{hi_name}\"",
-                self.m[2]
-            ),
-            format!(
-                "tid {hi} \"{hi_name}\" → mutex {} → held by tid {lo} \"{lo_name}\"",
-                self.m[3]
-            ),
-            format!("↺ back to tid {lo}: deadlock"),
-        ]
+    fn dead_chain(&self) -> Vec<String> {
+        let (lo, hi) = (self.lo, self.hi);
+        let mut lines = link(lo, &self.m[2], hi);
+        lines.extend(link(hi, &self.m[3], lo));
+        lines.push(format!("↺ back to tid {}: deadlock", lo.0));
+        lines
     }
 
     fn deadlock_line(&self) -> String {
@@ -163,45 +170,23 @@ impl Chained {
 fn text_dump_puts_each_chain_under_its_thread() {
     let f = start();
     let text = dump(&[], f.pid);
-    let [l0, l1, l2] = f.a_chain();
+    let block = |lines: Vec<String>| -> Vec<String> {
+        std::iter::once("  -- wait chain:".to_string())
+            .chain(lines.into_iter().map(|l| format!("     {l}")))
+            .collect()
+    };
     let lock = format!(
         "  -- waiting for mutex {} held by {} \"chain-b\"",
         f.m[0], f.b
     );
-    assert_eq!(
-        under(&text, f.a),
-        [
-            lock.as_str(),
-            "  -- wait chain:",
-            &format!("     {l0}"),
-            &format!("     {l1}"),
-            &format!("     {l2}"),
-        ],
-        "{text}"
-    );
+    let mut a_block = vec![lock];
+    a_block.extend(block(f.a_chain()));
+    assert_eq!(under(&text, f.a), a_block, "{text}");
     // chain-b's chain is the tail of chain-a's.
-    assert_eq!(
-        under(&text, f.b)[1..],
-        [
-            "  -- wait chain:",
-            &format!("     {l1}"),
-            &format!("     {l2}")
-        ],
-        "{text}"
-    );
+    assert_eq!(under(&text, f.b)[1..], block(f.b_chain()), "{text}");
     // chain-c waits for nobody.
     assert_eq!(under(&text, f.c), Vec::<&str>::new(), "{text}");
-    let [d0, d1, d2] = f.dead_chain();
-    assert_eq!(
-        under(&text, f.lo.0)[1..],
-        [
-            "  -- wait chain:",
-            &format!("     {d0}"),
-            &format!("     {d1}"),
-            &format!("     {d2}"),
-        ],
-        "{text}"
-    );
+    assert_eq!(under(&text, f.lo.0)[1..], block(f.dead_chain()), "{text}");
     // One deadlock line: the cycle of mutexes inside the process, as before.
     let deadlocks: Vec<&str> = text
         .lines()
@@ -221,25 +206,23 @@ fn dump_chains_lists_the_longest_chains_root_blocker_first() {
             && lines[0].ends_with(": 2 wait chains, longest first"),
         "{text}"
     );
-    let [l0, l1, l2] = f.a_chain();
-    let a_block = vec![
-        String::new(),
+    let block = |heading: String, lines: Vec<String>| -> Vec<String> {
+        [String::new(), heading]
+            .into_iter()
+            .chain(lines.into_iter().map(|l| format!("  {l}")))
+            .collect()
+    };
+    let a_block = block(
         format!(
             "blocked by tid {} \"chain-c\" (S sleeping, in pause()): 2 links, from tid {} \"chain-a\"",
             f.c, f.a
         ),
-        format!("  {l0}"),
-        format!("  {l1}"),
-        format!("  {l2}"),
-    ];
-    let [d0, d1, d2] = f.dead_chain();
-    let dead_block = vec![
-        String::new(),
+        f.a_chain(),
+    );
+    let dead_block = block(
         format!("deadlock: 2 links, from tid {} \"{}\"", f.lo.0, f.lo.1),
-        format!("  {d0}"),
-        format!("  {d1}"),
-        format!("  {d2}"),
-    ];
+        f.dead_chain(),
+    );
     // Both are two links long: the one from the smaller tid first.
     let (first, second) = if f.a < f.lo.0 {
         (a_block, dead_block)

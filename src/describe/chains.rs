@@ -18,6 +18,10 @@ const HOLDERS_NAMED: usize = 4;
 /// The indent of a chain's lines under its thread's header (after the "  -- wait chain:" line).
 const INDENT: &str = "     ";
 
+/// The widest link line, in characters, before its holders go on a line of their own: with
+/// its indent, 80 columns.
+const LINK_WIDTH: usize = 80 - INDENT.len();
+
 /// `tid 104 "b"` for a thread of process `home`, `pid 812 tid 815 "db-writer"` for one of
 /// another process, `pid 790 "backup"` for a process whose thread is not known.
 pub fn party_label(home: u32, p: &Party) -> String {
@@ -124,7 +128,18 @@ pub fn link_text(home: u32, l: &WaitLink) -> String {
 pub fn chain_lines(home: u32, chain: &WaitChain) -> Vec<String> {
     let mut lines = Vec::with_capacity(chain.links.len() + 2);
     for l in &chain.links {
-        lines.push(link_text(home, l));
+        let line = link_text(home, l);
+        if line.chars().count() <= LINK_WIDTH {
+            lines.push(line);
+        } else {
+            // Too wide: the holders under the waiter and the object.
+            lines.push(format!(
+                "{} → {}",
+                party_label(home, &l.waiter),
+                link_object(l)
+            ));
+            lines.push(format!("  → {}", holders_text(home, l)));
+        }
         if let Some(note) = &l.note {
             lines.push(format!("  ({})", inert(note)));
         }
@@ -358,12 +373,18 @@ mod tests {
         assert_eq!(
             chain_lines(HOME, &chain),
             [
-                "tid 101 \"worker\" → unix socket socket:[81234] → peer pid 812 tid 815 \"db-writer\"",
+                "tid 101 \"worker\" → unix socket socket:[81234]",
+                "  → peer pid 812 tid 815 \"db-writer\"",
                 "  (peer\\x1b[2J found by inode)",
-                "pid 812 tid 815 \"db-writer\" → file lock /var/lib/app/lock (flock) → held by tid 101 \"worker\"",
+                "pid 812 tid 815 \"db-writer\" → file lock /var/lib/app/lock (flock)",
+                "  → held by tid 101 \"worker\"",
                 "↺ back to tid 101: deadlock",
             ]
         );
+        // Each link too wide for 80 columns went on two lines.
+        let mut out = String::new();
+        write_chain(&mut out, HOME, &chain);
+        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
         assert_eq!(
             chain_short(HOME, &chain).as_deref(),
             Some("→ pid 812 \"db-writer\"")
@@ -397,6 +418,10 @@ mod tests {
             ]
         );
         assert_eq!(chain_short(HOME, &chain), None);
+        assert_eq!(
+            chain_heading(HOME, &chain),
+            "blocked by nobody found: 1 link, from tid 101 \"w\""
+        );
         let readers: Vec<Party> = (0..6)
             .map(|i| Party {
                 pid: 900 + i,
@@ -414,12 +439,17 @@ mod tests {
         assert_eq!(
             chain_lines(HOME, &many),
             [
-                "tid 101 \"w\" → child pid 900 → child pid 900, pid 901, pid 902, pid 903 and 2 more",
+                "tid 101 \"w\" → child pid 900",
+                "  → child pid 900, pid 901, pid 902, pid 903 and 2 more",
                 "pid 900: R running",
                 "pid 901: gone",
                 "pid 902: state unknown",
                 "pid 903: state unknown",
             ]
+        );
+        assert_eq!(
+            chain_heading(HOME, &many),
+            "blocked by pid 900 (R running) and 5 more: 1 link, from tid 101 \"w\""
         );
     }
 }
