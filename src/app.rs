@@ -18,6 +18,7 @@ pub mod inspector;
 pub mod kept;
 pub mod keymap;
 pub mod look;
+pub mod places;
 pub mod process_list;
 mod profiling;
 pub mod refresh;
@@ -163,6 +164,8 @@ pub struct App {
     inspector: Option<Inspector>,
     /// The views of processes left with Esc, for going back into them.
     kept: Kept,
+    /// Where following a wait came from, for Backspace.
+    places: places::Places,
     help: HelpOverlay,
     /// A save's path being asked for.
     save_prompt: Option<SavePrompt>,
@@ -185,6 +188,7 @@ impl App {
             process_list: ProcessList::default(),
             inspector: None,
             kept: Kept::default(),
+            places: places::Places::default(),
             help: HelpOverlay::default(),
             save_prompt: None,
             refresh: Refresh::default(),
@@ -213,6 +217,11 @@ impl App {
     /// The views of processes left, kept for going back into them.
     pub fn kept(&self) -> &Kept {
         &self.kept
+    }
+
+    /// The places Backspace returns to.
+    pub fn places(&self) -> &places::Places {
+        &self.places
     }
 
     pub fn help(&self) -> &HelpOverlay {
@@ -471,7 +480,12 @@ impl App {
         };
         match i.started() {
             None if i.history().is_empty() => {
-                if let Some(kept) = self.kept.take(pid, start) {
+                if let Some(mut kept) = self.kept.take(pid, start) {
+                    // A thread asked for (a followed holder, a returned-to place) wins over
+                    // the kept view's selection.
+                    if let Some(tid) = i.selected_tid() {
+                        kept.select_thread(tid);
+                    }
                     *i = kept;
                 }
             }
@@ -569,7 +583,8 @@ impl App {
             | Command::SortThreads
             | Command::NextPane
             | Command::PrevPane
-            | Command::BriefFrames => {
+            | Command::BriefFrames
+            | Command::ChainView => {
                 if let Some(i) = &mut self.inspector {
                     i.command(c);
                 }
@@ -589,13 +604,14 @@ impl App {
             Command::Search
             | Command::SearchNext
             | Command::SearchPrev
-            | Command::FilterThreads
-            | Command::FollowWait => {
+            | Command::FilterThreads => {
                 if let Some(i) = &mut self.inspector {
                     // Why it found nothing, or no note: an older one no longer applies.
                     self.status_note = i.find(c);
                 }
             }
+            Command::FollowWait => return self.follow(),
+            Command::Return => return self.return_back(),
             Command::Up => self.move_selection(Move::Up(1)),
             Command::Down => self.move_selection(Move::Down(1)),
             Command::PageUp => self.move_selection(Move::Up(self.page_size())),
@@ -638,11 +654,7 @@ impl App {
                 return vec![Effect::Quit];
             }
             self.screen = Screen::ProcessList;
-            if let Some(mut i) = self.inspector.take() {
-                self.process_list.select(i.pid());
-                i.view_newest();
-                self.kept.keep(i);
-            }
+            self.leave_inspector();
             self.refresh.set_tracing(false);
             return vec![Effect::StopInspecting];
         }
@@ -658,6 +670,13 @@ impl App {
             }
         } else if self.process_list.filter().is_editing() {
             self.process_list.filter_mut().keep();
+        } else if self.screen == Screen::Inspector
+            && self
+                .inspector
+                .as_ref()
+                .is_some_and(|i| i.view() == View::Chains && i.focus() == Pane::Threads)
+        {
+            return self.follow();
         } else if self.screen == Screen::Inspector {
             let live = !self.refresh.offline();
             if let Some(i) = &mut self.inspector {
@@ -669,6 +688,88 @@ impl App {
             return self.inspect(pid);
         }
         Vec::new()
+    }
+
+    /// The inspected process's view is left: kept for going back into it.
+    fn leave_inspector(&mut self) {
+        if let Some(mut i) = self.inspector.take() {
+            self.process_list.select(i.pid());
+            i.view_newest();
+            self.kept.keep(i);
+        }
+    }
+
+    /// `H` (and Enter in the chain view): to the holder of what the selected thread or link
+    /// waits for; a holder in another process opens that process with the holder's thread
+    /// selected. Where it came from is kept for Backspace. Without a chain, the mutex owner
+    /// and the deadlock cycle as before.
+    fn follow(&mut self) -> Vec<Effect> {
+        let Some(i) = &mut self.inspector else {
+            return Vec::new();
+        };
+        let Some(to) = i.follow_target() else {
+            self.status_note = i.find(Command::FollowWait);
+            return Vec::new();
+        };
+        let here = i.place();
+        if to.pid == i.pid() {
+            let Some(tid) = to.tid else {
+                self.status_note = Some(format!(
+                    "the holder is this process (pid {}): no thread of it is known",
+                    to.pid
+                ));
+                return Vec::new();
+            };
+            self.places.push(here);
+            self.status_note = i.follow_to(tid);
+            return Vec::new();
+        }
+        if self.refresh.offline() {
+            self.status_note = Some(format!(
+                "the holder is pid {} {}: another process, not in the loaded snapshots",
+                to.pid,
+                crate::text::inert(&to.name)
+            ));
+            return Vec::new();
+        }
+        self.places.push(here);
+        let effects = self.open_at(to.pid, to.tid);
+        self.status_note = Some(format!(
+            "followed to pid {} {} (Backspace returns)",
+            to.pid,
+            crate::text::inert(&to.name)
+        ));
+        effects
+    }
+
+    /// Backspace: back to the place the last follow left (another process's view comes back
+    /// as it was left).
+    fn return_back(&mut self) -> Vec<Effect> {
+        let Some(place) = self.places.pop() else {
+            self.status_note = Some("nowhere to return to: H follows a wait first".into());
+            return Vec::new();
+        };
+        if let Some(i) = &mut self.inspector
+            && i.pid() == place.pid
+        {
+            i.restore(&place);
+            return Vec::new();
+        }
+        let effects = self.open_at(place.pid, place.tid);
+        if let Some(i) = &mut self.inspector {
+            i.restore(&place);
+        }
+        effects
+    }
+
+    /// Leaves the inspected process (its view kept) for `pid`, with thread `tid` selected.
+    fn open_at(&mut self, pid: u32, tid: Option<u32>) -> Vec<Effect> {
+        self.leave_inspector();
+        let effects = self.inspect(pid);
+        if let (Some(i), Some(tid)) = (&mut self.inspector, tid) {
+            i.select_thread(tid);
+        }
+        effects
     }
 
     /// Writes the newest snapshot, or the whole history.

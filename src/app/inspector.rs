@@ -3,6 +3,7 @@
 //! selections survive refreshes) and first shown row, and the search.
 
 mod brief;
+pub mod chains;
 pub mod detail;
 mod find;
 mod flame_walk;
@@ -21,7 +22,8 @@ use super::keymap::Command;
 use super::scroll::{self, Viewport};
 use crate::describe::brief::{self as brief_form, Row};
 use crate::describe::frame_width;
-use crate::tracer::{Frame, Goroutine, Process, Thread};
+use crate::tracer::{Frame, Goroutine, Party, Process, Thread};
+use chains::{ChainRow, ChainsPane};
 use detail::FrameDetail;
 use frames::FramesPane;
 use goroutines::GoroutinesPane;
@@ -41,6 +43,8 @@ pub enum View {
     Groups,
     /// A Go process's goroutines.
     Goroutines,
+    /// The process's wait chains, a row per chain and per link.
+    Chains,
 }
 
 /// Which pane of the inspector has the focus.
@@ -71,8 +75,9 @@ pub struct Inspector {
     frames: FramesPane,
     groups: GroupsPane,
     goroutines: GoroutinesPane,
+    chains: ChainsPane,
     /// The first row shown of the upper pane, per view (each view lists other rows).
-    offsets: [usize; 4],
+    offsets: [usize; 5],
     search: Search,
     /// The frame detail view, while open.
     detail: Option<FrameDetail>,
@@ -95,7 +100,8 @@ impl Inspector {
             frames: FramesPane::default(),
             groups: GroupsPane::default(),
             goroutines: GoroutinesPane::default(),
-            offsets: [0; 4],
+            chains: ChainsPane::default(),
+            offsets: [0; 5],
             search: Search::default(),
             detail: None,
             profile: None,
@@ -264,6 +270,14 @@ impl Inspector {
             let tid = g.threads.first()?.0;
             return self.snapshot()?.threads().iter().find(|th| th.id() == tid);
         }
+        if self.view == View::Chains {
+            // The waiting thread of the selected link, when it is one of this process's.
+            let waiter = self.selected_chain_row()?.waiter()?;
+            let snap = self.snapshot()?;
+            return (waiter.pid == snap.id())
+                .then(|| snap.threads().iter().find(|th| Some(th.id()) == waiter.tid))
+                .flatten();
+        }
         let tid = self.threads.selected_tid()?;
         if let Some(th) = self
             .thread_rows()
@@ -413,10 +427,14 @@ impl Inspector {
     /// The views, the diff base, the thread order and the pane focus.
     pub(super) fn command(&mut self, c: Command) {
         match c {
-            Command::DiffView | Command::GroupView | Command::GoroutineView => {
+            Command::DiffView
+            | Command::GroupView
+            | Command::GoroutineView
+            | Command::ChainView => {
                 let view = match c {
                     Command::DiffView => View::Diff,
                     Command::GroupView => View::Groups,
+                    Command::ChainView => View::Chains,
                     _ => View::Goroutines,
                 };
                 self.view = if self.view == view {
@@ -505,6 +523,10 @@ impl Inspector {
                 let selected = self.groups.selected_index(groups).or(Some(0));
                 (selected, groups.len())
             }
+            View::Chains => {
+                let len = self.chain_rows().len();
+                (self.chains.selected(len), len)
+            }
             View::Threads | View::Diff => {
                 let rows = self.row_tids();
                 let selected = self
@@ -532,6 +554,13 @@ impl Inspector {
                     return;
                 };
                 self.goroutines.select(ids[i])
+            }
+            View::Chains => {
+                let len = self.chain_rows().len();
+                let Some(i) = m.apply(self.chains.selected(len), len) else {
+                    return;
+                };
+                self.chains.select(i)
             }
             View::Groups => {
                 let groups = self.history.groups();
@@ -585,6 +614,64 @@ impl Inspector {
     }
 }
 
+impl Inspector {
+    /// The chain view's rows, from the viewed snapshot.
+    pub fn chain_rows(&self) -> Vec<ChainRow<'_>> {
+        self.snapshot().map(|p| chains::rows(p)).unwrap_or_default()
+    }
+
+    /// The chain view's selected row's index, within `len` rows.
+    pub fn chain_selected(&self, len: usize) -> Option<usize> {
+        self.chains.selected(len)
+    }
+
+    /// The chain view's selected row.
+    pub fn selected_chain_row(&self) -> Option<ChainRow<'_>> {
+        let rows = self.chain_rows();
+        let i = self.chains.selected(rows.len())?;
+        rows.get(i).copied()
+    }
+
+    /// Whom the follow key goes to: in the chain view the selected row's holder, else the
+    /// first holder of the selected thread's wait chain (None without a chain: the mutex
+    /// owner and the deadlock cycle of [`Self::find`] are the way then).
+    pub fn follow_target(&self) -> Option<Party> {
+        if self.view == View::Chains {
+            return self.selected_chain_row()?.holder().cloned();
+        }
+        let chain = self.selected_thread()?.facts().chain.as_ref()?;
+        chains::holder(chain, 0).cloned()
+    }
+
+    /// Where the inspector is: for going back to it.
+    pub(super) fn place(&self) -> super::places::Place {
+        super::places::Place {
+            pid: self.pid,
+            view: self.view,
+            tid: self.selected_tid(),
+            offset: self.list_offset(),
+        }
+    }
+
+    /// Back to a place of this process: its view, thread and first shown row.
+    pub(super) fn restore(&mut self, place: &super::places::Place) {
+        self.view = place.view;
+        if let Some(tid) = place.tid
+            && self.threads.select(tid)
+        {
+            self.frames.reset();
+        }
+        self.offsets[view_index(self.view)] = place.offset;
+    }
+
+    /// Selects thread `tid` of this process in the threads view (the follow key's way to a
+    /// holder here); a note when it is not listed.
+    pub(super) fn follow_to(&mut self, tid: u32) -> Option<String> {
+        self.view = View::Threads;
+        self.select_listed(tid, "holder")
+    }
+}
+
 /// The index of a view in per-view arrays.
 fn view_index(view: View) -> usize {
     match view {
@@ -592,5 +679,6 @@ fn view_index(view: View) -> usize {
         View::Diff => 1,
         View::Groups => 2,
         View::Goroutines => 3,
+        View::Chains => 4,
     }
 }

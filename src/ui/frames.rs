@@ -263,6 +263,10 @@ fn note_rows(snap: Option<&Process>, theme: &Theme, t: &Thread) -> Vec<PieceRow>
     if let Some(lock) = snap.and_then(|p| describe::lock_text(p, t)) {
         rows.push(note_row("--", "", lock, String::new(), theme.header));
     }
+    // A holder in another process its wait chain leads to (H opens it).
+    if let Some(peer) = super::chains::peer_detail(t) {
+        rows.push(note_row("--", "", peer, String::new(), theme.header));
+    }
     // What the owner of that lock is doing (H selects it).
     if let Some(owner) = snap.and_then(|p| describe::owner_text(p, t)) {
         rows.push(note_row("--", "", owner, String::new(), theme.header));

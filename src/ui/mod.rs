@@ -2,6 +2,7 @@
 //! the theme; the footer and help render the app's keymap table. Nothing here calls ptrace
 //! or reads `/proc`.
 
+pub mod chains;
 pub mod detail;
 pub mod diff;
 pub mod fit;
@@ -124,6 +125,7 @@ pub fn render(app: &App, frame: &mut Frame) {
                     goroutines::render_frames(inspector, &theme, frame, areas.frames);
                 }
                 View::Threads => threads::render(inspector, &theme, frame, areas.threads),
+                View::Chains => chains::render(inspector, &theme, frame, areas.threads),
             }
             if inspector.view() != View::Goroutines {
                 frames::render(inspector, &theme, frame, areas.frames);

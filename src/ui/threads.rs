@@ -121,6 +121,7 @@ fn waiting_piece(t: &Thread) -> Piece {
     let f = t.facts();
     let whole = t.error().is_none()
         && (f.lock.as_ref().is_some_and(|l| l.owner.is_some())
+            || f.chain.is_some()
             || f.leaving.is_some()
             || text.starts_with("syscall "));
     if whole {
@@ -139,6 +140,10 @@ pub fn waiting_on(t: &Thread) -> String {
     let f = t.facts();
     if let Some(owner) = f.lock.as_ref().and_then(|l| l.owner) {
         return format!("held by {owner}");
+    }
+    // The peer its wait chain found: a holder in another process, or here.
+    if let Some(peer) = super::chains::peer(t) {
+        return peer;
     }
     if let Some(leaving) = &f.leaving {
         // Caught on its way out of the call: running, its top frame still at the call.

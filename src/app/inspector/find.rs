@@ -103,7 +103,7 @@ impl Inspector {
     /// Selects the next, previous or nearest match (wrapping around), thread and frame.
     fn jump(&mut self, step: Step) -> Option<String> {
         let p = self.search.pattern()?;
-        if matches!(self.view, View::Groups | View::Goroutines) {
+        if matches!(self.view, View::Groups | View::Goroutines | View::Chains) {
             // Typing does not change the view; n and N go to the threads.
             if step == Step::Here {
                 return None;
@@ -171,8 +171,8 @@ impl Inspector {
 
     /// Selects thread `tid` in the threads list (out of the group or goroutine view; the
     /// filter goes if it hides the thread). A note when it is not listed.
-    fn select_listed(&mut self, tid: u32, what: &str) -> Option<String> {
-        if matches!(self.view, View::Groups | View::Goroutines) {
+    pub(super) fn select_listed(&mut self, tid: u32, what: &str) -> Option<String> {
+        if matches!(self.view, View::Groups | View::Goroutines | View::Chains) {
             self.view = View::Threads;
         }
         let mut note = None;
