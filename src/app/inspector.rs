@@ -524,8 +524,8 @@ impl Inspector {
                 (selected, groups.len())
             }
             View::Chains => {
-                let len = self.chain_rows().len();
-                (self.chains.selected(len), len)
+                let rows = self.chain_rows();
+                (self.chains.selected(&rows), rows.len())
             }
             View::Threads | View::Diff => {
                 let rows = self.row_tids();
@@ -556,11 +556,13 @@ impl Inspector {
                 self.goroutines.select(ids[i])
             }
             View::Chains => {
-                let len = self.chain_rows().len();
-                let Some(i) = m.apply(self.chains.selected(len), len) else {
+                // The rows borrow the snapshot, not the inspector, whose selection changes.
+                let snap = self.snapshot().cloned();
+                let rows = snap.as_deref().map(chains::rows).unwrap_or_default();
+                let Some(i) = m.apply(self.chains.selected(&rows), rows.len()) else {
                     return;
                 };
-                self.chains.select(i)
+                self.chains.select(&rows, i)
             }
             View::Groups => {
                 let groups = self.history.groups();
@@ -620,15 +622,15 @@ impl Inspector {
         self.snapshot().map(|p| chains::rows(p)).unwrap_or_default()
     }
 
-    /// The chain view's selected row's index, within `len` rows.
-    pub fn chain_selected(&self, len: usize) -> Option<usize> {
-        self.chains.selected(len)
+    /// The chain view's selected row's index.
+    pub fn chain_selected(&self) -> Option<usize> {
+        self.chains.selected(&self.chain_rows())
     }
 
     /// The chain view's selected row.
     pub fn selected_chain_row(&self) -> Option<ChainRow<'_>> {
         let rows = self.chain_rows();
-        let i = self.chains.selected(rows.len())?;
+        let i = self.chains.selected(&rows)?;
         rows.get(i).copied()
     }
 

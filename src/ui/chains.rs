@@ -48,7 +48,7 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
         title: &title,
         focused: inspector.focus() == Pane::Threads,
         offset: inspector.list_offset(),
-        selected: inspector.chain_selected(rows.len()),
+        selected: inspector.chain_selected(),
     }
     .draw(theme, frame, area);
 }
@@ -367,6 +367,20 @@ mod tests {
             cmd(&mut app, Command::Down);
         }
         assert!(screen(&app)[10].starts_with(" Stack of 13 \"lock-a\" "));
+        // A refresh where web-1's chain is gone: the same link stays selected, two rows up.
+        let mut next = process(4242, 1000);
+        next.threads[0].facts.chain = None;
+        app.update(Action::Snapshot(Arc::new(next)));
+        let i = app.inspector().unwrap();
+        assert_eq!(i.chain_selected(), Some(1));
+        assert_eq!(
+            i.selected_tid(),
+            Some(10),
+            "the threads view's selection is its own"
+        );
+        assert!(screen(&app)[10].starts_with(" Stack of 13 \"lock-a\" "));
+        // Without Unicode, the cycle's mark is ASCII too.
+        assert_eq!(crate::ui::theme::ascii_cell("⟲", 1), "@");
         // Esc closes the view.
         cmd(&mut app, Command::Back);
         assert_eq!(app.inspector().map(|i| i.view()), Some(View::Threads));
@@ -428,7 +442,7 @@ mod tests {
         assert_eq!((i.view(), i.selected_tid()), (View::Threads, Some(14)));
         cmd(&mut app, Command::Return);
         let i = app.inspector().unwrap();
-        assert_eq!((i.view(), i.chain_selected(7)), (View::Chains, Some(4)));
+        assert_eq!((i.view(), i.chain_selected()), (View::Chains, Some(4)));
         // Row 2: the file lock, held by pid 790 (another process).
         cmd(&mut app, Command::Up);
         cmd(&mut app, Command::Up);

@@ -27,6 +27,17 @@ impl<'a> ChainRow<'a> {
         holder(chain, i)
     }
 
+    /// What keeps the row selected across refreshes: the chain's first waiter and the row's
+    /// place in the chain (0 for the chain's own row, `i + 1` for link `i`).
+    pub fn key(&self) -> RowKey {
+        let (chain, at) = match *self {
+            ChainRow::Chain(c) => (c, 0),
+            ChainRow::Link(c, i) => (c, i + 1),
+        };
+        let first = chain.links.first().map(|l| (l.waiter.pid, l.waiter.tid));
+        (first, at)
+    }
+
     /// The waiting thread of the row's link (the chain's first for a chain's row).
     pub fn waiter(&self) -> Option<&'a Party> {
         match *self {
@@ -35,6 +46,9 @@ impl<'a> ChainRow<'a> {
         }
     }
 }
+
+/// A row's identity: its chain's first waiter (pid, tid) and its place in the chain.
+pub type RowKey = (Option<(u32, Option<u32>)>, usize);
 
 /// Link `i`'s holder: the next link's waiter when the chain goes on, else its first holder.
 pub fn holder(chain: &WaitChain, i: usize) -> Option<&Party> {
@@ -97,21 +111,32 @@ pub fn rows(p: &Process) -> Vec<ChainRow<'_>> {
     rows
 }
 
-/// The chain view's selected row.
+/// The chain view's selected row: by its chain's first waiter and its place in the chain,
+/// so it stays on the same link as refreshes reorder the chains; by its index when that row
+/// is gone.
 #[derive(Debug, Clone, Default)]
 pub struct ChainsPane {
-    selected: usize,
+    key: Option<RowKey>,
+    index: usize,
 }
 
 impl ChainsPane {
-    /// The selected row, within `len` rows.
-    pub fn selected(&self, len: usize) -> Option<usize> {
-        (len > 0).then(|| self.selected.min(len - 1))
+    /// The selected row's index among `rows`.
+    pub fn selected(&self, rows: &[ChainRow]) -> Option<usize> {
+        if rows.is_empty() {
+            return None;
+        }
+        self.key
+            .and_then(|k| rows.iter().position(|r| r.key() == k))
+            .or(Some(self.index.min(rows.len() - 1)))
     }
 
-    pub(super) fn select(&mut self, i: usize) -> bool {
-        let changed = self.selected != i;
-        self.selected = i;
+    /// Selects row `i` of `rows`: true if the selection changed.
+    pub(super) fn select(&mut self, rows: &[ChainRow], i: usize) -> bool {
+        let key = rows.get(i).map(ChainRow::key);
+        let changed = self.key != key || self.index != i;
+        self.key = key;
+        self.index = i;
         changed
     }
 }
