@@ -70,10 +70,11 @@ fn the_chain_view_lists_both_links_and_follow_and_return_move_along_it() {
     tmux.send_keys(&["C"]);
     let screen = tmux.wait_for(" Wait chains (1, longest first) ");
     let pane: Vec<String> = threads_pane(&screen).into_iter().map(|(_, l)| l).collect();
-    let head = format!("root tid {root} \"c-root\" S ← 2 links ← tid {waiter} \"c-waiter\" S");
+    // At 80 columns the heading's end ("from tid N \"c-waiter\"") is cut: the root comes first.
+    let head = format!("blocked by tid {root} \"c-root\" (S sleeping, in pause()): 2 links, from");
     let at = pane
         .iter()
-        .position(|l| l.trim_end() == head)
+        .position(|l| l.starts_with(&head))
         .unwrap_or_else(|| panic!("no {head:?}:\n{screen}"));
     let link = |i: usize, to: u32, name: &str| {
         let l = pane.get(at + i).map(|l| l.trim_end()).unwrap_or_default();

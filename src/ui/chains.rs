@@ -1,6 +1,6 @@
 //! The chain view (`C`) and the words for a wait's peer: each chain's row names its root
 //! blocker first, then one row per link (kind, object, holder, notes, a cycle's links marked).
-//! A minimal wording of the UI's own, kept here so it can give way to `describe`'s.
+//! The words are `describe`'s (as in `dump`), laid out a link a row.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -11,6 +11,7 @@ use super::list_pane::ListPane;
 use super::theme::Theme;
 use crate::app::inspector::chains::{self, ChainRow};
 use crate::app::{Inspector, Pane};
+use crate::describe;
 use crate::text::inert;
 use crate::tracer::{Party, Thread, WaitChain, WaitLink};
 
@@ -53,15 +54,10 @@ pub fn render(inspector: &Inspector, theme: &Theme, frame: &mut Frame, area: Rec
     .draw(theme, frame, area);
 }
 
-/// A party as seen from process `pid`: `tid 103 "name" S` for one of its threads, else
-/// `pid 812 "name" tid 815 S`.
+/// A party as seen from process `pid`, in `describe`'s words with its state letter:
+/// `tid 103 "name" S` for one of its threads, else `pid 812 tid 815 "name" S`.
 pub fn party_text(p: &Party, pid: u32) -> String {
-    let name = inert(&p.name);
-    let mut s = match (p.pid == pid, p.tid) {
-        (true, Some(tid)) => format!("tid {tid} \"{name}\""),
-        (_, Some(tid)) if tid != p.pid => format!("pid {} \"{name}\" tid {tid}", p.pid),
-        _ => format!("pid {} \"{name}\"", p.pid),
-    };
+    let mut s = describe::party_label(pid, p);
     if let Some(c) = p.state {
         s.push(' ');
         s.push_str(&inert(c.encode_utf8(&mut [0; 4])));
@@ -69,31 +65,18 @@ pub fn party_text(p: &Party, pid: u32) -> String {
     s
 }
 
-/// A chain's row: its root blocker first, then how long it is and whose it is;
-/// "DEADLOCK" for one that closes a cycle.
+/// A chain's row: `describe`'s heading, its root blocker first ("blocked by pid 790
+/// \"backup\" (R running): 2 links, from tid 10 \"web-1\""; "deadlock: ..." for a cycle), and
+/// the chain's end note.
 pub fn chain_line(c: &WaitChain, pid: u32) -> String {
-    let links = match c.links.len() {
-        1 => "1 link".to_string(),
-        n => format!("{n} links"),
-    };
-    let from = c
-        .links
-        .first()
-        .map(|l| party_text(&l.waiter, pid))
-        .unwrap_or_default();
-    let head = match (c.cycle, chains::root(c)) {
-        (Some(_), _) => "DEADLOCK (cycle)".to_string(),
-        (None, Some(root)) => format!("root {}", party_text(root, pid)),
-        (None, None) => "root unknown".to_string(),
-    };
-    let mut s = format!("{head} ← {links} ← {from}");
+    let mut s = describe::chain_heading(pid, c);
     if let Some(end) = &c.end {
         s.push_str(&format!(" [{}]", inert(end)));
     }
     s
 }
 
-/// Link `i`'s row: kind, object, the holder followed, notes; `⟲` on a cycle's links.
+/// Link `i`'s row: its object, the holder followed, notes; `⟲` on a cycle's links.
 pub fn link_line(c: &WaitChain, i: usize, pid: u32) -> String {
     let Some(l) = c.links.get(i) else {
         return String::new();
@@ -107,7 +90,7 @@ pub fn link_line(c: &WaitChain, i: usize, pid: u32) -> String {
         .map(|h| party_text(h, pid))
         .unwrap_or_else(|| "holder unknown".into());
     let more = l.holders.len().saturating_sub(1);
-    let mut s = format!(" {mark} {}. {} → {holder}", i + 1, what(l));
+    let mut s = format!(" {mark} {}. {} → {holder}", i + 1, describe::link_object(l));
     if more > 0 {
         s.push_str(&format!(" (+{more} more)"));
     }
@@ -117,20 +100,9 @@ pub fn link_line(c: &WaitChain, i: usize, pid: u32) -> String {
     s
 }
 
-/// What a link waits on: its kind and object, the kind left out when the object's words
-/// start with it ("mutex 0x7f12a4c0", "pipe:[81234]").
-fn what(l: &WaitLink) -> String {
-    let object = inert(&l.object);
-    let kind = l.kind.as_str();
-    if object.starts_with(kind) {
-        object.into_owned()
-    } else {
-        format!("{kind} {object}")
-    }
-}
-
-/// The peer a thread waits for, for the WAITING ON column: `→ pid 812 db-writer` for a holder
-/// in another process, `held by 103` for a thread of its own (as for a mutex owner).
+/// The peer a thread waits for, for the WAITING ON column: `→ pid 812 "db-writer"` for a
+/// holder in another process (`describe`'s short form), `held by 103` for a thread of its own
+/// (as for a mutex owner).
 pub fn peer(t: &Thread) -> Option<String> {
     let chain = t.facts().chain.as_ref()?;
     let first: &WaitLink = chain.links.first()?;
@@ -138,7 +110,7 @@ pub fn peer(t: &Thread) -> Option<String> {
     if h.pid == first.waiter.pid {
         return h.tid.map(|tid| format!("held by {tid}"));
     }
-    Some(format!("→ pid {} {}", h.pid, inert(&h.name)))
+    describe::chain_short(first.waiter.pid, chain)
 }
 
 /// The stack pane's row under a thread whose wait leads to another process: what it waits on
@@ -150,7 +122,7 @@ pub fn peer_detail(t: &Thread) -> Option<String> {
     (h.pid != first.waiter.pid).then(|| {
         let mut s = format!(
             "waiting on {} held by {}",
-            what(first),
+            describe::link_object(first),
             party_text(h, first.waiter.pid)
         );
         if let Some(w) = &h.wait {
@@ -328,17 +300,17 @@ mod tests {
         assert_eq!(
             s[2..8],
             [
-                "TID     NAME     S CPU% WAITING ON          SAME      TOP FRAME",
-                "10      web-1    S      → pid 812 db-writer           worker_loop",
-                "11      worker-1 S      held by 12                    worker_loop",
-                "12      worker-2 S                                    worker_loop",
-                "13      lock-a   S      held by 14                    worker_loop",
-                "14      lock-b   S      held by 13                    worker_loop",
+                "TID     NAME     S CPU% WAITING ON            SAME      TOP FRAME",
+                "10      web-1    S      → pid 812 \"db-writer\"           worker_loop",
+                "11      worker-1 S      held by 12                      worker_loop",
+                "12      worker-2 S                                      worker_loop",
+                "13      lock-a   S      held by 14                      worker_loop",
+                "14      lock-b   S      held by 13                      worker_loop",
             ]
         );
         assert_eq!(
             s[14],
-            "--                  waiting on pipe:[81234] held by pid 812 \"db-writer\" tid 815…"
+            "--                  waiting on pipe:[81234] held by pid 812 tid 815 \"db-writer\"…"
         );
     }
 
@@ -352,13 +324,13 @@ mod tests {
             [
                 " Wait chains (3, longest first) ────────────────────────────────────────────────",
                 "WAIT CHAINS (root blocker first)",
-                "root pid 790 \"backup\" R ← 2 links ← tid 10 \"web-1\" S",
-                "   1. pipe:[81234] → pid 812 \"db-writer\" tid 815 S",
-                "   2. file lock /var/lib/app/lock (flock) → pid 790 \"backup\" R",
-                "DEADLOCK (cycle) ← 2 links ← tid 13 \"lock-a\" S",
+                "blocked by pid 790 tid 790 \"backup\" (R running): 2 links, from tid 10 \"web-1\"",
+                "   1. pipe:[81234] → pid 812 tid 815 \"db-writer\" S",
+                "   2. file lock /var/lib/app/lock (flock) → pid 790 tid 790 \"backup\" R",
+                "deadlock: 2 links, from tid 13 \"lock-a\"",
                 " ⟲ 1. mutex 0xb0 → tid 14 \"lock-b\" S",
                 " ⟲ 2. mutex 0xa0 → tid 13 \"lock-a\" S",
-                "root tid 12 \"worker-2\" S ← 1 link ← tid 11 \"worker-1\" S",
+                "blocked by tid 12 \"worker-2\" (S sleeping): 1 link, from tid 11 \"worker-1\"",
                 " Stack of 10 \"web-1\" ───────────────────────────────────────────────────────────",
             ]
         );
