@@ -77,8 +77,9 @@ pub mod worker;
 pub use tracer::text;
 
 pub use tracer::{
-    AttachMethod, Error, Frame, FrameKind, Goroutine, InflateLimit, InvalidFrame, Mode, Module,
-    ModuleNote, ModuleProblem, NoGuard, Process, PythonThread, Result, StackEnd, StopPriority,
-    Symbol, Syscall, Thread, ThreadError, ThreadFacts, TraceOptions, Tracer, Unguarded,
-    UnwindFailure, UnwindMethod, default_line_cache, trace,
+    AttachMethod, Error, Frame, FrameKind, Goroutine, InflateLimit, InvalidFrame, LinkKind, Mode,
+    Module, ModuleNote, ModuleProblem, NoGuard, Party, Process, PythonThread, Result, StackEnd,
+    StopPriority, Symbol, Syscall, Thread, ThreadError, ThreadFacts, TraceOptions, Tracer,
+    Unguarded, UnwindFailure, UnwindMethod, WaitChain, WaitCycle, WaitLink, default_line_cache,
+    trace,
 };
