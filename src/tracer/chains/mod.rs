@@ -3,10 +3,16 @@
 //! waits close (deadlocks through a socket and a lock are deadlocks too). Runs after the
 //! trace, while the target runs again; reads only `/proc`, netlink and futex words.
 
+mod epoll;
+mod fdlinks;
+mod fds;
 mod graph;
+mod inet;
+mod inodes;
 mod link;
 mod parties;
 mod resolve;
+mod unix_diag;
 
 pub use link::{LinkKind, Party, WaitChain, WaitCycle, WaitLink};
 

@@ -5,6 +5,7 @@
 
 use crate::tracer::model::{LockHint, Syscall};
 
+use super::fdlinks::FdLinks;
 use super::link::LinkKind;
 
 /// What a wait leads to: the object and who can end the wait.
@@ -22,7 +23,9 @@ pub(super) struct Resolved {
 
 /// The system's tables, read lazily during one chain build and bounded.
 #[derive(Default)]
-pub(super) struct System {}
+pub(super) struct System {
+    fds: FdLinks,
+}
 
 impl System {
     pub(super) fn new() -> System {
@@ -39,7 +42,10 @@ impl System {
         sc: &Syscall,
         lock: Option<&LockHint>,
     ) -> Option<Resolved> {
-        let _ = (pid, tid, sc);
+        let _ = tid;
+        if let Some(r) = self.fds.resolve(pid, sc) {
+            return Some(r);
+        }
         let lock = lock?;
         let owner = lock.owner?;
         Some(Resolved {

@@ -1,0 +1,332 @@
+//! Waits on file descriptors followed to the other end: a pipe's or FIFO's other end, a UNIX
+//! socket's peer (or the listener a connection is queued at), a TCP/UDP peer on this host, and
+//! every fd of an epoll set. The system's fd index and socket tables are read lazily, once per
+//! chain build.
+
+use std::collections::HashMap;
+
+use crate::tracer::model::Syscall;
+
+use super::epoll;
+use super::fds::{self, Access, Target};
+use super::inet::{self, Proto, Tables};
+use super::inodes::{Index, Key};
+use super::link::LinkKind;
+use super::resolve::Resolved;
+use super::unix_diag::{self, DiagError};
+
+/// Most holders listed on one link.
+const MAX_HOLDERS: usize = 32;
+/// Most fdinfo files read to tell a pipe's ends apart for one link.
+const MAX_ENDS_CHECKED: usize = 256;
+/// Most objects named in an epoll link's text.
+const MAX_EPOLL_NAMED: usize = 4;
+
+/// The fd tables of one chain build.
+#[derive(Default)]
+pub(super) struct FdLinks {
+    index: Option<Index>,
+    /// Socket tables by network namespace (the `net:[N]` link of a process).
+    inet: HashMap<Vec<u8>, Tables>,
+    /// Every UNIX listener and its queue, read once when a peer is not held by anybody.
+    listeners: Option<Vec<unix_diag::UnixSock>>,
+}
+
+impl FdLinks {
+    /// What thread of `pid` blocked in `sc` waits for, if `sc` waits on an fd we follow.
+    pub(super) fn resolve(&mut self, pid: u32, sc: &Syscall) -> Option<Resolved> {
+        let fd = sc.args[0] as u32 as i32;
+        match sc.number {
+            // read, pread64, readv, recvfrom, recvmsg, recvmmsg; write, pwrite64, writev,
+            // sendto, sendmsg, sendmmsg; connect.
+            0 | 17 | 19 | 45 | 47 | 299 | 1 | 18 | 20 | 44 | 46 | 307 | 42 => {
+                self.fd_link(pid, fd, false)
+            }
+            // accept, accept4
+            43 | 288 => self.fd_link(pid, fd, true),
+            // epoll_wait, epoll_pwait, epoll_pwait2
+            232 | 281 | 441 => self.epoll_link(pid, fd),
+            _ => None,
+        }
+    }
+
+    fn index(&mut self) -> &Index {
+        self.index.get_or_insert_with(Index::build)
+    }
+
+    /// The other end of fd `fd` of `pid`.
+    fn fd_link(&mut self, pid: u32, fd: i32, accept: bool) -> Option<Resolved> {
+        match fds::target(pid, fd)? {
+            Target::Pipe(n) => Some(self.pipe_link(pid, fd, &Target::Pipe(n))),
+            t @ Target::Path(_) if fds::is_fifo(pid, fd) => Some(self.pipe_link(pid, fd, &t)),
+            Target::Socket(n) => self.socket_link(pid, n, accept),
+            _ => None,
+        }
+    }
+
+    /// A pipe or FIFO: the processes holding it open the other way (a reader waits for the
+    /// writers, a writer for the readers), the waiter's own process too.
+    fn pipe_link(&mut self, pid: u32, fd: i32, target: &Target) -> Resolved {
+        let mine = fds::access(pid, fd).unwrap_or(Access::ReadWrite);
+        let key = Key::of(target);
+        let fifo = match target {
+            Target::Path(p) => Some(p.clone()),
+            _ => None,
+        };
+        let candidates: Vec<_> = key
+            .map(|k| self.index().holders(k).to_vec())
+            .unwrap_or_default();
+        let mut pids: Vec<u32> = Vec::new();
+        let mut checked = 0;
+        for h in candidates {
+            if (h.pid == pid && h.fd == fd) || pids.contains(&h.pid) {
+                continue;
+            }
+            if checked >= MAX_ENDS_CHECKED {
+                break;
+            }
+            checked += 1;
+            if let Some(path) = &fifo
+                && fds::target(h.pid, h.fd).as_ref() != Some(&Target::Path(path.clone()))
+            {
+                continue;
+            }
+            let Some(theirs) = fds::access(h.pid, h.fd) else {
+                continue;
+            };
+            let other_end = match mine {
+                Access::Read => theirs.writes(),
+                Access::Write => theirs.reads(),
+                Access::ReadWrite => true,
+            };
+            if other_end {
+                pids.push(h.pid);
+            }
+        }
+        let end = match mine {
+            Access::Read => "write end",
+            Access::Write => "read end",
+            Access::ReadWrite => "other end",
+        };
+        let note = pids
+            .is_empty()
+            .then(|| self.not_found(&format!("its {end}")));
+        self.resolved(LinkKind::Pipe, target.describe(), pids, note)
+    }
+
+    /// A socket: a UNIX one through sock_diag, else TCP/UDP through the namespace's tables.
+    fn socket_link(&mut self, pid: u32, ino: u64, accept: bool) -> Option<Resolved> {
+        let failed = match u32::try_from(ino) {
+            Ok(ino32) => match unix_diag::lookup(ino32) {
+                Ok(sock) => return self.unix_link(sock, accept),
+                Err(DiagError::NotFound) => None,
+                Err(e) => Some(e),
+            },
+            Err(_) => None,
+        };
+        if let Some(r) = self.inet_link(pid, ino) {
+            return Some(r);
+        }
+        failed.map(|e| Resolved {
+            kind: LinkKind::UnixSocket,
+            object: format!("socket:[{ino}]"),
+            holders: Vec::new(),
+            note: Some(match e {
+                DiagError::Failed(errno) => format!("sock_diag failed: {}", errno.desc()),
+                _ => "sock_diag gave a garbled answer".into(),
+            }),
+        })
+    }
+
+    fn unix_link(&mut self, sock: unix_diag::UnixSock, accept: bool) -> Option<Resolved> {
+        if sock.state == unix_diag::LISTEN {
+            // A listener waits for clients; the queued ones are who it would serve next
+            // (accept returns at once when there are any, so these are rare: a race).
+            if sock.icons.is_empty() {
+                return None;
+            }
+            let pids = self.holders_of(sock.icons.iter().map(|&i| u64::from(i)), None);
+            let object = format!(
+                "{} (listening, {} queued{})",
+                sock.describe(),
+                sock.icons.len(),
+                if accept { "" } else { ", not accepted" }
+            );
+            let note = pids
+                .is_empty()
+                .then(|| self.not_found("the queued clients"));
+            return Some(self.resolved(LinkKind::UnixListener, object, pids, note));
+        }
+        if let Some(peer) = sock.peer {
+            let pids = self.holders_of([u64::from(peer)], None);
+            let peer_name = unix_diag::lookup(peer).ok().and_then(|p| p.name);
+            let object = format!(
+                "{} → {}",
+                sock.describe(),
+                unix_diag::describe(peer, peer_name.as_deref())
+            );
+            let note = pids.is_empty().then(|| self.not_found("its peer"));
+            return Some(self.resolved(LinkKind::UnixSocket, object, pids, note));
+        }
+        // Connected to a connection not accepted yet: the kernel shows no peer inode (the
+        // server's end has no file yet); the listener's queue lists this client.
+        if sock.state != unix_diag::ESTABLISHED {
+            return None;
+        }
+        let l = self.listener_queueing(sock.ino)?;
+        let pids = self.holders_of([u64::from(l.ino)], None);
+        let object = format!("{} → {} (listening)", sock.describe(), l.describe());
+        let note = Some(format!(
+            "the connection waits in {}'s queue: not accepted yet{}",
+            l.describe(),
+            self.index()
+                .gaps()
+                .map(|g| format!("; {g}"))
+                .unwrap_or_default()
+        ));
+        Some(self.resolved(LinkKind::UnixListener, object, pids, note))
+    }
+
+    /// The listener whose queue holds the connection of client socket `ino`.
+    fn listener_queueing(&mut self, ino: u32) -> Option<unix_diag::UnixSock> {
+        self.listeners
+            .get_or_insert_with(|| unix_diag::listeners().unwrap_or_default())
+            .iter()
+            .find(|l| l.icons.contains(&ino))
+            .cloned()
+    }
+
+    /// A TCP or UDP socket of `pid`'s namespace: the process holding the other end when it is
+    /// on this host; None when `ino` is no such socket or is not connected.
+    fn inet_link(&mut self, pid: u32, ino: u64) -> Option<Resolved> {
+        let ns = std::fs::read_link(format!("/proc/{pid}/ns/net"))
+            .map(|l| std::os::unix::ffi::OsStrExt::as_bytes(l.as_os_str()).to_vec())
+            .unwrap_or_default();
+        let tables = self.inet.entry(ns).or_insert_with(|| Tables::read(pid));
+        let me = tables.by_inode(ino)?.clone();
+        if inet::is_listener(&me) || me.remote.port() == 0 {
+            return None;
+        }
+        let kind = match me.proto {
+            Proto::Tcp => LinkKind::Tcp,
+            Proto::Udp => LinkKind::Udp,
+        };
+        let object = format!("{} → {}", me.local, me.remote);
+        let peer = tables.peer(&me).cloned();
+        let listener = tables.listener(me.remote).cloned();
+        let local = tables.is_local(me.remote.ip());
+        let cut = tables.cut;
+        match (peer, listener) {
+            (Some(p), _) if p.ino != 0 => {
+                let pids = self.holders_of([p.ino], None);
+                let note = pids.is_empty().then(|| self.not_found("its peer"));
+                Some(self.resolved(kind, object, pids, note))
+            }
+            (_, Some(l)) if me.proto == Proto::Tcp => {
+                let pids = self.holders_of([l.ino], None);
+                let note = format!(
+                    "the connection waits in the queue of the listener on {}: not accepted yet",
+                    l.local
+                );
+                Some(self.resolved(kind, object, pids, Some(note)))
+            }
+            _ => {
+                let note = if !local {
+                    format!("peer on another host: {}", me.remote)
+                } else if cut {
+                    format!(
+                        "peer {} not found: the socket table was cut short",
+                        me.remote
+                    )
+                } else {
+                    format!(
+                        "peer {} not found on this host (another network namespace?)",
+                        me.remote
+                    )
+                };
+                Some(self.resolved(kind, object, Vec::new(), Some(note)))
+            }
+        }
+    }
+
+    /// An epoll set: the union of its fds' other ends (the waiter's own process left out: an
+    /// event loop wakes itself through its own pipes).
+    fn epoll_link(&mut self, pid: u32, epfd: i32) -> Option<Resolved> {
+        let info = fds::fdinfo(pid, epfd)?;
+        let (set, total) = epoll::targets(&info);
+        let mut objects = Vec::new();
+        let mut pids: Vec<u32> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
+        for fd in set {
+            let Some(r) = self.fd_link(pid, fd, false) else {
+                continue;
+            };
+            objects.push(r.object);
+            for (p, _) in r.holders {
+                if p != pid && !pids.contains(&p) {
+                    pids.push(p);
+                }
+            }
+            if let Some(n) = r.note
+                && !notes.contains(&n)
+            {
+                notes.push(n);
+            }
+        }
+        if objects.is_empty() {
+            return None;
+        }
+        let more = objects.len().saturating_sub(MAX_EPOLL_NAMED);
+        objects.truncate(MAX_EPOLL_NAMED);
+        let mut object = format!("epoll of {total} fds: {}", objects.join(", "));
+        if more > 0 {
+            object.push_str(&format!(" and {more} more"));
+        }
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
+        Some(self.resolved(LinkKind::Epoll, object, pids, note))
+    }
+
+    /// The processes holding any of socket inodes `inos` open (`except` left out).
+    fn holders_of(&mut self, inos: impl IntoIterator<Item = u64>, except: Option<u32>) -> Vec<u32> {
+        let mut pids: Vec<u32> = Vec::new();
+        for ino in inos {
+            for h in self.index().holders(Key::Socket(ino)) {
+                if Some(h.pid) != except && !pids.contains(&h.pid) {
+                    pids.push(h.pid);
+                }
+            }
+        }
+        pids
+    }
+
+    /// The note for an end nobody was found holding: why, and how to see more.
+    fn not_found(&mut self, what: &str) -> String {
+        match self.index().gaps() {
+            Some(gaps) => format!("no process found holding {what}: {gaps}"),
+            None => format!("no process found holding {what} (another pid namespace?)"),
+        }
+    }
+
+    /// A link with its holders bounded (the rest counted in the note).
+    fn resolved(
+        &self,
+        kind: LinkKind,
+        object: String,
+        mut pids: Vec<u32>,
+        note: Option<String>,
+    ) -> Resolved {
+        let more = pids.len().saturating_sub(MAX_HOLDERS);
+        pids.truncate(MAX_HOLDERS);
+        let note = match (note, more) {
+            (n, 0) => n,
+            (Some(n), m) => Some(format!("{n}; {m} more holders not listed")),
+            (None, m) => Some(format!("{m} more holders not listed")),
+        };
+        Resolved {
+            kind,
+            object,
+            holders: pids.into_iter().map(|p| (p, None)).collect(),
+            note,
+        }
+    }
+}
