@@ -50,8 +50,8 @@ impl FdLinks {
         }
     }
 
-    fn index(&mut self) -> &Index {
-        self.index.get_or_insert_with(Index::build)
+    fn index(&mut self) -> &mut Index {
+        self.index.get_or_insert_with(Index::default)
     }
 
     /// The other end of fd `fd` of `pid`.
@@ -73,33 +73,33 @@ impl FdLinks {
             Target::Path(p) => Some(p.clone()),
             _ => None,
         };
-        let candidates: Vec<_> = key
-            .map(|k| self.index().holders(k).to_vec())
-            .unwrap_or_default();
+        let Some(key) = key else {
+            return self.resolved(LinkKind::Pipe, target.describe(), Vec::new(), None);
+        };
+        // An end is checked once (its fdinfo read), whether while searching or after.
+        let mut ends: HashMap<(u32, i32), bool> = HashMap::new();
+        let mut is_other_end = |h: &super::inodes::Holder| {
+            if (h.pid == pid && h.fd == fd) || ends.len() >= MAX_ENDS_CHECKED {
+                return false;
+            }
+            *ends.entry((h.pid, h.fd)).or_insert_with(|| {
+                if let Some(path) = &fifo
+                    && fds::target(h.pid, h.fd).as_ref() != Some(&Target::Path(path.clone()))
+                {
+                    return false;
+                }
+                fds::access(h.pid, h.fd).is_some_and(|theirs| match mine {
+                    Access::Read => theirs.writes(),
+                    Access::Write => theirs.reads(),
+                    Access::ReadWrite => true,
+                })
+            })
+        };
+        let index = self.index();
+        let found = index.find(pid, key, &mut is_other_end).to_vec();
         let mut pids: Vec<u32> = Vec::new();
-        let mut checked = 0;
-        for h in candidates {
-            if (h.pid == pid && h.fd == fd) || pids.contains(&h.pid) {
-                continue;
-            }
-            if checked >= MAX_ENDS_CHECKED {
-                break;
-            }
-            checked += 1;
-            if let Some(path) = &fifo
-                && fds::target(h.pid, h.fd).as_ref() != Some(&Target::Path(path.clone()))
-            {
-                continue;
-            }
-            let Some(theirs) = fds::access(h.pid, h.fd) else {
-                continue;
-            };
-            let other_end = match mine {
-                Access::Read => theirs.writes(),
-                Access::Write => theirs.reads(),
-                Access::ReadWrite => true,
-            };
-            if other_end {
+        for h in found {
+            if !pids.contains(&h.pid) && is_other_end(&h) {
                 pids.push(h.pid);
             }
         }
@@ -118,7 +118,7 @@ impl FdLinks {
     fn socket_link(&mut self, pid: u32, ino: u64, accept: bool) -> Option<Resolved> {
         let failed = match u32::try_from(ino) {
             Ok(ino32) => match unix_diag::lookup(ino32) {
-                Ok(sock) => return self.unix_link(sock, accept),
+                Ok(sock) => return self.unix_link(pid, sock, accept),
                 Err(DiagError::NotFound) => None,
                 Err(e) => Some(e),
             },
@@ -138,14 +138,14 @@ impl FdLinks {
         })
     }
 
-    fn unix_link(&mut self, sock: unix_diag::UnixSock, accept: bool) -> Option<Resolved> {
+    fn unix_link(&mut self, pid: u32, sock: unix_diag::UnixSock, accept: bool) -> Option<Resolved> {
         if sock.state == unix_diag::LISTEN {
             // A listener waits for clients; the queued ones are who it would serve next
             // (accept returns at once when there are any, so these are rare: a race).
             if sock.icons.is_empty() {
                 return None;
             }
-            let pids = self.holders_of(sock.icons.iter().map(|&i| u64::from(i)), None);
+            let pids = self.holders_of(pid, sock.icons.iter().map(|&i| u64::from(i)), None);
             let object = format!(
                 "{} (listening, {} queued{})",
                 sock.describe(),
@@ -158,7 +158,7 @@ impl FdLinks {
             return Some(self.resolved(LinkKind::UnixListener, object, pids, note));
         }
         if let Some(peer) = sock.peer {
-            let pids = self.holders_of([u64::from(peer)], None);
+            let pids = self.holders_of(pid, [u64::from(peer)], None);
             let peer_name = unix_diag::lookup(peer).ok().and_then(|p| p.name);
             let object = format!(
                 "{} → {}",
@@ -174,7 +174,7 @@ impl FdLinks {
             return None;
         }
         let l = self.listener_queueing(sock.ino)?;
-        let pids = self.holders_of([u64::from(l.ino)], None);
+        let pids = self.holders_of(pid, [u64::from(l.ino)], None);
         let object = format!("{} → {} (listening)", sock.describe(), l.describe());
         let note = Some(format!(
             "the connection waits in {}'s queue: not accepted yet{}",
@@ -218,12 +218,12 @@ impl FdLinks {
         let cut = tables.cut;
         match (peer, listener) {
             (Some(p), _) if p.ino != 0 => {
-                let pids = self.holders_of([p.ino], None);
+                let pids = self.holders_of(pid, [p.ino], None);
                 let note = pids.is_empty().then(|| self.not_found("its peer"));
                 Some(self.resolved(kind, object, pids, note))
             }
             (_, Some(l)) if me.proto == Proto::Tcp => {
-                let pids = self.holders_of([l.ino], None);
+                let pids = self.holders_of(pid, [l.ino], None);
                 let note = format!(
                     "the connection waits in the queue of the listener on {}: not accepted yet",
                     l.local
@@ -286,11 +286,18 @@ impl FdLinks {
         Some(self.resolved(LinkKind::Epoll, object, pids, note))
     }
 
-    /// The processes holding any of socket inodes `inos` open (`except` left out).
-    fn holders_of(&mut self, inos: impl IntoIterator<Item = u64>, except: Option<u32>) -> Vec<u32> {
+    /// The processes holding any of socket inodes `inos` open (`except` left out), searched
+    /// from `near` out.
+    fn holders_of(
+        &mut self,
+        near: u32,
+        inos: impl IntoIterator<Item = u64>,
+        except: Option<u32>,
+    ) -> Vec<u32> {
         let mut pids: Vec<u32> = Vec::new();
         for ino in inos {
-            for h in self.index().holders(Key::Socket(ino)) {
+            let index = self.index();
+            for h in index.find(near, Key::Socket(ino), |h| Some(h.pid) != except) {
                 if Some(h.pid) != except && !pids.contains(&h.pid) {
                     pids.push(h.pid);
                 }

@@ -56,90 +56,143 @@ pub(super) struct Holder {
     pub fd: i32,
 }
 
-/// The fds of every process readable, by what they point at.
-#[derive(Debug, Default)]
+/// The fds of the processes read so far, by what they point at. Processes are read in the
+/// order of their pid's distance from the waiter's (a peer is most often a parent, child or
+/// sibling), and only until a lookup finds what it needs: each process is read at most once
+/// per chain build, the rest when a lookup finds nothing.
+#[derive(Default)]
 pub(super) struct Index {
     by_key: HashMap<Key, Vec<Holder>>,
+    proc_dir: Option<Dir>,
+    /// Processes not read yet, the next to read last.
+    pending: Vec<u32>,
+    /// The pid `pending` is ordered around.
+    near: Option<u32>,
+    entries: usize,
+    buf: Vec<u8>,
     /// Processes whose fds could not be read (no permission).
     pub unreadable: usize,
     /// Processes read.
     pub processes: usize,
     /// Which bound cut the pass short, if one did.
     pub cut: Option<&'static str>,
-    /// How long the pass took.
+    /// How long reading took, in all.
     pub took: Duration,
+    listed: bool,
 }
 
 impl Index {
-    /// Reads every process's fds (see the bounds above).
-    pub(super) fn build() -> Index {
+    /// The fds open on `key` found so far, reading more processes (nearest `near` first)
+    /// until one of the holders satisfies `enough` or every process was read.
+    pub(super) fn find(
+        &mut self,
+        near: u32,
+        key: Key,
+        mut enough: impl FnMut(&Holder) -> bool,
+    ) -> &[Holder] {
+        if !self.holders(key).iter().any(&mut enough) {
+            self.list();
+            if self.near != Some(near) {
+                self.near = Some(near);
+                self.pending
+                    .sort_unstable_by_key(|&p| std::cmp::Reverse(p.abs_diff(near)));
+            }
+            while let Some(pid) = self.pending.pop() {
+                let before = self.holders(key).len();
+                if !self.read_next(pid) {
+                    self.pending.clear();
+                    break;
+                }
+                if self.holders(key)[before..].iter().any(&mut enough) {
+                    break;
+                }
+            }
+        }
+        self.holders(key)
+    }
+
+    /// Whether every process was read (a lookup that found nothing looked everywhere).
+    #[cfg(test)]
+    fn complete(&self) -> bool {
+        self.listed && self.pending.is_empty()
+    }
+
+    /// Lists the processes, once.
+    fn list(&mut self) {
+        if self.listed {
+            return;
+        }
+        self.listed = true;
         let started = Instant::now();
-        let mut index = Index::default();
         let Ok(mut proc_dir) = Dir::open(
             "/proc",
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) else {
-            index.cut = Some("/proc could not be read");
-            return index;
+            self.cut = Some("/proc could not be read");
+            return;
         };
-        let mut pids: Vec<u32> = Vec::new();
         for entry in proc_dir.iter().flatten() {
             if let Some(pid) = number(entry.file_name().to_bytes()) {
-                if pids.len() >= MAX_PROCESSES {
-                    index.cut = Some("process bound reached");
+                if self.pending.len() >= MAX_PROCESSES {
+                    self.cut = Some("process bound reached");
                     break;
                 }
-                pids.push(pid);
+                self.pending.push(pid);
             }
         }
-        let mut entries = 0usize;
-        let mut buf = vec![0u8; MAX_TARGET];
-        for pid in pids {
-            if started.elapsed() > MAX_TIME {
-                index.cut = Some("time bound reached");
-                break;
-            }
-            if entries >= MAX_ENTRIES {
-                index.cut = Some("entry bound reached");
-                break;
-            }
-            let fd_dir = match nix::fcntl::openat(
-                &proc_dir,
-                format!("{pid}/fd").as_str(),
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            ) {
-                Ok(fd) => fd,
-                Err(Errno::EACCES | Errno::EPERM) => {
-                    index.unreadable += 1;
-                    continue;
-                }
-                // Gone since listed.
-                Err(_) => continue,
-            };
-            index.processes += 1;
-            entries += index.read_process(pid, fd_dir, &mut buf, MAX_ENTRIES - entries);
-        }
-        index.took = started.elapsed();
-        index
+        self.proc_dir = Some(proc_dir);
+        self.buf = vec![0u8; MAX_TARGET];
+        self.took += started.elapsed();
     }
 
-    /// Reads the fds of `pid` through its open fd directory; returns how many were kept.
-    fn read_process(&mut self, pid: u32, fd_dir: OwnedFd, buf: &mut [u8], room: usize) -> usize {
+    /// Reads process `pid`; false when a bound stops the pass.
+    fn read_next(&mut self, pid: u32) -> bool {
+        if self.took > MAX_TIME {
+            self.cut = Some("time bound reached");
+            return false;
+        }
+        if self.entries >= MAX_ENTRIES {
+            self.cut = Some("entry bound reached");
+            return false;
+        }
+        let Some(proc_dir) = &self.proc_dir else {
+            return false;
+        };
+        let started = Instant::now();
+        match nix::fcntl::openat(
+            proc_dir,
+            format!("{pid}/fd").as_str(),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd_dir) => {
+                self.processes += 1;
+                self.read_process(pid, fd_dir);
+            }
+            Err(Errno::EACCES | Errno::EPERM) => self.unreadable += 1,
+            // Gone since listed.
+            Err(_) => {}
+        }
+        self.took += started.elapsed();
+        true
+    }
+
+    /// Reads the fds of `pid` through its open fd directory.
+    fn read_process(&mut self, pid: u32, fd_dir: OwnedFd) {
         let Ok(mut dir) = Dir::from_fd(fd_dir) else {
-            return 0;
+            return;
         };
         let raw = dir.as_raw_fd();
         let mut seen = 0usize;
-        let mut kept = 0usize;
+        let mut buf = std::mem::take(&mut self.buf);
         for entry in dir.iter().flatten() {
             let name = entry.file_name();
             let Some(fd) = number(name.to_bytes()) else {
                 continue;
             };
             seen += 1;
-            if seen > MAX_FDS_PER_PROCESS || kept >= room {
+            if seen > MAX_FDS_PER_PROCESS || self.entries >= MAX_ENTRIES {
                 self.cut = Some("fd bound reached");
                 break;
             }
@@ -150,24 +203,18 @@ impl Index {
             let Ok(n) = usize::try_from(n) else {
                 continue;
             };
-            let link = &buf[..n.min(buf.len())];
-            // Only what a wait can be on: the rest is skipped before any allocation.
-            let key = match link.first() {
-                Some(b's' | b'p' | b'/') => Key::of(&Target::parse(link)),
-                _ => None,
-            };
-            if let Some(key) = key {
+            if let Some(key) = key_of(&buf[..n.min(buf.len())]) {
                 self.by_key
                     .entry(key)
                     .or_default()
                     .push(Holder { pid, fd: fd as i32 });
-                kept += 1;
+                self.entries += 1;
             }
         }
-        kept
+        self.buf = buf;
     }
 
-    /// The fds open on `key`, in every process read.
+    /// The fds open on `key` found so far.
     pub(super) fn holders(&self, key: Key) -> &[Holder] {
         self.by_key.get(&key).map(Vec::as_slice).unwrap_or_default()
     }
@@ -185,6 +232,15 @@ impl Index {
             parts.push(format!("the fd index is incomplete: {cut}"));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// The key of an fd link, without allocating: only what a wait can be on.
+fn key_of(link: &[u8]) -> Option<Key> {
+    match link.first()? {
+        b'/' => Some(Key::Path(path_hash(link))),
+        b's' | b'p' => Key::of(&Target::parse(link)),
+        _ => None,
     }
 }
 
@@ -224,9 +280,10 @@ mod tests {
         let Some(Target::Pipe(ino)) = super::super::fds::target(me, r.as_raw_fd()) else {
             panic!("not a pipe");
         };
-        let index = Index::build();
+        let mut index = Index::default();
+        // Reads until both ends of this process are found: this process is read first.
         let mut mine: Vec<i32> = index
-            .holders(Key::Pipe(ino))
+            .find(me, Key::Pipe(ino), |h| h.pid == me && h.fd == w.as_raw_fd())
             .iter()
             .filter(|h| h.pid == me)
             .map(|h| h.fd)
@@ -235,6 +292,44 @@ mod tests {
         let mut want = vec![r.as_raw_fd(), w.as_raw_fd()];
         want.sort();
         assert_eq!(mine, want);
-        assert!(index.processes > 0);
+        assert_eq!(index.processes, 1);
+        assert!(!index.complete());
+        // A key nobody holds reads every process.
+        assert!(index.find(me, Key::Pipe(u64::MAX), |_| true).is_empty());
+        assert!(index.complete());
+        assert!(index.processes > 1);
+    }
+
+    /// The pass's cost on this machine (`cargo test --lib index_cost -- --ignored
+    /// --nocapture`, with many processes running): scripts/bench-chains.sh measures the
+    /// whole chains lap.
+    #[test]
+    #[ignore]
+    fn index_cost() {
+        // A child holding the write end of a pipe this process reads: found near first.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let me = std::process::id();
+        let Some(Target::Pipe(ino)) = super::super::fds::target(me, r.as_raw_fd()) else {
+            panic!("not a pipe");
+        };
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .stdout(std::process::Stdio::from(w))
+            .spawn()
+            .unwrap();
+        for _ in 0..5 {
+            let mut near = Index::default();
+            let found = near.find(me, Key::Pipe(ino), |h| h.pid == child.id()).len();
+            let mut all = Index::default();
+            all.find(me, Key::Pipe(u64::MAX), |_| true);
+            let entries: usize = all.by_key.values().map(Vec::len).sum();
+            println!(
+                "peer found after {} processes in {:?} ({found} ends); every process: {} \
+                 processes, {} unreadable, {entries} entries, cut {:?}: {:?}",
+                near.processes, near.took, all.processes, all.unreadable, all.cut, all.took
+            );
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
