@@ -285,6 +285,34 @@ fn epoll_set_names_the_pipe_writer() {
     assert_eq!(link.note, None);
 }
 
+#[test]
+fn poll_and_select_name_the_pipe_writer() {
+    // poll's array also holds stdin, a pipe from this test (whose writer is this process).
+    for (mode, writer_name, prefix) in [
+        ("poll", "poll-writer", "poll of 2 fds: "),
+        ("select", "select-writer", "select of 1 fds: pipe:["),
+    ] {
+        let fx = Fixture::spawn(bin(), &[mode]);
+        let (writer, _children) = child_blocked_in(&fx, 34, None);
+        let p = rstack_tui::trace(fx.pid()).expect("trace");
+        let chain = chain_of(&p, fx.pid());
+        assert_eq!(chain.links.len(), 1, "{mode}: {chain:#?}");
+        let link = &chain.links[0];
+        assert_eq!(link.kind, LinkKind::Epoll, "{mode}");
+        assert!(link.object.starts_with(prefix), "{mode}: {}", link.object);
+        let mut pids: Vec<u32> = link.holders.iter().map(|h| h.pid).collect();
+        pids.sort();
+        let mut want = vec![writer];
+        if mode == "poll" {
+            want.push(std::process::id());
+            want.sort();
+        }
+        assert_eq!(pids, want, "{mode}: {chain:#?}");
+        let w = link.holders.iter().find(|h| h.pid == writer).unwrap();
+        assert_eq!(w, &process(writer, writer_name), "{mode}");
+    }
+}
+
 /// A fresh directory under the test's temp dir.
 fn tempdir() -> PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

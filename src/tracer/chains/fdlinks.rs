@@ -1,7 +1,7 @@
-//! Waits on file descriptors followed to the other end: a pipe's or FIFO's other end, a UNIX
-//! socket's peer (or the listener a connection is queued at), a TCP/UDP peer on this host, and
-//! every fd of an epoll set. The system's fd index and socket tables are read lazily, once per
-//! chain build.
+//! Waits on fds followed to the other end: a pipe's or FIFO's, a UNIX socket's peer (or the
+//! listener a connection is queued at), a TCP/UDP peer on this host, and every fd of an epoll
+//! set, poll array or select set (all [`LinkKind::Epoll`]: the object names the call). The fd
+//! index and socket tables are read lazily, once per chain build.
 
 use std::collections::HashMap;
 
@@ -12,6 +12,7 @@ use super::fds::{self, Access, Target};
 use super::inet::{self, Proto, Tables};
 use super::inodes::{Index, Key};
 use super::link::LinkKind;
+use super::pollset;
 use super::resolve::Resolved;
 use super::unix_diag::{self, DiagError};
 
@@ -45,7 +46,21 @@ impl FdLinks {
             // accept, accept4
             43 | 288 => self.fd_link(pid, fd, true),
             // epoll_wait, epoll_pwait, epoll_pwait2
-            232 | 281 | 441 => self.epoll_link(pid, fd),
+            232 | 281 | 441 => {
+                let info = fds::fdinfo(pid, fd)?;
+                let (set, total) = epoll::targets(&info);
+                self.set_link(pid, "epoll", set, total)
+            }
+            // poll, ppoll; select, pselect6
+            7 | 271 | 23 | 270 => {
+                let (set, total) = pollset::fds(pid, sc)?;
+                let call = if matches!(sc.number, 7 | 271) {
+                    "poll"
+                } else {
+                    "select"
+                };
+                self.set_link(pid, call, set, total)
+            }
             _ => None,
         }
     }
@@ -249,11 +264,10 @@ impl FdLinks {
         }
     }
 
-    /// An epoll set: the union of its fds' other ends (the waiter's own process left out: an
-    /// event loop wakes itself through its own pipes).
-    fn epoll_link(&mut self, pid: u32, epfd: i32) -> Option<Resolved> {
-        let info = fds::fdinfo(pid, epfd)?;
-        let (set, total) = epoll::targets(&info);
+    /// A set of fds (an epoll set, a poll array, select's sets): the union of their other
+    /// ends (the waiter's own process left out: an event loop wakes itself through its own
+    /// pipes). `call` names the set: "epoll", "poll", "select".
+    fn set_link(&mut self, pid: u32, call: &str, set: Vec<i32>, total: usize) -> Option<Resolved> {
         let mut objects = Vec::new();
         let mut pids: Vec<u32> = Vec::new();
         let mut notes: Vec<String> = Vec::new();
@@ -278,7 +292,7 @@ impl FdLinks {
         }
         let more = objects.len().saturating_sub(MAX_EPOLL_NAMED);
         objects.truncate(MAX_EPOLL_NAMED);
-        let mut object = format!("epoll of {total} fds: {}", objects.join(", "));
+        let mut object = format!("{call} of {total} fds: {}", objects.join(", "));
         if more > 0 {
             object.push_str(&format!(" and {more} more"));
         }

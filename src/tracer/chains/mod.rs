@@ -11,6 +11,7 @@ mod inet;
 mod inodes;
 mod link;
 mod parties;
+mod pollset;
 mod resolve;
 mod unix_diag;
 
