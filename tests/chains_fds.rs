@@ -313,6 +313,28 @@ fn poll_and_select_name_the_pipe_writer() {
     }
 }
 
+#[test]
+fn a_pipe_held_only_by_its_own_process_is_not_followed() {
+    let fx = Fixture::spawn(bin(), &["self"]);
+    let reader = tid_named(fx.pid(), "self-reader");
+    wait_until("the reader to block in read", || {
+        std::fs::read_to_string(format!("/proc/{}/task/{reader}/syscall", fx.pid()))
+            .is_ok_and(|s| s.starts_with("0 "))
+    });
+    let p = rstack_tui::trace(fx.pid()).expect("trace");
+    let chain = chain_of(&p, reader);
+    assert_eq!(chain.links.len(), 1, "{chain:#?}");
+    let link = &chain.links[0];
+    assert_eq!(link.kind, LinkKind::Pipe);
+    assert_eq!(link.holders, [process(fx.pid(), "chainsfds")]);
+    assert_eq!(chain.cycle, None);
+    assert_eq!(
+        chain.end.as_deref(),
+        Some("the other end is held by its own process")
+    );
+    assert!(p.wait_cycles().is_empty(), "{:#?}", p.wait_cycles());
+}
+
 /// A fresh directory under the test's temp dir.
 fn tempdir() -> PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

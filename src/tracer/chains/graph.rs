@@ -100,7 +100,7 @@ impl Graph {
                 holders: holders.clone(),
                 note: r.note.clone(),
             });
-            let (next, end) = self.next_waiter(&holders, &on_chain);
+            let (next, end) = self.next_waiter(current.party.pid, &holders, &on_chain);
             if let Some(end) = end {
                 chain.end = Some(end);
             }
@@ -133,20 +133,31 @@ impl Graph {
     /// Which holder's thread the chain goes on with, and why it stops when it does not.
     /// A holder thread is followed when it waits on something; a holder process through the
     /// thread that keeps it waiting, preferring one already on the chain (it closes a cycle),
-    /// and not at all when one of its threads runs.
+    /// and not at all when one of its threads runs, nor when it is the waiter's own process (a
+    /// pipe it holds both ends of: which of its threads would write is not known, and the
+    /// waiter itself must not close a cycle alone).
     fn next_waiter(
         &mut self,
+        waiter_pid: u32,
         holders: &[Party],
         on_chain: &HashMap<u32, usize>,
     ) -> (Option<Seen>, Option<String>) {
-        for h in holders {
+        let own = |h: &&Party| h.tid.is_none() && h.pid == waiter_pid;
+        if !holders.is_empty() && holders.iter().all(|h| own(&h)) {
+            return (
+                None,
+                Some("the other end is held by its own process".into()),
+            );
+        }
+        let holders: Vec<&Party> = holders.iter().filter(|h| !own(h)).collect();
+        for h in &holders {
             if h.state == Some('R') {
                 // The holder runs: the wait may end by itself; not stuck here.
                 return (None, None);
             }
         }
         let mut candidates: Vec<Seen> = Vec::new();
-        for h in holders {
+        for h in &holders {
             match h.tid {
                 Some(t) => {
                     if let Some(s) = self.parties.thread(h.pid, t) {
