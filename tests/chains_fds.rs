@@ -113,9 +113,9 @@ fn sockets_of(pid: u32) -> Vec<u64> {
         .collect()
 }
 
-/// The local and remote ports of TCP socket `ino` in `pid`'s namespace.
-fn tcp_ports(pid: u32, ino: u64) -> (u16, u16) {
-    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
+/// The local and remote ports of socket `ino` in `pid`'s namespace's `table` ("tcp", "udp").
+fn ports(pid: u32, table: &str, ino: u64) -> (u16, u16) {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap();
     let port = |a: &str| u16::from_str_radix(a.rsplit(':').next().unwrap(), 16).unwrap();
     table
         .lines()
@@ -257,10 +257,60 @@ fn tcp_loopback_names_the_peer_and_addresses() {
     assert_eq!(link.note, None);
     // The ports of both ends, read back from the table by each end's socket inode.
     let mine = inode(fx.pid(), waited_fd(link.waiter.wait.as_deref().unwrap()));
-    let (local, remote) = tcp_ports(fx.pid(), mine);
+    let (local, remote) = ports(fx.pid(), "tcp", mine);
     let theirs = sockets_of(peer);
     assert_eq!(theirs.len(), 1, "the peer holds one socket: {theirs:?}");
-    assert_eq!(tcp_ports(peer, theirs[0]), (remote, local));
+    assert_eq!(ports(peer, "tcp", theirs[0]), (remote, local));
+    assert_eq!(
+        link.object,
+        format!("127.0.0.1:{local} → 127.0.0.1:{remote}")
+    );
+}
+
+#[test]
+fn two_processes_reading_each_other_over_a_socket_are_a_cycle() {
+    let fx = Fixture::spawn(bin(), &["cycle"]);
+    let (peer, _children) = child_blocked_in(&fx, 0, None);
+    let p = rstack_tui::trace(fx.pid()).expect("trace");
+    let chain = chain_of(&p, fx.pid());
+    assert_eq!(chain.links.len(), 2, "{chain:#?}");
+    assert_eq!(chain.cycle, Some(0), "{chain:#?}");
+    let (a, b) = (&chain.links[0], &chain.links[1]);
+    assert_eq!(
+        (a.kind, b.kind),
+        (LinkKind::UnixSocket, LinkKind::UnixSocket)
+    );
+    assert_eq!((a.waiter.pid, a.waiter.tid), (fx.pid(), Some(fx.pid())));
+    assert_eq!(a.holders, [process(peer, "cycle-peer")]);
+    assert_eq!((b.waiter.pid, b.waiter.tid), (peer, Some(peer)));
+    assert_eq!(b.waiter.name, "cycle-peer");
+    assert_eq!(b.holders, [process(fx.pid(), "chainsfds")]);
+    // The two ends, each link's object from its waiter's side.
+    let (mine, theirs) = a.object.split_once(" → ").unwrap();
+    assert_eq!(b.object, format!("{theirs} → {mine}"));
+    // One cycle, starting at the smaller tid (the parent's: it forked the child).
+    assert_eq!(p.wait_cycles().len(), 1, "{:#?}", p.wait_cycles());
+    let cycle = &p.wait_cycles()[0];
+    let waiters: Vec<_> = cycle.links.iter().map(|l| l.waiter.tid).collect();
+    assert_eq!(waiters, [Some(fx.pid()), Some(peer)]);
+}
+
+#[test]
+fn udp_connected_socket_names_the_peer() {
+    let fx = Fixture::spawn(bin(), &["udp"]);
+    let (peer, _children) = child_blocked_in(&fx, 34, None);
+    let p = rstack_tui::trace(fx.pid()).expect("trace");
+    let chain = chain_of(&p, fx.pid());
+    assert_eq!(chain.links.len(), 1, "{chain:#?}");
+    let link = &chain.links[0];
+    assert_eq!(link.kind, LinkKind::Udp);
+    assert_eq!(link.holders, [process(peer, "udp-peer")]);
+    assert_eq!(link.note, None);
+    let mine = inode(fx.pid(), waited_fd(link.waiter.wait.as_deref().unwrap()));
+    let (local, remote) = ports(fx.pid(), "udp", mine);
+    let theirs = sockets_of(peer);
+    assert_eq!(theirs.len(), 1, "the peer holds one socket: {theirs:?}");
+    assert_eq!(ports(peer, "udp", theirs[0]), (remote, local));
     assert_eq!(
         link.object,
         format!("127.0.0.1:{local} → 127.0.0.1:{remote}")
