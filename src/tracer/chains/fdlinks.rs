@@ -31,6 +31,7 @@ pub(super) struct FdLinks {
     inet: HashMap<Vec<u8>, Tables>,
     /// Every UNIX listener and its queue, read once when a peer is not held by anybody.
     listeners: Option<Vec<unix_diag::UnixSock>>,
+    diag: unix_diag::Diag,
 }
 
 impl FdLinks {
@@ -132,7 +133,7 @@ impl FdLinks {
     /// A socket: a UNIX one through sock_diag, else TCP/UDP through the namespace's tables.
     fn socket_link(&mut self, pid: u32, ino: u64, accept: bool) -> Option<Resolved> {
         let failed = match u32::try_from(ino) {
-            Ok(ino32) => match unix_diag::lookup(ino32) {
+            Ok(ino32) => match self.diag.lookup(ino32) {
                 Ok(sock) => return self.unix_link(pid, sock, accept),
                 Err(DiagError::NotFound) => None,
                 Err(e) => Some(e),
@@ -174,7 +175,7 @@ impl FdLinks {
         }
         if let Some(peer) = sock.peer {
             let pids = self.holders_of(pid, [u64::from(peer)], None);
-            let peer_name = unix_diag::lookup(peer).ok().and_then(|p| p.name);
+            let peer_name = self.diag.lookup(peer).ok().and_then(|p| p.name);
             let object = format!(
                 "{} → {}",
                 sock.describe(),

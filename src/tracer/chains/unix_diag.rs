@@ -75,13 +75,31 @@ pub(super) enum DiagError {
     Garbled,
 }
 
-/// The UNIX socket of inode `ino`, with its name, peer and queued clients.
-pub(super) fn lookup(ino: u32) -> Result<UnixSock, DiagError> {
-    let sock = open()?;
-    send(&sock, request(ino, NLM_F_REQUEST))?;
-    let mut found = Vec::new();
-    receive(&sock, &mut found, 1)?;
-    found.into_iter().next().ok_or(DiagError::NotFound)
+/// A netlink socket kept for the lookups of one chain build (a thousand threads reading
+/// sockets, two lookups each), opened at the first and dropped after any failure (a late
+/// answer must not be taken for the next one's).
+#[derive(Default)]
+pub(super) struct Diag {
+    sock: Option<OwnedFd>,
+}
+
+impl Diag {
+    /// The UNIX socket of inode `ino`, with its name, peer and queued clients.
+    pub(super) fn lookup(&mut self, ino: u32) -> Result<UnixSock, DiagError> {
+        let sock = match self.sock.take() {
+            Some(s) => s,
+            None => open()?,
+        };
+        let mut found = Vec::new();
+        let answer =
+            send(&sock, request(ino, NLM_F_REQUEST)).and_then(|()| receive(&sock, &mut found, 1));
+        match answer {
+            Ok(()) | Err(DiagError::NotFound) => self.sock = Some(sock),
+            Err(_) => {}
+        }
+        answer?;
+        found.into_iter().next().ok_or(DiagError::NotFound)
+    }
 }
 
 /// Every listening UNIX socket with its queued clients (bounded), to find the listener a
@@ -279,7 +297,10 @@ mod tests {
     #[test]
     fn finds_the_peer_of_a_socket_pair() {
         let (a, b) = UnixStream::pair().unwrap();
-        let s = lookup(ino_of(&a)).unwrap();
+        let mut diag = Diag::default();
+        let s = diag.lookup(ino_of(&a)).unwrap();
+        // The same socket answers the next lookup.
+        assert_eq!(diag.lookup(ino_of(&b)).unwrap().peer, Some(ino_of(&a)));
         assert_eq!(s.ino, ino_of(&a));
         assert_eq!(s.peer, Some(ino_of(&b)));
         assert_eq!(s.describe(), format!("socket:[{}]", ino_of(&a)));
@@ -291,7 +312,7 @@ mod tests {
         let _ = std::fs::remove_file(&dir);
         let listener = UnixListener::bind(&dir).unwrap();
         let client = UnixStream::connect(&dir).unwrap();
-        let l = lookup(ino_of(&listener)).unwrap();
+        let l = Diag::default().lookup(ino_of(&listener)).unwrap();
         assert_eq!(l.state, LISTEN);
         assert_eq!(l.icons, [ino_of(&client)]);
         assert_eq!(l.describe(), dir.display().to_string());
@@ -302,7 +323,9 @@ mod tests {
 
     #[test]
     fn unknown_inode_is_not_found() {
-        assert_eq!(lookup(u32::MAX - 7), Err(DiagError::NotFound));
+        let mut diag = Diag::default();
+        assert_eq!(diag.lookup(u32::MAX - 7), Err(DiagError::NotFound));
+        assert!(diag.sock.is_some(), "kept after a plain not-found");
     }
 
     #[test]
