@@ -300,6 +300,25 @@ mod tests {
         assert!(index.processes > 1);
     }
 
+    #[test]
+    fn says_what_was_not_read() {
+        let mut index = Index::default();
+        assert_eq!(index.gaps(), None);
+        index.unreadable = 12;
+        assert_eq!(
+            index.gaps().as_deref(),
+            Some("12 processes' files were not readable: run as root or with CAP_SYS_PTRACE")
+        );
+        index.cut = Some("time bound reached");
+        assert_eq!(
+            index.gaps().as_deref(),
+            Some(
+                "12 processes' files were not readable: run as root or with CAP_SYS_PTRACE; \
+                 the fd index is incomplete: time bound reached"
+            )
+        );
+    }
+
     /// The pass's cost on this machine (`cargo test --lib index_cost -- --ignored
     /// --nocapture`, with many processes running): scripts/bench-chains.sh measures the
     /// whole chains lap.
