@@ -152,6 +152,13 @@ pub fn deadlock_bin() -> &'static Path {
     BIN.get_or_init(|| c_bin("deadlockfixture", "deadlock.c", &[]))
 }
 
+/// tests/fixtures/chains_locks.c (processes waiting on file locks, children and a
+/// process-shared mutex), built once per test binary.
+pub fn chains_locks_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| c_bin("chainslocks", "chains_locks.c", &[]))
+}
+
 /// tests/fixtures/sigframe.c (a thread blocked in a signal handler), built once per test
 /// binary.
 pub fn sigframe_bin() -> &'static Path {

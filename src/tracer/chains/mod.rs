@@ -3,13 +3,16 @@
 //! waits close (deadlocks through a socket and a lock are deadlocks too). Runs after the
 //! trace, while the target runs again; reads only `/proc`, netlink and futex words.
 
+mod children;
 mod epoll;
 mod fdlinks;
 mod fds;
+mod filelocks;
 mod graph;
 mod inet;
 mod inodes;
 mod link;
+mod nonfd;
 mod parties;
 mod pollset;
 mod resolve;

@@ -7,6 +7,7 @@ use crate::tracer::model::{LockHint, Syscall};
 
 use super::fdlinks::FdLinks;
 use super::link::LinkKind;
+use super::nonfd::NonFd;
 
 /// What a wait leads to: the object and who can end the wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,7 @@ pub(super) struct Resolved {
 #[derive(Default)]
 pub(super) struct System {
     fds: FdLinks,
+    nonfd: NonFd,
 }
 
 impl System {
@@ -44,6 +46,9 @@ impl System {
     ) -> Option<Resolved> {
         let _ = tid;
         if let Some(r) = self.fds.resolve(pid, sc) {
+            return Some(r);
+        }
+        if let Some(r) = self.nonfd.resolve(pid, sc, lock) {
             return Some(r);
         }
         let lock = lock?;

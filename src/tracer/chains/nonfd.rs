@@ -1,0 +1,113 @@
+//! The waits that do not go through an fd's peer: a file lock's holder, the children a
+//! `wait4`/`waitid` waits for. The tables they need (`/proc/locks`) are read once per chain
+//! build.
+
+use crate::tracer::model::{LockHint, Syscall};
+
+use super::children;
+use super::filelocks::{self, LockEntry};
+use super::link::LinkKind;
+use super::resolve::Resolved;
+
+#[derive(Default)]
+pub(super) struct NonFd {
+    /// `/proc/locks`, once read (None inside: unreadable).
+    locks: Option<Option<Vec<LockEntry>>>,
+}
+
+impl NonFd {
+    /// What thread `tid` of `pid` blocked in `sc` waits for, when it is one of these waits;
+    /// `lock` is the trace's hint for a traced thread's futex wait (None for the threads of
+    /// other processes).
+    pub(super) fn resolve(
+        &mut self,
+        pid: u32,
+        sc: &Syscall,
+        lock: Option<&LockHint>,
+    ) -> Option<Resolved> {
+        if let Some(req) = filelocks::request(pid, sc) {
+            return Some(self.file_lock(pid, &req));
+        }
+        if let Some(w) = children::waited(sc) {
+            let c = children::children(pid, w);
+            return Some(Resolved {
+                kind: LinkKind::Child,
+                object: c.object,
+                holders: c.live.into_iter().map(|p| (p, None)).collect(),
+                note: c.note,
+            });
+        }
+        let _ = lock;
+        None
+    }
+
+    fn file_lock(&mut self, pid: u32, req: &filelocks::Request) -> Resolved {
+        let unknown = |object: String, note: String| Resolved {
+            kind: LinkKind::FileLock,
+            object,
+            holders: Vec::new(),
+            note: Some(note),
+        };
+        let what = if req.flock { "flock" } else { "lock" };
+        let (path, dev, inode) = match filelocks::fd_file(pid, req.fd) {
+            Ok(f) => f,
+            Err(why) => return unknown(format!("fd {} ({what})", req.fd), why),
+        };
+        let Some(locks) = self.locks.get_or_insert_with(filelocks::read_locks) else {
+            return unknown(
+                format!("{path} ({what})"),
+                "/proc/locks not readable".into(),
+            );
+        };
+        let held = filelocks::conflicting(locks, req, pid, dev, inode);
+        let Some(first) = held.first() else {
+            return unknown(
+                format!("{path} ({what})"),
+                format!(
+                    "no lock held on {:02x}:{:02x}:{inode} in /proc/locks (released, or held \
+                     in another pid namespace)",
+                    dev.0, dev.1
+                ),
+            );
+        };
+        let object = format!("{path} ({})", filelocks::describe(first));
+        let mut holders: Vec<(u32, Option<u32>)> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
+        for l in &held {
+            match l.pid {
+                Some(p) => {
+                    if !holders.contains(&(p, None)) {
+                        holders.push((p, None));
+                    }
+                }
+                None if l.class == filelocks::Class::Ofd => {
+                    let (pids, cut) = filelocks::ofd_holders(l);
+                    if cut {
+                        notes.push("OFD lock holders: /proc/*/fdinfo read in part".into());
+                    }
+                    if pids.is_empty() {
+                        notes.push(format!(
+                            "{}: the process holding it not found (no permission to its fds?)",
+                            filelocks::describe(l)
+                        ));
+                    }
+                    for p in pids {
+                        if !holders.contains(&(p, None)) {
+                            holders.push((p, None));
+                        }
+                    }
+                }
+                None => notes.push(format!(
+                    "{}: held by a process of another pid namespace",
+                    filelocks::describe(l)
+                )),
+            }
+        }
+        Resolved {
+            kind: LinkKind::FileLock,
+            object,
+            holders,
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Wait chains through links that are not an fd's peer, against processes of
+//! tests/fixtures/chains_locks.c: a file lock (flock, POSIX, OFD) held by another process, a
+//! parent in waitpid on its child (and the deadlock it closes with a file lock).
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Fixture, chains_locks_bin, wait_until};
+use rstack_tui::Process;
+
+/// The fixture (the parent) and the child it forked, blocked in system call `nr`.
+struct Family {
+    fx: Fixture,
+    child: u32,
+    file: Option<PathBuf>,
+}
+
+impl Family {
+    fn spawn(mode: &str, with_file: bool, nr: i64) -> Family {
+        let file = with_file.then(|| {
+            let dir = std::fs::canonicalize(std::env::temp_dir()).unwrap();
+            dir.join(format!("rstack-chains-{mode}-{}", std::process::id()))
+        });
+        let mut args = vec![mode.to_string()];
+        args.extend(file.iter().map(|f| f.to_str().unwrap().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let fx = Fixture::spawn(chains_locks_bin(), &args);
+        let line = fx.next_line();
+        let child: u32 = line
+            .strip_prefix("child ")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("not a child line: {line:?}"));
+        let family = Family { fx, child, file };
+        wait_until(&format!("child {child} to block in syscall {nr}"), || {
+            let sc = std::fs::read_to_string(format!("/proc/{child}/syscall")).unwrap_or_default();
+            let state = common::thread_states(child);
+            sc.split_whitespace().next() == Some(nr.to_string().as_str())
+                && state.iter().all(|(_, s)| *s == 'S')
+        });
+        family
+    }
+
+    fn parent(&self) -> u32 {
+        self.fx.pid()
+    }
+}
+
+impl Drop for Family {
+    fn drop(&mut self) {
+        // The child dies with its parent too (PR_SET_PDEATHSIG); killed first, by its pid.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        if let Some(f) = &self.file {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+fn trace(pid: u32) -> Process {
+    rstack_tui::trace(pid).unwrap_or_else(|e| panic!("trace {pid}: {e}"))
+}
+
+/// One link of a chain, as plain values (the chain types are not at the crate's root).
+#[derive(Debug)]
+struct Link {
+    waiter: (u32, Option<u32>),
+    kind: &'static str,
+    object: String,
+    holders: Vec<(u32, Option<u32>)>,
+    holder_names: Vec<String>,
+    holder_states: Vec<Option<char>>,
+    note: Option<String>,
+}
+
+#[derive(Debug)]
+struct Chain {
+    links: Vec<Link>,
+    cycle: Option<usize>,
+    end: Option<String>,
+}
+
+/// The chain of process `p`'s main thread.
+fn main_chain(p: &Process) -> Chain {
+    let t = &p.threads()[0];
+    let c = t
+        .facts()
+        .chain
+        .as_ref()
+        .unwrap_or_else(|| panic!("no chain for {}: {:#?}", t.id(), t.facts()));
+    Chain {
+        links: c
+            .links
+            .iter()
+            .map(|l| Link {
+                waiter: (l.waiter.pid, l.waiter.tid),
+                kind: l.kind.as_str(),
+                object: l.object.clone(),
+                holders: l.holders.iter().map(|h| (h.pid, h.tid)).collect(),
+                holder_names: l.holders.iter().map(|h| h.name.clone()).collect(),
+                holder_states: l.holders.iter().map(|h| h.state).collect(),
+                note: l.note.clone(),
+            })
+            .collect(),
+        cycle: c.cycle,
+        end: c.end.clone(),
+    }
+}
+
+/// Each cycle's waiters' pids, in order.
+fn cycles(p: &Process) -> Vec<Vec<u32>> {
+    p.wait_cycles()
+        .iter()
+        .map(|c| c.links.iter().map(|l| l.waiter.pid).collect())
+        .collect()
+}
+
+/// A child blocked taking a file lock its parent holds: one link, to the parent, exact.
+fn file_lock(mode: &str, nr: i64, words: &str) {
+    let fam = Family::spawn(mode, true, nr);
+    let p = trace(fam.child);
+    fam.fx.assert_running();
+    let chain = main_chain(&p);
+    assert_eq!(chain.links.len(), 1, "{chain:#?}");
+    let l = &chain.links[0];
+    assert_eq!(l.waiter, (fam.child, Some(fam.child)));
+    assert_eq!(l.kind, "file lock");
+    let path = fam.file.as_ref().unwrap().display().to_string();
+    assert_eq!(l.object, format!("{path} ({words})"));
+    assert_eq!(chain.links[0].holders, [(fam.parent(), None)], "{chain:#?}");
+    assert_eq!(l.holder_states[0], Some('S'));
+    assert_eq!(l.note, None);
+    assert_eq!((chain.cycle, chain.end.as_deref()), (None, None));
+    assert!(cycles(&p).is_empty());
+}
+
+#[test]
+fn flock_held_by_another_process() {
+    file_lock("flock", 73, "flock, write");
+}
+
+#[test]
+fn posix_lock_held_by_another_process() {
+    file_lock("posix", 72, "POSIX write lock, bytes 0-EOF");
+}
+
+#[test]
+fn ofd_lock_held_by_another_process() {
+    // /proc/locks shows no pid for an OFD lock: the holder is found by its fdinfo.
+    file_lock("ofd", 72, "OFD write lock, bytes 0-EOF");
+}
+
+#[test]
+fn parent_waits_for_its_child() {
+    let fam = Family::spawn("waitpipe", false, 0);
+    let p = trace(fam.parent());
+    fam.fx.assert_running();
+    let chain = main_chain(&p);
+    let l = &chain.links[0];
+    assert_eq!(l.waiter, (fam.parent(), Some(fam.parent())));
+    assert_eq!(l.kind, "child");
+    assert_eq!(l.object, format!("child {}", fam.child));
+    assert_eq!(chain.links[0].holders, [(fam.child, None)]);
+    assert_eq!(l.holder_states[0], Some('S'));
+    assert_eq!(l.holder_names[0], "chainslocks");
+    assert_eq!(l.note, None);
+    assert_eq!(chain.cycle, None);
+    // The child's read on its pipe is the pipes' part of the chain: when it is followed, the
+    // next link is the child's thread's.
+    for next in &chain.links[1..] {
+        assert_eq!(next.waiter, (fam.child, Some(fam.child)));
+    }
+    assert!(chain.links.len() <= 2, "{chain:#?}");
+}
+
+#[test]
+fn child_wait_and_file_lock_deadlock() {
+    let fam = Family::spawn("waitcycle", true, 73);
+    let (parent, child) = (fam.parent(), fam.child);
+    let path = fam.file.as_ref().unwrap().display().to_string();
+    for (traced, other) in [(parent, child), (child, parent)] {
+        let p = trace(traced);
+        let chain = main_chain(&p);
+        assert_eq!(chain.links.len(), 2, "{chain:#?}");
+        assert_eq!(chain.cycle, Some(0), "{chain:#?}");
+        let waiters: Vec<_> = chain.links.iter().map(|l| l.waiter).collect();
+        assert_eq!(waiters, [(traced, Some(traced)), (other, Some(other))]);
+        assert_eq!(chain.links[0].holders, [(other, None)]);
+        assert_eq!(chain.links[1].holders, [(traced, None)]);
+        let (child_link, lock_link) = if traced == parent { (0, 1) } else { (1, 0) };
+        assert_eq!(chain.links[child_link].kind, "child");
+        assert_eq!(chain.links[child_link].object, format!("child {child}"));
+        assert_eq!(chain.links[lock_link].kind, "file lock");
+        assert_eq!(
+            chain.links[lock_link].object,
+            format!("{path} (flock, write)")
+        );
+        // One cycle, from the smaller pid's thread.
+        assert_eq!(cycles(&p), [vec![parent.min(child), parent.max(child)]]);
+    }
+    fam.fx.assert_running();
+}
