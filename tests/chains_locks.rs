@@ -1,6 +1,7 @@
 //! Wait chains through links that are not an fd's peer, against processes of
 //! tests/fixtures/chains_locks.c: a file lock (flock, POSIX, OFD) held by another process, a
-//! parent in waitpid on its child (and the deadlock it closes with a file lock).
+//! parent in waitpid on its child (and the deadlock it closes with a file lock, and the mutex
+//! the child waits on), and a process-shared mutex held by a thread of another process.
 
 mod common;
 
@@ -13,6 +14,8 @@ use rstack_tui::Process;
 struct Family {
     fx: Fixture,
     child: u32,
+    /// The other line the fixture printed after the child's (the mutex holder's tid).
+    extra: Option<String>,
     file: Option<PathBuf>,
 }
 
@@ -31,7 +34,13 @@ impl Family {
             .strip_prefix("child ")
             .and_then(|c| c.parse().ok())
             .unwrap_or_else(|| panic!("not a child line: {line:?}"));
-        let family = Family { fx, child, file };
+        let extra = matches!(mode, "pshared" | "waitmutex").then(|| fx.next_line());
+        let family = Family {
+            fx,
+            child,
+            extra,
+            file,
+        };
         wait_until(&format!("child {child} to block in syscall {nr}"), || {
             let sc = std::fs::read_to_string(format!("/proc/{child}/syscall")).unwrap_or_default();
             let state = common::thread_states(child);
@@ -180,25 +189,89 @@ fn child_wait_and_file_lock_deadlock() {
     let fam = Family::spawn("waitcycle", true, 73);
     let (parent, child) = (fam.parent(), fam.child);
     let path = fam.file.as_ref().unwrap().display().to_string();
-    for (traced, other) in [(parent, child), (child, parent)] {
-        let p = trace(traced);
-        let chain = main_chain(&p);
-        assert_eq!(chain.links.len(), 2, "{chain:#?}");
-        assert_eq!(chain.cycle, Some(0), "{chain:#?}");
-        let waiters: Vec<_> = chain.links.iter().map(|l| l.waiter).collect();
-        assert_eq!(waiters, [(traced, Some(traced)), (other, Some(other))]);
-        assert_eq!(chain.links[0].holders, [(other, None)]);
-        assert_eq!(chain.links[1].holders, [(traced, None)]);
-        let (child_link, lock_link) = if traced == parent { (0, 1) } else { (1, 0) };
-        assert_eq!(chain.links[child_link].kind, "child");
-        assert_eq!(chain.links[child_link].object, format!("child {child}"));
-        assert_eq!(chain.links[lock_link].kind, "file lock");
-        assert_eq!(
-            chain.links[lock_link].object,
-            format!("{path} (flock, write)")
-        );
-        // One cycle, from the smaller pid's thread.
-        assert_eq!(cycles(&p), [vec![parent.min(child), parent.max(child)]]);
-    }
+    // The parent is traced: stopping the child would wake the parent's wait4 for a moment
+    // (the kernel tells a parent of its child's stops), and a holder seen running ends a
+    // chain: the chain from the child is the same cycle, not asserted here for that race.
+    let p = trace(parent);
+    let chain = main_chain(&p);
+    assert_eq!(chain.links.len(), 2, "{chain:#?}");
+    assert_eq!(chain.cycle, Some(0), "{chain:#?}");
+    let (wait, lock) = (&chain.links[0], &chain.links[1]);
+    assert_eq!(wait.waiter, (parent, Some(parent)));
+    assert_eq!(
+        (wait.kind, wait.object.clone()),
+        ("child", format!("child {child}"))
+    );
+    assert_eq!(wait.holders, [(child, None)]);
+    assert_eq!(lock.waiter, (child, Some(child)));
+    assert_eq!(
+        (lock.kind, lock.object.clone()),
+        ("file lock", format!("{path} (flock, write)"))
+    );
+    assert_eq!(lock.holders, [(parent, None)]);
+    assert_eq!((wait.note.as_deref(), lock.note.as_deref()), (None, None));
+    // One cycle, from the smaller pid's thread.
+    assert_eq!(cycles(&p), [vec![parent.min(child), parent.max(child)]]);
     fam.fx.assert_running();
+}
+
+impl Family {
+    fn holder(&self) -> u32 {
+        self.extra
+            .as_deref()
+            .and_then(|l| l.strip_prefix("holder "))
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no holder line: {:?}", self.extra))
+    }
+}
+
+#[test]
+fn child_blocked_on_its_own_mutex() {
+    // The child is not the traced process: its mutex owner is read along the chain.
+    let fam = Family::spawn("waitmutex", false, 202);
+    let (parent, child, holder) = (fam.parent(), fam.child, fam.holder());
+    let p = trace(parent);
+    fam.fx.assert_running();
+    let chain = main_chain(&p);
+    assert_eq!(chain.links.len(), 2, "{chain:#?}");
+    let (first, second) = (&chain.links[0], &chain.links[1]);
+    assert_eq!(first.waiter, (parent, Some(parent)));
+    assert_eq!(
+        (first.kind, first.object.as_str()),
+        ("child", format!("child {child}").as_str())
+    );
+    assert_eq!(first.holders, [(child, None)]);
+    assert_eq!(second.waiter, (child, Some(child)));
+    assert_eq!(second.kind, "mutex");
+    assert!(second.object.starts_with("mutex 0x"), "{second:?}");
+    assert_eq!(second.holders, [(child, Some(holder))]);
+    assert_eq!(second.holder_names, ["holder"]);
+    assert_eq!(second.note, None);
+    assert_eq!((chain.cycle, chain.end.as_deref()), (None, None));
+    assert!(cycles(&p).is_empty());
+}
+
+#[test]
+fn process_shared_mutex_held_by_another_process() {
+    let fam = Family::spawn("pshared", false, 202);
+    let holder = fam.holder();
+    let p = trace(fam.child);
+    fam.fx.assert_running();
+    let t = &p.threads()[0];
+    // The trace's own lock hint stays in-process: no owner among the child's threads.
+    let hint = t.facts().lock.as_ref().expect("a lock hint");
+    assert_eq!(hint.owner, None);
+    let chain = main_chain(&p);
+    assert_eq!(chain.links.len(), 1, "{chain:#?}");
+    let l = &chain.links[0];
+    assert_eq!(l.waiter, (fam.child, Some(fam.child)));
+    assert_eq!(l.kind, "mutex");
+    assert_eq!(
+        l.object,
+        format!("process-shared mutex {:#x}", hint.address)
+    );
+    assert_eq!(chain.links[0].holders, [(fam.parent(), Some(holder))]);
+    assert_eq!(l.holder_names[0], "holder");
+    assert_eq!(l.note, None);
+    assert!(cycles(&p).is_empty());
 }

@@ -98,18 +98,34 @@ pub(crate) fn held(pid: i32, libc: Libc, address: u64, tids: &HashSet<u32>) -> H
     let memory = RemoteMemory::new(pid);
     let mem = |at: u64, buf: &mut [u8]| memory.read_exact(at, buf);
     match libc {
-        Libc::Glibc => {
-            glibc_owner(&mem, address, tids).map_or(Held::Unknown, |o| Held::By(o, None))
-        }
+        Libc::Glibc => glibc_owner(&mem, address, &|o| tids.contains(&o), false)
+            .map_or(Held::Unknown, |o| Held::By(o, None)),
         Libc::Musl => musl_held(&mem, address, tids, true),
         Libc::Unknown => match musl_held(&mem, address, tids, false) {
-            Held::Unknown => {
-                glibc_owner(&mem, address, tids).map_or(Held::Unknown, |o| Held::By(o, None))
-            }
+            Held::Unknown => glibc_owner(&mem, address, &|o| tids.contains(&o), false)
+                .map_or(Held::Unknown, |o| Held::By(o, None)),
             held => held,
         },
     }
 }
+
+/// The owner of the process-shared glibc mutex whose lock word is at `address` in process
+/// `pid`, when it is one (its `__kind` has glibc's process-shared bit) and its owner is a
+/// thread `is_owner` accepts: a thread of another process, which the caller checks maps the
+/// same memory. The caller also checks the word lies in a shared mapping.
+pub(crate) fn glibc_shared_owner(
+    pid: i32,
+    address: u64,
+    is_owner: &dyn Fn(u32) -> bool,
+) -> Option<u32> {
+    let memory = RemoteMemory::new(pid);
+    let mem = |at: u64, buf: &mut [u8]| memory.read_exact(at, buf);
+    glibc_owner(&mem, address, is_owner, true)
+}
+
+/// glibc's `PTHREAD_MUTEX_PSHARED_BIT` in `__kind`: set by `pthread_mutex_init` for a
+/// `PTHREAD_PROCESS_SHARED` mutex.
+const GLIBC_PSHARED: i32 = 128;
 
 /// glibc's mutex kinds (`__kind`): TIMED, RECURSIVE, ERRORCHECK, ADAPTIVE, with the robust
 /// (16), priority-inheritance (32), priority-protect (64) and elision (256, 512) bits.
@@ -120,11 +136,13 @@ fn is_glibc_mutex_kind(kind: i32) -> bool {
 
 /// The owner of the glibc `pthread_mutex_t` whose lock word is at `address`, when it is one
 /// (x86_64 layout: `int __lock` at +0, `unsigned __count` +4, `int __owner` +8, `unsigned
-/// __nusers` +12, `int __kind` +16) and its owner is one of `tids`.
+/// __nusers` +12, `int __kind` +16) and its owner is one `is_owner` accepts. `shared`: only
+/// a process-shared mutex (else only a private one, as before process-shared ones were read).
 fn glibc_owner(
     mem: &impl Fn(u64, &mut [u8]) -> bool,
     address: u64,
-    tids: &HashSet<u32>,
+    is_owner: &dyn Fn(u32) -> bool,
+    shared: bool,
 ) -> Option<u32> {
     let mut buf = [0u8; 20];
     if !mem(address, &mut buf) {
@@ -132,11 +150,19 @@ fn glibc_owner(
     }
     let int = |at: usize| i32::from_ne_bytes(buf[at..at + 4].try_into().unwrap());
     let (lock, owner, kind) = (int(0), int(8), int(16));
+    let kind = if shared {
+        if kind & GLIBC_PSHARED == 0 {
+            return None;
+        }
+        kind & !GLIBC_PSHARED
+    } else {
+        kind
+    };
     if lock == 0 || owner <= 0 || !is_glibc_mutex_kind(kind) {
         return None;
     }
     let owner = owner as u32;
-    tids.contains(&owner).then_some(owner)
+    is_owner(owner).then_some(owner)
 }
 
 /// musl's `pthread_mutex_t` on x86_64 (src/internal/pthread_impl.h), 40 bytes: `_m_type` at
@@ -332,6 +358,45 @@ mod tests {
         assert_eq!(of("/usr/lib64/ld-linux-x86-64.so.2"), Some(Libc::Glibc));
         assert_eq!(of("/usr/lib/libc.so"), None);
         assert_eq!(of("/usr/bin/prog"), None);
+    }
+
+    /// A glibc mutex at `base`: lock word, owner, kind.
+    fn glibc_mutex(mem: &mut Memory, base: u64, lock: i32, owner: i32, kind: i32) {
+        let mut m = [0u8; 20];
+        m[0..4].copy_from_slice(&lock.to_ne_bytes());
+        m[8..12].copy_from_slice(&owner.to_ne_bytes());
+        m[16..20].copy_from_slice(&kind.to_ne_bytes());
+        mem.put(base, &m);
+    }
+
+    #[test]
+    fn glibc_private_and_shared_owners() {
+        let mut mem = Memory::new();
+        let base: u64 = 0x5000;
+        let read = |mem: &Memory, shared: bool, owners: &[u32]| {
+            glibc_owner(
+                &|a, b: &mut [u8]| mem.read(a, b),
+                base,
+                &|o| owners.contains(&o),
+                shared,
+            )
+        };
+        // A private error-checking mutex held by 42, contended.
+        glibc_mutex(&mut mem, base, 2, 42, 2);
+        assert_eq!(read(&mem, false, &[42]), Some(42));
+        assert_eq!(read(&mem, true, &[42]), None);
+        assert_eq!(read(&mem, false, &[7]), None);
+        // Process-shared (bit 128), normal and robust: read as shared only.
+        for kind in [128, 128 | 16 | 2] {
+            glibc_mutex(&mut mem, base, 2, 42, kind);
+            assert_eq!(read(&mem, true, &[42]), Some(42), "{kind}");
+            assert_eq!(read(&mem, false, &[42]), None, "{kind}");
+        }
+        // Not locked, no owner, or a kind no mutex has: nothing.
+        for (lock, owner, kind) in [(0, 42, 128), (2, 0, 128), (2, -1, 128), (2, 42, 128 | 4)] {
+            glibc_mutex(&mut mem, base, lock, owner, kind);
+            assert_eq!(read(&mem, true, &[42]), None, "{lock} {owner} {kind}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod epoll;
 mod fdlinks;
 mod fds;
 mod filelocks;
+mod futexes;
 mod graph;
 mod inet;
 mod inodes;

@@ -1,11 +1,13 @@
 //! The waits that do not go through an fd's peer: a file lock's holder, the children a
-//! `wait4`/`waitid` waits for. The tables they need (`/proc/locks`) are read once per chain
-//! build.
+//! `wait4`/`waitid` waits for, a mutex held across processes (or in a process met along a
+//! chain). The tables they need (`/proc/locks`, memory maps) are read once per chain build.
 
+use crate::tracer::analysis::waits::futex_wait_address;
 use crate::tracer::model::{LockHint, Syscall};
 
 use super::children;
 use super::filelocks::{self, LockEntry};
+use super::futexes::{Futexes, Owner};
 use super::link::LinkKind;
 use super::resolve::Resolved;
 
@@ -13,6 +15,7 @@ use super::resolve::Resolved;
 pub(super) struct NonFd {
     /// `/proc/locks`, once read (None inside: unreadable).
     locks: Option<Option<Vec<LockEntry>>>,
+    futexes: Futexes,
 }
 
 impl NonFd {
@@ -37,8 +40,32 @@ impl NonFd {
                 note: c.note,
             });
         }
-        let _ = lock;
-        None
+        let address = futex_wait_address(sc)?;
+        if lock.is_some_and(|l| l.owner.is_some()) {
+            // The in-process owner the trace found: the resolver's own case.
+            return None;
+        }
+        match self.futexes.owner(pid, address, lock.is_none()) {
+            Owner::Inside(owner) => Some(Resolved {
+                kind: LinkKind::Mutex,
+                object: format!("mutex {address:#x}"),
+                holders: vec![(pid, Some(owner))],
+                note: None,
+            }),
+            Owner::Outside { pid: holder, tid } => Some(Resolved {
+                kind: LinkKind::Mutex,
+                object: format!("process-shared mutex {address:#x}"),
+                holders: vec![(holder, Some(tid))],
+                note: None,
+            }),
+            Owner::None(Some(note)) => Some(Resolved {
+                kind: LinkKind::SharedFutex,
+                object: format!("futex {address:#x}"),
+                holders: Vec::new(),
+                note: Some(note),
+            }),
+            Owner::None(None) => None,
+        }
     }
 
     fn file_lock(&mut self, pid: u32, req: &filelocks::Request) -> Resolved {

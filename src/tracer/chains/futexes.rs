@@ -1,0 +1,196 @@
+//! Futex waits across processes: the owner of a process-shared glibc mutex that a thread of
+//! another process holds (the word in a shared mapping both processes map), and the owner of
+//! a mutex that a thread of a process met along a chain (not the traced one) waits on.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::tracer::analysis::mutex::{self, Held, Libc};
+use crate::tracer::procfs::maps::MemoryMaps;
+
+use super::filelocks::read_bounded;
+
+/// Most bytes of one `/proc/PID/maps` read (some 100 bytes a mapping).
+const MAX_MAPS_BYTES: u64 = 8 << 20;
+/// Most threads of another process taken as its mutexes' possible owners.
+const MAX_TIDS: usize = 4096;
+
+/// One line of `/proc/PID/maps`, the parts needed here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct MapLine {
+    pub start: u64,
+    pub end: u64,
+    pub shared: bool,
+    /// "major:minor" as the kernel prints it.
+    pub dev: String,
+    pub inode: u64,
+}
+
+/// "7f12a4c00000-7f12a4c21000 rw-s 00000000 00:01 1234   /dev/zero (deleted)".
+pub(super) fn parse_maps_line(line: &str) -> Option<MapLine> {
+    let mut w = line.split_ascii_whitespace();
+    let (start, end) = w.next()?.split_once('-')?;
+    let perms = w.next()?;
+    let _offset = w.next()?;
+    let dev = w.next()?;
+    let inode = w.next()?.parse().ok()?;
+    if perms.len() != 4 || dev.len() > 16 || !dev.contains(':') {
+        return None;
+    }
+    Some(MapLine {
+        start: u64::from_str_radix(start, 16).ok()?,
+        end: u64::from_str_radix(end, 16).ok()?,
+        shared: perms.ends_with('s'),
+        dev: dev.to_string(),
+        inode,
+    })
+}
+
+fn maps_lines(pid: u32) -> Option<Vec<MapLine>> {
+    let raw = read_bounded(&format!("/proc/{pid}/maps"), MAX_MAPS_BYTES)?;
+    Some(
+        raw.split(|&b| b == b'\n')
+            .filter_map(|l| parse_maps_line(std::str::from_utf8(l).ok()?))
+            .collect(),
+    )
+}
+
+/// The thread group (process) of thread `tid`, from `/proc/TID/status`.
+fn tgid_of(tid: u32) -> Option<u32> {
+    let raw = read_bounded(&format!("/proc/{tid}/status"), 16 << 10)?;
+    raw.split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"Tgid:"))
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok())
+}
+
+/// Who holds a futex word, as far as it can be read.
+#[derive(Clone)]
+pub(super) enum Owner {
+    /// A thread of the waiter's own process.
+    Inside(u32),
+    /// Thread `tid` of process `pid`, through shared memory.
+    Outside { pid: u32, tid: u32 },
+    /// No owner read; for a word in shared memory, what it is and why (a link with no
+    /// holders), else None (not followed).
+    None(Option<String>),
+}
+
+/// The processes' C libraries, threads and shared mappings, and the owners found, each read
+/// once per chain build (a thousand waiters on one word cost one read).
+#[derive(Default)]
+pub(super) struct Futexes {
+    procs: HashMap<u32, Option<(Libc, HashSet<u32>)>>,
+    shared: HashMap<u32, Option<Vec<MapLine>>>,
+    owners: HashMap<(u32, u64), Owner>,
+}
+
+impl Futexes {
+    /// Who holds the mutex whose word at `address` a thread of `pid` waits on: read in
+    /// `pid`'s own layout when `inside` (it has no lock hint: not the traced process), then,
+    /// when the word lies in a shared mapping, as a process-shared glibc mutex whose owner is
+    /// a thread of `pid` or of another process that maps the same object.
+    pub(super) fn owner(&mut self, pid: u32, address: u64, inside: bool) -> Owner {
+        if let Some(o) = self.owners.get(&(pid, address)) {
+            return o.clone();
+        }
+        let o = self.read_owner(pid, address, inside);
+        self.owners.insert((pid, address), o.clone());
+        o
+    }
+
+    fn read_owner(&mut self, pid: u32, address: u64, inside: bool) -> Owner {
+        if inside {
+            let known = self.procs.entry(pid).or_insert_with(|| {
+                let maps = MemoryMaps::read(pid as i32).ok()?;
+                let tids = crate::tracer::procfs::procinfo::thread_ids(pid as i32)
+                    .ok()?
+                    .into_iter()
+                    .take(MAX_TIDS)
+                    .map(|t| t as u32)
+                    .collect();
+                Some((Libc::of(&maps), tids))
+            });
+            if let Some((libc, tids)) = known
+                && let Held::By(owner, _) = mutex::held(pid as i32, *libc, address, tids)
+            {
+                return Owner::Inside(owner);
+            }
+        }
+        let Some(m) = self
+            .shared_maps(pid)
+            .and_then(|l| l.iter().find(|m| m.start <= address && address < m.end))
+            .cloned()
+        else {
+            return Owner::None(None);
+        };
+        let found: std::cell::Cell<Option<u32>> = Default::default();
+        let owner = mutex::glibc_shared_owner(pid as i32, address, &|tid| {
+            let Some(tgid) = tgid_of(tid) else {
+                return false;
+            };
+            let maps_it = tgid == pid
+                || shared_lines(tgid)
+                    .is_some_and(|l| l.iter().any(|o| o.dev == m.dev && o.inode == m.inode));
+            if maps_it {
+                found.set(Some(tgid));
+            }
+            maps_it
+        });
+        match (owner, found.get()) {
+            (Some(tid), Some(p)) if p == pid => Owner::Inside(tid),
+            (Some(tid), Some(pid)) => Owner::Outside { pid, tid },
+            _ => Owner::None(Some(format!(
+                "a futex word in shared memory (object {} inode {}): no process-shared glibc \
+                 mutex owner in it that a process we can see maps (not a mutex, another pid \
+                 namespace, or no permission)",
+                m.dev, m.inode
+            ))),
+        }
+    }
+
+    fn shared_maps(&mut self, pid: u32) -> Option<&Vec<MapLine>> {
+        self.shared
+            .entry(pid)
+            .or_insert_with(|| shared_lines(pid))
+            .as_ref()
+    }
+}
+
+/// The shared mappings of `pid`.
+fn shared_lines(pid: u32) -> Option<Vec<MapLine>> {
+    maps_lines(pid).map(|l| l.into_iter().filter(|m| m.shared).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_lines_parse() {
+        let m = parse_maps_line(
+            "7f12a4c00000-7f12a4c21000 rw-s 00000000 00:01 1234        /dev/zero (deleted)",
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            MapLine {
+                start: 0x7f12a4c00000,
+                end: 0x7f12a4c21000,
+                shared: true,
+                dev: "00:01".into(),
+                inode: 1234,
+            }
+        );
+        let p = parse_maps_line("00400000-00401000 r-xp 00000000 fe:00 99 /bin/x").unwrap();
+        assert!(!p.shared);
+        for bad in [
+            "",
+            "zz-10 rw-s 0 00:01 1",
+            "10-20 rw-s 0 00:01",
+            "10-20 rw-s 0 0001 1",
+            "10-20 rw-sx 0 00:01 1",
+            "10 rw-s 0 00:01 1",
+        ] {
+            assert_eq!(parse_maps_line(bad), None, "{bad:?}");
+        }
+    }
+}
