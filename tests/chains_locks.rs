@@ -275,3 +275,58 @@ fn process_shared_mutex_held_by_another_process() {
     assert_eq!(l.note, None);
     assert!(cycles(&p).is_empty());
 }
+
+#[test]
+fn rwlock_held_for_writing() {
+    let fx = Fixture::spawn(chains_locks_bin(), &["rwlock"]);
+    let line = fx.next_line();
+    let holder: u32 = line
+        .strip_prefix("holder ")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no holder line: {line:?}"));
+    let pid = fx.pid();
+    // Fixture::spawn saw every thread asleep; the waiters sleep on the rwlock's futexes.
+    for name in ["rw-writer", "rw-reader"] {
+        let tid = common::tid_named(pid, name);
+        wait_until(&format!("{name} in a futex wait"), || {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall"))
+                .is_ok_and(|s| s.starts_with("202 "))
+        });
+    }
+    let p = trace(pid);
+    fx.assert_running();
+    let mut rwlocks = Vec::new();
+    for name in ["rw-writer", "rw-reader"] {
+        let t = p
+            .threads()
+            .iter()
+            .find(|t| t.name() == Some(name))
+            .unwrap_or_else(|| panic!("no thread {name}"));
+        let c = t
+            .facts()
+            .chain
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no chain: {:#?}", t.facts()));
+        assert_eq!(c.links.len(), 1, "{name}: {c:#?}");
+        let l = &c.links[0];
+        assert_eq!(l.kind.as_str(), "rwlock", "{name}");
+        assert_eq!((l.waiter.pid, l.waiter.tid), (pid, Some(t.id())));
+        let holders: Vec<_> = l.holders.iter().map(|h| (h.pid, h.tid)).collect();
+        assert_eq!(holders, [(pid, Some(holder))], "{name}");
+        assert_eq!(l.holders[0].name, "rw-holder");
+        assert_eq!(l.note, None);
+        let address = l
+            .object
+            .strip_prefix("rwlock 0x")
+            .and_then(|o| o.strip_suffix(", held for writing"))
+            .and_then(|a| u64::from_str_radix(a, 16).ok())
+            .unwrap_or_else(|| panic!("{name}: object {:?}", l.object));
+        // The writer waits on `__writers_futex` (+12), the reader on `__wrphase_futex` (+8).
+        let hint = t.facts().lock.as_ref().expect("a futex wait");
+        let offset = if name == "rw-writer" { 12 } else { 8 };
+        assert_eq!(hint.address, address + offset, "{name}");
+        rwlocks.push(address);
+    }
+    assert_eq!(rwlocks[0], rwlocks[1]);
+    assert!(cycles(&p).is_empty());
+}

@@ -1,6 +1,7 @@
 //! Futex waits across processes: the owner of a process-shared glibc mutex that a thread of
 //! another process holds (the word in a shared mapping both processes map), and the owner of
-//! a mutex that a thread of a process met along a chain (not the traced one) waits on.
+//! a mutex that a thread of a process met along a chain (not the traced one) waits on, and
+//! the writer holding a glibc rwlock.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,6 +9,7 @@ use crate::tracer::analysis::mutex::{self, Held, Libc};
 use crate::tracer::procfs::maps::MemoryMaps;
 
 use super::filelocks::read_bounded;
+use super::rwlock;
 
 /// Most bytes of one `/proc/PID/maps` read (some 100 bytes a mapping).
 const MAX_MAPS_BYTES: u64 = 8 << 20;
@@ -67,6 +69,8 @@ fn tgid_of(tid: u32) -> Option<u32> {
 pub(super) enum Owner {
     /// A thread of the waiter's own process.
     Inside(u32),
+    /// The writer holding the rwlock at this address, a thread of the waiter's process.
+    Writer { rwlock: u64, tid: u32 },
     /// Thread `tid` of process `pid`, through shared memory.
     Outside { pid: u32, tid: u32 },
     /// No owner read; for a word in shared memory, what it is and why (a link with no
@@ -80,6 +84,7 @@ pub(super) enum Owner {
 pub(super) struct Futexes {
     procs: HashMap<u32, Option<(Libc, HashSet<u32>)>>,
     shared: HashMap<u32, Option<Vec<MapLine>>>,
+    tids: HashMap<u32, HashSet<u32>>,
     owners: HashMap<(u32, u64), Owner>,
 }
 
@@ -114,6 +119,17 @@ impl Futexes {
             {
                 return Owner::Inside(owner);
             }
+        }
+        let tids = self.tids.entry(pid).or_insert_with(|| {
+            crate::tracer::procfs::procinfo::thread_ids(pid as i32)
+                .unwrap_or_default()
+                .into_iter()
+                .take(MAX_TIDS)
+                .map(|t| t as u32)
+                .collect()
+        });
+        if let Some((rwlock, tid)) = rwlock::writer(pid, address, &|t| tids.contains(&t)) {
+            return Owner::Writer { rwlock, tid };
         }
         let Some(m) = self
             .shared_maps(pid)

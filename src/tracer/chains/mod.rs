@@ -17,6 +17,7 @@ mod nonfd;
 mod parties;
 mod pollset;
 mod resolve;
+mod rwlock;
 mod unix_diag;
 
 pub use link::{LinkKind, Party, WaitChain, WaitCycle, WaitLink};

@@ -1,6 +1,7 @@
 //! The waits that do not go through an fd's peer: a file lock's holder, the children a
 //! `wait4`/`waitid` waits for, a mutex held across processes (or in a process met along a
-//! chain). The tables they need (`/proc/locks`, memory maps) are read once per chain build.
+//! chain), a rwlock's writer. The tables they need (`/proc/locks`, memory maps) are read once
+//! per chain build.
 
 use crate::tracer::analysis::waits::futex_wait_address;
 use crate::tracer::model::{LockHint, Syscall};
@@ -50,6 +51,12 @@ impl NonFd {
                 kind: LinkKind::Mutex,
                 object: format!("mutex {address:#x}"),
                 holders: vec![(pid, Some(owner))],
+                note: None,
+            }),
+            Owner::Writer { rwlock, tid } => Some(Resolved {
+                kind: LinkKind::RwLock,
+                object: format!("rwlock {rwlock:#x}, held for writing"),
+                holders: vec![(pid, Some(tid))],
                 note: None,
             }),
             Owner::Outside { pid: holder, tid } => Some(Resolved {
