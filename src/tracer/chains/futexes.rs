@@ -3,7 +3,9 @@
 //! a mutex that a thread of a process met along a chain (not the traced one) waits on, and
 //! the writer holding a glibc rwlock.
 
+use std::cell::{Cell, OnceCell};
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use crate::tracer::analysis::mutex::{self, Held, Libc};
 use crate::tracer::procfs::maps::MemoryMaps;
@@ -73,26 +75,25 @@ pub(super) enum Owner {
     Writer { rwlock: u64, tid: u32 },
     /// Thread `tid` of process `pid`, through shared memory.
     Outside { pid: u32, tid: u32 },
-    /// No owner read; for a word in shared memory, what it is and why (a link with no
+    /// No owner read; for a held process-shared mutex in shared memory, why (a link with no
     /// holders), else None (not followed).
     None(Option<String>),
 }
 
-/// The processes' C libraries, threads and shared mappings, and the owners found, each read
-/// once per chain build (a thousand waiters on one word cost one read).
+/// The processes' C libraries and threads, and the owners found, each read once per chain
+/// build (a thousand waiters on one word cost one read).
 #[derive(Default)]
 pub(super) struct Futexes {
     procs: HashMap<u32, Option<(Libc, HashSet<u32>)>>,
-    shared: HashMap<u32, Option<Vec<MapLine>>>,
-    tids: HashMap<u32, HashSet<u32>>,
     owners: HashMap<(u32, u64), Owner>,
 }
 
 impl Futexes {
     /// Who holds the mutex whose word at `address` a thread of `pid` waits on: read in
-    /// `pid`'s own layout when `inside` (it has no lock hint: not the traced process), then,
-    /// when the word lies in a shared mapping, as a process-shared glibc mutex whose owner is
-    /// a thread of `pid` or of another process that maps the same object.
+    /// `pid`'s own layout when `inside` (it has no lock hint: not the traced process), then as
+    /// a glibc rwlock held for writing, then, when the word lies in a shared mapping, as a
+    /// process-shared glibc mutex whose owner is a thread of `pid` or of another process that
+    /// maps the same object.
     pub(super) fn owner(&mut self, pid: u32, address: u64, inside: bool) -> Owner {
         if let Some(o) = self.owners.get(&(pid, address)) {
             return o.clone();
@@ -120,26 +121,27 @@ impl Futexes {
                 return Owner::Inside(owner);
             }
         }
-        let tids = self.tids.entry(pid).or_insert_with(|| {
-            crate::tracer::procfs::procinfo::thread_ids(pid as i32)
-                .unwrap_or_default()
-                .into_iter()
-                .take(MAX_TIDS)
-                .map(|t| t as u32)
-                .collect()
-        });
-        if let Some((rwlock, tid)) = rwlock::writer(pid, address, &|t| tids.contains(&t)) {
+        let is_thread = |t: u32| Path::new(&format!("/proc/{pid}/task/{t}")).exists();
+        if let Some((rwlock, tid)) = rwlock::writer(pid, address, &is_thread) {
             return Owner::Writer { rwlock, tid };
         }
-        let Some(m) = self
-            .shared_maps(pid)
-            .and_then(|l| l.iter().find(|m| m.start <= address && address < m.end))
-            .cloned()
-        else {
-            return Owner::None(None);
+        // The maps are read only for a word that looks like a held process-shared mutex: a
+        // thousand threads parked on condition variables cost two small reads, not the maps.
+        let mapping: OnceCell<Option<MapLine>> = OnceCell::new();
+        let mapping_of = || {
+            mapping
+                .get_or_init(|| {
+                    shared_lines(pid)?
+                        .into_iter()
+                        .find(|m| m.start <= address && address < m.end)
+                })
+                .clone()
         };
-        let found: std::cell::Cell<Option<u32>> = Default::default();
+        let found: Cell<Option<u32>> = Cell::new(None);
         let owner = mutex::glibc_shared_owner(pid as i32, address, &|tid| {
+            let Some(m) = mapping_of() else {
+                return false;
+            };
             let Some(tgid) = tgid_of(tid) else {
                 return false;
             };
@@ -151,23 +153,17 @@ impl Futexes {
             }
             maps_it
         });
-        match (owner, found.get()) {
-            (Some(tid), Some(p)) if p == pid => Owner::Inside(tid),
-            (Some(tid), Some(pid)) => Owner::Outside { pid, tid },
-            _ => Owner::None(Some(format!(
-                "a futex word in shared memory (object {} inode {}): no process-shared glibc \
-                 mutex owner in it that a process we can see maps (not a mutex, another pid \
-                 namespace, or no permission)",
+        match (owner, found.get(), mapping.get().cloned().flatten()) {
+            (Some(tid), Some(p), _) if p == pid => Owner::Inside(tid),
+            (Some(tid), Some(pid), _) => Owner::Outside { pid, tid },
+            (_, _, Some(m)) => Owner::None(Some(format!(
+                "a process-shared mutex in shared memory (object {} inode {}), its owner not \
+                 a thread of a process we can see that maps it (another pid namespace, or no \
+                 permission)",
                 m.dev, m.inode
             ))),
+            _ => Owner::None(None),
         }
-    }
-
-    fn shared_maps(&mut self, pid: u32) -> Option<&Vec<MapLine>> {
-        self.shared
-            .entry(pid)
-            .or_insert_with(|| shared_lines(pid))
-            .as_ref()
     }
 }
 

@@ -66,8 +66,8 @@ impl NonFd {
                 note: None,
             }),
             Owner::None(Some(note)) => Some(Resolved {
-                kind: LinkKind::SharedFutex,
-                object: format!("futex {address:#x}"),
+                kind: LinkKind::Mutex,
+                object: format!("process-shared mutex {address:#x}"),
                 holders: Vec::new(),
                 note: Some(note),
             }),
