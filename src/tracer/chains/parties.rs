@@ -61,10 +61,19 @@ impl Parties {
     }
 
     /// Process `pid` as a party: its main thread's name and state, R when any of its threads
-    /// runs (then nothing in it is stuck).
+    /// runs (then nothing in it is stuck); for a process of one thread, what that thread
+    /// waits in.
     pub(super) fn process(&mut self, pid: u32) -> Party {
         let tids = self.tids(pid);
         let main = self.thread(pid, pid).map(|s| s.party);
+        if tids == [pid]
+            && let Some(only) = &main
+        {
+            return Party {
+                tid: None,
+                ..only.clone()
+            };
+        }
         let running = tids.iter().take(MAX_THREADS_LOOKED_AT).any(|&t| {
             self.thread(pid, t)
                 .is_some_and(|s| s.party.state == Some('R'))
