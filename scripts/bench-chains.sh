@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Issue #19's cost check: what following waits to other processes adds to a dump, on a machine
 # with many processes (N, default 2000, each holding a pipe, a UNIX socket pair and a file
-# open, asleep). Two targets: one whose thread waits on a UNIX socket (its peer a child
-# blocked reading the other end: the chain needs the system's fd index), and one whose threads
-# wait on nothing we follow (a sleep): `dump --timings` each RUNS times with chains and with
-# `--no-chains`, alternating; per target the median [min-max] of the `chains` lap and of the
-# whole trace.
+# open, asleep). Three targets: one whose thread waits on a UNIX socket whose peer is its child
+# (blocked reading the other end: a pid next to it), one whose peer is a server started before
+# the N others (the fd index reads every process between them: the worst case), and one whose
+# threads wait on nothing we follow (a sleep): `dump --timings` each RUNS times with chains and
+# with `--no-chains`, alternating; per target the median [min-max] of the `chains` lap and of
+# the whole trace.
 #
 # Usage: scripts/bench-chains.sh     env: N=2000, RUNS=9, RSTACK_TUI (default
 #   target/release/rstack-tui, built if missing).
@@ -29,11 +30,14 @@ trap 'exit 130' INT TERM HUP
 cat >"$WORK/proc.c" <<'EOF'
 /* proc MODE: "idle" holds a pipe, a UNIX socket pair and a file open and sleeps; "socket"
  * forks a child, and parent and child each block reading their end of a socket pair; "sleep"
- * sleeps in nanosleep. Each prints "ready" once where it stays. */
+ * sleeps in nanosleep; "server PATH" accepts one connection on a UNIX socket at PATH and
+ * sleeps; "client PATH" connects to it and blocks reading. Each prints "ready" once where it
+ * stays (the server once it listens). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -59,6 +63,26 @@ int main(int argc, char **argv)
         fflush(stdout);
         if (read(s[0], &c, 1) < 0)
             return 1;
+    } else if (argc > 2 && (!strcmp(mode, "server") || !strcmp(mode, "client"))) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        strncpy(a.sun_path, argv[2], sizeof a.sun_path - 1);
+        int u = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (!strcmp(mode, "server")) {
+            if (bind(u, (struct sockaddr *)&a, sizeof a) || listen(u, 1))
+                return 1;
+            printf("ready\n");
+            fflush(stdout);
+            if (accept(u, NULL, NULL) < 0)
+                return 1;
+            pause();
+        } else {
+            if (connect(u, (struct sockaddr *)&a, sizeof a))
+                return 1;
+            printf("ready\n");
+            fflush(stdout);
+            if (read(u, &c, 1) < 0)
+                return 1;
+        }
     } else {
         printf("ready\n");
         fflush(stdout);
@@ -69,6 +93,10 @@ int main(int argc, char **argv)
 EOF
 gcc -O1 -o "$WORK/proc" "$WORK/proc.c" || exit 1
 
+mkfifo "$WORK/sv" "$WORK/cl"
+"$WORK/proc" server "$WORK/sock" >"$WORK/sv" &
+PIDS+=($!)
+read -r -t 30 line <"$WORK/sv" || { echo "the server did not start" >&2; exit 1; }
 echo "starting $N idle processes..."
 for ((i = 0; i < N; i++)); do
     "$WORK/proc" idle >/dev/null &
@@ -83,6 +111,10 @@ read -r -t 30 line <"$WORK/s" || { echo "the socket target did not start" >&2; e
 SLEEP=$!
 PIDS+=("$SLEEP")
 read -r -t 30 line <"$WORK/q" || { echo "the sleep target did not start" >&2; exit 1; }
+"$WORK/proc" client "$WORK/sock" >"$WORK/cl" &
+FAR=$!
+PIDS+=("$FAR")
+read -r -t 30 line <"$WORK/cl" || { echo "the client did not start" >&2; exit 1; }
 # The socket target's child, to kill it too.
 for c in $(cat /proc/"$SOCKET"/task/*/children 2>/dev/null); do PIDS+=("$c"); done
 # Until every process is asleep where it stays (a bounded wait).
@@ -101,15 +133,19 @@ echo "RUNS=$RUNS"
 echo
 echo "| target | chains | chains lap (ms), median [min-max] | whole trace (ms), median [min-max] |"
 echo "| --- | --- | --- | --- |"
-for target in socket sleep; do
-    pid=$([[ $target == socket ]] && echo "$SOCKET" || echo "$SLEEP")
+for target in socket far sleep; do
+    case $target in
+    socket) pid=$SOCKET ;;
+    far) pid=$FAR ;;
+    *) pid=$SLEEP ;;
+    esac
     : >"$WORK/on" && : >"$WORK/off"
     for ((r = 0; r < RUNS; r++)); do
         "$RSTACK_TUI" dump "$pid" --timings 2>>"$WORK/on" >/dev/null
         "$RSTACK_TUI" dump "$pid" --timings --no-chains 2>>"$WORK/off" >/dev/null
     done
     for mode in on off; do
-        printf '| %s wait | %s | %s | %s |\n' "$target" "$mode" \
+        printf '| %s | %s | %s | %s |\n' "$(case $target in socket) echo "socket wait, peer its child" ;; far) echo "socket wait, peer $N processes away" ;; *) echo "sleep wait" ;; esac)" "$mode" \
             "$(lap chains "$WORK/$mode" | stats)" \
             "$(grep -o 'trace 1: [0-9.]* ms' "$WORK/$mode" | awk '{print $3}' | stats)"
     done
