@@ -179,22 +179,39 @@ fn pipe_reader_to_a_writer_stuck_on_a_mutex() {
     );
     assert_eq!(link.note, None);
     assert_eq!(chain.cycle, None);
-    // The writer's thread stuck on the mutex is where the chain goes on: its link is the
-    // cross-process mutex link (another part of issue #19); until that resolves, the chain
-    // ends at the writer.
-    match chain.links.get(1) {
-        None => assert_eq!(chain.links.len(), 1, "{chain:#?}"),
-        Some(l) => {
-            assert_eq!(l.kind, LinkKind::Mutex, "{chain:#?}");
-            assert_eq!((l.waiter.pid, l.waiter.tid), (writer, Some(writer)));
-            assert_eq!(l.waiter.name, "writer");
-            assert_eq!(l.holders.len(), 1, "{chain:#?}");
-            assert_eq!(l.holders[0].pid, writer);
-            assert_eq!(l.holders[0].tid, Some(holder));
-            assert_eq!(l.holders[0].name, "holder");
-            assert_eq!(chain.links.len(), 2, "{chain:#?}");
-        }
-    }
+    // The writer's thread stuck on the mutex is where the chain goes on: a mutex link to the
+    // third thread, which holds it and sleeps.
+    assert_eq!(chain.links.len(), 2, "{chain:#?}");
+    let l = &chain.links[1];
+    assert_eq!(l.kind, LinkKind::Mutex, "{chain:#?}");
+    assert_eq!((l.waiter.pid, l.waiter.tid), (writer, Some(writer)));
+    assert_eq!(l.waiter.name, "writer");
+    assert_eq!(l.holders.len(), 1, "{chain:#?}");
+    assert_eq!(
+        (
+            l.holders[0].pid,
+            l.holders[0].tid,
+            l.holders[0].name.as_str()
+        ),
+        (writer, Some(holder), "holder")
+    );
+    // dump and its JSON name the same links.
+    let (code, text, err) = common::run_cli(&["dump", &fx.pid().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(&format!("→ pipe:[{pipe}]"))
+            && text.contains(&format!("pid {writer} tid {writer} \"writer\" → mutex 0x"))
+            && text.contains(&format!("held by pid {writer} tid {holder} \"holder\"")),
+        "{text}"
+    );
+    let (code, json, err) = common::run_cli(&["dump", "--json", &fx.pid().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let links = &doc["threads"][0]["chain"]["links"];
+    assert_eq!(links[0]["kind"], "pipe", "{links}");
+    assert_eq!(links[0]["holders"][0]["pid"], writer, "{links}");
+    assert_eq!(links[1]["kind"], "mutex", "{links}");
+    assert_eq!(links[1]["holders"][0]["tid"], holder, "{links}");
 }
 
 #[test]

@@ -268,12 +268,34 @@ fn process_shared_mutex_held_by_another_process() {
     assert_eq!(l.kind, "mutex");
     assert_eq!(
         l.object,
-        format!("process-shared mutex {:#x}", hint.address)
+        format!("mutex {:#x} (process-shared)", hint.address)
     );
     assert_eq!(chain.links[0].holders, [(fam.parent(), Some(holder))]);
     assert_eq!(l.holder_names[0], "holder");
     assert_eq!(l.note, None);
     assert!(cycles(&p).is_empty());
+    // dump and its JSON name the owner in the other process.
+    let (code, text, err) = common::run_cli(&["dump", &fam.child.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    // The link is wider than 80 columns: its holders go on the line under it.
+    let object = format!("→ mutex {:#x} (process-shared)", hint.address);
+    let held = format!("→ held by pid {} tid {holder} \"holder\"", fam.parent());
+    assert!(
+        text.contains(&object) && text.contains(&held),
+        "no {object:?} and {held:?} in:\n{text}"
+    );
+    let hint = format!(
+        "  -- waiting on {:#x}: a process-shared mutex held in another process: pid {} tid {holder} (see the wait chain)",
+        hint.address,
+        fam.parent()
+    );
+    assert!(text.lines().any(|l| l == hint), "no {hint:?} in:\n{text}");
+    let (code, json, err) = common::run_cli(&["dump", "--json", &fam.child.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let holders = &doc["threads"][0]["chain"]["links"][0]["holders"];
+    assert_eq!(holders[0]["pid"], fam.parent(), "{holders}");
+    assert_eq!(holders[0]["tid"], holder, "{holders}");
 }
 
 #[test]

@@ -118,3 +118,73 @@ fn the_chain_view_lists_both_links_and_follow_and_return_move_along_it() {
     tmux.wait_exited(reaper.0);
     fx.assert_running();
 }
+
+/// tests/fixtures/waitchains.c, built once with gcc -O1 -g.
+fn waitchains_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/waitchains.c");
+        let args: Vec<&std::ffi::OsStr> = ["-O1", "-g"]
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .chain([src.as_os_str()])
+            .collect();
+        gcc("waitchainsfixture", &args)
+    })
+}
+
+/// The pid a fixture printed as "pid NAME PID".
+fn child_pid(fx: &Fixture, name: &str) -> u32 {
+    let line = fx.next_line();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[..2], ["pid", name], "{line:?}");
+    words[2].parse().unwrap()
+}
+
+/// Across processes: a parent in waitpid for a child that reads a loopback TCP connection
+/// whose peer sleeps in another process. `H` opens the child's process, then the server's,
+/// each with its thread selected; Backspace comes back along both.
+#[test]
+fn follow_opens_the_holders_process_and_backspace_comes_back() {
+    let fx = Fixture::spawn(waitchains_bin(), &["waittcp"]);
+    let parent = fx.pid();
+    let server = child_pid(&fx, "tcp-server");
+    let client = child_pid(&fx, "tcp-client");
+    let pid_text = parent.to_string();
+    let tmux = Tmux::exec(80, 24, &[BIN, &pid_text]);
+    let reaper = Reaper(tmux.pane_pid());
+    let at = |s: &str, pid: u32| {
+        s.lines()
+            .next()
+            .is_some_and(|l| l.starts_with(&format!(" pid {pid} ")))
+            && stack_tid(s) == Some(pid)
+    };
+
+    // The WAITING ON column names the child, another process.
+    let screen = tmux.wait_screen("the child in the wait column", |s| {
+        row_of(s, parent).is_some_and(|l| l.contains(&format!("→ pid {client} \"tcp-client\"")))
+    });
+    assert!(at(&screen, parent), "{screen}");
+    tmux.send_keys(&["H"]);
+    let screen = tmux.wait_screen("the client's process open", |s| at(s, client));
+    assert!(
+        row_of(&screen, client)
+            .is_some_and(|l| l.contains(&format!("→ pid {server} \"tcp-server\""))),
+        "{screen}"
+    );
+    tmux.send_keys(&["H"]);
+    tmux.wait_screen("the server's process open", |s| at(s, server));
+    tmux.send_keys(&["BSpace"]);
+    tmux.wait_screen("back at the client", |s| at(s, client));
+    tmux.send_keys(&["BSpace"]);
+    tmux.wait_screen("back at the parent", |s| at(s, parent));
+
+    tmux.send_keys(&["q"]);
+    tmux.wait_exited(reaper.0);
+    fx.assert_running();
+    // The other two were traced as well: left as found, asleep and untraced.
+    for pid in [client, server] {
+        assert_eq!(common::tracer_pid(pid), 0, "pid {pid} still traced");
+        assert_eq!(common::thread_states(pid), [(pid, 'S')], "pid {pid}");
+    }
+}

@@ -40,10 +40,29 @@ pub(crate) fn build(pid: u32, threads: &mut [Thread]) -> Vec<WaitCycle> {
                 cycles.push(cycle);
             }
         }
+        owned_elsewhere(pid, &chain, &mut t.facts);
         t.facts.chain = Some(chain);
     }
     cycles.sort_by_key(|c| c.links.first().and_then(|l| l.waiter.tid));
     cycles
+}
+
+/// A thread of `pid` waiting for a mutex whose owner is in another process (a process-shared
+/// mutex): its lock hint, which looked among `pid`'s threads only, says where the owner is.
+fn owned_elsewhere(pid: u32, chain: &WaitChain, facts: &mut crate::tracer::ThreadFacts) {
+    let (Some(first), Some(lock)) = (chain.links.first(), facts.lock.as_mut()) else {
+        return;
+    };
+    if first.kind != super::LinkKind::Mutex || lock.owner.is_some() {
+        return;
+    }
+    if let Some(h) = first.holders.first().filter(|h| h.pid != pid) {
+        let tid = h.tid.map(|t| format!(" tid {t}")).unwrap_or_default();
+        lock.note = Some(format!(
+            "a process-shared mutex held in another process: pid {}{tid} (see the wait chain)",
+            h.pid
+        ));
+    }
 }
 
 /// The cycle's links starting at the smallest waiter tid.

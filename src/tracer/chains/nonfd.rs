@@ -61,13 +61,13 @@ impl NonFd {
             }),
             Owner::Outside { pid: holder, tid } => Some(Resolved {
                 kind: LinkKind::Mutex,
-                object: format!("process-shared mutex {address:#x}"),
+                object: format!("mutex {address:#x} (process-shared)"),
                 holders: vec![(holder, Some(tid))],
                 note: None,
             }),
             Owner::None(Some(note)) => Some(Resolved {
                 kind: LinkKind::Mutex,
-                object: format!("process-shared mutex {address:#x}"),
+                object: format!("mutex {address:#x} (process-shared)"),
                 holders: Vec::new(),
                 note: Some(note),
             }),
