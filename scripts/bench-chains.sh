@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Issue #19's cost check: what following waits to other processes adds to a dump, on a machine
 # with many processes (N, default 2000, each holding a pipe, a UNIX socket pair and a file
-# open, asleep). Three targets: one whose thread waits on a UNIX socket whose peer is its child
-# (blocked reading the other end: a pid next to it), one whose peer is a server started before
-# the N others (the fd index reads every process between them: the worst case), and one whose
-# threads wait on nothing we follow (a sleep): `dump --timings` each RUNS times with chains and
-# with `--no-chains`, alternating; per target the median [min-max] of the `chains` lap and of
-# the whole trace.
+# open, asleep). Four targets: a thread waiting on a UNIX socket whose peer is its child (a pid
+# next to it); one whose peer is a UNIX server started before the N others (far in pid order,
+# found through SO_PEERCRED's hint); the same over loopback TCP (no such hint: found only by
+# reading every process's fds); and one whose threads wait on nothing we follow (a sleep).
+# `dump --timings` on each RUNS times: as is (the fd index may take 15 ms), with `--no-chains`,
+# and with `--chains` (it may take 500 ms), alternating; per target and command the median
+# [min-max] of the `chains` lap and of the whole trace, and on stderr whether the peer was named.
 #
 # Usage: scripts/bench-chains.sh     env: N=2000, RUNS=9, RSTACK_TUI (default
 #   target/release/rstack-tui, built if missing).
@@ -31,13 +32,17 @@ cat >"$WORK/proc.c" <<'EOF'
 /* proc MODE: "idle" holds a pipe, a UNIX socket pair and a file open and sleeps; "socket"
  * forks a child, and parent and child each block reading their end of a socket pair; "sleep"
  * sleeps in nanosleep; "server PATH" accepts one connection on a UNIX socket at PATH and
- * sleeps; "client PATH" connects to it and blocks reading. Each prints "ready" once where it
- * stays (the server once it listens). */
+ * sleeps; "client PATH" connects to it and blocks reading; "tcpserver" and "tcpclient PORT"
+ * the same over loopback TCP (the server prints "ready PORT"). Each prints "ready" once where
+ * it stays (a server once it listens). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -83,6 +88,28 @@ int main(int argc, char **argv)
             if (read(u, &c, 1) < 0)
                 return 1;
         }
+    } else if (!strcmp(mode, "tcpserver") || (argc > 2 && !strcmp(mode, "tcpclient"))) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        int t = socket(AF_INET, SOCK_STREAM, 0);
+        if (!strcmp(mode, "tcpserver")) {
+            if (bind(t, (struct sockaddr *)&a, sizeof a) || listen(t, 1) ||
+                getsockname(t, (struct sockaddr *)&a, &len))
+                return 1;
+            printf("ready %d\n", ntohs(a.sin_port));
+            fflush(stdout);
+            if (accept(t, NULL, NULL) < 0)
+                return 1;
+            pause();
+        } else {
+            a.sin_port = htons(atoi(argv[2]));
+            if (connect(t, (struct sockaddr *)&a, sizeof a))
+                return 1;
+            printf("ready\n");
+            fflush(stdout);
+            if (read(t, &c, 1) < 0)
+                return 1;
+        }
     } else {
         printf("ready\n");
         fflush(stdout);
@@ -93,10 +120,13 @@ int main(int argc, char **argv)
 EOF
 gcc -O1 -o "$WORK/proc" "$WORK/proc.c" || exit 1
 
-mkfifo "$WORK/sv" "$WORK/cl"
+mkfifo "$WORK/sv" "$WORK/cl" "$WORK/tsv" "$WORK/tcl"
 "$WORK/proc" server "$WORK/sock" >"$WORK/sv" &
 PIDS+=($!)
 read -r -t 30 line <"$WORK/sv" || { echo "the server did not start" >&2; exit 1; }
+"$WORK/proc" tcpserver >"$WORK/tsv" &
+PIDS+=($!)
+read -r -t 30 line port <"$WORK/tsv" || { echo "the TCP server did not start" >&2; exit 1; }
 echo "starting $N idle processes..."
 for ((i = 0; i < N; i++)); do
     "$WORK/proc" idle >/dev/null &
@@ -115,6 +145,10 @@ read -r -t 30 line <"$WORK/q" || { echo "the sleep target did not start" >&2; ex
 FAR=$!
 PIDS+=("$FAR")
 read -r -t 30 line <"$WORK/cl" || { echo "the client did not start" >&2; exit 1; }
+"$WORK/proc" tcpclient "$port" >"$WORK/tcl" &
+TCPFAR=$!
+PIDS+=("$TCPFAR")
+read -r -t 30 line <"$WORK/tcl" || { echo "the TCP client did not start" >&2; exit 1; }
 # The socket target's child, to kill it too.
 for c in $(cat /proc/"$SOCKET"/task/*/children 2>/dev/null); do PIDS+=("$c"); done
 # Until every process is asleep where it stays (a bounded wait).
@@ -131,21 +165,27 @@ stats() { sort -g | awk '{a[NR]=$1} END {if (NR) printf "%.1f [%.1f-%.1f]", a[in
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); processes on the machine: $(ls -d /proc/[0-9]* | wc -l); $(nproc) CPUs"
 echo "RUNS=$RUNS"
 echo
-echo "| target | chains | chains lap (ms), median [min-max] | whole trace (ms), median [min-max] |"
+echo "| target | command | chains lap (ms), median [min-max] | whole trace (ms), median [min-max] |"
 echo "| --- | --- | --- | --- |"
-for target in socket far sleep; do
+for target in socket far tcpfar sleep; do
     case $target in
     socket) pid=$SOCKET ;;
     far) pid=$FAR ;;
+    tcpfar) pid=$TCPFAR ;;
     *) pid=$SLEEP ;;
     esac
-    : >"$WORK/on" && : >"$WORK/off"
+    : >"$WORK/on" && : >"$WORK/off" && : >"$WORK/all"
     for ((r = 0; r < RUNS; r++)); do
         "$RSTACK_TUI" dump "$pid" --timings 2>>"$WORK/on" >/dev/null
         "$RSTACK_TUI" dump "$pid" --timings --no-chains 2>>"$WORK/off" >/dev/null
+        "$RSTACK_TUI" dump "$pid" --timings --chains 2>>"$WORK/all" >"$WORK/chains.out"
     done
-    for mode in on off; do
-        printf '| %s | %s | %s | %s |\n' "$(case $target in socket) echo "socket wait, peer its child" ;; far) echo "socket wait, peer $N processes away" ;; *) echo "sleep wait" ;; esac)" "$mode" \
+    # Whether the default dump named the peer, and whether dump --chains did.
+    found=$("$RSTACK_TUI" dump "$pid" | grep -c '→ peer pid\|held by pid')
+    found_all=$(grep -c '→ peer pid\|held by pid' "$WORK/chains.out")
+    echo "$target: links to another process named: dump $found, dump --chains $found_all" >&2
+    for mode in on off all; do
+        printf '| %s | %s | %s | %s |\n' "$(case $target in socket) echo "UNIX socket wait, peer its child" ;; far) echo "UNIX socket wait, peer $N processes away" ;; tcpfar) echo "TCP wait, peer $N processes away" ;; *) echo "sleep wait" ;; esac)" "$(case $mode in on) echo "dump" ;; off) echo "dump --no-chains" ;; *) echo "dump --chains" ;; esac)" \
             "$(lap chains "$WORK/$mode" | stats)" \
             "$(grep -o 'trace 1: [0-9.]* ms' "$WORK/$mode" | awk '{print $3}' | stats)"
     done

@@ -658,6 +658,11 @@ fn dump_options(args: &DumpArgs, cancel: Arc<AtomicBool>) -> TraceOptions {
         .lines(!args.no_lines)
         .python(!args.no_python)
         .chains(!args.no_chains)
+        .chain_scan(if args.chains {
+            rstack_tui::tracer::CHAIN_FULL_SCAN
+        } else {
+            rstack_tui::tracer::CHAIN_QUICK_SCAN
+        })
         .attach_method(if args.ptrace_attach {
             AttachMethod::Attach
         } else {

@@ -162,14 +162,13 @@ fn follow_opens_the_holders_process_and_backspace_comes_back() {
 
     // The WAITING ON column names the child, another process.
     let screen = tmux.wait_screen("the child in the wait column", |s| {
-        row_of(s, parent).is_some_and(|l| l.contains(&format!("→ pid {client} \"tcp-client\"")))
+        row_of(s, parent).is_some_and(|l| l.contains(&format!("→ pid {client}")))
     });
     assert!(at(&screen, parent), "{screen}");
     tmux.send_keys(&["H"]);
     let screen = tmux.wait_screen("the client's process open", |s| at(s, client));
     assert!(
-        row_of(&screen, client)
-            .is_some_and(|l| l.contains(&format!("→ pid {server} \"tcp-server\""))),
+        row_of(&screen, client).is_some_and(|l| l.contains(&format!("→ pid {server}"))),
         "{screen}"
     );
     tmux.send_keys(&["H"]);

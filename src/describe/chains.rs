@@ -178,9 +178,9 @@ pub fn write_chain(out: &mut String, home: u32, chain: &WaitChain) {
 }
 
 /// `→ tid 104 "b"`, `→ pid 812 "db-writer"`: the first holder of the chain's first link, for
-/// a column. A holder in another process is named by its pid and name only (the column is
-/// narrow; the chain has the rest).
-pub fn chain_short(home: u32, chain: &WaitChain) -> Option<String> {
+/// a column of `max` characters: a holder in another process is named by its pid, and its
+/// name only when the whole fits (the chain has the rest).
+pub fn chain_short(home: u32, chain: &WaitChain, max: usize) -> Option<String> {
     let h = chain.links.first()?.holders.first()?;
     let mut s = if h.pid == home {
         match h.tid {
@@ -190,8 +190,9 @@ pub fn chain_short(home: u32, chain: &WaitChain) -> Option<String> {
     } else {
         format!("→ pid {}", h.pid)
     };
-    if !h.name.is_empty() {
-        let _ = write!(s, " {}", quoted(&h.name));
+    let name = quoted(&h.name);
+    if !h.name.is_empty() && s.chars().count() + 1 + name.chars().count() <= max {
+        let _ = write!(s, " {name}");
     }
     Some(s)
 }
@@ -330,7 +331,7 @@ mod tests {
              \x20    tid 105 \"c\": S sleeping, in clock_nanosleep(CLOCK_REALTIME)\n"
         );
         assert_eq!(
-            chain_short(HOME, &chain).as_deref(),
+            chain_short(HOME, &chain, usize::MAX).as_deref(),
             Some("→ tid 104 \"b\"")
         );
         assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
@@ -386,9 +387,11 @@ mod tests {
         write_chain(&mut out, HOME, &chain);
         assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
         assert_eq!(
-            chain_short(HOME, &chain).as_deref(),
+            chain_short(HOME, &chain, usize::MAX).as_deref(),
             Some("→ pid 812 \"db-writer\"")
         );
+        // In a narrow column the name goes first.
+        assert_eq!(chain_short(HOME, &chain, 16).as_deref(), Some("→ pid 812"));
         let cycle = WaitCycle {
             links: vec![first, second],
         };
@@ -417,7 +420,7 @@ mod tests {
                 "(cut at 12 links)",
             ]
         );
-        assert_eq!(chain_short(HOME, &chain), None);
+        assert_eq!(chain_short(HOME, &chain, usize::MAX), None);
         assert_eq!(
             chain_heading(HOME, &chain),
             "blocked by nobody found: 1 link, from tid 101 \"w\""

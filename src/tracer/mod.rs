@@ -40,7 +40,10 @@ use symbolize::{cachedir, demangle};
 
 pub use attach::AttachMethod;
 pub use cachedir::{CacheRefusal, CacheRefused};
-pub use chains::{LinkKind, Party, WaitChain, WaitCycle, WaitLink};
+pub use chains::{
+    FULL_SCAN as CHAIN_FULL_SCAN, LinkKind, Party, QUICK_SCAN as CHAIN_QUICK_SCAN, WaitChain,
+    WaitCycle, WaitLink,
+};
 pub use demangle::demangle;
 pub use error::{Error, Result};
 pub use failures::{InflateLimit, ModuleNote, ModuleProblem, ThreadError, UnwindFailure};

@@ -37,6 +37,7 @@ pub struct TraceOptions {
     pub(super) line_cache: Option<PathBuf>,
     pub(super) python: bool,
     pub(super) chains: bool,
+    pub(super) chain_scan: Duration,
 }
 
 /// How stacks are unwound.
@@ -70,6 +71,7 @@ impl Default for TraceOptions {
             line_cache: None,
             python: true,
             chains: true,
+            chain_scan: crate::tracer::chains::QUICK_SCAN,
         }
     }
 }
@@ -205,6 +207,16 @@ impl TraceOptions {
     /// [`Process::wait_cycles`]: crate::tracer::Process::wait_cycles
     pub fn chains(&mut self, chains: bool) -> &mut TraceOptions {
         self.chains = chains;
+        self
+    }
+
+    /// How long following a pipe or socket to its other end may spend reading other
+    /// processes' fds (`/proc/*/fd`, nearest the waiter's pid first): by default 15 ms, which
+    /// finds a parent, child or sibling and a UNIX socket's peer anywhere but may not read
+    /// all of thousands of processes (a link not followed says so); `dump --chains` allows
+    /// 500 ms.
+    pub fn chain_scan(&mut self, budget: Duration) -> &mut TraceOptions {
+        self.chain_scan = budget;
         self
     }
 

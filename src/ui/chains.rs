@@ -100,9 +100,13 @@ pub fn link_line(c: &WaitChain, i: usize, pid: u32) -> String {
     s
 }
 
-/// The peer a thread waits for, for the WAITING ON column: `→ pid 812 "db-writer"` for a
-/// holder in another process (`describe`'s short form), `held by 103` for a thread of its own
-/// (as for a mutex owner).
+/// The WAITING ON column's width: a peer's name that does not fit is left to the stack pane's
+/// line (a wider cell would widen the column and squeeze NAME).
+const PEER_WIDTH: usize = 16;
+
+/// The peer a thread waits for, for the WAITING ON column: `→ pid 812` for a holder in
+/// another process, with its name when it fits (`describe`'s short form), `held by 103` for a
+/// thread of its own (as for a mutex owner).
 pub fn peer(t: &Thread) -> Option<String> {
     let chain = t.facts().chain.as_ref()?;
     let first: &WaitLink = chain.links.first()?;
@@ -110,7 +114,7 @@ pub fn peer(t: &Thread) -> Option<String> {
     if h.pid == first.waiter.pid {
         return h.tid.map(|tid| format!("held by {tid}"));
     }
-    describe::chain_short(first.waiter.pid, chain)
+    describe::chain_short(first.waiter.pid, chain, PEER_WIDTH)
 }
 
 /// The stack pane's row under a thread whose wait leads to another process: what it waits on
@@ -300,12 +304,12 @@ mod tests {
         assert_eq!(
             s[2..8],
             [
-                "TID     NAME     S CPU% WAITING ON            SAME      TOP FRAME",
-                "10      web-1    S      → pid 812 \"db-writer\"           worker_loop",
-                "11      worker-1 S      held by 12                      worker_loop",
-                "12      worker-2 S                                      worker_loop",
-                "13      lock-a   S      held by 14                      worker_loop",
-                "14      lock-b   S      held by 13                      worker_loop",
+                "TID     NAME     S CPU% WAITING ON       SAME      TOP FRAME",
+                "10      web-1    S      → pid 812                  worker_loop",
+                "11      worker-1 S      held by 12                 worker_loop",
+                "12      worker-2 S                                 worker_loop",
+                "13      lock-a   S      held by 14                 worker_loop",
+                "14      lock-b   S      held by 13                 worker_loop",
             ]
         );
         assert_eq!(

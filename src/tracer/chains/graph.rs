@@ -16,10 +16,16 @@ const MAX_LINKS: usize = 12;
 /// Gives every blocked thread of `threads` (of process `pid`) whose wait names somebody its
 /// chain, and returns the cycles found (those of mutexes inside the process alone are left
 /// out: [`crate::tracer::Process::deadlocks`] has them).
-pub(crate) fn build(pid: u32, threads: &mut [Thread]) -> Vec<WaitCycle> {
+/// `budget` bounds the time spent reading other processes' fds to find a pipe's or socket's
+/// other end.
+pub(crate) fn build(
+    pid: u32,
+    threads: &mut [Thread],
+    budget: std::time::Duration,
+) -> Vec<WaitCycle> {
     let mut g = Graph {
         parties: Parties::new(pid, threads),
-        system: System::new(),
+        system: System::new(budget),
         resolved: HashMap::new(),
     };
     let mut cycles: Vec<WaitCycle> = Vec::new();

@@ -20,8 +20,6 @@ const MAX_PROCESSES: usize = 100_000;
 const MAX_FDS_PER_PROCESS: usize = 65_536;
 /// Most entries kept in all.
 const MAX_ENTRIES: usize = 1_000_000;
-/// Longest the pass may take: past it, the processes not yet read are left out (said so).
-const MAX_TIME: Duration = Duration::from_millis(500);
 
 /// What an fd is looked up by: a pipe's or socket's inode, or a path's hash (a FIFO is found
 /// by the path its holders opened it under; candidates are checked again by their link).
@@ -78,6 +76,8 @@ pub(super) struct Index {
     pub cut: Option<&'static str>,
     /// How long reading took, in all.
     pub took: Duration,
+    /// How long it may take: past it, the processes not yet read are left out (said so).
+    budget: Duration,
     listed: bool,
 }
 
@@ -109,6 +109,23 @@ impl Index {
             }
         }
         self.holders(key)
+    }
+
+    /// An index that may take `budget` to read the processes' fds.
+    pub(super) fn new(budget: Duration) -> Index {
+        Index {
+            budget,
+            ..Index::default()
+        }
+    }
+
+    /// Reads process `pid` now, if it was not read yet: where a lookup's answer most likely is.
+    pub(super) fn read_first(&mut self, pid: u32) {
+        self.list();
+        if let Some(i) = self.pending.iter().position(|&p| p == pid) {
+            self.pending.remove(i);
+            self.read_next(pid);
+        }
     }
 
     /// Whether every process was read (a lookup that found nothing looked everywhere).
@@ -148,8 +165,12 @@ impl Index {
 
     /// Reads process `pid`; false when a bound stops the pass.
     fn read_next(&mut self, pid: u32) -> bool {
-        if self.took > MAX_TIME {
-            self.cut = Some("time bound reached");
+        if self.took > self.budget {
+            self.cut = Some(if self.budget < super::FULL_SCAN {
+                "its time bound was reached (`dump --chains` reads every process)"
+            } else {
+                "its time bound was reached"
+            });
             return false;
         }
         if self.entries >= MAX_ENTRIES {
@@ -280,7 +301,7 @@ mod tests {
         let Some(Target::Pipe(ino)) = super::super::fds::target(me, r.as_raw_fd()) else {
             panic!("not a pipe");
         };
-        let mut index = Index::default();
+        let mut index = Index::new(super::super::FULL_SCAN);
         // Reads until both ends of this process are found: this process is read first.
         let mut mine: Vec<i32> = index
             .find(me, Key::Pipe(ino), |h| h.pid == me && h.fd == w.as_raw_fd())
@@ -302,7 +323,7 @@ mod tests {
 
     #[test]
     fn says_what_was_not_read() {
-        let mut index = Index::default();
+        let mut index = Index::new(super::super::FULL_SCAN);
         assert_eq!(index.gaps(), None);
         index.unreadable = 12;
         assert_eq!(
@@ -337,9 +358,9 @@ mod tests {
             .spawn()
             .unwrap();
         for _ in 0..5 {
-            let mut near = Index::default();
+            let mut near = Index::new(super::super::FULL_SCAN);
             let found = near.find(me, Key::Pipe(ino), |h| h.pid == child.id()).len();
-            let mut all = Index::default();
+            let mut all = Index::new(super::super::FULL_SCAN);
             all.find(me, Key::Pipe(u64::MAX), |_| true);
             let entries: usize = all.by_key.values().map(Vec::len).sum();
             println!(

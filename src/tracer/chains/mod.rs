@@ -15,6 +15,7 @@ mod inodes;
 mod link;
 mod nonfd;
 mod parties;
+mod peercred;
 mod pollset;
 mod resolve;
 mod rwlock;
@@ -23,3 +24,10 @@ mod unix_diag;
 pub use link::{LinkKind, Party, WaitChain, WaitCycle, WaitLink};
 
 pub(crate) use graph::build;
+
+/// How long reading other processes' fds may take by default, to find a pipe's or socket's
+/// other end: enough for the processes near the waiter (a parent, child or sibling; with
+/// SO_PEERCRED's hint, a UNIX socket's peer anywhere), not for all of 2000 (300 ms here).
+pub const QUICK_SCAN: std::time::Duration = std::time::Duration::from_millis(15);
+/// How long it may take when every process is to be read ([`crate::tracer::TraceOptions::chain_scan`]).
+pub const FULL_SCAN: std::time::Duration = std::time::Duration::from_millis(500);

@@ -30,8 +30,12 @@ pub(super) struct System {
 }
 
 impl System {
-    pub(super) fn new() -> System {
-        System::default()
+    /// The tables of one build; the fd index may take `budget`.
+    pub(super) fn new(budget: std::time::Duration) -> System {
+        System {
+            fds: FdLinks::new(budget),
+            ..System::default()
+        }
     }
 
     /// What thread `tid` of `pid`, blocked in `sc`, waits for; `lock` is what the trace found

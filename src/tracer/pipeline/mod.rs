@@ -262,7 +262,7 @@ impl Tracer {
         if !self.options.chains {
             return Vec::new();
         }
-        crate::tracer::chains::build(pid as u32, threads)
+        crate::tracer::chains::build(pid as u32, threads, self.options.chain_scan)
     }
 
     pub(super) fn cancel(&self) -> &AtomicBool {
