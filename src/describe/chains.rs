@@ -68,7 +68,7 @@ pub fn party_state(p: &Party) -> String {
     s
 }
 
-/// "mutex 0x4040a0", "pipe:[81234]", "file lock /var/lib/app/lock (flock)": the object, with
+/// "mutex 0x4040a0", `pipe:[81234]`, "file lock /var/lib/app/lock (flock)": the object, with
 /// its kind in front unless the object's words already start with it.
 pub fn link_object(l: &WaitLink) -> String {
     let object = inert(&l.object);

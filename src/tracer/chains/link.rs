@@ -87,7 +87,7 @@ pub struct WaitLink {
     /// The waiting thread (its `wait` says in which call).
     pub waiter: Party,
     pub kind: LinkKind,
-    /// The object waited on, in words: "pipe:[81234]", "/var/lib/app/lock (POSIX write
+    /// The object waited on, in words: `pipe:[81234]`, "/var/lib/app/lock (POSIX write
     /// lock)", "127.0.0.1:41234 → 127.0.0.1:5000", "mutex 0x7f12a4c0".
     pub object: String,
     /// The other end: who holds the lock, the peer socket, the pipe's other end, the child.
