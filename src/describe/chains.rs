@@ -217,6 +217,23 @@ pub fn wait_cycle_text(home: u32, cycle: &WaitCycle) -> String {
     parts.join(" → ")
 }
 
+/// `tid 101 "a" → pid 812 tid 815 "b" → tid 101`: a cycle's waiters only, closed (for a
+/// header's DEADLOCK banner, where the objects do not fit).
+pub fn wait_cycle_brief(home: u32, cycle: &WaitCycle) -> String {
+    let mut parts: Vec<String> = cycle
+        .links
+        .iter()
+        .map(|l| party_label(home, &l.waiter))
+        .collect();
+    if let Some(first) = cycle.links.first() {
+        parts.push(match first.waiter.tid {
+            Some(tid) if first.waiter.pid == home => format!("tid {tid}"),
+            _ => party_label(home, &first.waiter),
+        });
+    }
+    parts.join(" → ")
+}
+
 /// The threads whose chains a chain view lists: longest chain first (then by tid), a chain
 /// left out when each of its waiters is a waiter of one listed before it (the tail of a longer
 /// chain, the same deadlock seen from another of its threads).

@@ -11,7 +11,7 @@ mod waits;
 
 pub use chains::{
     chain_heading, chain_lines, chain_short, link_object, link_text, listed_chains, party_label,
-    party_state, wait_cycle_text, write_chain,
+    party_state, wait_cycle_brief, wait_cycle_text, write_chain,
 };
 pub use frames::{frame_symbol, frame_width, interesting_frame, stack_end_gist};
 pub use notes::{

@@ -363,6 +363,29 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_cycle_across_processes_is_a_deadlock_in_the_header() {
+        let mut p = process(4242, 0);
+        let web = party(4242, 10, "web-1", 'S');
+        let db = party(812, 815, "db-writer", 'S');
+        p.wait_cycles = vec![crate::tracer::WaitCycle {
+            links: vec![
+                link(web.clone(), LinkKind::Pipe, "pipe:[81234]", db.clone()),
+                link(db, LinkKind::FileLock, "/var/lib/app/lock (flock)", web),
+            ],
+        }];
+        let mut app = app();
+        app.update(Action::Snapshot(Arc::new(p)));
+        let s = screen(&app);
+        assert!(
+            s[0].starts_with(
+                " pid 4242  DEADLOCK tid 10 \"web-1\" → pid 812 tid 815 \"db-writer\" → tid 10"
+            ),
+            "{:?}",
+            s[0]
+        );
+    }
+
+    #[test]
     fn h_follows_a_holder_here_and_backspace_returns() {
         let mut app = app();
         cmd(&mut app, Command::Down);

@@ -38,6 +38,14 @@ pub fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                     let text = format!(" DEADLOCK {} ", describe::cycle_text(snap, cycle));
                     parts.push(Part::new(Piece::text(text).style(theme.error), 7));
                 }
+                // Cycles through other processes, sockets, pipes, file locks, children.
+                for cycle in snap.wait_cycles() {
+                    let text = format!(
+                        " DEADLOCK {} ",
+                        describe::wait_cycle_brief(snap.id(), cycle)
+                    );
+                    parts.push(Part::new(Piece::text(text).style(theme.error), 7));
+                }
                 // Then the other top suspects over time, in rank order: stuck lock holders,
                 // spinners, threads stuck long (none until the snapshots are evidence enough).
                 let others = t
