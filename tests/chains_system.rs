@@ -160,5 +160,15 @@ fn a_parent_waits_for_a_child_that_reads_from_a_tcp_peer() {
             && text.contains(&format!("pid {client} tid {client} \"tcp-client\" → tcp ")),
         "{text}"
     );
+    let (code, json, err) = run_cli(&["dump", "--json", &parent.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let links = &doc["threads"][0]["chain"]["links"];
+    assert_eq!(links[0]["kind"], "child", "{links}");
+    assert_eq!(links[0]["holders"][0]["pid"], client, "{links}");
+    assert_eq!(links[1]["kind"], "tcp", "{links}");
+    assert_eq!(links[1]["waiter"]["tid"], client, "{links}");
+    assert_eq!(links[1]["holders"][0]["pid"], server, "{links}");
+    assert_eq!(links[1]["holders"][0]["wait"], "pause()", "{links}");
     fx.assert_running();
 }
