@@ -975,8 +975,11 @@ fn run_record(args: RecordArgs) -> ExitCode {
         eprintln!("rstack-tui: {line}");
     }
     let mut options = TraceOptions::new();
+    // A profile has no use for wait chains, and following a socket can cost tens of
+    // milliseconds a snapshot.
     options
         .python(!args.no_python)
+        .chains(false)
         .unwind_method(args.tracer.unwinder.into())
         .line_cache(args.tracer.line_cache())
         .cancel_flag(cancel.clone());

@@ -206,6 +206,8 @@ fn run(
             report(WorkerEvent::Started);
             st.refresh_due = Instant::now() + st.interval;
         }
+        // Wait chains are for the panes: a profile's samples go without them.
+        tracer.options_mut().chains(refresh);
         let traced = tracer.trace(pid);
         if let Some(refused) = tracer.take_line_cache_refused() {
             report(WorkerEvent::LineCacheRefused(refused));
