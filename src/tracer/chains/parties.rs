@@ -9,8 +9,9 @@ use crate::tracer::procfs::procinfo::{self, TaskDirs};
 
 use super::link::Party;
 
-/// Most threads of one other process looked at to pick who keeps it waiting.
-const MAX_THREADS_LOOKED_AT: usize = 4096;
+/// Most threads of one other process looked at to pick who keeps it waiting (each costs its
+/// `stat`, `syscall` and maybe `wchan`, some 40 µs: 512 of them about 20 ms).
+const MAX_THREADS_LOOKED_AT: usize = 512;
 
 /// One thread as seen for a chain: who, in which state, in which call.
 #[derive(Debug, Clone)]
