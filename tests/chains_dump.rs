@@ -5,24 +5,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
-use common::{Fixture, gcc, run_cli, tid_named};
+use common::{Fixture, mutex_chain_bin, run_cli, tid_named};
 use serde_json::{Value, json};
-
-fn mutex_chain_bin() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = common::fixtures_dir().join("mutex_chain.c");
-        let args: Vec<&std::ffi::OsStr> = ["-O1", "-g", "-pthread"]
-            .iter()
-            .map(std::ffi::OsStr::new)
-            .chain([src.as_os_str()])
-            .collect();
-        gcc("mutexchainfixture", &args)
-    })
-}
 
 /// The fixture, its threads' tids and its mutexes' addresses.
 struct Chained {

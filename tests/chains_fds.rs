@@ -5,23 +5,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use common::{Fixture, fixtures_dir, gcc, tid_named, wait_until};
+use common::{Fixture, tid_named, wait_until};
 use rstack_tui::Process;
 use rstack_tui::tracer::{LinkKind, Party, WaitChain};
 
 fn bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = fixtures_dir().join("chains_fds.c");
-        let args: Vec<&std::ffi::OsStr> = ["-O1", "-g", "-pthread"]
-            .iter()
-            .map(std::ffi::OsStr::new)
-            .chain([src.as_os_str()])
-            .collect();
-        gcc("chainsfds", &args)
-    })
+    common::chains_fds_bin()
 }
 
 /// The fixture's child processes, killed by pid when dropped (they also die with it).

@@ -6,32 +6,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
-use common::{Fixture, gcc, run_cli};
+use common::{Fixture, printed_pid as child_pid, run_cli, waitchains_bin as bin};
 use rstack_tui::{LinkKind, Process, WaitChain};
-
-fn bin() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = common::fixtures_dir().join("waitchains.c");
-        let args: Vec<&std::ffi::OsStr> = ["-O1", "-g"]
-            .iter()
-            .map(std::ffi::OsStr::new)
-            .chain([src.as_os_str()])
-            .collect();
-        gcc("waitchainsfixture", &args)
-    })
-}
-
-/// The pid a fixture printed as "pid NAME PID".
-fn child_pid(fx: &Fixture, name: &str) -> u32 {
-    let line = fx.next_line();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words[..2], ["pid", name], "{line:?}");
-    words[2].parse().unwrap()
-}
 
 /// The chain of the process's only thread.
 fn only_chain(p: &Process) -> &WaitChain {

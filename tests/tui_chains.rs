@@ -5,28 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
 use common::panes::threads_pane;
 use common::tmux::{Reaper, Tmux};
-use common::{Fixture, gcc, tid_named};
+use common::{Fixture, lockchain_bin, printed_pid as child_pid, tid_named, waitchains_bin};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rstack-tui");
-
-/// tests/fixtures/lockchain.c, built once with gcc -O1 -g -pthread.
-fn lockchain_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lockchain.c");
-        let args: Vec<&std::ffi::OsStr> = ["-O1", "-g", "-pthread"]
-            .iter()
-            .map(std::ffi::OsStr::new)
-            .chain([src.as_os_str()])
-            .collect();
-        gcc("lockchainfixture", &args)
-    })
-}
 
 /// The tid in the frames pane's title (" Stack of TID ...").
 fn stack_tid(screen: &str) -> Option<u32> {
@@ -117,28 +100,6 @@ fn the_chain_view_lists_both_links_and_follow_and_return_move_along_it() {
     tmux.send_keys(&["q"]);
     tmux.wait_exited(reaper.0);
     fx.assert_running();
-}
-
-/// tests/fixtures/waitchains.c, built once with gcc -O1 -g.
-fn waitchains_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/waitchains.c");
-        let args: Vec<&std::ffi::OsStr> = ["-O1", "-g"]
-            .iter()
-            .map(std::ffi::OsStr::new)
-            .chain([src.as_os_str()])
-            .collect();
-        gcc("waitchainsfixture", &args)
-    })
-}
-
-/// The pid a fixture printed as "pid NAME PID".
-fn child_pid(fx: &Fixture, name: &str) -> u32 {
-    let line = fx.next_line();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words[..2], ["pid", name], "{line:?}");
-    words[2].parse().unwrap()
 }
 
 /// Across processes: a parent in waitpid for a child that reads a loopback TCP connection

@@ -159,6 +159,42 @@ pub fn chains_locks_bin() -> &'static Path {
     BIN.get_or_init(|| c_bin("chainslocks", "chains_locks.c", &[]))
 }
 
+/// tests/fixtures/chains_fds.c (processes waiting on pipes, FIFOs, sockets, epoll and poll
+/// sets), built once per test binary.
+pub fn chains_fds_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| c_bin("chainsfds", "chains_fds.c", &[]))
+}
+
+/// tests/fixtures/mutex_chain.c (a chain of two mutexes and a deadlock), built once per test
+/// binary.
+pub fn mutex_chain_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| c_bin("mutexchainfixture", "mutex_chain.c", &[]))
+}
+
+/// tests/fixtures/lockchain.c (a thread waiting for a mutex held by one that waits for a
+/// second), built once per test binary.
+pub fn lockchain_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| c_bin("lockchainfixture", "lockchain.c", &[]))
+}
+
+/// tests/fixtures/waitchains.c (processes deadlocked through a socket and a flock; a parent
+/// waiting for a child that reads a TCP peer), built once per test binary.
+pub fn waitchains_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| c_bin("waitchainsfixture", "waitchains.c", &[]))
+}
+
+/// The pid a fixture printed as "pid NAME PID" (a child it started), its next line.
+pub fn printed_pid(fx: &Fixture, name: &str) -> u32 {
+    let line = fx.next_line();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.get(..2), Some(&["pid", name][..]), "{line:?}");
+    words[2].parse().unwrap()
+}
+
 /// tests/fixtures/sigframe.c (a thread blocked in a signal handler), built once per test
 /// binary.
 pub fn sigframe_bin() -> &'static Path {
