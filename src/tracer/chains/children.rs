@@ -6,7 +6,7 @@ use std::fs;
 
 use crate::tracer::model::Syscall;
 
-use super::filelocks::read_bounded;
+use super::fds::read_bounded;
 
 const SYS_WAIT4: i64 = 61;
 const SYS_WAITID: i64 = 247;

@@ -99,10 +99,18 @@ impl Access {
 
 /// `/proc/PID/fdinfo/FD`, bounded; None when unreadable.
 pub(super) fn fdinfo(pid: u32, fd: i32) -> Option<Vec<u8>> {
-    let file = std::fs::File::open(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
-    let mut out = Vec::new();
-    file.take(MAX_FDINFO).read_to_end(&mut out).ok()?;
-    Some(out)
+    read_bounded(&format!("/proc/{pid}/fdinfo/{fd}"), MAX_FDINFO)
+}
+
+/// Reads at most `max` bytes of a file.
+pub(super) fn read_bounded(path: &str, max: u64) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(max)
+        .read_to_end(&mut buf)
+        .ok()?;
+    Some(buf)
 }
 
 /// The access mode of fd `fd` of `pid`.

@@ -3,7 +3,6 @@
 //! inode; OFD locks, which show no pid there, through the `lock:` lines of `/proc/*/fdinfo`.
 
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
 use crate::tracer::memory::RemoteMemory;
@@ -15,8 +14,6 @@ const MAX_LOCKS_BYTES: u64 = 4 << 20;
 /// Most fds of `/proc/*/fd` looked at to find the holders of an OFD lock (a stat each; some
 /// 25,000 on a 2,000-process machine).
 const MAX_FDS_LOOKED_AT: usize = 200_000;
-/// Most bytes of one fdinfo file read.
-const MAX_FDINFO_BYTES: u64 = 64 << 10;
 
 const SYS_FCNTL: i64 = 72;
 const SYS_FLOCK: i64 = 73;
@@ -247,20 +244,9 @@ fn io_words(e: &std::io::Error) -> String {
     }
 }
 
-/// Reads at most `max` bytes of a file.
-pub(super) fn read_bounded(path: &str, max: u64) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    fs::File::open(path)
-        .ok()?
-        .take(max)
-        .read_to_end(&mut buf)
-        .ok()?;
-    Some(buf)
-}
-
 /// `/proc/locks`, parsed; None when unreadable.
 pub(super) fn read_locks() -> Option<Vec<LockEntry>> {
-    read_bounded("/proc/locks", MAX_LOCKS_BYTES).map(|raw| parse_locks(&raw))
+    super::fds::read_bounded("/proc/locks", MAX_LOCKS_BYTES).map(|raw| parse_locks(&raw))
 }
 
 /// The processes whose open files hold an OFD lock like `lock` (same file, range and
@@ -291,8 +277,10 @@ pub(super) fn ofd_holders(lock: &LockEntry) -> (Vec<u32>, bool) {
             if !on_file || holders.contains(&pid) {
                 continue;
             }
-            let info = format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy());
-            if read_bounded(&info, MAX_FDINFO_BYTES).is_some_and(|raw| holds(&raw, lock)) {
+            let Some(n) = fd.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if super::fds::fdinfo(pid, n).is_some_and(|raw| holds(&raw, lock)) {
                 holders.push(pid);
             }
         }

@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::tracer::analysis::mutex::{self, Held, Libc};
 use crate::tracer::procfs::maps::MemoryMaps;
 
-use super::filelocks::read_bounded;
+use super::fds::read_bounded;
 use super::rwlock;
 
 /// Most bytes of one `/proc/PID/maps` read (some 100 bytes a mapping).
