@@ -647,6 +647,21 @@ fn a_thread_that_did_not_run_keeps_its_stack_and_one_that_moved_is_traced_again(
     assert_eq!(stage(&third), ["stage_two"]);
     assert_eq!(third.timings().reused, 4);
     assert_eq!(parked(&third), parked(&first));
+
+    // A parked thread renamed by another (it did not run) keeps its stack under its new name.
+    fx.send_line("rename");
+    assert_eq!(fx.next_line(), "renamed");
+    let fourth = tracer.trace(fx.pid()).unwrap();
+    assert_eq!(fourth.timings().reused, 5);
+    let renamed: Vec<_> = fourth
+        .threads()
+        .iter()
+        .filter(|t| t.name() == Some("renamed-0"))
+        .collect();
+    assert_eq!(renamed.len(), 1);
+    let before = first.threads().iter().find(|t| t.id() == renamed[0].id());
+    assert_eq!(before.and_then(|t| t.name()), Some("parked-0"));
+    assert_eq!(renamed[0].frames(), before.unwrap().frames());
     fx.assert_running();
 }
 

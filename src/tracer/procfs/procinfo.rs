@@ -337,8 +337,8 @@ impl TaskDirs {
         let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .map(|(soft, _)| soft)
             .unwrap_or(1024);
-        // Three files a thread (stat, schedstat, syscall): up to 4096 threads kept whole.
-        let keep_max = (soft.saturating_sub(256) / 2).min(3 * 4096) as usize;
+        // Four files a thread (stat, schedstat, syscall, comm): 4096 threads kept whole.
+        let keep_max = (soft.saturating_sub(256) / 2).min(4 * 4096) as usize;
         Some(TaskDirs {
             pid,
             dir,
@@ -413,6 +413,13 @@ impl TaskDir<'_> {
 
     /// Like [`TaskDir::read`], through a file kept open across reads and traces.
     pub fn read_kept(&self, name: &'static str) -> Option<Vec<u8>> {
+        self.read_kept_from(name).map(|(bytes, _)| bytes)
+    }
+
+    /// [`TaskDir::read_kept`], and whether the file read was one kept open from before: such
+    /// a file still names the thread it was opened for (its pid pins that task), so it tells
+    /// apart a thread from a new one that reused its id.
+    fn read_kept_from(&self, name: &'static str) -> Option<(Vec<u8>, bool)> {
         use std::os::unix::fs::FileExt;
         let key = (self.tid, name);
         let mut kept = self.dirs.kept.borrow_mut();
@@ -420,7 +427,7 @@ impl TaskDir<'_> {
             let mut buf = [0u8; 4096];
             // A thread that exited makes the read fail: open afresh (its id may be reused).
             match file.read_at(&mut buf, 0) {
-                Ok(n) if n > 0 && n < buf.len() => return Some(buf[..n].to_vec()),
+                Ok(n) if n > 0 && n < buf.len() => return Some((buf[..n].to_vec(), true)),
                 _ => {
                     kept.remove(&key);
                 }
@@ -432,7 +439,7 @@ impl TaskDir<'_> {
         if kept.len() < self.dirs.keep_max {
             kept.insert(key, file);
         }
-        Some(buf[..n].to_vec())
+        Some((buf[..n].to_vec(), false))
     }
 
     /// The scheduler's record of the thread (`schedstat`: CPU time, wait time, times
@@ -440,6 +447,32 @@ impl TaskDir<'_> {
     pub fn run_record(&self) -> Option<Vec<u8>> {
         self.read_kept("schedstat")
     }
+
+    /// [`TaskDir::run_record`], and whether it was read through the file kept from the last
+    /// trace (so of the same thread, not of a new one with its id).
+    pub fn run_record_since(&self) -> Option<RunRecord> {
+        let (record, same_thread) = self.read_kept_from("schedstat")?;
+        Some(RunRecord {
+            record,
+            same_thread,
+        })
+    }
+
+    /// The thread's name (`comm`, made inert): what `stat` also holds, for a thread whose
+    /// `stat` is not read. Another thread may rename it while it sleeps.
+    pub fn name(&self) -> Option<String> {
+        let raw = self.read_kept("comm")?;
+        Some(text::inert_bounded(
+            &text::from_bytes(trim_newline(&raw)),
+            MAX_TEXT,
+        ))
+    }
+}
+
+/// A thread's run record, and whether the file it came from was kept open since the last trace.
+pub struct RunRecord {
+    pub record: Vec<u8>,
+    pub same_thread: bool,
 }
 
 fn trim_newline(b: &[u8]) -> &[u8] {
