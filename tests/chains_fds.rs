@@ -291,6 +291,75 @@ fn tcp_loopback_names_the_peer_and_addresses() {
     );
 }
 
+/// The same in a network namespace of its own: sock_diag answers for ours only, so the
+/// namespace's socket tables are read through the waiter.
+#[test]
+fn tcp_loopback_in_another_network_namespace_names_the_peer() {
+    let fx = Fixture::spawn(bin(), &["netns", "tcp"]);
+    let (peer, _children) = child_blocked_in(&fx, 34, None);
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{}/ns/net", fx.pid())).unwrap(),
+        std::fs::read_link("/proc/self/ns/net").unwrap()
+    );
+    let p = rstack_tui::trace(fx.pid()).expect("trace");
+    let link = &chain_of(&p, fx.pid()).links[0];
+    assert_eq!(link.kind, LinkKind::Tcp);
+    assert_eq!(who(&link.holders), [process(peer, "tcp-peer")]);
+    assert_eq!(link.note, None);
+    let mine = inode(fx.pid(), waited_fd(link.waiter.wait.as_deref().unwrap()));
+    let (local, remote) = ports(fx.pid(), "tcp", mine);
+    assert_eq!(
+        link.object,
+        format!("127.0.0.1:{local} → 127.0.0.1:{remote}")
+    );
+}
+
+/// A connection the listener has not accepted: its other end has no file yet, so the link
+/// names the process holding the listener, and says why.
+#[test]
+fn tcp_connection_not_accepted_names_the_listener_holder() {
+    let fx = Fixture::spawn(bin(), &["tcpq"]);
+    let (listener, _children) = {
+        let mut pid = 0;
+        wait_until("the listener child", || {
+            pid = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", fx.pid()))
+                .unwrap_or_default()
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            pid != 0
+        });
+        (pid, Children(vec![pid]))
+    };
+    let parent = fx.pid();
+    wait_until("the parent to block in recvfrom", || {
+        std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/syscall"))
+            .is_ok_and(|s| s.starts_with("45 "))
+    });
+    let p = rstack_tui::trace(fx.pid()).expect("trace");
+    let chain = chain_of(&p, fx.pid());
+    assert_eq!(chain.links.len(), 1, "{chain:#?}");
+    let link = &chain.links[0];
+    assert_eq!(link.kind, LinkKind::Tcp);
+    assert_eq!(who(&link.holders), [process(listener, "tcp-listener")]);
+    let mine = inode(fx.pid(), waited_fd(link.waiter.wait.as_deref().unwrap()));
+    let (local, remote) = ports(fx.pid(), "tcp", mine);
+    assert_eq!(
+        link.object,
+        format!("127.0.0.1:{local} → 127.0.0.1:{remote}")
+    );
+    assert_eq!(
+        link.note.as_deref(),
+        Some(
+            format!(
+                "the connection waits in the queue of the listener on 127.0.0.1:{remote}: not accepted yet"
+            )
+            .as_str()
+        )
+    );
+}
+
 #[test]
 fn two_processes_reading_each_other_over_a_socket_are_a_cycle() {
     let fx = Fixture::spawn(bin(), &["cycle"]);

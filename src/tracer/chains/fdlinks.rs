@@ -9,7 +9,8 @@ use crate::tracer::model::Syscall;
 
 use super::epoll;
 use super::fds::{self, Access, Target};
-use super::inet::{self, Proto, Tables};
+use super::inet::{self, InetSock, Proto, Tables};
+use super::inet_diag::{self, InetDiag};
 use super::inodes::{Index, Key};
 use super::link::LinkKind;
 use super::peercred;
@@ -30,8 +31,13 @@ pub(super) struct FdLinks {
     index: Option<Index>,
     /// How long the fd index may take.
     budget: std::time::Duration,
-    /// Socket tables by network namespace (the `net:[N]` link of a process).
+    /// Socket tables by network namespace (the `net:[N]` link of a process), for processes
+    /// of another namespace than ours (sock_diag answers for our own only).
     inet: HashMap<Vec<u8>, Tables>,
+    inet_diag: InetDiag,
+    /// Our network namespace, and this host's addresses in it, read when first needed.
+    own_netns: Option<Vec<u8>>,
+    local_ips: Option<Vec<std::net::IpAddr>>,
     /// Every UNIX listener and its queue, read once when a peer is not held by anybody.
     listeners: Option<Vec<unix_diag::UnixSock>>,
     diag: unix_diag::Diag,
@@ -77,9 +83,18 @@ impl FdLinks {
         }
     }
 
+    /// The fd index: with the full scan's budget (`dump --chains`) it lists every holder of
+    /// an end; the quick one names the nearest.
     fn index(&mut self) -> &mut Index {
         let budget = self.budget;
-        self.index.get_or_insert_with(|| Index::new(budget))
+        self.index.get_or_insert_with(|| {
+            let index = Index::new(budget);
+            if budget >= super::FULL_SCAN {
+                index.thorough()
+            } else {
+                index
+            }
+        })
     }
 
     /// The other end of fd `fd` of `pid`.
@@ -152,7 +167,7 @@ impl FdLinks {
             },
             Err(_) => None,
         };
-        if let Some(r) = self.inet_link(pid, ino) {
+        if let Some(r) = self.inet_link(pid, fd, ino) {
             return Some(r);
         }
         failed.map(|e| Resolved {
@@ -234,30 +249,85 @@ impl FdLinks {
     }
 
     /// A TCP or UDP socket of `pid`'s namespace: the process holding the other end when it is
-    /// on this host; None when `ino` is no such socket or is not connected.
-    fn inet_link(&mut self, pid: u32, ino: u64) -> Option<Resolved> {
-        let ns = std::fs::read_link(format!("/proc/{pid}/ns/net"))
-            .map(|l| std::os::unix::ffi::OsStrExt::as_bytes(l.as_os_str()).to_vec())
-            .unwrap_or_default();
+    /// on this host; None when `ino` is no such socket or is not connected. In our own
+    /// namespace sock_diag finds the other end by its addresses; in another the namespace's
+    /// socket tables are read (through `pid`).
+    fn inet_link(&mut self, pid: u32, fd: i32, ino: u64) -> Option<Resolved> {
+        let ns = netns(&format!("/proc/{pid}/ns/net"));
+        let own = self
+            .own_netns
+            .get_or_insert_with(|| netns("/proc/self/ns/net"));
+        if !ns.is_empty()
+            && ns == *own
+            && let Some(me) = inet_diag::socket_of(pid, fd, ino)
+        {
+            return self.inet_link_diag(pid, me);
+        }
         let tables = self.inet.entry(ns).or_insert_with(|| Tables::read(pid));
         let me = tables.by_inode(ino)?.clone();
         if inet::is_listener(&me) || me.remote.port() == 0 {
             return None;
         }
+        let peer = tables.peer(&me).cloned();
+        let listener = tables.listener(me.remote).cloned();
+        let local = tables.is_local(me.remote.ip());
+        let cut = tables.cut.then_some("the socket table was cut short");
+        Some(self.inet_resolved(pid, &me, peer, listener, local, cut))
+    }
+
+    /// [`FdLinks::inet_link`] through sock_diag.
+    fn inet_link_diag(&mut self, pid: u32, me: InetSock) -> Option<Resolved> {
+        if inet::is_listener(&me) || me.remote.port() == 0 {
+            return None;
+        }
+        let mut failed = None;
+        let peer = self.inet_diag.peer(&me).unwrap_or_else(|e| {
+            failed = Some(e);
+            None
+        });
+        // A TCP connection whose other end has no file yet waits in a listener's queue.
+        let listener = if me.proto == Proto::Tcp && peer.as_ref().is_none_or(|p| p.ino == 0) {
+            self.inet_diag.listener(me.remote).unwrap_or_else(|e| {
+                failed = Some(e);
+                None
+            })
+        } else {
+            None
+        };
+        let local = me.remote.ip().is_loopback()
+            || self
+                .local_ips
+                .get_or_insert_with(inet_diag::local_addresses)
+                .contains(&me.remote.ip());
+        let failed = failed.map(|e| match e {
+            DiagError::Failed(errno) => format!("sock_diag failed: {}", errno.desc()),
+            _ => "sock_diag gave a garbled answer".into(),
+        });
+        Some(self.inet_resolved(pid, &me, peer, listener, local, failed.as_deref()))
+    }
+
+    /// The link of TCP/UDP socket `me` of `pid` from what was found of its other end: the
+    /// peer socket, else (TCP) the listener it is queued at, else why there is none (`local`:
+    /// whether its remote address is of this host; `gap`: what the lookup may have missed).
+    fn inet_resolved(
+        &mut self,
+        pid: u32,
+        me: &InetSock,
+        peer: Option<InetSock>,
+        listener: Option<InetSock>,
+        local: bool,
+        gap: Option<&str>,
+    ) -> Resolved {
         let kind = match me.proto {
             Proto::Tcp => LinkKind::Tcp,
             Proto::Udp => LinkKind::Udp,
         };
         let object = format!("{} → {}", me.local, me.remote);
-        let peer = tables.peer(&me).cloned();
-        let listener = tables.listener(me.remote).cloned();
-        let local = tables.is_local(me.remote.ip());
-        let cut = tables.cut;
         match (peer, listener) {
             (Some(p), _) if p.ino != 0 => {
                 let pids = self.holders_of(pid, [p.ino], None, None);
                 let note = pids.is_empty().then(|| self.not_found("its peer"));
-                Some(self.resolved(kind, object, pids, note))
+                self.resolved(kind, object, pids, note)
             }
             (_, Some(l)) if me.proto == Proto::Tcp => {
                 let pids = self.holders_of(pid, [l.ino], None, None);
@@ -265,23 +335,20 @@ impl FdLinks {
                     "the connection waits in the queue of the listener on {}: not accepted yet",
                     l.local
                 );
-                Some(self.resolved(kind, object, pids, Some(note)))
+                self.resolved(kind, object, pids, Some(note))
             }
             _ => {
                 let note = if !local {
                     format!("peer on another host: {}", me.remote)
-                } else if cut {
-                    format!(
-                        "peer {} not found: the socket table was cut short",
-                        me.remote
-                    )
+                } else if let Some(gap) = gap {
+                    format!("peer {} not found: {gap}", me.remote)
                 } else {
                     format!(
                         "peer {} not found on this host (another network namespace?)",
                         me.remote
                     )
                 };
-                Some(self.resolved(kind, object, Vec::new(), Some(note)))
+                self.resolved(kind, object, Vec::new(), Some(note))
             }
         }
     }
@@ -376,4 +443,11 @@ impl FdLinks {
             note,
         }
     }
+}
+
+/// A namespace link's target (`net:[4026531840]`), empty when it cannot be read.
+fn netns(link: &str) -> Vec<u8> {
+    std::fs::read_link(link)
+        .map(|l| std::os::unix::ffi::OsStrExt::as_bytes(l.as_os_str()).to_vec())
+        .unwrap_or_default()
 }

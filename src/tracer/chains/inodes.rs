@@ -79,17 +79,22 @@ pub(super) struct Index {
     /// How long it may take: past it, the processes not yet read are left out (said so).
     budget: Duration,
     listed: bool,
+    /// Every holder wanted, not the nearest: each lookup reads on until every process was.
+    thorough: bool,
 }
 
 impl Index {
     /// The fds open on `key` found so far, reading more processes (nearest `near` first)
-    /// until one of the holders satisfies `enough` or every process was read.
+    /// until one of the holders satisfies `enough` (unless [`Index::thorough`]) or every
+    /// process was read.
     pub(super) fn find(
         &mut self,
         near: u32,
         key: Key,
         mut enough: impl FnMut(&Holder) -> bool,
     ) -> &[Holder] {
+        let thorough = self.thorough;
+        let mut enough = move |h: &Holder| !thorough && enough(h);
         if !self.holders(key).iter().any(&mut enough) {
             self.list();
             if self.near != Some(near) {
@@ -116,6 +121,15 @@ impl Index {
         Index {
             budget,
             ..Index::default()
+        }
+    }
+
+    /// The same index, reading every process for each lookup's holders (within its budget):
+    /// a pipe or listener shared by a pool of processes lists them all, not the nearest.
+    pub(super) fn thorough(self) -> Index {
+        Index {
+            thorough: true,
+            ..self
         }
     }
 
@@ -319,6 +333,41 @@ mod tests {
         assert!(index.find(me, Key::Pipe(u64::MAX), |_| true).is_empty());
         assert!(index.complete());
         assert!(index.processes > 1);
+    }
+
+    #[test]
+    fn a_thorough_index_lists_every_holder_not_the_nearest() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let me = std::process::id();
+        let Some(Target::Pipe(ino)) = super::super::fds::target(me, r.as_raw_fd()) else {
+            panic!("not a pipe");
+        };
+        let mut children: Vec<_> = (0..2)
+            .map(|_| {
+                std::process::Command::new("sleep")
+                    .arg("30")
+                    .stdout(std::process::Stdio::from(w.try_clone().unwrap()))
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut index = Index::new(super::super::FULL_SCAN).thorough();
+        let mut pids: Vec<u32> = index
+            .find(me, Key::Pipe(ino), |h| h.pid != me)
+            .iter()
+            .map(|h| h.pid)
+            .filter(|&p| p != me)
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        let mut want: Vec<u32> = children.iter().map(std::process::Child::id).collect();
+        want.sort_unstable();
+        assert_eq!(pids, want);
+        assert!(index.complete());
+        for c in &mut children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     #[test]

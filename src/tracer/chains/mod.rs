@@ -11,6 +11,7 @@ mod filelocks;
 mod futexes;
 mod graph;
 mod inet;
+mod inet_diag;
 mod inodes;
 mod link;
 mod nonfd;
@@ -19,6 +20,7 @@ mod peercred;
 mod pollset;
 mod resolve;
 mod rwlock;
+mod sockdiag;
 mod unix_diag;
 
 pub use link::{LinkKind, Party, WaitChain, WaitCycle, WaitLink};
