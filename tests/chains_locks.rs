@@ -1,7 +1,8 @@
 //! Wait chains through links that are not an fd's peer, against processes of
 //! tests/fixtures/chains_locks.c: a file lock (flock, POSIX, OFD) held by another process, a
 //! parent in waitpid on its child (and the deadlock it closes with a file lock, and the mutex
-//! the child waits on), and a process-shared mutex held by a thread of another process.
+//! the child waits on), a process-shared mutex and rwlock held by a thread of another
+//! process, and a process-shared semaphore other processes wait on too.
 
 mod common;
 
@@ -34,7 +35,8 @@ impl Family {
             .strip_prefix("child ")
             .and_then(|c| c.parse().ok())
             .unwrap_or_else(|| panic!("not a child line: {line:?}"));
-        let extra = matches!(mode, "pshared" | "waitmutex").then(|| fx.next_line());
+        let extra = matches!(mode, "pshared" | "waitmutex" | "pshared-rwlock" | "sem")
+            .then(|| fx.next_line());
         let family = Family {
             fx,
             child,
@@ -351,4 +353,87 @@ fn rwlock_held_for_writing() {
     }
     assert_eq!(rwlocks[0], rwlocks[1]);
     assert!(cycles(&p).is_empty());
+}
+
+#[test]
+fn process_shared_rwlock_held_by_another_process() {
+    let fam = Family::spawn("pshared-rwlock", false, 202);
+    let holder = fam.holder();
+    let p = trace(fam.child);
+    fam.fx.assert_running();
+    let chain = main_chain(&p);
+    assert_eq!(chain.links.len(), 1, "{chain:#?}");
+    let l = &chain.links[0];
+    assert_eq!(l.waiter, (fam.child, Some(fam.child)));
+    assert_eq!(l.kind, "rwlock");
+    let address = p.threads()[0].facts().syscall.as_ref().unwrap().args[0];
+    // The writers' futex word is 12 bytes into the lock.
+    assert_eq!(
+        l.object,
+        format!(
+            "rwlock {:#x} (process-shared), held for writing",
+            address - 12
+        )
+    );
+    assert_eq!(l.holders, [(fam.parent(), Some(holder))]);
+    assert_eq!(l.holder_names, ["rw-holder"]);
+    assert_eq!(l.note, None);
+    assert!(cycles(&p).is_empty());
+}
+
+#[test]
+fn shared_semaphore_names_who_can_post_it_and_who_waits_too() {
+    let fam = Family::spawn("sem", false, 202);
+    let other: u32 = fam
+        .extra
+        .as_deref()
+        .and_then(|l| l.strip_prefix("other "))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no other line: {:?}", fam.extra));
+    let _other = Killed(other);
+    wait_until("the other child in a futex wait", || {
+        std::fs::read_to_string(format!("/proc/{other}/syscall"))
+            .is_ok_and(|s| s.starts_with("202 "))
+    });
+    let p = trace(fam.child);
+    fam.fx.assert_running();
+    let chain = main_chain(&p);
+    assert_eq!(chain.links.len(), 1, "{chain:#?}");
+    let l = &chain.links[0];
+    assert_eq!(l.waiter, (fam.child, Some(fam.child)));
+    assert_eq!(l.kind, "shared futex");
+    let address = p.threads()[0].facts().syscall.as_ref().unwrap().args[0];
+    assert!(
+        l.object
+            .starts_with(&format!("futex {address:#x} in shared memory (")),
+        "{l:?}"
+    );
+    // The parent maps it and waits on nothing of it: it can post; the sibling waits too.
+    assert_eq!(l.holders, [(fam.parent(), None)]);
+    assert_eq!(
+        l.note.as_deref(),
+        Some(
+            format!(
+                "also waiting on it: pid {other} tid {other}; it records no owner: these \
+                 processes map it and can wake it"
+            )
+            .as_str()
+        )
+    );
+    let (code, text, err) = common::run_cli(&["dump", &fam.child.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let woken = format!("may be woken by pid {}", fam.parent());
+    assert!(text.contains(&woken), "no {woken:?} in:\n{text}");
+}
+
+/// A process the test did not start through Fixture, killed by pid when dropped.
+struct Killed(u32);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0 as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
 }

@@ -83,9 +83,8 @@ pub fn link_object(l: &WaitLink) -> String {
 /// How the holders of a link end its wait: "held by", "peer", ...
 fn holders_verb(kind: LinkKind) -> &'static str {
     match kind {
-        LinkKind::Mutex | LinkKind::RwLock | LinkKind::SharedFutex | LinkKind::FileLock => {
-            "held by"
-        }
+        LinkKind::Mutex | LinkKind::RwLock | LinkKind::FileLock => "held by",
+        LinkKind::SharedFutex => "may be woken by",
         LinkKind::Pipe => "other end in",
         LinkKind::UnixSocket | LinkKind::Tcp | LinkKind::Udp => "peer",
         LinkKind::UnixListener => "clients",

@@ -107,6 +107,20 @@ pub(super) fn children(pid: u32, w: Waited) -> Children {
     }
 }
 
+/// The processes next to `pid` in the process tree: its parent (not init), children and
+/// siblings, where processes sharing memory with it most often are (a fork's shared mapping).
+pub(super) fn family(pid: u32) -> Vec<u32> {
+    let mut out = list_children(pid);
+    if let Some(parent) = stat_of(pid).map(|s| s.ppid).filter(|&p| p > 1) {
+        out.push(parent);
+        out.extend(list_children(parent));
+    }
+    out.retain(|&p| p != pid);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 fn list(pids: &[u32]) -> String {
     pids.iter()
         .map(u32::to_string)
@@ -115,7 +129,7 @@ fn list(pids: &[u32]) -> String {
 }
 
 /// Every child of every thread of `pid` (bounded).
-fn list_children(pid: u32) -> Vec<u32> {
+pub(super) fn list_children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return out;
@@ -148,13 +162,13 @@ fn parse_pids(raw: &[u8]) -> Vec<u32> {
         .collect()
 }
 
-struct Stat {
+pub(super) struct Stat {
     state: char,
     ppid: u32,
     pgrp: u32,
 }
 
-fn stat_of(pid: u32) -> Option<Stat> {
+pub(super) fn stat_of(pid: u32) -> Option<Stat> {
     let raw = read_bounded(&format!("/proc/{pid}/stat"), 4096)?;
     parse_stat(&raw)
 }

@@ -20,6 +20,7 @@ mod peercred;
 mod pollset;
 mod resolve;
 mod rwlock;
+mod sharedfutex;
 mod sockdiag;
 mod unix_diag;
 

@@ -11,6 +11,10 @@ use super::filelocks::{self, LockEntry};
 use super::futexes::{Futexes, Owner};
 use super::link::LinkKind;
 use super::resolve::Resolved;
+use super::sharedfutex::Sharers;
+
+/// The futex op bit of a process-private futex (linux/futex.h).
+const FUTEX_PRIVATE_FLAG: u64 = 128;
 
 #[derive(Default)]
 pub(super) struct NonFd {
@@ -46,19 +50,29 @@ impl NonFd {
             // The in-process owner the trace found: the resolver's own case.
             return None;
         }
-        match self.futexes.owner(pid, address, lock.is_none()) {
+        let private = sc.args[1] & FUTEX_PRIVATE_FLAG != 0;
+        match self.futexes.owner(pid, address, lock.is_none(), private) {
             Owner::Inside(owner) => Some(Resolved {
                 kind: LinkKind::Mutex,
                 object: format!("mutex {address:#x}"),
                 holders: vec![(pid, Some(owner))],
                 note: None,
             }),
-            Owner::Writer { rwlock, tid } => Some(Resolved {
+            Owner::Writer {
+                rwlock,
+                pid: holder,
+                tid,
+            } => Some(Resolved {
                 kind: LinkKind::RwLock,
-                object: format!("rwlock {rwlock:#x}, held for writing"),
-                holders: vec![(pid, Some(tid))],
+                object: if holder == pid {
+                    format!("rwlock {rwlock:#x}, held for writing")
+                } else {
+                    format!("rwlock {rwlock:#x} (process-shared), held for writing")
+                },
+                holders: vec![(holder, Some(tid))],
                 note: None,
             }),
+            Owner::Shared { object, sharers } => Some(shared_futex(address, &object, &sharers)),
             Owner::Outside { pid: holder, tid } => Some(Resolved {
                 kind: LinkKind::Mutex,
                 object: format!("mutex {address:#x} (process-shared)"),
@@ -143,5 +157,35 @@ impl NonFd {
             holders,
             note: (!notes.is_empty()).then(|| notes.join("; ")),
         }
+    }
+}
+
+/// A futex word in shared memory that records no owner: the processes that map it with a
+/// thread free to wake it are its holders; the other processes' threads waiting on it too,
+/// and how far the search went, are in the note.
+fn shared_futex(address: u64, object: &str, sharers: &Sharers) -> Resolved {
+    let mut notes = Vec::new();
+    if !sharers.waiters.is_empty() {
+        let waiting: Vec<String> = sharers
+            .waiters
+            .iter()
+            .map(|(p, t)| format!("pid {p} tid {t}"))
+            .collect();
+        notes.push(format!("also waiting on it: {}", waiting.join(", ")));
+    }
+    if sharers.wakers.is_empty() {
+        notes.push(format!(
+            "no other process that could wake it found among the {} next to the waiter \
+             (parent, children, siblings)",
+            sharers.looked_at
+        ));
+    } else {
+        notes.push("it records no owner: these processes map it and can wake it".into());
+    }
+    Resolved {
+        kind: LinkKind::SharedFutex,
+        object: format!("futex {address:#x} in shared memory ({object})"),
+        holders: sharers.wakers.iter().map(|&p| (p, None)).collect(),
+        note: Some(notes.join("; ")),
     }
 }
