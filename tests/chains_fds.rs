@@ -222,7 +222,17 @@ fn fifo_reader_to_its_writer() {
 
 #[test]
 fn unix_socket_pair_names_the_peer() {
-    let fx = Fixture::spawn(bin(), &["unix"]);
+    unix_socket_pair(&["unix"]);
+}
+
+/// sock_diag answers for the namespace its socket was made in: one is made inside.
+#[test]
+fn unix_socket_pair_in_another_network_namespace_names_the_peer() {
+    unix_socket_pair(&["netns", "unix"]);
+}
+
+fn unix_socket_pair(args: &[&str]) {
+    let fx = Fixture::spawn(bin(), args);
     let (peer, _children) = child_blocked_in(&fx, 34, None);
     let p = rstack_tui::trace(fx.pid()).expect("trace");
     let chain = chain_of(&p, fx.pid());
@@ -291,8 +301,7 @@ fn tcp_loopback_names_the_peer_and_addresses() {
     );
 }
 
-/// The same in a network namespace of its own: sock_diag answers for ours only, so the
-/// namespace's socket tables are read through the waiter.
+/// The same in a network namespace of its own: sock_diag is asked from inside it.
 #[test]
 fn tcp_loopback_in_another_network_namespace_names_the_peer() {
     let fx = Fixture::spawn(bin(), &["netns", "tcp"]);

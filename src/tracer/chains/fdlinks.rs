@@ -1,7 +1,8 @@
 //! Waits on fds followed to the other end: a pipe's or FIFO's, a UNIX socket's peer (or the
 //! listener a connection is queued at), a TCP/UDP peer on this host, and every fd of an epoll
 //! set, poll array or select set (all [`LinkKind::Epoll`]: the object names the call). The fd
-//! index and socket tables are read lazily, once per chain build.
+//! index and socket tables are read lazily, once per chain build; sockets are looked up in
+//! their own process's network namespace.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,7 @@ use super::inet::{self, InetSock, Proto, Tables};
 use super::inet_diag::{self, InetDiag};
 use super::inodes::{Index, Key};
 use super::link::LinkKind;
+use super::netns;
 use super::peercred;
 use super::pollset;
 use super::resolve::Resolved;
@@ -31,16 +33,57 @@ pub(super) struct FdLinks {
     index: Option<Index>,
     /// How long the fd index may take.
     budget: std::time::Duration,
-    /// Socket tables by network namespace (the `net:[N]` link of a process), for processes
-    /// of another namespace than ours (sock_diag answers for our own only).
-    inet: HashMap<Vec<u8>, Tables>,
-    inet_diag: InetDiag,
-    /// Our network namespace, and this host's addresses in it, read when first needed.
+    /// What is asked of each network namespace met, by its link (`net:[N]`).
+    nets: HashMap<Vec<u8>, Net>,
+    /// Each process's namespace link, and ours.
+    netns_of: HashMap<u32, Vec<u8>>,
     own_netns: Option<Vec<u8>>,
-    local_ips: Option<Vec<std::net::IpAddr>>,
+}
+
+/// The sockets of one network namespace, asked about through sock_diag from inside it.
+#[derive(Default)]
+struct Net {
+    diag: unix_diag::Diag,
+    inet: InetDiag,
     /// Every UNIX listener and its queue, read once when a peer is not held by anybody.
     listeners: Option<Vec<unix_diag::UnixSock>>,
-    diag: unix_diag::Diag,
+    /// The namespace's interface addresses, read when first needed.
+    local_ips: Option<Vec<std::net::IpAddr>>,
+    /// A process of the namespace when it is not ours (joined to make its sockets).
+    member: Option<u32>,
+    /// The namespace could not be joined (no CAP_SYS_ADMIN): its TCP/UDP tables are read
+    /// through `/proc/PID/net` instead, and its UNIX sockets are not looked up.
+    unjoined: bool,
+    /// Those tables, read when first needed (also when a socket's fd could not be copied).
+    tables: Option<Tables>,
+}
+
+impl Net {
+    /// The namespace of process `pid`, not ours: joined if it can be, else its tables.
+    fn of_member(pid: u32) -> Net {
+        if netns::inside(pid, || ()).is_some() {
+            Net {
+                diag: unix_diag::Diag::in_namespace_of(pid),
+                inet: InetDiag::in_namespace_of(pid),
+                member: Some(pid),
+                ..Net::default()
+            }
+        } else {
+            Net {
+                member: Some(pid),
+                unjoined: true,
+                ..Net::default()
+            }
+        }
+    }
+
+    fn local_ips(&mut self) -> &[std::net::IpAddr] {
+        let member = self.member;
+        self.local_ips.get_or_insert_with(|| match member {
+            None => inet_diag::local_addresses(),
+            Some(pid) => netns::inside(pid, inet_diag::local_addresses).unwrap_or_default(),
+        })
+    }
 }
 
 impl FdLinks {
@@ -93,6 +136,23 @@ impl FdLinks {
                 index.thorough()
             } else {
                 index
+            }
+        })
+    }
+
+    /// What is asked of `pid`'s network namespace.
+    fn net(&mut self, pid: u32) -> &mut Net {
+        let ns = self
+            .netns_of
+            .entry(pid)
+            .or_insert_with(|| netns::of(pid))
+            .clone();
+        let own = self.own_netns.get_or_insert_with(netns::own).clone();
+        self.nets.entry(ns.clone()).or_insert_with(|| {
+            if ns.is_empty() || ns == own {
+                Net::default()
+            } else {
+                Net::of_member(pid)
             }
         })
     }
@@ -157,10 +217,12 @@ impl FdLinks {
         self.resolved(LinkKind::Pipe, target.describe(), pids, note)
     }
 
-    /// A socket: a UNIX one through sock_diag, else TCP/UDP through the namespace's tables.
+    /// A socket: a UNIX one, else TCP/UDP, in its process's network namespace.
     fn socket_link(&mut self, pid: u32, fd: i32, ino: u64, accept: bool) -> Option<Resolved> {
+        let net = self.net(pid);
         let failed = match u32::try_from(ino) {
-            Ok(ino32) => match self.diag.lookup(ino32) {
+            Ok(_) if net.unjoined => None,
+            Ok(ino32) => match net.diag.lookup(ino32) {
                 Ok(sock) => return self.unix_link(pid, fd, sock, accept),
                 Err(DiagError::NotFound) => None,
                 Err(e) => Some(e),
@@ -211,7 +273,7 @@ impl FdLinks {
             // before the waiter is far from it in pid order (2000 processes read, 300 ms).
             let hint = peercred::peer_pid(pid, fd);
             let pids = self.holders_of(pid, [u64::from(peer)], None, hint);
-            let peer_name = self.diag.lookup(peer).ok().and_then(|p| p.name);
+            let peer_name = self.net(pid).diag.lookup(peer).ok().and_then(|p| p.name);
             let object = format!(
                 "{} → {}",
                 sock.describe(),
@@ -225,7 +287,7 @@ impl FdLinks {
         if sock.state != unix_diag::ESTABLISHED {
             return None;
         }
-        let l = self.listener_queueing(sock.ino)?;
+        let l = self.listener_queueing(pid, sock.ino)?;
         let pids = self.holders_of(pid, [u64::from(l.ino)], None, None);
         let object = format!("{} → {} (listening)", sock.describe(), l.describe());
         let note = Some(format!(
@@ -239,31 +301,28 @@ impl FdLinks {
         Some(self.resolved(LinkKind::UnixListener, object, pids, note))
     }
 
-    /// The listener whose queue holds the connection of client socket `ino`.
-    fn listener_queueing(&mut self, ino: u32) -> Option<unix_diag::UnixSock> {
-        self.listeners
-            .get_or_insert_with(|| unix_diag::listeners().unwrap_or_default())
+    /// The listener whose queue holds the connection of client socket `ino` of `pid`.
+    fn listener_queueing(&mut self, pid: u32, ino: u32) -> Option<unix_diag::UnixSock> {
+        let net = self.net(pid);
+        net.listeners
+            .get_or_insert_with(|| unix_diag::listeners(&mut net.diag).unwrap_or_default())
             .iter()
             .find(|l| l.icons.contains(&ino))
             .cloned()
     }
 
     /// A TCP or UDP socket of `pid`'s namespace: the process holding the other end when it is
-    /// on this host; None when `ino` is no such socket or is not connected. In our own
-    /// namespace sock_diag finds the other end by its addresses; in another the namespace's
-    /// socket tables are read (through `pid`).
+    /// on this host; None when `ino` is no such socket or is not connected. sock_diag finds
+    /// the other end by its addresses; in a namespace that could not be joined its socket
+    /// tables are read (through `pid`).
     fn inet_link(&mut self, pid: u32, fd: i32, ino: u64) -> Option<Resolved> {
-        let ns = netns(&format!("/proc/{pid}/ns/net"));
-        let own = self
-            .own_netns
-            .get_or_insert_with(|| netns("/proc/self/ns/net"));
-        if !ns.is_empty()
-            && ns == *own
+        if !self.net(pid).unjoined
             && let Some(me) = inet_diag::socket_of(pid, fd, ino)
         {
             return self.inet_link_diag(pid, me);
         }
-        let tables = self.inet.entry(ns).or_insert_with(|| Tables::read(pid));
+        let net = self.net(pid);
+        let tables = net.tables.get_or_insert_with(|| Tables::read(pid));
         let me = tables.by_inode(ino)?.clone();
         if inet::is_listener(&me) || me.remote.port() == 0 {
             return None;
@@ -281,24 +340,21 @@ impl FdLinks {
             return None;
         }
         let mut failed = None;
-        let peer = self.inet_diag.peer(&me).unwrap_or_else(|e| {
+        let net = self.net(pid);
+        let peer = net.inet.peer(&me).unwrap_or_else(|e| {
             failed = Some(e);
             None
         });
         // A TCP connection whose other end has no file yet waits in a listener's queue.
         let listener = if me.proto == Proto::Tcp && peer.as_ref().is_none_or(|p| p.ino == 0) {
-            self.inet_diag.listener(me.remote).unwrap_or_else(|e| {
+            net.inet.listener(me.remote).unwrap_or_else(|e| {
                 failed = Some(e);
                 None
             })
         } else {
             None
         };
-        let local = me.remote.ip().is_loopback()
-            || self
-                .local_ips
-                .get_or_insert_with(inet_diag::local_addresses)
-                .contains(&me.remote.ip());
+        let local = me.remote.ip().is_loopback() || net.local_ips().contains(&me.remote.ip());
         let failed = failed.map(|e| match e {
             DiagError::Failed(errno) => format!("sock_diag failed: {}", errno.desc()),
             _ => "sock_diag gave a garbled answer".into(),
@@ -443,11 +499,4 @@ impl FdLinks {
             note,
         }
     }
-}
-
-/// A namespace link's target (`net:[4026531840]`), empty when it cannot be read.
-fn netns(link: &str) -> Vec<u8> {
-    std::fs::read_link(link)
-        .map(|l| std::os::unix::ffi::OsStrExt::as_bytes(l.as_os_str()).to_vec())
-        .unwrap_or_default()
 }

@@ -45,6 +45,13 @@ pub(super) struct InetDiag {
 }
 
 impl InetDiag {
+    /// Lookups in the network namespace of process `pid`.
+    pub(super) fn in_namespace_of(pid: u32) -> InetDiag {
+        InetDiag {
+            netlink: Netlink::in_namespace_of(pid),
+        }
+    }
+
     /// The socket at the other end of `me`'s connection on this host: the one whose local
     /// address is `me`'s remote, connected back to `me` (for UDP an unconnected one bound to
     /// that address will do; for TCP the kernel answers a connection not accepted yet with a

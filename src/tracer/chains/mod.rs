@@ -14,6 +14,7 @@ mod inet;
 mod inet_diag;
 mod inodes;
 mod link;
+mod netns;
 mod nonfd;
 mod parties;
 mod peercred;

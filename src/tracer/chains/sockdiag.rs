@@ -34,9 +34,28 @@ pub(super) enum DiagError {
 #[derive(Default)]
 pub(super) struct Netlink {
     sock: Option<OwnedFd>,
+    /// The process whose network namespace the socket is made in, when not ours.
+    namespace_of: Option<u32>,
 }
 
 impl Netlink {
+    /// A socket that asks about the network namespace of process `pid` (made in it).
+    pub(super) fn in_namespace_of(pid: u32) -> Netlink {
+        Netlink {
+            sock: None,
+            namespace_of: Some(pid),
+        }
+    }
+
+    fn open(&self) -> Result<OwnedFd, DiagError> {
+        match self.namespace_of {
+            None => open(),
+            Some(pid) => {
+                super::netns::inside(pid, open).unwrap_or(Err(DiagError::Failed(Errno::EPERM)))
+            }
+        }
+    }
+
     /// Sends `request` (a whole message, header included) and parses the answers with
     /// `body`, at most `max` of them.
     pub(super) fn ask<T>(
@@ -47,7 +66,7 @@ impl Netlink {
     ) -> Result<Vec<T>, DiagError> {
         let sock = match self.sock.take() {
             Some(s) => s,
-            None => open()?,
+            None => self.open()?,
         };
         let mut found = Vec::new();
         let answer = send(&sock, request).and_then(|()| receive(&sock, &mut found, max, body));

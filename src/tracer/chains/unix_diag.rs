@@ -61,6 +61,13 @@ pub(super) struct Diag {
 }
 
 impl Diag {
+    /// Lookups in the network namespace of process `pid`.
+    pub(super) fn in_namespace_of(pid: u32) -> Diag {
+        Diag {
+            netlink: Netlink::in_namespace_of(pid),
+        }
+    }
+
     /// The UNIX socket of inode `ino`, with its name, peer and queued clients.
     pub(super) fn lookup(&mut self, ino: u32) -> Result<UnixSock, DiagError> {
         let found = self
@@ -72,8 +79,8 @@ impl Diag {
 
 /// Every listening UNIX socket with its queued clients (bounded), to find the listener a
 /// client's not yet accepted connection waits in.
-pub(super) fn listeners() -> Result<Vec<UnixSock>, DiagError> {
-    let mut found = Netlink::default().ask(
+pub(super) fn listeners(diag: &mut Diag) -> Result<Vec<UnixSock>, DiagError> {
+    let mut found = diag.netlink.ask(
         &request(0, NLM_F_REQUEST | NLM_F_DUMP),
         sockdiag::MAX_DUMPED,
         parse_sock,
@@ -159,7 +166,7 @@ mod tests {
         assert_eq!(l.state, LISTEN);
         assert_eq!(l.icons, [ino_of(&client)]);
         assert_eq!(l.describe(), dir.display().to_string());
-        let all = listeners().unwrap();
+        let all = listeners(&mut Diag::default()).unwrap();
         assert!(all.iter().any(|s| s.ino == l.ino && s.icons == l.icons));
         let _ = std::fs::remove_file(&dir);
     }
