@@ -250,19 +250,29 @@ pub(super) fn read_locks() -> Option<Vec<LockEntry>> {
 }
 
 /// The processes whose open files hold an OFD lock like `lock` (same file, range and
-/// access): each fd of `/proc/*/fd` is stat'ed (bounded), and the `lock:` lines of the
-/// fdinfo of those open on the lock's file read. The second value is true when the bound was
-/// reached.
-pub(super) fn ofd_holders(lock: &LockEntry) -> (Vec<u32>, bool) {
+/// access): the processes nearest `near` in pid order first, each fd of theirs stat'ed
+/// (bounded), and the `lock:` lines of the fdinfo of those open on the lock's file read,
+/// until `budget` is spent. The second value is true when a bound cut the search short.
+pub(super) fn ofd_holders(
+    lock: &LockEntry,
+    near: u32,
+    budget: std::time::Duration,
+) -> (Vec<u32>, bool) {
+    let started = std::time::Instant::now();
     let mut holders = Vec::new();
     let mut fds_seen = 0usize;
     let Ok(procs) = fs::read_dir("/proc") else {
         return (holders, false);
     };
-    for p in procs.flatten() {
-        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
+    let mut pids: Vec<u32> = procs
+        .flatten()
+        .filter_map(|p| p.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable_by_key(|&p| p.abs_diff(near));
+    for pid in pids {
+        if started.elapsed() > budget {
+            return (holders, true);
+        }
         let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };

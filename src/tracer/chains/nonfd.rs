@@ -21,9 +21,19 @@ pub(super) struct NonFd {
     /// `/proc/locks`, once read (None inside: unreadable).
     locks: Option<Option<Vec<LockEntry>>>,
     futexes: Futexes,
+    /// How long the search for an OFD lock's holders may take, in all.
+    budget: std::time::Duration,
 }
 
 impl NonFd {
+    /// Tables read lazily; the OFD lock holder search within `budget`.
+    pub(super) fn new(budget: std::time::Duration) -> NonFd {
+        NonFd {
+            budget,
+            ..NonFd::default()
+        }
+    }
+
     /// What thread `tid` of `pid` blocked in `sc` waits for, when it is one of these waits;
     /// `lock` is the trace's hint for a traced thread's futex wait (None for the threads of
     /// other processes).
@@ -129,9 +139,19 @@ impl NonFd {
                     }
                 }
                 None if l.class == filelocks::Class::Ofd => {
-                    let (pids, cut) = filelocks::ofd_holders(l);
+                    let started = std::time::Instant::now();
+                    let (pids, cut) = filelocks::ofd_holders(l, pid, self.budget);
+                    // Each search spends from the one budget.
+                    self.budget = self.budget.saturating_sub(started.elapsed());
                     if cut {
-                        notes.push("OFD lock holders: /proc/*/fdinfo read in part".into());
+                        notes.push(format!(
+                            "OFD lock holders: the processes' fds read in part{}",
+                            if self.budget.is_zero() {
+                                " (time bound reached: dump --chains reads them all)"
+                            } else {
+                                ""
+                            }
+                        ));
                     }
                     if pids.is_empty() {
                         notes.push(format!(

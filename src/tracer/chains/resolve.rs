@@ -30,11 +30,12 @@ pub(super) struct System {
 }
 
 impl System {
-    /// The tables of one build; the fd index may take `budget`.
+    /// The tables of one build; the fd index may take `budget`, and so may the search for
+    /// OFD lock holders.
     pub(super) fn new(budget: std::time::Duration) -> System {
         System {
             fds: FdLinks::new(budget),
-            ..System::default()
+            nonfd: NonFd::new(budget),
         }
     }
 
