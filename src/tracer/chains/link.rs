@@ -23,7 +23,8 @@ pub enum LinkKind {
     Mutex,
     /// A glibc `pthread_rwlock_t` held for writing; its writer recorded in it.
     RwLock,
-    /// A futex word in shared memory that threads of other processes wait on too.
+    /// A futex word in shared memory that records no owner (a semaphore, a shared condition
+    /// variable): its holders are the processes that map it and could wake it.
     SharedFutex,
     /// A pipe or FIFO: the processes holding its other end open.
     Pipe,
