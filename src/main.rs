@@ -170,6 +170,15 @@ enum Command {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+    /// Open a core file (the kernel's, gcore's, or one `coredumpctl dump` wrote) in the
+    /// same panes: every thread's stack as it was when the process was dumped.
+    Core {
+        /// The core file.
+        core: std::path::PathBuf,
+        /// Open the modules the core names inside DIR instead of `/`.
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<std::path::PathBuf>,
+    },
     /// Print what changed between two saved snapshots (the newest of A against the newest
     /// of B). A is the older: when A was taken after B, a one-line warning goes to stderr
     /// and the two are swapped, so the diff runs forward in time.
@@ -197,8 +206,20 @@ enum Command {
 #[derive(Args)]
 struct DumpArgs {
     /// The process to trace: a pid, a thread id, or a name (comm or executable base name).
-    #[arg(value_name = "PID|NAME", allow_negative_numbers = true)]
-    target: String,
+    #[arg(
+        value_name = "PID|NAME",
+        allow_negative_numbers = true,
+        required_unless_present = "core"
+    )]
+    target: Option<String>,
+    /// Read a core file (the kernel's, gcore's, or one `coredumpctl dump` wrote) instead of
+    /// tracing a process: the same listing, JSON and profiles.
+    #[arg(long, value_name = "CORE", conflicts_with_all = ["target", "watch", "repeat", "snapshot", "chains"])]
+    core: Option<std::path::PathBuf>,
+    /// With --core: open the modules the core names inside DIR instead of `/` (the core of
+    /// another machine, with its files copied under DIR).
+    #[arg(long, value_name = "DIR", requires = "core")]
+    sysroot: Option<std::path::PathBuf>,
     /// Print one JSON document (docs/json.md) instead of text (same as `--format json`).
     #[arg(long, conflicts_with = "format")]
     json: bool,
@@ -363,6 +384,7 @@ fn main() -> ExitCode {
         Some(Command::Record(args)) => run_record(args),
         Some(Command::Demo(ui)) => run_demo(&ui),
         Some(Command::Load { files }) => run_load(&files, &cli.ui),
+        Some(Command::Core { core, sysroot }) => run_core(&core, sysroot.as_deref(), &cli.ui),
         Some(Command::Diff { a, b, json }) => run_diff(&a, &b, json),
         Some(Command::Completions { shell }) => {
             let mut script = Vec::new();
@@ -482,28 +504,62 @@ fn no_process_named(name: &str) -> ExitCode {
     ExitCode::from(EXIT_NO_PROCESS)
 }
 
-/// Reads snapshot files of one process, oldest first; exits with a one-line error otherwise.
+/// Reads snapshot files (and cores) of one process, oldest first; a one-line error otherwise.
 fn load_files(
     files: &[std::path::PathBuf],
 ) -> Result<Vec<std::sync::Arc<rstack_tui::Process>>, String> {
     use rstack_tui::tracer::snapfile;
-    let mut docs = Vec::new();
+    let mut processes = Vec::new();
     for f in files {
-        docs.extend(snapfile::load(f).map_err(|e| e.to_string())?);
+        if rstack_tui::tracer::coredump::Core::looks_like_elf(f) {
+            let p = core_process(f, None, TraceOptions::new())?;
+            processes.push(std::sync::Arc::new(p));
+            continue;
+        }
+        let docs = snapfile::load(f).map_err(|e| e.to_string())?;
+        processes.extend(docs.iter().map(|d| std::sync::Arc::new(d.to_process())));
     }
-    docs.sort_by_key(|d| d.taken_at_unix_ms);
-    if let Some(first) = docs.first()
-        && let Some(other) = docs.iter().find(|d| d.pid != first.pid)
+    processes.sort_by_key(|p| p.taken_at());
+    if let Some(first) = processes.first()
+        && let Some(other) = processes.iter().find(|p| p.id() != first.id())
     {
         return Err(format!(
             "the files hold snapshots of different processes ({} and {})",
-            first.pid, other.pid
+            first.id(),
+            other.id()
         ));
     }
-    Ok(docs
-        .iter()
-        .map(|d| std::sync::Arc::new(d.to_process()))
-        .collect())
+    Ok(processes)
+}
+
+/// Core file `path` read as a process (its modules opened inside `sysroot`, else `/`); the
+/// core's own notes on what it could not read go to stderr.
+fn core_process(
+    path: &std::path::Path,
+    sysroot: Option<&std::path::Path>,
+    options: TraceOptions,
+) -> Result<rstack_tui::Process, String> {
+    let shown = || text::inert(&path.display().to_string()).into_owned();
+    let core =
+        rstack_tui::tracer::coredump::Core::open(path).map_err(|e| format!("{}: {e}", shown()))?;
+    for problem in &core.problems {
+        eprintln!("rstack-tui: note: {}: {}", shown(), text::inert(problem));
+    }
+    let root = sysroot.unwrap_or(std::path::Path::new("/"));
+    Tracer::new(options)
+        .trace_core(std::sync::Arc::new(core), root)
+        .map_err(|e| format!("{}: {}", shown(), text::error_line(&e)))
+}
+
+/// `core CORE`: the inspector on a core file.
+fn run_core(path: &std::path::Path, sysroot: Option<&std::path::Path>, ui: &UiArgs) -> ExitCode {
+    match core_process(path, sysroot, TraceOptions::new()) {
+        Ok(p) => run_ui_with(None, Some(vec![std::sync::Arc::new(p)]), None, ui),
+        Err(e) => {
+            eprintln!("rstack-tui: error: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
 }
 
 /// `load FILE...`: the inspector, offline.
@@ -684,8 +740,11 @@ fn run_dump(args: DumpArgs) -> ExitCode {
         eprintln!("rstack-tui: error: {refused}");
         return ExitCode::from(code);
     }
+    if let Some(core) = &args.core {
+        return run_dump_core(&args, format, core);
+    }
     let cancel = install_signal_handlers();
-    let pid = match dump_pid(&args.target) {
+    let pid = match dump_pid(args.target.as_deref().unwrap_or_default()) {
         Ok(pid) => pid,
         Err(code) => return code,
     };
@@ -816,6 +875,33 @@ fn write_dump(
 }
 
 /// Why `dump`'s options cannot be met, if they cannot: said before any trace.
+/// `dump --core CORE`: the core read as a process, written as `dump` writes a live one.
+fn run_dump_core(args: &DumpArgs, format: DumpFormat, path: &std::path::Path) -> ExitCode {
+    let output = match DumpOutput::open(args.output.as_deref()) {
+        Ok(o) => o,
+        Err(line) => {
+            eprintln!("rstack-tui: error: {line}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let options = dump_options(args, install_signal_handlers());
+    let process = match core_process(path, args.sysroot.as_deref(), options) {
+        Ok(p) => p,
+        Err(e) => {
+            output.discard();
+            eprintln!("rstack-tui: error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    if output
+        .write(|sink| write_dump(args, format, &process, None, sink))
+        .is_err()
+    {
+        return ExitCode::from(EXIT_ERROR);
+    }
+    ExitCode::SUCCESS
+}
+
 fn dump_args_refused(args: &DumpArgs, format: DumpFormat) -> Option<(String, u8)> {
     use std::io::IsTerminal;
     if args.pretty && format != DumpFormat::Json {

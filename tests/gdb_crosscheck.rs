@@ -1,6 +1,7 @@
 //! Our frames against gdb's (`thread apply all bt`) on the Rust, C++ and C fixtures: for every
 //! thread (matched by LWP id) the sequence of function names, inlined functions included,
-//! must match gdb's in order. Needs gdb (scripts/deps.sh installs it).
+//! must match gdb's in order, live and on a `gcore` core of the same fixtures (gdb reading
+//! the core with the executable, we with `trace_core`). Needs gdb (scripts/deps.sh installs it).
 //!
 //! Names are compared after a normalisation both sides get (see [`normalise`]): gdb names
 //! functions from DWARF (`{impl#23}`, `{closure#1}`, generic arguments, no return types)
@@ -52,6 +53,18 @@ type GdbThreads = HashMap<u32, Vec<Option<String>>>;
 /// functions), so those are left out of the comparison. A short Python pass after `bt`
 /// reports which frames gdb synthesised (`gdb.TAILCALL_FRAME`).
 fn gdb_backtraces(pid: u32) -> (GdbThreads, String) {
+    // The executable through /proc: the very file the process runs, even if another test
+    // binary rebuilt the fixture at its path meanwhile.
+    gdb_on(&[format!("/proc/{pid}/exe"), "-p".into(), pid.to_string()])
+}
+
+/// gdb's frames of every thread of core file `core` of executable `exe`.
+fn gdb_core_backtraces(exe: &std::path::Path, core: &std::path::Path) -> (GdbThreads, String) {
+    gdb_on(&[exe.display().to_string(), core.display().to_string()])
+}
+
+/// gdb's frames of every thread of what `target` (gdb's arguments) names.
+fn gdb_on(target: &[String]) -> (GdbThreads, String) {
     // One file per call: the tests of this binary run in parallel, and one removing a shared
     // script before another's gdb read it left that gdb's tail-call frames unmarked.
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -60,15 +73,8 @@ fn gdb_backtraces(pid: u32) -> (GdbThreads, String) {
         .join(format!("gdb-tailcalls-{}-{n}.py", std::process::id()));
     std::fs::write(&script, TAILCALLS_PY).unwrap();
     let out = Command::new("gdb")
-        // The executable through /proc: the very file the process runs, even if another
-        // test binary rebuilt the fixture at its path meanwhile.
-        .args([
-            "-batch",
-            "-nx",
-            &format!("/proc/{pid}/exe"),
-            "-p",
-            &pid.to_string(),
-        ])
+        .args(["-batch", "-nx"])
+        .args(target)
         .args(["-ex", "set pagination off", "-ex", "set width 0"])
         // Ours go on to the outermost frame; gdb stops at `main` unless told.
         .args(["-ex", "set backtrace past-main on"])
@@ -238,7 +244,18 @@ fn both(fx: &Fixture) -> (Vec<(u32, Vec<Option<String>>, Vec<Option<String>>)>, 
     assert!(!gdb.is_empty(), "no threads in gdb's output:\n{text}");
     let p = TraceOptions::new().trace(fx.pid()).expect("trace");
     fx.assert_running();
-    let mut ours = ours(&p);
+    pair_up(gdb, &p, text)
+}
+
+/// Each thread's frame names from gdb and from us, by LWP id; asserts both list the same
+/// threads.
+#[allow(clippy::type_complexity)]
+fn pair_up(
+    gdb: GdbThreads,
+    p: &Process,
+    text: String,
+) -> (Vec<(u32, Vec<Option<String>>, Vec<Option<String>>)>, String) {
+    let mut ours = ours(p);
     let mut tids: Vec<_> = gdb.keys().copied().collect();
     tids.sort_unstable();
     let ours_tids = {
@@ -269,13 +286,70 @@ fn both(fx: &Fixture) -> (Vec<(u32, Vec<Option<String>>, Vec<Option<String>>)>, 
 }
 
 fn crosscheck(fx: &Fixture) {
-    let (pairs, text) = both(fx);
+    assert_pairs_equal(both(fx));
+}
+
+#[allow(clippy::type_complexity)]
+fn assert_pairs_equal(
+    (pairs, text): (Vec<(u32, Vec<Option<String>>, Vec<Option<String>>)>, String),
+) {
     for (tid, ours, theirs) in pairs {
         assert_eq!(
             ours, theirs,
             "thread {tid}: ours (left) vs gdb (right)\n{text}"
         );
     }
+}
+
+/// A `gcore` core of `fx`: gdb on the core (with the executable) and our `trace_core` name
+/// the same frames for every thread.
+fn core_crosscheck(fx: &Fixture) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "gdb-core-{}-{}",
+        std::process::id(),
+        fx.pid()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new("gcore")
+        .arg("-o")
+        .arg(dir.join("core"))
+        .arg(fx.pid().to_string())
+        .output()
+        .expect("gcore (the gdb package)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fx.assert_running();
+    let core_path = dir.join(format!("core.{}", fx.pid()));
+    let exe = std::fs::read_link(format!("/proc/{}/exe", fx.pid())).unwrap();
+    let (gdb, text) = gdb_core_backtraces(&exe, &core_path);
+    assert!(!gdb.is_empty(), "no threads in gdb's output:\n{text}");
+    let core = rstack_tui::tracer::coredump::Core::open(&core_path).expect("the core");
+    let p = rstack_tui::Tracer::new(TraceOptions::new())
+        .trace_core(std::sync::Arc::new(core), std::path::Path::new("/"))
+        .expect("trace the core");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_pairs_equal(pair_up(gdb, &p, text));
+}
+
+#[test]
+fn rust_fixture_core_matches_gdb() {
+    let fx = Fixture::spawn(common::threads_bin(), &["inline"]);
+    core_crosscheck(&fx);
+}
+
+#[test]
+fn cpp_fixture_core_matches_gdb() {
+    let fx = Fixture::spawn(common::cpp_bin(), &["2", "inline"]);
+    core_crosscheck(&fx);
+}
+
+#[test]
+fn c_fixture_core_matches_gdb() {
+    let fx = Fixture::spawn(common::deadlock_bin(), &[]);
+    core_crosscheck(&fx);
 }
 
 #[test]

@@ -107,6 +107,9 @@ pub enum ModuleProblem {
     /// The module's DWARF claims to inflate to `claimed` bytes, over `limit`: symbols without
     /// source lines.
     DebugInfoTooLarge { claimed: u64, limit: InflateLimit },
+    /// A core's module: the file at its path on this machine has another build-id than the
+    /// one the core recorded (`file`, `core`): not the file that was mapped, so not used.
+    BuildIdMismatch { file: Vec<u8>, core: Vec<u8> },
     /// A saved snapshot's reason, as written (no typed reason).
     Noted { reason: String },
 }
@@ -163,6 +166,13 @@ impl fmt::Display for ModuleProblem {
                 }?;
                 f.write_str("; symbols without source lines")
             }
+            ModuleProblem::BuildIdMismatch { file, core } => write!(
+                f,
+                "not the file the core's process mapped (build-id {} here, {} in the core): \
+                 not used; give the right files with --sysroot",
+                debuginfo::hex(file),
+                debuginfo::hex(core)
+            ),
             ModuleProblem::Noted { reason } => f.write_str(reason),
         }
     }

@@ -10,6 +10,7 @@ mod analysis;
 mod arch;
 mod capture;
 mod chains;
+pub mod coredump;
 mod error;
 mod failures;
 #[doc(hidden)]

@@ -16,6 +16,8 @@ pub enum Mode {
     Rolling,
     /// Every thread stopped first, then unwound, then all resumed: a consistent picture.
     Snapshot,
+    /// Read from a core file: every thread as it was when the process was dumped.
+    Core,
 }
 
 impl Mode {
@@ -23,6 +25,7 @@ impl Mode {
         match self {
             Mode::Rolling => "rolling",
             Mode::Snapshot => "snapshot",
+            Mode::Core => "core",
         }
     }
 }

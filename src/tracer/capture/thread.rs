@@ -78,6 +78,25 @@ impl Capture {
     }
 }
 
+impl Capture {
+    /// A thread of a core file mounted as `source` (see `memory::mount`): every register the
+    /// core recorded, and its stack copied from the core.
+    pub fn from_core(
+        source: i32,
+        r: &libc::user_regs_struct,
+        maps: &MemoryMaps,
+        limit: usize,
+    ) -> Capture {
+        let values = regs::from_ptrace(r);
+        Capture {
+            regs: values.map(Some),
+            stack: copy_stack(source, values[regs::RSP], maps, limit),
+            how: How::Stopped,
+            at_stop: None,
+        }
+    }
+}
+
 /// Copies the stack of `tid` from `sp` up to the end of its mapping, at most `limit` bytes.
 fn copy_stack(tid: i32, sp: u64, maps: &MemoryMaps, limit: usize) -> StackCopy {
     let region = maps.region(sp);

@@ -5,6 +5,7 @@
 //! changed, open thread files).
 
 mod capture_pass;
+mod core_pass;
 mod kept;
 mod stages;
 mod symbolize_pass;

@@ -55,6 +55,23 @@ pub struct MemoryMaps {
 }
 
 impl MemoryMaps {
+    /// Maps put together by another source than `/proc` (a core file's segments and file
+    /// notes): the executable mappings, the read-only file ranges and every range.
+    pub fn from_parts(
+        mut maps: Vec<Mapping>,
+        mut read_only: Vec<(u64, u64)>,
+        mut regions: Vec<(u64, u64)>,
+    ) -> MemoryMaps {
+        maps.sort_by_key(|m| m.start);
+        read_only.sort_unstable();
+        regions.sort_unstable();
+        MemoryMaps {
+            maps,
+            read_only,
+            regions,
+        }
+    }
+
     /// Reads `/proc/PID/maps`, keeping the executable mappings.
     pub fn read(pid: i32) -> Result<MemoryMaps> {
         let proc = ProcProcess::new(pid).map_err(|e| proc_error(pid, "maps", e))?;

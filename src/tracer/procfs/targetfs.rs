@@ -58,12 +58,33 @@ impl TargetFs {
         }
     }
 
+    /// The view of a process that is a core file mounted as `source` (see `memory::mount`):
+    /// its files are opened inside `root` (a sysroot, or `/`), by the paths the core records,
+    /// and never mapped (a file on disk can be truncated while we read it).
+    pub(crate) fn for_core(source: i32, root: &Path) -> TargetFs {
+        let root = open_raw(
+            None,
+            root.as_os_str(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+        .ok();
+        TargetFs {
+            pid: source,
+            root,
+            harmless: false,
+        }
+    }
+
     pub(crate) fn pid(&self) -> i32 {
         self.pid
     }
 
     /// The file the target's mapping `start..end` maps (works for deleted or replaced files).
     pub(crate) fn open_mapped(&self, start: u64, end: u64) -> io::Result<Opened> {
+        if crate::tracer::memory::is_mounted(self.pid) {
+            // A core's process is gone: its files are opened by path.
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
         let path = format!("/proc/{}/map_files/{start:x}-{end:x}", self.pid);
         let fd = open_raw(None, &path, READ_FLAGS)?;
         checked(fd, self.harmless)

@@ -712,10 +712,10 @@ impl<'a> SnapshotDoc<'a> {
             id: self.pid,
             command: inert(&self.command),
             taken_at: UNIX_EPOCH + Duration::from_millis(self.taken_at_unix_ms),
-            mode: if self.mode == "snapshot" {
-                Mode::Snapshot
-            } else {
-                Mode::Rolling
+            mode: match self.mode.as_ref() {
+                "snapshot" => Mode::Snapshot,
+                "core" => Mode::Core,
+                _ => Mode::Rolling,
             },
             elapsed: Duration::from_micros(self.elapsed_us),
             longest_stop: Duration::from_micros(self.longest_stop_us),

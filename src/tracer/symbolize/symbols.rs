@@ -1040,6 +1040,15 @@ impl KeyCache {
         }
     }
 
+    /// An empty memo for a core file mounted as `source`, its files opened inside `root`.
+    pub fn for_core(source: i32, root: &Path, keep_dwarf: bool) -> KeyCache {
+        KeyCache {
+            keys: HashMap::new(),
+            fs: TargetFs::for_core(source, root),
+            keep_dwarf,
+        }
+    }
+
     fn key_for(
         &mut self,
         mapping: &Mapping,
@@ -1073,6 +1082,10 @@ fn load(
             let key = ModuleKey::File(FileId::of(meta));
             if !modules.contains_key(&key) {
                 let data = FileBytes::read_parts(opened, Parts::Symbols).ok()?;
+                if let Some(wrong) = not_the_dumped_file(fs, mapping, &data) {
+                    modules.insert(key.clone(), wrong);
+                    return Some(key);
+                }
                 let lookup = DebugLookup {
                     fs,
                     module_path: path,
@@ -1171,6 +1184,30 @@ fn too_large_note(module: String, claimed: u64, left: u64) -> ModuleNote {
 
 /// Opens the file behind a mapping: first as the target mapped it, then by its path inside
 /// the target's root.
+/// For a core's module: no symbols and a note when the file here has another build-id than
+/// the one the core holds in the module's first page (a file updated since the dump). A core
+/// without that page, or a file without a build-id, is taken as it is.
+fn not_the_dumped_file(fs: &TargetFs, mapping: &Mapping, data: &[u8]) -> Option<ModuleSymbols> {
+    if !crate::tracer::memory::is_mounted(fs.pid()) {
+        return None;
+    }
+    let base = mapping.start.checked_sub(mapping.offset)?;
+    let core = crate::tracer::coredump::build_id_at(fs.pid(), base)?;
+    let file = object::File::parse(data)
+        .ok()?
+        .build_id()
+        .ok()
+        .flatten()?
+        .to_vec();
+    (file != core).then(|| ModuleSymbols {
+        missing: Some(Arc::new(ModuleNote {
+            module: mapping.display_path(),
+            problem: ModuleProblem::BuildIdMismatch { file, core },
+        })),
+        ..ModuleSymbols::default()
+    })
+}
+
 fn open_module(fs: &TargetFs, mapping: &Mapping, path: &Path) -> Option<Opened> {
     if let Ok(opened) = fs.open_mapped(mapping.start, mapping.end) {
         return Some(opened);
@@ -1181,5 +1218,6 @@ fn open_module(fs: &TargetFs, mapping: &Mapping, path: &Path) -> Option<Opened> 
         .open(Path::new(std::ffi::OsStr::from_bytes(bytes)))
         .ok()?;
     // A path that now names another file (the binary was replaced) would give wrong symbols.
-    (opened.meta.ino() == mapping.inode).then_some(opened)
+    // A core records no inode (0): its modules are checked by build-id instead.
+    (mapping.inode == 0 || opened.meta.ino() == mapping.inode).then_some(opened)
 }

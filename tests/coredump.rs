@@ -1,0 +1,384 @@
+//! Core files as a capture source (issue #20): a core that `gcore` writes of a running
+//! fixture, and one the kernel writes when the fixture is killed with SIGABRT, are read back —
+//! their threads are the process's threads, their registers put each thread's stack pointer
+//! in memory the core holds, byte for byte what the live process holds there, their file
+//! mappings name the fixture's binary, and `dump --core` names every thread's frames and
+//! lines as the live dump taken just before does. A truncated or corrupted copy gives an
+//! error or a note, never a panic.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::Fixture;
+use rstack_tui::tracer::coredump::{Core, CoreError};
+
+/// A scratch directory removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `gcore`'s core of `pid`, in `dir`.
+fn gcore(pid: u32, dir: &Path) -> PathBuf {
+    let prefix = dir.join("core");
+    let out = std::process::Command::new("gcore")
+        .arg("-o")
+        .arg(&prefix)
+        .arg(pid.to_string())
+        .output()
+        .expect("run gcore (the gdb package)");
+    let core = dir.join(format!("core.{pid}"));
+    assert!(
+        out.status.success() && core.exists(),
+        "gcore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    core
+}
+
+fn live_memory(pid: u32, addr: u64, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    let remote = [nix::sys::uio::RemoteIoVec {
+        base: addr as usize,
+        len,
+    }];
+    let n = {
+        let mut local = [std::io::IoSliceMut::new(&mut buf)];
+        nix::sys::uio::process_vm_readv(nix::unistd::Pid::from_raw(pid as i32), &mut local, &remote)
+            .expect("read the live process")
+    };
+    assert_eq!(n, len);
+    buf
+}
+
+#[test]
+fn a_gcore_core_holds_the_process_threads_registers_memory_and_files() {
+    let fx = Fixture::spawn(common::mover_bin(), &[]);
+    let pid = fx.pid();
+    let scratch = Scratch(std::env::temp_dir().join(format!("rstack-core-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let path = gcore(pid, &scratch.0);
+    // gcore detached: the fixture runs on, untraced.
+    fx.assert_running();
+
+    let core = Core::open(&path).expect("read the core");
+    assert_eq!(core.pid, Some(pid));
+    assert_eq!(core.name.as_deref(), Some("moverfixture"));
+    let mut tids: Vec<u32> = core.threads.iter().map(|t| t.tid).collect();
+    tids.sort_unstable();
+    let mut live: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    live.sort_unstable();
+    assert_eq!(tids, live);
+    // Every thread is parked: the 256 bytes above its stack pointer are in the core, and
+    // equal the live process's.
+    for t in &core.threads {
+        let mut copy = vec![0u8; 256];
+        assert!(
+            core.read_memory(t.sp(), &mut copy),
+            "no stack for {}",
+            t.tid
+        );
+        assert_eq!(copy, live_memory(pid, t.sp(), 256), "thread {}", t.tid);
+        assert!(
+            core.files
+                .iter()
+                .any(|f| f.start <= t.pc() && t.pc() < f.end),
+            "thread {}'s pc {:#x} in no mapped file",
+            t.tid,
+            t.pc()
+        );
+    }
+    let bin = std::fs::canonicalize(common::mover_bin()).unwrap();
+    assert!(
+        core.files.iter().any(|f| f.path == bin),
+        "{bin:?} not in {:?}",
+        core.files
+    );
+    assert!(core.problems.is_empty(), "{:?}", core.problems);
+}
+
+#[test]
+fn truncated_and_corrupted_cores_are_errors_or_notes_never_panics() {
+    let fx = Fixture::spawn(common::mover_bin(), &[]);
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-badcore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let whole = std::fs::read(gcore(fx.pid(), &scratch.0)).unwrap();
+    let bad = scratch.0.join("bad");
+    // Cut at the header, inside the program headers, and inside the notes.
+    for cut in [10, 64 + 30, 4096] {
+        std::fs::write(&bad, &whole[..cut.min(whole.len())]).unwrap();
+        match Core::open(&bad) {
+            Err(CoreError::NotElf | CoreError::Truncated(_) | CoreError::Malformed(_)) => {}
+            other => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+    // gcore writes its notes last: half the file has no notes, and says so.
+    std::fs::write(&bad, &whole[..whole.len() / 2]).unwrap();
+    assert!(matches!(Core::open(&bad), Err(CoreError::Truncated(_))));
+    // A memory segment that claims bytes past the file's end is left out, with a note; the
+    // rest of the core reads.
+    let mut lying = whole.clone();
+    let phoff = u64::from_le_bytes(whole[32..40].try_into().unwrap()) as usize;
+    let first_load = (0..64)
+        .map(|i| phoff + 56 * i)
+        .find(|&at| u32::from_le_bytes(whole[at..at + 4].try_into().unwrap()) == 1)
+        .unwrap();
+    lying[first_load + 8..first_load + 16].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    std::fs::write(&bad, &lying).unwrap();
+    let core = Core::open(&bad).expect("the rest reads");
+    assert!(
+        core.problems
+            .iter()
+            .any(|p| p.contains("claims bytes past the file's end")),
+        "{:?}",
+        core.problems
+    );
+    // Flipped bytes through the headers and notes: whatever comes back, no panic.
+    for i in (0..whole.len().min(64 << 10)).step_by(97) {
+        let mut b = whole.clone();
+        b[i] ^= 0xa5;
+        std::fs::write(&bad, &b).unwrap();
+        let _ = Core::open(&bad);
+    }
+    // An executable is not a core; a directory is not a file.
+    assert!(matches!(
+        Core::open(common::mover_bin()),
+        Err(CoreError::NotCore(_))
+    ));
+    assert_eq!(
+        Core::open(&scratch.0).map(|_| ()),
+        Err(CoreError::NotRegular)
+    );
+}
+
+/// Each thread's frames as (symbol, file, line), by tid, from `dump --json`'s output.
+fn frames_by_tid(json: &str) -> std::collections::BTreeMap<u64, Vec<(String, String, u64)>> {
+    let doc: serde_json::Value = serde_json::from_str(json).unwrap();
+    doc["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let frames = t["frames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    (
+                        f["symbol"].as_str().unwrap_or("??").to_string(),
+                        f["file"].as_str().unwrap_or("").to_string(),
+                        f["line"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect();
+            (t["tid"].as_u64().unwrap(), frames)
+        })
+        .collect()
+}
+
+#[test]
+fn dump_of_a_core_names_the_frames_the_live_dump_names() {
+    let fx = Fixture::spawn(common::mover_bin(), &[]);
+    let pid = fx.pid();
+    let (code, live, err) = common::run_cli(&["dump", "--json", &pid.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-dumpcore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let path = gcore(pid, &scratch.0);
+    fx.assert_running();
+    let (code, from_core, err) =
+        common::run_cli(&["dump", "--json", "--core", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&from_core).unwrap();
+    assert_eq!(doc["pid"], pid);
+    assert_eq!(doc["mode"], "core");
+    let (live, core) = (frames_by_tid(&live), frames_by_tid(&from_core));
+    assert_eq!(
+        core.keys().collect::<Vec<_>>(),
+        live.keys().collect::<Vec<_>>()
+    );
+    for (tid, frames) in &live {
+        assert!(frames.len() >= 3, "thread {tid}: {frames:?}");
+        assert_eq!(&core[tid], frames, "thread {tid}");
+    }
+    // The parked threads' named frames, with their lines, as the fixture has them.
+    assert!(
+        core.values()
+            .filter(|f| f
+                .iter()
+                .any(|(s, file, line)| s == "park_here" && file.ends_with("mover.c") && *line > 0))
+            .count()
+            == 4,
+        "{core:#?}"
+    );
+    // The text form of the same core.
+    let (code, text, err) = common::run_cli(&["dump", "--core", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("park_here"), "{text}");
+}
+
+#[test]
+fn dump_of_a_bad_core_is_one_line_and_exit_2() {
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-notcore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let junk = scratch.0.join("junk");
+    std::fs::write(&junk, b"not a core at all").unwrap();
+    for (file, says) in [
+        (junk.to_str().unwrap(), "not an ELF file"),
+        (common::mover_bin().to_str().unwrap(), "not a core"),
+        (scratch.0.to_str().unwrap(), "not a regular file"),
+        ("/nonexistent/core", "No such file"),
+    ] {
+        let (code, out, err) = common::run_cli(&["dump", "--core", file]);
+        assert_eq!(code, 2, "{file}: {err}");
+        assert!(out.is_empty());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{file}: {err}");
+    }
+}
+
+/// The kernel's own core, written when the fixture dies of SIGABRT (RLIMIT_CORE raised for it
+/// alone, the core written in its working directory as this machine's `core_pattern` says).
+#[test]
+fn a_kernel_core_names_the_frames_the_live_dump_named_before_the_abort() {
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    assert!(
+        !pattern.starts_with('|') && !pattern.trim().contains('/'),
+        "this test needs a core_pattern that writes into the process's directory, not {pattern:?}"
+    );
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-kcore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let script = format!(
+        "ulimit -c unlimited && cd {} && exec {}",
+        scratch.0.display(),
+        common::mover_bin().display()
+    );
+    let fx = Fixture::spawn(Path::new("/bin/sh"), &["-c", &script]);
+    let pid = fx.pid();
+    let (code, live, err) = common::run_cli(&["dump", "--json", &pid.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGABRT,
+    )
+    .unwrap();
+    // The kernel writes the core before the process becomes a zombie.
+    common::wait_until("the fixture to die of SIGABRT", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    });
+    let core = std::fs::read_dir(&scratch.0)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("core"))
+        .expect("a core file in the fixture's directory");
+    let (code, from_core, err) =
+        common::run_cli(&["dump", "--json", "--core", core.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (live, dumped) = (frames_by_tid(&live), frames_by_tid(&from_core));
+    assert_eq!(
+        dumped.keys().collect::<Vec<_>>(),
+        live.keys().collect::<Vec<_>>()
+    );
+    for (tid, frames) in &live {
+        assert_eq!(&dumped[tid], frames, "thread {tid}");
+    }
+}
+
+/// The deadlock fixture's two threads waiting on each other's mutex: found in its core as in
+/// the live process, with each lock's owner.
+#[test]
+fn the_deadlock_is_found_in_the_core() {
+    let fx = Fixture::spawn(common::deadlock_bin(), &[]);
+    let live = rstack_tui::trace(fx.pid()).expect("trace");
+    assert_eq!(live.deadlocks().len(), 1, "{:?}", live.deadlocks());
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-dlcore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let core = Core::open(&gcore(fx.pid(), &scratch.0)).expect("the core");
+    let p = rstack_tui::Tracer::new(rstack_tui::TraceOptions::new())
+        .trace_core(std::sync::Arc::new(core), Path::new("/"))
+        .expect("trace the core");
+    assert_eq!(p.deadlocks(), live.deadlocks());
+    for tid in &live.deadlocks()[0] {
+        let owner = |p: &rstack_tui::Process| {
+            p.threads()
+                .iter()
+                .find(|t| t.id() == *tid)
+                .and_then(|t| t.facts().lock.as_ref()?.owner)
+        };
+        assert!(owner(&live).is_some());
+        assert_eq!(owner(&p), owner(&live), "thread {tid}");
+    }
+}
+
+/// A small deterministic mutation fuzz of whole cores through the whole path (headers, notes,
+/// segments, maps, then the unwinder and symbolizer on the registers and memory it claims):
+/// every mutant is an error or a process, none panics, and each takes a bounded time.
+#[test]
+fn mutated_cores_through_the_whole_path_never_panic() {
+    let fx = Fixture::spawn(common::mover_bin(), &[]);
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-fuzzcore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let seed = std::fs::read(gcore(fx.pid(), &scratch.0)).unwrap();
+    drop(fx);
+    // The headers, notes and the first segments: where a mutation changes what is believed.
+    let hot = seed.len().min(256 << 10);
+    let mut tracer = rstack_tui::Tracer::new(rstack_tui::TraceOptions::new());
+    let mutant = scratch.0.join("mutant");
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut opened, mut traced) = (0, 0);
+    for _ in 0..300 {
+        let mut b = seed.clone();
+        for _ in 0..1 + next() % 8 {
+            let at = (next() % hot as u64) as usize;
+            b[at] = match next() % 4 {
+                0 => 0xff,
+                1 => 0,
+                2 => b[at] ^ (1 << (next() % 8)),
+                _ => next() as u8,
+            };
+        }
+        std::fs::write(&mutant, &b).unwrap();
+        let started = std::time::Instant::now();
+        if let Ok(core) = Core::open(&mutant) {
+            opened += 1;
+            if tracer
+                .trace_core(std::sync::Arc::new(core), Path::new("/"))
+                .is_ok()
+            {
+                traced += 1;
+            }
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "a mutant took {:?}",
+            started.elapsed()
+        );
+    }
+    eprintln!("fuzz: 300 mutants, {opened} opened, {traced} traced");
+    assert!(opened > 0 && traced > 0);
+}
