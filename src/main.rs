@@ -178,6 +178,9 @@ enum Command {
         /// Open the modules the core names inside DIR instead of `/`.
         #[arg(long, value_name = "DIR")]
         sysroot: Option<std::path::PathBuf>,
+        /// The executable, where it is not at the path the core records.
+        #[arg(long, value_name = "PATH")]
+        exe: Option<std::path::PathBuf>,
     },
     /// Print what changed between two saved snapshots (the newest of A against the newest
     /// of B). A is the older: when A was taken after B, a one-line warning goes to stderr
@@ -220,6 +223,10 @@ struct DumpArgs {
     /// another machine, with its files copied under DIR).
     #[arg(long, value_name = "DIR", requires = "core")]
     sysroot: Option<std::path::PathBuf>,
+    /// With --core: the executable, where it is not at the path the core records (inside
+    /// --sysroot when both are given).
+    #[arg(long, value_name = "PATH", requires = "core")]
+    exe: Option<std::path::PathBuf>,
     /// Print one JSON document (docs/json.md) instead of text (same as `--format json`).
     #[arg(long, conflicts_with = "format")]
     json: bool,
@@ -384,7 +391,13 @@ fn main() -> ExitCode {
         Some(Command::Record(args)) => run_record(args),
         Some(Command::Demo(ui)) => run_demo(&ui),
         Some(Command::Load { files }) => run_load(&files, &cli.ui),
-        Some(Command::Core { core, sysroot }) => run_core(&core, sysroot.as_deref(), &cli.ui),
+        Some(Command::Core { core, sysroot, exe }) => {
+            let place = CorePlace {
+                sysroot: sysroot.as_deref(),
+                exe: exe.as_deref(),
+            };
+            run_core(&core, place, &cli.ui)
+        }
         Some(Command::Diff { a, b, json }) => run_diff(&a, &b, json),
         Some(Command::Completions { shell }) => {
             let mut script = Vec::new();
@@ -512,7 +525,7 @@ fn load_files(
     let mut processes = Vec::new();
     for f in files {
         if rstack_tui::tracer::coredump::Core::looks_like_elf(f) {
-            let p = core_process(f, None, TraceOptions::new())?;
+            let p = core_process(f, CorePlace::default(), TraceOptions::new())?;
             processes.push(std::sync::Arc::new(p));
             continue;
         }
@@ -532,28 +545,38 @@ fn load_files(
     Ok(processes)
 }
 
-/// Core file `path` read as a process (its modules opened inside `sysroot`, else `/`); the
-/// core's own notes on what it could not read go to stderr.
+/// Where a core's files are: inside `sysroot` (else `/`), the executable at `exe` if given.
+#[derive(Clone, Copy, Default)]
+struct CorePlace<'a> {
+    sysroot: Option<&'a std::path::Path>,
+    exe: Option<&'a std::path::Path>,
+}
+
+/// Core file `path` read as a process, its files where `place` says; the core's own notes on
+/// what it could not read go to stderr.
 fn core_process(
     path: &std::path::Path,
-    sysroot: Option<&std::path::Path>,
+    place: CorePlace,
     options: TraceOptions,
 ) -> Result<rstack_tui::Process, String> {
     let shown = || text::inert(&path.display().to_string()).into_owned();
-    let core =
+    let mut core =
         rstack_tui::tracer::coredump::Core::open(path).map_err(|e| format!("{}: {e}", shown()))?;
     for problem in &core.problems {
         eprintln!("rstack-tui: note: {}: {}", shown(), text::inert(problem));
     }
-    let root = sysroot.unwrap_or(std::path::Path::new("/"));
+    if let Some(exe) = place.exe {
+        core.set_executable(exe);
+    }
+    let root = place.sysroot.unwrap_or(std::path::Path::new("/"));
     Tracer::new(options)
         .trace_core(std::sync::Arc::new(core), root)
         .map_err(|e| format!("{}: {}", shown(), text::error_line(&e)))
 }
 
 /// `core CORE`: the inspector on a core file.
-fn run_core(path: &std::path::Path, sysroot: Option<&std::path::Path>, ui: &UiArgs) -> ExitCode {
-    match core_process(path, sysroot, TraceOptions::new()) {
+fn run_core(path: &std::path::Path, place: CorePlace, ui: &UiArgs) -> ExitCode {
+    match core_process(path, place, TraceOptions::new()) {
         Ok(p) => run_ui_with(None, Some(vec![std::sync::Arc::new(p)]), None, ui),
         Err(e) => {
             eprintln!("rstack-tui: error: {e}");
@@ -885,7 +908,11 @@ fn run_dump_core(args: &DumpArgs, format: DumpFormat, path: &std::path::Path) ->
         }
     };
     let options = dump_options(args, install_signal_handlers());
-    let process = match core_process(path, args.sysroot.as_deref(), options) {
+    let place = CorePlace {
+        sysroot: args.sysroot.as_deref(),
+        exe: args.exe.as_deref(),
+    };
+    let process = match core_process(path, place, options) {
         Ok(p) => p,
         Err(e) => {
             output.discard();

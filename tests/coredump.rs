@@ -382,3 +382,117 @@ fn mutated_cores_through_the_whole_path_never_panic() {
     eprintln!("fuzz: 300 mutants, {opened} opened, {traced} traced");
     assert!(opened > 0 && traced > 0);
 }
+
+/// A CPython process's core: each thread's Python frames (function, file, line) as the live
+/// trace of the same process read them just before, on every installed 3.8+ interpreter.
+#[test]
+fn python_frames_are_read_from_a_core_as_from_the_live_process() {
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-pycore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let script = scratch.0.join("one_waiter.py");
+    std::fs::write(&script, common::python::ONE_WAITER).unwrap();
+    let frames = |p: &rstack_tui::Process| -> std::collections::BTreeMap<u32, Vec<String>> {
+        p.threads()
+            .iter()
+            .map(|t| (t.id(), common::python::python_frames_as(t, |f| f)))
+            .collect()
+    };
+    let mut checked = 0;
+    for (version, python) in common::python::interpreters() {
+        if version.starts_with("3.7.") {
+            continue;
+        }
+        let fx = Fixture::spawn(&python, &[script.to_str().unwrap()]);
+        let live = rstack_tui::trace(fx.pid()).expect("trace");
+        let core = Core::open(&gcore(fx.pid(), &scratch.0)).expect("the core");
+        fx.assert_running();
+        let p = rstack_tui::Tracer::new(rstack_tui::TraceOptions::new())
+            .trace_core(std::sync::Arc::new(core), Path::new("/"))
+            .expect("trace the core");
+        let (live, dumped) = (frames(&live), frames(&p));
+        assert!(
+            live.values()
+                .any(|f| f.iter().any(|l| l.contains("wait_for_work"))),
+            "{version}: {live:?}"
+        );
+        assert_eq!(dumped, live, "{version}");
+        checked += 1;
+    }
+    assert!(checked >= 1, "no CPython 3.8+ found");
+}
+
+/// `rstack-tui core CORE` in a terminal (tmux, 80x24): the threads pane lists the core's
+/// threads with what they waited in, the stack pane the selected one's frames with their
+/// lines, the status line says it is a core; `q` quits and the terminal is restored. `load`
+/// takes the same core.
+#[test]
+fn the_inspector_opens_a_core() {
+    let fx = Fixture::spawn(common::mover_bin(), &[]);
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-tuicore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let path = gcore(fx.pid(), &scratch.0);
+    let pid = fx.pid().to_string();
+    drop(fx);
+    for command in ["core", "load"] {
+        let tmux = common::tmux::Tmux::shell(
+            80,
+            24,
+            &format!(
+                "{} {command} {}",
+                env!("CARGO_BIN_EXE_rstack-tui"),
+                path.display()
+            ),
+        );
+        let screen = tmux.wait_for("park_here");
+        assert!(
+            screen.contains(&format!("pid {pid}")),
+            "{command}:\n{screen}"
+        );
+        assert!(screen.contains("core · offline"), "{command}:\n{screen}");
+        assert_eq!(
+            screen.matches("park_here").count(),
+            4,
+            "{command}:\n{screen}"
+        );
+        // The main thread, selected first: its frames down to the fixture's main, with lines.
+        assert!(screen.contains("fixtures/mover.c:"), "{command}:\n{screen}");
+        tmux.send_keys(&["q"]);
+        tmux.wait_for("EXITED rc=0");
+        tmux.assert_terminal_restored();
+        tmux.kill_server();
+    }
+}
+
+/// The executable moved after the dump: without `--exe` its frames have no names, with it they
+/// have; another program given as `--exe` is refused by its build-id, and said so.
+#[test]
+fn the_executable_is_taken_from_exe_and_checked_by_build_id() {
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-execore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let bin = scratch.0.join("moverfixture");
+    std::fs::copy(common::mover_bin(), &bin).unwrap();
+    let fx = Fixture::spawn(&bin, &[]);
+    let path = gcore(fx.pid(), &scratch.0);
+    drop(fx);
+    let moved = scratch.0.join("moved");
+    std::fs::rename(&bin, &moved).unwrap();
+    let core = path.to_str().unwrap();
+    let parked = |text: &str| text.matches("park_here").count();
+    let (code, without, err) = common::run_cli(&["dump", "--core", core]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(parked(&without), 0, "{without}");
+    let (code, with, err) =
+        common::run_cli(&["dump", "--core", core, "--exe", moved.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(parked(&with), 4, "{with}");
+    let (code, wrong, err) = common::run_cli(&["dump", "--core", core, "--exe", "/usr/bin/true"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(parked(&wrong), 0, "{wrong}");
+    assert!(
+        wrong.contains("not the file the core's process mapped"),
+        "{wrong}"
+    );
+}

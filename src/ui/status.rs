@@ -141,7 +141,10 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 7,
             ));
         }
-        let mode = if refresh.snapshot_mode() {
+        let from_core = snapshot.is_some_and(|s| s.mode() == crate::tracer::Mode::Core);
+        let mode = if from_core {
+            "core"
+        } else if refresh.snapshot_mode() {
             "snapshot"
         } else {
             "rolling"
@@ -158,7 +161,16 @@ pub fn render_status(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         };
         parts.push(Part::new(Piece::whole(format!(" {mode} · {when}")), 6));
         // Each figure whole with its unit, or not at all: the least telling go first.
-        if let Some(snap) = snapshot {
+        if let Some(snap) = snapshot.filter(|_| from_core) {
+            // A core was not taken by us: when it was written, and nothing of stops.
+            parts.push(Part::new(
+                Piece::whole(format!(
+                    " · dumped {} UTC",
+                    describe::clock(snap.taken_at())
+                )),
+                3,
+            ));
+        } else if let Some(snap) = snapshot {
             let facts = [
                 (
                     format!(" · taken {} UTC", describe::clock(snap.taken_at())),

@@ -288,6 +288,28 @@ impl Core {
         self.read_prefix(addr, buf) == buf.len()
     }
 
+    /// The path the executable was mapped from: the lowest file mapping's (the kernel maps
+    /// the executable below the heap and the libraries, PIE or not).
+    pub fn executable(&self) -> Option<&Path> {
+        self.files
+            .iter()
+            .min_by_key(|f| f.start)
+            .map(|f| f.path.as_path())
+    }
+
+    /// Reads the executable's mappings from `exe` instead of the path the core records (a
+    /// binary kept elsewhere; its build-id is still checked against the core's).
+    pub fn set_executable(&mut self, exe: &Path) {
+        let Some(old) = self.executable().map(Path::to_path_buf) else {
+            return;
+        };
+        for f in &mut self.files {
+            if f.path == old {
+                f.path = exe.to_path_buf();
+            }
+        }
+    }
+
     /// The core file's size in bytes.
     pub fn size(&self) -> u64 {
         self.size
