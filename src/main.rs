@@ -524,7 +524,7 @@ fn load_files(
     use rstack_tui::tracer::snapfile;
     let mut processes = Vec::new();
     for f in files {
-        if rstack_tui::tracer::coredump::Core::looks_like_elf(f) {
+        if rstack_tui::tracer::coredump::Core::looks_like_core(f) {
             let p = core_process(f, CorePlace::default(), TraceOptions::new())?;
             processes.push(std::sync::Arc::new(p));
             continue;

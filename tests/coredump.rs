@@ -496,3 +496,40 @@ fn the_executable_is_taken_from_exe_and_checked_by_build_id() {
         "{wrong}"
     );
 }
+
+/// systemd-coredump keeps cores compressed: a zstd, xz or lz4 core reads as the plain one.
+#[test]
+fn compressed_cores_read_as_the_plain_one() {
+    let fx = Fixture::spawn(common::mover_bin(), &[]);
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-zcore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let path = gcore(fx.pid(), &scratch.0);
+    drop(fx);
+    let (code, plain, err) = common::run_cli(&["dump", "--json", "--core", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for (tool, args) in [
+        ("zstd", &["-q", "-3", "-c"][..]),
+        ("xz", &["-1", "-c"]),
+        ("lz4", &["-q", "-c"]),
+    ] {
+        let packed = scratch.0.join(format!("core.{tool}"));
+        let out = std::process::Command::new(tool)
+            .args(args)
+            .arg(&path)
+            .stdout(std::fs::File::create(&packed).unwrap())
+            .status()
+            .unwrap_or_else(|e| panic!("{tool} (scripts/deps.sh installs it): {e}"));
+        assert!(out.success(), "{tool}");
+        let (code, json, err) =
+            common::run_cli(&["dump", "--json", "--core", packed.to_str().unwrap()]);
+        assert_eq!(code, 0, "{tool}: {err}");
+        assert_eq!(frames_by_tid(&json), frames_by_tid(&plain), "{tool}");
+        // A compressed core cut short is one line and exit 2.
+        let whole = std::fs::read(&packed).unwrap();
+        std::fs::write(&packed, &whole[..whole.len() / 3]).unwrap();
+        let (code, _, err) = common::run_cli(&["dump", "--core", packed.to_str().unwrap()]);
+        assert_eq!(code, 2, "{tool}: {err}");
+        assert_eq!(err.lines().count(), 1, "{tool}: {err}");
+    }
+}

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::compressed::{self, Packing};
 use super::elf::{self, MAX_PHDRS, PT_LOAD, PT_NOTE};
 use super::notes::{self, NREGS, Notes};
 use crate::tracer::memory::MemorySource;
@@ -159,7 +160,15 @@ impl Core {
         if !meta.is_file() {
             return Err(CoreError::NotRegular);
         }
-        let mut core = Core::read(file, meta.len())?;
+        let mut head = [0u8; 6];
+        let got = read_at(&file, 0, &mut head).map_err(CoreError::Io)?;
+        let mut core = match Packing::of(&head[..got]) {
+            Some(packing) => {
+                let (unpacked, size) = compressed::unpack(file, packing)?;
+                Core::read(unpacked, size)?
+            }
+            None => Core::read(file, meta.len())?,
+        };
         core.written = meta.modified().ok();
         Ok(core)
     }
@@ -315,11 +324,12 @@ impl Core {
         self.size
     }
 
-    /// Whether the file at `path` starts as an ELF file does (a core, to `load`).
-    pub fn looks_like_elf(path: &Path) -> bool {
-        let mut magic = [0u8; 4];
-        File::open(path).is_ok_and(|f| read_at(&f, 0, &mut magic).ok() == Some(4))
-            && magic == *b"\x7fELF"
+    /// Whether the file at `path` starts as a core does: an ELF file, or one zstd, xz or lz4
+    /// compressed (to `load`, which takes snapshots too).
+    pub fn looks_like_core(path: &Path) -> bool {
+        let mut head = [0u8; 6];
+        File::open(path).is_ok_and(|f| read_at(&f, 0, &mut head).ok() == Some(6))
+            && (head.starts_with(b"\x7fELF") || Packing::of(&head).is_some())
     }
 }
 
