@@ -136,8 +136,9 @@ impl Sink<'_> {
 /// Bytes free for us on the file system of `file`.
 fn free_space(file: &File) -> u64 {
     use std::os::fd::AsRawFd;
-    // SAFETY: all zeroes is a valid statvfs; fstatvfs writes it for an fd we own.
+    // SAFETY: all zeroes is a valid statvfs.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatvfs writes `st`, which is ours, for an fd we own.
     if unsafe { libc::fstatvfs(file.as_raw_fd(), &mut st) } != 0 {
         return 0;
     }
