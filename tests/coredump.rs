@@ -247,27 +247,50 @@ fn dump_of_a_bad_core_is_one_line_and_exit_2() {
     }
 }
 
-/// The kernel's own core, written when the fixture dies of SIGABRT (RLIMIT_CORE raised for it
-/// alone, the core written in its working directory as this machine's `core_pattern` says).
+/// The kernel's own core, written when a fixture dies of SIGABRT (RLIMIT_CORE raised for it
+/// alone, the core written in its working directory as this machine's `core_pattern` says):
+/// the C, Rust (with inlined frames), C++ and deadlock fixtures, and a CPython process.
 #[test]
-fn a_kernel_core_names_the_frames_the_live_dump_named_before_the_abort() {
+fn kernel_cores_name_the_frames_the_live_dump_named_before_the_abort() {
     let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
     assert!(
         !pattern.starts_with('|') && !pattern.trim().contains('/'),
         "this test needs a core_pattern that writes into the process's directory, not {pattern:?}"
     );
+    let fixtures: [(&str, &Path, &[&str]); 4] = [
+        ("c", common::mover_bin(), &[]),
+        ("rust", common::threads_bin(), &["inline"]),
+        ("cpp", common::cpp_bin(), &["2", "inline"]),
+        ("deadlock", common::deadlock_bin(), &[]),
+    ];
+    for (name, bin, args) in fixtures {
+        kernel_core_matches_live(name, bin, args);
+    }
+    // A CPython process: its Python frames are among the frames compared.
+    let script = std::env::temp_dir().join(format!("rstack-kcore-py-{}.py", std::process::id()));
+    std::fs::write(&script, common::python::ONE_WAITER).unwrap();
+    let (version, python) = common::python::interpreters()
+        .into_iter()
+        .find(|(v, _)| v.starts_with("3.12.") || v.starts_with("3.13."))
+        .expect("CPython 3.12 or 3.13 under pyenv");
+    kernel_core_matches_live(&version, &python, &[script.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&script);
+}
+
+fn kernel_core_matches_live(name: &str, bin: &Path, args: &[&str]) {
     let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-kcore-{}", std::process::id())));
+        Scratch(std::env::temp_dir().join(format!("rstack-kcore-{name}-{}", std::process::id())));
     std::fs::create_dir_all(&scratch.0).unwrap();
     let script = format!(
-        "ulimit -c unlimited && cd {} && exec {}",
+        "ulimit -c unlimited && cd {} && exec {} {}",
         scratch.0.display(),
-        common::mover_bin().display()
+        bin.display(),
+        args.join(" ")
     );
     let fx = Fixture::spawn(Path::new("/bin/sh"), &["-c", &script]);
     let pid = fx.pid();
     let (code, live, err) = common::run_cli(&["dump", "--json", &pid.to_string()]);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 0, "{name}: {err}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGABRT,
@@ -287,18 +310,34 @@ fn a_kernel_core_names_the_frames_the_live_dump_named_before_the_abort() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("core"))
-        .expect("a core file in the fixture's directory");
+        .unwrap_or_else(|| panic!("{name}: no core file in the fixture's directory"));
     let (code, from_core, err) =
         common::run_cli(&["dump", "--json", "--core", core.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let (live, dumped) = (frames_by_tid(&live), frames_by_tid(&from_core));
+    assert_eq!(code, 0, "{name}: {err}");
+    let (live_frames, dumped) = (frames_by_tid(&live), frames_by_tid(&from_core));
     assert_eq!(
         dumped.keys().collect::<Vec<_>>(),
-        live.keys().collect::<Vec<_>>()
+        live_frames.keys().collect::<Vec<_>>(),
+        "{name}"
     );
-    for (tid, frames) in &live {
-        assert_eq!(&dumped[tid], frames, "thread {tid}");
+    assert!(
+        live_frames.values().all(|f| !f.is_empty()),
+        "{name}: {live}"
+    );
+    for (tid, frames) in &live_frames {
+        assert_eq!(&dumped[tid], frames, "{name}: thread {tid}");
     }
+    if name.starts_with("3.") {
+        assert!(
+            dumped.values().any(|f| f
+                .iter()
+                .any(|(s, file, _)| s == "wait_for_work" && file.ends_with(".py"))),
+            "{name}: no Python frame in {from_core}"
+        );
+    }
+    let deadlocks =
+        |json: &str| serde_json::from_str::<serde_json::Value>(json).unwrap()["deadlocks"].clone();
+    assert_eq!(deadlocks(&from_core), deadlocks(&live), "{name}");
 }
 
 /// The deadlock fixture's two threads waiting on each other's mutex: found in its core as in

@@ -652,7 +652,8 @@ fn a_thread_that_did_not_run_keeps_its_stack_and_one_that_moved_is_traced_again(
     fx.send_line("rename");
     assert_eq!(fx.next_line(), "renamed");
     let fourth = tracer.trace(fx.pid()).unwrap();
-    assert_eq!(fourth.timings().reused, 5);
+    // The parked threads at least (the mover too, if it was parked by the third trace).
+    assert!(fourth.timings().reused >= 4, "{:?}", fourth.timings());
     let renamed: Vec<_> = fourth
         .threads()
         .iter()
@@ -662,6 +663,16 @@ fn a_thread_that_did_not_run_keeps_its_stack_and_one_that_moved_is_traced_again(
     let before = first.threads().iter().find(|t| t.id() == renamed[0].id());
     assert_eq!(before.and_then(|t| t.name()), Some("parked-0"));
     assert_eq!(renamed[0].frames(), before.unwrap().frames());
+    // Carried over, not read again: the same frames as the third trace's, shared.
+    let third_same = third
+        .threads()
+        .iter()
+        .find(|t| t.id() == renamed[0].id())
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        &renamed[0].shared_frames(),
+        &third_same.shared_frames()
+    ));
     fx.assert_running();
 }
 
