@@ -157,6 +157,11 @@ fn truncated_and_corrupted_cores_are_errors_or_notes_never_panics() {
         Core::open(&scratch.0).map(|_| ()),
         Err(CoreError::NotRegular)
     );
+    // A FIFO nobody writes: refused at once, not waited on.
+    let fifo = scratch.0.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    assert_eq!(Core::open(&fifo).map(|_| ()), Err(CoreError::NotRegular));
+    assert!(!Core::looks_like_core(&fifo));
 }
 
 /// Each thread's frames as (symbol, file, line), by tid, from `dump --json`'s output.

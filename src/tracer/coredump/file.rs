@@ -155,7 +155,14 @@ pub struct Core {
 impl Core {
     /// Opens and reads the headers and notes of core file `path`.
     pub fn open(path: &Path) -> Result<Core, CoreError> {
-        let file = File::open(path).map_err(|e| CoreError::Io(e.to_string()))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never waits (a FIFO with no writer) nor takes a terminal: checked to be a regular
+        // file on the open descriptor right after.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(|e| CoreError::Io(e.to_string()))?;
         let meta = file.metadata().map_err(|e| CoreError::Io(e.to_string()))?;
         if !meta.is_file() {
             return Err(CoreError::NotRegular);
@@ -327,9 +334,15 @@ impl Core {
     /// Whether the file at `path` starts as a core does: an ELF file, or one zstd, xz or lz4
     /// compressed (to `load`, which takes snapshots too).
     pub fn looks_like_core(path: &Path) -> bool {
+        use std::os::unix::fs::OpenOptionsExt;
         let mut head = [0u8; 6];
-        File::open(path).is_ok_and(|f| read_at(&f, 0, &mut head).ok() == Some(6))
-            && (head.starts_with(b"\x7fELF") || Packing::of(&head).is_some())
+        let open = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path);
+        open.is_ok_and(|f| {
+            f.metadata().is_ok_and(|m| m.is_file()) && read_at(&f, 0, &mut head).ok() == Some(6)
+        }) && (head.starts_with(b"\x7fELF") || Packing::of(&head).is_some())
     }
 }
 
