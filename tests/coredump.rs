@@ -577,3 +577,48 @@ fn compressed_cores_read_as_the_plain_one() {
         assert_eq!(err.lines().count(), 1, "{tool}: {err}");
     }
 }
+
+/// The executable is gone from the path the core records, but a file with its build-id is
+/// under the root's `/usr/lib/.build-id/` (as distributions link binaries): found there. The
+/// root here is a sysroot holding copies of the process's libraries.
+#[test]
+fn a_moved_executable_is_found_by_its_build_id() {
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rstack-bidcore-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let bin = scratch.0.join("moverfixture");
+    std::fs::copy(common::mover_bin(), &bin).unwrap();
+    let fx = Fixture::spawn(&bin, &[]);
+    let path = gcore(fx.pid(), &scratch.0);
+    drop(fx);
+    let core = Core::open(&path).unwrap();
+    let sysroot = scratch.0.join("sysroot");
+    let exe = core.executable().unwrap().to_path_buf();
+    for f in &core.files {
+        if f.path != exe {
+            let to = sysroot.join(f.path.strip_prefix("/").unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f.path, &to).unwrap();
+        }
+    }
+    let id =
+        object::Object::build_id(&object::File::parse(&*std::fs::read(&bin).unwrap()).unwrap())
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+    let link = sysroot.join(format!("usr/lib/.build-id/{}/{}", &id[..2], &id[2..]));
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::fs::rename(&bin, &link).unwrap();
+    let (code, text, err) = common::run_cli(&[
+        "dump",
+        "--core",
+        path.to_str().unwrap(),
+        "--sysroot",
+        sysroot.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(text.matches("park_here").count(), 4, "{text}");
+    assert!(text.contains("fixtures/mover.c:"), "{text}");
+}

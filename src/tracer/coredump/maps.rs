@@ -3,15 +3,19 @@
 //! the vDSO (an executable segment of no file that holds an ELF image), the read-only file
 //! ranges and every segment's range.
 
+use std::path::PathBuf;
+
 use crate::tracer::procfs::maps::{Mapping, MappingKind, MemoryMaps};
+
+use super::memory::moved_path;
 
 use super::file::{Core, MappedFile};
 
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
 
-/// The maps of `core`.
-pub(crate) fn maps(core: &Core) -> MemoryMaps {
+/// The maps of `core`, modules found elsewhere by build-id (`moved`) at their new paths.
+pub(crate) fn maps(core: &Core, moved: &[(PathBuf, PathBuf)]) -> MemoryMaps {
     let file_of = |start: u64| -> Option<&MappedFile> {
         core.files
             .iter()
@@ -33,7 +37,7 @@ pub(crate) fn maps(core: &Core) -> MemoryMaps {
         let (offset, kind) = match file {
             Some(f) => (
                 f.offset.saturating_add(s.vaddr - f.start),
-                MappingKind::File(f.path.clone()),
+                MappingKind::File(moved_path(moved, &f.path)),
             ),
             None if is_elf_image(core, s.vaddr) => (0, MappingKind::Vdso),
             None => (0, MappingKind::Other(String::new())),
@@ -60,7 +64,7 @@ pub(crate) fn maps(core: &Core) -> MemoryMaps {
                 end: f.end,
                 offset: f.offset,
                 inode: 0,
-                kind: MappingKind::File(f.path.clone()),
+                kind: MappingKind::File(moved_path(moved, &f.path)),
             });
         }
     }

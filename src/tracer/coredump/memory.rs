@@ -5,11 +5,12 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use super::buildid;
 use super::file::Core;
+use super::findexe;
 use crate::tracer::memory::{self, MemorySource};
 use crate::tracer::procfs::targetfs::TargetFs;
 
@@ -18,7 +19,7 @@ struct Backing {
     start: u64,
     end: u64,
     offset: u64,
-    path: std::path::PathBuf,
+    path: PathBuf,
     file: OnceLock<Option<File>>,
 }
 
@@ -29,11 +30,24 @@ pub(crate) struct CoreMemory {
     fs: TargetFs,
     /// The mounted id of the core alone (for the build-ids the core holds).
     alone: memory::Mounted,
+    moved: Vec<(PathBuf, PathBuf)>,
+}
+
+/// The path to read a module recorded at `path` from.
+pub(crate) fn moved_path(moved: &[(PathBuf, PathBuf)], path: &Path) -> PathBuf {
+    moved
+        .iter()
+        .find(|(from, _)| from == path)
+        .map_or_else(|| path.to_path_buf(), |(_, to)| to.clone())
 }
 
 impl CoreMemory {
-    /// `core`'s memory, its files looked for inside `root`.
+    /// `core`'s memory, its files looked for inside `root` (at the paths it records, else by
+    /// the build-id it holds: see [`CoreMemory::moved`]).
     pub(crate) fn new(core: Arc<Core>, root: &Path) -> CoreMemory {
+        let alone = memory::mount(core.clone());
+        let fs = TargetFs::for_core(alone.id(), root);
+        let moved = findexe::by_build_id(&core, &fs, alone.id());
         let mut files: Vec<Backing> = core
             .files
             .iter()
@@ -41,18 +55,23 @@ impl CoreMemory {
                 start: f.start,
                 end: f.end,
                 offset: f.offset,
-                path: f.path.clone(),
+                path: moved_path(&moved, &f.path),
                 file: OnceLock::new(),
             })
             .collect();
         files.sort_by_key(|b| b.start);
-        let alone = memory::mount(core.clone());
         CoreMemory {
-            fs: TargetFs::for_core(alone.id(), root),
+            fs,
             core,
             files,
             alone,
+            moved,
         }
+    }
+
+    /// The modules found by build-id elsewhere than the core says: (recorded, found).
+    pub(crate) fn moved(&self) -> &[(PathBuf, PathBuf)] {
+        &self.moved
     }
 
     /// The file of mapping `b`, if it can be opened and is the build the core recorded.

@@ -7,6 +7,7 @@ mod buildid;
 mod compressed;
 mod elf;
 mod file;
+mod findexe;
 mod maps;
 mod memory;
 mod notes;

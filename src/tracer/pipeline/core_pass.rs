@@ -21,10 +21,11 @@ impl Tracer {
     /// its modules opened by the paths it records inside `root` (`/`, or a sysroot).
     pub fn trace_core(&mut self, core: Arc<Core>, root: &Path) -> Result<Process> {
         let started = Instant::now();
-        let mounted = memory::mount(Arc::new(coredump::CoreMemory::new(core.clone(), root)));
-        let id = mounted.id();
         let mut clock = super::Lap::new();
-        let mut maps = coredump::maps(&core);
+        let source = Arc::new(coredump::CoreMemory::new(core.clone(), root));
+        let mut maps = coredump::maps(&core, source.moved());
+        let mounted = memory::mount(source);
+        let id = mounted.id();
         self.symbolizer.set_debug_dirs(&self.options.debug_dirs);
         self.symbolizer
             .set_line_cache(self.options.line_cache.as_deref());
