@@ -282,6 +282,36 @@ fn kernel_cores_name_the_frames_the_live_dump_named_before_the_abort() {
     let _ = std::fs::remove_file(&script);
 }
 
+/// gcore's cores of the same fixtures (the processes go on running): the live dump's frames,
+/// lines, inlined frames and deadlocks.
+#[test]
+fn gcore_cores_name_the_frames_the_live_dump_names() {
+    let fixtures: [(&str, &Path, &[&str]); 3] = [
+        ("rust", common::threads_bin(), &["inline"]),
+        ("cpp", common::cpp_bin(), &["2", "inline"]),
+        ("deadlock", common::deadlock_bin(), &[]),
+    ];
+    for (name, bin, args) in fixtures {
+        let fx = Fixture::spawn(bin, args);
+        let (code, live, err) = common::run_cli(&["dump", "--json", &fx.pid().to_string()]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let scratch = Scratch(
+            std::env::temp_dir().join(format!("rstack-gcore-{name}-{}", std::process::id())),
+        );
+        std::fs::create_dir_all(&scratch.0).unwrap();
+        let path = gcore(fx.pid(), &scratch.0);
+        fx.assert_running();
+        let (code, from_core, err) =
+            common::run_cli(&["dump", "--json", "--core", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert_eq!(frames_by_tid(&from_core), frames_by_tid(&live), "{name}");
+        let deadlocks = |json: &str| {
+            serde_json::from_str::<serde_json::Value>(json).unwrap()["deadlocks"].clone()
+        };
+        assert_eq!(deadlocks(&from_core), deadlocks(&live), "{name}");
+    }
+}
+
 fn kernel_core_matches_live(name: &str, bin: &Path, args: &[&str]) {
     let scratch =
         Scratch(std::env::temp_dir().join(format!("rstack-kcore-{name}-{}", std::process::id())));
