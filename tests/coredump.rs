@@ -519,7 +519,12 @@ fn the_inspector_opens_a_core() {
                 path.display()
             ),
         );
-        let screen = tmux.wait_for("park_here");
+        // Drawn in parts: wait for the whole screen (the status line comes last).
+        let screen = tmux.wait_screen("the core's panes and status line", |s| {
+            s.contains("core · offline")
+                && s.contains("fixtures/mover.c:")
+                && s.matches("park_here").count() == 4
+        });
         assert!(
             screen.contains(&format!("pid {pid}")),
             "{command}:\n{screen}"
