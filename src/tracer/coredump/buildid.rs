@@ -17,9 +17,12 @@ pub(crate) fn build_id_at(source: i32, base: u64) -> Option<Vec<u8>> {
     build_id_in(&page)
 }
 
-/// The build-id note of an ELF file's first bytes (its header page).
-pub(crate) fn build_id_of(head: &[u8]) -> Option<Vec<u8>> {
-    build_id_in(head)
+/// The build-id of an ELF file on disk, from its first page.
+pub(crate) fn of_file(file: &std::fs::File) -> Option<Vec<u8>> {
+    let mut head = vec![0u8; PAGE];
+    let n = super::file::read_at(file, 0, &mut head).ok()?;
+    head.truncate(n);
+    build_id_in(&head)
 }
 
 /// The build-id note of an ELF image's first bytes, from its program headers' notes.

@@ -375,7 +375,7 @@ impl MemorySource for Core {
 }
 
 /// Reads as much of `buf` as the file has at `at`.
-fn read_at(file: &File, at: u64, buf: &mut [u8]) -> Result<usize, String> {
+pub(super) fn read_at(file: &File, at: u64, buf: &mut [u8]) -> Result<usize, String> {
     let mut got = 0;
     while got < buf.len() {
         match file.read_at(&mut buf[got..], at + got as u64) {

@@ -56,11 +56,7 @@ fn candidates(id: &[u8]) -> Vec<PathBuf> {
 }
 
 fn head_build_id(fs: &TargetFs, path: &Path) -> Option<Vec<u8>> {
-    let opened = fs.open(path).ok()?;
-    let mut head = vec![0u8; 4096];
-    let n = std::os::unix::fs::FileExt::read_at(&opened.file, &mut head, 0).ok()?;
-    head.truncate(n);
-    buildid::build_id_of(&head)
+    buildid::of_file(&fs.open(path).ok()?.file)
 }
 
 /// Whether `path` has build-id `id` and holds code (a debug file's `.text` is empty). Only

@@ -4,7 +4,6 @@
 //! inside the root once, and only if its build-id is the one the core recorded for it.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -81,13 +80,10 @@ impl CoreMemory {
                 let opened = self.fs.open(&b.path).ok()?;
                 let base = b.start.checked_sub(b.offset);
                 let recorded = base.and_then(|base| buildid::build_id_at(self.alone.id(), base));
-                if let Some(recorded) = recorded {
-                    let mut head = vec![0u8; 4096];
-                    let n = read_full(&opened.file, 0, &mut head);
-                    head.truncate(n);
-                    if buildid::build_id_of(&head).is_some_and(|here| here != recorded) {
-                        return None;
-                    }
+                if let Some(recorded) = recorded
+                    && buildid::of_file(&opened.file).is_some_and(|here| here != recorded)
+                {
+                    return None;
                 }
                 Some(opened.file)
             })
@@ -109,7 +105,7 @@ impl CoreMemory {
         let Some(at) = b.offset.checked_add(addr - b.start) else {
             return 0;
         };
-        read_full(file, at, &mut buf[..n])
+        super::file::read_at(file, at, &mut buf[..n]).unwrap_or(0)
     }
 }
 
@@ -135,15 +131,4 @@ impl MemorySource for CoreMemory {
         }
         done
     }
-}
-
-fn read_full(file: &File, at: u64, buf: &mut [u8]) -> usize {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], at + got as u64) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
-        }
-    }
-    got
 }
