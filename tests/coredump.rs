@@ -16,6 +16,15 @@ use rstack_tui::tracer::coredump::{Core, CoreError};
 /// A scratch directory removed when dropped.
 struct Scratch(PathBuf);
 
+impl Scratch {
+    /// `$TMPDIR/rstack-NAME-PID`, created.
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("rstack-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -59,8 +68,7 @@ fn live_memory(pid: u32, addr: u64, len: usize) -> Vec<u8> {
 fn a_gcore_core_holds_the_process_threads_registers_memory_and_files() {
     let fx = Fixture::spawn(common::mover_bin(), &[]);
     let pid = fx.pid();
-    let scratch = Scratch(std::env::temp_dir().join(format!("rstack-core-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("core");
     let path = gcore(pid, &scratch.0);
     // gcore detached: the fixture runs on, untraced.
     fx.assert_running();
@@ -107,9 +115,7 @@ fn a_gcore_core_holds_the_process_threads_registers_memory_and_files() {
 #[test]
 fn truncated_and_corrupted_cores_are_errors_or_notes_never_panics() {
     let fx = Fixture::spawn(common::mover_bin(), &[]);
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-badcore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("badcore");
     let whole = std::fs::read(gcore(fx.pid(), &scratch.0)).unwrap();
     let bad = scratch.0.join("bad");
     // Cut at the header, inside the program headers, and inside the notes.
@@ -195,9 +201,7 @@ fn dump_of_a_core_names_the_frames_the_live_dump_names() {
     let pid = fx.pid();
     let (code, live, err) = common::run_cli(&["dump", "--json", &pid.to_string()]);
     assert_eq!(code, 0, "{err}");
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-dumpcore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("dumpcore");
     let path = gcore(pid, &scratch.0);
     fx.assert_running();
     let (code, from_core, err) =
@@ -233,9 +237,7 @@ fn dump_of_a_core_names_the_frames_the_live_dump_names() {
 
 #[test]
 fn dump_of_a_bad_core_is_one_line_and_exit_2() {
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-notcore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("notcore");
     let junk = scratch.0.join("junk");
     std::fs::write(&junk, b"not a core at all").unwrap();
     for (file, says) in [
@@ -295,27 +297,45 @@ fn gcore_cores_name_the_frames_the_live_dump_names() {
         let fx = Fixture::spawn(bin, args);
         let (code, live, err) = common::run_cli(&["dump", "--json", &fx.pid().to_string()]);
         assert_eq!(code, 0, "{name}: {err}");
-        let scratch = Scratch(
-            std::env::temp_dir().join(format!("rstack-gcore-{name}-{}", std::process::id())),
-        );
-        std::fs::create_dir_all(&scratch.0).unwrap();
+        let scratch = Scratch::new(&format!("gcore-{name}"));
         let path = gcore(fx.pid(), &scratch.0);
         fx.assert_running();
-        let (code, from_core, err) =
-            common::run_cli(&["dump", "--json", "--core", path.to_str().unwrap()]);
-        assert_eq!(code, 0, "{name}: {err}");
-        assert_eq!(frames_by_tid(&from_core), frames_by_tid(&live), "{name}");
-        let deadlocks = |json: &str| {
-            serde_json::from_str::<serde_json::Value>(json).unwrap()["deadlocks"].clone()
-        };
-        assert_eq!(deadlocks(&from_core), deadlocks(&live), "{name}");
+        dump_of_core_matches_live(name, &path, &live);
     }
 }
 
+/// `dump --core CORE --json` against `dump --json` of the live process (`live`): the same
+/// threads, none without frames, each with the same frames (name, file, line), the same
+/// deadlocks. The core's frames, by tid.
+fn dump_of_core_matches_live(
+    name: &str,
+    core: &Path,
+    live: &str,
+) -> std::collections::BTreeMap<u64, Vec<(String, String, u64)>> {
+    let (code, from_core, err) =
+        common::run_cli(&["dump", "--json", "--core", core.to_str().unwrap()]);
+    assert_eq!(code, 0, "{name}: {err}");
+    let (live_frames, dumped) = (frames_by_tid(live), frames_by_tid(&from_core));
+    assert_eq!(
+        dumped.keys().collect::<Vec<_>>(),
+        live_frames.keys().collect::<Vec<_>>(),
+        "{name}"
+    );
+    assert!(
+        live_frames.values().all(|f| !f.is_empty()),
+        "{name}: {live}"
+    );
+    for (tid, frames) in &live_frames {
+        assert_eq!(&dumped[tid], frames, "{name}: thread {tid}");
+    }
+    let deadlocks =
+        |json: &str| serde_json::from_str::<serde_json::Value>(json).unwrap()["deadlocks"].clone();
+    assert_eq!(deadlocks(&from_core), deadlocks(live), "{name}");
+    dumped
+}
+
 fn kernel_core_matches_live(name: &str, bin: &Path, args: &[&str]) {
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-kcore-{name}-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new(&format!("kcore-{name}"));
     let script = format!(
         "ulimit -c unlimited && cd {} && exec {} {}",
         scratch.0.display(),
@@ -346,33 +366,15 @@ fn kernel_core_matches_live(name: &str, bin: &Path, args: &[&str]) {
         .map(|e| e.unwrap().path())
         .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("core"))
         .unwrap_or_else(|| panic!("{name}: no core file in the fixture's directory"));
-    let (code, from_core, err) =
-        common::run_cli(&["dump", "--json", "--core", core.to_str().unwrap()]);
-    assert_eq!(code, 0, "{name}: {err}");
-    let (live_frames, dumped) = (frames_by_tid(&live), frames_by_tid(&from_core));
-    assert_eq!(
-        dumped.keys().collect::<Vec<_>>(),
-        live_frames.keys().collect::<Vec<_>>(),
-        "{name}"
-    );
-    assert!(
-        live_frames.values().all(|f| !f.is_empty()),
-        "{name}: {live}"
-    );
-    for (tid, frames) in &live_frames {
-        assert_eq!(&dumped[tid], frames, "{name}: thread {tid}");
-    }
+    let dumped = dump_of_core_matches_live(name, &core, &live);
     if name.starts_with("3.") {
         assert!(
             dumped.values().any(|f| f
                 .iter()
                 .any(|(s, file, _)| s == "wait_for_work" && file.ends_with(".py"))),
-            "{name}: no Python frame in {from_core}"
+            "{name}: no Python frame in {dumped:?}"
         );
     }
-    let deadlocks =
-        |json: &str| serde_json::from_str::<serde_json::Value>(json).unwrap()["deadlocks"].clone();
-    assert_eq!(deadlocks(&from_core), deadlocks(&live), "{name}");
 }
 
 /// The deadlock fixture's two threads waiting on each other's mutex: found in its core as in
@@ -382,9 +384,7 @@ fn the_deadlock_is_found_in_the_core() {
     let fx = Fixture::spawn(common::deadlock_bin(), &[]);
     let live = rstack_tui::trace(fx.pid()).expect("trace");
     assert_eq!(live.deadlocks().len(), 1, "{:?}", live.deadlocks());
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-dlcore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("dlcore");
     let core = Core::open(&gcore(fx.pid(), &scratch.0)).expect("the core");
     let p = rstack_tui::Tracer::new(rstack_tui::TraceOptions::new())
         .trace_core(std::sync::Arc::new(core), Path::new("/"))
@@ -408,9 +408,7 @@ fn the_deadlock_is_found_in_the_core() {
 #[test]
 fn mutated_cores_through_the_whole_path_never_panic() {
     let fx = Fixture::spawn(common::mover_bin(), &[]);
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-fuzzcore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("fuzzcore");
     let seed = std::fs::read(gcore(fx.pid(), &scratch.0)).unwrap();
     drop(fx);
     // The headers, notes and the first segments: where a mutation changes what is believed.
@@ -461,9 +459,7 @@ fn mutated_cores_through_the_whole_path_never_panic() {
 /// trace of the same process read them just before, on every installed 3.8+ interpreter.
 #[test]
 fn python_frames_are_read_from_a_core_as_from_the_live_process() {
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-pycore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("pycore");
     let script = scratch.0.join("one_waiter.py");
     std::fs::write(&script, common::python::ONE_WAITER).unwrap();
     let frames = |p: &rstack_tui::Process| -> std::collections::BTreeMap<u32, Vec<String>> {
@@ -503,9 +499,7 @@ fn python_frames_are_read_from_a_core_as_from_the_live_process() {
 #[test]
 fn the_inspector_opens_a_core() {
     let fx = Fixture::spawn(common::mover_bin(), &[]);
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-tuicore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("tuicore");
     let path = gcore(fx.pid(), &scratch.0);
     let pid = fx.pid().to_string();
     drop(fx);
@@ -548,9 +542,7 @@ fn the_inspector_opens_a_core() {
 /// have; another program given as `--exe` is refused by its build-id, and said so.
 #[test]
 fn the_executable_is_taken_from_exe_and_checked_by_build_id() {
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-execore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("execore");
     let bin = scratch.0.join("moverfixture");
     std::fs::copy(common::mover_bin(), &bin).unwrap();
     let fx = Fixture::spawn(&bin, &[]);
@@ -580,9 +572,7 @@ fn the_executable_is_taken_from_exe_and_checked_by_build_id() {
 #[test]
 fn compressed_cores_read_as_the_plain_one() {
     let fx = Fixture::spawn(common::mover_bin(), &[]);
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-zcore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("zcore");
     let path = gcore(fx.pid(), &scratch.0);
     drop(fx);
     let (code, plain, err) = common::run_cli(&["dump", "--json", "--core", path.to_str().unwrap()]);
@@ -618,9 +608,7 @@ fn compressed_cores_read_as_the_plain_one() {
 /// root here is a sysroot holding copies of the process's libraries.
 #[test]
 fn a_moved_executable_is_found_by_its_build_id() {
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("rstack-bidcore-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).unwrap();
+    let scratch = Scratch::new("bidcore");
     let bin = scratch.0.join("moverfixture");
     std::fs::copy(common::mover_bin(), &bin).unwrap();
     let fx = Fixture::spawn(&bin, &[]);
