@@ -627,6 +627,7 @@ fn a_thread_that_did_not_run_keeps_its_stack_and_one_that_moved_is_traced_again(
             .map(|t| (t.id(), t.frames().iter().map(|f| f.ip()).collect()))
             .collect()
     };
+    fx.wait_all_asleep();
     let first = tracer.trace(fx.pid()).unwrap();
     assert_eq!(first.threads().len(), 6);
     assert_eq!(first.timings().reused, 0);
@@ -689,6 +690,7 @@ fn notes_on_modules_survive_carried_over_stacks() {
         .unwrap();
     assert!(status.success());
     let fx = Fixture::spawn(&stripped, &[]);
+    fx.wait_all_asleep();
     let mut tracer = Tracer::new(TraceOptions::new());
     let first = tracer.trace(fx.pid()).unwrap();
     let second = tracer.trace(fx.pid()).unwrap();

@@ -406,6 +406,16 @@ impl Fixture {
         thread_states(self.pid())
     }
 
+    /// Waits until every thread sleeps (state `S`). For a fixture whose only wake-up is its
+    /// stdin this means none will run again until it is sent a line: the threads it woke
+    /// before printing its line may still be on their way to sleep when the line arrives.
+    pub fn wait_all_asleep(&self) {
+        wait_until("every thread of the fixture asleep", || {
+            let states = self.thread_states();
+            !states.is_empty() && states.iter().all(|(_, s)| *s == 'S')
+        });
+    }
+
     /// Asserts that no thread of the fixture is stopped or traced (state `T` or `t`), and
     /// that nobody traces it.
     pub fn assert_running(&self) {
