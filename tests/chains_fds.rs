@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Fixture, tid_named, wait_until};
+use common::{Fixture, KilledOnDrop, tid_named, wait_until};
 use rstack_tui::Process;
 use rstack_tui::tracer::{LinkKind, Party, WaitChain};
 
@@ -14,23 +14,9 @@ fn bin() -> &'static Path {
     common::chains_fds_bin()
 }
 
-/// The fixture's child processes, killed by pid when dropped (they also die with it).
-struct Children(Vec<u32>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for &pid in &self.0 {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-    }
-}
-
 /// The one child of `fx`, once its thread `tid` (the child itself when None) blocks in
 /// system call `syscall`.
-fn child_blocked_in(fx: &Fixture, syscall: i64, thread: Option<&str>) -> (u32, Children) {
+fn child_blocked_in(fx: &Fixture, syscall: i64, thread: Option<&str>) -> (u32, KilledOnDrop) {
     let mut pid = 0;
     wait_until("the fixture's child", || {
         let list = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", fx.pid()))
@@ -42,7 +28,7 @@ fn child_blocked_in(fx: &Fixture, syscall: i64, thread: Option<&str>) -> (u32, C
             .unwrap_or(0);
         pid != 0
     });
-    let children = Children(vec![pid]);
+    let children = KilledOnDrop(vec![pid]);
     let tid = thread.map_or(pid, |name| {
         wait_until("the child's thread", || {
             std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|d| d.count() > 1)
@@ -339,7 +325,7 @@ fn tcp_connection_not_accepted_names_the_listener_holder() {
                 .unwrap_or(0);
             pid != 0
         });
-        (pid, Children(vec![pid]))
+        (pid, KilledOnDrop(vec![pid]))
     };
     let parent = fx.pid();
     wait_until("the parent to block in recvfrom", || {

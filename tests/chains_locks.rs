@@ -390,7 +390,7 @@ fn shared_semaphore_names_who_can_post_it_and_who_waits_too() {
         .and_then(|l| l.strip_prefix("other "))
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no other line: {:?}", fam.extra));
-    let _other = Killed(other);
+    let _other = common::KilledOnDrop(vec![other]);
     wait_until("the other child in a futex wait", || {
         std::fs::read_to_string(format!("/proc/{other}/syscall"))
             .is_ok_and(|s| s.starts_with("202 "))
@@ -424,16 +424,4 @@ fn shared_semaphore_names_who_can_post_it_and_who_waits_too() {
     assert_eq!(code, 0, "{err}");
     let woken = format!("may be woken by pid {}", fam.parent());
     assert!(text.contains(&woken), "no {woken:?} in:\n{text}");
-}
-
-/// A process the test did not start through Fixture, killed by pid when dropped.
-struct Killed(u32);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.0 as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
 }

@@ -850,3 +850,18 @@ pub fn spawn_retrying(cmd: &mut Command) -> std::io::Result<std::process::Child>
         }
     }
 }
+
+/// Processes a test did not start through Fixture (a fixture's children), killed by pid when
+/// dropped, so a failing assertion leaves none behind.
+pub struct KilledOnDrop(pub Vec<u32>);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
