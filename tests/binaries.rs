@@ -242,35 +242,6 @@ fn debug_frame_of_a_separate_debug_file() {
     fx.assert_running();
 }
 
-/// tests/fixtures/gounwind.go, built once with the Go toolchain (scripts/deps.sh installs
-/// golang-go), its caches under the target directory. Go writes only `.debug_frame`.
-fn go_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let out = target.join("fixtures/gounwind");
-        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-        let result = Command::new("go")
-            .arg("build")
-            .arg("-o")
-            .arg(&tmp)
-            .arg(common::fixtures_dir().join("gounwind.go"))
-            .env("GOCACHE", target.join("go-cache"))
-            .env("GOPATH", target.join("go-path"))
-            .env("GOFLAGS", "")
-            .output()
-            .expect("running go (scripts/deps.sh installs golang-go)");
-        assert!(
-            result.status.success(),
-            "go build: {}",
-            String::from_utf8_lossy(&result.stderr)
-        );
-        std::fs::rename(&tmp, &out).unwrap();
-        out
-    })
-}
-
 /// Function names of every thread, innermost first, with the ELF `.abi0` suffix of Go's
 /// assembly functions dropped (how they are named is not what is tested here).
 fn go_stacks(p: &Process) -> Vec<Vec<String>> {
@@ -295,7 +266,7 @@ fn go_stacks(p: &Process) -> Vec<Vec<String>> {
 /// with both unwinders alike.
 #[test]
 fn go_threads_unwind_through_debug_frame() {
-    let fx = Fixture::spawn(go_bin(), &[]);
+    let fx = Fixture::spawn(common::gounwind_bin(), &[]);
     let reference = trace_with(fx.pid(), UnwindMethod::Ptrace, false);
     for stop_blocked in [false, true] {
         let copy = trace_with(fx.pid(), UnwindMethod::Copy, stop_blocked);

@@ -304,6 +304,72 @@ fn gcore_cores_name_the_frames_the_live_dump_names() {
     }
 }
 
+/// A core of threads whose walks go astray (tests/fixtures/corrupt.c): one into a garbage
+/// return address, one round a loop of its own frames, one in code of no file. Each thread's
+/// frames are the live dump's: a walk that leaves every map must not cost the frames of the
+/// threads after it their names (it made a core's symbolization look for a live process's
+/// maps, and every new address after it came out unnamed).
+#[test]
+fn a_core_of_threads_whose_walks_go_astray_names_what_the_live_dump_names() {
+    let fx = Fixture::spawn(common::corrupt_bin(), &[]);
+    fx.wait_all_asleep();
+    let (code, live, err) = common::run_cli(&["dump", "--json", &fx.pid().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let scratch = Scratch::new("astray");
+    let path = gcore(fx.pid(), &scratch.0);
+    fx.assert_running();
+    let dumped = dump_of_core_matches_live("corrupt", &path, &live);
+    // The garbage address, and the loop's own frames named after it.
+    assert!(
+        dumped
+            .values()
+            .any(|f| f.iter().any(|(s, _, _)| s == "smash_frame")),
+        "{dumped:#?}"
+    );
+    assert!(
+        dumped
+            .values()
+            .any(|f| f.iter().filter(|(s, _, _)| s == "loop_frame").count() >= 2),
+        "{dumped:#?}"
+    );
+}
+
+/// A Go program's core (its runtime's threads parked in assembly leaves, described by
+/// `.debug_frame` only): every thread's frames as the live dump names them. The process is
+/// held stopped (SIGSTOP) from before the live dump until gcore is done, so its runtime's
+/// timers cannot move a thread in between. A Go thread's walk can end at an address no map
+/// holds; that must not cost the frames of the threads after it their names.
+#[test]
+fn a_go_programs_core_names_the_frames_the_live_dump_names() {
+    let fx = Fixture::spawn(common::gounwind_bin(), &[]);
+    let pid = nix::unistd::Pid::from_raw(fx.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    common::wait_until("every thread of the Go fixture stopped", || {
+        fx.thread_states().iter().all(|(_, s)| *s == 'T')
+    });
+    let (code, live, err) = common::run_cli(&["dump", "--json", &fx.pid().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let scratch = Scratch::new("gocore");
+    let path = gcore(fx.pid(), &scratch.0);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let dumped = dump_of_core_matches_live("go", &path, &live);
+    let named = |f: &(String, String, u64)| {
+        f.0 != "??" && (f.1.ends_with(".s") || f.1.ends_with(".go")) && f.2 > 0
+    };
+    for (tid, frames) in &dumped {
+        assert!(frames.iter().all(named), "thread {tid}: {frames:?}");
+    }
+    // The goroutine blocked reading stdin, on its thread's own stack down to runtime.goexit.
+    assert!(
+        dumped.values().any(|f| {
+            let names: Vec<&str> = f.iter().map(|(s, _, _)| s.as_str()).collect();
+            names.ends_with(&["main.readStdin", "main.main.func4", "runtime.goexit"])
+        }),
+        "{dumped:#?}"
+    );
+    fx.assert_running();
+}
+
 /// `dump --core CORE --json` against `dump --json` of the live process (`live`): the same
 /// threads, none without frames, each with the same frames (name, file, line), the same
 /// deadlocks. The core's frames, by tid.

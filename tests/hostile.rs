@@ -26,24 +26,6 @@ fn out_dir() -> PathBuf {
     dir
 }
 
-/// tests/fixtures/corrupt.c: -O0 with frame pointers, so each function is a real frame.
-fn corrupt_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = fixtures_dir().join("corrupt.c");
-        gcc(
-            "corruptfixture",
-            &[
-                "-O0".as_ref(),
-                "-g".as_ref(),
-                "-fno-omit-frame-pointer".as_ref(),
-                "-pthread".as_ref(),
-                src.as_os_str(),
-            ],
-        )
-    })
-}
-
 /// tests/fixtures/corruptlib.c as a shared library whose park function is `park_name`.
 fn park_lib(file: &str, park_name: &str) -> PathBuf {
     let src = fixtures_dir().join("corruptlib.c");
@@ -158,7 +140,7 @@ fn assert_ends_badly(t: &Thread, what: &str) {
 
 #[test]
 fn corrupt_stacks_are_bounded_and_fine_threads_exact() {
-    let fx = Fixture::spawn(corrupt_bin(), &[]);
+    let fx = Fixture::spawn(common::corrupt_bin(), &[]);
     for snapshot in [false, true] {
         let started = Instant::now();
         let p = TraceOptions::new()
@@ -301,7 +283,7 @@ fn malformed_mapped_elf_is_noted_and_other_stacks_exact() {
     let files = write_variants(&malformed_variants(&good));
     let args = mapped_args(&files, offset);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let fx = Fixture::spawn(corrupt_bin(), &args);
+    let fx = Fixture::spawn(common::corrupt_bin(), &args);
 
     let p = TraceOptions::new().trace(fx.pid()).unwrap();
     fx.assert_running();
@@ -373,7 +355,7 @@ fn program_headers_out_of_the_file_do_not_crash_the_tracer() {
     let files = write_variants(&[("phoff", bad)]);
     let args = mapped_args(&files, offset);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let fx = Fixture::spawn(corrupt_bin(), &args);
+    let fx = Fixture::spawn(common::corrupt_bin(), &args);
     let (code, out, err) = common::run_cli(&["dump", &fx.pid().to_string()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"m-phoff\""), "{out}");
@@ -457,7 +439,7 @@ fn spawn_hostile() -> Fixture {
         .iter()
         .map(|a| std::str::from_utf8(a).expect("fixture arguments are UTF-8"))
         .collect();
-    Fixture::spawn(corrupt_bin(), &args)
+    Fixture::spawn(common::corrupt_bin(), &args)
 }
 
 /// True for what must never reach a terminal raw: ESC, BEL, DEL and the C1 controls.
@@ -972,7 +954,7 @@ fn small_seeds() -> Vec<Vec<u8>> {
     [
         good_lib(),
         go.as_path(),
-        corrupt_bin(),
+        common::corrupt_bin(),
         bin32.as_path(),
         long.as_path(),
         Chains::GlibcStatic.bin(),

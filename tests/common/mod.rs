@@ -38,7 +38,7 @@ fn build(out: &Path, mut cmd: Command, tmp: &Path) -> PathBuf {
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         result.status.success(),
-        "building fixture failed (scripts/deps.sh installs gcc, g++, gcc-multilib and musl-tools): {cmd:?}: {}",
+        "building fixture failed (scripts/deps.sh installs gcc, g++, gcc-multilib, musl-tools and golang-go): {cmd:?}: {}",
         String::from_utf8_lossy(&result.stderr)
     );
     std::fs::rename(tmp, out).unwrap();
@@ -48,6 +48,44 @@ fn build(out: &Path, mut cmd: Command, tmp: &Path) -> PathBuf {
 /// Builds `name` with gcc and `args` (flags and sources), see [`build`].
 pub fn gcc(name: &str, args: &[&std::ffi::OsStr]) -> PathBuf {
     cc("gcc", name, args)
+}
+
+/// tests/fixtures/corrupt.c: -O0 with frame pointers, so each function is a real frame.
+pub fn corrupt_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = fixtures_dir().join("corrupt.c");
+        gcc(
+            "corruptfixture",
+            &[
+                "-O0".as_ref(),
+                "-g".as_ref(),
+                "-fno-omit-frame-pointer".as_ref(),
+                "-pthread".as_ref(),
+                src.as_os_str(),
+            ],
+        )
+    })
+}
+
+/// tests/fixtures/gounwind.go, built once with the Go toolchain (scripts/deps.sh installs
+/// golang-go), its caches under the target directory. Go writes only `.debug_frame`.
+pub fn gounwind_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let out = out_dir().join("gounwind");
+        let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+        let mut cmd = Command::new("go");
+        cmd.arg("build")
+            .arg("-o")
+            .arg(&tmp)
+            .arg(fixtures_dir().join("gounwind.go"))
+            .env("GOCACHE", target.join("go-cache"))
+            .env("GOPATH", target.join("go-path"))
+            .env("GOFLAGS", "");
+        build(&out, cmd, &tmp)
+    })
 }
 
 /// Builds tests/fixtures/fakegostripped.c (a stripped "Go" binary: .gopclntab and

@@ -65,7 +65,7 @@ impl Tracer {
         drop(unwinder);
         let unwind = clock.lap();
         let libc = mutex::Libc::of(&maps);
-        let (mut threads, missing_debuginfo) = self.symbolize(id, walked, &mut maps, &mut keys);
+        let (mut threads, missing_debuginfo) = self.symbolize(None, walked, &mut maps, &mut keys);
         self.symbolizer.end_trace();
         let (lines_remembered, lines_looked_up) = self.symbolizer.take_line_counts();
         let symbolize = clock.lap();

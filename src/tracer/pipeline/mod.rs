@@ -153,7 +153,8 @@ impl Tracer {
             captured.iter_mut().map(|c| c.mark.take()).collect();
         let libc = mutex::Libc::of(&maps);
         let (mut maps, mut keys) = (maps, keys);
-        let (mut threads, missing_debuginfo) = self.symbolize(pid, captured, &mut maps, &mut keys);
+        let (mut threads, missing_debuginfo) =
+            self.symbolize(Some(pid), captured, &mut maps, &mut keys);
         // Every thread runs again: read the Go runtime's goroutines.
         let want = Want {
             symbols: self.options.symbols,

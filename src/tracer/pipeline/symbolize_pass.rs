@@ -17,9 +17,11 @@ use crate::tracer::{Frame, ModuleNote, StackEnd, Thread, ThreadError};
 impl Tracer {
     /// Turns captured stacks into frames with modules and symbols. Also returns one note per
     /// module in some stack whose frames lack names or lines (e.g. missing debuginfo).
+    /// `live`: the process whose maps are read again for an address they lack; a core's maps
+    /// are all there is (reading them again would open a live process's, or nothing).
     pub(super) fn symbolize(
         &mut self,
-        pid: i32,
+        live: Option<i32>,
         captured: Vec<WalkedThread>,
         maps: &mut MemoryMaps,
         keys: &mut KeyCache,
@@ -27,7 +29,7 @@ impl Tracer {
         let want_symbols = self.options.symbols;
         let mut pass = SymbolizePass {
             symbolizer: &mut self.symbolizer,
-            pid,
+            live,
             want: Want {
                 symbols: want_symbols,
                 lines: want_symbols && self.options.lines,
@@ -51,7 +53,8 @@ impl Tracer {
 /// One symbolization of a trace's captured stacks (see [`Tracer::symbolize`]).
 struct SymbolizePass<'a> {
     symbolizer: &'a mut Symbolizer,
-    pid: i32,
+    /// The live process whose maps may be read again; None for a core.
+    live: Option<i32>,
     want: Want,
     maps: &'a mut MemoryMaps,
     keys: &'a mut KeyCache,
@@ -164,13 +167,19 @@ impl SymbolizePass<'_> {
     fn push_frames(&mut self, frames: &mut Vec<Frame>, raw_frames: &[RawFrame], i: usize) {
         let raw = raw_frames[i];
         let lookup_ip = lookup_address(raw_frames, i);
-        if self.maps.find(raw.ip).is_none() && !self.reread {
-            // A library loaded after our first read of the maps.
+        if let Some(pid) = self.live
+            && !self.reread
+            && self.maps.find(raw.ip).is_none()
+            && self.maps.region(raw.ip).is_none()
+        {
+            // A library loaded after our first read of the maps (an address in memory the
+            // maps hold but not as code is a walk gone into data: a Go thread's, past
+            // runtime.mcall, ends at runtime.g0 on every dump).
             self.reread = true;
-            if let Ok(fresh) = MemoryMaps::read(self.pid) {
+            if let Ok(fresh) = MemoryMaps::read(pid) {
                 *self.maps = fresh;
             }
-            *self.keys = KeyCache::new(self.pid, self.want.lines);
+            *self.keys = KeyCache::new(pid, self.want.lines);
         }
         // JIT code: anonymous memory, named (`[anon:...]`) or not; never a file's code.
         let anonymous = |m: &Mapping| matches!(m.kind, MappingKind::Other(_));
