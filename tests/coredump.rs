@@ -604,8 +604,9 @@ fn the_inspector_opens_a_core() {
     }
 }
 
-/// The executable moved after the dump: without `--exe` its frames have no names, with it they
-/// have; another program given as `--exe` is refused by its build-id, and said so.
+/// The executable moved after the dump: without `--exe` its frames have no names and a note
+/// says how to give it, with it they have; another program given as `--exe` is refused by its
+/// build-id, and said so.
 #[test]
 fn the_executable_is_taken_from_exe_and_checked_by_build_id() {
     let scratch = Scratch::new("execore");
@@ -621,6 +622,11 @@ fn the_executable_is_taken_from_exe_and_checked_by_build_id() {
     let (code, without, err) = common::run_cli(&["dump", "--core", core]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(parked(&without), 0, "{without}");
+    let note = format!(
+        "{}: not found on this machine (nor by its build-id): give the executable with --exe",
+        bin.display()
+    );
+    assert!(without.contains(&note), "{without}");
     let (code, with, err) =
         common::run_cli(&["dump", "--core", core, "--exe", moved.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");

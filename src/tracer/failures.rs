@@ -110,6 +110,10 @@ pub enum ModuleProblem {
     /// A core's module: the file at its path on this machine has another build-id than the
     /// one the core recorded (`file`, `core`): not the file that was mapped, so not used.
     BuildIdMismatch { file: Vec<u8>, core: Vec<u8> },
+    /// A core's module: no file at its path inside the root, nor one with its build-id
+    /// under the root's `.build-id` directories (deleted, or the core is from another
+    /// machine).
+    NotFound,
     /// A saved snapshot's reason, as written (no typed reason).
     Noted { reason: String },
 }
@@ -172,6 +176,10 @@ impl fmt::Display for ModuleProblem {
                  not used; give the right files with --sysroot",
                 debuginfo::hex(file),
                 debuginfo::hex(core)
+            ),
+            ModuleProblem::NotFound => f.write_str(
+                "not found on this machine (nor by its build-id): give the executable with \
+                 --exe, the libraries with --sysroot",
             ),
             ModuleProblem::Noted { reason } => f.write_str(reason),
         }

@@ -320,6 +320,7 @@ fn problem_gist(problem: &ModuleProblem) -> String {
         ModuleProblem::NoDebuginfo { .. } => "no debuginfo".into(),
         ModuleProblem::UnreadableElf { .. } => "unreadable ELF file: no symbols".into(),
         ModuleProblem::BuildIdMismatch { .. } => "another build than the core's: not used".into(),
+        ModuleProblem::NotFound => "file not found: --exe or --sysroot".into(),
         ModuleProblem::DebugInfoTooLarge { .. } => problem.to_string(),
         // A saved snapshot's words, not typed: its parenthesized details left out.
         ModuleProblem::Noted { reason } => without_parentheses(reason),

@@ -50,7 +50,12 @@ pub(crate) const MAX_NAME: usize = 8192;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ModuleKey {
     File(FileId),
-    Vdso { size: u64, head: [u8; 64] },
+    Vdso {
+        size: u64,
+        head: [u8; 64],
+    },
+    /// A core's module whose file is not here: its path, for the one note about it.
+    Missing(PathBuf),
 }
 
 /// One function symbol of a module, in the module's own address space.
@@ -1077,7 +1082,9 @@ fn load(
 ) -> Option<ModuleKey> {
     match &mapping.kind {
         MappingKind::File(path) => {
-            let opened = open_module(fs, mapping, path)?;
+            let Some(opened) = open_module(fs, mapping, path) else {
+                return missing_from_core(fs, mapping, path, modules);
+            };
             let meta = &opened.meta;
             let key = ModuleKey::File(FileId::of(meta));
             if !modules.contains_key(&key) {
@@ -1206,6 +1213,28 @@ fn not_the_dumped_file(fs: &TargetFs, mapping: &Mapping, data: &[u8]) -> Option<
         })),
         ..ModuleSymbols::default()
     })
+}
+
+/// For a core's module whose file cannot be opened: a module of no symbols whose note says
+/// how to give the file (a live process's mapped file is always there through `/proc`).
+fn missing_from_core(
+    fs: &TargetFs,
+    mapping: &Mapping,
+    path: &Path,
+    modules: &mut HashMap<ModuleKey, ModuleSymbols>,
+) -> Option<ModuleKey> {
+    if !crate::tracer::memory::is_mounted(fs.pid()) {
+        return None;
+    }
+    let key = ModuleKey::Missing(path.to_path_buf());
+    modules.entry(key.clone()).or_insert_with(|| ModuleSymbols {
+        missing: Some(Arc::new(ModuleNote {
+            module: mapping.display_path(),
+            problem: ModuleProblem::NotFound,
+        })),
+        ..ModuleSymbols::default()
+    });
+    Some(key)
 }
 
 fn open_module(fs: &TargetFs, mapping: &Mapping, path: &Path) -> Option<Opened> {
