@@ -623,7 +623,7 @@ fn the_executable_is_taken_from_exe_and_checked_by_build_id() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(parked(&without), 0, "{without}");
     let note = format!(
-        "{}: not found on this machine (nor by its build-id): give the executable with --exe",
+        "{}: file not found (at its path, nor by its build-id): give the executable with --exe",
         bin.display()
     );
     assert!(without.contains(&note), "{without}");
@@ -716,4 +716,55 @@ fn a_moved_executable_is_found_by_its_build_id() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(text.matches("park_here").count(), 4, "{text}");
     assert!(text.contains("fixtures/mover.c:"), "{text}");
+}
+
+/// A sysroot is the core's machine: a library there that is a symbolic link to the host's
+/// copy (absolute, or climbing out with `..`) is resolved inside the sysroot, where it is not,
+/// so the host's file is never read as the core's; the listing says the file is not found.
+#[test]
+fn a_sysroot_link_never_reaches_the_hosts_files() {
+    let scratch = Scratch::new("linkroot");
+    let fx = Fixture::spawn(common::mover_bin(), &[]);
+    let path = gcore(fx.pid(), &scratch.0);
+    drop(fx);
+    let core = Core::open(&path).unwrap();
+    let sysroot = scratch.0.join("sysroot");
+    let exe = core.executable().unwrap().to_path_buf();
+    let libc = core
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("libc.so"))
+        })
+        .expect("the mover fixture maps libc");
+    let in_root = |p: &Path| sysroot.join(p.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(in_root(&exe).parent().unwrap()).unwrap();
+    std::fs::copy(&exe, in_root(&exe)).unwrap();
+    std::fs::create_dir_all(in_root(&libc).parent().unwrap()).unwrap();
+    let climb = "../".repeat(libc.components().count() + scratch.0.components().count() + 2);
+    let (code, text, err) = common::run_cli(&["dump", "--core", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("pthread_cond_wait"), "{text}");
+    for target in [
+        libc.clone(),
+        PathBuf::from(format!("{climb}{}", libc.display())),
+    ] {
+        let _ = std::fs::remove_file(in_root(&libc));
+        std::os::unix::fs::symlink(&target, in_root(&libc)).unwrap();
+        let (code, text, err) = common::run_cli(&[
+            "dump",
+            "--core",
+            path.to_str().unwrap(),
+            "--sysroot",
+            sysroot.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        // libc's frames unnamed (and the walk cut there: its unwind tables are not read).
+        assert!(!text.contains("pthread_cond_wait"), "{target:?}: {text}");
+        assert!(text.contains("?? "), "{target:?}: {text}");
+        let note = format!("{}: file not found (at its path", libc.display());
+        assert!(text.contains(&note), "{target:?}: {text}");
+    }
 }

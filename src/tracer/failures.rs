@@ -178,7 +178,7 @@ impl fmt::Display for ModuleProblem {
                 debuginfo::hex(core)
             ),
             ModuleProblem::NotFound => f.write_str(
-                "not found on this machine (nor by its build-id): give the executable with \
+                "file not found (at its path, nor by its build-id): give the executable with \
                  --exe, the libraries with --sysroot",
             ),
             ModuleProblem::Noted { reason } => f.write_str(reason),
