@@ -423,6 +423,38 @@ fn epoll_set_names_the_pipe_writer() {
     assert_eq!(link.note, None);
 }
 
+/// An event loop's wake-up pipe: the set's only other end is the waiter's own. Not followed
+/// (a process does not wait for itself), and not called "nobody" either: the note says whose.
+#[test]
+fn epoll_set_whose_other_end_is_its_own_says_so() {
+    let fx = Fixture::spawn(bin(), &["epoll-self"]);
+    common::wait_until("the fixture in epoll_wait", || {
+        std::fs::read_to_string(format!("/proc/{}/syscall", fx.pid()))
+            .is_ok_and(|s| matches!(s.split(' ').next(), Some("232" | "281")))
+    });
+    let p = rstack_tui::trace(fx.pid()).expect("trace");
+    let chain = chain_of(&p, fx.pid());
+    assert_eq!(chain.links.len(), 1, "{chain:#?}");
+    let link = &chain.links[0];
+    assert_eq!(link.kind, LinkKind::Epoll);
+    assert!(
+        link.object.starts_with("epoll of 1 fds: pipe:["),
+        "{}",
+        link.object
+    );
+    assert!(link.holders.is_empty(), "{:?}", link.holders);
+    assert_eq!(
+        link.note.as_deref(),
+        Some("only its own process holds the other ends")
+    );
+    let (code, text, err) = common::run_cli(&["dump", &fx.pid().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("(only its own process holds the other ends)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn poll_and_select_name_the_pipe_writer() {
     // poll's array also holds stdin, a pipe from this test (whose writer is this process).

@@ -416,12 +416,14 @@ impl FdLinks {
         let mut objects = Vec::new();
         let mut pids: Vec<u32> = Vec::new();
         let mut notes: Vec<String> = Vec::new();
+        let mut own = false;
         for fd in set {
             let Some(r) = self.fd_link(pid, fd, false) else {
                 continue;
             };
             objects.push(r.object);
             for (p, _) in r.holders {
+                own |= p == pid;
                 if p != pid && !pids.contains(&p) {
                     pids.push(p);
                 }
@@ -440,6 +442,10 @@ impl FdLinks {
         let mut object = format!("{call} of {total} fds: {}", objects.join(", "));
         if more > 0 {
             object.push_str(&format!(" and {more} more"));
+        }
+        if pids.is_empty() && own {
+            // Not "nobody": the set's other ends are the waiter's own (its wake-up pipe).
+            notes.push("only its own process holds the other ends".into());
         }
         let note = (!notes.is_empty()).then(|| notes.join("; "));
         Some(self.resolved(LinkKind::Epoll, object, pids, note))
