@@ -509,6 +509,42 @@ fn a_pipe_held_only_by_its_own_process_is_not_followed() {
     assert!(p.wait_cycles().is_empty(), "{:#?}", p.wait_cycles());
 }
 
+/// A pipe made before a fork: the reader's own process holds the write end too, but so does
+/// the forked child, which is who would write. The child is named with it (the nearest holder,
+/// the waiter's own process, does not end the search), and the chain follows it.
+#[test]
+fn a_pipe_shared_with_a_forked_child_names_the_child() {
+    let fx = Fixture::spawn(bin(), &["inherited"]);
+    let (child, _children) = child_blocked_in(&fx, 34, None);
+    wait_until("the parent to block in read", || {
+        std::fs::read_to_string(format!("/proc/{}/syscall", fx.pid()))
+            .is_ok_and(|s| s.starts_with("0 "))
+    });
+    let p = rstack_tui::trace(fx.pid()).expect("trace");
+    let chain = chain_of(&p, fx.pid());
+    let link = &chain.links[0];
+    assert_eq!(link.kind, LinkKind::Pipe);
+    let mut holders = who(&link.holders);
+    holders.sort_by_key(|p| p.pid);
+    let mut want = vec![process(fx.pid(), "chainsfds"), process(child, "inh-writer")];
+    want.sort_by_key(|p| p.pid);
+    assert_eq!(holders, want, "{chain:#?}");
+    // Followed into the child, which pauses.
+    assert!(
+        chain
+            .links
+            .iter()
+            .all(|l| l.waiter.pid == fx.pid() || l.waiter.pid == child),
+        "{chain:#?}"
+    );
+    let (code, text, err) = common::run_cli(&["dump", &fx.pid().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(&format!("pid {child} \"inh-writer\"")),
+        "{text}"
+    );
+}
+
 /// A fresh directory under the test's temp dir.
 fn tempdir() -> PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

@@ -199,7 +199,16 @@ impl FdLinks {
             })
         };
         let index = self.index();
-        let found = index.find(pid, key, &mut is_other_end).to_vec();
+        let mut found = index.find(pid, key, &mut is_other_end).to_vec();
+        if !found.is_empty() && found.iter().all(|h| h.pid == pid) {
+            // The other end is the waiter's own: a pipe made before a fork is held by the
+            // forked processes too, and they are the ones that would write (a
+            // multiprocessing queue's reader waits for its workers, not for itself).
+            for p in super::children::family(pid) {
+                index.read_first(p);
+            }
+            found = index.holders(key).to_vec();
+        }
         let mut pids: Vec<u32> = Vec::new();
         for h in found {
             if !pids.contains(&h.pid) && is_other_end(&h) {
