@@ -4,7 +4,9 @@
 # open, asleep). Four targets: a thread waiting on a UNIX socket whose peer is its child (a pid
 # next to it); one whose peer is a UNIX server started before the N others (far in pid order,
 # found through SO_PEERCRED's hint); the same over loopback TCP (no such hint: found only by
-# reading every process's fds); and one whose threads wait on nothing we follow (a sleep).
+# reading every process's fds); one reading a pipe whose write end only it holds, a sibling of
+# the N others (the search then reads the waiter's parent, children and siblings: its worst
+# case); and one whose threads wait on nothing we follow (a sleep).
 # `dump --timings` on each RUNS times: as is (the fd index may take 15 ms), with `--no-chains`,
 # and with `--chains` (it may take 500 ms), alternating; per target and command the median
 # [min-max] of the `chains` lap and of the whole trace, and on stderr whether the peer was named.
@@ -33,8 +35,9 @@ cat >"$WORK/proc.c" <<'EOF'
  * forks a child, and parent and child each block reading their end of a socket pair; "sleep"
  * sleeps in nanosleep; "server PATH" accepts one connection on a UNIX socket at PATH and
  * sleeps; "client PATH" connects to it and blocks reading; "tcpserver" and "tcpclient PORT"
- * the same over loopback TCP (the server prints "ready PORT"). Each prints "ready" once where
- * it stays (a server once it listens). */
+ * the same over loopback TCP (the server prints "ready PORT"); "selfpipe" reads a pipe whose
+ * write end only it holds. Each prints "ready" once where it stays (a server once it
+ * listens). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +61,11 @@ int main(int argc, char **argv)
         printf("ready\n");
         fflush(stdout);
         pause();
+    } else if (!strcmp(mode, "selfpipe")) {
+        printf("ready\n");
+        fflush(stdout);
+        if (read(p[0], &c, 1) < 0)
+            return 1;
     } else if (!strcmp(mode, "socket")) {
         if (fork() == 0) {
             if (read(s[1], &c, 1) < 0)
@@ -149,6 +157,11 @@ read -r -t 30 line <"$WORK/cl" || { echo "the client did not start" >&2; exit 1;
 TCPFAR=$!
 PIDS+=("$TCPFAR")
 read -r -t 30 line <"$WORK/tcl" || { echo "the TCP client did not start" >&2; exit 1; }
+mkfifo "$WORK/sp"
+"$WORK/proc" selfpipe >"$WORK/sp" &
+SELFPIPE=$!
+PIDS+=("$SELFPIPE")
+read -r -t 30 line <"$WORK/sp" || { echo "the selfpipe target did not start" >&2; exit 1; }
 # The socket target's child, to kill it too.
 for c in $(cat /proc/"$SOCKET"/task/*/children 2>/dev/null); do PIDS+=("$c"); done
 # Until every process is asleep where it stays (a bounded wait).
@@ -167,11 +180,12 @@ echo "RUNS=$RUNS"
 echo
 echo "| target | command | chains lap (ms), median [min-max] | whole trace (ms), median [min-max] |"
 echo "| --- | --- | --- | --- |"
-for target in socket far tcpfar sleep; do
+for target in socket far tcpfar selfpipe sleep; do
     case $target in
     socket) pid=$SOCKET ;;
     far) pid=$FAR ;;
     tcpfar) pid=$TCPFAR ;;
+    selfpipe) pid=$SELFPIPE ;;
     *) pid=$SLEEP ;;
     esac
     : >"$WORK/on" && : >"$WORK/off" && : >"$WORK/all"
@@ -185,7 +199,7 @@ for target in socket far tcpfar sleep; do
     found_all=$(grep -c '→ peer pid\|held by pid' "$WORK/chains.out")
     echo "$target: links to another process named: dump $found, dump --chains $found_all" >&2
     for mode in on off all; do
-        printf '| %s | %s | %s | %s |\n' "$(case $target in socket) echo "UNIX socket wait, peer its child" ;; far) echo "UNIX socket wait, peer $N processes away" ;; tcpfar) echo "TCP wait, peer $N processes away" ;; *) echo "sleep wait" ;; esac)" "$(case $mode in on) echo "dump" ;; off) echo "dump --no-chains" ;; *) echo "dump --chains" ;; esac)" \
+        printf '| %s | %s | %s | %s |\n' "$(case $target in socket) echo "UNIX socket wait, peer its child" ;; far) echo "UNIX socket wait, peer $N processes away" ;; tcpfar) echo "TCP wait, peer $N processes away" ;; selfpipe) echo "pipe only it holds, $N siblings" ;; *) echo "sleep wait" ;; esac)" "$(case $mode in on) echo "dump" ;; off) echo "dump --no-chains" ;; *) echo "dump --chains" ;; esac)" \
             "$(lap chains "$WORK/$mode" | stats)" \
             "$(grep -o 'trace 1: [0-9.]* ms' "$WORK/$mode" | awk '{print $3}' | stats)"
     done

@@ -111,7 +111,7 @@ pub(super) fn children(pid: u32, w: Waited) -> Children {
 /// siblings, where processes sharing memory with it most often are (a fork's shared mapping).
 pub(super) fn family(pid: u32) -> Vec<u32> {
     let mut out = list_children(pid);
-    if let Some(parent) = stat_of(pid).map(|s| s.ppid).filter(|&p| p > 1) {
+    if let Some(parent) = parent_of(pid) {
         out.push(parent);
         out.extend(list_children(parent));
     }
@@ -119,6 +119,11 @@ pub(super) fn family(pid: u32) -> Vec<u32> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// The parent of `pid`, unless it is init (the parent of every service).
+pub(super) fn parent_of(pid: u32) -> Option<u32> {
+    stat_of(pid).map(|s| s.ppid).filter(|&p| p > 1)
 }
 
 fn list(pids: &[u32]) -> String {

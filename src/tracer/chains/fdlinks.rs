@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use crate::tracer::model::Syscall;
 
+use super::children;
 use super::epoll;
 use super::fds::{self, Access, Target};
 use super::inet::{self, InetSock, Proto, Tables};
@@ -204,9 +205,7 @@ impl FdLinks {
             // The other end is the waiter's own: a pipe made before a fork is held by the
             // forked processes too, and they are the ones that would write (a
             // multiprocessing queue's reader waits for its workers, not for itself).
-            for p in super::children::family(pid) {
-                index.read_first(p);
-            }
+            read_forked_relatives(index, pid, key);
             found = index.holders(key).to_vec();
         }
         let mut pids: Vec<u32> = Vec::new();
@@ -512,6 +511,27 @@ impl FdLinks {
             object,
             holders: pids.into_iter().map(|p| (p, None)).collect(),
             note,
+        }
+    }
+}
+
+/// Reads, into `index`, the processes that may have inherited `pid`'s pipe `key` by a fork:
+/// its children, its parent, and its siblings when the parent holds the pipe too (made
+/// before the parent forked them). Siblings are not read otherwise: a service's parent may
+/// have thousands of other children, none of which can hold a pipe the parent never had.
+fn read_forked_relatives(index: &mut Index, pid: u32, key: Key) {
+    for child in children::list_children(pid) {
+        index.read_first(child);
+    }
+    let Some(parent) = children::parent_of(pid) else {
+        return;
+    };
+    index.read_first(parent);
+    if index.holders(key).iter().any(|h| h.pid == parent) {
+        for sibling in children::list_children(parent) {
+            if sibling != pid {
+                index.read_first(sibling);
+            }
         }
     }
 }
