@@ -524,6 +524,8 @@ fn a_pipe_shared_with_a_forked_child_names_the_child() {
     let chain = chain_of(&p, fx.pid());
     let link = &chain.links[0];
     assert_eq!(link.kind, LinkKind::Pipe);
+    // The child first: a short view names the first holder.
+    assert_eq!(link.holders[0].pid, child, "{chain:#?}");
     let mut holders = who(&link.holders);
     holders.sort_by_key(|p| p.pid);
     let mut want = vec![process(fx.pid(), "chainsfds"), process(child, "inh-writer")];

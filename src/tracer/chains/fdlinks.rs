@@ -214,6 +214,8 @@ impl FdLinks {
                 pids.push(h.pid);
             }
         }
+        // Others first: the first holder is the one a short view names ("→ pid N").
+        pids.sort_by_key(|&p| p == pid);
         let end = match mine {
             Access::Read => "write end",
             Access::Write => "read end",
