@@ -464,7 +464,7 @@ pub struct Syscall {
 }
 
 impl Syscall {
-    /// The system call's name, for the calls a blocked thread is commonly in.
+    /// The system call's name (any x86_64 call the kernel has up to Linux 6.10).
     pub fn name(&self) -> Option<&'static str> {
         crate::tracer::arch::native::syscalls::name(self.number)
     }

@@ -138,6 +138,16 @@ pub(crate) fn describe(pid: i32, sc: &Syscall) -> String {
         128 => "rt_sigtimedwait()".into(),
         130 => "rt_sigsuspend()".into(),
         219 => "restart_syscall (an interrupted sleep resumed)".into(),
+        // Opening a FIFO waits for its other end; a path on a hung network filesystem too.
+        2 => format!("open({})", path_text(pid, a[0])),
+        257 | 437 => {
+            let name = if sc.number == 257 {
+                "openat"
+            } else {
+                "openat2"
+            };
+            format!("{name}({})", path_text(pid, a[1]))
+        }
         n => match crate::tracer::arch::native::syscalls::name(n) {
             Some(name) => format!("{name}()"),
             None => format!("syscall {n}"),
@@ -176,6 +186,18 @@ fn clock_name(id: u64) -> String {
         11 => "CLOCK_TAI".into(),
         other => format!("clock {}", other as u32 as i32),
     }
+}
+
+/// The path a thread passed to open: read from its memory (at most `MAX_FD_TARGET` bytes),
+/// quoted and made inert; `path ?` when it cannot be read.
+fn path_text(pid: i32, address: u64) -> String {
+    let mut buf = [0u8; MAX_FD_TARGET];
+    let n = crate::tracer::memory::RemoteMemory::new(pid).read_pages(address, &mut buf);
+    let Some(end) = buf[..n].iter().position(|&b| b == 0) else {
+        return "path ?".into();
+    };
+    let path = text::from_bytes(&buf[..end]);
+    format!("\"{}\"", text::inert_bounded(&path, MAX_FD_TARGET))
 }
 
 fn wait4_target(pid: i32) -> String {
@@ -424,6 +446,25 @@ mod tests {
             "restart_syscall (an interrupted sleep resumed)"
         );
         assert_eq!(describe(me, &sc(100_000, [0; 6])), "syscall 100000");
+        // Any call by its name, and an open's path read from the caller's memory, inert.
+        assert_eq!(describe(me, &sc(83, [0; 6])), "mkdir()");
+        let path = b"/srv/app/fifo\x1b[2J\0";
+        let at = path.as_ptr() as u64;
+        assert_eq!(
+            describe(me, &sc(257, [-100i64 as u64, at, 0, 0, 0, 0])),
+            "openat(\"/srv/app/fifo\\x1b[2J\")"
+        );
+        assert_eq!(
+            describe(me, &sc(2, [at, 0, 0, 0, 0, 0])),
+            "open(\"/srv/app/fifo\\x1b[2J\")"
+        );
+        // No NUL within the bound, or unmapped: not read.
+        let long = vec![b'a'; 1000];
+        assert_eq!(
+            describe(me, &sc(257, [0, long.as_ptr() as u64, 0, 0, 0, 0])),
+            "openat(path ?)"
+        );
+        assert_eq!(describe(me, &sc(257, [0, 8, 0, 0, 0, 0])), "openat(path ?)");
         // An fd we hold: its target, e.g. a pipe.
         let (r, _w) = nix::unistd::pipe().unwrap();
         use std::os::fd::AsRawFd;
