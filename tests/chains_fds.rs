@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use common::{Fixture, KilledOnDrop, tid_named, wait_until};
 use rstack_tui::Process;
-use rstack_tui::tracer::{LinkKind, Party, WaitChain};
+use rstack_tui::tracer::{LinkKind, Party, WaitChain, WaitLink};
 
 fn bin() -> &'static Path {
     common::chains_fds_bin()
@@ -35,19 +35,32 @@ fn child_blocked_in(fx: &Fixture, syscall: i64, thread: Option<&str>) -> (u32, K
         });
         tid_named(pid, name)
     });
-    wait_until("the child to block", || {
-        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")).is_ok_and(|s| {
-            s.split(' ').next() == Some(syscall.to_string().as_str())
-                && std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).is_ok_and(|st| {
-                    st.rsplit(')')
-                        .next()
-                        .unwrap_or("")
-                        .trim_start()
-                        .starts_with('S')
-                })
-        })
-    });
+    wait_blocked_in(pid, tid, &[syscall]);
     (pid, children)
+}
+
+/// Waits until thread `tid` of `pid` sleeps in one of system calls `calls`.
+fn wait_blocked_in(pid: u32, tid: u32, calls: &[i64]) {
+    wait_until(
+        &format!("thread {tid} of {pid} to block in {calls:?}"),
+        || {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")).is_ok_and(|s| {
+                s.split(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .is_some_and(|n: i64| calls.contains(&n))
+                    && std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).is_ok_and(
+                        |st| {
+                            st.rsplit(')')
+                                .next()
+                                .unwrap_or("")
+                                .trim_start()
+                                .starts_with('S')
+                        },
+                    )
+            })
+        },
+    );
 }
 
 /// The chain of the thread of `p` whose id is `tid`.
@@ -327,11 +340,7 @@ fn tcp_connection_not_accepted_names_the_listener_holder() {
         });
         (pid, KilledOnDrop(vec![pid]))
     };
-    let parent = fx.pid();
-    wait_until("the parent to block in recvfrom", || {
-        std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/syscall"))
-            .is_ok_and(|s| s.starts_with("45 "))
-    });
+    wait_blocked_in(fx.pid(), fx.pid(), &[45]);
     let p = rstack_tui::trace(fx.pid()).expect("trace");
     let chain = chain_of(&p, fx.pid());
     assert_eq!(chain.links.len(), 1, "{chain:#?}");
@@ -405,12 +414,9 @@ fn udp_connected_socket_names_the_peer() {
     );
 }
 
-#[test]
-fn epoll_set_names_the_pipe_writer() {
-    let fx = Fixture::spawn(bin(), &["epoll"]);
-    let (writer, _children) = child_blocked_in(&fx, 34, None);
-    let p = rstack_tui::trace(fx.pid()).expect("trace");
-    let chain = chain_of(&p, fx.pid());
+/// The one link of the chain of `pid`'s main thread: an epoll set of one pipe.
+fn one_pipe_epoll_link(p: &Process, pid: u32) -> &WaitLink {
+    let chain = chain_of(p, pid);
     assert_eq!(chain.links.len(), 1, "{chain:#?}");
     let link = &chain.links[0];
     assert_eq!(link.kind, LinkKind::Epoll);
@@ -419,6 +425,15 @@ fn epoll_set_names_the_pipe_writer() {
         "{}",
         link.object
     );
+    link
+}
+
+#[test]
+fn epoll_set_names_the_pipe_writer() {
+    let fx = Fixture::spawn(bin(), &["epoll"]);
+    let (writer, _children) = child_blocked_in(&fx, 34, None);
+    let p = rstack_tui::trace(fx.pid()).expect("trace");
+    let link = one_pipe_epoll_link(&p, fx.pid());
     assert_eq!(who(&link.holders), [process(writer, "ep-writer")]);
     assert_eq!(link.note, None);
 }
@@ -428,20 +443,10 @@ fn epoll_set_names_the_pipe_writer() {
 #[test]
 fn epoll_set_whose_other_end_is_its_own_says_so() {
     let fx = Fixture::spawn(bin(), &["epoll-self"]);
-    common::wait_until("the fixture in epoll_wait", || {
-        std::fs::read_to_string(format!("/proc/{}/syscall", fx.pid()))
-            .is_ok_and(|s| matches!(s.split(' ').next(), Some("232" | "281")))
-    });
+    // epoll_wait or epoll_pwait, as libc makes it.
+    wait_blocked_in(fx.pid(), fx.pid(), &[232, 281]);
     let p = rstack_tui::trace(fx.pid()).expect("trace");
-    let chain = chain_of(&p, fx.pid());
-    assert_eq!(chain.links.len(), 1, "{chain:#?}");
-    let link = &chain.links[0];
-    assert_eq!(link.kind, LinkKind::Epoll);
-    assert!(
-        link.object.starts_with("epoll of 1 fds: pipe:["),
-        "{}",
-        link.object
-    );
+    let link = one_pipe_epoll_link(&p, fx.pid());
     assert!(link.holders.is_empty(), "{:?}", link.holders);
     assert_eq!(
         link.note.as_deref(),
@@ -491,10 +496,7 @@ fn poll_and_select_name_the_pipe_writer() {
 fn a_pipe_held_only_by_its_own_process_is_not_followed() {
     let fx = Fixture::spawn(bin(), &["self"]);
     let reader = tid_named(fx.pid(), "self-reader");
-    wait_until("the reader to block in read", || {
-        std::fs::read_to_string(format!("/proc/{}/task/{reader}/syscall", fx.pid()))
-            .is_ok_and(|s| s.starts_with("0 "))
-    });
+    wait_blocked_in(fx.pid(), reader, &[0]);
     let p = rstack_tui::trace(fx.pid()).expect("trace");
     let chain = chain_of(&p, reader);
     assert_eq!(chain.links.len(), 1, "{chain:#?}");
@@ -516,10 +518,7 @@ fn a_pipe_held_only_by_its_own_process_is_not_followed() {
 fn a_pipe_shared_with_a_forked_child_names_the_child() {
     let fx = Fixture::spawn(bin(), &["inherited"]);
     let (child, _children) = child_blocked_in(&fx, 34, None);
-    wait_until("the parent to block in read", || {
-        std::fs::read_to_string(format!("/proc/{}/syscall", fx.pid()))
-            .is_ok_and(|s| s.starts_with("0 "))
-    });
+    wait_blocked_in(fx.pid(), fx.pid(), &[0]);
     let p = rstack_tui::trace(fx.pid()).expect("trace");
     let chain = chain_of(&p, fx.pid());
     let link = &chain.links[0];
