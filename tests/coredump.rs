@@ -604,17 +604,36 @@ fn the_inspector_opens_a_core() {
     }
 }
 
+/// A copy of the mover fixture run from `scratch` and its gcore core there, the process
+/// gone: (the copy, the core). A test may then move or remove the copy.
+fn core_of_a_moved_mover(scratch: &Scratch) -> (PathBuf, PathBuf) {
+    let bin = scratch.0.join("moverfixture");
+    std::fs::copy(common::mover_bin(), &bin).unwrap();
+    let fx = Fixture::spawn(&bin, &[]);
+    let core = gcore(fx.pid(), &scratch.0);
+    drop(fx);
+    (bin, core)
+}
+
+/// Absolute path `p` as it lies under `root`.
+fn in_root(root: &Path, p: &Path) -> PathBuf {
+    root.join(p.strip_prefix("/").unwrap())
+}
+
+/// Copies file `p` to its place under `root`.
+fn copy_into(root: &Path, p: &Path) {
+    let to = in_root(root, p);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(p, &to).unwrap();
+}
+
 /// The executable moved after the dump: without `--exe` its frames have no names and a note
 /// says how to give it, with it they have; another program given as `--exe` is refused by its
 /// build-id, and said so.
 #[test]
 fn the_executable_is_taken_from_exe_and_checked_by_build_id() {
     let scratch = Scratch::new("execore");
-    let bin = scratch.0.join("moverfixture");
-    std::fs::copy(common::mover_bin(), &bin).unwrap();
-    let fx = Fixture::spawn(&bin, &[]);
-    let path = gcore(fx.pid(), &scratch.0);
-    drop(fx);
+    let (bin, path) = core_of_a_moved_mover(&scratch);
     let moved = scratch.0.join("moved");
     std::fs::rename(&bin, &moved).unwrap();
     let core = path.to_str().unwrap();
@@ -681,20 +700,12 @@ fn compressed_cores_read_as_the_plain_one() {
 #[test]
 fn a_moved_executable_is_found_by_its_build_id() {
     let scratch = Scratch::new("bidcore");
-    let bin = scratch.0.join("moverfixture");
-    std::fs::copy(common::mover_bin(), &bin).unwrap();
-    let fx = Fixture::spawn(&bin, &[]);
-    let path = gcore(fx.pid(), &scratch.0);
-    drop(fx);
+    let (bin, path) = core_of_a_moved_mover(&scratch);
     let core = Core::open(&path).unwrap();
     let sysroot = scratch.0.join("sysroot");
     let exe = core.executable().unwrap().to_path_buf();
-    for f in &core.files {
-        if f.path != exe {
-            let to = sysroot.join(f.path.strip_prefix("/").unwrap());
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(&f.path, &to).unwrap();
-        }
+    for f in core.files.iter().filter(|f| f.path != exe) {
+        copy_into(&sysroot, &f.path);
     }
     let id =
         object::Object::build_id(&object::File::parse(&*std::fs::read(&bin).unwrap()).unwrap())
@@ -739,9 +750,8 @@ fn a_sysroot_link_never_reaches_the_hosts_files() {
                 .is_some_and(|n| n.to_string_lossy().starts_with("libc.so"))
         })
         .expect("the mover fixture maps libc");
-    let in_root = |p: &Path| sysroot.join(p.strip_prefix("/").unwrap());
-    std::fs::create_dir_all(in_root(&exe).parent().unwrap()).unwrap();
-    std::fs::copy(&exe, in_root(&exe)).unwrap();
+    let in_root = |p: &Path| in_root(&sysroot, p);
+    copy_into(&sysroot, &exe);
     std::fs::create_dir_all(in_root(&libc).parent().unwrap()).unwrap();
     let climb = "../".repeat(libc.components().count() + scratch.0.components().count() + 2);
     let (code, text, err) = common::run_cli(&["dump", "--core", path.to_str().unwrap()]);
