@@ -155,18 +155,7 @@ pub struct Core {
 impl Core {
     /// Opens and reads the headers and notes of core file `path`.
     pub fn open(path: &Path) -> Result<Core, CoreError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Never waits (a FIFO with no writer) nor takes a terminal: checked to be a regular
-        // file on the open descriptor right after.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)
-            .map_err(|e| CoreError::Io(e.to_string()))?;
-        let meta = file.metadata().map_err(|e| CoreError::Io(e.to_string()))?;
-        if !meta.is_file() {
-            return Err(CoreError::NotRegular);
-        }
+        let (file, meta) = open_regular(path)?;
         let mut head = [0u8; 6];
         let got = read_at(&file, 0, &mut head).map_err(CoreError::Io)?;
         let mut core = match Packing::of(&head[..got]) {
@@ -334,16 +323,26 @@ impl Core {
     /// Whether the file at `path` starts as a core does: an ELF file, or one zstd, xz or lz4
     /// compressed (to `load`, which takes snapshots too).
     pub fn looks_like_core(path: &Path) -> bool {
-        use std::os::unix::fs::OpenOptionsExt;
         let mut head = [0u8; 6];
-        let open = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path);
-        open.is_ok_and(|f| {
-            f.metadata().is_ok_and(|m| m.is_file()) && read_at(&f, 0, &mut head).ok() == Some(6)
-        }) && (head.starts_with(b"\x7fELF") || Packing::of(&head).is_some())
+        open_regular(path).is_ok_and(|(f, _)| read_at(&f, 0, &mut head).ok() == Some(6))
+            && (head.starts_with(b"\x7fELF") || Packing::of(&head).is_some())
     }
+}
+
+/// Opens `path` for reading if it is a regular file. Never waits (a FIFO with no writer) nor
+/// takes a terminal; checked on the open descriptor, so a path swapped after the check is not.
+fn open_regular(path: &Path) -> Result<(File, std::fs::Metadata), CoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| CoreError::Io(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| CoreError::Io(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(CoreError::NotRegular);
+    }
+    Ok((file, meta))
 }
 
 impl MemorySource for Core {
