@@ -3,13 +3,13 @@
 //! its size. Memory is read from the `PT_LOAD` segments that hold file bytes.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::compressed::{self, Packing};
 use super::elf::{self, MAX_PHDRS, PT_LOAD, PT_NOTE};
 use super::notes::{self, NREGS, Notes};
 use crate::tracer::memory::MemorySource;
+use crate::tracer::symbolize::filebytes::read_at_most;
 
 /// Most bytes of notes read in all (a core of 100 000 threads has some 40 MB).
 const MAX_NOTES: u64 = 64 << 20;
@@ -375,16 +375,7 @@ impl MemorySource for Core {
 
 /// Reads as much of `buf` as the file has at `at`.
 pub(super) fn read_at(file: &File, at: u64, buf: &mut [u8]) -> Result<usize, String> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], at + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok(got)
+    read_at_most(file, buf, at).map_err(|e| e.to_string())
 }
 
 fn read_exact(

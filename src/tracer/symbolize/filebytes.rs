@@ -304,8 +304,9 @@ fn fill_parts(file: &fs::File, image: &mut [u8], parts: Parts) -> std::io::Resul
     Ok(())
 }
 
-/// Fills `buf` from `offset` as far as the file goes (a short file leaves the rest as it was).
-fn read_at_most(file: &fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+/// Fills `buf` from `offset` as far as the file goes (a short file leaves the rest as it was):
+/// the bytes read.
+pub(crate) fn read_at_most(file: &fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match file.read_at(&mut buf[got..], offset + got as u64) {
@@ -315,7 +316,7 @@ fn read_at_most(file: &fs::File, buf: &mut [u8], offset: u64) -> std::io::Result
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(got)
 }
 
 /// True when only root can change the file. A mapped file that shrinks under us would kill
