@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::Fixture;
+use common::{Fixture, gcore};
 use rstack_tui::tracer::coredump::{Core, CoreError};
 
 /// A scratch directory removed when dropped.
@@ -29,24 +29,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// `gcore`'s core of `pid`, in `dir`.
-fn gcore(pid: u32, dir: &Path) -> PathBuf {
-    let prefix = dir.join("core");
-    let out = std::process::Command::new("gcore")
-        .arg("-o")
-        .arg(&prefix)
-        .arg(pid.to_string())
-        .output()
-        .expect("run gcore (the gdb package)");
-    let core = dir.join(format!("core.{pid}"));
-    assert!(
-        out.status.success() && core.exists(),
-        "gcore failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    core
 }
 
 fn live_memory(pid: u32, addr: u64, len: usize) -> Vec<u8> {

@@ -310,19 +310,8 @@ fn core_crosscheck(fx: &Fixture) {
         fx.pid()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new("gcore")
-        .arg("-o")
-        .arg(dir.join("core"))
-        .arg(fx.pid().to_string())
-        .output()
-        .expect("gcore (the gdb package)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let core_path = common::gcore(fx.pid(), &dir);
     fx.assert_running();
-    let core_path = dir.join(format!("core.{}", fx.pid()));
     let exe = std::fs::read_link(format!("/proc/{}/exe", fx.pid())).unwrap();
     let (gdb, text) = gdb_core_backtraces(&exe, &core_path);
     assert!(!gdb.is_empty(), "no threads in gdb's output:\n{text}");

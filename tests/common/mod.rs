@@ -903,3 +903,21 @@ impl Drop for KilledOnDrop {
         }
     }
 }
+
+/// `gcore`'s core of `pid`, in `dir`.
+pub fn gcore(pid: u32, dir: &Path) -> PathBuf {
+    let prefix = dir.join("core");
+    let out = std::process::Command::new("gcore")
+        .arg("-o")
+        .arg(&prefix)
+        .arg(pid.to_string())
+        .output()
+        .expect("run gcore (the gdb package)");
+    let core = dir.join(format!("core.{pid}"));
+    assert!(
+        out.status.success() && core.exists(),
+        "gcore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    core
+}
