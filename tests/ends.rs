@@ -123,54 +123,60 @@ fn a_thread_creation_storm_gives_no_garbage_frames() {
     let fx = Fixture::spawn_busy(storm_bin(), &[]);
     let traces = common::env_count("STORM_TRACES", 200);
     let (mut threads, mut new_at_clone3, mut parents_in_clone3) = (0, 0, 0);
-    for method in [UnwindMethod::Copy, UnwindMethod::Ptrace] {
-        let mut tracer = Tracer::new(TraceOptions::new().unwind_method(method).clone());
-        for _ in 0..traces {
-            let p = tracer.trace(fx.pid()).unwrap();
-            for t in p.threads() {
-                threads += 1;
-                let names = names(t);
-                let what = format!("{method:?}, thread {}: {:#?}", t.id(), t.frames());
-                assert!(t.error().is_none(), "{what}");
-                assert!(names.len() <= STORM_DEPTH, "{what}");
-                assert!(!names.contains(&"??"), "{what}");
-                let physical: Vec<u64> = t
-                    .frames()
-                    .iter()
-                    .filter(|f| !f.is_inlined())
-                    .map(|f| f.ip())
-                    .collect();
-                assert!(physical.windows(2).all(|w| w[0] != w[1]), "{what}");
-                assert_eq!(t.stack_end(), Some(&StackEnd::Root), "{what}");
-                assert!(!t.is_truncated(), "{what}");
-                assert_eq!(t.end_note(), None, "{what}");
-                if names == ["clone3"] {
-                    new_at_clone3 += 1;
+    let mut tracers = [UnwindMethod::Copy, UnwindMethod::Ptrace]
+        .map(|m| (m, Tracer::new(TraceOptions::new().unwind_method(m).clone())));
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    // At least `traces` with each method, and on until both moments the storm is for were
+    // caught (how soon is the scheduler's business), within bounds.
+    while done < 2 * traces || new_at_clone3 == 0 || parents_in_clone3 == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "in {done} traces: {new_at_clone3} new threads caught right after clone3, \
+             {parents_in_clone3} creators inside it"
+        );
+        let (method, tracer) = &mut tracers[done % 2];
+        let method = *method;
+        done += 1;
+        let p = tracer.trace(fx.pid()).unwrap();
+        for t in p.threads() {
+            threads += 1;
+            let names = names(t);
+            let what = format!("{method:?}, thread {}: {:#?}", t.id(), t.frames());
+            assert!(t.error().is_none(), "{what}");
+            assert!(names.len() <= STORM_DEPTH, "{what}");
+            assert!(!names.contains(&"??"), "{what}");
+            let physical: Vec<u64> = t
+                .frames()
+                .iter()
+                .filter(|f| !f.is_inlined())
+                .map(|f| f.ip())
+                .collect();
+            assert!(physical.windows(2).all(|w| w[0] != w[1]), "{what}");
+            assert_eq!(t.stack_end(), Some(&StackEnd::Root), "{what}");
+            assert!(!t.is_truncated(), "{what}");
+            assert_eq!(t.end_note(), None, "{what}");
+            if names == ["clone3"] {
+                new_at_clone3 += 1;
+            }
+            let marks = frameless(t);
+            if names.first() == Some(&"clone3") && names.len() > 1 {
+                // A creator: its callers exact, to its root; clone3 frameless past the
+                // end of its CFI.
+                assert_eq!(names, CREATOR_IN_CLONE3, "{what}");
+                assert!(!marks[1..].contains(&true), "{what}");
+                if marks[0] {
+                    parents_in_clone3 += 1;
                 }
-                let marks = frameless(t);
-                if names.first() == Some(&"clone3") && names.len() > 1 {
-                    // A creator: its callers exact, to its root; clone3 frameless past the
-                    // end of its CFI.
-                    assert_eq!(names, CREATOR_IN_CLONE3, "{what}");
-                    assert!(!marks[1..].contains(&true), "{what}");
-                    if marks[0] {
-                        parents_in_clone3 += 1;
-                    }
-                } else {
-                    assert!(!marks.contains(&true), "{what}");
-                }
+            } else {
+                assert!(!marks.contains(&true), "{what}");
             }
         }
     }
     eprintln!(
-        "storm: {threads} threads in {} traces; {new_at_clone3} new threads caught right \
-         after clone3, {parents_in_clone3} creators inside it past its unwind info",
-        2 * traces
+        "storm: {threads} threads in {done} traces; {new_at_clone3} new threads caught right \
+         after clone3, {parents_in_clone3} creators inside it past its unwind info"
     );
-    // The cases the storm is for: a thread caught before it left clone3, and its creator
-    // inside clone3.
-    assert!(new_at_clone3 > 0, "no thread caught just after clone3");
-    assert!(parents_in_clone3 > 0, "no creator caught inside clone3");
     fx.assert_running();
 }
 

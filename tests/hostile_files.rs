@@ -360,26 +360,35 @@ fn a_root_target_truncating_its_debug_file_never_kills_us() {
     // Root's file, writable by root only: what used to be mapped.
     let mode = std::fs::metadata(&debug).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::mode(&mode) & 0o022, 0);
-    let fx = Fixture::spawn_busy(&dir.join("bin"), &[debug.to_str().unwrap()]);
+    let mut fx = Fixture::spawn_busy(&dir.join("bin"), &[debug.to_str().unwrap()]);
     let runs = common::env_count("RSTACK_TRUNCATE_RUNS", 400);
-    let mut named = 0;
+    let named = |p: &Process| {
+        p.threads().iter().flat_map(|t| t.frames()).any(|f| {
+            f.symbol()
+                .is_some_and(|s| s.name() == "park_here" || s.name() == "truncate_forever")
+        })
+    };
+    let mut whole = 0;
     for i in 0..runs {
         // A new tracer each time, so the debug file is read again each time; every tenth
         // run with lines too, whose DWARF load reads it once more.
         let mut options = TraceOptions::new();
         options.lines(i.is_multiple_of(10));
         let p = Tracer::new(options).trace(fx.pid()).expect("trace");
-        let hit = p.threads().iter().flat_map(|t| t.frames()).any(|f| {
-            f.symbol()
-                .is_some_and(|s| s.name() == "park_here" || s.name() == "truncate_forever")
-        });
-        named += usize::from(hit);
+        whole += usize::from(named(&p));
     }
-    // The file was whole some of the time: the race was real, and we read it when it was.
-    assert!(
-        named > 0,
-        "the debug file was never read whole in {runs} runs"
-    );
+    // How often a read met the file whole is the scheduler's business; report it, don't bet
+    // on it.
+    eprintln!("the debug file was read whole in {whole} of {runs} runs");
+    fx.assert_running();
+    // Once the target stops with the file whole, the next tracer reads it: nothing of the
+    // attack lingers, and the names do come from that file.
+    fx.send_line("stop");
+    assert_eq!(fx.next_line(), "whole");
+    let mut options = TraceOptions::new();
+    options.lines(true);
+    let p = Tracer::new(options).trace(fx.pid()).expect("trace");
+    assert!(named(&p), "{}", all_frames(&p));
     fx.assert_running();
 }
 
