@@ -4,9 +4,9 @@
 //! at most [`MAX_SOURCE`] bytes of a source, a few pages of an ELF file, every line made inert.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::tracer::text;
@@ -150,19 +150,15 @@ fn read_all(file: File, max: u64) -> Result<Vec<u8>, SourceError> {
     Ok(bytes)
 }
 
-/// Opens `path` for reading if it is a regular file: non-blocking (a FIFO would block the open
-/// and every read), checked with fstat after the open (no race with a swapped path).
+/// [`crate::tracer::open_regular`], its failures worded as a source file's.
 pub fn open_regular(path: &Path) -> Result<File, SourceError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| SourceError::Open(e.kind()))?;
-    let meta = file.metadata().map_err(|e| SourceError::Read(e.kind()))?;
-    if !meta.is_file() {
-        return Err(SourceError::NotRegular);
+    use crate::tracer::OpenRegularError as E;
+    match crate::tracer::open_regular(path) {
+        Ok((file, _)) => Ok(file),
+        Err(E::Open(e)) => Err(SourceError::Open(e.kind())),
+        Err(E::Stat(e)) => Err(SourceError::Read(e.kind())),
+        Err(E::NotRegular { .. }) => Err(SourceError::NotRegular),
     }
-    Ok(file)
 }
 
 /// The build-id (in hex) of the file process `pid` maps at `path`, read inside its root (a

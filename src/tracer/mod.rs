@@ -22,6 +22,7 @@ mod options;
 mod pipeline;
 mod procfs;
 mod python;
+mod regular_file;
 mod snapshot;
 mod stop;
 mod symbolize;
@@ -61,6 +62,7 @@ pub use procfs::stat::Stat as ProcStat;
 pub use procfs::status::Status as ProcStatus;
 pub use procfs::targetfs::open_in_target;
 pub use procinfo::{TargetId, target_of};
+pub use regular_file::{OpenRegularError, open_regular};
 pub use watchdog::NoGuard;
 
 /// Traces `pid` with the default options (rolling mode, names and symbols on).

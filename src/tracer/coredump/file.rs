@@ -329,20 +329,13 @@ impl Core {
     }
 }
 
-/// Opens `path` for reading if it is a regular file. Never waits (a FIFO with no writer) nor
-/// takes a terminal; checked on the open descriptor, so a path swapped after the check is not.
+/// [`crate::tracer::open_regular`], its failures worded as a core's.
 fn open_regular(path: &Path) -> Result<(File, std::fs::Metadata), CoreError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| CoreError::Io(e.to_string()))?;
-    let meta = file.metadata().map_err(|e| CoreError::Io(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(CoreError::NotRegular);
-    }
-    Ok((file, meta))
+    use crate::tracer::OpenRegularError as E;
+    crate::tracer::open_regular(path).map_err(|e| match e {
+        E::Open(e) | E::Stat(e) => CoreError::Io(e.to_string()),
+        E::NotRegular { .. } => CoreError::NotRegular,
+    })
 }
 
 impl MemorySource for Core {

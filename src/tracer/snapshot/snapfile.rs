@@ -12,6 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::tracer::OpenRegularError;
 use crate::tracer::snapshot::schema::{OLDEST_VERSION, SnapshotDoc, VERSION, rfc3339};
 use crate::tracer::text::{inert, inert_bounded, to_json_inert};
 
@@ -101,25 +102,18 @@ pub fn load(path: &Path) -> Result<Vec<SnapshotDoc<'static>>, FileError> {
             source,
         },
     };
-    // O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse it below anyway).
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| io_error("cannot open", e))?;
-    let meta = file.metadata().map_err(|e| io_error("cannot read", e))?;
-    if meta.is_dir() {
-        return Err(FileError::NotRegular {
-            path: shown,
-            what: "is a directory",
-        });
-    }
-    if !meta.is_file() {
-        return Err(FileError::NotRegular {
-            path: shown,
-            what: "not a regular file",
-        });
-    }
+    let (file, meta) = crate::tracer::open_regular(path).map_err(|e| match e {
+        OpenRegularError::Open(e) => io_error("cannot open", e),
+        OpenRegularError::Stat(e) => io_error("cannot read", e),
+        OpenRegularError::NotRegular { directory } => FileError::NotRegular {
+            path: shown.clone(),
+            what: if directory {
+                "is a directory"
+            } else {
+                "not a regular file"
+            },
+        },
+    })?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(FileError::TooLarge {
             path: shown,
