@@ -597,6 +597,19 @@ fn core_of_a_moved_mover(scratch: &Scratch) -> (PathBuf, PathBuf) {
     (bin, core)
 }
 
+/// The text of `dump --core CORE --sysroot SYSROOT`, which must succeed.
+fn dump_core_in(core: &Path, sysroot: &Path) -> String {
+    let (code, text, err) = common::run_cli(&[
+        "dump",
+        "--core",
+        core.to_str().unwrap(),
+        "--sysroot",
+        sysroot.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    text
+}
+
 /// Absolute path `p` as it lies under `root`.
 fn in_root(root: &Path, p: &Path) -> PathBuf {
     root.join(p.strip_prefix("/").unwrap())
@@ -699,14 +712,7 @@ fn a_moved_executable_is_found_by_its_build_id() {
     let link = sysroot.join(format!("usr/lib/.build-id/{}/{}", &id[..2], &id[2..]));
     std::fs::create_dir_all(link.parent().unwrap()).unwrap();
     std::fs::rename(&bin, &link).unwrap();
-    let (code, text, err) = common::run_cli(&[
-        "dump",
-        "--core",
-        path.to_str().unwrap(),
-        "--sysroot",
-        sysroot.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let text = dump_core_in(&path, &sysroot);
     assert_eq!(text.matches("park_here").count(), 4, "{text}");
     assert!(text.contains("fixtures/mover.c:"), "{text}");
 }
@@ -745,14 +751,7 @@ fn a_sysroot_link_never_reaches_the_hosts_files() {
     ] {
         let _ = std::fs::remove_file(in_root(&libc));
         std::os::unix::fs::symlink(&target, in_root(&libc)).unwrap();
-        let (code, text, err) = common::run_cli(&[
-            "dump",
-            "--core",
-            path.to_str().unwrap(),
-            "--sysroot",
-            sysroot.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 0, "{err}");
+        let text = dump_core_in(&path, &sysroot);
         // libc's frames unnamed (and the walk cut there: its unwind tables are not read).
         assert!(!text.contains("pthread_cond_wait"), "{target:?}: {text}");
         assert!(text.contains("?? "), "{target:?}: {text}");

@@ -226,17 +226,14 @@ fn rstack(args: &[&str]) -> std::process::Output {
 fn record_writes_folded_stacks_or_prints_a_summary() {
     let fixture = Fixture::spawn_busy(sampled_bin(), &[]);
     let pid = fixture.pid().to_string();
+    // One second at 50 a second, and `more` arguments.
+    let record_1s = |more: &[&str]| {
+        let mut args = vec!["record", &pid, "--rate", "50", "--duration", "1"];
+        args.extend_from_slice(more);
+        rstack(&args)
+    };
     let file = out_file("out.folded");
-    let out = rstack(&[
-        "record",
-        &pid,
-        "--rate",
-        "50",
-        "--duration",
-        "1",
-        "-o",
-        file.to_str().unwrap(),
-    ]);
+    let out = record_1s(&["-o", file.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("ended: the duration passed"), "{stderr}");
@@ -266,16 +263,7 @@ fn record_writes_folded_stacks_or_prints_a_summary() {
 
     // Without -o: the summary, its tables naming the fixture's functions and threads.
     // Enough rows for busy_f, whatever share its clock_gettime calls take above it.
-    let out = rstack(&[
-        "record",
-        &pid,
-        "--rate",
-        "50",
-        "--duration",
-        "1",
-        "--top",
-        "40",
-    ]);
+    let out = record_1s(&["--top", "40"]);
     assert!(out.status.success());
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("top functions:"), "{summary}");
